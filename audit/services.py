@@ -1,0 +1,40 @@
+"""Writing audit events. Call `record_event` from every service that changes data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+from audit.context import current_request
+from audit.models import AuditAction, AuditEvent
+
+
+def record_event(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    target: models.Model,
+    changes: dict[str, Any] | None = None,
+    verb: str = "",
+) -> AuditEvent:
+    """Record that `actor` did `action` (an AuditAction) to `target`.
+
+    `changes` maps field names to `[old, new]` (or to the new value on create); it
+    must never hold secrets or personal data (de-identification mappings, tokens).
+    """
+    context = current_request.get()
+    user = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=AuditAction(action),
+        verb=verb or action,
+        object_type=target._meta.label_lower,
+        object_id=str(target.pk),
+        object_repr=str(target)[:200],
+        changes=changes or {},
+        via=context.via if context else "system",
+        client_address=context.client_address if context else None,
+    )

@@ -1,0 +1,87 @@
+"""The small cast every test uses: an owner, a team member, an outsider, a staff operator.
+
+`owner` created the project; `member` was added to it; `outsider` is a signed-in
+user with no business there; `staff` operates the platform. Each comes with an
+API client authenticated by its token, the way scripts call the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def make_user(username: str, *, is_staff: bool = False) -> User:
+    user = User.objects.create_user(username, f"{username}@example.test", "pw-" + username, is_staff=is_staff)
+    Token.objects.create(user=user)
+    return user
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    return client
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def member(db) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return make_user("mallory")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return make_user("operator", is_staff=True)
+
+
+@pytest.fixture
+def owner_client(owner) -> APIClient:
+    return client_for(owner)
+
+
+@pytest.fixture
+def member_client(member) -> APIClient:
+    return client_for(member)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> APIClient:
+    return client_for(outsider)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return client_for(staff)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, settings) -> Path:
+    """Every test gets its own DATA_DIR, training directory, runs, models and logs."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.HOST_TRAINING_DIR = tmp_path / "training"
+    settings.DOCKER_TRAINING_DIR = str(tmp_path / "training")
+    settings.RUNS_DIR = tmp_path / "data" / "runs"
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.DEPLOY_LOG_DIR = tmp_path / "data" / "deploy_logs"
+    for directory in (settings.DATA_DIR, settings.HOST_TRAINING_DIR, settings.RUNS_DIR, settings.MODELS_DIR):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    return tmp_path

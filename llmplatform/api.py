@@ -1,0 +1,95 @@
+"""API conventions in one place.
+
+Every error on an API path is a JSON body with a human `detail` sentence (plus
+structured fields where useful), never an HTML page: DRF's exceptions go through
+`exception_handler`, and Django's own 404/405/500 on API paths through the
+`json_*` handlers wired in `llmplatform.urls`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+# Paths served as HTML for people; everything else speaks JSON.
+HTML_PATH_PREFIXES = ("/console", "/admin", "/docs", "/static", "/i18n")
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/" or not path.startswith(HTML_PATH_PREFIXES)
+
+
+class Conflict(exceptions.APIException):
+    """409: the object's state does not allow the request (e.g. cancelling a finished run)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class ApiError(exceptions.APIException):
+    """An error with a status, a `detail` sentence and extra structured fields.
+
+    `raise ApiError(400, "Missing training files.", missing=["datasets/x.jsonl"])`
+    gives `400 {"detail": "Missing training files.", "missing": [...]}`.
+    """
+
+    def __init__(self, status_code: int, detail: str, **fields: Any) -> None:
+        super().__init__(detail=detail)
+        self.status_code = status_code
+        self.fields = fields
+
+
+def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
+    """Turn DRF's nested validation errors into `field: reason` sentences."""
+    if isinstance(errors, dict):
+        sentences: list[str] = []
+        for key, value in errors.items():
+            name = key if key != "non_field_errors" else ""
+            sentences += flatten_errors(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+        return sentences
+    if isinstance(errors, list):
+        sentences = []
+        for index, value in enumerate(errors):
+            nested = isinstance(value, (dict, list))
+            sentences += flatten_errors(value, f"{prefix}[{index}]" if nested else prefix)
+        return sentences
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        response.data = {"detail": str(exc.detail), **exc.fields}
+    elif isinstance(exc, exceptions.ValidationError):
+        sentences = flatten_errors(exc.detail)
+        response.data = {"detail": "; ".join(sentences) or "Invalid input.", "errors": exc.detail}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {**response.data, "detail": str(response.data["detail"])}
+    else:
+        response.data = {"detail": "; ".join(flatten_errors(response.data))}
+    return response
+
+
+def json_error(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status_code)
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(request, 404, f"No such path: {request.path}")
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return json_error(request, 500, "Internal server error; the incident was logged.")

@@ -1,0 +1,152 @@
+"""Child processes that outlive the web server and the workers.
+
+Trainers and model servers are started as argv lists in their own session (so a
+restart of the platform never takes them down), with their output going to a file
+(so a slow or stopped platform never blocks them on a full pipe). A tiny `sh`
+wrapper records the exit code in a file, because once the platform restarts it is
+no longer the parent and cannot `wait()` for it. A process is identified by its pid
+*and* its start time, so a recycled pid is never mistaken for it.
+
+Linux only: identities and process groups are read from /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# $0 = exit-code file; "$@" = the program's argv. User text only ever arrives as
+# positional arguments, never inside this script. A TERM handler (not an ignore,
+# which children would inherit) keeps the wrapper alive until the program has
+# exited, so its exit code is still recorded when the group is sent SIGTERM.
+EXIT_CODE_WRAPPER = 'trap "" HUP; trap ":" TERM INT; "$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"'
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as the kernel knows it: pid plus start time (clock ticks since boot)."""
+
+    pid: int
+    start_time: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"pid": self.pid, "start_time": self.start_time}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ProcessIdentity:
+        return cls(pid=int(data["pid"]), start_time=int(data["start_time"]))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after it.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def read_start_time(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None  # field 22 of stat
+
+
+def identify(pid: int) -> ProcessIdentity | None:
+    start_time = read_start_time(pid)
+    return ProcessIdentity(pid, start_time) if start_time is not None else None
+
+
+def is_running(identity: ProcessIdentity) -> bool:
+    """True while that very process exists and is not a zombie."""
+    fields = _stat_fields(identity.pid)
+    if fields is None:
+        return False
+    return int(fields[19]) == identity.start_time and fields[0] not in {"Z", "X"}
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) pids whose process group is `pgid`."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and int(fields[2]) == pgid and fields[0] not in {"Z", "X"}:
+            members.append(int(entry.name))
+    return members
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    exit_code_path: Path,
+) -> ProcessIdentity:
+    """Start `argv` in a new session, output appended to `log_path`.
+
+    The returned identity is the wrapper's, which leads the new process group; its
+    pgid equals its pid. Raises OSError when the program cannot be started at all
+    (missing working directory, say); a missing executable shows up as exit code 127.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab", buffering=0) as log, open(os.devnull, "rb") as devnull:
+        child = subprocess.Popen(
+            ["/bin/sh", "-c", EXIT_CODE_WRAPPER, str(exit_code_path), *argv],
+            cwd=cwd,
+            env=dict(env),
+            stdin=devnull,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    identity = identify(child.pid)
+    # A child that exited within microseconds: its start time is gone with it, but
+    # its exit code file tells the rest.
+    return identity or ProcessIdentity(child.pid, -1)
+
+
+def read_exit_code(exit_code_path: Path) -> int | None:
+    try:
+        return int(exit_code_path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def wait_until_gone(pgid: int, timeout: float, poll_interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not group_members(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_interval)
+
+
+def terminate_group(pgid: int, *, grace: float, force: bool = True) -> bool:
+    """SIGTERM the whole group, wait `grace` seconds, then SIGKILL it if `force`.
+
+    Returns True only when no process of the group is left (verified in /proc):
+    a parent's exit proves nothing, children (vLLM's engine, dataloader workers)
+    keep GPU memory until they are gone too.
+    """
+    signal_group(pgid, signal.SIGTERM)
+    if wait_until_gone(pgid, grace):
+        return True
+    if not force:
+        return False
+    signal_group(pgid, signal.SIGKILL)
+    return wait_until_gone(pgid, 5.0)

@@ -1,0 +1,290 @@
+"""Settings for the LLM training platform.
+
+Every knob comes from an environment variable with a safe default, so a fresh
+checkout runs with no configuration file at all. Each one is documented in the
+README's "Settings" table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value.strip() else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+TESTING = "pytest" in sys.modules or env_bool("LLMP_TESTING", False)
+
+# --- core -------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random string, or set DEBUG=1 for a "
+            "development server with a throwaway key."
+        )
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (DEBUG or tests only)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# The host that launched a local run; only its supervisor watches that run.
+HOSTNAME = os.environ.get("LLMP_HOSTNAME", socket.gethostname())
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "django_htmx",
+    "audit",
+    "gpus",
+    "projects",
+    "runs",
+    "datasets",
+    "deployments",
+    "deid",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "audit.middleware.AuditContextMiddleware",
+]
+
+ROOT_URLCONF = "llmplatform.urls"
+WSGI_APPLICATION = "llmplatform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------
+# Unset: a SQLite file under DATA_DIR. postgres://...: PostgreSQL through psycopg 3.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "llmplatform.sqlite3",
+            # Web server, workers and supervisors write at once: wait for the lock
+            # instead of failing, and let readers run beside the writer (WAL).
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth, i18n, static -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+LOGOUT_REDIRECT_URL = "console:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- REST API ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "llmplatform.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LLM training platform",
+    "DESCRIPTION": (
+        "Register training projects, upload datasets and configs, launch and watch "
+        "training runs, keep checkpoints, serve models with vLLM and scrub personal data. "
+        "Authenticate scripts with `Authorization: Token <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Request bodies: uploads stream to disk past this size instead of living in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
+
+# --- background work (django-q2) --------------------------------------------
+# retry > timeout, or the ORM broker hands a long task out twice; failed tasks are
+# acknowledged and tried at most twice instead of forever.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+Q_CLUSTER = {
+    "name": "llmplatform",
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": env_int("Q_TIMEOUT", 3600),
+    "retry": env_int("Q_TIMEOUT", 3600) + 600,
+    "max_attempts": 2,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Background tasks",
+    "sync": TESTING,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+# django-q2 keeps its cluster heartbeats in the cache, so the cache must be shared by
+# the web server and the workers: Redis when configured, else files under DATA_DIR.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+# A cluster heartbeat older than this makes /healthz report the worker as down.
+Q_HEARTBEAT_MAX_AGE_S = env_int("Q_HEARTBEAT_MAX_AGE_S", 120)
+HEALTH_MIN_FREE_BYTES = env_int("HEALTH_MIN_FREE_BYTES", 1024 * 1024 * 1024)
+
+# --- training (the seeds' knobs, with the seeds' defaults) ------------------
+HOST_TRAINING_DIR = Path(os.environ.get("HOST_TRAINING_DIR", "/data1/qwen2.5-14bxxxx"))
+DOCKER_CONTAINER_NAME = os.environ.get("DOCKER_CONTAINER_NAME", "qwen2.5-14b-instruct_xpytorch_full_sft")
+DOCKER_WORKING_DIR = os.environ.get("DOCKER_WORKING_DIR", "KTIP_Release_2.1.0/train/llm")
+# Where HOST_TRAINING_DIR is mounted inside the training container (same path when unset).
+DOCKER_TRAINING_DIR = os.environ.get("DOCKER_TRAINING_DIR", "") or str(HOST_TRAINING_DIR)
+TRAINING_COMMAND = os.environ.get("TRAINING_COMMAND", "bash run_train_full_sft.sh {training_yaml}")
+MAX_SMALL_FILE_BYTES = env_int("MAX_SMALL_FILE_BYTES", 50 * 1024 * 1024)
+MAX_YAML_BYTES = env_int("MAX_YAML_BYTES", 256 * 1024)
+
+# Where each run keeps its effective config, log file and output folder.
+RUNS_DIR = Path(os.environ.get("RUNS_DIR", DATA_DIR / "runs")).resolve()
+DEFAULT_EXECUTOR = os.environ.get("DEFAULT_EXECUTOR", "local")
+CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
+SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
+SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
+
+# --- GPUs (one ledger shared by runs and deployments) -----------------------
+# Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
+GPU_IDS = os.environ.get("GPU_IDS", "")
+
+# --- deployments ------------------------------------------------------------
+MODELS_DIR = Path(os.environ.get("MODELS_DIR", DATA_DIR / "models")).resolve()
+DEPLOY_LOG_DIR = Path(os.environ.get("DEPLOY_LOG_DIR", DATA_DIR / "deploy_logs")).resolve()
+VLLM_COMMAND = os.environ.get(
+    "VLLM_COMMAND",
+    "vllm serve {model_path} --host 127.0.0.1 --port {port} --served-model-name {name}",
+)
+DEPLOY_PORT_RANGE = os.environ.get("DEPLOY_PORT_RANGE", "8200-8299")
+DEPLOY_STOP_GRACE_SECONDS = env_float("DEPLOY_STOP_GRACE_SECONDS", 20.0)
+
+# --- logging ----------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

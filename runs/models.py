@@ -1,0 +1,220 @@
+"""Training runs and what they produce: log lines, metric points, artifacts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from projects.models import Project
+
+
+class RunStatus(models.TextChoices):
+    # Labels follow seed 002 in Chinese (排队中, 运行中, 已完成, 失败, 已取消).
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# The two status sets, named once. Everything else asks these.
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class ExecutorKind(models.TextChoices):
+    LOCAL = "local", _("Local process")
+    DOCKER = "docker", _("Docker container")
+    SLURM = "slurm", _("Slurm job")
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self) -> RunQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def finished(self) -> RunQuerySet:
+        return self.filter(status__in=FINISHED_STATUSES)
+
+
+class Run(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    # What to train: the project's defaults with this run's overrides applied.
+    model = models.CharField(max_length=512, blank=True)
+    dataset = models.CharField(max_length=1024, blank=True)
+    training_yaml_name = models.CharField(max_length=1024, blank=True)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    resources = models.JSONField(default=dict, blank=True)
+    priority = models.IntegerField(default=0)
+    resume_source_artifact = models.ForeignKey(
+        "Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_runs"
+    )
+
+    # How it runs.
+    executor = models.CharField(max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL)
+    host = models.CharField(max_length=255, blank=True, help_text="The host whose supervisor watches it.")
+    argv = models.JSONField(default=list, blank=True)
+    start_command = models.TextField(blank=True)
+    run_dir = models.CharField(max_length=1024, blank=True)
+    output_dir = models.CharField(max_length=1024, blank=True)
+    # Executor bookkeeping: pid + start time, container exec, Slurm job id...
+    executor_state = models.JSONField(default=dict, blank=True)
+    gpu_indices = models.JSONField(default=list, blank=True)
+    queue_reason = models.CharField(max_length=255, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+
+    # What the supervisor has seen.
+    progress = models.FloatField(default=0.0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    current_step = models.PositiveBigIntegerField(null=True, blank=True)
+    total_steps = models.PositiveBigIntegerField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Latest value of each metric.")
+    gpu_utilization = models.FloatField(null=True, blank=True)
+    log_offset = models.PositiveBigIntegerField(default=0, help_text="Bytes of the log file ingested.")
+    next_log_seq = models.PositiveBigIntegerField(default=1)
+    ingest_state = models.JSONField(default=dict, blank=True, help_text="Parser positions in the trainer's files.")
+
+    # At most one supervisor processes a run at a time; the lease expires if its holder dies.
+    lease_owner = models.CharField(max_length=255, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"]),
+            models.Index(fields=["status", "priority", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def transition(self, old: str, new: str, **fields: Any) -> bool:
+        """Move from `old` to `new` if and only if the row is still `old`.
+
+        Race-safe: two supervisors, or a supervisor and a cancel request, can never
+        both win. Returns whether this call made the change; updates `self` if so.
+        """
+        fields = {"status": new, "updated_at": timezone.now(), **fields}
+        changed = Run.objects.filter(pk=self.pk, status=old).update(**fields) == 1
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return changed
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class LogLine(models.Model):
+    """One line a run's process wrote, in the order it wrote them (`seq`, from 1)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    seq = models.PositiveBigIntegerField()
+    timestamp = models.DateTimeField()
+    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_log_seq")]
+        indexes = [models.Index(fields=["run", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.level} {self.message[:80]}"
+
+
+class MetricPoint(models.Model):
+    """One value of one metric at one step; the last write for a step wins."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points")
+    name = models.CharField(max_length=128)
+    step = models.BigIntegerField()
+    value = models.FloatField()
+    timestamp = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "name", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "name", "step"], name="unique_metric_step")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.step}={self.value}"
+
+
+class ArtifactType(models.TextChoices):
+    CHECKPOINT = "checkpoint", _("Checkpoint")
+    EVENT = "event", _("TensorBoard events")
+    EVALUATION = "evaluation", _("Evaluation")
+    CONFIG = "config", _("Config")
+    ADAPTER = "adapter", _("Adapter")
+    MODEL = "model", _("Model")
+    LOG = "log", _("Log")
+
+
+class Artifact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, choices=ArtifactType.choices)
+    path = models.CharField(max_length=1024, help_text="Absolute path on the host that ran it.")
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    step = models.BigIntegerField(null=True, blank=True, help_text="Training step, for checkpoints.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "name"]
+        constraints = [models.UniqueConstraint(fields=["run", "path"], name="unique_artifact_path")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArtifactTagValue(models.TextChoices):
+    CANDIDATE = "candidate", _("Candidate")  # 候选
+    RELEASE = "release", _("Release")  # 发布
+    ARCHIVED = "archived", _("Archived")  # 归档
+
+
+class ArtifactTag(models.Model):
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags")
+    value = models.CharField(max_length=16, choices=ArtifactTagValue.choices)
+    notes = models.TextField(blank=True)
+    applied_at = models.DateTimeField(auto_now_add=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["applied_at"]
+
+    def __str__(self) -> str:
+        return self.value
