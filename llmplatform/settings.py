@@ -128,22 +128,31 @@ TEMPLATES = [
 # --- database ---------------------------------------------------------------
 # Unset: a SQLite file under DATA_DIR. postgres://...: PostgreSQL through psycopg 3.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
+
+
+def sqlite_database(path: Path) -> dict:
+    """A SQLite file shared by the web server, workers and supervisors (and by test
+    subprocesses: its test database is a file too, `test_<name>` beside it)."""
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "TEST": {"NAME": path.with_name(f"test_{path.name}")},
+        # Several processes write at once: wait for the lock instead of failing,
+        # and let readers run beside the writer (WAL).
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+if DATABASE_URL.startswith("sqlite:"):
+    DATABASES = {"default": sqlite_database(Path(dj_database_url.parse(DATABASE_URL)["NAME"]))}
+elif DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "llmplatform.sqlite3",
-            # Web server, workers and supervisors write at once: wait for the lock
-            # instead of failing, and let readers run beside the writer (WAL).
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+    DATABASES = {"default": sqlite_database(DATA_DIR / "llmplatform.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth, i18n, static -----------------------------------------------------
