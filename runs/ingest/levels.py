@@ -29,6 +29,8 @@ _PREFIXED = [
     re.compile(rf"^\d\S* \S+ (?:- )?{_LEVEL}\b"),  # 2025-01-01 12:00:00,123 [-] INFO …
     re.compile(rf" - {_LEVEL} - "),  # %(asctime)s - %(levelname)s - %(name)s - …
 ]
+# Most lines name no level at all: one search rules them out before the patterns run.
+_ANY_LEVEL = re.compile(r"DEBUG|INFO|WARN|ERROR|CRITICAL|FATAL")
 _RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
 _PY_WARNING = re.compile(r":\d+: \w*Warning:")
 _TRACEBACK_START = "Traceback (most recent call last):"
@@ -47,7 +49,7 @@ class LevelClassifier:
         self.in_traceback = in_traceback
 
     def classify(self, line: str) -> str:
-        if line.startswith("[") and (match := _RANK_PREFIX.match(line)):
+        if line.startswith(("[rank", "[default")) and (match := _RANK_PREFIX.match(line)):
             line = line[match.end() :]
         if self.in_traceback:
             return self._inside_traceback(line)
@@ -71,9 +73,17 @@ class LevelClassifier:
 
 def level_of(line: str) -> str:
     """The level one line announces by itself, INFO when it announces none."""
-    for pattern in _PREFIXED:
-        if match := pattern.search(line, 0, 80):
-            return _NAMES[match.group(1)]
-    if _PY_WARNING.search(line):
+    # The two commonest shapes, `[INFO|…` and `INFO:…`, without a regex.
+    if line[:1] == "[":
+        word = line[1:10].split("|", 1)[0].split("]", 1)[0]
+    else:
+        word = line[:9].split(":", 1)[0].split(" ", 1)[0]
+    if level := _NAMES.get(word):
+        return level
+    if _ANY_LEVEL.search(line, 0, 80):
+        for pattern in _PREFIXED:
+            if match := pattern.search(line, 0, 80):
+                return _NAMES[match.group(1)]
+    if "Warning:" in line and _PY_WARNING.search(line):
         return LogLevel.WARNING
     return LogLevel.INFO
