@@ -28,6 +28,7 @@ def setup(database: str) -> Path:
     """Point Django at the benchmark database and a scratch DATA_DIR; returns DATA_DIR."""
     scratch = Path(tempfile.mkdtemp(prefix="llmp-bench-"))
     os.environ["DATA_DIR"] = str(scratch)
+    os.environ["HOST_TRAINING_DIR"] = str(scratch / "training")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     os.environ["DEBUG"] = "0"  # DEBUG would record every query in memory
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"

@@ -18,7 +18,6 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # tqdm draws a nested bar (position ≥ 1: an evaluation bar under the training bar)
 # and then moves the cursor back up.
 _CURSOR_UP = "\x1b[A"
-_TERMINATOR = re.compile(r"[\r\n]")
 
 # A line longer than this is cut: a log table is not a place for a megabyte of base64.
 MAX_LINE_CHARS = 16_384
@@ -43,12 +42,13 @@ def split_lines(text: str) -> tuple[list[str], frozenset[int]]:
     if "\x00" in text:  # PostgreSQL text cannot hold NUL
         text = text.replace("\x00", "")
     if "\x1b" not in text:  # the common case, kept fast
-        lines = [line for raw in _TERMINATOR.split(text) if (line := raw.rstrip())]
+        # str.split is several times faster than a regex split; \r ends a line too.
+        lines = [line for raw in text.replace("\r", "\n").split("\n") if (line := raw.rstrip())]
         if max(map(len, lines), default=0) > MAX_LINE_CHARS:
             lines = [_truncated(line) for line in lines]
         return lines, frozenset()
     lines, nested = [], set()
-    for raw in _TERMINATOR.split(text):
+    for raw in text.replace("\r", "\n").split("\n"):
         line = _truncated((_ANSI_ESCAPE.sub("", raw) if "\x1b" in raw else raw).rstrip())
         if line:
             if _CURSOR_UP in raw:

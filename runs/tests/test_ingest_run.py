@@ -142,3 +142,29 @@ def test_it_loses_and_duplicates_nothing_when_a_pass_is_repeated_from_stale_stat
     ingest_run(stale)
 
     assert [message for _, _, message in messages(run)] == ["one", "two", "three"]
+
+
+def test_a_pass_killed_mid_transaction_leaves_nothing_and_the_next_stores_each_line_once(monkeypatch):
+    run = make_run()
+    append(log_path(run), "one\n{'loss': '2.0', 'epoch': '0.1'}\n 10%|#   | 10/100 [00:01<00:09, 9.00it/s]\r")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("supervisor killed")
+
+    monkeypatch.setattr("runs.ingest.pipeline.store_points", crash)
+    with pytest.raises(RuntimeError):
+        ingest_run(run)
+    assert LogLine.objects.filter(run=run).count() == 0
+    assert Run.objects.get(pk=run.pk).log_offset == 0 and run.log_offset == 0
+
+    monkeypatch.undo()
+    restarted = Run.objects.get(pk=run.pk)
+    ingest_run(restarted)
+    ingest_run(restarted)
+
+    assert [message for _, _, message in messages(run)] == [
+        "one",
+        "{'loss': '2.0', 'epoch': '0.1'}",
+        " 10%|#   | 10/100 [00:01<00:09, 9.00it/s]",
+    ]
+    assert MetricPoint.objects.get(run=run, name="train/loss").step == 10
