@@ -3,7 +3,9 @@
 Consecutive redraws of tqdm bars share one row, rewritten with the newest redraw,
 so a bar shows up live without flooding the table. A printed Hugging Face log dict
 carries no step: it gets the step of the training bar redrawn right after it
-(`tqdm.write` redraws the bar at once), else of the last bar seen.
+(`tqdm.write` redraws the bar at once), else of the last bar seen. Without any
+training bar (`disable_tqdm`) printed dicts give no points: their step would be a
+guess, and `trainer_state.json` brings the exact history at each checkpoint.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class LogStream:
         self.run_value, self.timestamp = run_value, timestamp  # the same in every row of a pass
         self.levels = LevelClassifier(in_traceback=bool(state.get("traceback")))
 
-    def feed(self, chunk: LogChunk, *, fallback_step: int | None) -> LogBatch:
+    def feed(self, chunk: LogChunk) -> LogBatch:
         batch = LogBatch()
         bar_row: list | None = None  # the row of an open bar created in this batch
         bar_seq: int | None = self.state.get("bar_seq")
@@ -76,7 +78,7 @@ class LogStream:
         if tail and (parts := split_bar(tail)) and (reading := from_bar(parts[0], nested=chunk.tail_nested)):
             batch.bar = reading
         if waiting:
-            step = batch.bar.current if batch.bar else self.state.get("bar_step", fallback_step)
+            step = batch.bar.current if batch.bar else self.state.get("bar_step")
             if step is not None:
                 batch.samples.extend(self._stamp(waiting, step))
 

@@ -87,7 +87,7 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         work = _Pass()
         if run_dir is not None:
             chunk = read_chunk(run_dir / LOG_FILE, offset, final=final, max_bytes=CHUNK_BYTES)
-            work.log = stream.feed(chunk, fallback_step=run.current_step)
+            work.log = stream.feed(chunk)
             offset = chunk.end_offset
             caught_up = chunk.at_end
         else:

@@ -168,3 +168,13 @@ def test_a_pass_killed_mid_transaction_leaves_nothing_and_the_next_stores_each_l
         " 10%|#   | 10/100 [00:01<00:09, 9.00it/s]",
     ]
     assert MetricPoint.objects.get(run=run, name="train/loss").step == 10
+
+
+def test_printed_dicts_without_a_training_bar_give_no_guessed_steps():
+    run = make_run()
+    append(Path(run.output_dir) / "metrics.jsonl", '{"step": 50, "total_steps": 100, "loss": 1.0}\n')
+    append(log_path(run), "{'loss': '0.9', 'learning_rate': '1e-05', 'epoch': '0.6'}\n")
+
+    ingest_run(run)
+
+    assert list(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "value")) == [(50, 1.0)]
