@@ -6,7 +6,7 @@ Errors on API paths are JSON (llmplatform.middleware), so there are no handler40
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from llmplatform import health
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", health.HealthView.as_view(), name="healthz"),
     path("_internal/health", health.HealthView.as_view(), name="internal-health"),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
