@@ -14,7 +14,7 @@ from tests.routes import api_routes
 def fetch_schema(client) -> dict:
     response = client.get("/openapi.json")
     assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == "application/vnd.oai.openapi+json"
     return response.json()
 
 
