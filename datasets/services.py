@@ -104,7 +104,8 @@ def delete_dataset(*, dataset: Dataset, actor: User) -> None:
         record_event(actor=actor, action=AuditAction.DELETE, target=dataset, changes={"files": len(files)})
         dataset.delete()
     for dataset_file in files:
-        _remove_stored_bytes(dataset_file)
+        for path in _stored_paths(dataset_file):
+            path.unlink(missing_ok=True)
 
 
 # --- files --------------------------------------------------------------------
@@ -205,6 +206,7 @@ def _publish(*, dataset: Dataset, name: str, created_by: User, size: int, sha256
 
 def remove_dataset_file(*, dataset_file: DatasetFile, actor: User) -> None:
     """Abort an upload in flight, or remove a stored file: the record and the bytes go."""
+    paths = _stored_paths(dataset_file)
     with transaction.atomic():
         record_event(
             actor=actor,
@@ -214,12 +216,13 @@ def remove_dataset_file(*, dataset_file: DatasetFile, actor: User) -> None:
             changes={"dataset": str(dataset_file.dataset_id), "status": dataset_file.status},
         )
         dataset_file.delete()
-    _remove_stored_bytes(dataset_file)
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
-def _remove_stored_bytes(dataset_file: DatasetFile) -> None:
-    dataset_file.absolute_path.unlink(missing_ok=True)
-    dataset_file.partial_path.unlink(missing_ok=True)
+def _stored_paths(dataset_file: DatasetFile) -> tuple[Path, Path]:
+    """Where a file's bytes may be: published, or still collecting (take before delete())."""
+    return dataset_file.absolute_path, dataset_file.partial_path
 
 
 # --- resumable uploads ------------------------------------------------------------
@@ -525,7 +528,8 @@ def _create_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
 
 
 def delete_train_config(*, config: TrainConfig, actor: User) -> None:
+    path = config.absolute_path
     with transaction.atomic():
         record_event(actor=actor, action=AuditAction.DELETE, target=config, changes={"current": config.is_current})
         config.delete()
-    config.absolute_path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)

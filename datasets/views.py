@@ -325,7 +325,7 @@ class UploadView(APIView):
         dataset_file = self._upload(upload_id)
         _deny_unless_allowed(request, dataset_file)
         services.remove_dataset_file(dataset_file=dataset_file, actor=request.user)
-        return Response(UploadAbortedSerializer({"upload_id": dataset_file.pk, "status": "aborted"}).data)
+        return Response(UploadAbortedSerializer({"upload_id": upload_id, "status": "aborted"}).data)
 
 
 @extend_schema(tags=["datasets"])

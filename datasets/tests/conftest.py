@@ -37,9 +37,13 @@ def upload_raw(client: APIClient, dataset_id: object, client_name: str, content:
     """A multipart body built by hand, so the file name goes on the wire exactly as given."""
     boundary = "----llmp-test-boundary"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{client_name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{client_name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return client.generic(
         "PUT", f"/v1/datasets/{dataset_id}/files", body, content_type=f"multipart/form-data; boundary={boundary}"
     )

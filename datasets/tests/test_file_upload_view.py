@@ -50,7 +50,9 @@ def test_it_lists_the_file_in_the_dataset_record(owner_client, make_dataset):
     assert listed["uploaded_at"]
 
 
-def test_it_refuses_a_file_over_the_limit_with_413_and_keeps_nothing(owner_client, make_dataset, training_dir, settings):
+def test_it_refuses_a_file_over_the_limit_with_413_and_keeps_nothing(
+    owner_client, make_dataset, training_dir, settings
+):
     settings.MAX_SMALL_FILE_BYTES = 1000
     dataset = make_dataset()
 
