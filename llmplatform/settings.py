@@ -297,3 +297,9 @@ LOGGING = {
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- deid -------------------------------------------------------------------
+# Most texts one POST /v1/deidentify:test may carry (more: 413).
+DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
+# Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
+DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
