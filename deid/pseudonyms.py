@@ -149,8 +149,9 @@ def pseudo_email(value: str, stream: KeyedStream) -> str:
 def pseudo_ip(value: str, stream: KeyedStream) -> str:
     address = ipaddress.ip_address(value)
     if address.version == 6:
-        keep = int(address) >> 112  # the first group says which kind of address it is
-        return str(ipaddress.IPv6Address((keep << 112) | (stream.below(1 << 56) << 56) | stream.below(1 << 56)))
+        # The first 32 bits say which kind of address it is (and at most which provider).
+        network = int(address) >> 96 << 96
+        return str(ipaddress.IPv6Address(network | (stream.below(1 << 48) << 48) | stream.below(1 << 48)))
     for network in PRIVATE_V4_NETWORKS:
         if address in network:
             host = stream.below(network.num_addresses - 2) + 1
