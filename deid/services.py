@@ -67,7 +67,7 @@ def update_policy(
     *, policy: DeidPolicy, actor: User, config: PolicyConfig | None = None, description: str | None = None
 ) -> DeidPolicy:
     """Change a policy: new rules become a new version; the old versions stay as they were."""
-    policy = DeidPolicy.objects.select_for_update().select_related("current_version").get(pk=policy.pk)
+    policy = DeidPolicy.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=policy.pk)
     changes: dict = {}
     if description is not None and description != policy.description:
         changes["description"] = [policy.description, description]
