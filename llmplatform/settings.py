@@ -297,3 +297,12 @@ LOGGING = {
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- docker executor --------------------------------------------------------
+# The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+# Seconds to wait for the Docker daemon to answer one request.
+DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
+# Where RUNS_DIR is mounted inside the training container (unset: the same path, or
+# through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
+DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
