@@ -306,3 +306,16 @@ DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
 # Where RUNS_DIR is mounted inside the training container (unset: the same path, or
 # through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
 DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
+
+# --- slurm executor ---------------------------------------------------------
+# Default sbatch --partition, --account and --time for runs of the `slurm` executor
+# (empty: Slurm's defaults); a project's executor options override each.
+SLURM_PARTITION = os.environ.get("SLURM_PARTITION", "")
+SLURM_ACCOUNT = os.environ.get("SLURM_ACCOUNT", "")
+SLURM_TIME_LIMIT = os.environ.get("SLURM_TIME_LIMIT", "")
+# More sbatch options for every Slurm run, as one shell-quoted string (operators only).
+SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
+# Seconds to wait for sbatch, scontrol, sacct or scancel to answer.
+SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
+# After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
+SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)
