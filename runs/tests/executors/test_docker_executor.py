@@ -19,7 +19,7 @@ from runs.models import Run
 
 pytestmark = pytest.mark.docker
 
-TRAINER = Path(__file__).parent / "fixtures" / "executor_trainer.py"
+TRAINER = Path(__file__).parents[1] / "fixtures" / "executor_trainer.py"
 
 
 @pytest.fixture

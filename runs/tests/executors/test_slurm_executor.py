@@ -19,7 +19,7 @@ from runs.executors.base import LaunchError, ProcessState
 from runs.executors.slurm import SlurmExecutor, observation_for, sbatch_options
 from runs.models import Run
 
-TRAINER = str(Path(__file__).parent / "fixtures" / "executor_trainer.py")
+TRAINER = str(Path(__file__).parents[1] / "fixtures" / "executor_trainer.py")
 
 
 def trainer_argv(*args: str) -> list[str]:
