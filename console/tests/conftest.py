@@ -2,40 +2,59 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from console.tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
 from projects.models import Project
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, MetricPoint, Run, RunStatus
 
 
-def browser_client(user) -> Client:
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator:
+    reason = chromium_missing_reason()
+    if reason:
+        print(f"skipping browser tests: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def session_client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def owner_browser(owner) -> Client:
-    return browser_client(owner)
+def owner_session(owner) -> Client:
+    return session_client(owner)
 
 
 @pytest.fixture
-def member_browser(member) -> Client:
-    return browser_client(member)
+def member_session(member) -> Client:
+    return session_client(member)
 
 
 @pytest.fixture
-def outsider_browser(outsider) -> Client:
-    return browser_client(outsider)
+def outsider_session(outsider) -> Client:
+    return session_client(outsider)
 
 
 @pytest.fixture
-def staff_browser(staff) -> Client:
-    return browser_client(staff)
+def staff_session(staff) -> Client:
+    return session_client(staff)
 
 
 @pytest.fixture
@@ -86,7 +105,12 @@ def run(project, owner) -> Run:
         + [MetricPoint(run=run, name="eval_loss", step=40, value=1.5)]
     )
     checkpoint = Artifact.objects.create(
-        run=run, name="checkpoint-40", type=ArtifactType.CHECKPOINT, path="/tmp/x/checkpoint-40", size_bytes=2048, step=40
+        run=run,
+        name="checkpoint-40",
+        type=ArtifactType.CHECKPOINT,
+        path="/tmp/x/checkpoint-40",
+        size_bytes=2048,
+        step=40,
     )
     ArtifactTag.objects.create(artifact=checkpoint, value="candidate", notes="BLEU 32.5", applied_by=owner)
     return run

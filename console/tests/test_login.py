@@ -23,10 +23,10 @@ def test_it_refuses_a_wrong_password(client, owner):
     assert 'role="alert"' in response.content.decode()
 
 
-def test_it_logs_out_with_a_post(owner_browser):
-    response = owner_browser.post(reverse("console:logout"))
+def test_it_logs_out_with_a_post(owner_session):
+    response = owner_session.post(reverse("console:logout"))
     assert response.status_code == 302
-    assert owner_browser.get(reverse("console:dashboard")).status_code == 302
+    assert owner_session.get(reverse("console:dashboard")).status_code == 302
 
 
 def test_it_redirects_the_site_root_to_the_console(client):
@@ -39,9 +39,9 @@ def test_it_speaks_chinese_to_a_chinese_browser(client):
     assert "登录" in page
 
 
-def test_it_switches_language_with_the_switcher(owner_browser, run):
-    owner_browser.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/"})
-    page = owner_browser.get(reverse("console:dashboard")).content.decode()
+def test_it_switches_language_with_the_switcher(owner_session, run):
+    owner_session.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/"})
+    page = owner_session.get(reverse("console:dashboard")).content.decode()
     assert "仪表盘" in page
     assert "运行中" in page  # RunStatus.RUNNING, seed 002's label
 

@@ -13,8 +13,8 @@ def url(name: str, run: Run) -> str:
     return reverse(f"console:{name}", args=[run.project_id, run.pk])
 
 
-def test_it_shows_status_progress_eta_command_and_artifacts(member_browser, run):
-    response = member_browser.get(url("run-detail", run))
+def test_it_shows_status_progress_eta_command_and_artifacts(member_session, run):
+    response = member_session.get(url("run-detail", run))
     page = response.content.decode()
     assert response.status_code == 200
     assert "badge-running" in page
@@ -25,28 +25,28 @@ def test_it_shows_status_progress_eta_command_and_artifacts(member_browser, run)
     assert "CUDA hiccup" in page
 
 
-def test_it_polls_the_status_panel_only_while_the_run_is_active(owner_browser, run):
-    assert 'hx-trigger="every 3s"' in owner_browser.get(url("run-status", run)).content.decode()
+def test_it_polls_the_status_panel_only_while_the_run_is_active(owner_session, run):
+    assert 'hx-trigger="every 3s"' in owner_session.get(url("run-status", run)).content.decode()
     run.transition(RunStatus.RUNNING, RunStatus.COMPLETED)
-    panel = owner_browser.get(url("run-status", run)).content.decode()
+    panel = owner_session.get(url("run-status", run)).content.decode()
     assert "hx-trigger" not in panel
     assert "badge-completed" in panel
 
 
-def test_it_gives_outsiders_404_on_every_run_endpoint(outsider_browser, run):
+def test_it_gives_outsiders_404_on_every_run_endpoint(outsider_session, run):
     for name in ("run-detail", "run-status", "run-logs", "run-log-download", "run-metrics", "run-artifacts"):
-        assert outsider_browser.get(url(name, run)).status_code == 404, name
+        assert outsider_session.get(url(name, run)).status_code == 404, name
 
 
-def test_it_404s_a_run_under_another_project(owner_browser, run, owner):
+def test_it_404s_a_run_under_another_project(owner_session, run, owner):
     from projects.models import Project
 
     other = Project.objects.create(name="other", created_by=owner)
-    assert owner_browser.get(reverse("console:run-detail", args=[other.pk, run.pk])).status_code == 404
+    assert owner_session.get(reverse("console:run-detail", args=[other.pk, run.pk])).status_code == 404
 
 
-def test_it_downloads_the_whole_log_as_text(owner_browser, run):
-    response = owner_browser.get(url("run-log-download", run))
+def test_it_downloads_the_whole_log_as_text(owner_session, run):
+    response = owner_session.get(url("run-log-download", run))
     body = b"".join(response.streaming_content).decode()
     assert response["Content-Disposition"].startswith("attachment")
     assert [line.split(" ", 2)[1:] for line in body.splitlines()] == [
@@ -56,24 +56,24 @@ def test_it_downloads_the_whole_log_as_text(owner_browser, run):
     ]
 
 
-def test_it_returns_metric_points_after_the_last_one_seen(owner_browser, run):
-    first = owner_browser.get(url("run-metrics", run)).json()
+def test_it_returns_metric_points_after_the_last_one_seen(owner_session, run):
+    first = owner_session.get(url("run-metrics", run)).json()
     assert first["series"]["loss"] == [[10, 1.9], [20, 1.8], [30, 1.7], [40, 1.6]]
     assert first["series"]["eval_loss"] == [[40, 1.5]]
     assert first["active"] is True
     run.metric_points.create(name="loss", step=50, value=1.5)
-    second = owner_browser.get(url("run-metrics", run), {"after_id": first["last_id"]}).json()
+    second = owner_session.get(url("run-metrics", run), {"after_id": first["last_id"]}).json()
     assert second["series"] == {"loss": [[50, 1.5]]}
-    assert owner_browser.get(url("run-metrics", run), {"after_id": "x"}).status_code == 400
+    assert owner_session.get(url("run-metrics", run), {"after_id": "x"}).status_code == 400
 
 
-def test_it_refreshes_artifacts_while_active(owner_browser, run):
+def test_it_refreshes_artifacts_while_active(owner_session, run):
     Artifact.objects.create(run=run, name="checkpoint-80", type="checkpoint", path="/tmp/x/checkpoint-80", step=80)
-    panel = owner_browser.get(url("run-artifacts", run)).content.decode()
+    panel = owner_session.get(url("run-artifacts", run)).content.decode()
     assert "checkpoint-80" in panel and "every 5s" in panel
 
 
-def test_it_needs_few_queries_however_long_the_log(owner_browser, run, django_assert_max_num_queries):
+def test_it_needs_few_queries_however_long_the_log(owner_session, run, django_assert_max_num_queries):
     add_log(run, *[("INFO", f"step {number}") for number in range(500)])
     with django_assert_max_num_queries(6):
-        assert owner_browser.get(url("run-detail", run)).status_code == 200
+        assert owner_session.get(url("run-detail", run)).status_code == 200

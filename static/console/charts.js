@@ -85,7 +85,8 @@
   /* One run: series by metric name, grouped so eval_X sits on X's chart. */
   function runGroups(seriesByName, labels) {
     var groups = new Map();
-    Object.keys(seriesByName).sort().forEach(function (name) {
+    var trainFirst = function (a, b) { return (isEval(a) - isEval(b)) || (a < b ? -1 : a > b ? 1 : 0); };
+    Object.keys(seriesByName).sort(trainFirst).forEach(function (name) {
       var key = chartKey(name);
       if (!groups.has(key)) { groups.set(key, []); }
       groups.get(key).push({ label: name, eval: isEval(name), points: seriesByName[name] });
