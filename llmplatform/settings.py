@@ -270,6 +270,8 @@ DEFAULT_EXECUTOR = os.environ.get("DEFAULT_EXECUTOR", "local")
 CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
 SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
+# How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
+SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
 # Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
