@@ -286,6 +286,17 @@ VLLM_COMMAND = os.environ.get(
 )
 DEPLOY_PORT_RANGE = os.environ.get("DEPLOY_PORT_RANGE", "8200-8299")
 DEPLOY_STOP_GRACE_SECONDS = env_float("DEPLOY_STOP_GRACE_SECONDS", 20.0)
+# Seconds between two health probes of a deployment, and how long one probe may take.
+DEPLOY_PROBE_INTERVAL_SECONDS = env_float("DEPLOY_PROBE_INTERVAL_SECONDS", 5.0)
+DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
+# A running deployment becomes `unhealthy` after this many failed probes in a row.
+DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
+# A deployment still loading its model after this long is marked `unhealthy`.
+DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
+# The deployment supervisor's lease (one per host); a dead supervisor's lease expires after this.
+DEPLOY_SUPERVISOR_LEASE_SECONDS = env_float("DEPLOY_SUPERVISOR_LEASE_SECONDS", 30.0)
+# How long one scheduled django-q2 supervise task probes before handing over to the next one.
+DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 55.0)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {
