@@ -81,6 +81,8 @@ def add_log(run: Run, *messages: tuple[str, str], start=None) -> None:
         LogLine(run=run, seq=first + i, timestamp=start + timedelta(seconds=i), level=level, message=message)
         for i, (level, message) in enumerate(messages)
     )
+    Run.objects.filter(pk=run.pk).update(next_log_seq=first + len(messages))
+    run.next_log_seq = first + len(messages)
 
 
 @pytest.fixture
