@@ -100,6 +100,9 @@ def run(project, owner) -> Run:
         metrics={"loss": 1.234567, "eval_loss": 1.5},
         start_command="bash run_train_full_sft.sh configs/qwen_demo.yaml",
         hyperparameters={"learning_rate": 3e-5},
+        model="llama-2-13b",
+        dataset="datasets/qwen_demo.jsonl",
+        training_yaml_name="configs/qwen_demo.yaml",
     )
     add_log(run, ("INFO", "training started"), ("WARNING", "dataset differs"), ("ERROR", "CUDA hiccup"))
     MetricPoint.objects.bulk_create(
