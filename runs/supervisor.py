@@ -38,7 +38,6 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from gpus.inventory import utilization_of
 from runs import leases, scheduling, services
 from runs.executors import get_executor
 from runs.executors.base import ProcessState
@@ -114,9 +113,7 @@ class Supervisor:
         return held
 
     def supervise(self, run: Run) -> None:
-        ingest_run(run)
-        if run.gpu_indices:
-            Run.objects.filter(pk=run.pk).update(gpu_utilization=utilization_of(list(run.gpu_indices)))
+        ingest_run(run)  # also reads the run's GPU utilisation
         observation = get_executor(run.executor).observe(run)
         if observation.state in (ProcessState.EXITED, ProcessState.LOST):
             services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
