@@ -322,3 +322,9 @@ UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {"DatasetFileStatusEnum": "datasets.models.FileStatus", "DatasetTaskTypeEnum": "datasets.models.TaskType"}
 )
+
+# --- deid -------------------------------------------------------------------
+# Most texts one POST /v1/deidentify:test may carry (more: 413).
+DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
+# Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
+DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
