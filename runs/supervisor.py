@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -52,7 +53,8 @@ RUNNING = frozenset({RunStatus.RUNNING})
 class Supervisor:
     def __init__(self, *, on_tick: Callable[[], None] | None = None) -> None:
         self.hostname = settings.HOSTNAME
-        self.owner = leases.owner_name("supervisor")
+        # Unique per loop, even for two loops in one process.
+        self.owner = leases.owner_name(f"supervisor-{uuid.uuid4().hex[:8]}")
         self.interval = settings.SUPERVISOR_INTERVAL_SECONDS
         self.lease_seconds = settings.SUPERVISOR_LEASE_SECONDS
         self.on_tick = on_tick
