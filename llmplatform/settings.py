@@ -298,6 +298,18 @@ LOGGING = {
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# --- datasets ---------------------------------------------------------------
+# Largest file a resumable (chunked) upload may announce; the small-file path keeps MAX_SMALL_FILE_BYTES.
+MAX_LARGE_FILE_BYTES = env_int("MAX_LARGE_FILE_BYTES", 1024**4)
+# Files up to this size are validated inside the upload request; bigger ones by a django-q2 worker.
+VALIDATE_INLINE_BYTES = env_int("VALIDATE_INLINE_BYTES", 8 * 1024 * 1024)
+# Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
+UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
+# Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"DatasetFileStatusEnum": "datasets.models.FileStatus", "DatasetTaskTypeEnum": "datasets.models.TaskType"}
+)
+
 # --- deid -------------------------------------------------------------------
 # Most texts one POST /v1/deidentify:test may carry (more: 413).
 DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
