@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deid.corpus import LabelledLine, Score, generate, score  # noqa: E402
-from deid.engine import Deidentifier, PolicyConfig  # noqa: E402
-from deid.recognizers import EntityType  # noqa: E402
+from deid.corpus import LabelledLine, Score, generate, score
+from deid.engine import Deidentifier, PolicyConfig
+from deid.recognizers import EntityType
 
 PRESIDIO_TYPES = {
     "EMAIL_ADDRESS": EntityType.EMAIL_ADDRESS,
