@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django_q.models import Schedule
 
 from deployments.models import Deployment
@@ -39,5 +41,12 @@ def test_it_is_scheduled_so_qcluster_alone_probes_deployments(owner, manage_py, 
 
     # django-q2 looks at schedules about 30 s after it starts.
     wait_for(lambda: Deployment.objects.get(pk=deployment.pk).status == "running", timeout=90, what="qcluster's probe")
+    # Each task probes for 4 s (DEPLOY_SUPERVISOR_TASK_SECONDS here), then its successor goes on.
+    later = timezone.now() + timedelta(seconds=6)
+    wait_for(
+        lambda: Deployment.objects.get(pk=deployment.pk).last_probe_at > later,
+        timeout=30,
+        what="probes by the successor task",
+    )
     cluster.send_signal(signal.SIGTERM)
     assert cluster.wait(timeout=60) == 0
