@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, SupervisorLease
 from deployments.services import create_deployment
-from deployments.tests.conftest import wait_for
+from deployments.tests.conftest import supervise_until, wait_for
 from gpus.models import GpuClaim
 from llmplatform import processes
 
@@ -60,3 +60,20 @@ def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owne
     )
     assert status_of(survivor) == "running"
     assert list(GpuClaim.objects.values_list("holder_id", flat=True)) == [str(survivor.pk)]
+
+
+def test_it_keeps_servers_running_when_the_process_that_started_them_is_killed(owner, manage_py, tiny_model):
+    web = manage_py(
+        "shell",
+        "-c",
+        "import time; from django.contrib.auth.models import User; from deployments.services import create_deployment; "
+        f"create_deployment(actor=User.objects.get(pk={owner.pk}), model_path={tiny_model!r}); time.sleep(600)",
+        log_name="web",
+    )
+    deployment = wait_for(lambda: Deployment.objects.exclude(pid=None).first(), timeout=30, what="the deployment")
+
+    web.send_signal(signal.SIGKILL)
+    web.wait(timeout=10)
+
+    assert processes.is_running(deployment.process)
+    supervise_until(deployment.pk, "running")

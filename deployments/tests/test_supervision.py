@@ -131,3 +131,13 @@ def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, t
     DeploymentSupervisor().tick()
 
     assert Deployment.objects.get(pk=deployment.pk).status == "starting"
+
+
+def test_it_does_not_call_a_server_failed_when_a_stop_began_after_it_looked(owner, fake_vllm, tiny_model):
+    deployment = deploy(owner, tiny_model, "--fake-crash-after 0")  # as the supervisor read it
+    Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())  # a DELETE arrives
+    wait_for(lambda: not processes.is_running(deployment.process), what="the server to exit")
+
+    supervise(deployment)
+
+    assert Deployment.objects.get(pk=deployment.pk).status == "starting"  # left for the stopper to finish
