@@ -122,6 +122,9 @@ def create_deployment(
 
 def _server_environment(gpu_id: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
+    # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
+    # so that the index claimed in the ledger is the GPU the server really uses.
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
     return env
 
