@@ -6,8 +6,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import Count, ExpressionWrapper, Q
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 
@@ -25,6 +26,19 @@ class ProjectQuerySet(models.QuerySet):
         if user.is_staff:
             return self
         return self.filter(Q(created_by=user) | Q(members=user)).distinct()
+
+    def with_tag(self, tag: str) -> ProjectQuerySet:
+        """Projects whose `tags` list holds `tag`."""
+        if connection.vendor == "postgresql":
+            return self.filter(tags__contains=[tag])
+        # SQLite has no JSON containment operator; its json_each() walks the list.
+        # The table name is our own model's, never user text.
+        sql = f'EXISTS (SELECT 1 FROM json_each("{self.model._meta.db_table}"."tags") WHERE value = %s)'  # noqa: S608
+        in_tags = RawSQL(sql, [tag])  # noqa: S611 (the tag is a bound parameter)
+        return self.filter(ExpressionWrapper(in_tags, output_field=models.BooleanField()))
+
+    def with_runs_started(self) -> ProjectQuerySet:
+        return self.annotate(runs_started=Count("runs", filter=Q(runs__started_at__isnull=False)))
 
     def by_reference(self, reference: str) -> Project:
         """A project by its UUID or its unique name (the contract's `{project_reference}`)."""
@@ -67,6 +81,21 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.status == ProjectStatus.ARCHIVED
+
+    def can_view(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return Project.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def can_edit(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Changing the project itself: its creator and staff."""
+        return user.is_authenticated and (user.is_staff or self.created_by_id == user.pk)
+
+    def can_operate(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Launching, cancelling, resuming runs and tagging artifacts: members too."""
+        return self.can_edit(user) or (user.is_authenticated and self.members.filter(pk=user.pk).exists())
 
 
 class ProjectVersion(models.Model):

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from projects.views import ProjectViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("projects", ProjectViewSet, basename="project")
+
+urlpatterns = router.urls

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -39,6 +42,10 @@ class RunQuerySet(models.QuerySet):
 
     def finished(self) -> RunQuerySet:
         return self.filter(status__in=FINISHED_STATUSES)
+
+    def in_dispatch_order(self) -> RunQuerySet:
+        """Queued runs, highest priority first, then first come first served."""
+        return self.filter(status=RunStatus.QUEUED).order_by("-priority", "created_at")
 
 
 class Run(models.Model):
@@ -113,6 +120,41 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.run_dir) / "train.log"
+
+    @property
+    def exit_code_path(self) -> Path:
+        return Path(self.run_dir) / "exit_code"
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.run_dir) / "config.yaml"
+
+    def take_lease(self, owner: str, *, seconds: float, statuses: frozenset[str], steal_from: str = "") -> bool:
+        """Hold the run for `owner` unless someone else holds an unexpired lease.
+
+        `steal_from` names a holder known to be dead (its process is gone), whose
+        lease is taken at once instead of waiting for it to expire.
+        """
+        now = timezone.now()
+        free = Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_expires_at__lt=now)
+        if steal_from:
+            free |= Q(lease_owner=steal_from)
+        expires = now + timedelta(seconds=seconds)
+        taken = Run.objects.filter(free, pk=self.pk, status__in=statuses).update(
+            lease_owner=owner, lease_expires_at=expires
+        )
+        if taken:
+            self.lease_owner, self.lease_expires_at = owner, expires
+        return taken == 1
+
+    def release_lease(self, owner: str) -> None:
+        Run.objects.filter(pk=self.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
+        if self.lease_owner == owner:
+            self.lease_owner, self.lease_expires_at = "", None
 
     def transition(self, old: str, new: str, **fields: Any) -> bool:
         """Move from `old` to `new` if and only if the row is still `old`.

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from runs.views import RunViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register(r"projects/(?P<project_reference>[^/]+)/runs", RunViewSet, basename="run")
+
+urlpatterns = router.urls

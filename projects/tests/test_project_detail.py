@@ -1,0 +1,85 @@
+"""GET and PATCH /projects/{project_reference}."""
+
+from __future__ import annotations
+
+from runs.models import Run
+
+
+def test_it_finds_a_project_by_id_or_by_name(owner_client, project):
+    by_id = owner_client.get(f"/projects/{project.pk}")
+    by_name = owner_client.get(f"/projects/{project.name}")
+
+    assert by_id.status_code == by_name.status_code == 200
+    assert by_id.json() == by_name.json()
+
+
+def test_it_hides_a_project_from_outsiders_and_shows_it_to_members_and_staff(
+    project, outsider_client, member_client, staff_client
+):
+    assert outsider_client.get(f"/projects/{project.name}").status_code == 404
+    assert member_client.get(f"/projects/{project.name}").status_code == 200
+    assert staff_client.get(f"/projects/{project.name}").status_code == 200
+
+
+def test_it_answers_404_for_an_unknown_project(owner_client):
+    response = owner_client.get("/projects/no-such-project")
+    assert response.status_code == 404
+    assert "no-such-project" in response.json()["detail"]
+
+
+def test_it_shows_runs_and_versions_in_few_queries(owner_client, project, django_assert_max_num_queries):
+    for index in range(5):
+        Run.objects.create(project=project, name=f"r{index}")
+
+    with django_assert_max_num_queries(8):
+        response = owner_client.get(f"/projects/{project.name}")
+
+    body = response.json()
+    assert len(body["runs"]) == 5
+    assert set(body["runs"][0]) == {"id", "name", "status", "progress", "started_at"}
+    assert body["versions"][0]["version"] == 1
+
+
+def test_it_adds_a_version_for_each_change(owner_client, project):
+    response = owner_client.patch(
+        f"/projects/{project.name}", {"description": "new words", "tags": ["demo"]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    response = owner_client.patch(f"/projects/{project.pk}", {"status": "archived"}, format="json")
+
+    versions = response.json()["versions"]
+    assert [version["version"] for version in versions] == [1, 2, 3]
+    assert versions[1]["changes"] == {
+        "description": ["Fine-tune Qwen on support chats", "new words"],
+        "tags": [["demo", "候选"], ["demo"]],
+    }
+    assert versions[2]["changes"] == {"status": ["active", "archived"]}
+    assert versions[2]["changed_by"] == "alice"
+
+
+def test_it_adds_no_version_when_nothing_changes(owner_client, project):
+    response = owner_client.patch(f"/projects/{project.name}", {"task_type": "sft"}, format="json")
+
+    assert [version["version"] for version in response.json()["versions"]] == [1]
+
+
+def test_it_refuses_a_rename_onto_another_project_with_409(owner_client, owner, project):
+    owner_client.post("/projects", {"name": "other"}, format="json")
+
+    response = owner_client.patch(f"/projects/{project.name}", {"name": "other"}, format="json")
+
+    assert response.status_code == 409
+    assert owner_client.get(f"/projects/{project.pk}").json()["name"] == "qwen-finetune"
+
+
+def test_it_lets_only_the_creator_and_staff_change_a_project(project, member_client, outsider_client, staff_client):
+    assert member_client.patch(f"/projects/{project.name}", {"description": "x"}, format="json").status_code == 403
+    assert outsider_client.patch(f"/projects/{project.name}", {"description": "x"}, format="json").status_code == 404
+    assert staff_client.patch(f"/projects/{project.name}", {"description": "x"}, format="json").status_code == 200
+
+
+def test_it_refuses_bad_paths_on_patch(owner_client, project):
+    response = owner_client.patch(f"/projects/{project.name}", {"dataset_name": "../../x"}, format="json")
+
+    assert response.status_code == 400
+    assert owner_client.get(f"/projects/{project.name}").json()["dataset_name"] == "datasets/qwen_demo.jsonl"

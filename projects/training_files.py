@@ -1,0 +1,41 @@
+"""Paths of training files (datasets, YAML configs) named by users.
+
+Users name files *relative to the training directory* (`HOST_TRAINING_DIR`); such
+a name must never reach outside it: no absolute paths, no `..`, no NUL bytes or
+other control characters, and no symlink that resolves elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+
+class UnsafePath(ValueError):
+    """A user-given path that could escape its root; `str()` says why."""
+
+
+def check_relative_path(value: str) -> str:
+    """Return `value` normalised (no `./`, no doubled slashes) or raise UnsafePath."""
+    if not value or not value.strip():
+        raise UnsafePath("must not be empty")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise UnsafePath("must not contain NUL or other control characters")
+    if "\\" in value:
+        raise UnsafePath("must use forward slashes")
+    path = PurePosixPath(value)
+    if path.is_absolute():
+        raise UnsafePath("must be relative to the training directory, not absolute")
+    if ".." in path.parts:
+        raise UnsafePath("must not contain '..' segments")
+    return str(path)
+
+
+def resolve_training_file(relative: str, *, root: Path | None = None) -> Path:
+    """The absolute path of a checked relative name, refusing symlinks out of the root."""
+    base = Path(root or settings.HOST_TRAINING_DIR).resolve()
+    resolved = (base / check_relative_path(relative)).resolve()
+    if not resolved.is_relative_to(base):
+        raise UnsafePath("resolves outside the training directory")
+    return resolved

@@ -1,0 +1,79 @@
+"""The level of a log line, from the prefixes trainers and Python's logging print.
+
+Recognised: `INFO:root:…` (logging's default), `[INFO|trainer.py:123] …` and
+`[WARNING|2025-01-01 12:00:00] …` (transformers, LLaMA-Factory), `… - WARNING - …`
+and `2025-01-01 12:00:00,123 ERROR …` (common logging formats), `file.py:12: UserWarning:`
+(the warnings module), torch's `[rank0]:` prefix, and Python tracebacks: every
+line from `Traceback (most recent call last):` to the exception line is an ERROR.
+Anything else is INFO.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runs.models import LogLevel
+
+_NAMES = {
+    "DEBUG": LogLevel.DEBUG,
+    "INFO": LogLevel.INFO,
+    "WARN": LogLevel.WARNING,
+    "WARNING": LogLevel.WARNING,
+    "ERROR": LogLevel.ERROR,
+    "CRITICAL": LogLevel.ERROR,
+    "FATAL": LogLevel.ERROR,
+}
+_LEVEL = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
+_PREFIXED = [
+    re.compile(rf"^\[?{_LEVEL}[\]|:\s]"),  # INFO:root:…  [INFO|…]  WARNING: …  ERROR …
+    re.compile(rf"^\d\S* \S+ (?:- )?{_LEVEL}\b"),  # 2025-01-01 12:00:00,123 [-] INFO …
+    re.compile(rf" - {_LEVEL} - "),  # %(asctime)s - %(levelname)s - %(name)s - …
+]
+_RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
+_PY_WARNING = re.compile(r":\d+: \w*Warning:")
+_TRACEBACK_START = "Traceback (most recent call last):"
+# Lines that belong inside a traceback besides the indented frames.
+_TRACEBACK_BRIDGES = (
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning|Failure)\b|^[A-Za-z_][\w.]*: ")
+
+
+class LevelClassifier:
+    """Classifies lines one after another; remembers whether it is inside a traceback."""
+
+    def __init__(self, *, in_traceback: bool = False) -> None:
+        self.in_traceback = in_traceback
+
+    def classify(self, line: str) -> str:
+        if line.startswith("[") and (match := _RANK_PREFIX.match(line)):
+            line = line[match.end() :]
+        if self.in_traceback:
+            return self._inside_traceback(line)
+        if line.startswith(_TRACEBACK_START):
+            self.in_traceback = True
+            return LogLevel.ERROR
+        return level_of(line)
+
+    def _inside_traceback(self, line: str) -> str:
+        if (
+            line[:1] in (" ", "\t", "^", "~")
+            or line.startswith(_TRACEBACK_BRIDGES)
+            or line.startswith(_TRACEBACK_START)
+        ):
+            return LogLevel.ERROR
+        self.in_traceback = False
+        if _EXCEPTION_LINE.match(line):
+            return LogLevel.ERROR  # `ValueError: …` closes the traceback
+        return level_of(line)
+
+
+def level_of(line: str) -> str:
+    """The level one line announces by itself, INFO when it announces none."""
+    for pattern in _PREFIXED:
+        if match := pattern.search(line, 0, 80):
+            return _NAMES[match.group(1)]
+    if _PY_WARNING.search(line):
+        return LogLevel.WARNING
+    return LogLevel.INFO

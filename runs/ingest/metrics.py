@@ -1,0 +1,121 @@
+"""Metric names, the printed Hugging Face log dicts, and storing points.
+
+Names follow one rule whatever the source, so a chart of `train/loss` looks the same
+for LLaMA-Factory, a `transformers.Trainer` script and a hand-written `metrics.jsonl`:
+
+- a key that already has a `/` (`rewards/chosen`, `reward/mean`) is kept;
+- `eval_loss` → `eval/loss`, `test_…`/`predict_…` → `test/…`, `train_…` → `train/…`;
+- the end-of-training summary (`train_runtime`, `train_loss` = mean loss…) → `summary/…`;
+- anything else (`loss`, `learning_rate`, `grad_norm`, `epoch`) → `train/…`.
+
+Values may be numbers or numeric strings (transformers 5 prints `'5.767'`); anything
+not a finite number is skipped (SQLite cannot store NaN, JSON cannot carry it).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from runs.models import MetricPoint
+
+# Bookkeeping in the dicts, not metrics.
+_NOT_METRICS = frozenset({"step", "total_flos", "current_flos"})
+# What makes a printed dict a training log rather than, say, a config dump.
+_LOG_KEYS = frozenset({"loss", "learning_rate", "grad_norm", "epoch"})
+_SPLIT_PREFIXES = {"eval_": "eval/", "test_": "test/", "predict_": "test/", "train_": "train/"}
+MAX_DICT_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    name: str
+    step: int
+    value: float
+
+
+def metric_name(key: str, *, summary: bool = False) -> str:
+    if "/" in key:
+        return key
+    if summary:
+        return "summary/" + key.removeprefix("train_")
+    for prefix, split in _SPLIT_PREFIXES.items():
+        if key.startswith(prefix):
+            return split + key[len(prefix) :]
+    return "train/" + key
+
+
+def samples_from_dict(values: Mapping[str, object], *, step: int) -> list[MetricSample]:
+    """The numeric entries of one logged dict, named by the rule above."""
+    summary = "train_runtime" in values
+    evaluation = any(key.startswith(("eval_", "test_", "predict_")) for key in values)
+    samples = []
+    for key, raw in values.items():
+        if key in _NOT_METRICS or ((summary or evaluation) and key == "epoch"):
+            continue
+        value = as_number(raw)
+        if value is not None:
+            samples.append(MetricSample(metric_name(key, summary=summary), step, value))
+    return samples
+
+
+def parse_log_dict(line: str) -> dict[str, object] | None:
+    """A dict printed by `Trainer.log` (`{'loss': '5.767', 'epoch': '0.125'}`), else None."""
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")) or len(text) > MAX_DICT_CHARS:
+        return None
+    try:
+        parsed = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(parsed, dict) or not all(isinstance(key, str) for key in parsed):
+        return None
+    if not any(key in _LOG_KEYS or key.startswith(tuple(_SPLIT_PREFIXES)) for key in parsed):
+        return None
+    return parsed
+
+
+def as_number(raw: object) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+    else:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def store_points(run_id: object, samples: Iterable[MetricSample], *, at: datetime) -> None:
+    """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again)."""
+    latest: dict[tuple[str, int], float] = {}
+    for sample in samples:
+        latest[(sample.name, sample.step)] = sample.value  # one row per key per statement
+    if not latest:
+        return
+    points = [
+        MetricPoint(run_id=run_id, name=name, step=step, value=value, timestamp=at)
+        for (name, step), value in latest.items()
+    ]
+    MetricPoint.objects.bulk_create(
+        points,
+        update_conflicts=True,
+        unique_fields=["run", "name", "step"],
+        update_fields=["value", "timestamp"],
+        batch_size=500,
+    )
+
+
+def merge_latest(samples: Iterable[MetricSample], *, values: dict[str, float], steps: dict[str, int]) -> None:
+    """Keep in `values` the value at the highest step seen of each metric (`steps` remembers it)."""
+    for sample in samples:
+        if sample.step >= steps.get(sample.name, -1):
+            steps[sample.name] = sample.step
+            values[sample.name] = sample.value

@@ -1,0 +1,239 @@
+"""`ingest_run`: one pass over everything a run's trainer wrote since the last pass.
+
+All positions (log byte offset, next sequence number, parser positions in
+`ingest_state`) are saved in the same transaction as the rows they produced, and
+that transaction only commits if nobody else moved the log position meanwhile. So a
+supervisor killed at any moment and restarted re-reads exactly the uncommitted part:
+no line lost, none stored twice.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from gpus.inventory import utilization_of
+from runs.ingest.checkpoints import FoundArtifact, ScanResult, scan_output_dir
+from runs.ingest.files import read_json_if_changed, tail_jsonl
+from runs.ingest.logfile import read_chunk
+from runs.ingest.logstream import LogBatch, LogStream
+from runs.ingest.metrics import MetricSample, merge_latest, store_points
+from runs.ingest.progress import (
+    StepProgress,
+    from_llamafactory_record,
+    from_metrics_record,
+    from_trainer_state,
+    furthest,
+)
+from runs.models import Artifact, ArtifactType, LogLine, Run
+
+LOG_FILE = "train.log"
+LLAMAFACTORY_LOG = "trainer_log.jsonl"
+METRICS_FILE = "metrics.jsonl"
+TRAINER_STATE = "trainer_state.json"
+# Bytes of log read per transaction: bounds memory and transaction size on catch-up.
+CHUNK_BYTES = 4 * 1024 * 1024
+# The launch shows 0.05; completion (1.0) is the supervisor's call, not the log's.
+PROGRESS_FLOOR = 0.05
+PROGRESS_CEILING = 0.99
+LOG_BATCH_SIZE = 2000
+_INGEST_FIELDS = (
+    "log_offset",
+    "next_log_seq",
+    "ingest_state",
+    "progress",
+    "eta_seconds",
+    "current_step",
+    "total_steps",
+    "metrics",
+    "gpu_utilization",
+)
+
+
+class _Superseded(Exception):
+    """Another process ingested this run meanwhile; this pass's work is rolled back."""
+
+
+@dataclass
+class _Pass:
+    """What one transaction writes."""
+
+    log: LogBatch = field(default_factory=LogBatch)
+    samples: list[MetricSample] = field(default_factory=list)
+    artifacts: ScanResult = field(default_factory=lambda: ScanResult([], []))
+
+
+def ingest_run(run: Run, *, final: bool = False) -> None:
+    """Bring the run's log lines, progress, metrics and artifacts up to date with its files.
+
+    `final`: the trainer has ended; its last line counts even without a newline and the
+    output folder is rescanned in full. Never changes `status`. Updates `run` in place.
+    """
+    run_dir = Path(run.run_dir) if run.run_dir else None
+    output_dir = Path(run.output_dir) if run.output_dir else None
+    while True:
+        now = timezone.now()
+        state = copy.deepcopy(run.ingest_state or {})
+        stream = LogStream(run_id=run.pk, next_seq=run.next_log_seq, state=state.setdefault("log", {}), now=now)
+        offset = run.log_offset
+        work = _Pass()
+        if run_dir is not None:
+            chunk = read_chunk(run_dir / LOG_FILE, offset, final=final, max_bytes=CHUNK_BYTES)
+            work.log = stream.feed(chunk, fallback_step=run.current_step)
+            offset = chunk.end_offset
+            caught_up = chunk.at_end
+        else:
+            caught_up = True
+        observations: dict[str, StepProgress | None] = {}
+        if work.log.bar is not None:
+            observations["tqdm"] = work.log.bar
+        if caught_up:
+            # The trainer's other files, read once the log has been caught up with.
+            _read_output_files(run_dir, output_dir, state, work, observations, final=final)
+        fields = _progress_fields(run, state, work, observations, now=now, final=final)
+        try:
+            _commit(run, work, offset=offset, next_seq=stream.next_seq, state=state, fields=fields)
+        except _Superseded:
+            run.refresh_from_db(fields=_INGEST_FIELDS)
+            return
+        if caught_up:
+            return
+
+
+def _read_output_files(
+    run_dir: Path | None,
+    output_dir: Path | None,
+    state: dict[str, Any],
+    work: _Pass,
+    observations: dict[str, StepProgress | None],
+    *,
+    final: bool,
+) -> None:
+    tails = state.setdefault("jsonl", {})
+    seen = state.setdefault("json_seen", {})
+    jsonl_sources = []
+    if output_dir is not None:
+        jsonl_sources.append(("llamafactory", output_dir / LLAMAFACTORY_LOG, from_llamafactory_record))
+        jsonl_sources.append(("metrics_jsonl", output_dir / METRICS_FILE, from_metrics_record))
+    if run_dir is not None and run_dir != output_dir:
+        jsonl_sources.append(("metrics_jsonl_run", run_dir / METRICS_FILE, from_metrics_record))
+    for source, path, parse in jsonl_sources:
+        for record in tail_jsonl(path, tails.setdefault(source, {})):
+            progress, samples = parse(record)
+            work.samples.extend(samples)
+            if progress is not None:
+                observations[source] = progress
+
+    if output_dir is None:
+        return
+    work.artifacts = scan_output_dir(output_dir, state.setdefault("scan", {}), final=final)
+    # trainer_state.json: the newest complete checkpoint's (its history covers the older
+    # ones') and, at the end of training, the output folder's own.
+    checkpoints = [item for item in work.artifacts.found if item.type == ArtifactType.CHECKPOINT]
+    state_files = [output_dir / TRAINER_STATE]
+    if checkpoints:
+        newest = max(checkpoints, key=lambda item: item.step or 0)
+        state_files.insert(0, Path(newest.path) / TRAINER_STATE)
+    for path in state_files:
+        if (trainer_state := read_json_if_changed(path, seen)) is not None:
+            progress, samples = from_trainer_state(trainer_state)
+            work.samples.extend(samples)
+            if progress is not None:
+                observations["trainer_state"] = furthest([progress, observations.get("trainer_state")])
+
+
+def _progress_fields(
+    run: Run,
+    state: dict[str, Any],
+    work: _Pass,
+    observations: dict[str, StepProgress | None],
+    *,
+    now: datetime,
+    final: bool,
+) -> dict[str, Any]:
+    known = state.setdefault("progress", {})
+    for source, observation in observations.items():
+        if observation is not None:
+            known[source] = [observation.current, observation.total, observation.eta_seconds]
+    best = furthest(StepProgress(*values) for values in known.values())
+
+    metrics = dict(run.metrics or {})
+    all_samples = work.log.samples + work.samples
+    merge_latest(all_samples, values=metrics, steps=state.setdefault("metric_steps", {}))
+    fields: dict[str, Any] = {"metrics": metrics}
+    work.samples = all_samples
+
+    fields["gpu_utilization"] = None if final or not run.gpu_indices else utilization_of(list(run.gpu_indices))
+    if best is None:
+        return fields
+    fields["current_step"] = max(best.current, 0)
+    fields["total_steps"] = best.total
+    if best.total:
+        fraction = min(best.current / best.total, PROGRESS_CEILING)
+        fields["progress"] = max(run.progress, PROGRESS_FLOOR, fraction)
+    fields["eta_seconds"] = None if final else _eta(best, state, now)
+    return fields
+
+
+def _eta(best: StepProgress, state: dict[str, Any], now: datetime) -> float | None:
+    """The trainer's own estimate, else one from the step rate seen since the first reading."""
+    if best.eta_seconds is not None:
+        return best.eta_seconds
+    first = state.setdefault("first_reading", [best.current, now.timestamp()])
+    steps_done = best.current - first[0]
+    if not best.total or steps_done <= 0:
+        return None
+    return round((now.timestamp() - first[1]) / steps_done * (best.total - best.current), 1)
+
+
+def _commit(
+    run: Run, work: _Pass, *, offset: int, next_seq: int, state: dict[str, Any], fields: dict[str, Any]
+) -> None:
+    values = {"log_offset": offset, "next_log_seq": next_seq, "ingest_state": state, **fields}
+    with transaction.atomic():
+        # Conditional on the position this pass started from: of two ingesters, one wins.
+        moved = Run.objects.filter(pk=run.pk, log_offset=run.log_offset, next_log_seq=run.next_log_seq).update(**values)
+        if moved != 1:
+            raise _Superseded
+        if work.log.rows:
+            LogLine.objects.bulk_create(work.log.rows, batch_size=LOG_BATCH_SIZE)
+        if work.log.bar_rewrite is not None:
+            seq, text = work.log.bar_rewrite
+            LogLine.objects.filter(run_id=run.pk, seq=seq).update(message=text)
+        store_points(run.pk, work.samples, at=timezone.now())
+        _store_artifacts(run, work.artifacts.found, work.artifacts.vanished)
+    for name, value in values.items():
+        setattr(run, name, value)
+
+
+def _store_artifacts(run: Run, found: list[FoundArtifact], vanished: list[str]) -> None:
+    if found:
+        Artifact.objects.bulk_create(
+            [
+                Artifact(
+                    run=run, name=item.name, type=item.type, path=item.path, size_bytes=item.size_bytes, step=item.step
+                )
+                for item in found
+            ],
+            update_conflicts=True,
+            unique_fields=["run", "path"],
+            update_fields=["name", "type", "size_bytes", "step"],
+        )
+    if vanished:
+        # A rotated checkpoint (save_total_limit) is gone for good; one a run was resumed
+        # from stays, as that run's record of where it came from.
+        Artifact.objects.filter(run=run, path__in=vanished, resumed_runs__isnull=True).delete()
+
+
+def latest_complete_checkpoint(run: Run) -> Artifact | None:
+    """The run's highest-step checkpoint artifact whose folder is still on disk."""
+    for artifact in Artifact.objects.filter(run=run, type=ArtifactType.CHECKPOINT).order_by("-step", "-created_at"):
+        if Path(artifact.path).is_dir():
+            return artifact
+    return None

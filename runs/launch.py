@@ -1,0 +1,101 @@
+"""What a run's process is handed: its effective config, its argv and its environment.
+
+The effective config is the project's YAML with the run's hyperparameter overrides,
+`output_dir` set to the run's own output folder and, when resuming,
+`resume_from_checkpoint`. No other key is added: those two are Hugging Face
+`TrainingArguments` names every HF-based trainer accepts, and LLaMA-Factory refuses
+keys it does not know.
+
+The command template (`TRAINING_COMMAND`) is split with shlex once; placeholders
+are replaced inside single arguments, so a value with spaces or quotes stays one
+argument and no shell ever sees user text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+
+PLACEHOLDERS = ("training_yaml", "run_id", "run_dir", "output_dir", "dataset")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class BadTrainingConfig(ValueError):
+    """The project's YAML cannot be used; `str()` says why."""
+
+
+def read_training_yaml(path: Path) -> dict[str, Any]:
+    """`yaml.safe_load` of a config file of at most MAX_YAML_BYTES that holds a mapping."""
+    size = path.stat().st_size
+    if size > settings.MAX_YAML_BYTES:
+        raise BadTrainingConfig(f"is {size} bytes, more than the {settings.MAX_YAML_BYTES} allowed")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BadTrainingConfig(f"is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadTrainingConfig(f"must hold a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+def effective_config(
+    base: Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Any],
+    output_dir: Path,
+    resume_from_checkpoint: Path | None,
+) -> dict[str, Any]:
+    config = {**base, **overrides, "output_dir": str(output_dir)}
+    if resume_from_checkpoint is not None:
+        config["resume_from_checkpoint"] = str(resume_from_checkpoint)
+    return config
+
+
+def write_config(config: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def check_command_template(template: str) -> list[str]:
+    """The template's tokens; ValueError naming the problem when it cannot be used."""
+    tokens = shlex.split(template)
+    if not tokens:
+        raise ValueError("the training command template is empty")
+    unknown = sorted({name for token in tokens for name in _PLACEHOLDER.findall(token)} - set(PLACEHOLDERS))
+    if unknown:
+        raise ValueError(f"unknown placeholders {unknown}; known: {list(PLACEHOLDERS)}")
+    return tokens
+
+
+def build_argv(template: str, values: Mapping[str, str]) -> list[str]:
+    """Split once, then substitute `{name}` inside each argument (each stays one argument)."""
+    return [_PLACEHOLDER.sub(lambda match: values[match.group(1)], token) for token in check_command_template(template)]
+
+
+def process_env(
+    *, run_id: str, run_dir: Path, output_dir: Path, resume_from: str, gpu_indices: list[int]
+) -> dict[str, str]:
+    """The variables the platform sets for the trainer (executors add them to the host's own)."""
+    env = {
+        "LLMP_RUN_ID": run_id,
+        "LLMP_RUN_DIR": str(run_dir),
+        "LLMP_OUTPUT_DIR": str(output_dir),
+        "LLMP_RESUME_FROM": resume_from,
+        # Python trainers print through a block buffer when writing to a file; the
+        # platform promises their lines within seconds.
+        "PYTHONUNBUFFERED": "1",
+    }
+    if gpu_indices:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in gpu_indices)
+    return env

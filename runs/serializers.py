@@ -1,0 +1,210 @@
+"""Shapes of the Runs section of the REST contract (plus metrics and log filters)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from runs.logs import LogQuery
+from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
+
+MAX_GPU_COUNT = 64
+
+
+class RunLogLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LogLine
+        fields = ["seq", "timestamp", "level", "message"]
+        read_only_fields = fields
+
+
+class RunArtifactTagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ArtifactTag
+        fields = ["value", "notes", "applied_at"]
+        read_only_fields = fields
+
+
+class RunArtifactSerializer(serializers.ModelSerializer):
+    tags = RunArtifactTagSerializer(many=True, read_only=True)
+    run_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Artifact
+        fields = ["id", "run_id", "name", "type", "path", "created_at", "size_bytes", "step", "tags"]
+        read_only_fields = fields
+
+
+class RunArtifactListSerializer(serializers.Serializer):
+    items = RunArtifactSerializer(many=True)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """A run as listed: RunDetail without its artifacts and recent log lines."""
+
+    project_id = serializers.UUIDField(read_only=True)
+    resume_source_artifact_id = serializers.UUIDField(read_only=True, allow_null=True)
+    resumed_from = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "project_id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "progress",
+            "eta_seconds",
+            "current_step",
+            "total_steps",
+            "metrics",
+            "gpu_utilization",
+            "start_command",
+            "model",
+            "dataset",
+            "training_yaml_name",
+            "hyperparameters",
+            "resources",
+            "priority",
+            "executor",
+            "host",
+            "gpu_indices",
+            "queue_reason",
+            "exit_code",
+            "output_dir",
+            "resume_source_artifact_id",
+            "resumed_from",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_resumed_from(self, run: Run) -> str | None:
+        """The checkpoint artifact it continues from (the seeds' name for resume_source_artifact_id)."""
+        return str(run.resume_source_artifact_id) if run.resume_source_artifact_id else None
+
+
+class RunDetailSerializer(RunSerializer):
+    artifacts = RunArtifactSerializer(many=True, read_only=True)
+    latest_checkpoint = serializers.SerializerMethodField()
+    logs = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "artifacts", "latest_checkpoint", "logs"]
+        read_only_fields = fields
+
+    @extend_schema_field(RunArtifactSerializer(allow_null=True))
+    def get_latest_checkpoint(self, run: Run) -> dict | None:
+        checkpoints = [artifact for artifact in run.artifacts.all() if artifact.type == ArtifactType.CHECKPOINT]
+        if not checkpoints:
+            return None
+        latest = max(checkpoints, key=lambda artifact: (artifact.step or -1, artifact.created_at))
+        return RunArtifactSerializer(latest).data
+
+    @extend_schema_field(RunLogLineSerializer(many=True))
+    def get_logs(self, run: Run) -> list[dict]:
+        """The most recent lines, oldest first (the whole log is paged at /logs)."""
+        recent = self.context.get("recent_logs")
+        if recent is None:
+            recent = list(reversed(run.log_lines.order_by("-seq")[:20]))
+        return RunLogLineSerializer(recent, many=True).data
+
+
+class RunResourcesSerializer(serializers.Serializer):
+    gpu_type = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    gpu_count = serializers.IntegerField(required=False, min_value=0, max_value=MAX_GPU_COUNT)
+
+    def to_internal_value(self, data):
+        known = super().to_internal_value(data)
+        # Unknown keys (memory, cpus...) are kept as the caller gave them.
+        return {**{k: v for k, v in data.items() if k not in known}, **known} if isinstance(data, dict) else known
+
+
+class RunCreateSerializer(serializers.Serializer):
+    """The optional body of launching or resuming a run; absent fields fall back to the project's."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=512)
+    dataset = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    training_yaml_name = serializers.CharField(required=False, allow_blank=True, max_length=1024)
+    hyperparameters = serializers.DictField(required=False)
+    resources = RunResourcesSerializer(required=False)
+    priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
+
+    def validate_dataset(self, value: str) -> str:
+        from projects.serializers import validate_training_path
+
+        return validate_training_path(value)
+
+    def validate_training_yaml_name(self, value: str) -> str:
+        from projects.serializers import validate_training_path
+
+        return validate_training_path(value)
+
+
+class RunTagRequestSerializer(serializers.Serializer):
+    tag = serializers.CharField(max_length=32, help_text="candidate, release or archived (or 候选, 发布, 归档).")
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+
+class RunLogQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+    start_time = serializers.DateTimeField(required=False, help_text="Inclusive, ISO 8601.")
+    end_time = serializers.DateTimeField(required=False, help_text="Exclusive, ISO 8601.")
+    level = serializers.ChoiceField(choices=LogLevel.values, required=False, help_text="This level and above.")
+    q = serializers.CharField(required=False, max_length=500, help_text="Text the message contains.")
+    after_seq = serializers.IntegerField(required=False, min_value=0, help_text="Only lines after this seq (tail).")
+
+    def validate(self, data: dict) -> dict:
+        start, end = data.get("start_time"), data.get("end_time")
+        if start and end and start > end:
+            raise serializers.ValidationError({"start_time": "must not be after end_time"})
+        return data
+
+    def to_query(self) -> LogQuery:
+        data = self.validated_data
+        as_utc = {key: data[key].astimezone(UTC) for key in ("start_time", "end_time") if key in data}
+        return LogQuery(
+            page=data["page"],
+            page_size=data["page_size"],
+            start_time=as_utc.get("start_time"),
+            end_time=as_utc.get("end_time"),
+            level=data.get("level"),
+            text=data.get("q"),
+            after_seq=data.get("after_seq"),
+        )
+
+
+class RunLogPageSerializer(serializers.Serializer):
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    total = serializers.IntegerField()
+    items = RunLogLineSerializer(many=True)
+
+
+class RunMetricsQuerySerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=128, help_text="Only this metric.")
+    since_step = serializers.IntegerField(required=False, help_text="Only points with step ≥ this.")
+
+
+class RunMetricPointSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    value = serializers.FloatField()
+    timestamp = serializers.DateTimeField()
+
+
+class RunMetricSeriesSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    points = RunMetricPointSerializer(many=True)
+
+
+class RunMetricsSerializer(serializers.Serializer):
+    run_id = serializers.UUIDField()
+    series = RunMetricSeriesSerializer(many=True)

@@ -1,0 +1,459 @@
+"""Run workflows: create, start, finish, cancel, resume, tag.
+
+Views, tasks, the scheduler and the supervisor call these; status changes go
+through `Run.transition` (guarded, race-safe), and whoever reads the run's log
+file into the database holds the run's lease (see runs.leases), so lines are
+never ingested twice.
+
+The platform's own log lines ("started", "cancelled", why it failed) are appended
+to the run's log file, never inserted beside it, so the log has one order and one
+sequence: the file's.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import record_event
+from gpus.models import HolderKind
+from gpus.services import release_gpus
+from llmplatform.api import ApiError, Conflict
+from projects.models import Project
+from projects.training_files import UnsafePath, resolve_training_file
+from runs import launch, leases
+from runs.executors import EXECUTOR_CLASSES, get_executor
+from runs.executors.base import LaunchError, LaunchSpec
+from runs.ingest import ingest_run, latest_complete_checkpoint
+from runs.models import (
+    Artifact,
+    ArtifactTag,
+    ArtifactTagValue,
+    ArtifactType,
+    LogLevel,
+    Run,
+    RunStatus,
+)
+
+User = AbstractBaseUser | AnonymousUser | None
+
+# The seeds' Chinese tag names are the same three tags.
+TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
+STARTED_PROGRESS = 0.05  # the seeds show a started run at 5 %
+
+
+def append_platform_line(run: Run, level: str, message: str) -> None:
+    """Write one line of the platform's own into the run's log file (ingested like the trainer's)."""
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    line = f"{level}: [platform] {stamp} {message}".replace("\r", " ").replace("\n", " ") + "\n"
+    run.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.log_path, "ab") as log:  # O_APPEND: one write, never interleaved mid-line
+        log.write(line.encode("utf-8"))
+
+
+# --- creating ---------------------------------------------------------------
+
+
+def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: list[str]) -> Path | None:
+    if not relative:
+        missing.append(field)
+        return None
+    try:
+        path = resolve_training_file(relative)
+    except UnsafePath as exc:
+        unsafe.append(f"{field} {relative!r} {exc}")
+        return None
+    if not path.is_file():
+        missing.append(relative)
+        return None
+    return path
+
+
+def _default_name(project: Project) -> str:
+    return f"run-{project.runs.count() + 1:03d}"
+
+
+def create_run(
+    *,
+    project: Project,
+    actor: User,
+    name: str = "",
+    model: str | None = None,
+    dataset: str | None = None,
+    training_yaml_name: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    resources: dict[str, Any] | None = None,
+    priority: int = 0,
+    resume_from: Artifact | None = None,
+) -> Run:
+    """Queue a run of `project`; missing fields fall back to the project's (or, when
+    resuming, to the source run's). Writes the effective config before anything starts."""
+    if project.is_archived:
+        raise Conflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+    source_run = resume_from.run if resume_from is not None else None
+    dataset = dataset if dataset is not None else (source_run.dataset if source_run else project.dataset_name)
+    training_yaml_name = (
+        training_yaml_name
+        if training_yaml_name is not None
+        else (source_run.training_yaml_name if source_run else project.training_yaml_name)
+    )
+    if hyperparameters is None:
+        hyperparameters = dict(source_run.hyperparameters if source_run else project.default_hyperparameters)
+    if resources is None:
+        resources = dict(source_run.resources) if source_run else {}
+    model = model if model is not None else (source_run.model if source_run else project.base_model)
+
+    missing: list[str] = []
+    unsafe: list[str] = []
+    dataset_path = _resolve_existing(dataset, "dataset", missing, unsafe)
+    yaml_path = _resolve_existing(training_yaml_name, "training_yaml_name", missing, unsafe)
+    if unsafe:
+        raise ApiError(400, "; ".join(unsafe), errors=unsafe)
+    if missing:
+        raise ApiError(
+            400,
+            f"These training files do not exist under the training directory: {', '.join(missing)}.",
+            missing=missing,
+        )
+    assert dataset_path is not None and yaml_path is not None
+    try:
+        base_config = launch.read_training_yaml(yaml_path)
+    except launch.BadTrainingConfig as exc:
+        raise ApiError(400, f"The training YAML {training_yaml_name!r} {exc}.") from None
+
+    executor = project.executor or settings.DEFAULT_EXECUTOR
+    if executor not in EXECUTOR_CLASSES:
+        raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
+
+    run_id = uuid.uuid4()
+    run_dir = Path(settings.RUNS_DIR) / str(run_id)
+    output_dir = run_dir / "output"
+    config_path = run_dir / "config.yaml"
+    checkpoint = Path(resume_from.path) if resume_from is not None else None
+    config = launch.effective_config(
+        base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
+    )
+    template = project.executor_options.get("command") or settings.TRAINING_COMMAND
+    argv = launch.build_argv(
+        template,
+        {
+            "training_yaml": str(config_path),
+            "run_id": str(run_id),
+            "run_dir": str(run_dir),
+            "output_dir": str(output_dir),
+            "dataset": str(dataset_path),
+        },
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    launch.write_config(config, config_path)
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(
+                id=run_id,
+                project=project,
+                name=name or _default_name(project),
+                created_by=actor if actor is not None and actor.is_authenticated else None,
+                model=model,
+                dataset=dataset,
+                training_yaml_name=training_yaml_name,
+                hyperparameters=hyperparameters,
+                resources=resources,
+                priority=priority,
+                resume_source_artifact=resume_from,
+                executor=executor,
+                argv=argv,
+                start_command=shlex.join(argv),
+                run_dir=str(run_dir),
+                output_dir=str(output_dir),
+                queue_reason="waiting to be dispatched",
+            )
+            Artifact.objects.create(
+                run=run,
+                name="config.yaml",
+                type=ArtifactType.CONFIG,
+                path=str(config_path),
+                size_bytes=config_path.stat().st_size,
+            )
+            record_event(
+                actor=actor,
+                action=AuditAction.CREATE,
+                target=run,
+                changes={
+                    "project": project.name,
+                    "resume_source_artifact": str(resume_from.pk) if resume_from else None,
+                },
+            )
+            transaction.on_commit(_enqueue_dispatch)
+    except Exception:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    if "dataset" in base_config and str(base_config["dataset"]) != dataset:
+        append_platform_line(
+            run,
+            LogLevel.WARNING,
+            f"The training YAML's dataset {base_config['dataset']!r} differs from the run's dataset {dataset!r}; "
+            "the trainer uses the YAML's.",
+        )
+    return run
+
+
+def _enqueue_dispatch() -> None:
+    from django_q.tasks import async_task
+
+    async_task("runs.tasks.dispatch_queued_runs", task_name="dispatch queued runs", group="runs")
+
+
+# --- starting and finishing -------------------------------------------------
+
+
+def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
+    """Launch a queued run whose lease `lease_owner` holds (GPUs already claimed for it).
+
+    Afterwards the run is `running` at 5 % with a confirmation line, or `failed` with
+    an ERROR line; the lease and, on failure, the GPUs are released either way.
+    """
+    executor = get_executor(run.executor)
+    env = launch.process_env(
+        run_id=str(run.pk),
+        run_dir=Path(run.run_dir),
+        output_dir=Path(run.output_dir),
+        resume_from=run.resume_source_artifact.path if run.resume_source_artifact_id else "",
+        gpu_indices=gpu_indices,
+    )
+    spec = LaunchSpec(
+        argv=list(run.argv),
+        cwd=Path(settings.HOST_TRAINING_DIR),
+        env=env,
+        run_dir=Path(run.run_dir),
+        log_path=run.log_path,
+        exit_code_path=run.exit_code_path,
+        gpu_indices=gpu_indices,
+        options=dict(run.project.executor_options),
+    )
+    try:
+        try:
+            state = executor.launch(run, spec)
+        except LaunchError as exc:
+            append_platform_line(run, LogLevel.ERROR, f"The training command could not start: {exc}")
+            run.transition(
+                RunStatus.QUEUED, RunStatus.FAILED, completed_at=timezone.now(), queue_reason="", gpu_indices=[]
+            )
+            ingest_run(run, final=True)
+            release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+            record_event(actor=None, action=AuditAction.ACTION, target=run, verb="fail", changes={"error": str(exc)})
+            return False
+        started = run.transition(
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
+            started_at=timezone.now(),
+            progress=STARTED_PROGRESS,
+            host=settings.HOSTNAME,
+            executor_state=state,
+            gpu_indices=gpu_indices,
+            queue_reason="",
+        )
+        if not started:  # cancelled while it was being launched
+            run.executor_state = state
+            executor.cancel(run, grace=0)
+            release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+            append_platform_line(run, LogLevel.WARNING, "Cancelled while starting; the process was stopped.")
+            ingest_run(run, final=True)
+            return False
+        gpus = f" on GPU {','.join(map(str, gpu_indices))}" if gpu_indices else ""
+        append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
+        ingest_run(run)
+        record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
+        return True
+    finally:
+        run.release_lease(lease_owner)
+
+
+def _last_error_lines(run: Run, count: int = 5) -> list[str]:
+    lines = run.log_lines.filter(level=LogLevel.ERROR).order_by("-seq").values_list("message", flat=True)[:count]
+    return list(reversed(lines))
+
+
+def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
+    """Record how a running run ended, after a final read of its files.
+
+    The caller holds the run's lease. Exit code 0: `completed` at 100 %; anything
+    else (a signal, no exit code at all): `failed` with the code and the last error
+    lines. Returns False when someone else changed its status first (a cancel).
+    """
+    ingest_run(run, final=True)
+    now = timezone.now()
+    if exit_code == 0:
+        finished = run.transition(
+            RunStatus.RUNNING, RunStatus.COMPLETED, completed_at=now, progress=1.0, exit_code=0, eta_seconds=0
+        )
+    else:
+        finished = run.transition(RunStatus.RUNNING, RunStatus.FAILED, completed_at=now, exit_code=exit_code)
+        if finished:
+            how = f"exited with code {exit_code}" if exit_code is not None else "ended without an exit code"
+            errors = _last_error_lines(run)
+            detail = f" Last error lines: {' | '.join(errors)}" if errors else ""
+            append_platform_line(
+                run, LogLevel.ERROR, f"Training failed: the process {how}{f' ({reason})' if reason else ''}.{detail}"
+            )
+            ingest_run(run, final=True)
+    if finished:
+        release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+        record_event(
+            actor=None, action=AuditAction.ACTION, target=run, verb=run.status, changes={"exit_code": exit_code}
+        )
+    return finished
+
+
+# --- cancelling -------------------------------------------------------------
+
+
+def _wait_for_lease(run: Run, owner: str, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        dead = run.lease_owner if run.lease_owner and leases.holder_is_dead(run.lease_owner) else ""
+        if run.take_lease(
+            owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, statuses=frozenset({run.status}), steal_from=dead
+        ):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["lease_owner", "lease_expires_at", "status"])
+
+
+def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
+    """Final ingest until the stored offset reaches the end of the log (another pass may win a round)."""
+    for _ in range(attempts):
+        ingest_run(run, final=True)
+        run.refresh_from_db(fields=["log_offset", "next_log_seq", "ingest_state"])
+        if not run.log_path.exists() or run.log_offset >= run.log_path.stat().st_size:
+            return
+
+
+def cancel_run(*, run: Run, actor: User) -> Run:
+    """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
+
+    A running run's process group gets SIGTERM, `CANCEL_GRACE_SECONDS` to save, then
+    SIGKILL, and is verified gone; then its files are read one last time so the
+    latest complete checkpoint is among its artifacts.
+    """
+    now = timezone.now()
+    if run.status == RunStatus.QUEUED and run.transition(
+        RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""
+    ):
+        record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
+        return run
+    if run.status == RunStatus.QUEUED:
+        run.refresh_from_db()
+    if run.status == RunStatus.CANCELLED:
+        return run
+    if run.status != RunStatus.RUNNING or not run.transition(RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=now):
+        run.refresh_from_db()
+        if run.status == RunStatus.CANCELLED:
+            return run
+        raise Conflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
+
+    executor = get_executor(run.executor)
+    grace = settings.CANCEL_GRACE_SECONDS
+    stopped = executor.cancel(run, grace=grace)
+    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    if stopped:
+        append_platform_line(run, LogLevel.WARNING, f"Cancelled by {who}; every process of the run has stopped.")
+    else:
+        append_platform_line(
+            run,
+            LogLevel.ERROR,
+            f"Cancelled by {who}, but some processes survived SIGKILL after {grace:g} s; check the host.",
+        )
+    # Its supervisor lets go of a run that is no longer running on its next tick. Should
+    # it not (stuck, or dead on another host), reading without the lease is still
+    # safe: an ingest pass commits only from the log position it started at.
+    owner = leases.owner_name("cancel")
+    held = _wait_for_lease(run, owner, timeout=4 * settings.SUPERVISOR_INTERVAL_SECONDS + 1)
+    try:
+        _ingest_to_the_end(run)
+    finally:
+        if held:
+            run.release_lease(owner)
+    release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+    Run.objects.filter(pk=run.pk).update(exit_code=executor.observe(run).exit_code, updated_at=timezone.now())
+    checkpoint = latest_complete_checkpoint(run)
+    record_event(
+        actor=actor,
+        action=AuditAction.ACTION,
+        target=run,
+        verb="cancel",
+        changes={"was": "running", "stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
+    )
+    run.refresh_from_db()
+    return run
+
+
+# --- resuming and tagging ---------------------------------------------------
+
+
+def resume_run(
+    *,
+    run: Run,
+    actor: User,
+    source_artifact_id: str | uuid.UUID | None,
+    overrides: dict[str, Any],
+) -> Run:
+    """A new run continuing from a complete checkpoint of this run's project."""
+    if not source_artifact_id:
+        raise ApiError(400, "Give source_artifact_id: the checkpoint artifact to resume from.")
+    try:
+        artifact_id = uuid.UUID(str(source_artifact_id))
+    except ValueError:
+        raise ApiError(400, f"source_artifact_id {source_artifact_id!r} is not a UUID.") from None
+    artifact = Artifact.objects.select_related("run").filter(pk=artifact_id, run__project=run.project_id).first()
+    if artifact is None:
+        raise ApiError(400, f"No artifact {artifact_id} in project {run.project.name!r}.")
+    if artifact.type != ArtifactType.CHECKPOINT:
+        raise ApiError(
+            400, f"Artifact {artifact.name!r} is a {artifact.type}, not a checkpoint; resume needs a checkpoint."
+        )
+    if not Path(artifact.path).is_dir():
+        raise ApiError(400, f"Checkpoint {artifact.name!r} is no longer on disk ({artifact.path}).")
+    resumed = create_run(project=run.project, actor=actor, resume_from=artifact, **overrides)
+    record_event(
+        actor=actor, action=AuditAction.ACTION, target=resumed, verb="resume", changes={"from": str(artifact.pk)}
+    )
+    return resumed
+
+
+def normalise_tag(value: str) -> str | None:
+    value = value.strip()
+    if value in TAG_ALIASES:
+        return TAG_ALIASES[value]
+    return value.lower() if value.lower() in ArtifactTagValue.values else None
+
+
+def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") -> Artifact:
+    """Tag an artifact candidate/release/archived (or 候选/发布/归档); tagging again updates the notes."""
+    value = normalise_tag(tag)
+    if value is None:
+        raise ApiError(400, f"Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档).")
+    ArtifactTag.objects.update_or_create(
+        artifact=artifact,
+        value=value,
+        defaults={
+            "notes": notes,
+            "applied_at": timezone.now(),
+            "applied_by": actor if actor is not None and actor.is_authenticated else None,
+        },
+    )
+    record_event(
+        actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
+    )
+    return artifact

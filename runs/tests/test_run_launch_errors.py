@@ -1,0 +1,102 @@
+"""Bad input to POST /projects/{ref}/runs: clear 4xx, nothing created."""
+
+from __future__ import annotations
+
+import pytest
+
+from runs.models import Run
+
+
+def launch(client, project_ref, body=None):
+    return client.post(f"/projects/{project_ref}/runs", body or {}, format="json")
+
+
+def test_it_answers_404_for_an_unknown_project(owner_client, project):
+    response = launch(owner_client, "no-such-project")
+
+    assert response.status_code == 404
+    assert not Run.objects.exists()
+
+
+def test_it_answers_404_to_outsiders_and_403_to_nobody_else(outsider_client, member_client, project, fake_trainer):
+    assert launch(outsider_client, project.name).status_code == 404
+    assert launch(member_client, project.name).status_code == 201
+
+
+def test_it_refuses_a_run_on_an_archived_project_with_409(owner_client, project):
+    owner_client.patch(f"/projects/{project.name}", {"status": "archived"}, format="json")
+
+    response = launch(owner_client, project.name)
+
+    assert response.status_code == 409
+    assert "archived" in response.json()["detail"]
+    assert not Run.objects.exists()
+
+
+def test_it_lists_missing_training_files(owner_client, project):
+    response = launch(
+        owner_client, project.name, {"dataset": "datasets/gone.jsonl", "training_yaml_name": "configs/gone.yaml"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["missing"] == ["datasets/gone.jsonl", "configs/gone.yaml"]
+    assert not Run.objects.exists()
+
+
+def test_it_names_the_missing_field_when_neither_run_nor_project_has_one(owner_client, owner, training_dir):
+    owner_client.post("/projects", {"name": "bare"}, format="json")
+
+    response = launch(owner_client, "bare")
+
+    assert response.status_code == 400
+    assert response.json()["missing"] == ["dataset", "training_yaml_name"]
+
+
+@pytest.mark.parametrize("path", ["../outside.jsonl", "/etc/passwd", "datasets/\x00.jsonl", "a/../../b"])
+def test_it_refuses_paths_outside_the_training_directory(owner_client, project, path):
+    response = launch(owner_client, project.name, {"dataset": path})
+
+    assert response.status_code == 400
+    assert "dataset" in response.json()["detail"]
+    assert not Run.objects.exists()
+
+
+def test_it_refuses_a_symlink_that_leaves_the_training_directory(owner_client, project, training_dir, tmp_path):
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text("{}\n")
+    (training_dir / "datasets" / "link.jsonl").symlink_to(secret)
+
+    response = launch(owner_client, project.name, {"dataset": "datasets/link.jsonl"})
+
+    assert response.status_code == 400
+    assert "outside" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("a: [unclosed\n", "not valid YAML"), ("- just\n- a list\n", "mapping"), ("x" * 300_000, "bytes")],
+)
+def test_it_refuses_an_unusable_training_yaml(owner_client, project, training_dir, settings, content, reason):
+    settings.MAX_YAML_BYTES = 256 * 1024
+    (training_dir / "configs" / "bad.yaml").write_text(content)
+
+    response = launch(owner_client, project.name, {"training_yaml_name": "configs/bad.yaml"})
+
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"hyperparameters": ["not", "a", "mapping"]},
+        {"resources": {"gpu_count": -1}},
+        {"resources": {"gpu_count": "many"}},
+        {"priority": "high"},
+    ],
+)
+def test_it_refuses_malformed_bodies(owner_client, project, body):
+    response = launch(owner_client, project.name, body)
+
+    assert response.status_code == 400
+    assert response.json()["detail"]

@@ -1,0 +1,230 @@
+"""`/projects/{ref}/runs/...`: thin views over runs.services, runs.logs and the models."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from llmplatform.api import ApiError
+from projects.models import Project
+from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
+from projects.views import PROJECT_REFERENCE, project_for
+from runs import services
+from runs.logs import read_log_page
+from runs.models import Artifact, ArtifactTag, MetricPoint, Run, RunStatus
+from runs.serializers import (
+    RunArtifactListSerializer,
+    RunArtifactSerializer,
+    RunCreateSerializer,
+    RunDetailSerializer,
+    RunLogPageSerializer,
+    RunLogQuerySerializer,
+    RunMetricsQuerySerializer,
+    RunMetricsSerializer,
+    RunSerializer,
+    RunTagRequestSerializer,
+)
+
+RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id.")
+NOT_FOUND = OpenApiResponse(description="No such project or run visible to you.")
+BAD_INPUT = OpenApiResponse(description="Bad input: `{detail, ...}` naming what is wrong.")
+FORBIDDEN = OpenApiResponse(description="Only the project's creator, members and staff may do this.")
+
+
+def _artifacts_with_tags() -> Prefetch:
+    return Prefetch(
+        "artifacts", queryset=Artifact.objects.prefetch_related(Prefetch("tags", ArtifactTag.objects.all()))
+    )
+
+
+class RunViewSet(viewsets.ViewSet):
+    lookup_field = "run_id"
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    # --- lookups -----------------------------------------------------------
+    def _project(self, *, operate: bool = False) -> Project:
+        project = project_for(self.request, self.kwargs["project_reference"])
+        if operate and not project.can_operate(self.request.user):
+            raise PermissionDenied("Only the project's creator, members and staff may launch or change its runs.")
+        return project
+
+    def _run(self, project: Project, queryset: QuerySet[Run] | None = None) -> Run:
+        try:
+            run_id = uuid.UUID(self.kwargs["run_id"])
+            return (queryset if queryset is not None else Run.objects).get(pk=run_id, project=project)
+        except (ValueError, Run.DoesNotExist):
+            raise NotFound(f"No run {self.kwargs['run_id']} in project {project.name!r}.") from None
+
+    def _detail(self, run: Run, status: int = 200) -> Response:
+        fresh = Run.objects.prefetch_related(_artifacts_with_tags()).get(pk=run.pk)
+        return Response(RunDetailSerializer(fresh).data, status=status)
+
+    # --- collection --------------------------------------------------------
+    @extend_schema(
+        summary="The project's runs, newest first",
+        parameters=[
+            PROJECT_REFERENCE,
+            OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only this status."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many runs (1–500, default 100)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Skip this many runs."),
+            *PAGING_HEADERS,
+        ],
+        responses={200: RunSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
+    )
+    def list(self, request: Request, project_reference: str) -> Response:
+        project = self._project()
+        runs = project.runs.order_by("-created_at")
+        if status := request.query_params.get("status"):
+            if status not in RunStatus.values:
+                raise ApiError(400, f"status must be one of {', '.join(RunStatus.values)}.")
+            runs = runs.filter(status=status)
+        paginator = HeaderLimitOffsetPagination()
+        page = paginator.paginate_queryset(runs, request, self)
+        return paginator.get_paginated_response(RunSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Launch a run",
+        parameters=[PROJECT_REFERENCE],
+        request=RunCreateSerializer,
+        responses={
+            201: RunDetailSerializer,
+            400: BAD_INPUT,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="The project is archived."),
+        },
+    )
+    def create(self, request: Request, project_reference: str) -> Response:
+        project = self._project(operate=True)
+        body = RunCreateSerializer(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        run = services.create_run(project=project, actor=request.user, **body.validated_data)
+        return self._detail(run, status=201)
+
+    # --- one run -----------------------------------------------------------
+    @extend_schema(
+        summary="A run: status, progress, metrics, timestamps, GPU use, artifacts, recent log lines",
+        parameters=[PROJECT_REFERENCE, RUN_ID],
+        responses={200: RunDetailSerializer, 404: NOT_FOUND},
+    )
+    def retrieve(self, request: Request, project_reference: str, run_id: str) -> Response:
+        run = self._run(self._project(), Run.objects.prefetch_related(_artifacts_with_tags()))
+        return Response(RunDetailSerializer(run).data)
+
+    @extend_schema(
+        summary="Cancel a run (SIGTERM, grace, SIGKILL, verified); keeps its latest checkpoint",
+        parameters=[PROJECT_REFERENCE, RUN_ID],
+        request=None,
+        responses={
+            200: RunDetailSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="The run has already finished."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, project_reference: str, run_id: str) -> Response:
+        run = self._run(self._project(operate=True))
+        run = services.cancel_run(run=run, actor=request.user)
+        return self._detail(run)
+
+    @extend_schema(
+        summary="Start a new run continuing from a checkpoint of this project",
+        parameters=[
+            PROJECT_REFERENCE,
+            RUN_ID,
+            OpenApiParameter(
+                "source_artifact_id", OpenApiTypes.UUID, required=True, description="The checkpoint artifact."
+            ),
+        ],
+        request=RunCreateSerializer,
+        responses={201: RunDetailSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND, 409: OpenApiResponse()},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, project_reference: str, run_id: str) -> Response:
+        run = self._run(self._project(operate=True))
+        body = RunCreateSerializer(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        resumed = services.resume_run(
+            run=run,
+            actor=request.user,
+            source_artifact_id=request.query_params.get("source_artifact_id"),
+            overrides=dict(body.validated_data),
+        )
+        return self._detail(resumed, status=201)
+
+    @extend_schema(
+        summary="A page of the run's log, in the order the process wrote it",
+        parameters=[PROJECT_REFERENCE, RUN_ID, RunLogQuerySerializer],
+        responses={200: RunLogPageSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def logs(self, request: Request, project_reference: str, run_id: str) -> Response:
+        query = RunLogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = self._run(self._project())
+        page = read_log_page(run, query.to_query())
+        return Response(RunLogPageSerializer(page).data)
+
+    @extend_schema(
+        summary="The run's artifacts (checkpoints, config, adapters, events...) with their tags",
+        parameters=[PROJECT_REFERENCE, RUN_ID],
+        responses={200: RunArtifactListSerializer, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def artifacts(self, request: Request, project_reference: str, run_id: str) -> Response:
+        run = self._run(self._project())
+        items = run.artifacts.prefetch_related("tags")
+        return Response({"items": RunArtifactSerializer(items, many=True).data})
+
+    @extend_schema(
+        summary="Tag an artifact candidate, release or archived (候选, 发布, 归档)",
+        parameters=[
+            PROJECT_REFERENCE,
+            RUN_ID,
+            OpenApiParameter("artifact_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+        ],
+        request=RunTagRequestSerializer,
+        responses={200: RunArtifactSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"], url_path=r"artifacts/(?P<artifact_id>[0-9a-fA-F-]{32,36})/tag")
+    def tag(self, request: Request, project_reference: str, run_id: str, artifact_id: str) -> Response:
+        run = self._run(self._project(operate=True))
+        try:
+            artifact = run.artifacts.get(pk=uuid.UUID(artifact_id))
+        except (ValueError, Artifact.DoesNotExist):
+            raise NotFound(f"No artifact {artifact_id} in run {run}.") from None
+        body = RunTagRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.tag_artifact(artifact=artifact, actor=request.user, **body.validated_data)
+        fresh = Artifact.objects.prefetch_related("tags").get(pk=artifact.pk)
+        return Response(RunArtifactSerializer(fresh).data)
+
+    @extend_schema(
+        summary="Metric time series of the run, one per metric name (for charts)",
+        parameters=[PROJECT_REFERENCE, RUN_ID, RunMetricsQuerySerializer],
+        responses={200: RunMetricsSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, project_reference: str, run_id: str) -> Response:
+        query = RunMetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = self._run(self._project())
+        points = MetricPoint.objects.filter(run=run).order_by("name", "step")
+        if name := query.validated_data.get("name"):
+            points = points.filter(name=name)
+        if (since := query.validated_data.get("since_step")) is not None:
+            points = points.filter(step__gte=since)
+        series: dict[str, list[dict]] = {}
+        for name, step, value, timestamp in points.values_list("name", "step", "value", "timestamp"):
+            series.setdefault(name, []).append({"step": step, "value": value, "timestamp": timestamp})
+        body = {"run_id": run.pk, "series": [{"name": name, "points": items} for name, items in series.items()]}
+        return Response(RunMetricsSerializer(body).data)
