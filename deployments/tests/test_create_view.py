@@ -11,10 +11,11 @@ import pytest
 
 from audit.models import AuditEvent
 from deployments.models import Deployment
-from deployments.tests.conftest import FAKE_VLLM, supervise_until, wait_for
+from deployments.tests.conftest import FAKE_VLLM, supervise_until
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -195,4 +196,4 @@ def test_it_marks_a_server_that_cannot_start_failed_and_frees_its_gpu(owner_clie
     deployment = supervise_until(info["deployment_id"], "failed")
     assert deployment.exit_code == 127
     assert "not found" in deployment.last_log_lines
-    wait_for(lambda: not GpuClaim.objects.exists(), what="the GPU to be released")
+    wait_for(lambda: not GpuClaim.objects.exists(), timeout=15, what="the GPU to be released")
