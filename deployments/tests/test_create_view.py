@@ -197,3 +197,12 @@ def test_it_marks_a_server_that_cannot_start_failed_and_frees_its_gpu(owner_clie
     assert deployment.exit_code == 127
     assert "not found" in deployment.last_log_lines
     wait_for(lambda: not GpuClaim.objects.exists(), timeout=15, what="the GPU to be released")
+
+
+def test_it_names_the_deployment_that_holds_a_preferred_gpu(owner_client, fake_vllm, tiny_model):
+    holder = deploy(owner_client, model_path=tiny_model, preferred_gpu=0).json()
+
+    response = deploy(owner_client, model_path=tiny_model, preferred_gpu=0)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"GPU 0 is held by deployment tiny-llama ({holder['deployment_id'][:8]})."

@@ -56,7 +56,7 @@ def test_it_stays_starting_until_v1_models_lists_the_served_name(owner, fake_vll
 
 
 def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1")
+    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5")
     supervise_until(deployment.pk, "running")
 
     unhealthy = supervise_until(deployment.pk, "unhealthy")
@@ -65,6 +65,17 @@ def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_
     assert unhealthy.failed_probes == 3
     assert "/health answered 503" in unhealthy.status_detail
     assert GpuClaim.objects.filter(holder_id=str(deployment.pk)).exists()  # still holds its GPU
+
+
+def test_it_marks_a_server_running_again_when_it_recovers(owner, fake_vllm, tiny_model):
+    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5 --fake-unhealthy-for 2")
+    first_ready_at = supervise_until(deployment.pk, "running").ready_at
+    supervise_until(deployment.pk, "unhealthy")
+
+    recovered = supervise_until(deployment.pk, "running")
+
+    assert recovered.health_ok and recovered.failed_probes == 0 and recovered.status_detail == ""
+    assert recovered.ready_at == first_ready_at  # when it first became ready
 
 
 def test_it_marks_a_server_unhealthy_when_loading_takes_too_long(owner, fake_vllm, tiny_model, settings):
