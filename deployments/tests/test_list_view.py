@@ -42,6 +42,17 @@ def test_it_filters_by_model_tag_and_status(owner, owner_client):
     assert ids(owner_client.get("/deployments?tag=nothing")) == []
 
 
+def test_it_slices_long_lists_with_paging_headers(owner, owner_client):
+    for _ in range(5):
+        make(owner)
+
+    response = owner_client.get("/deployments?limit=2&offset=2")
+
+    assert ids(response) == [str(pk) for pk in Deployment.objects.values_list("pk", flat=True)][2:4]
+    assert response["X-Total-Count"] == "5"
+    assert 'rel="next"' in response["Link"]
+
+
 def test_it_refuses_an_unknown_status(owner_client):
     response = owner_client.get("/deployments?status=sleeping")
 
