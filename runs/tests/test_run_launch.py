@@ -53,9 +53,7 @@ def test_it_launches_the_trainer_and_sees_it_complete(
     assert [item["seq"] for item in logs["items"]] == list(range(1, logs["total"] + 1))
 
 
-def test_it_writes_the_effective_config_and_hands_it_to_the_command(
-    owner_client, project, fake_trainer, training_dir
-):
+def test_it_writes_the_effective_config_and_hands_it_to_the_command(owner_client, project, fake_trainer, training_dir):
     response = launch(owner_client, project, {"hyperparameters": {"learning_rate": 1e-4, "max_steps": 3}})
 
     run = Run.objects.get(pk=response.json()["id"])

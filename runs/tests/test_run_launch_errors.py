@@ -34,7 +34,9 @@ def test_it_refuses_a_run_on_an_archived_project_with_409(owner_client, project)
 
 
 def test_it_lists_missing_training_files(owner_client, project):
-    response = launch(owner_client, project.name, {"dataset": "datasets/gone.jsonl", "training_yaml_name": "configs/gone.yaml"})
+    response = launch(
+        owner_client, project.name, {"dataset": "datasets/gone.jsonl", "training_yaml_name": "configs/gone.yaml"}
+    )
 
     assert response.status_code == 400
     assert response.json()["missing"] == ["datasets/gone.jsonl", "configs/gone.yaml"]

@@ -8,7 +8,7 @@
 # started with --network none.
 #
 # Nothing can be pulled here, so `start` also makes sure the image
-# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3) exists, built without
+# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3 and PyYAML) exists, built without
 # any registry: debootstrap into a folder, `docker import` of its tarball. The
 # tarball is cached in $LLMP_IMAGE_CACHE, so the ~40 s build happens once per
 # machine; later starts import it in a few seconds.
@@ -22,7 +22,7 @@ SOCKET=$DIR/docker.sock
 PIDFILE=$DIR/dockerd.pid
 IMAGE=${LLMP_DOCKER_IMAGE:-llmp-python:bookworm}
 IMAGE_CACHE=${LLMP_IMAGE_CACHE:-/var/cache/llmp}
-ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-rootfs.tar
+ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-yaml-rootfs.tar
 DEBIAN_MIRROR=${LLMP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_HOST=unix://$SOCKET
 
@@ -70,8 +70,8 @@ start_daemon() {
 build_rootfs_tar() {
     mkdir -p "$IMAGE_CACHE"
     work=$(mktemp -d "$IMAGE_CACHE/rootfs.XXXXXX")
-    say "building a Debian bookworm + python3 root filesystem (once per machine, ~1 min)"
-    if ! debootstrap --variant=minbase --include=python3 bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
+    say "building a Debian bookworm + python3 + PyYAML root filesystem (once per machine, ~1 min)"
+    if ! debootstrap --variant=minbase --include=python3,python3-yaml bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
         say "debootstrap failed; see $IMAGE_CACHE/debootstrap.log"
         rm -rf "$work"
         return 1
