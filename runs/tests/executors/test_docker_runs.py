@@ -26,6 +26,8 @@ def docker_project(project, docker_settings, training_dir):
     shutil.copy(FAKE_TRAINER, training_dir / "fake_trainer.py")
     docker_settings.TRAINING_COMMAND = "python3 fake_trainer.py {training_yaml}"
     docker_settings.CANCEL_GRACE_SECONDS = 5.0
+    # A cancel waits for the supervisor's lease, which only lapses here (no loop runs beside the test).
+    docker_settings.SUPERVISOR_LEASE_SECONDS = 2.0
     project.executor = "docker"
     project.save(update_fields=["executor"])
     return project
