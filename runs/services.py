@@ -12,7 +12,6 @@ sequence: the file's.
 
 from __future__ import annotations
 
-import logging
 import shlex
 import shutil
 import time
@@ -45,8 +44,6 @@ from runs.models import (
     Run,
     RunStatus,
 )
-
-logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -334,6 +331,15 @@ def _wait_for_lease(run: Run, owner: str, *, timeout: float) -> bool:
         run.refresh_from_db(fields=["lease_owner", "lease_expires_at", "status"])
 
 
+def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
+    """Final ingest until the stored offset reaches the end of the log (another pass may win a round)."""
+    for _ in range(attempts):
+        ingest_run(run, final=True)
+        run.refresh_from_db(fields=["log_offset", "next_log_seq", "ingest_state"])
+        if not run.log_path.exists() or run.log_offset >= run.log_path.stat().st_size:
+            return
+
+
 def cancel_run(*, run: Run, actor: User) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
 
@@ -369,14 +375,16 @@ def cancel_run(*, run: Run, actor: User) -> Run:
             LogLevel.ERROR,
             f"Cancelled by {who}, but some processes survived SIGKILL after {grace:g} s; check the host.",
         )
+    # Its supervisor lets go of a run that is no longer running on its next tick. Should
+    # it not (stuck, or dead on another host), reading without the lease is still
+    # safe: an ingest pass commits only from the log position it started at.
     owner = leases.owner_name("cancel")
-    if _wait_for_lease(run, owner, timeout=settings.SUPERVISOR_LEASE_SECONDS + 5):
-        try:
-            ingest_run(run, final=True)
-        finally:
+    held = _wait_for_lease(run, owner, timeout=4 * settings.SUPERVISOR_INTERVAL_SECONDS + 1)
+    try:
+        _ingest_to_the_end(run)
+    finally:
+        if held:
             run.release_lease(owner)
-    else:
-        logger.warning("Run %s: its lease stayed held; the final log read is left to its supervisor.", run.pk)
     release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
     Run.objects.filter(pk=run.pk).update(exit_code=executor.observe(run).exit_code, updated_at=timezone.now())
     checkpoint = latest_complete_checkpoint(run)

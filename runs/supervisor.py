@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -38,7 +39,6 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from gpus.inventory import utilization_of
 from runs import leases, scheduling, services
 from runs.executors import get_executor
 from runs.executors.base import ProcessState
@@ -53,7 +53,8 @@ RUNNING = frozenset({RunStatus.RUNNING})
 class Supervisor:
     def __init__(self, *, on_tick: Callable[[], None] | None = None) -> None:
         self.hostname = settings.HOSTNAME
-        self.owner = leases.owner_name("supervisor")
+        # Unique per loop, even for two loops in one process.
+        self.owner = leases.owner_name(f"supervisor-{uuid.uuid4().hex[:8]}")
         self.interval = settings.SUPERVISOR_INTERVAL_SECONDS
         self.lease_seconds = settings.SUPERVISOR_LEASE_SECONDS
         self.on_tick = on_tick
@@ -114,9 +115,7 @@ class Supervisor:
         return held
 
     def supervise(self, run: Run) -> None:
-        ingest_run(run)
-        if run.gpu_indices:
-            Run.objects.filter(pk=run.pk).update(gpu_utilization=utilization_of(list(run.gpu_indices)))
+        ingest_run(run)  # also reads the run's GPU utilisation
         observation = get_executor(run.executor).observe(run)
         if observation.state in (ProcessState.EXITED, ProcessState.LOST):
             services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
