@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "llmplatform",
     "audit",
     "gpus",
     "projects",
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmplatform.middleware.JsonApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -193,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "llmplatform.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -286,6 +288,17 @@ VLLM_COMMAND = os.environ.get(
 )
 DEPLOY_PORT_RANGE = os.environ.get("DEPLOY_PORT_RANGE", "8200-8299")
 DEPLOY_STOP_GRACE_SECONDS = env_float("DEPLOY_STOP_GRACE_SECONDS", 20.0)
+# Seconds between two health probes of a deployment, and how long one probe may take.
+DEPLOY_PROBE_INTERVAL_SECONDS = env_float("DEPLOY_PROBE_INTERVAL_SECONDS", 5.0)
+DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
+# A running deployment becomes `unhealthy` after this many failed probes in a row.
+DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
+# A deployment still loading its model after this long is marked `unhealthy`.
+DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
+# The deployment supervisor's lease (one per host); a dead supervisor's lease expires after this.
+DEPLOY_SUPERVISOR_LEASE_SECONDS = env_float("DEPLOY_SUPERVISOR_LEASE_SECONDS", 30.0)
+# How long one scheduled django-q2 supervise task probes before handing over to the next one.
+DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 55.0)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {
@@ -299,6 +312,24 @@ LOGGING = {
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- datasets ---------------------------------------------------------------
+# Largest file a resumable (chunked) upload may announce; the small-file path keeps MAX_SMALL_FILE_BYTES.
+MAX_LARGE_FILE_BYTES = env_int("MAX_LARGE_FILE_BYTES", 1024**4)
+# Files up to this size are validated inside the upload request; bigger ones by a django-q2 worker.
+VALIDATE_INLINE_BYTES = env_int("VALIDATE_INLINE_BYTES", 8 * 1024 * 1024)
+# Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
+UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
+# Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"DatasetFileStatusEnum": "datasets.models.FileStatus", "DatasetTaskTypeEnum": "datasets.models.TaskType"}
+)
+
+# --- deid -------------------------------------------------------------------
+# Most texts one POST /v1/deidentify:test may carry (more: 413).
+DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
+# Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
+DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
 
 # --- docker executor --------------------------------------------------------
 # The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).
@@ -321,3 +352,4 @@ SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
 SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
 # After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
 SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)
+
