@@ -13,7 +13,7 @@
 # tarball is cached in $LLMP_IMAGE_CACHE, so the ~40 s build happens once per
 # machine; later starts import it in a few seconds.
 #
-# `start` prints `DOCKER_HOST=unix://...` as its last line; it is idempotent.
+# `start` prints `export DOCKER_HOST=unix://...` as its last line; it is idempotent.
 set -eu
 
 SERVICES_DIR=${LLMP_SERVICES_DIR:-/tmp/llmp-services}
@@ -42,7 +42,9 @@ install_packages() {
     command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
     [ -z "$missing" ] && return 0
     say "installing$missing"
-    flock /tmp/apt.lock apt-get install -y --no-install-recommends $missing >&2
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock sh -c "apt-get install -y -q --no-install-recommends $missing \
+        || { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; }" >&2
 }
 
 start_daemon() {
@@ -125,14 +127,14 @@ case "${1:-}" in
         install_packages
         start_daemon
         ensure_image
-        echo "DOCKER_HOST=$DOCKER_HOST"
+        echo "export DOCKER_HOST=$DOCKER_HOST"
         ;;
     stop)
         stop_daemon
         ;;
     status)
         if running && answering; then
-            echo "DOCKER_HOST=$DOCKER_HOST"
+            echo "export DOCKER_HOST=$DOCKER_HOST"
         else
             say "not running"
             exit 1

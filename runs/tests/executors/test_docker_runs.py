@@ -15,7 +15,8 @@ import docker
 import pytest
 
 from gpus.models import GpuClaim
-from runs.tests.conftest import FAKE_TRAINER, wait_for
+from runs.tests.conftest import wait_for
+from runs.tests.fixtures import FAKE_TRAINER
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
