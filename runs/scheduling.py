@@ -2,8 +2,8 @@
 
 Local and Docker runs hold the GPUs they asked for (`resources.gpu_count`) in the
 GPU ledger from launch until they end; a run that cannot get them stays queued
-with a `queue_reason` that says why and where it stands ("waiting for 2 GPU(s),
-1 free of 2 (position 1 in the queue)"), and runs behind it that need GPUs wait
+with a `queue_reason` that says why ("waiting for 2 GPU(s), 1 free of 2") and a
+`queue_position` (1: next to start), and runs behind it that need GPUs wait
 too, so a big run is never starved by a stream of small ones. A project may cap
 the GPUs its runs hold at once (`Project.max_concurrent_gpus`): its next GPU run
 then waits, with its project's later GPU runs behind it, while other projects go
@@ -14,6 +14,7 @@ once: a run is launched only by whoever holds its lease.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Q
 
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus
@@ -56,6 +57,14 @@ def _over_project_cap(run: Run, needed: int) -> str:
     return ""
 
 
+def queue_position(run: Run) -> int | None:
+    """Where a queued run stands in dispatch order (1: next to start); None once it has left the queue."""
+    if run.status != RunStatus.QUEUED:
+        return None
+    ahead = Q(priority__gt=run.priority) | Q(priority=run.priority, created_at__lt=run.created_at)
+    return Run.objects.in_dispatch_order().filter(ahead).count() + 1
+
+
 def _wait(run: Run, reason: str) -> None:
     if run.queue_reason != reason:
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(queue_reason=reason)
@@ -67,10 +76,8 @@ def dispatch_queued_runs() -> list[Run]:
     started: list[Run] = []
     blocked_by: Run | None = None  # the first run waiting for free GPUs: GPU runs behind it wait too
     capped: dict[object, Run] = {}  # per project, its first run held back by the project's cap
-    waiting = 0
     for run in Run.objects.in_dispatch_order().select_related("project", "resume_source_artifact"):
         needed = gpus_needed(run)
-        position = f"(position {waiting + 1} in the queue)"
         if needed and run.project_id in capped:
             reason = f"waiting for GPUs behind run {capped[run.project_id]} of the same project"
         elif needed and blocked_by is not None:
@@ -80,8 +87,7 @@ def dispatch_queued_runs() -> list[Run]:
             if reason:
                 capped[run.project_id] = run
         if reason:
-            _wait(run, f"{reason} {position}")
-            waiting += 1
+            _wait(run, reason)
             continue
         if not run.take_lease(owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, statuses=QUEUED):
             continue
@@ -92,8 +98,7 @@ def dispatch_queued_runs() -> list[Run]:
                     holder_kind=HolderKind.RUN, holder_id=run.pk, holder_label=str(run), count=needed
                 )
             except GpusUnavailable as exc:
-                _wait(run, f"{exc} {position}")
-                waiting += 1
+                _wait(run, str(exc))
                 run.release_lease(owner)
                 blocked_by = run
                 continue

@@ -53,7 +53,8 @@ def test_it_keeps_a_run_queued_until_enough_gpus_are_free_and_says_why(
     assert detail(owner_client, project, big)["status"] == "running"
     waiting = detail(owner_client, project, small)
     assert waiting["status"] == "queued"
-    assert waiting["queue_reason"] == "waiting for 1 GPU(s), 0 free of 2 (position 1 in the queue)"
+    assert waiting["queue_reason"] == "waiting for 1 GPU(s), 0 free of 2"
+    assert waiting["queue_position"] == 1
 
     cancel(owner_client, project, big)
 
@@ -63,6 +64,7 @@ def test_it_keeps_a_run_queued_until_enough_gpus_are_free_and_says_why(
     assert started["status"] == "running"
     assert len(started["gpu_indices"]) == 1
     assert started["queue_reason"] == ""
+    assert started["queue_position"] is None
     cancel(owner_client, project, small)
 
 
@@ -77,11 +79,10 @@ def test_it_starts_waiting_runs_by_priority_then_first_come_first_served(
     no_gpu = launch(owner_client, project, capture)  # needs no GPU: never waits behind GPU runs
 
     assert detail(owner_client, project, no_gpu)["status"] == "running"
-    reasons = {run_id: detail(owner_client, project, run_id)["queue_reason"] for run_id in (urgent, first, second)}
-    assert reasons[urgent].endswith("(position 1 in the queue)")
-    urgent_name = detail(owner_client, project, urgent)["name"]
-    assert reasons[first] == f"waiting for GPUs behind run {urgent_name} (position 2 in the queue)"
-    assert reasons[second].endswith("(position 3 in the queue)")
+    waiting = {run_id: detail(owner_client, project, run_id) for run_id in (urgent, first, second)}
+    assert [waiting[run_id]["queue_position"] for run_id in (urgent, first, second)] == [1, 2, 3]
+    assert waiting[urgent]["queue_reason"] == "waiting for 2 GPU(s), 0 free of 2"
+    assert waiting[first]["queue_reason"] == f"waiting for GPUs behind run {waiting[urgent]['name']}"
 
     order = []
     for run_id in (holder, urgent, first):
@@ -115,9 +116,7 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
     assert detail(owner_client, project, first)["status"] == "running"
     waiting = detail(owner_client, project, capped)
     assert waiting["status"] == "queued"
-    assert waiting["queue_reason"] == (
-        "waiting for project 'demo''s GPU cap: 1 of its 1 in use, 1 needed (position 1 in the queue)"
-    )
+    assert waiting["queue_reason"] == ("waiting for project 'demo''s GPU cap: 1 of its 1 in use, 1 needed")
     assert "behind run" in detail(owner_client, project, too_big)["queue_reason"]
     assert detail(owner_client, other, elsewhere)["status"] == "running"  # the cap is the project's, not the host's
 
