@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from datasets.models import TaskType
 from projects.models import Project, ProjectStatus
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import UnsafePath, check_relative_path
@@ -180,3 +181,26 @@ class RunForm(forms.Form):
 class TagForm(forms.Form):
     tag = forms.ChoiceField(label=_("Tag"), choices=ArtifactTagValue.choices)
     notes = forms.CharField(label=_("Notes"), required=False, max_length=10000)
+
+
+class DatasetForm(forms.Form):
+    """What datasets.services.create_dataset takes."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
+    type = forms.CharField(
+        label=_("Kind of data"), required=False, max_length=64, help_text=_("Free text, e.g. text2text.")
+    )
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ConfigUploadForm(forms.Form):
+    """The fields beside the YAML file itself (which streams in through datasets.uploads)."""
+
+    task_type = forms.ChoiceField(
+        label=_("Task type"),
+        required=False,
+        choices=[("", _("From the YAML")), *TaskType.choices],
+        help_text=_("Only for a YAML that neither declares nor implies one."),
+    )
+    current = forms.BooleanField(label=_("Make it the current config"), required=False, initial=True)
