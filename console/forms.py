@@ -115,7 +115,7 @@ class ProjectForm(forms.Form):
     training_yaml_name = TrainingPathField(
         label=_("Training YAML"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
     )
-    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False)
+    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False, initial=dict)
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(
         label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
