@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
@@ -121,6 +122,9 @@ def create_deployment(
 
 def _server_environment(gpu_id: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
+    # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
+    # so that the index claimed in the ledger is the GPU the server really uses.
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
     return env
 
@@ -167,7 +171,9 @@ def _finish(deployment: Deployment, status: str, *, detail: str, exit_code: int 
         fields["exit_code"] = exit_code
     if status == DeploymentStatus.FAILED and deployment.log_file:
         fields["last_log_lines"] = "\n".join(last_lines(Path(deployment.log_file), FAILED_LOG_LINES))
-    changed = deployment.transition(LIVE_STATUSES, status, **fields)
+    # A server that exits because someone is stopping it has not failed: the stopper finishes it.
+    where = Q(stop_requested_at=None) if status == DeploymentStatus.FAILED else None
+    changed = deployment.transition(LIVE_STATUSES, status, where=where, **fields)
     if changed:
         release_gpus(holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk)
     return changed

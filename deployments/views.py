@@ -48,11 +48,6 @@ ERRORS = {
         parameters=[DeploymentStopQuerySerializer],
         responses={200: DeploymentRemovedSerializer, 403: OpenApiResponse(description="Not its creator."), **ERRORS},
     ),
-    logs=extend_schema(
-        summary="The server's log: a page of lines (default: the last page), or the lines after a byte offset",
-        parameters=[DeploymentLogQuerySerializer],
-        responses={200: DeploymentLogPageSerializer, 400: ERRORS[400], 404: ERRORS[404]},
-    ),
 )
 class DeploymentViewSet(viewsets.ViewSet):
     """Any signed-in user sees deployments; their creator or staff stop them."""
@@ -97,6 +92,11 @@ class DeploymentViewSet(viewsets.ViewSet):
         services.stop_deployment(deployment, actor=request.user, force=query.validated_data["force"])
         return Response({"detail": "deployment removed", "deployment_id": str(deployment.pk)})
 
+    @extend_schema(
+        summary="The server's log: a page of lines (default: the last page), or the lines after a byte offset",
+        parameters=[DeploymentLogQuerySerializer],
+        responses={200: DeploymentLogPageSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
     def logs(self, request: Request, deployment_id: str) -> Response:
         deployment = self._get(deployment_id)
         query = DeploymentLogQuerySerializer(data=request.query_params)

@@ -1,25 +1,14 @@
-"""The django-q2 schedule that keeps deployments probed wherever `manage.py qcluster` runs."""
-
 from django.db import migrations
 
-SCHEDULE_NAME = "deployments: supervise"
+from deployments.schedules import SUPERVISE_SCHEDULE_NAME, ensure_supervise_schedule
 
 
 def add_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={
-            "func": "deployments.tasks.supervise_deployments",
-            "schedule_type": "I",  # Schedule.MINUTES
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    ensure_supervise_schedule(apps.get_model("django_q", "Schedule"))
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=SCHEDULE_NAME).delete()
+    apps.get_model("django_q", "Schedule").objects.filter(name=SUPERVISE_SCHEDULE_NAME).delete()
 
 
 class Migration(migrations.Migration):

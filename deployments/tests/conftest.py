@@ -4,7 +4,10 @@ is stopped (its whole process group killed) when the test ends."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from deployments.supervisor import DeploymentSupervisor
 from llmplatform import processes
 
 FAKE_VLLM = Path(__file__).parent / "fixtures" / "fake_vllm.py"
+MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 FAKE_VLLM_COMMAND = (
     f"{sys.executable} {FAKE_VLLM} serve {{model_path}} --host 127.0.0.1 --port {{port}} --served-model-name {{name}}"
 )
@@ -80,3 +84,55 @@ def tiny_model(settings) -> str:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text('{"model_type": "llama"}')
     return "models/tiny-llama"
+
+
+def database_url() -> str:
+    """The test database, as a URL a `manage.py` subprocess can use."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{config['USER']}@{config['HOST'] or '127.0.0.1'}{port}/{config['NAME']}"
+
+
+@pytest.fixture
+def manage_py(fake_vllm, settings):
+    """Start `manage.py ARGS` as a separate process on the test database, with this test's settings."""
+    started: list[subprocess.Popen] = []
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": database_url(),
+        "DATA_DIR": str(settings.DATA_DIR),
+        "MODELS_DIR": str(settings.MODELS_DIR),
+        "DEPLOY_LOG_DIR": str(settings.DEPLOY_LOG_DIR),
+        "LLMP_HOSTNAME": settings.HOSTNAME,
+        "GPU_IDS": settings.GPU_IDS,
+        "VLLM_COMMAND": settings.VLLM_COMMAND,
+        "DEPLOY_PORT_RANGE": settings.DEPLOY_PORT_RANGE,
+        "DEPLOY_PROBE_INTERVAL_SECONDS": str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
+        "DEPLOY_SUPERVISOR_LEASE_SECONDS": "2",
+        "DEPLOY_SUPERVISOR_TASK_SECONDS": "4",
+        "Q_WORKERS": "1",
+    }
+
+    def start(*args: str, log_name: str = "manage") -> subprocess.Popen:
+        log = open(Path(settings.DATA_DIR) / f"{log_name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            [sys.executable, str(MANAGE_PY), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -59,7 +59,7 @@ def test_it_starts_the_server_and_reports_the_contract_shape(owner_client, fake_
     deployment = supervise_until(info["deployment_id"], "running")
     assert deployment.health_ok
     log = Path(info["log_file"]).read_text()
-    assert "CUDA_VISIBLE_DEVICES=1" in log
+    assert "CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_ORDER=PCI_BUS_ID" in log
     assert f"http://127.0.0.1:{info['port']}" in log
     assert AuditEvent.objects.filter(object_id=info["deployment_id"], action="create").exists()
 
@@ -157,11 +157,14 @@ def test_it_requires_a_model_path(owner_client, fake_vllm):
         ("models/../../outside", "'..'"),
         ("models/missing", "does not exist"),
         ("escape", "outside the models directory"),
+        ("x" * 300, "cannot be used as a path"),
+        ("loop", "cannot be used as a path"),
     ],
 )
 def test_it_refuses_model_paths_outside_the_models_dir(owner_client, fake_vllm, settings, tmp_path, model_path, reason):
     (tmp_path / "outside").mkdir()
     os.symlink(tmp_path / "outside", Path(settings.MODELS_DIR) / "escape")
+    os.symlink("loop", Path(settings.MODELS_DIR) / "loop")
 
     response = deploy(owner_client, model_path=model_path)
 
