@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -204,3 +205,45 @@ class ConfigUploadForm(forms.Form):
         help_text=_("Only for a YAML that neither declares nor implies one."),
     )
     current = forms.BooleanField(label=_("Make it the current config"), required=False, initial=True)
+
+
+class DeploymentForm(forms.Form):
+    """What deployments.services.create_deployment takes; the GPU picker lists this host's GPUs."""
+
+    model_path = forms.CharField(
+        label=_("Model folder"), required=False, max_length=1024, help_text=_("Relative to the models directory.")
+    )
+    artifact_id = forms.ChoiceField(label=_("Or a released artifact"), required=False)
+    served_model_name = forms.CharField(
+        label=_("Served model name"), required=False, max_length=128, help_text=_("What clients pass as `model`.")
+    )
+    model_version = forms.CharField(label=_("Version"), required=False, max_length=64)
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+    extra_args = forms.CharField(
+        label=_("Extra vLLM options"), required=False, max_length=4096, help_text="--max-num-seqs 4 --dtype=half"
+    )
+    preferred_gpu = forms.TypedChoiceField(label=_("GPU"), required=False, coerce=int, empty_value=None)
+    health_path = forms.CharField(label=_("Health path"), max_length=200, initial="/health")
+
+    def __init__(self, *args: Any, gpu_rows: list, released: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gpu_rows = gpu_rows
+        self.fields["preferred_gpu"].choices = [
+            ("", _("Any free GPU")),
+            *[(row.gpu.index, row.gpu.index) for row in gpu_rows],
+        ]
+        self.fields["artifact_id"].choices = [
+            ("", "—"),
+            *[
+                (str(artifact.pk), f"{artifact.run.project.name} / {artifact.run} / {artifact.name}")
+                for artifact in released
+            ],
+        ]
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["artifact_id"] = UUID(data["artifact_id"]) if data["artifact_id"] else None
+        return data

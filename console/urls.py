@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, projects, runs
+from console.views import audit, compare, dashboard, datasets, deployments, projects, runs
 
 app_name = "console"
 
@@ -34,5 +34,11 @@ urlpatterns = [
     path("configs/", datasets.config_list, name="config-list"),
     path("configs/upload", datasets.config_upload, name="config-upload"),
     path("configs/<uuid:config_id>/", datasets.config_detail, name="config-detail"),
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.deployment_create, name="deployment-create"),
+    path("deployments/<uuid:deployment_id>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
+    path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
+    path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
     path("audit/", audit.audit_log, name="audit"),
 ]
