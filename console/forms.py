@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
+from deid.models import DeidPolicy
 from projects.models import Project, ProjectStatus
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import UnsafePath, check_relative_path
@@ -247,3 +248,21 @@ class DeploymentForm(forms.Form):
         data = dict(self.cleaned_data)
         data["artifact_id"] = UUID(data["artifact_id"]) if data["artifact_id"] else None
         return data
+
+
+class DeidPlaygroundForm(forms.Form):
+    policy = forms.ModelChoiceField(
+        label=_("Policy"),
+        queryset=DeidPolicy.objects.exclude(current_version=None),
+        to_field_name="name",
+        empty_label=None,
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=100_000,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
+        ),
+    )
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)

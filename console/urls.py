@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deployments, projects, runs
+from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs
 
 app_name = "console"
 
@@ -40,5 +40,6 @@ urlpatterns = [
     path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
     path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
     path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
+    path("deid/", deid.playground, name="deid"),
     path("audit/", audit.audit_log, name="audit"),
 ]
