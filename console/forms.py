@@ -157,7 +157,7 @@ class RunForm(forms.Form):
     hyperparameters = JsonObjectField(
         label=_("Hyperparameter overrides"),
         required=False,
-        help_text=_("Merged over the project's defaults and written into the run's YAML."),
+        help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
     priority = forms.IntegerField(label=_("Priority"), min_value=-1000, max_value=1000, initial=0)
