@@ -274,6 +274,10 @@ SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
 SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
+# OpenAPI component names for the project and run status enums (both have a `status` field).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}
+)
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
 # Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.

@@ -27,14 +27,15 @@ def _service(name: str, action: str) -> subprocess.CompletedProcess[str]:
 
 
 def _started_service(name: str) -> Iterator[dict[str, str]]:
-    """Start a service through its script; yield (and export) the `KEY=value` lines it printed."""
+    """Start a service through its script; yield (and apply) the `export KEY=value` lines it printed."""
     already_running = _service(name, "status").returncode == 0
     started = _service(name, "start")
     if started.returncode != 0:
         reason = (started.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"\n{name} could not start; its tests are skipped. Its output:\n{started.stderr}")
         pytest.skip(f"{name} could not start here: {reason}")
-    env = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    exports = [line.removeprefix("export ") for line in started.stdout.splitlines() if line.startswith("export ")]
+    env = dict(line.split("=", 1) for line in exports)
     previous = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # for the clients the executors run (sbatch reads SLURM_CONF)
     yield env
