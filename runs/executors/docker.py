@@ -26,6 +26,7 @@ container and verifies, in the container's /proc, that none of it is left.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -88,12 +89,22 @@ POLL_INTERVAL_S = 0.2
 
 
 class DockerUnavailable(Exception):
-    """The daemon does not answer, or the container is missing or stopped; says which and how to fix it."""
+    """Docker cannot run the command; `str()` says why and how to fix it."""
+
+
+class ContainerGone(DockerUnavailable):
+    """The container is missing or stopped: whatever ran in it is gone too."""
 
 
 def _client() -> docker.DockerClient:
+    return _connect(settings.DOCKER_HOST, settings.DOCKER_TIMEOUT_SECONDS)
+
+
+@functools.cache
+def _connect(base_url: str, timeout: int) -> docker.DockerClient:
+    """One client per daemon for the process (the supervisor asks every tick); it reconnects by itself."""
     try:
-        return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=settings.DOCKER_TIMEOUT_SECONDS)
+        return docker.DockerClient(base_url=base_url, timeout=timeout)
     except DockerException as exc:
         raise DockerUnavailable(
             f"The Docker daemon at {settings.DOCKER_HOST} does not answer ({exc}). "
@@ -105,17 +116,34 @@ def _running_container(client: docker.DockerClient, name: str) -> Container:
     try:
         container = client.containers.get(name)
     except NotFound as exc:
-        raise DockerUnavailable(
+        raise ContainerGone(
             f"Docker container {name!r} does not exist. Start the training container, or set "
             "DOCKER_CONTAINER_NAME (or the project's executor option 'container') to a running one."
         ) from exc
     except (DockerException, requests.RequestException) as exc:
         raise DockerUnavailable(f"The Docker daemon at {settings.DOCKER_HOST} does not answer ({exc}).") from exc
     if container.status != "running":
-        raise DockerUnavailable(
+        raise ContainerGone(
             f"Docker container {name!r} is {container.status}, not running. Start it with `docker start {name}`."
         )
     return container
+
+
+def _check_allowed(options: dict[str, Any]) -> None:
+    """A project's options name only containers and images an operator allowed (a container
+    is a shell on whatever it mounts)."""
+    container, image = options.get("container"), options.get("image")
+    allowed = [settings.DOCKER_CONTAINER_NAME, *settings.DOCKER_ALLOWED_CONTAINERS]
+    if container and container not in allowed and "*" not in allowed:
+        raise DockerUnavailable(
+            f"The project's container {container!r} is not allowed here: an operator lists it in "
+            "DOCKER_ALLOWED_CONTAINERS (or the project uses DOCKER_CONTAINER_NAME)."
+        )
+    if image and image not in settings.DOCKER_ALLOWED_IMAGES and "*" not in settings.DOCKER_ALLOWED_IMAGES:
+        raise DockerUnavailable(
+            f"The project's image {image!r} is not allowed for per-run containers: an operator lists it in "
+            "DOCKER_ALLOWED_IMAGES."
+        )
 
 
 class PathMap:
@@ -171,6 +199,7 @@ class DockerExecutor(Executor):
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         name = spec.options.get("container") or settings.DOCKER_CONTAINER_NAME
         try:
+            _check_allowed(spec.options)
             client = _client()
             if spec.options.get("image"):
                 name = self._start_run_container(client, run, spec, paths)
@@ -240,12 +269,10 @@ class DockerExecutor(Executor):
             return True  # never started
         try:
             container = _running_container(_client(), state["container"])
+        except ContainerGone:
+            return True  # its processes went with it
         except DockerUnavailable:
-            try:
-                _client()
-            except DockerUnavailable:
-                return False  # nobody can tell whether it is gone
-            return True  # the container is gone or stopped, and its processes with it
+            return False  # nobody can tell whether it is gone
         try:
             gone = self._stop_group(container, state, grace=grace)
         except (DockerException, requests.RequestException):

@@ -86,6 +86,7 @@ def docker_settings(settings, docker_engine, training_container):
     settings.DOCKER_HOST = docker_engine["DOCKER_HOST"]
     settings.DOCKER_CONTAINER_NAME = training_container
     settings.DOCKER_WORKING_DIR = ""
+    settings.DOCKER_ALLOWED_IMAGES = ["llmp-python:bookworm"]
     return settings
 
 

@@ -155,6 +155,7 @@ def test_it_reports_a_stopped_container_on_launch_and_a_run_whose_container_stop
         volumes=[f"{base}:{base}:rw"],
     )
     try:
+        docker_settings.DOCKER_ALLOWED_CONTAINERS = [container.name]
         options = {"container": container.name}
         run, spec = executor_run("docker", ["python3", trainer, "--steps", "1000"], options=options)
         run.executor_state = DockerExecutor().launch(run, spec)
@@ -214,7 +215,22 @@ def test_it_runs_a_per_run_container_without_network_and_removes_it_afterwards(
 
 
 def test_it_never_pulls_a_missing_image(docker_settings, executor_run):
+    docker_settings.DOCKER_ALLOWED_IMAGES = ["*"]
     run, spec = executor_run("docker", ["true"], options={"image": "registry.invalid/nothing:1"})
 
     with pytest.raises(LaunchError, match="not on this Docker host, and nothing is pulled"):
+        DockerExecutor().launch(run, spec)
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        ({"container": "the-database"}, "container 'the-database' is not allowed here.*DOCKER_ALLOWED_CONTAINERS"),
+        ({"image": "someone/else:latest"}, "image 'someone/else:latest' is not allowed.*DOCKER_ALLOWED_IMAGES"),
+    ],
+)
+def test_it_runs_only_in_containers_and_images_an_operator_allowed(settings, executor_run, options, refusal):
+    run, spec = executor_run("docker", ["true"], options=options)
+
+    with pytest.raises(LaunchError, match=refusal):
         DockerExecutor().launch(run, spec)

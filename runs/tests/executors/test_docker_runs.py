@@ -119,10 +119,9 @@ def test_it_cancels_inside_the_container_keeps_the_checkpoint_and_resumes_from_i
 
 
 def test_it_fails_a_run_whose_container_is_missing_with_an_error_line_saying_how_to_fix_it(
-    owner_client, docker_project, django_capture_on_commit_callbacks
+    owner_client, docker_project, django_capture_on_commit_callbacks, docker_settings
 ):
-    docker_project.executor_options = {"container": "no-such-training-container"}
-    docker_project.save(update_fields=["executor_options"])
+    docker_settings.DOCKER_CONTAINER_NAME = "no-such-training-container"
 
     run_id = launch(owner_client, docker_project, {}, django_capture_on_commit_callbacks)
 
