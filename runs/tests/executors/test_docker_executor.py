@@ -182,6 +182,23 @@ def test_it_refuses_to_launch_when_the_daemon_does_not_answer(settings, executor
         DockerExecutor().launch(run, spec)
 
 
+def test_it_waits_out_a_daemon_restart_before_calling_a_run_lost(docker_settings, executor_run, trainer, poll):
+    run, spec = executor_run("docker", ["python3", trainer, "--steps", "1000"])
+    run.executor_state = DockerExecutor().launch(run, spec)
+    run.save()
+    reachable = docker_settings.DOCKER_HOST
+    docker_settings.DOCKER_HOST = f"unix://{spec.run_dir}/no-daemon.sock"  # as if dockerd were restarting
+
+    assert DockerExecutor().observe(run).state is ProcessState.RUNNING
+    docker_settings.DOCKER_UNREACHABLE_GRACE_SECONDS = 0.0
+    lost = DockerExecutor().observe(run)
+    assert lost.state is ProcessState.LOST
+    assert "does not answer" in lost.reason
+
+    docker_settings.DOCKER_HOST = reachable
+    assert DockerExecutor().cancel(run, grace=0.5) is True
+
+
 def test_it_refuses_a_run_folder_the_container_cannot_see(docker_settings, executor_run, tmp_path_factory):
     docker_settings.RUNS_DIR = Path("/var/tmp") / f"llmp-unmounted-{tmp_path_factory.getbasetemp().name}"
     run, spec = executor_run("docker", ["true"])
@@ -220,6 +237,21 @@ def test_it_never_pulls_a_missing_image(docker_settings, executor_run):
 
     with pytest.raises(LaunchError, match="not on this Docker host, and nothing is pulled"):
         DockerExecutor().launch(run, spec)
+
+    client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
+    assert client.containers.get(docker_settings.DOCKER_CONTAINER_NAME).status == "running"  # left alone
+    assert not client.containers.list(all=True, filters={"label": f"llmp.run={run.pk}"})
+
+
+def test_it_removes_the_per_run_container_when_the_command_cannot_start(docker_settings, executor_run):
+    docker_settings.DOCKER_WORKING_DIR = "/no/such/folder"
+    run, spec = executor_run("docker", ["true"], options={"image": "llmp-python:bookworm"})
+
+    with pytest.raises(LaunchError, match="working directory '/no/such/folder' does not exist"):
+        DockerExecutor().launch(run, spec)
+
+    client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
+    assert not client.containers.list(all=True, filters={"label": f"llmp.run={run.pk}"})
 
 
 @pytest.mark.parametrize(
