@@ -90,11 +90,20 @@ def test_it_judges_a_trainer_that_ended_unwatched_by_its_exit_code(
     assert run.lease_owner == ""
 
 
+def current_database_url() -> str:
+    """The URL of the database this test uses (SQLite's test database is a file)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def supervise_command(settings, tmp_path: Path, name: str) -> subprocess.Popen:
-    """`manage.py supervise` as its own process on the same (file) test database."""
+    """`manage.py supervise` as its own process on the same test database."""
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": current_database_url(),
         "SECRET_KEY": "test-only",
         "DATA_DIR": str(settings.DATA_DIR),
         "RUNS_DIR": str(settings.RUNS_DIR),
