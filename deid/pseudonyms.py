@@ -52,9 +52,16 @@ PUBLIC_MAIL_DOMAINS = frozenset(
         "protonmail.com",
     )
 )
-PRIVATE_V4_NETWORKS = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
+# Private IPv4 blocks: (fixed leading octets, octets to draw, range of a partly fixed second octet).
+PRIVATE_V4_BLOCKS = (
+    ((10,), 3, None),
+    ((127,), 3, None),
+    ((192, 168), 2, None),
+    ((172,), 2, range(16, 32)),
 )
+# First octets whose every address is globally routable (no private, shared, test or
+# special-purpose block starts with them).
+PUBLIC_FIRST_OCTETS = tuple(octet for octet in range(1, 224) if octet not in (10, 100, 127, 169, 172, 192, 198, 203))
 
 
 class KeyedStream:
@@ -64,7 +71,7 @@ class KeyedStream:
     __slots__ = ("_digest", "_pool")
 
     def __init__(self, key: bytes, message: bytes) -> None:
-        self._digest = hmac.new(key, message, hashlib.sha256).digest()
+        self._digest = hmac.digest(key, message, "sha256")
         self._pool = int.from_bytes(self._digest, "big")
 
     def below(self, n: int) -> int:
@@ -147,19 +154,20 @@ def pseudo_email(value: str, stream: KeyedStream) -> str:
 
 
 def pseudo_ip(value: str, stream: KeyedStream) -> str:
-    address = ipaddress.ip_address(value)
-    if address.version == 6:
+    if ":" in value:
         # The first 32 bits say which kind of address it is (and at most which provider).
-        network = int(address) >> 96 << 96
+        network = int(ipaddress.IPv6Address(value)) >> 96 << 96
         return str(ipaddress.IPv6Address(network | (stream.below(1 << 48) << 48) | stream.below(1 << 48)))
-    for network in PRIVATE_V4_NETWORKS:
-        if address in network:
-            host = stream.below(network.num_addresses - 2) + 1
-            return str(network.network_address + host)
-    while True:
-        candidate = ipaddress.IPv4Address(stream.below(1 << 32))
-        if candidate.is_global:
-            return str(candidate)
+    octets = [int(part) for part in value.split(".")]
+    for prefix, free_octets, first_free_range in PRIVATE_V4_BLOCKS:
+        if octets[: len(prefix)] == list(prefix) and (first_free_range is None or octets[1] in first_free_range):
+            head = list(prefix)
+            if first_free_range is not None:
+                head.append(stream.choice(first_free_range))
+            tail = [stream.below(256) for _ in range(free_octets - 1)] + [1 + stream.below(254)]
+            return ".".join(map(str, head + tail))
+    first = stream.choice(PUBLIC_FIRST_OCTETS)
+    return f"{first}.{stream.below(256)}.{stream.below(256)}.{1 + stream.below(254)}"
 
 
 def pseudo_url(value: str, stream: KeyedStream) -> str:
