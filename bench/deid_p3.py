@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deid.corpus import LabelledLine, Score, generate, score  # noqa: E402
-from deid.engine import Deidentifier, PolicyConfig  # noqa: E402
-from deid.recognizers import EntityType  # noqa: E402
+from deid.corpus import LabelledLine, Score, generate, score
+from deid.engine import Deidentifier, PolicyConfig
+from deid.recognizers import EntityType
 
 PRESIDIO_TYPES = {
     "EMAIL_ADDRESS": EntityType.EMAIL_ADDRESS,
@@ -90,6 +90,11 @@ def map_presidio(corpus: list[LabelledLine], findings: list) -> list[list[tuple[
     return mapped_lines
 
 
+def _precision(result: Score) -> str:
+    """ "n/a" where nothing of the type was reported at all."""
+    return f"{result.precision:.4f}" if result.true_positives + result.false_positives else "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20_000)
@@ -119,8 +124,8 @@ def main() -> None:
         theirs = presidio_scores.get(entity_type, Score())
         gold = ours.true_positives + ours.false_negatives
         print(
-            f"{entity_type:16s} {gold:6d} {ours.precision:11.4f} {ours.recall:6.4f}"
-            f" {theirs.precision:11.4f} {theirs.recall:6.4f}"
+            f"{entity_type:16s} {gold:6d} {_precision(ours):>11s} {ours.recall:6.4f}"
+            f" {_precision(theirs):>11s} {theirs.recall:6.4f}"
         )
     totals = {name: Score() for name in ("platform", "presidio")}
     for name, scores in (("platform", platform_scores), ("presidio", presidio_scores)):

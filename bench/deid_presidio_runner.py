@@ -15,10 +15,10 @@ import time
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # keep the e-mail check offline
 
-import spacy  # noqa: E402
-from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry  # noqa: E402
-from presidio_analyzer.nlp_engine import SpacyNlpEngine  # noqa: E402
-from presidio_anonymizer import AnonymizerEngine  # noqa: E402
+import spacy
+from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+from presidio_anonymizer import AnonymizerEngine
 
 
 class BlankSpacyNlpEngine(SpacyNlpEngine):
@@ -52,7 +52,8 @@ def build_analyzer() -> AnalyzerEngine:
 
 
 def main() -> None:
-    texts = [json.loads(line)["text"] for line in open(sys.argv[1], encoding="utf-8")]
+    with open(sys.argv[1], encoding="utf-8") as corpus:
+        texts = [json.loads(line)["text"] for line in corpus]
     analyzer = build_analyzer()
     anonymizer = AnonymizerEngine()
     analyzer.analyze(texts[0], language="en")  # warm-up: lazy initialisation is not throughput

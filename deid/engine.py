@@ -114,25 +114,28 @@ class Deidentifier:
         return "".join(pieces), replacements
 
     def deidentify_json(self, value: Any) -> tuple[Any, list[Replacement]]:
-        """Every string value of a JSON document, at any depth; keys stay as they are."""
+        """Every string value of a parsed JSON document, at any depth, scrubbed in place
+        (iteratively: a deeply nested document cannot exhaust the stack); keys stay."""
+        if isinstance(value, str):
+            return self.deidentify(value)
         replacements: list[Replacement] = []
-
-        def walk(node: Any) -> Any:
-            if isinstance(node, str):
-                new, found = self.deidentify(node)
-                replacements.extend(found)
-                return new
-            if isinstance(node, dict):
-                return {key: walk(item) for key, item in node.items()}
-            if isinstance(node, list):
-                return [walk(item) for item in node]
-            return node
-
-        return walk(value), replacements
+        pending = [value] if isinstance(value, dict | list) else []
+        while pending:
+            node = pending.pop()
+            for key, item in list(node.items() if isinstance(node, dict) else enumerate(node)):
+                if isinstance(item, str):
+                    scrubbed, found = self.deidentify(item)
+                    if found:
+                        node[key] = scrubbed
+                        replacements += found
+                elif isinstance(item, dict | list):
+                    pending.append(item)
+        return value, replacements
 
     def deidentify_json_text(self, document: str) -> tuple[str, list[Replacement]]:
+        """A JSON document as text; returned unchanged, formatting and all, when it holds nothing to scrub."""
         value, replacements = self.deidentify_json(json.loads(document))
-        return json.dumps(value, ensure_ascii=False), replacements
+        return (json.dumps(value, ensure_ascii=False) if replacements else document), replacements
 
     def replace(self, entity_type: str, original: str) -> str:
         operator = self.config.entities[entity_type]

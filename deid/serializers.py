@@ -89,7 +89,7 @@ class DeidRequestSerializer(serializers.Serializer):
             for index, item in enumerate(attrs["text"]):
                 try:
                     json.loads(item)
-                except ValueError:
+                except (ValueError, RecursionError):
                     bad.append(index)
             if bad:
                 raise serializers.ValidationError({"text": f"Items {bad[:20]} are not valid JSON documents."})

@@ -75,7 +75,7 @@ def deidentify_file(
             if json_lines and content.strip():
                 try:
                     document = json.loads(content)
-                except ValueError:
+                except (ValueError, RecursionError):
                     report.add_error(number, "not a JSON document; scrubbed as plain text")
                     content = deidentifier.deidentify(content)[0]
                 else:

@@ -39,6 +39,7 @@ SPAWN_DEADLINE = timedelta(seconds=60)
 # Leftover children of a server that exited by itself get this long after SIGTERM.
 LEFTOVER_GRACE_SECONDS = 2.0
 FAILED_LOG_LINES = 20
+MAX_TAG_LENGTH = 64  # DeploymentTag.value and Deployment.model_version
 
 
 def create_deployment(
@@ -58,7 +59,7 @@ def create_deployment(
     Returns the deployment in `starting` (or `failed` if its process could not even
     be started). Nothing is left behind when a check or an allocation fails.
     """
-    reason = probes.check_health_path(health_path)
+    reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
         raise ApiError(400, reason)
     try:
@@ -118,6 +119,16 @@ def create_deployment(
         },
     )
     return deployment
+
+
+def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
+    """Why the tags or version cannot be stored (None when they can); the console calls without a serializer."""
+    for tag in tags:
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH or not tag.isprintable():
+            return f"Tag {tag[:80]!r} must be 1 to {MAX_TAG_LENGTH} printable characters."
+    if len(model_version) > MAX_TAG_LENGTH or not model_version.isprintable():
+        return f"model_version must be at most {MAX_TAG_LENGTH} printable characters."
+    return None
 
 
 def _server_environment(gpu_id: int) -> dict[str, str]:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "llmplatform",
     "audit",
     "gpus",
     "projects",
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmplatform.middleware.JsonApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -193,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "llmplatform.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -272,6 +274,10 @@ SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
 SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
+# OpenAPI component names for the project and run status enums (both have a `status` field).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}
+)
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
 # Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
@@ -328,3 +334,25 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
 # Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
 DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
+
+# --- docker executor --------------------------------------------------------
+# The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+# Seconds to wait for the Docker daemon to answer one request.
+DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
+# Where RUNS_DIR is mounted inside the training container (unset: the same path, or
+# through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
+DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
+
+# --- slurm executor ---------------------------------------------------------
+# Default sbatch --partition, --account and --time for runs of the `slurm` executor
+# (empty: Slurm's defaults); a project's executor options override each.
+SLURM_PARTITION = os.environ.get("SLURM_PARTITION", "")
+SLURM_ACCOUNT = os.environ.get("SLURM_ACCOUNT", "")
+SLURM_TIME_LIMIT = os.environ.get("SLURM_TIME_LIMIT", "")
+# More sbatch options for every Slurm run, as one shell-quoted string (operators only).
+SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
+# Seconds to wait for sbatch, scontrol, sacct or scancel to answer.
+SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
+# After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
+SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)

@@ -31,11 +31,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from runs import leases, scheduling, services
@@ -52,7 +53,8 @@ RUNNING = frozenset({RunStatus.RUNNING})
 class Supervisor:
     def __init__(self, *, on_tick: Callable[[], None] | None = None) -> None:
         self.hostname = settings.HOSTNAME
-        self.owner = leases.owner_name("supervisor")
+        # Unique per loop, even for two loops in one process.
+        self.owner = leases.owner_name(f"supervisor-{uuid.uuid4().hex[:8]}")
         self.interval = settings.SUPERVISOR_INTERVAL_SECONDS
         self.lease_seconds = settings.SUPERVISOR_LEASE_SECONDS
         self.on_tick = on_tick
@@ -69,7 +71,8 @@ class Supervisor:
         try:
             while not self._stopping.is_set() and (deadline is None or time.monotonic() < deadline):
                 began = time.monotonic()
-                close_old_connections()
+                if not connection.in_atomic_block:  # (tests run inside one)
+                    close_old_connections()  # a long loop must survive a dropped connection
                 try:
                     self.tick()
                 except Exception:  # a database hiccup must not end supervision

@@ -13,7 +13,7 @@ from deployments.models import Deployment
 from deployments.schedules import SUPERVISE_SCHEDULE_NAME, ensure_supervise_schedule
 from deployments.services import create_deployment
 from deployments.tasks import supervise_deployments
-from deployments.tests.conftest import wait_for
+from llmplatform.testing import wait_for
 
 
 @pytest.mark.django_db
@@ -33,11 +33,11 @@ def test_it_runs_the_supervisor_for_a_while(owner, fake_vllm, tiny_model, settin
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_it_is_scheduled_so_qcluster_alone_probes_deployments(owner, manage_py, tiny_model):
+def test_it_is_scheduled_so_qcluster_alone_probes_deployments(owner, platform_process, tiny_model):
     ensure_supervise_schedule()  # as migration 0002 did (transactional tests empty the tables)
     assert Schedule.objects.get(name=SUPERVISE_SCHEDULE_NAME).func == "deployments.tasks.supervise_deployments"
     deployment = create_deployment(actor=owner, model_path=tiny_model)
-    cluster = manage_py("qcluster", log_name="qcluster")
+    cluster = platform_process("qcluster", log_name="qcluster")
 
     # django-q2 looks at schedules about 30 s after it starts.
     wait_for(lambda: Deployment.objects.get(pk=deployment.pk).status == "running", timeout=90, what="qcluster's probe")

@@ -51,8 +51,8 @@ class LevelClassifier:
             line = line[match.end() :]
         if self.in_traceback:
             return self._inside_traceback(line)
-        if line.startswith(_TRACEBACK_START):
-            self.in_traceback = True
+        if line.startswith(_TRACEBACK_START) or line.startswith(_TRACEBACK_BRIDGES):
+            self.in_traceback = True  # a bridge line follows the exception line of a chained traceback
             return LogLevel.ERROR
         return level_of(line)
 
