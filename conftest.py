@@ -7,12 +7,16 @@ API client authenticated by its token, the way scripts call the API.
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from llmplatform.testing import manage_py, running, subprocess_env
 
 
 def make_user(username: str, *, is_staff: bool = False) -> User:
@@ -75,13 +79,32 @@ def anonymous_client() -> APIClient:
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, settings) -> Path:
-    """Every test gets its own DATA_DIR, training directory, runs, models and logs."""
+    """Every test gets its own DATA_DIR, training directory, runs, models, logs and cache."""
     settings.DATA_DIR = tmp_path / "data"
     settings.HOST_TRAINING_DIR = tmp_path / "training"
     settings.DOCKER_TRAINING_DIR = str(tmp_path / "training")
     settings.RUNS_DIR = tmp_path / "data" / "runs"
     settings.MODELS_DIR = tmp_path / "models"
     settings.DEPLOY_LOG_DIR = tmp_path / "data" / "deploy_logs"
+    # django-q2 keeps cluster heartbeats in the cache: where `manage.py` subprocesses
+    # given this DATA_DIR (llmplatform.testing.subprocess_env) will look too.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "data" / "cache"),
+        }
+    }
     for directory in (settings.DATA_DIR, settings.HOST_TRAINING_DIR, settings.RUNS_DIR, settings.MODELS_DIR):
         Path(directory).mkdir(parents=True, exist_ok=True)
     return tmp_path
+
+
+@pytest.fixture
+def qcluster(transactional_db, isolated_dirs: Path) -> Iterator[subprocess.Popen]:
+    """A real `manage.py qcluster` on this test's database and cache (ORM broker).
+
+    Data the worker must see has to be committed, hence `transactional_db`. Its
+    output goes to `<tmp>/qcluster.log`.
+    """
+    with running(manage_py("qcluster"), env=subprocess_env(), log=isolated_dirs / "qcluster.log") as process:
+        yield process

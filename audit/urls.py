@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from audit.views import AuditEventListView
+
+urlpatterns = [
+    path("v1/audit-events", AuditEventListView.as_view(), name="audit-events"),
+]

@@ -1,4 +1,45 @@
-from django.urls import path  # noqa: F401
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs
 
 app_name = "console"
-urlpatterns: list = []
+
+run = "projects/<uuid:project_id>/runs/<uuid:run_id>/"
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_create, name="project-create"),
+    path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),
+    path("projects/<uuid:project_id>/edit/", projects.project_edit, name="project-edit"),
+    path("projects/<uuid:project_id>/runs/", projects.run_create, name="run-create"),
+    path(run, runs.run_detail, name="run-detail"),
+    path(run + "status", runs.run_status, name="run-status"),
+    path(run + "logs", runs.run_logs, name="run-logs"),
+    path(run + "log.txt", runs.run_log_download, name="run-log-download"),
+    path(run + "metrics.json", runs.run_metrics, name="run-metrics"),
+    path(run + "artifacts", runs.run_artifacts, name="run-artifacts"),
+    path(run + "cancel", runs.run_cancel, name="run-cancel"),
+    path(run + "resume", runs.run_resume, name="run-resume"),
+    path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
+    path("compare/", compare.compare_runs, name="compare"),
+    path("datasets/", datasets.dataset_list, name="dataset-list"),
+    path("datasets/new/", datasets.dataset_create, name="dataset-create"),
+    path("datasets/<uuid:dataset_id>/", datasets.dataset_detail, name="dataset-detail"),
+    path("datasets/<uuid:dataset_id>/files", datasets.dataset_files, name="dataset-files"),
+    path("datasets/<uuid:dataset_id>/files/<uuid:upload_id>/", datasets.dataset_file_report, name="dataset-file"),
+    path("configs/", datasets.config_list, name="config-list"),
+    path("configs/upload", datasets.config_upload, name="config-upload"),
+    path("configs/<uuid:config_id>/", datasets.config_detail, name="config-detail"),
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.deployment_create, name="deployment-create"),
+    path("deployments/<uuid:deployment_id>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
+    path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
+    path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
+    path("deid/", deid.playground, name="deid"),
+    path("audit/", audit.audit_log, name="audit"),
+]

@@ -1,1 +1,215 @@
-"""Models of this app arrive with its issue."""
+"""Datasets, their files, and training configs.
+
+Files live under `settings.HOST_TRAINING_DIR` so that a project's `dataset_name` and
+`training_yaml_name` can name them; the database keeps the path relative to that
+directory (`relative_path`), never an absolute one, so the directory can move.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Folders under HOST_TRAINING_DIR, named once.
+DATASETS_FOLDER = "datasets"
+CONFIGS_FOLDER = "configs"
+# Unfinished uploads (multipart in flight, resumable sessions): same filesystem as the
+# published files, so publishing is an atomic rename; hidden so nobody names one.
+PARTIAL_FOLDER = f"{DATASETS_FOLDER}/.partial"
+
+
+def training_path(relative_path: str) -> Path:
+    return Path(settings.HOST_TRAINING_DIR) / relative_path
+
+
+class TaskType(models.TextChoices):
+    SFT = "sft", _("Supervised fine-tuning")
+    LORA = "lora", _("LoRA fine-tuning")
+    RL = "rl", _("Reinforcement learning (RLHF, DPO, PPO)")
+    PRETRAIN = "pretrain", _("Pretraining")
+
+
+class FileStatus(models.TextChoices):
+    UPLOADING = "uploading", _("Uploading")
+    VALIDATING = "validating", _("Validating")
+    READY = "ready", _("Ready")
+    INVALID = "invalid", _("Invalid")
+
+
+# A file whose bytes are all here, validated or not.
+STORED_STATUSES = frozenset({FileStatus.VALIDATING, FileStatus.READY, FileStatus.INVALID})
+
+
+class DatasetStatus(models.TextChoices):
+    """A dataset's status is derived from its files' (see `Dataset.status`)."""
+
+    EMPTY = "empty", _("No files yet")
+    UPLOADING = "uploading", _("Uploading")
+    VALIDATING = "validating", _("Validating")
+    READY = "ready", _("Ready")
+    INVALID = "invalid", _("Invalid")
+
+
+def may_change(user: AbstractBaseUser | AnonymousUser, created_by_id: int | None) -> bool:
+    """Everybody signed in reads; only the creator or staff change or delete."""
+    return bool(user.is_authenticated and (user.is_staff or user.pk == created_by_id))
+
+
+class Dataset(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    # The seeds' free-form kind of data ("text2text"); `task_type` is what validation follows.
+    type = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Derived datasets (e.g. a de-identified copy) point at their source.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def status(self) -> str:
+        """Worst status over the files (uses a prefetched `files` when there is one)."""
+        statuses = {file.status for file in self.files.all()}
+        for status in (FileStatus.INVALID, FileStatus.VALIDATING, FileStatus.UPLOADING, FileStatus.READY):
+            if status in statuses:
+                return DatasetStatus(status.value)
+        return DatasetStatus.EMPTY
+
+    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return may_change(user, self.created_by_id)
+
+
+class DatasetFileQuerySet(models.QuerySet):
+    def stored(self) -> DatasetFileQuerySet:
+        return self.filter(status__in=STORED_STATUSES)
+
+    def uploading(self) -> DatasetFileQuerySet:
+        return self.filter(status=FileStatus.UPLOADING)
+
+
+class DatasetFile(models.Model):
+    """One uploaded file; its primary key is the contract's `upload_id`.
+
+    A resumable upload is a DatasetFile in status `uploading` whose bytes grow in
+    `partial_path` until it is finished; then it is published like any other file.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
+    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`")
+    relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
+    status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True)
+    bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    # Resumable uploads: what the client announced, and how far it got.
+    expected_bytes = models.BigIntegerField(null=True, blank=True)
+    expected_sha256 = models.CharField(max_length=64, blank=True)
+    received_bytes = models.BigIntegerField(default=0)
+    # Validation: progress, then the report.
+    validated_bytes = models.BigIntegerField(default=0)
+    records = models.BigIntegerField(null=True, blank=True)
+    error_count = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first errors: {line, field, reason}.")
+    stats = models.JSONField(default=dict, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True, help_text="When the last byte arrived.")
+
+    objects = DatasetFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.stored_name
+
+    @property
+    def upload_id(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def absolute_path(self) -> Path:
+        return training_path(self.relative_path)
+
+    @property
+    def partial_path(self) -> Path:
+        """Where a resumable upload's bytes collect before it is finished."""
+        return training_path(f"{PARTIAL_FOLDER}/{self.id}.part")
+
+    @property
+    def validation_progress(self) -> float:
+        if self.status in (FileStatus.READY, FileStatus.INVALID):
+            return 1.0
+        if self.status != FileStatus.VALIDATING or not self.bytes:
+            return 0.0
+        return round(min(self.validated_bytes / self.bytes, 1.0), 4)
+
+    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return may_change(user, self.created_by_id)
+
+
+class TrainConfigQuerySet(models.QuerySet):
+    def current(self) -> TrainConfig | None:
+        return self.filter(is_current=True).first()
+
+
+class TrainConfig(models.Model):
+    """An uploaded training YAML; the newest one uploaded through /v1/train-config is current."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    filename = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
+    stored_name = models.CharField(max_length=300, help_text="`<id>_<filename>`")
+    relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content = models.TextField(help_text="The YAML text as uploaded (at most MAX_YAML_BYTES).")
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    # The YAML's `dataset` value, and the dataset whose file it names, when there is one.
+    dataset_reference = models.CharField(max_length=1024, blank=True)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="train_configs")
+    warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
+    is_current = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TrainConfigQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_train_config"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.stored_name
+
+    @property
+    def absolute_path(self) -> Path:
+        return training_path(self.relative_path)
+
+    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return may_change(user, self.created_by_id)

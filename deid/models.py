@@ -1,1 +1,157 @@
-"""Models of this app arrive with its issue."""
+"""De-identification policies (versioned, immutable versions) and dataset jobs."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from deid.engine import Deidentifier, PolicyConfig
+
+DEFAULT_POLICY_NAME = "default"
+
+
+def new_policy_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class DeidPolicy(models.Model):
+    """A named set of rules. Its rules live in versions: an edit adds a version, so a
+    dataset scrubbed last month can say exactly which rules it went through."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text=_("The policy_id clients send."))
+    description = models.TextField(blank=True)
+    # The HMAC key of its pseudonyms: kept across versions so a person keeps one
+    # pseudonym; never shown by the API or the admin.
+    secret = models.CharField(max_length=128, default=new_policy_secret, editable=False)
+    current_version = models.ForeignKey(
+        "DeidPolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("de-identification policy")
+        verbose_name_plural = _("de-identification policies")
+        permissions = [("view_pii_mapping", _("Can see the original personal data in de-identification mappings"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_POLICY_NAME
+
+    def deidentifier(self, *, seed: int = 0, version: DeidPolicyVersion | None = None) -> Deidentifier:
+        version = version or self.current_version
+        return Deidentifier(config=version.policy_config, secret=bytes.fromhex(self.secret), seed=seed)
+
+
+class DeidPolicyVersion(models.Model):
+    """One immutable state of a policy's rules (`PolicyConfig.to_dict()`)."""
+
+    policy = models.ForeignKey(DeidPolicy, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    label = models.CharField(max_length=32, help_text=_("The policy_version clients see."))
+    config = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy", "-number"]
+        constraints = [models.UniqueConstraint(fields=["policy", "number"], name="deid_policy_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} {self.label}"
+
+    @property
+    def policy_config(self) -> PolicyConfig:
+        return PolicyConfig.from_dict(self.config)
+
+
+class DeidJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+ACTIVE_JOB_STATUSES = frozenset({DeidJobStatus.QUEUED, DeidJobStatus.RUNNING})
+FINISHED_JOB_STATUSES = frozenset({DeidJobStatus.SUCCEEDED, DeidJobStatus.FAILED})
+
+
+class DeidJobQuerySet(models.QuerySet):
+    def active(self) -> DeidJobQuerySet:
+        return self.filter(status__in=ACTIVE_JOB_STATUSES)
+
+
+class DeidJob(models.Model):
+    """Scrubbing every file of a dataset into a new dataset derived from it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(
+        "datasets.Dataset",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="deid_jobs",
+        help_text=_("Never modified."),
+    )
+    target = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="deid_origin"
+    )
+    policy = models.ForeignKey(DeidPolicy, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    policy_version = models.ForeignKey(DeidPolicyVersion, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    # Copies that outlive a deleted policy: which rules the data went through.
+    policy_name = models.CharField(max_length=64)
+    policy_version_label = models.CharField(max_length=32)
+    seed = models.BigIntegerField(default=0)
+    target_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=DeidJobStatus.choices, default=DeidJobStatus.QUEUED, db_index=True)
+    total_bytes = models.BigIntegerField(default=0)
+    processed_bytes = models.BigIntegerField(default=0)
+    lines = models.BigIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text=_("Replacements per entity type."))
+    files = models.JSONField(default=list, blank=True, help_text=_("Per file: name, lines, counts, new upload_id."))
+    error_count = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text=_("The first problems: {file, line, reason}."))
+    detail = models.TextField(blank=True, help_text=_("Why the job failed."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeidJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.target_name} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == DeidJobStatus.SUCCEEDED:
+            return 1.0
+        if not self.total_bytes:
+            return 0.0
+        return round(min(self.processed_bytes / self.total_bytes, 1.0), 4)
+
+    def transition(self, old: str, new: str, **fields) -> bool:
+        """Move from `old` to `new` only if nobody else moved it first."""
+        changed = DeidJob.objects.filter(pk=self.pk, status=old).update(status=new, **fields)
+        if changed:
+            self.status = new
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)

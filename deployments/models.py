@@ -1,1 +1,178 @@
-"""Models of this app arrive with its issue."""
+"""Model deployments: vLLM servers the platform started, supervised as OS processes.
+
+A deployment holds one GPU (in the shared ledger, `gpus.GpuClaim`) and one port
+(unique among live deployments, enforced by the database) from the moment it is
+created until its process group is verified gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from llmplatform.processes import ProcessIdentity
+
+
+class DeploymentStatus(models.TextChoices):
+    STARTING = "starting", _("Starting")  # process up, port not answering yet (loading the model)
+    RUNNING = "running", _("Running")  # health path answers 200 and /v1/models lists the served name
+    UNHEALTHY = "unhealthy", _("Unhealthy")  # N probes in a row failed
+    STOPPED = "stopped", _("Stopped")  # stopped on request; its process group is gone
+    FAILED = "failed", _("Failed")  # the process exited by itself, or never started
+
+
+# The two status sets, named once. A live deployment holds a GPU and a port.
+LIVE_STATUSES = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, DeploymentStatus.UNHEALTHY})
+ENDED_STATUSES = frozenset({DeploymentStatus.STOPPED, DeploymentStatus.FAILED})
+
+
+class DeploymentQuerySet(models.QuerySet):
+    def live(self) -> DeploymentQuerySet:
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def ended(self) -> DeploymentQuerySet:
+        return self.filter(status__in=ENDED_STATUSES)
+
+    def on_this_host(self) -> DeploymentQuerySet:
+        return self.filter(host=settings.HOSTNAME)
+
+    def with_tag(self, tag: str) -> DeploymentQuerySet:
+        return self.filter(tag_set__value=tag)
+
+    def serving_model(self, model: str) -> DeploymentQuerySet:
+        """Deployments of `model`, given as the model_path it was deployed from or its served name."""
+        return self.filter(Q(model_path=model) | Q(served_model_name=model))
+
+
+class Deployment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.STARTING, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # What it serves.
+    model_path = models.CharField(
+        max_length=1024, help_text="As requested: relative to MODELS_DIR, or the artifact's path."
+    )
+    artifact = models.ForeignKey(
+        "runs.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments"
+    )
+    served_model_name = models.CharField(max_length=128, help_text="The name clients pass as `model`.")
+    model_version = models.CharField(max_length=64, blank=True)
+    extra_args = models.TextField(blank=True)
+    health_path = models.CharField(max_length=200, default="/health")
+
+    # How it runs.
+    host = models.CharField(max_length=255, blank=True, help_text="The host whose supervisor watches it.")
+    gpu_id = models.PositiveIntegerField(null=True, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    argv = models.JSONField(default=list, blank=True)
+    log_file = models.CharField(max_length=1024, blank=True)
+    pid = models.IntegerField(null=True, blank=True, help_text="Leader of the server's process group.")
+    process_start_time = models.BigIntegerField(null=True, blank=True, help_text="Clock ticks since boot.")
+    exit_code = models.IntegerField(null=True, blank=True)
+
+    # What the supervisor has seen.
+    health_ok = models.BooleanField(default=False)
+    failed_probes = models.PositiveIntegerField(default=0, help_text="Failed probes in a row.")
+    last_probe_at = models.DateTimeField(null=True, blank=True)
+    status_detail = models.TextField(blank=True, help_text="Why it is in its status, in a sentence.")
+    last_log_lines = models.TextField(blank=True, help_text="The end of the log when the server failed.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="First time it answered health probes.")
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Two live deployments never share a port or a GPU, whatever races happen.
+            models.UniqueConstraint(
+                fields=["host", "port"], condition=Q(status__in=LIVE_STATUSES), name="unique_live_deployment_port"
+            ),
+            models.UniqueConstraint(
+                fields=["host", "gpu_id"], condition=Q(status__in=LIVE_STATUSES), name="unique_live_deployment_gpu"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.served_model_name or self.model_path} ({str(self.id)[:8]})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag.value for tag in self.tag_set.all()]
+
+    @property
+    def process(self) -> ProcessIdentity | None:
+        if self.pid is None or self.process_start_time is None:
+            return None
+        return ProcessIdentity(self.pid, self.process_start_time)
+
+    @property
+    def exit_code_file(self) -> str:
+        return f"{self.log_file}.exit" if self.log_file else ""
+
+    def stop_is_stale(self, now: Any = None) -> bool:
+        """A stop was asked for but whoever asked did not finish it (killed mid-request)."""
+        if self.stop_requested_at is None:
+            return False
+        grace = timedelta(seconds=settings.DEPLOY_STOP_GRACE_SECONDS + 30)
+        return (now or timezone.now()) - self.stop_requested_at > grace
+
+    def transition(self, old: str | frozenset[str], new: str, *, where: Q | None = None, **fields: Any) -> bool:
+        """Move to `new` if and only if the row is still in `old` (a status or a set) and matches `where`.
+
+        Race-safe: a stop request and the supervisor can never both win. Returns
+        whether this call made the change; updates `self` if so.
+        """
+        fields = {"status": new, "updated_at": timezone.now(), **fields}
+        olds = old if isinstance(old, frozenset) else {old}
+        rows = Deployment.objects.filter(where or Q(), pk=self.pk, status__in=olds)
+        changed = rows.update(**fields) == 1
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return changed
+
+
+class DeploymentTag(models.Model):
+    """A free-form label on a deployment (`?tag=` filters on it)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tag_set")
+    value = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "value"], name="unique_deployment_tag")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SupervisorLease(models.Model):
+    """One supervisor per host probes deployments; the lease expires if its holder dies."""
+
+    name = models.CharField(max_length=255, unique=True)
+    owner = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.owner} until {self.expires_at:%H:%M:%S}"

@@ -2,25 +2,27 @@
 
 Every error on an API path is a JSON body with a human `detail` sentence (plus
 structured fields where useful), never an HTML page: DRF's exceptions go through
-`exception_handler`, and Django's own 404/405/500 on API paths through the
-`json_*` handlers wired in `llmplatform.urls`.
+`exception_handler`, and everything outside DRF's views (unknown URLs, oversized
+bodies, Django's own error pages) through `llmplatform.middleware.JsonApiMiddleware`.
+Paged lists share `PageQuery` and `page_of`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from django.db.models import QuerySet
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-# Paths served as HTML for people; everything else speaks JSON.
-HTML_PATH_PREFIXES = ("/console", "/admin", "/docs", "/static", "/i18n")
+# Paths served as HTML for people (and `/`, which redirects to the console);
+# everything else speaks JSON.
+HTML_PATH_PREFIXES = ("/console/", "/admin/", "/docs", "/static/", "/i18n/")
 
 
 def is_api_path(path: str) -> bool:
-    return path == "/" or not path.startswith(HTML_PATH_PREFIXES)
+    return path != "/" and not path.startswith(HTML_PATH_PREFIXES)
 
 
 class Conflict(exceptions.APIException):
@@ -83,13 +85,34 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def json_error(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status_code)
+class PageQuery(serializers.Serializer):
+    """`page` (from 1) and `page_size` (1-500) query parameters; out of range is a 400, not clamped."""
+
+    page = serializers.IntegerField(min_value=1, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=500, default=50)
 
 
-def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(request, 404, f"No such path: {request.path}")
+def page_of(queryset: QuerySet, *, page: int, page_size: int, serializer: type[serializers.Serializer]) -> dict:
+    """`{"page", "page_size", "total", "items"}` for one page of `queryset`."""
+    start = (page - 1) * page_size
+    items = queryset[start : start + page_size]
+    return {
+        "page": page,
+        "page_size": page_size,
+        "total": queryset.count(),
+        "items": serializer(items, many=True).data,
+    }
 
 
-def json_server_error(request: HttpRequest) -> JsonResponse:
-    return json_error(request, 500, "Internal server error; the incident was logged.")
+def page_serializer(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The OpenAPI shape of `page_of`'s result; `name` must be unique across the schema."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "page": serializers.IntegerField(),
+            "page_size": serializers.IntegerField(),
+            "total": serializers.IntegerField(),
+            "items": item(many=True),
+        },
+    )

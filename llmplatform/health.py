@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -26,14 +27,20 @@ def check_database() -> str | None:
 
 
 def check_worker() -> str | None:
+    """A django-q2 cluster saves its status every half second with a 3-second expiry;
+    one of them must be there and fresh."""
     from django_q.status import Stat
 
     try:
         clusters = Stat.get_all()
-    except Exception as exc:
+    except Exception as exc:  # the cache (file or Redis) is unusable
         return f"cannot read worker heartbeats: {exc.__class__.__name__}"
     if not clusters:
         return "no django-q2 cluster is running (start one with `manage.py qcluster`)"
+    newest = max(cluster.timestamp for cluster in clusters)
+    age = (timezone.now() - newest).total_seconds()
+    if age > settings.Q_HEARTBEAT_MAX_AGE_S:
+        return f"the newest django-q2 cluster heartbeat is {age:.0f} s old"
     return None
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "llmplatform",
     "audit",
     "gpus",
     "projects",
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmplatform.middleware.JsonApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -193,7 +195,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "llmplatform.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -272,6 +274,10 @@ SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
 SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
+# OpenAPI component names for the project and run status enums (both have a `status` field).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}
+)
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
 # Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
@@ -286,6 +292,17 @@ VLLM_COMMAND = os.environ.get(
 )
 DEPLOY_PORT_RANGE = os.environ.get("DEPLOY_PORT_RANGE", "8200-8299")
 DEPLOY_STOP_GRACE_SECONDS = env_float("DEPLOY_STOP_GRACE_SECONDS", 20.0)
+# Seconds between two health probes of a deployment, and how long one probe may take.
+DEPLOY_PROBE_INTERVAL_SECONDS = env_float("DEPLOY_PROBE_INTERVAL_SECONDS", 5.0)
+DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
+# A running deployment becomes `unhealthy` after this many failed probes in a row.
+DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
+# A deployment still loading its model after this long is marked `unhealthy`.
+DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
+# The deployment supervisor's lease (one per host); a dead supervisor's lease expires after this.
+DEPLOY_SUPERVISOR_LEASE_SECONDS = env_float("DEPLOY_SUPERVISOR_LEASE_SECONDS", 30.0)
+# How long one scheduled django-q2 supervise task probes before handing over to the next one.
+DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 55.0)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {
@@ -299,3 +316,52 @@ LOGGING = {
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- datasets ---------------------------------------------------------------
+# Largest file a resumable (chunked) upload may announce; the small-file path keeps MAX_SMALL_FILE_BYTES.
+MAX_LARGE_FILE_BYTES = env_int("MAX_LARGE_FILE_BYTES", 1024**4)
+# Files up to this size are validated inside the upload request; bigger ones by a django-q2 worker.
+VALIDATE_INLINE_BYTES = env_int("VALIDATE_INLINE_BYTES", 8 * 1024 * 1024)
+# Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
+UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
+# Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"DatasetFileStatusEnum": "datasets.models.FileStatus", "DatasetTaskTypeEnum": "datasets.models.TaskType"}
+)
+
+# --- deid -------------------------------------------------------------------
+# Most texts one POST /v1/deidentify:test may carry (more: 413).
+DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
+# Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
+DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
+# A stable OpenAPI name for the de-identification jobs' status choices.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({"DeidJobStatusEnum": "deid.models.DeidJobStatus"})
+
+# --- docker executor --------------------------------------------------------
+# The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).
+DOCKER_HOST = os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+# Seconds to wait for the Docker daemon to answer one request.
+DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
+# Where RUNS_DIR is mounted inside the training container (unset: the same path, or
+# through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
+DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
+# How long a running docker run may go unobserved because the daemon does not answer
+# (a restart) before it is failed as lost.
+DOCKER_UNREACHABLE_GRACE_SECONDS = env_float("DOCKER_UNREACHABLE_GRACE_SECONDS", 60.0)
+# Containers a project's executor options may name besides DOCKER_CONTAINER_NAME ("*": any).
+DOCKER_ALLOWED_CONTAINERS = env_list("DOCKER_ALLOWED_CONTAINERS", "")
+# Images a project may run one container per run from ("*": any; empty: per-run containers are off).
+DOCKER_ALLOWED_IMAGES = env_list("DOCKER_ALLOWED_IMAGES", "")
+
+# --- slurm executor ---------------------------------------------------------
+# Default sbatch --partition, --account and --time for runs of the `slurm` executor
+# (empty: Slurm's defaults); a project's executor options override each.
+SLURM_PARTITION = os.environ.get("SLURM_PARTITION", "")
+SLURM_ACCOUNT = os.environ.get("SLURM_ACCOUNT", "")
+SLURM_TIME_LIMIT = os.environ.get("SLURM_TIME_LIMIT", "")
+# More sbatch options for every Slurm run, as one shell-quoted string (operators only).
+SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
+# Seconds to wait for sbatch, scontrol, sacct or scancel to answer.
+SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
+# After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
+SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)

@@ -1,17 +1,20 @@
-"""URL map. API paths are exactly those of the REST contract; people use /console."""
+"""URL map. API paths are exactly those of the REST contract; people use /console.
+
+Errors on API paths are JSON (llmplatform.middleware), so there are no handler404/500 here.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from llmplatform import api, health
+from llmplatform import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", health.HealthView.as_view(), name="healthz"),
     path("_internal/health", health.HealthView.as_view(), name="internal-health"),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -23,22 +26,3 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("deid.urls")),
 ]
-
-handler404 = "llmplatform.urls.not_found"
-handler500 = "llmplatform.urls.server_error"
-
-
-def not_found(request, exception=None):
-    if api.is_api_path(request.path):
-        return api.json_not_found(request, exception)
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
-def server_error(request):
-    if api.is_api_path(request.path):
-        return api.json_server_error(request)
-    from django.views.defaults import server_error as html_server_error
-
-    return html_server_error(request)

@@ -9,7 +9,9 @@ def make(actor, name, **fields):
     return create_project(actor=actor, fields={"name": name, **fields})
 
 
-def test_it_lists_only_the_projects_a_user_may_see(owner, member, outsider, staff, owner_client, outsider_client, staff_client, member_client):
+def test_it_lists_only_the_projects_a_user_may_see(
+    owner, member, outsider, staff, owner_client, outsider_client, staff_client, member_client
+):
     shared = create_project(actor=owner, fields={"name": "shared"}, members=[member])
     make(owner, "private")
     make(outsider, "theirs")

@@ -5,8 +5,6 @@ Trainers here are real processes; every test stops whatever its runs left behind
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +17,7 @@ from projects.models import Project
 from projects.services import create_project
 from runs.models import Run
 from runs.supervisor import Supervisor
-
-FAKE_TRAINER = Path(__file__).parent / "fixtures" / "fake_trainer.py"
+from runs.tests.fixtures import fake_trainer_command
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def training_dir(settings) -> Path:
 @pytest.fixture
 def fake_trainer(settings, training_dir) -> str:
     """TRAINING_COMMAND runs the stand-in trainer on the run's effective config."""
-    settings.TRAINING_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_TRAINER))} {{training_yaml}}"
+    settings.TRAINING_COMMAND = fake_trainer_command()
     settings.CANCEL_GRACE_SECONDS = 5.0
     return settings.TRAINING_COMMAND
 

@@ -1,0 +1,268 @@
+"""Forms of the console: filters and the inputs the services take."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from datasets.models import TaskType
+from deid.models import DeidPolicy
+from projects.models import Project, ProjectStatus
+from projects.services import CONFIGURABLE_FIELDS
+from projects.training_files import UnsafePath, check_relative_path
+from runs.logs import SEVERITY, LogQuery
+from runs.models import ArtifactTagValue
+from runs.serializers import MAX_GPU_COUNT
+
+User = get_user_model()
+
+
+class ProjectFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    owner = forms.CharField(label=_("Owner"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *ProjectStatus.choices])
+    tag = forms.CharField(label=_("Tag"), required=False)
+
+    def filter(self, projects: QuerySet[Project]) -> QuerySet[Project]:
+        if not self.is_valid():
+            return projects
+        data = self.cleaned_data
+        if text := data["q"]:
+            projects = projects.filter(
+                Q(name__icontains=text) | Q(description__icontains=text) | Q(objective__icontains=text)
+            )
+        if data["owner"]:
+            projects = projects.filter(owner=data["owner"])
+        if data["status"]:
+            projects = projects.filter(status=data["status"])
+        if data["tag"]:
+            projects = projects.with_tag(data["tag"])
+        return projects
+
+
+class LogFilterForm(forms.Form):
+    level = forms.ChoiceField(
+        label=_("Level"), required=False, choices=[("", _("All levels")), *[(level, level) for level in SEVERITY]]
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    start_time = forms.DateTimeField(
+        label=_("From (UTC)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+    after_seq = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def query(self, **paging: Any) -> LogQuery:
+        """The runs app's log query (the API's) for these filters."""
+        data = self.cleaned_data
+        return LogQuery(
+            level=data.get("level") or None,
+            text=data.get("q") or None,
+            start_time=data.get("start_time"),
+            after_seq=data.get("after_seq"),
+            **paging,
+        )
+
+
+def comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class JsonObjectField(forms.JSONField):
+    """A JSON object typed into a textarea (`{"learning_rate": 2e-5}`); empty means `{}`."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})
+
+    def to_python(self, value: Any) -> Any:
+        if value in (None, ""):
+            return {}
+        parsed = super().to_python(value)
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError(_('Enter a JSON object, like {"learning_rate": 2e-5}.'))
+        return parsed
+
+
+class TrainingPathField(forms.CharField):
+    """A file named relative to the training directory; the projects app decides what is safe."""
+
+    def clean(self, value: Any) -> str:
+        value = super().clean(value)
+        if not value:
+            return value
+        try:
+            return check_relative_path(value)
+        except UnsafePath as exc:
+            raise forms.ValidationError(_("This path %(reason)s.") % {"reason": exc}) from None
+
+
+class ProjectForm(forms.Form):
+    """The fields of projects.services.create_project / update_project."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    objective = forms.CharField(label=_("Objective"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    owner = forms.CharField(label=_("Owner"), required=False, max_length=150, help_text=_("Empty: you."))
+    status = forms.ChoiceField(label=_("Status"), choices=ProjectStatus.choices, initial=ProjectStatus.ACTIVE)
+    task_type = forms.CharField(label=_("Task type"), required=False, max_length=64, help_text="sft, pt, dpo …")
+    base_model = forms.CharField(label=_("Base model"), required=False, max_length=512)
+    dataset_name = TrainingPathField(
+        label=_("Dataset"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
+    )
+    training_yaml_name = TrainingPathField(
+        label=_("Training YAML"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
+    )
+    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False, initial=dict)
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+    members = forms.CharField(
+        label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
+    )
+
+    @classmethod
+    def for_project(cls, project: Project, data: Any = None) -> ProjectForm:
+        initial = {name: getattr(project, name) for name in CONFIGURABLE_FIELDS}
+        initial["tags"] = ", ".join(project.tags)
+        initial["members"] = ", ".join(sorted(user.get_username() for user in project.members.all()))
+        return cls(data, initial=initial)
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
+
+    def clean_members(self) -> list[User]:
+        names = comma_list(self.cleaned_data["members"])
+        users = list(User.objects.filter(username__in=names))
+        unknown = sorted(set(names) - {user.get_username() for user in users})
+        if unknown:
+            raise forms.ValidationError(_("No such users: %(names)s.") % {"names": ", ".join(unknown)})
+        return users
+
+    def service_fields(self) -> tuple[dict[str, Any], list[User]]:
+        """(fields, members) as the projects services take them."""
+        fields = {name: value for name, value in self.cleaned_data.items() if name != "members"}
+        return fields, self.cleaned_data["members"]
+
+
+class RunForm(forms.Form):
+    """What runs.services.create_run takes; empty fields fall back to the project's."""
+
+    name = forms.CharField(label=_("Name"), required=False, max_length=200, help_text=_("Empty: run-NNN."))
+    model = forms.CharField(label=_("Model"), required=False, max_length=512)
+    dataset = TrainingPathField(label=_("Dataset"), required=False, max_length=1024)
+    training_yaml_name = TrainingPathField(label=_("Training YAML"), required=False, max_length=1024)
+    hyperparameters = JsonObjectField(
+        label=_("Hyperparameter overrides"),
+        required=False,
+        help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
+    )
+    gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
+    priority = forms.IntegerField(label=_("Priority"), min_value=-1000, max_value=1000, initial=0)
+
+    @classmethod
+    def for_project(cls, project: Project, data: Any = None) -> RunForm:
+        return cls(data, initial={"hyperparameters": project.default_hyperparameters})
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        arguments: dict[str, Any] = {
+            "name": data["name"],
+            "priority": data["priority"] or 0,
+            "resources": {"gpu_count": data["gpu_count"] or 0},
+            "hyperparameters": data["hyperparameters"],
+        }
+        for name in ("model", "dataset", "training_yaml_name"):
+            if data[name]:
+                arguments[name] = data[name]
+        return arguments
+
+
+class TagForm(forms.Form):
+    tag = forms.ChoiceField(label=_("Tag"), choices=ArtifactTagValue.choices)
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=10000)
+
+
+class DatasetForm(forms.Form):
+    """What datasets.services.create_dataset takes."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
+    type = forms.CharField(
+        label=_("Kind of data"), required=False, max_length=64, help_text=_("Free text, e.g. text2text.")
+    )
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ConfigUploadForm(forms.Form):
+    """The fields beside the YAML file itself (which streams in through datasets.uploads)."""
+
+    task_type = forms.ChoiceField(
+        label=_("Task type"),
+        required=False,
+        choices=[("", _("From the YAML")), *TaskType.choices],
+        help_text=_("Only for a YAML that neither declares nor implies one."),
+    )
+    current = forms.BooleanField(label=_("Make it the current config"), required=False, initial=True)
+
+
+class DeploymentForm(forms.Form):
+    """What deployments.services.create_deployment takes; the GPU picker lists this host's GPUs."""
+
+    model_path = forms.CharField(
+        label=_("Model folder"), required=False, max_length=1024, help_text=_("Relative to the models directory.")
+    )
+    artifact_id = forms.ChoiceField(label=_("Or a released artifact"), required=False)
+    served_model_name = forms.CharField(
+        label=_("Served model name"), required=False, max_length=128, help_text=_("What clients pass as `model`.")
+    )
+    model_version = forms.CharField(label=_("Version"), required=False, max_length=64)
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+    extra_args = forms.CharField(
+        label=_("Extra vLLM options"), required=False, max_length=4096, help_text="--max-num-seqs 4 --dtype=half"
+    )
+    preferred_gpu = forms.TypedChoiceField(label=_("GPU"), required=False, coerce=int, empty_value=None)
+    health_path = forms.CharField(label=_("Health path"), max_length=200, initial="/health")
+
+    def __init__(self, *args: Any, gpu_rows: list, released: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gpu_rows = gpu_rows
+        self.fields["preferred_gpu"].choices = [
+            ("", _("Any free GPU")),
+            *[(row.gpu.index, row.gpu.index) for row in gpu_rows],
+        ]
+        self.fields["artifact_id"].choices = [
+            ("", "—"),
+            *[
+                (str(artifact.pk), f"{artifact.run.project.name} / {artifact.run} / {artifact.name}")
+                for artifact in released
+            ],
+        ]
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["artifact_id"] = UUID(data["artifact_id"]) if data["artifact_id"] else None
+        return data
+
+
+class DeidPlaygroundForm(forms.Form):
+    policy = forms.ModelChoiceField(
+        label=_("Policy"),
+        queryset=DeidPolicy.objects.exclude(current_version=None),
+        to_field_name="name",
+        empty_label=None,
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=100_000,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
+        ),
+    )
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)

@@ -1,0 +1,72 @@
+"""Small presentation helpers for the console's templates."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django import template
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: template.Context, url_name: str, label: str, exact: bool = False) -> str:
+    """A navigation link, marked `aria-current` when the page is in its section."""
+    url = reverse(url_name)
+    path = context["request"].path
+    current = path == url if exact else path.startswith(url)
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', url, label)
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as H:MM:SS (the way trainers print ETAs); an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    return str(timedelta(seconds=round(max(seconds, 0))))
+
+
+@register.filter
+def percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "—"
+    return f"{fraction * 100:.0f}%"
+
+
+@register.filter
+def size(num_bytes: int | None) -> str:
+    return "—" if num_bytes is None else filesizeformat(num_bytes)
+
+
+@register.filter
+def metric(value: Any) -> str:
+    """A metric value short enough for a table cell: 4 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.4g}"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.inclusion_tag("console/_status.html")
+def status_badge(obj: Any) -> dict[str, str]:
+    """The coloured, translated status of anything with `status` choices."""
+    return {"value": obj.status, "label": obj.get_status_display()}
+
+
+@register.filter
+def before_after(change: Any) -> tuple[Any, Any]:
+    """A version entry's change as (before, after); a bare value is a field set on creation."""
+    if isinstance(change, list | tuple) and len(change) == 2:
+        return change[0], change[1]
+    return None, change

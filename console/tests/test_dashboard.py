@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from gpus.models import GpuClaim
+from runs.models import Run, RunStatus
+
+pytestmark = pytest.mark.django_db
+URL = reverse("console:dashboard")
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("console:login"))
+
+
+def test_it_lists_active_runs_with_progress_and_eta(owner_session, run):
+    response = owner_session.get(URL)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "run-001" in page and "qwen-finetune" in page
+    assert 'aria-valuenow="40"' in page
+    assert "1:02:03" in page  # ETA of 3723 s
+
+
+def test_it_shows_recent_failures_but_not_finished_successes(owner_session, project):
+    Run.objects.create(project=project, name="broke", status=RunStatus.FAILED)
+    Run.objects.create(project=project, name="went-well", status=RunStatus.COMPLETED)
+    page = owner_session.get(URL).content.decode()
+    assert "broke" in page
+    assert "went-well" not in page
+
+
+def test_it_hides_runs_of_projects_the_user_cannot_see(outsider_session, run):
+    page = outsider_session.get(URL).content.decode()
+    assert "run-001" not in page
+
+
+def test_it_shows_each_gpu_free_or_held(owner_session, settings, run):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(gpu_index=1, holder_kind="run", holder_id=str(run.pk), holder_label="run-001")
+    response = owner_session.get(URL)
+    rows = [row for row in response.content.decode().split("<tr>") if "<strong>" in row]
+    assert len(rows) == 2
+    assert "free" in rows[0]
+    assert "run-001" in rows[1]
+
+
+def test_it_needs_few_queries(owner_session, project, run, django_assert_max_num_queries):
+    for number in range(20):
+        Run.objects.create(project=project, name=f"queued-{number}")
+    with django_assert_max_num_queries(6):
+        assert owner_session.get(URL).status_code == 200

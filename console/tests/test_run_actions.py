@@ -1,0 +1,98 @@
+"""Launching, cancelling, resuming and tagging from the console, through runs.services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from runs.models import Artifact, ArtifactTag, Run, RunStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def training_files(project) -> None:
+    root = Path(settings.HOST_TRAINING_DIR)
+    (root / "datasets").mkdir()
+    (root / "configs").mkdir()
+    (root / "datasets/qwen_demo.jsonl").write_text('{"instruction": "hi", "output": "hello"}\n')
+    (root / "configs/qwen_demo.yaml").write_text("model_name_or_path: tiny\nlearning_rate: 1.0e-4\n")
+
+
+def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, training_files):
+    response = member_session.post(
+        reverse("console:run-create", args=[project.pk]),
+        {"name": "try-lr", "hyperparameters": '{"learning_rate": 2e-5}', "gpu_count": 1, "priority": 0},
+    )
+    run = Run.objects.get(name="try-lr")
+    assert response["Location"] == reverse("console:run-detail", args=[project.pk, run.pk])
+    assert run.status == RunStatus.QUEUED
+    assert run.resources == {"gpu_count": 1}
+    assert "learning_rate: 2.0e-05" in Path(run.run_dir, "config.yaml").read_text()
+    page = member_session.get(response["Location"]).content.decode()
+    assert "learning_rate: 2.0e-05" in page  # the effective config is on the page
+
+
+def test_it_shows_why_a_run_cannot_launch(owner_session, project):
+    response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 0, "priority": 0})
+    assert response.status_code == 400
+    assert "datasets/qwen_demo.jsonl" in response.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_it_cancels_after_confirmation(owner_session, project):
+    run = Run.objects.create(project=project, name="waiting")
+    page = owner_session.get(reverse("console:run-detail", args=[project.pk, run.pk])).content.decode()
+    assert "Yes, cancel this run" in page
+    response = owner_session.post(reverse("console:run-cancel", args=[project.pk, run.pk]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+
+
+def test_it_explains_why_a_finished_run_cannot_be_cancelled(owner_session, project):
+    run = Run.objects.create(project=project, name="done", status=RunStatus.COMPLETED)
+    response = owner_session.post(reverse("console:run-cancel", args=[project.pk, run.pk]), follow=True)
+    assert "only queued or running runs can be cancelled" in response.content.decode()
+
+
+def test_it_tags_an_artifact_with_notes(member_session, run):
+    artifact = run.artifacts.get()
+    url = reverse("console:artifact-tag", args=[run.project_id, run.pk, artifact.pk])
+    member_session.post(url, {"tag": "release", "notes": "BLEU 33"})
+    assert ArtifactTag.objects.get(artifact=artifact, value="release").notes == "BLEU 33"
+    assert member_session.post(url, {"tag": "gold"}).status_code == 302
+    assert not ArtifactTag.objects.filter(value="gold").exists()
+
+
+def test_it_resumes_from_a_checkpoint(owner_session, run, training_files, tmp_path):
+    checkpoint_dir = tmp_path / "checkpoint-40"
+    checkpoint_dir.mkdir()
+    artifact = run.artifacts.get()
+    Artifact.objects.filter(pk=artifact.pk).update(path=str(checkpoint_dir))
+    response = owner_session.post(
+        reverse("console:run-resume", args=[run.project_id, run.pk]), {"artifact": str(artifact.pk)}
+    )
+    resumed = Run.objects.exclude(pk=run.pk).get()
+    assert response["Location"] == reverse("console:run-detail", args=[run.project_id, resumed.pk])
+    assert resumed.resume_source_artifact_id == artifact.pk
+
+
+def test_it_keeps_outsiders_out_of_every_action(outsider_session, run):
+    artifact = run.artifacts.get()
+    for url in (
+        reverse("console:run-create", args=[run.project_id]),
+        reverse("console:run-cancel", args=[run.project_id, run.pk]),
+        reverse("console:run-resume", args=[run.project_id, run.pk]),
+        reverse("console:artifact-tag", args=[run.project_id, run.pk, artifact.pk]),
+    ):
+        assert outsider_session.post(url, {"tag": "release"}).status_code == 404, url
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+
+
+def test_it_only_accepts_posts_for_actions(owner_session, run):
+    assert owner_session.get(reverse("console:run-cancel", args=[run.project_id, run.pk])).status_code == 405

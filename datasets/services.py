@@ -1,0 +1,535 @@
+"""Workflows over datasets, their files and training configs.
+
+Every function is keyword-only and records an audit event for what it changes.
+Refusals are `ApiError`s (status + sentence), so a view or another app's service can
+let them through unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import record_event
+from datasets.models import (
+    CONFIGS_FOLDER,
+    DATASETS_FOLDER,
+    PARTIAL_FOLDER,
+    Dataset,
+    DatasetFile,
+    FileStatus,
+    TaskType,
+    TrainConfig,
+    training_path,
+)
+from datasets.storage import READ_CHUNK_BYTES, StagedFile, UnusableFileName, clean_file_name, sha256_of
+from datasets.validation import validate_file
+from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
+from llmplatform.api import ApiError, Conflict, PayloadTooLarge
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser | AnonymousUser | None
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def staging_directory(folder: str) -> Path:
+    """Where files in flight are written: beside their destination, same filesystem."""
+    directory = training_path(folder)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _clean_name(raw: str) -> str:
+    try:
+        return clean_file_name(raw)
+    except UnusableFileName as exc:
+        raise ApiError(400, str(exc), field="filename") from None
+
+
+def _audit_user(user: User) -> User:
+    return user if user is not None and user.is_authenticated else None
+
+
+# --- datasets -----------------------------------------------------------------
+
+
+def create_dataset(
+    *,
+    name: str,
+    type: str = "",
+    description: str = "",
+    task_type: str,
+    metadata: dict[str, Any] | None = None,
+    created_by: User,
+    parent: Dataset | None = None,
+) -> Dataset:
+    if task_type not in TaskType.values:
+        raise ApiError(400, f"task_type must be one of {', '.join(TaskType.values)}.", field="task_type")
+    dataset = Dataset.objects.create(
+        name=name,
+        type=type,
+        description=description,
+        task_type=task_type,
+        metadata=metadata or {},
+        parent=parent,
+        created_by=_audit_user(created_by),
+    )
+    record_event(
+        actor=created_by,
+        action=AuditAction.CREATE,
+        target=dataset,
+        changes={"name": name, "task_type": task_type, "parent": str(parent.pk) if parent else None},
+    )
+    return dataset
+
+
+def delete_dataset(*, dataset: Dataset, actor: User) -> None:
+    """Remove a dataset, its records and every file it stored (uploads in flight too)."""
+    files = list(dataset.files.all())
+    with transaction.atomic():
+        record_event(actor=actor, action=AuditAction.DELETE, target=dataset, changes={"files": len(files)})
+        dataset.delete()
+    for dataset_file in files:
+        for path in _stored_paths(dataset_file):
+            path.unlink(missing_ok=True)
+
+
+# --- files --------------------------------------------------------------------
+
+
+def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: User, **fields: Any) -> DatasetFile:
+    upload_id = uuid.uuid4()
+    stored_name = f"{upload_id}_{name}"
+    return DatasetFile.objects.create(
+        id=upload_id,
+        dataset=dataset,
+        name=name,
+        stored_name=stored_name,
+        relative_path=f"{DATASETS_FOLDER}/{stored_name}",
+        status=status,
+        created_by=_audit_user(created_by),
+        **fields,
+    )
+
+
+def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, created_by: User) -> DatasetFile:
+    """Make a fully received upload part of `dataset`: rename it into place, record it,
+    and start its validation. On any failure the staged bytes are removed."""
+    with staged:
+        name = _clean_name(filename)
+        if staged.size == 0:
+            raise ApiError(400, "The file is empty; nothing was kept.", field="file")
+        dataset_file = _publish(
+            dataset=dataset,
+            name=name,
+            created_by=created_by,
+            size=staged.size,
+            sha256=staged.sha256,
+            move=staged.publish,
+        )
+    start_validation(dataset_file)
+    return dataset_file
+
+
+def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, created_by: User) -> DatasetFile:
+    """Publish an already written file (e.g. a de-identified copy) into `dataset`.
+
+    The file is moved, not copied, when it lies on the training directory's
+    filesystem (an atomic rename); otherwise it is copied to a temporary name there,
+    hashed as it goes, renamed, and the source removed. Validation starts as for an upload.
+    """
+    source_path = Path(source_path)
+    name = _clean_name(filename)
+    size = source_path.stat().st_size
+    sha256 = sha256_of(source_path)
+
+    def move(destination: Path) -> None:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source_path, destination)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            with StagedFile(staging_directory(PARTIAL_FOLDER)) as staged, open(source_path, "rb") as source:
+                staged.copy_from(source)
+                staged.publish(destination)
+            source_path.unlink()
+
+    dataset_file = _publish(dataset=dataset, name=name, created_by=created_by, size=size, sha256=sha256, move=move)
+    start_validation(dataset_file)
+    return dataset_file
+
+
+def _publish(*, dataset: Dataset, name: str, created_by: User, size: int, sha256: str, move) -> DatasetFile:
+    """Record the file and move its bytes into place, both or neither."""
+    destination: Path | None = None
+    try:
+        with transaction.atomic():
+            dataset_file = _new_file_record(
+                dataset=dataset,
+                name=name,
+                status=FileStatus.VALIDATING,
+                created_by=created_by,
+                bytes=size,
+                sha256=sha256,
+                received_bytes=size,
+                uploaded_at=timezone.now(),
+            )
+            destination = dataset_file.absolute_path
+            move(destination)
+            record_event(
+                actor=created_by,
+                action=AuditAction.CREATE,
+                target=dataset_file,
+                changes={"dataset": str(dataset.pk), "name": name, "bytes": size, "sha256": sha256},
+            )
+    except BaseException:
+        if destination is not None:
+            destination.unlink(missing_ok=True)
+        raise
+    return dataset_file
+
+
+def remove_dataset_file(*, dataset_file: DatasetFile, actor: User) -> None:
+    """Abort an upload in flight, or remove a stored file: the record and the bytes go."""
+    paths = _stored_paths(dataset_file)
+    with transaction.atomic():
+        record_event(
+            actor=actor,
+            action=AuditAction.DELETE,
+            target=dataset_file,
+            verb="abort" if dataset_file.status == FileStatus.UPLOADING else "delete",
+            changes={"dataset": str(dataset_file.dataset_id), "status": dataset_file.status},
+        )
+        dataset_file.delete()
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _stored_paths(dataset_file: DatasetFile) -> tuple[Path, Path]:
+    """Where a file's bytes may be: published, or still collecting (take before delete())."""
+    return dataset_file.absolute_path, dataset_file.partial_path
+
+
+# --- resumable uploads ------------------------------------------------------------
+
+
+def start_resumable_upload(
+    *, dataset: Dataset, filename: str, total_bytes: int, sha256: str = "", created_by: User
+) -> DatasetFile:
+    """Open an upload session for a large file: chunks are appended to its partial file."""
+    name = _clean_name(filename)
+    if total_bytes <= 0:
+        raise ApiError(400, "total_bytes must be positive: an empty file is not a dataset.", field="total_bytes")
+    if total_bytes > settings.MAX_LARGE_FILE_BYTES:
+        raise PayloadTooLarge(f"The file is larger than the {settings.MAX_LARGE_FILE_BYTES} bytes allowed.")
+    directory = staging_directory(PARTIAL_FOLDER)
+    free = shutil.disk_usage(directory).free
+    if total_bytes > free:
+        raise ApiError(507, f"Not enough disk space: {total_bytes} bytes announced, {free} free.")
+    with transaction.atomic():
+        dataset_file = _new_file_record(
+            dataset=dataset,
+            name=name,
+            status=FileStatus.UPLOADING,
+            created_by=created_by,
+            expected_bytes=total_bytes,
+            expected_sha256=sha256.lower(),
+        )
+        dataset_file.partial_path.touch(exist_ok=False)
+        record_event(
+            actor=created_by,
+            action=AuditAction.CREATE,
+            target=dataset_file,
+            verb="start upload",
+            changes={"dataset": str(dataset.pk), "name": name, "total_bytes": total_bytes},
+        )
+    return dataset_file
+
+
+class _LockedPartial:
+    """The partial file of an upload session, opened and locked for one writer."""
+
+    def __init__(self, dataset_file: DatasetFile) -> None:
+        if dataset_file.status != FileStatus.UPLOADING:
+            raise Conflict(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
+        try:
+            self.file = open(dataset_file.partial_path, "r+b")  # noqa: SIM115 (closed in __exit__)
+        except FileNotFoundError:
+            raise Conflict(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise Conflict(f"Another request is writing to upload {dataset_file.pk}; retry when it is done.") from None
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self.file.fileno()).st_size
+
+    def __enter__(self) -> _LockedPartial:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.file.close()  # releases the lock
+
+
+def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream: BinaryIO) -> int:
+    """Append `length` bytes read from `stream` at `offset`; returns the new received size.
+
+    The partial file's size is the truth: an offset that is not exactly it is a 409
+    carrying `received_bytes`, the offset to resume from. Bytes that arrived before a
+    broken connection are kept, so the client resumes after them.
+    """
+    with _LockedPartial(dataset_file) as partial:
+        received = partial.size
+        if offset != received:
+            raise ApiError(
+                409,
+                f"The chunk starts at {offset} but the upload has {received} bytes; resume from there.",
+                received_bytes=received,
+            )
+        expected = dataset_file.expected_bytes or 0
+        if received + length > expected:
+            raise PayloadTooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
+        partial.file.seek(received)
+        remaining = length
+        try:
+            while remaining:
+                chunk = stream.read(min(READ_CHUNK_BYTES, remaining))
+                if not chunk:
+                    break
+                partial.file.write(chunk)
+                remaining -= len(chunk)
+        except OSError as exc:
+            logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
+        finally:
+            partial.file.flush()
+            os.fsync(partial.file.fileno())
+            received = partial.size
+            DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(received_bytes=received)
+    dataset_file.received_bytes = received
+    if remaining:
+        raise ApiError(
+            400,
+            f"The chunk ended after {length - remaining} of {length} bytes; resume from offset {received}.",
+            received_bytes=received,
+        )
+    return received
+
+
+def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> DatasetFile:
+    """Check the size and SHA-256 of a complete upload, publish it and start validation.
+
+    A checksum that does not match means some chunk was corrupted and no resume can
+    repair it: the session is discarded (400) and the client starts again.
+    """
+    with _LockedPartial(dataset_file) as partial:
+        received = partial.size
+        if received != dataset_file.expected_bytes:
+            raise ApiError(
+                409,
+                f"The upload has {received} of {dataset_file.expected_bytes} bytes; send the rest first.",
+                received_bytes=received,
+            )
+        digest = sha256_of(dataset_file.partial_path)
+        if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
+            remove_dataset_file(dataset_file=dataset_file, actor=actor)
+            raise ApiError(
+                400,
+                "The SHA-256 of the received bytes does not match the one announced; the upload was discarded.",
+                expected_sha256=dataset_file.expected_sha256,
+                received_sha256=digest,
+            )
+        with transaction.atomic():
+            updated = DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(
+                status=FileStatus.VALIDATING,
+                bytes=received,
+                received_bytes=received,
+                sha256=digest,
+                uploaded_at=timezone.now(),
+            )
+            if updated != 1:
+                raise Conflict(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
+            destination = dataset_file.absolute_path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dataset_file.partial_path, destination)
+            record_event(
+                actor=actor,
+                action=AuditAction.ACTION,
+                verb="finish upload",
+                target=dataset_file,
+                changes={"bytes": received, "sha256": digest},
+            )
+    dataset_file.refresh_from_db()
+    start_validation(dataset_file)
+    return dataset_file
+
+
+def purge_abandoned_uploads(*, older_than: timedelta) -> int:
+    """Remove upload sessions idle for longer than `older_than`, and stray temporary
+    files a killed server left behind; returns how many were removed."""
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for dataset_file in DatasetFile.objects.uploading().filter(created_at__lt=cutoff):
+        partial = dataset_file.partial_path
+        last_write = partial.stat().st_mtime if partial.exists() else 0
+        if last_write < cutoff.timestamp():
+            remove_dataset_file(dataset_file=dataset_file, actor=None)
+            removed += 1
+    live = {f"{pk}.part" for pk in DatasetFile.objects.uploading().values_list("pk", flat=True)}
+    for folder in (PARTIAL_FOLDER, DATASETS_FOLDER, CONFIGS_FOLDER):
+        directory = training_path(folder)
+        if not directory.is_dir():
+            continue
+        for stray in directory.glob("*.part"):
+            if stray.name not in live and stray.stat().st_mtime < cutoff.timestamp():
+                stray.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+# --- validation ---------------------------------------------------------------
+
+
+def start_validation(dataset_file: DatasetFile) -> None:
+    """Small files are validated at once; bigger ones by a worker once the row is committed."""
+    if dataset_file.bytes <= settings.VALIDATE_INLINE_BYTES:
+        validate_dataset_file(upload_id=dataset_file.pk)
+        dataset_file.refresh_from_db()
+        return
+    from django_q.tasks import async_task
+
+    upload_id = str(dataset_file.pk)
+    transaction.on_commit(lambda: async_task("datasets.tasks.validate_dataset_file", upload_id))
+
+
+def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
+    """Validate one stored file and record the report (no-op if it is gone or done)."""
+    dataset_file = (
+        DatasetFile.objects.select_related("dataset").filter(pk=upload_id, status=FileStatus.VALIDATING).first()
+    )
+    if dataset_file is None:
+        return None
+    pending = DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.VALIDATING)
+    try:
+        report = validate_file(
+            dataset_file.absolute_path,
+            dataset_file.dataset.task_type,
+            progress=lambda done: pending.update(validated_bytes=done),
+        )
+    except FileNotFoundError:
+        return None  # removed while we were starting: its record went with it
+    status = FileStatus.READY if report.is_valid else FileStatus.INVALID
+    updated = pending.update(
+        status=status,
+        validated_bytes=report.bytes_read,
+        records=report.records,
+        error_count=report.error_count,
+        errors=report.errors,
+        stats=report.stats,
+        validated_at=timezone.now(),
+    )
+    if updated:
+        dataset_file.refresh_from_db()
+        record_event(
+            actor=None,
+            action=AuditAction.ACTION,
+            verb="validate",
+            target=dataset_file,
+            changes={"status": status, "records": report.records, "errors": report.error_count},
+        )
+    return dataset_file
+
+
+# --- training configs -----------------------------------------------------------
+
+
+def upload_train_config(
+    *, staged: StagedFile, filename: str, created_by: User, make_current: bool = True, task_type: str | None = None
+) -> TrainConfig:
+    """Check an uploaded training YAML and keep it as a record (the current one by default).
+
+    Refused with 400 and the list of problems when it is not YAML, not a mapping, or
+    lacks what its task type requires; nothing is kept then.
+    """
+    with staged:
+        name = _clean_name(filename)
+        if not name.lower().endswith(YAML_SUFFIXES):
+            raise ApiError(400, "A training config must be a .yaml or .yml file.", field="file")
+        staged.close()
+        content = staged.path.read_bytes()
+        try:
+            mapping = load_training_yaml(content)
+        except TrainingYamlError as exc:
+            raise ApiError(400, "The file is not a usable training YAML.", errors=exc.problems) from None
+        report = inspect_training_yaml(mapping, task_type)
+        if report.problems:
+            raise ApiError(400, "The training YAML has problems.", errors=report.problems, warnings=report.warnings)
+        config_id = uuid.uuid4()
+        stored_name = f"{config_id}_{name}"
+        reference = (report.dataset or "").removeprefix("./")
+        linked_file = DatasetFile.objects.filter(relative_path=reference).first() if reference else None
+        fields = {
+            "id": config_id,
+            "filename": name,
+            "stored_name": stored_name,
+            "relative_path": f"{CONFIGS_FOLDER}/{stored_name}",
+            "size": len(content),
+            "sha256": staged.sha256,
+            "content": content.decode("utf-8"),
+            "task_type": report.task_type,
+            "dataset_reference": report.dataset or "",
+            "dataset_id": linked_file.dataset_id if linked_file else None,
+            "warnings": report.warnings,
+            "is_current": make_current,
+            "created_by": _audit_user(created_by),
+        }
+        config = _create_config(fields, staged)
+    record_event(
+        actor=created_by,
+        action=AuditAction.CREATE,
+        target=config,
+        changes={"filename": name, "task_type": config.task_type, "current": make_current},
+    )
+    return config
+
+
+def _create_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
+    """Insert the record (taking over "current" when asked) and rename the file into place."""
+    destination = training_path(fields["relative_path"])
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                if fields["is_current"]:
+                    TrainConfig.objects.filter(is_current=True).update(is_current=False)
+                config = TrainConfig.objects.create(**fields)
+                staged.publish(destination)
+            return config
+        except IntegrityError:
+            # Another upload became current between our update and insert: once more.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def delete_train_config(*, config: TrainConfig, actor: User) -> None:
+    path = config.absolute_path
+    with transaction.atomic():
+        record_event(actor=actor, action=AuditAction.DELETE, target=config, changes={"current": config.is_current})
+        config.delete()
+    path.unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""Writing files under the training directory without ever showing half of one.
+
+Bytes go to a temporary name in the destination's own filesystem (so publishing is
+an atomic `rename`), are hashed and counted as they are written, and the temporary
+file is removed whatever goes wrong before it is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import BinaryIO
+
+READ_CHUNK_BYTES = 1024 * 1024
+MAX_NAME_BYTES = 200
+# Characters that mean something to some filesystem or shell; replaced, never kept.
+_UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
+
+
+class UnusableFileName(ValueError):
+    pass
+
+
+class FileTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+def clean_file_name(raw: str) -> str:
+    """A client's file name made safe to store: its last path component, without
+    control characters, separators, leading dots or spaces, at most MAX_NAME_BYTES.
+
+    Raises UnusableFileName when nothing usable is left (``..``, ``/``, ``"\\x00"``).
+    """
+    name = unicodedata.normalize("NFC", raw or "")
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
+    if not name or set(name) <= {".", "_", " "}:
+        raise UnusableFileName(f"The file name {raw!r} has nothing usable left after cleaning.")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix) > 16:
+        stem, suffix = name, ""
+    while len(name.encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+        name = f"{stem}.{suffix}" if suffix else stem
+    return name
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StagedFile:
+    """A file being written to a temporary name beside its destination.
+
+    `write` hashes and counts; past `limit` bytes it raises FileTooLarge (and the
+    caller discards). `publish(path)` makes it appear at `path` in one step;
+    `discard()` removes it. Use as a context manager to discard on any error.
+    """
+
+    def __init__(self, directory: Path, *, limit: int | None = None, prefix: str = ".upload-") -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".part")
+        self.path = Path(name)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self.limit = limit
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self.published = False
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, chunk: bytes) -> None:
+        if self.limit is not None and self.size + len(chunk) > self.limit:
+            raise FileTooLarge(self.limit)
+        assert self._file is not None, "write after close"
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def copy_from(self, source: BinaryIO) -> None:
+        while chunk := source.read(READ_CHUNK_BYTES):
+            self.write(chunk)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+    def publish(self, destination: Path) -> None:
+        """Atomically move the finished file to `destination` (same filesystem)."""
+        self.close()
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, destination)
+        fsync_directory(destination.parent)
+        self.published = True
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if not self.published:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or not self.published:
+            self.discard()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while chunk := source.read(READ_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remove_file(path: Path) -> None:
+    """Remove a published file (absent is fine: the goal is that it is gone)."""
+    path.unlink(missing_ok=True)

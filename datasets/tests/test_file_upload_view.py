@@ -1,0 +1,161 @@
+"""PUT /v1/datasets/{id}/files: a multipart upload streamed to disk and validated."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from datasets.models import DatasetFile
+from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files, upload, upload_raw
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_stores_the_file_under_the_training_directory_and_answers_like_the_seed(
+    owner_client, make_dataset, training_dir
+):
+    dataset = make_dataset()
+    content = jsonl(SFT_RECORD, SFT_RECORD)
+
+    response = upload(owner_client, dataset.pk, "train.jsonl", content)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["dataset_id"] == str(dataset.pk)
+    assert body["filename"] == "train.jsonl"
+    assert body["bytes"] == len(content)
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    assert body["stored_name"] == f"{body['upload_id']}_train.jsonl"
+    assert body["path"] == f"datasets/{body['upload_id']}_train.jsonl"
+    assert (training_dir / body["path"]).read_bytes() == content
+    assert stored_files(training_dir) == [body["path"]]
+    assert body["status"] == "ready"
+    assert body["records"] == 2
+
+
+def test_it_lists_the_file_in_the_dataset_record(owner_client, make_dataset):
+    dataset = make_dataset()
+    upload_id = upload(owner_client, dataset.pk, "train.jsonl", jsonl(SFT_RECORD)).json()["upload_id"]
+
+    record = owner_client.get(f"/v1/datasets/{dataset.pk}").json()
+
+    assert record["status"] == "ready"
+    assert record["upload_progress"]["files_count"] == 1
+    [listed] = record["files"]
+    assert listed["upload_id"] == upload_id
+    assert listed["name"] == "train.jsonl"
+    assert listed["stored_name"] == f"{upload_id}_train.jsonl"
+    assert listed["uploaded_at"]
+
+
+def test_it_refuses_a_file_over_the_limit_with_413_and_keeps_nothing(
+    owner_client, make_dataset, training_dir, settings
+):
+    settings.MAX_SMALL_FILE_BYTES = 1000
+    dataset = make_dataset()
+
+    response = upload(owner_client, dataset.pk, "big.jsonl", jsonl(*[SFT_RECORD] * 20))
+
+    assert response.status_code == 413
+    assert "nothing was kept" in response.json()["detail"]
+    assert stored_files(training_dir) == []
+    assert not DatasetFile.objects.exists()
+
+
+def test_it_stops_reading_as_soon_as_the_limit_is_passed(owner_client, make_dataset, training_dir, settings):
+    """The body is not declared too large up front (the multipart slack hides it), so the
+    handler must notice while streaming: the 413 comes with nothing on disk."""
+    settings.MAX_SMALL_FILE_BYTES = 10_000
+    dataset = make_dataset()
+
+    response = upload(owner_client, dataset.pk, "big.jsonl", b"x" * 10_001)
+
+    assert response.status_code == 413
+    assert stored_files(training_dir) == []
+
+
+def test_it_keeps_a_file_with_errors_and_marks_it_invalid(owner_client, make_dataset):
+    dataset = make_dataset()
+    content = jsonl(SFT_RECORD) + b"{not json\n" + jsonl({"messages": [{"role": "user", "content": "hi"}]})
+
+    body = upload(owner_client, dataset.pk, "train.jsonl", content).json()
+
+    assert body["status"] == "invalid"
+    report = owner_client.get(f"/v1/datasets/{dataset.pk}/files/{body['upload_id']}").json()
+    assert report["error_count"] == 2
+    assert report["errors"][0]["line"] == 2
+    assert report["errors"][0]["reason"].startswith("not valid JSON")
+    assert report["errors"][1] == {"line": 3, "field": "messages", "reason": "needs at least one assistant turn"}
+    assert owner_client.get(f"/v1/datasets/{dataset.pk}").json()["status"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("client_name", "stored_suffix"),
+    [
+        ("../../etc/passwd.jsonl", "_passwd.jsonl"),
+        ("C:\\Users\\me\\train.jsonl", "_train.jsonl"),
+        ("..\x00evil.jsonl", "_evil.jsonl"),
+        ("tab\tand\x7fdel.jsonl", "_tabanddel.jsonl"),
+        ('with"quote<>.jsonl', "_with_quote__.jsonl"),
+        ("数据 集.jsonl", "_数据 集.jsonl"),
+    ],
+)
+def test_it_never_uses_the_client_name_as_a_path(owner_client, make_dataset, training_dir, client_name, stored_suffix):
+    dataset = make_dataset()
+
+    body = upload_raw(owner_client, dataset.pk, client_name, jsonl(SFT_RECORD)).json()
+
+    assert body["stored_name"] == f"{body['upload_id']}{stored_suffix}"
+    assert stored_files(training_dir) == [f"datasets/{body['stored_name']}"]
+
+
+@pytest.mark.parametrize("client_name", ["..", "...", "dir/", "\x01\x02", "._"])
+def test_it_refuses_a_name_with_nothing_left_after_cleaning(owner_client, make_dataset, training_dir, client_name):
+    dataset = make_dataset()
+
+    response = upload_raw(owner_client, dataset.pk, client_name, jsonl(SFT_RECORD))
+
+    assert response.status_code == 400
+    assert stored_files(training_dir) == []
+
+
+def test_it_refuses_an_empty_file(owner_client, make_dataset, training_dir):
+    response = upload(owner_client, make_dataset().pk, "empty.jsonl", b"")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The file is empty; nothing was kept."
+    assert stored_files(training_dir) == []
+
+
+def test_it_refuses_json_with_415(owner_client, make_dataset, training_dir):
+    response = owner_client.put(f"/v1/datasets/{make_dataset().pk}/files", {"file": "x"}, format="json")
+
+    assert response.status_code == 415
+    assert stored_files(training_dir) == []
+
+
+def test_it_asks_for_the_file_field(owner_client, make_dataset):
+    response = owner_client.put(f"/v1/datasets/{make_dataset().pk}/files", {"other": "x"}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["missing"] == ["file"]
+
+
+def test_it_answers_404_for_an_unknown_dataset_and_stores_nothing(owner_client, training_dir):
+    response = upload(owner_client, uuid.uuid4(), "train.jsonl", jsonl(SFT_RECORD))
+
+    assert response.status_code == 404
+    assert stored_files(training_dir) == []
+
+
+def test_it_needs_a_signed_in_user(anonymous_client, make_dataset, training_dir):
+    response = upload(anonymous_client, make_dataset().pk, "train.jsonl", jsonl(SFT_RECORD))
+
+    assert response.status_code == 401
+    assert stored_files(training_dir) == []
+
+
+def test_it_lets_a_team_member_upload(member_client, make_dataset):
+    assert upload(member_client, make_dataset().pk, "train.jsonl", jsonl(SFT_RECORD)).status_code == 201

@@ -1,0 +1,160 @@
+"""The resumable upload: create, chunks with offsets, resume, finish with SHA-256, abort."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from datasets.models import DatasetFile
+from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
+
+pytestmark = pytest.mark.django_db
+
+CONTENT = jsonl(*[SFT_RECORD] * 50)
+CONTENT_BYTES = len(CONTENT)
+
+
+def start(client, dataset, *, total=CONTENT_BYTES, sha256=None, filename="big.jsonl"):
+    body = {"filename": filename, "total_bytes": total}
+    if sha256 is not None:
+        body["sha256"] = sha256
+    return client.post(f"/v1/datasets/{dataset.pk}/uploads", body, format="json")
+
+
+def send(client, upload_id, offset, chunk, *, method="patch", content_type="application/octet-stream"):
+    return getattr(client, method)(f"/v1/uploads/{upload_id}?offset={offset}", chunk, content_type=content_type)
+
+
+def test_it_takes_a_file_in_chunks_and_publishes_it_when_finished(owner_client, make_dataset, training_dir):
+    dataset = make_dataset()
+    session = start(owner_client, dataset, sha256=hashlib.sha256(CONTENT).hexdigest()).json()
+    upload_id = session["upload_id"]
+    assert session["status"] == "uploading"
+    assert session["offset"] == 0
+
+    middle = len(CONTENT) // 2
+    assert send(owner_client, upload_id, 0, CONTENT[:middle]).json()["offset"] == middle
+    assert send(owner_client, upload_id, middle, CONTENT[middle:], method="put").json()["offset"] == len(CONTENT)
+    # Nobody sees the file under its final name before it is finished.
+    assert not (training_dir / session["path"]).exists()
+
+    finished = owner_client.post(f"/v1/uploads/{upload_id}/finish")
+
+    assert finished.status_code == 200, finished.json()
+    assert finished.json()["status"] == "ready"
+    assert finished.json()["records"] == 50
+    assert (training_dir / session["path"]).read_bytes() == CONTENT
+    assert stored_files(training_dir) == [session["path"]]
+
+
+def test_it_says_where_to_resume_after_a_broken_connection(owner_client, make_dataset):
+    dataset = make_dataset()
+    upload_id = start(owner_client, dataset).json()["upload_id"]
+    send(owner_client, upload_id, 0, CONTENT[:100])
+
+    head = owner_client.head(f"/v1/uploads/{upload_id}")
+    assert head.status_code == 200
+    assert head["Upload-Offset"] == "100"
+    assert head["Upload-Length"] == str(len(CONTENT))
+    assert owner_client.get(f"/v1/uploads/{upload_id}").json()["offset"] == 100
+
+    # A chunk sent again from an old offset is refused with the offset to resume from.
+    stale = send(owner_client, upload_id, 0, CONTENT[:100])
+    assert stale.status_code == 409
+    assert stale.json()["received_bytes"] == 100
+
+
+def test_it_refuses_to_finish_before_every_byte_arrived(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+    send(owner_client, upload_id, 0, CONTENT[:10])
+
+    response = owner_client.post(f"/v1/uploads/{upload_id}/finish")
+
+    assert response.status_code == 409
+    assert response.json()["received_bytes"] == 10
+
+
+def test_it_discards_an_upload_whose_checksum_does_not_match(owner_client, make_dataset, training_dir):
+    upload_id = start(owner_client, make_dataset(), sha256="0" * 64).json()["upload_id"]
+    send(owner_client, upload_id, 0, CONTENT)
+
+    response = owner_client.post(f"/v1/uploads/{upload_id}/finish")
+
+    assert response.status_code == 400
+    assert response.json()["received_sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert stored_files(training_dir) == []
+    assert not DatasetFile.objects.exists()
+
+
+def test_it_refuses_a_chunk_past_the_announced_size(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset(), total=10).json()["upload_id"]
+
+    assert send(owner_client, upload_id, 0, b"x" * 11).status_code == 413
+
+
+def test_it_refuses_a_chunk_that_is_not_octet_stream(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+
+    response = send(owner_client, upload_id, 0, b"{}", content_type="application/json")
+
+    assert response.status_code == 415
+
+
+def test_it_needs_an_offset(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+
+    response = owner_client.patch(f"/v1/uploads/{upload_id}", b"abc", content_type="application/octet-stream")
+
+    assert response.status_code == 400
+    assert response.json()["missing"] == ["offset"]
+
+
+def test_it_takes_the_offset_from_the_upload_offset_header(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+
+    response = owner_client.patch(
+        f"/v1/uploads/{upload_id}", b"abc", content_type="application/octet-stream", headers={"Upload-Offset": "0"}
+    )
+
+    assert response.status_code == 200
+    assert response["Upload-Offset"] == "3"
+
+
+def test_it_aborts_an_upload_and_removes_its_bytes(owner_client, make_dataset, training_dir):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+    send(owner_client, upload_id, 0, CONTENT[:100])
+
+    response = owner_client.delete(f"/v1/uploads/{upload_id}")
+
+    assert response.json() == {"upload_id": upload_id, "status": "aborted"}
+    assert stored_files(training_dir) == []
+    assert send(owner_client, upload_id, 100, CONTENT[100:]).status_code == 404
+
+
+def test_it_refuses_an_empty_or_oversized_announcement(owner_client, make_dataset, settings):
+    settings.MAX_LARGE_FILE_BYTES = 1000
+    dataset = make_dataset()
+
+    assert start(owner_client, dataset, total=0).status_code == 400
+    assert start(owner_client, dataset, total=1001).status_code == 413
+    assert start(owner_client, dataset, filename="..").status_code == 400
+    assert not DatasetFile.objects.exists()
+
+
+def test_it_lets_only_the_creator_or_staff_write_or_abort(owner_client, member_client, staff_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+
+    assert send(member_client, upload_id, 0, CONTENT[:10]).status_code == 403
+    assert member_client.delete(f"/v1/uploads/{upload_id}").status_code == 403
+    assert staff_client.delete(f"/v1/uploads/{upload_id}").status_code == 200
+
+
+def test_it_shows_an_upload_in_progress_in_the_dataset_record(owner_client, make_dataset):
+    dataset = make_dataset()
+    start(owner_client, dataset)
+
+    record = owner_client.get(f"/v1/datasets/{dataset.pk}").json()
+
+    assert record["status"] == "uploading"
+    assert record["upload_progress"] == {"files_count": 0, "bytes": 0, "uploading": 1, "validating": 0}

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from datasets.models import Dataset
+from deid import services
+from deid.models import DeidJob, DeidPolicy
+from deid.serializers import (
+    DatasetDeidentifyRequestSerializer,
+    DeidJobSerializer,
+    DeidPolicySerializer,
+    DeidPolicyVersionSerializer,
+    DeidRequestSerializer,
+    DeidResponseSerializer,
+)
+from llmplatform.api import ApiError, Conflict
+
+PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
+
+
+def policy_or_404(policy_id: str) -> DeidPolicy:
+    policy = DeidPolicy.objects.select_related("current_version").filter(name=policy_id).first()
+    if policy is None:
+        raise ApiError(404, f"No de-identification policy {policy_id!r}.", policy_id=policy_id)
+    return policy
+
+
+class DeidentifyTestView(APIView):
+    """`POST /v1/deidentify:test`: scrub a few texts with a policy and see the result."""
+
+    @extend_schema(
+        request=DeidRequestSerializer, responses={200: DeidResponseSerializer}, operation_id="deidentify_test"
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DeidRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        options = data["options"]
+        # Refused outright rather than silently omitted, so a script knows why it got none.
+        if options["return_mapping"] and not request.user.has_perm(PII_MAPPING_PERMISSION):
+            raise ApiError(
+                403,
+                "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission.",
+            )
+        policy = policy_or_404(data["policy_id"])
+        outcome = services.deidentify_texts(
+            policy=policy,
+            texts=data["text"],
+            seed=options["seed"],
+            text_format=options["format"],
+            reveal_mapping=options["return_mapping"],
+            actor=request.user,
+        )
+        body: dict = {"deidentified": outcome.deidentified}
+        if options["return_mapping"]:
+            body["mapping"] = [
+                {
+                    "type": r.type,
+                    "original": r.original,
+                    "pseudo": r.replacement,
+                    "text_index": index,
+                    "start": r.start,
+                    "end": r.end,
+                    "score": round(r.score, 3),
+                }
+                for index, found in enumerate(outcome.replacements)
+                for r in found
+            ]
+        body["policy_version"] = outcome.policy_version
+        body["counts"] = outcome.counts
+        return Response(body)
+
+
+class PolicyPermission(permissions.BasePermission):
+    """Anyone signed in reads policies; staff, or holders of the model permissions, change them."""
+
+    ACTION_PERMS = {"POST": "deid.add_deidpolicy", "DELETE": "deid.delete_deidpolicy"}
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS or request.user.is_staff:
+            return True
+        return request.user.has_perm(self.ACTION_PERMS.get(request.method, "deid.change_deidpolicy"))
+
+
+class DeidPolicyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """`/v1/deid-policies`: every change to the rules makes a new immutable version."""
+
+    serializer_class = DeidPolicySerializer
+    permission_classes = [PolicyPermission]
+    lookup_url_kwarg = "policy_id"
+    queryset = DeidPolicy.objects.select_related("current_version")
+
+    def get_object(self) -> DeidPolicy:
+        return policy_or_404(self.kwargs["policy_id"])
+
+    def perform_create(self, serializer: DeidPolicySerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.create_policy(
+            name=data["name"], description=data.get("description", ""), config=data["config"], actor=self.request.user
+        )
+
+    def perform_update(self, serializer: DeidPolicySerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.update_policy(
+            policy=serializer.instance,
+            config=data.get("config"),
+            description=data.get("description"),
+            actor=self.request.user,
+        )
+
+    def perform_destroy(self, instance: DeidPolicy) -> None:
+        try:
+            services.delete_policy(policy=instance, actor=self.request.user)
+        except services.PolicyInUse as exc:
+            raise Conflict(str(exc)) from exc
+
+    @extend_schema(responses={200: DeidPolicyVersionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, policy_id: str) -> Response:
+        """Every version of the policy, newest first."""
+        policy = self.get_object()
+        versions = policy.versions.select_related("created_by").order_by("-number")
+        return Response(DeidPolicyVersionSerializer(versions, many=True).data, status=status.HTTP_200_OK)
+
+
+class DatasetDeidentifyView(APIView):
+    """`/v1/datasets/{id}/deidentify`: POST starts a job writing a scrubbed copy of every
+    file into a new dataset derived from this one (the source is never modified); GET
+    lists this dataset's jobs, newest first."""
+
+    def _dataset(self, dataset_id) -> Dataset:
+        dataset = Dataset.objects.filter(pk=dataset_id).first()
+        if dataset is None:
+            raise ApiError(404, f"No dataset {dataset_id}.")
+        return dataset
+
+    @extend_schema(
+        request=DatasetDeidentifyRequestSerializer,
+        responses={202: DeidJobSerializer},
+        operation_id="dataset_deidentify",
+    )
+    def post(self, request: Request, dataset_id) -> Response:
+        dataset = self._dataset(dataset_id)
+        serializer = DatasetDeidentifyRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        policy = policy_or_404(data["policy_id"])
+        try:
+            job = services.start_dataset_deidentification(
+                dataset=dataset, policy=policy, seed=data["seed"], name=data.get("name", ""), actor=request.user
+            )
+        except services.NothingToDeidentify as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(DeidJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs")
+    def get(self, request: Request, dataset_id) -> Response:
+        dataset = self._dataset(dataset_id)
+        jobs = DeidJob.objects.filter(source=dataset).select_related("source", "target")
+        return Response(DeidJobSerializer(jobs, many=True).data)
+
+
+class DeidJobView(APIView):
+    """`GET /v1/deid-jobs/{id}`: a job's status, progress and counts per entity type."""
+
+    @extend_schema(responses={200: DeidJobSerializer}, operation_id="deid_job")
+    def get(self, request: Request, job_id) -> Response:
+        job = DeidJob.objects.select_related("source", "target").filter(pk=job_id).first()
+        if job is None:
+            raise ApiError(404, f"No de-identification job {job_id}.")
+        return Response(DeidJobSerializer(job).data)

@@ -1,0 +1,92 @@
+"""A GPU and a port for a new deployment, race-free.
+
+GPUs come from the ledger shared with training runs (`gpus.services`): its unique
+row per GPU decides between two concurrent claims. Ports come from
+DEPLOY_PORT_RANGE: a port is taken when a live deployment holds it in the database
+(a partial unique constraint decides races) or when binding it fails. Binding
+matters because vLLM listens with SO_REUSEPORT, so a second server on the same port
+would start without an error and share its traffic.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+
+from deployments.models import Deployment
+from gpus.inventory import list_gpus
+from gpus.models import GpuClaim, HolderKind
+from gpus.services import GpusUnavailable, claim_gpus, free_gpus
+from llmplatform.api import ApiError, Conflict
+
+
+def port_range() -> range:
+    text = settings.DEPLOY_PORT_RANGE
+    try:
+        low, high = (int(part) for part in text.split("-", 1))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DEPLOY_PORT_RANGE must look like 8200-8299, got {text!r}.") from exc
+    if not 1024 <= low <= high <= 65535:
+        raise ImproperlyConfigured(f"DEPLOY_PORT_RANGE {text!r} must lie within 1024-65535, low to high.")
+    return range(low, high + 1)
+
+
+def port_is_bindable(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:`port` (not even with SO_REUSEPORT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR lets a port in TIME_WAIT count as free (the server will
+        # set it too); it never lets us bind beside a listening socket.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def claim_gpu(deployment: Deployment, *, preferred: int | None) -> int:
+    """Claim `preferred`, or the free GPU with the most free memory, in the shared ledger."""
+    label = str(deployment)
+    inventory = list_gpus()
+    known = sorted(gpu.index for gpu in inventory)
+    if not known:
+        raise Conflict("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
+    if preferred is not None:
+        if preferred not in known:
+            raise ApiError(400, f"preferred_gpu {preferred} does not exist on this host; its GPUs are {known}.")
+        try:
+            return claim_gpus(
+                holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=preferred
+            )[0]
+        except GpusUnavailable as exc:
+            raise Conflict(str(exc)) from exc
+    # Most free memory first; a candidate claimed by a concurrent request a moment
+    # ago is skipped for the next one instead of failing the request.
+    for gpu in sorted(free_gpus(inventory), key=lambda gpu: -(gpu.memory_free_bytes or 0)):
+        try:
+            return claim_gpus(
+                holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=gpu.index
+            )[0]
+        except GpusUnavailable:
+            continue
+    holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
+    raise Conflict(f"No GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
+
+
+def reserve_port(deployment: Deployment) -> int:
+    """Store a free port from the range on `deployment`; Conflict when none is left."""
+    taken = set(Deployment.objects.live().on_this_host().exclude(port=None).values_list("port", flat=True))
+    for port in port_range():
+        if port in taken or not port_is_bindable(port):
+            continue
+        try:
+            with transaction.atomic():
+                Deployment.objects.filter(pk=deployment.pk).update(port=port)
+        except IntegrityError:
+            continue  # a concurrent request reserved it first
+        deployment.port = port
+        return port
+    raise Conflict(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")

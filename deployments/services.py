@@ -1,0 +1,315 @@
+"""Deployment workflows: create (allocate, spawn), stop (verified), supervise (probe, fail).
+
+Views, admin actions, the supervisor command and the django-q2 task all call these;
+none of them signals a process or touches the GPU ledger by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import record_event
+from deployments import allocation, probes, sources
+from deployments.logs import last_lines
+from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
+from deployments.vllm import BadExtraArgs, build_argv, parse_extra_args, quoted
+from gpus.models import HolderKind
+from gpus.services import release_gpus
+from llmplatform import processes
+from llmplatform.api import ApiError, Conflict
+
+logger = logging.getLogger(__name__)
+
+# The platform's own secrets stay out of model servers' environments.
+WITHHELD_ENVIRONMENT = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
+# A process that never got a pid recorded (the web server died mid-request) is given up after this.
+SPAWN_DEADLINE = timedelta(seconds=60)
+# Leftover children of a server that exited by itself get this long after SIGTERM.
+LEFTOVER_GRACE_SECONDS = 2.0
+FAILED_LOG_LINES = 20
+MAX_TAG_LENGTH = 64  # DeploymentTag.value and Deployment.model_version
+
+
+def create_deployment(
+    *,
+    actor: AbstractBaseUser,
+    model_path: str | None = None,
+    artifact_id: uuid.UUID | None = None,
+    served_model_name: str = "",
+    model_version: str = "",
+    tags: Sequence[str] = (),
+    extra_args: str = "",
+    preferred_gpu: int | None = None,
+    health_path: str = "/health",
+) -> Deployment:
+    """Check the request, claim a GPU and a port, start the server; 4xx ApiError on bad input.
+
+    Returns the deployment in `starting` (or `failed` if its process could not even
+    be started). Nothing is left behind when a check or an allocation fails.
+    """
+    reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
+    if reason:
+        raise ApiError(400, reason)
+    try:
+        extra_argv = parse_extra_args(extra_args)
+    except BadExtraArgs as exc:
+        raise ApiError(400, str(exc)) from exc
+    if model_path and artifact_id:
+        raise ApiError(400, "Give either model_path or artifact_id, not both.")
+    if artifact_id:
+        source = sources.from_artifact(artifact_id, user=actor, served_model_name=served_model_name)
+    elif model_path:
+        source = sources.from_models_dir(model_path, served_model_name=served_model_name)
+    else:
+        raise ApiError(
+            400, "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
+        )
+
+    with transaction.atomic():
+        deployment = Deployment.objects.create(
+            created_by=actor,
+            model_path=source.model_path,
+            artifact=source.artifact,
+            served_model_name=source.served_model_name,
+            model_version=model_version,
+            extra_args=extra_args,
+            health_path=health_path,
+            host=settings.HOSTNAME,
+        )
+        DeploymentTag.objects.bulk_create(
+            DeploymentTag(deployment=deployment, value=tag) for tag in dict.fromkeys(tags)
+        )
+        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu)
+        port = allocation.reserve_port(deployment)
+        deployment.gpu_id = gpu_id
+        deployment.argv = build_argv(
+            model_path=str(source.serve_path),
+            port=port,
+            served_model_name=source.base_model_name,
+            gpu_id=gpu_id,
+            extra_args=extra_argv,
+            lora=source.lora,
+        )
+        deployment.log_file = str(Path(settings.DEPLOY_LOG_DIR) / f"{deployment.pk}.log")
+        deployment.save(update_fields=["gpu_id", "argv", "log_file", "updated_at"])
+
+    _spawn(deployment)
+    record_event(
+        actor=actor,
+        action=AuditAction.CREATE,
+        target=deployment,
+        changes={
+            "model_path": deployment.model_path,
+            "gpu_id": deployment.gpu_id,
+            "port": deployment.port,
+            "vllm_cmd": quoted(deployment.argv),
+            "status": deployment.status,
+        },
+    )
+    return deployment
+
+
+def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
+    """Why the tags or version cannot be stored (None when they can); the console calls without a serializer."""
+    for tag in tags:
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH or not tag.isprintable():
+            return f"Tag {tag[:80]!r} must be 1 to {MAX_TAG_LENGTH} printable characters."
+    if len(model_version) > MAX_TAG_LENGTH or not model_version.isprintable():
+        return f"model_version must be at most {MAX_TAG_LENGTH} printable characters."
+    return None
+
+
+def _server_environment(gpu_id: int) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
+    # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
+    # so that the index claimed in the ledger is the GPU the server really uses.
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+    env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
+    return env
+
+
+def _spawn(deployment: Deployment) -> None:
+    try:
+        identity = processes.spawn(
+            deployment.argv,
+            cwd=Path(settings.DEPLOY_LOG_DIR),
+            env=_server_environment(deployment.gpu_id),
+            log_path=Path(deployment.log_file),
+            exit_code_path=Path(deployment.exit_code_file),
+        )
+    except OSError as exc:
+        _finish(deployment, DeploymentStatus.FAILED, detail=f"The server could not be started: {exc}.")
+        return
+    now = timezone.now()
+    Deployment.objects.filter(pk=deployment.pk).update(
+        pid=identity.pid, process_start_time=identity.start_time, started_at=now, updated_at=now
+    )
+    deployment.pid, deployment.process_start_time, deployment.started_at = identity.pid, identity.start_time, now
+
+
+def _own_group(deployment: Deployment) -> int | None:
+    """The deployment's process group id, if signalling it can only reach its own processes.
+
+    The group leader (our wrapper) may be gone while its children live on; the
+    kernel never reuses a pid that still names a process group, so the group is
+    ours unless a *different* process now has the leader's pid.
+    """
+    identity = deployment.process
+    if identity is None:
+        return None
+    current = processes.identify(identity.pid)
+    if current is not None and current.start_time != identity.start_time:
+        return None  # the pid was recycled: our group is long gone
+    return identity.pid
+
+
+def _finish(deployment: Deployment, status: str, *, detail: str, exit_code: int | None = None) -> bool:
+    """Move a live deployment to an ended status and give back its GPU; its port frees with it."""
+    fields = {"health_ok": False, "status_detail": detail, "stopped_at": timezone.now()}
+    if exit_code is not None:
+        fields["exit_code"] = exit_code
+    if status == DeploymentStatus.FAILED and deployment.log_file:
+        fields["last_log_lines"] = "\n".join(last_lines(Path(deployment.log_file), FAILED_LOG_LINES))
+    # A server that exits because someone is stopping it has not failed: the stopper finishes it.
+    where = Q(stop_requested_at=None) if status == DeploymentStatus.FAILED else None
+    changed = deployment.transition(LIVE_STATUSES, status, where=where, **fields)
+    if changed:
+        release_gpus(holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk)
+    return changed
+
+
+def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, force: bool = False) -> Deployment:
+    """SIGTERM the server's whole process group, wait, SIGKILL it if `force`; verify it is gone.
+
+    Only then are its GPU and port released and the deployment marked `stopped`.
+    Conflict (409) when it has already ended, or when processes survive.
+    """
+    now = timezone.now()
+    if not Deployment.objects.filter(pk=deployment.pk, status__in=LIVE_STATUSES).update(stop_requested_at=now):
+        deployment.refresh_from_db()
+        raise Conflict(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
+    old_status = deployment.status
+    pgid = _own_group(deployment)
+    if pgid is not None and not processes.terminate_group(pgid, grace=settings.DEPLOY_STOP_GRACE_SECONDS, force=force):
+        Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=None)
+        survivors = processes.group_members(pgid)
+        if not force:
+            raise Conflict(
+                f"Deployment {deployment.pk} did not exit within {settings.DEPLOY_STOP_GRACE_SECONDS:g} s of "
+                f"SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true to SIGKILL it."
+            )
+        raise Conflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
+    exit_code = processes.read_exit_code(Path(deployment.exit_code_file)) if deployment.log_file else None
+    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)
+    record_event(
+        actor=actor,
+        action=AuditAction.ACTION,
+        verb="stop",
+        target=deployment,
+        changes={"status": [old_status, DeploymentStatus.STOPPED], "force": force},
+    )
+    deployment.refresh_from_db()
+    return deployment
+
+
+def supervise(deployment: Deployment) -> None:
+    """One supervision step: notice an exited server, else probe it and update its health."""
+    now = timezone.now()
+    if deployment.stop_requested_at is not None:
+        if deployment.stop_is_stale(now):
+            # Whoever asked for the stop died before finishing it; finish it for them.
+            stop_deployment(deployment, actor=None, force=True)
+        return
+    identity = deployment.process
+    if identity is None:
+        if now - deployment.created_at > SPAWN_DEADLINE:
+            _fail(deployment, "The server was never started (the platform stopped while starting it).")
+        return
+    if not processes.is_running(identity):
+        _fail_exited(deployment)
+        return
+    _record_probe(deployment, now)
+
+
+def _fail(deployment: Deployment, detail: str, exit_code: int | None = None) -> None:
+    old_status = deployment.status
+    if _finish(deployment, DeploymentStatus.FAILED, detail=detail, exit_code=exit_code):
+        record_event(
+            actor=None,
+            action=AuditAction.ACTION,
+            verb="fail",
+            target=deployment,
+            changes={"status": [old_status, DeploymentStatus.FAILED], "detail": detail},
+        )
+
+
+def _fail_exited(deployment: Deployment) -> None:
+    """The server exited by itself: its children may live on holding GPU memory; end them first."""
+    pgid = _own_group(deployment)
+    if pgid is not None and not processes.terminate_group(pgid, grace=LEFTOVER_GRACE_SECONDS, force=True):
+        logger.error(
+            "Leftover processes %s of deployment %s survive SIGKILL", processes.group_members(pgid), deployment.pk
+        )
+        return  # keep the GPU held: something still uses it
+    exit_code = processes.read_exit_code(Path(deployment.exit_code_file)) if deployment.log_file else None
+    _fail(deployment, f"The server exited by itself with exit code {exit_code}.", exit_code=exit_code)
+
+
+def _record_probe(deployment: Deployment, now) -> None:
+    result = probes.probe(
+        port=deployment.port,
+        health_path=deployment.health_path,
+        served_model_name=deployment.served_model_name,
+        timeout=settings.DEPLOY_PROBE_TIMEOUT_SECONDS,
+    )
+    status = deployment.status
+    if result.ok:
+        if status != DeploymentStatus.RUNNING:
+            deployment.transition(
+                status,
+                DeploymentStatus.RUNNING,
+                health_ok=True,
+                failed_probes=0,
+                last_probe_at=now,
+                ready_at=deployment.ready_at or now,
+                status_detail="",
+            )
+        else:
+            Deployment.objects.filter(pk=deployment.pk, status=status).update(
+                health_ok=True, failed_probes=0, last_probe_at=now, status_detail=""
+            )
+        return
+    if status == DeploymentStatus.STARTING:
+        loading_for = now - (deployment.started_at or deployment.created_at)
+        if loading_for.total_seconds() > settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:
+            deployment.transition(
+                status,
+                DeploymentStatus.UNHEALTHY,
+                health_ok=False,
+                last_probe_at=now,
+                status_detail=f"Not ready after {settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:g} s: {result.detail}",
+            )
+        else:
+            Deployment.objects.filter(pk=deployment.pk, status=status).update(
+                health_ok=False, last_probe_at=now, status_detail=result.detail
+            )
+        return
+    failed = deployment.failed_probes + 1
+    fields = {"health_ok": False, "failed_probes": failed, "last_probe_at": now, "status_detail": result.detail}
+    if status == DeploymentStatus.RUNNING and failed >= settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES:
+        deployment.transition(status, DeploymentStatus.UNHEALTHY, **fields)
+    else:
+        Deployment.objects.filter(pk=deployment.pk, status=status).update(**fields)

@@ -1,0 +1,94 @@
+"""Deployments tests drive the stand-in vLLM server (fixtures/fake_vllm.py) through the
+real VLLM_COMMAND template, on fake GPUs named by GPU_IDS. Every server a test starts
+is stopped (its whole process group killed) when the test ends."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deployments.models import Deployment
+from deployments.supervisor import DeploymentSupervisor
+from llmplatform import processes
+from llmplatform.testing import manage_py, running, subprocess_env, wait_for
+
+FAKE_VLLM = Path(__file__).parent / "fixtures" / "fake_vllm.py"
+FAKE_VLLM_COMMAND = (
+    f"{sys.executable} {FAKE_VLLM} serve {{model_path}} --host 127.0.0.1 --port {{port}} --served-model-name {{name}}"
+)
+
+
+def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Deployment:
+    """Run supervisor ticks (the real loop body) until the deployment reaches `status`."""
+    supervisor = DeploymentSupervisor()
+
+    def reached() -> Deployment | None:
+        supervisor.acquire_lease()
+        supervisor.tick()
+        deployment = Deployment.objects.get(pk=deployment_id)
+        return deployment if deployment.status == status else None
+
+    try:
+        return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
+    finally:
+        supervisor.release_lease()
+
+
+@pytest.fixture
+def port_range_base() -> int:
+    return random.randrange(20000, 29000, 50)
+
+
+@pytest.fixture
+def fake_vllm(settings, port_range_base):
+    """Deployments start the stand-in server on GPUs 0 and 1; servers are cleaned up after the test."""
+    settings.VLLM_COMMAND = FAKE_VLLM_COMMAND
+    settings.GPU_IDS = "0,1"
+    settings.DEPLOY_PORT_RANGE = f"{port_range_base}-{port_range_base + 49}"
+    settings.DEPLOY_PROBE_INTERVAL_SECONDS = 0.1
+    settings.DEPLOY_PROBE_TIMEOUT_SECONDS = 1.0
+    settings.DEPLOY_STOP_GRACE_SECONDS = 3.0
+    settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = 3
+    yield settings
+    for deployment in Deployment.objects.exclude(pid=None):
+        if processes.group_members(deployment.pid):
+            processes.terminate_group(deployment.pid, grace=0.5, force=True)
+
+
+@pytest.fixture
+def tiny_model(settings) -> str:
+    """A model folder under MODELS_DIR; returns its relative path."""
+    folder = Path(settings.MODELS_DIR) / "models" / "tiny-llama"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    return "models/tiny-llama"
+
+
+@pytest.fixture
+def platform_process(fake_vllm, settings):
+    """Start `manage.py ARGS` in its own session on the test database, with this test's deployment settings.
+
+    Stopped (its whole process group) when the test ends; its output goes to `<DATA_DIR>/<log_name>.log`.
+    """
+    env = subprocess_env(
+        LLMP_HOSTNAME=settings.HOSTNAME,
+        GPU_IDS=settings.GPU_IDS,
+        VLLM_COMMAND=settings.VLLM_COMMAND,
+        DEPLOY_PORT_RANGE=settings.DEPLOY_PORT_RANGE,
+        DEPLOY_PROBE_INTERVAL_SECONDS=str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
+        DEPLOY_SUPERVISOR_LEASE_SECONDS="2",
+        DEPLOY_SUPERVISOR_TASK_SECONDS="4",
+        Q_WORKERS="1",
+    )
+    with contextlib.ExitStack() as stack:
+
+        def start(*args: str, log_name: str = "manage") -> subprocess.Popen:
+            log = Path(settings.DATA_DIR) / f"{log_name}.log"
+            return stack.enter_context(running(manage_py(*args), env=env, log=log))
+
+        yield start

@@ -1,0 +1,231 @@
+"""POST /deployments: a real (stand-in) vLLM server on an allocated GPU and port."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditEvent
+from deployments.models import Deployment
+from deployments.services import create_deployment
+from deployments.tests.conftest import FAKE_VLLM, supervise_until
+from gpus.inventory import Gpu
+from gpus.models import GpuClaim
+from llmplatform import processes
+from llmplatform.api import ApiError
+from llmplatform.testing import wait_for
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+CONTRACT_FIELDS = {
+    "deployment_id", "model_path", "model_version", "tags", "gpu_id", "port", "pid", "status",
+    "started_at", "stopped_at", "health_ok", "vllm_cmd", "log_file", "health_path",
+}  # fmt: skip
+
+
+def deploy(client, **body):
+    return client.post("/deployments", body, format="json")
+
+
+def test_it_starts_the_server_and_reports_the_contract_shape(owner_client, fake_vllm, tiny_model, settings):
+    response = deploy(
+        owner_client,
+        model_path=tiny_model,
+        model_version="v1",
+        tags=["demo"],
+        extra_args="--max-num-seqs 4",
+        preferred_gpu=1,
+        health_path="/health",
+    )
+
+    assert response.status_code == 201, response.json()
+    info = response.json()
+    assert set(info) >= CONTRACT_FIELDS
+    assert info["status"] == "starting"
+    assert info["model_path"] == tiny_model and info["model_version"] == "v1" and info["tags"] == ["demo"]
+    assert info["gpu_id"] == 1
+    low, high = (int(part) for part in settings.DEPLOY_PORT_RANGE.split("-"))
+    assert low <= info["port"] <= high
+    assert isinstance(info["started_at"], float) and info["stopped_at"] is None
+    argv = shlex.split(info["vllm_cmd"])
+    model_dir = str(Path(settings.MODELS_DIR, tiny_model).resolve())
+    assert argv == [
+        sys.executable, str(FAKE_VLLM), "serve", model_dir, "--host", "127.0.0.1", "--port", str(info["port"]),
+        "--served-model-name", "tiny-llama", "--max-num-seqs", "4",
+    ]  # fmt: skip
+    assert processes.group_members(info["pid"])
+
+    deployment = supervise_until(info["deployment_id"], "running")
+    assert deployment.health_ok
+    log = Path(info["log_file"]).read_text()
+    assert "CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_ORDER=PCI_BUS_ID" in log
+    assert f"http://127.0.0.1:{info['port']}" in log
+    assert AuditEvent.objects.filter(object_id=info["deployment_id"], action="create").exists()
+
+
+def test_it_keeps_a_model_path_with_spaces_one_argument(owner_client, fake_vllm, settings):
+    (Path(settings.MODELS_DIR) / "my model's dir").mkdir()
+
+    info = deploy(owner_client, model_path="my model's dir", served_model_name="mine").json()
+
+    assert str(Path(settings.MODELS_DIR, "my model's dir").resolve()) in shlex.split(info["vllm_cmd"])
+    supervise_until(info["deployment_id"], "running")
+
+
+def test_it_refuses_a_busy_preferred_gpu_naming_its_holder(owner_client, fake_vllm, tiny_model):
+    GpuClaim.objects.create(gpu_index=0, holder_kind="run", holder_id="r1", holder_label="run finetune-7")
+
+    response = deploy(owner_client, model_path=tiny_model, preferred_gpu=0)
+
+    assert response.status_code == 409
+    assert "run finetune-7" in response.json()["detail"]
+    assert not Deployment.objects.exists()
+
+
+def test_it_refuses_when_no_gpu_is_free_and_leaves_nothing_behind(owner_client, fake_vllm, tiny_model):
+    assert deploy(owner_client, model_path=tiny_model).status_code == 201
+    assert deploy(owner_client, model_path=tiny_model).status_code == 201
+
+    response = deploy(owner_client, model_path=tiny_model)
+
+    assert response.status_code == 409
+    assert "No GPU is free" in response.json()["detail"]
+    assert Deployment.objects.count() == 2
+    assert sorted(GpuClaim.objects.values_list("gpu_index", flat=True)) == [0, 1]
+
+
+def test_it_picks_the_free_gpu_with_most_free_memory(owner_client, fake_vllm, tiny_model, monkeypatch):
+    gpus = [Gpu(0, memory_free_bytes=10), Gpu(1, memory_free_bytes=70), Gpu(2, memory_free_bytes=40)]
+    for module in ("deployments.allocation", "gpus.services"):  # NVML stand-in: free memory differs per GPU
+        monkeypatch.setattr(f"{module}.list_gpus", lambda: gpus)
+
+    assert deploy(owner_client, model_path=tiny_model).json()["gpu_id"] == 1
+    assert deploy(owner_client, model_path=tiny_model).json()["gpu_id"] == 2
+
+
+@pytest.mark.parametrize("gpu", [-1, 2, 99])
+def test_it_refuses_a_gpu_that_does_not_exist(owner_client, fake_vllm, tiny_model, gpu):
+    response = deploy(owner_client, model_path=tiny_model, preferred_gpu=gpu)
+
+    assert response.status_code == 400
+    assert "preferred_gpu" in response.json()["detail"]
+    assert not GpuClaim.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "named"),
+    [
+        ("--port 9000", "--port"),
+        ("--host=0.0.0.0", "--host"),
+        ("--served_model_name other", "--served-model-name"),
+        ("--api-key s3cret", "--api-key"),
+        ("--uds /tmp/x.sock", "--uds"),
+        ("--po 9000", "--port"),
+        ("--lora-modules x=/etc", "--lora-modules"),
+        ("--max-num-seqs 4 stray", "'stray'"),
+        ("just-words", "'just-words'"),
+        ("--chat-template 'unbalanced", "shell"),
+    ],
+)
+def test_it_refuses_extra_args_the_platform_owns_or_cannot_read(owner_client, fake_vllm, tiny_model, extra_args, named):
+    response = deploy(owner_client, model_path=tiny_model, extra_args=extra_args)
+
+    assert response.status_code == 400
+    assert named in response.json()["detail"]
+    assert not Deployment.objects.exists()
+
+
+def test_it_passes_checked_extra_args_on_verbatim(owner_client, fake_vllm, tiny_model):
+    info = deploy(owner_client, model_path=tiny_model, extra_args="--dtype=half --seed -1 --enforce-eager").json()
+
+    assert shlex.split(info["vllm_cmd"])[-4:] == ["--dtype=half", "--seed", "-1", "--enforce-eager"]
+
+
+def test_it_requires_a_model_path(owner_client, fake_vllm):
+    response = deploy(owner_client, model_version="v1")
+
+    assert response.status_code == 400
+    assert response.json()["missing"] == ["model_path"]
+
+
+@pytest.mark.parametrize(
+    ("model_path", "reason"),
+    [
+        ("/etc", "not absolute"),
+        ("../outside", "'..'"),
+        ("models/../../outside", "'..'"),
+        ("models/missing", "does not exist"),
+        ("escape", "outside the models directory"),
+        ("x" * 300, "cannot be used as a path"),
+        ("loop", "cannot be used as a path"),
+    ],
+)
+def test_it_refuses_model_paths_outside_the_models_dir(owner_client, fake_vllm, settings, tmp_path, model_path, reason):
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", Path(settings.MODELS_DIR) / "escape")
+    os.symlink("loop", Path(settings.MODELS_DIR) / "loop")
+
+    response = deploy(owner_client, model_path=model_path)
+
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "health_path",
+    ["http://169.254.169.254/latest", "//evil.example/health", "/health?x=1", "health", "/a/../b", "/a b"],
+)
+def test_it_refuses_a_health_path_that_is_not_a_plain_path(owner_client, fake_vllm, tiny_model, health_path):
+    response = deploy(owner_client, model_path=tiny_model, health_path=health_path)
+
+    assert response.status_code == 400
+    assert "health_path" in response.json()["detail"]
+
+
+def test_it_refuses_anonymous_callers(anonymous_client, fake_vllm, tiny_model):
+    assert deploy(anonymous_client, model_path=tiny_model).status_code in {401, 403}
+
+
+def test_it_marks_a_server_that_cannot_start_failed_and_frees_its_gpu(owner_client, fake_vllm, tiny_model, settings):
+    settings.VLLM_COMMAND = "/nonexistent/vllm serve {model_path} --port {port}"
+
+    info = deploy(owner_client, model_path=tiny_model).json()
+
+    deployment = supervise_until(info["deployment_id"], "failed")
+    assert deployment.exit_code == 127
+    assert "not found" in deployment.last_log_lines
+    wait_for(lambda: not GpuClaim.objects.exists(), timeout=15, what="the GPU to be released")
+
+
+def test_it_names_the_deployment_that_holds_a_preferred_gpu(owner_client, fake_vllm, tiny_model):
+    holder = deploy(owner_client, model_path=tiny_model, preferred_gpu=0).json()
+
+    response = deploy(owner_client, model_path=tiny_model, preferred_gpu=0)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"GPU 0 is held by deployment tiny-llama ({holder['deployment_id'][:8]})."
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"tags": ["x" * 65]}, "tags"),
+        ({"tags": [""]}, "tags"),
+        ({"model_version": "v" * 65}, "model_version"),
+        ({"served_model_name": "has space"}, "served_model_name"),
+    ],
+)
+def test_it_refuses_labels_it_cannot_keep(owner_client, fake_vllm, tiny_model, body, named):
+    response = deploy(owner_client, model_path=tiny_model, **body)
+
+    assert response.status_code == 400
+    assert named in response.json()["detail"]
+
+
+def test_it_checks_tags_for_callers_without_a_serializer(owner, fake_vllm, tiny_model):
+    with pytest.raises(ApiError, match="printable"):
+        create_deployment(actor=owner, model_path=tiny_model, tags=["line\nbreak"])

@@ -1,0 +1,122 @@
+"""REST endpoints for deployments; thin: they check input and call `deployments.services`."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from deployments import logs, services
+from deployments.models import Deployment
+from deployments.serializers import (
+    DeploymentCreateSerializer,
+    DeploymentInfoSerializer,
+    DeploymentListQuerySerializer,
+    DeploymentLogPageSerializer,
+    DeploymentLogQuerySerializer,
+    DeploymentRemovedSerializer,
+    DeploymentStopQuerySerializer,
+)
+from llmplatform.api import ApiError
+from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
+
+ERRORS = {
+    400: OpenApiResponse(description="Bad input; `detail` says what is wrong."),
+    404: OpenApiResponse(description="No such deployment (or artifact)."),
+    409: OpenApiResponse(description="No free GPU or port, the preferred GPU is held, or the state forbids it."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List deployments, newest first (stopped ones stay listed)",
+        parameters=[
+            DeploymentListQuerySerializer,
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (1–500, default 100)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Skip this many."),
+            *PAGING_HEADERS,
+        ],
+        responses={200: DeploymentInfoSerializer(many=True), 400: ERRORS[400]},
+    ),
+    create=extend_schema(
+        summary="Start a vLLM server for a model",
+        request=DeploymentCreateSerializer,
+        responses={201: DeploymentInfoSerializer, **ERRORS},
+    ),
+    retrieve=extend_schema(summary="A deployment", responses={200: DeploymentInfoSerializer, 404: ERRORS[404]}),
+    destroy=extend_schema(
+        summary="Stop a deployment's server (SIGTERM its process group; with force, SIGKILL)",
+        parameters=[DeploymentStopQuerySerializer],
+        responses={200: DeploymentRemovedSerializer, 403: OpenApiResponse(description="Not its creator."), **ERRORS},
+    ),
+)
+class DeploymentViewSet(viewsets.ViewSet):
+    """Any signed-in user sees deployments; their creator or staff stop them."""
+
+    def _get(self, deployment_id: str) -> Deployment:
+        try:
+            return (
+                Deployment.objects.select_related("created_by")
+                .prefetch_related("tag_set")
+                .get(pk=uuid.UUID(deployment_id))
+            )
+        except (ValueError, Deployment.DoesNotExist) as exc:
+            raise NotFound(f"No deployment {deployment_id}.") from exc
+
+    def list(self, request: Request) -> Response:
+        query = DeploymentListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        deployments = Deployment.objects.select_related("created_by").prefetch_related("tag_set")
+        if "model" in query.validated_data:
+            deployments = deployments.serving_model(query.validated_data["model"])
+        if "tag" in query.validated_data:
+            deployments = deployments.with_tag(query.validated_data["tag"])
+        if "status" in query.validated_data:
+            deployments = deployments.filter(status=query.validated_data["status"])
+        paginator = HeaderLimitOffsetPagination()
+        page = paginator.paginate_queryset(deployments, request, self)
+        return paginator.get_paginated_response(DeploymentInfoSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        body = DeploymentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment = services.create_deployment(actor=request.user, **body.validated_data)
+        return Response(DeploymentInfoSerializer(self._get(str(deployment.pk))).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, deployment_id: str) -> Response:
+        return Response(DeploymentInfoSerializer(self._get(deployment_id)).data)
+
+    def destroy(self, request: Request, deployment_id: str) -> Response:
+        deployment = self._get(deployment_id)
+        if not (request.user.is_staff or deployment.created_by_id == request.user.pk):
+            raise PermissionDenied("Only the deployment's creator or staff may stop it.")
+        query = DeploymentStopQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        services.stop_deployment(deployment, actor=request.user, force=query.validated_data["force"])
+        return Response({"detail": "deployment removed", "deployment_id": str(deployment.pk)})
+
+    @extend_schema(
+        summary="The server's log: a page of lines (default: the last page), or the lines after a byte offset",
+        parameters=[DeploymentLogQuerySerializer],
+        responses={200: DeploymentLogPageSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def logs(self, request: Request, deployment_id: str) -> Response:
+        deployment = self._get(deployment_id)
+        query = DeploymentLogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        options = query.validated_data
+        path = Path(deployment.log_file)
+        try:
+            if "after" in options:
+                page = logs.after(path, offset=options["after"], page_size=options["page_size"])
+            else:
+                page = logs.page_of(path, page=options.get("page"), page_size=options["page_size"])
+        except logs.PageOutOfRange as exc:
+            raise ApiError(400, str(exc)) from exc
+        return Response(DeploymentLogPageSerializer(page).data)

@@ -1,0 +1,97 @@
+"""Helpers for tests that run the platform's own processes (workers, supervisors).
+
+Such a subprocess must share the test's database (the SQLite test database is a
+file for this reason), its cache (django-q2 heartbeats live there) and its
+directories; `subprocess_env` builds that environment from the live settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def database_url() -> str:
+    """A DATABASE_URL naming the database this process is connected to (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """Environment for a `manage.py` subprocess that sees what this test sees."""
+    env = {key: value for key, value in os.environ.items() if key not in {"LLMP_TESTING", "REDIS_URL"}}
+    env.update(
+        DEBUG="1",
+        DATABASE_URL=database_url(),
+        DATA_DIR=str(settings.DATA_DIR),
+        HOST_TRAINING_DIR=str(settings.HOST_TRAINING_DIR),
+        DOCKER_TRAINING_DIR=str(settings.DOCKER_TRAINING_DIR),
+        RUNS_DIR=str(settings.RUNS_DIR),
+        MODELS_DIR=str(settings.MODELS_DIR),
+        DEPLOY_LOG_DIR=str(settings.DEPLOY_LOG_DIR),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def manage_py(*args: str) -> list[str]:
+    return [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
+
+
+def stop_process_group(process: subprocess.Popen, *, timeout: float = 20.0) -> int:
+    """Stop a platform process the way an init system would; its exit status.
+
+    SIGTERM goes to the leader only (qcluster and supervisors stop their own children
+    in order; signalling them all at once makes django-q2 hang), then SIGKILL to
+    whatever is left of its process group.
+    """
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode
+
+
+@contextlib.contextmanager
+def running(argv: list[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """Run `argv` in its own session for the duration of the block, output to `log`."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        stop_process_group(process)

@@ -1,0 +1,206 @@
+"""The Slurm executor against a real one-node cluster (scripts/services/slurm.sh).
+
+The cluster has two fake GPUs (character devices), so `--gres=gpu:N` makes Slurm
+set CUDA_VISIBLE_DEVICES; memory is enforced with cgroups where the host allows.
+Runs are driven through the executor interface alone, with the stand-in trainer
+`executor_trainer.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runs.executors.base import LaunchError, ProcessState
+from runs.executors.slurm import SlurmExecutor, observation_for, sbatch_options
+from runs.models import Run
+
+TRAINER = str(Path(__file__).parents[1] / "fixtures" / "executor_trainer.py")
+
+
+def trainer_argv(*args: str) -> list[str]:
+    return [sys.executable, TRAINER, *args]
+
+
+def observe(run):
+    return SlurmExecutor().observe(Run.objects.get(pk=run.pk))
+
+
+def ended(run):
+    observation = observe(run)
+    return observation if observation.state is ProcessState.EXITED else None
+
+
+def log_of(spec) -> str:
+    return spec.log_path.read_text() if spec.log_path.exists() else ""
+
+
+def slurm_job(job_id: str) -> str:
+    return subprocess.run(["scontrol", "--oneliner", "show", "job", job_id], capture_output=True, text=True).stdout
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (one waiting to be reaped holds nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+
+
+def launched(executor_run, *args, **kwargs):
+    run, spec = executor_run("slurm", *args, **kwargs)
+    run.executor_state = SlurmExecutor().launch(run, spec)
+    run.save()
+    return run, spec
+
+
+@pytest.mark.slurm
+def test_it_submits_the_argv_with_a_gpu_and_follows_the_log_to_completion(slurm_cluster, executor_run, poll):
+    hostile = "a b; $(touch /tmp/llmp-pwned) `id`"
+    run, spec = executor_run("slurm", trainer_argv("--steps", "6", "--step-seconds", "0.4", hostile))
+    run.resources = {"gpu_count": 1}
+    run.executor_state = SlurmExecutor().launch(run, spec)
+    run.save()
+
+    # Followed while it runs: the log grows before the job ends.
+    poll(lambda: "'loss'" in log_of(spec) and observe(run).state is ProcessState.RUNNING, what="a loss line")
+    observation = poll(lambda: ended(run), what="the job to end")
+
+    assert observation.exit_code == 0
+    log = log_of(spec)
+    assert "CUDA_VISIBLE_DEVICES=0" in log  # Slurm picked the GPU, not the platform
+    assert f'args=["{hostile}"]' in log.replace('\\"', '"')
+    assert f"cwd={spec.cwd}" in log
+    assert "done, exiting with 0" in log
+    assert not os.path.exists("/tmp/llmp-pwned")
+    job = slurm_job(run.executor_state["job_id"])
+    assert "JobState=COMPLETED" in job
+    assert f"JobName=llmp-{run.pk}" in job
+
+
+@pytest.mark.slurm
+def test_it_reports_the_exit_code_of_a_failed_job(slurm_cluster, executor_run, poll):
+    run, _ = launched(executor_run, trainer_argv("--steps", "1", "--exit-code", "3"))
+
+    observation = poll(lambda: ended(run), what="the job to end")
+
+    assert observation.exit_code == 3
+    assert "FAILED, exit code 3" in observation.reason
+
+
+@pytest.mark.slurm
+def test_it_reports_a_job_over_its_memory_limit_as_out_of_memory(slurm_cluster, executor_run, poll):
+    if "proctrack/cgroup" not in Path(os.environ["SLURM_CONF"]).read_text():
+        pytest.skip("this host has no memory cgroups, so Slurm cannot enforce --mem")
+    options = {"mem": "100M"}
+    run, _ = launched(executor_run, trainer_argv("--allocate-mb", "400", "--steps", "1"), options=options)
+
+    observation = poll(lambda: ended(run), what="the job to end")
+
+    assert "ran out of memory" in observation.reason
+    assert "OUT_OF_MEMORY" in observation.reason
+    assert observation.exit_code != 0
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("ignore_sigterm", [False, True], ids=["honours-sigterm", "ignores-sigterm"])
+def test_it_cancels_a_running_job_with_sigterm_then_for_good(slurm_cluster, executor_run, poll, ignore_sigterm):
+    args = ("--steps", "1000", "--step-seconds", "0.2", *(["--ignore-sigterm"] if ignore_sigterm else []))
+    run, spec = launched(executor_run, trainer_argv(*args))
+    child_pid = int(
+        poll(lambda: next((ln[10:] for ln in log_of(spec).splitlines() if ln.startswith("child_pid=")), None))
+    )
+
+    assert SlurmExecutor().cancel(Run.objects.get(pk=run.pk), grace=1.0) is True
+
+    assert not alive(child_pid), "the trainer's child was left running"
+    job = slurm_job(run.executor_state["job_id"])
+    if ignore_sigterm:
+        assert "JobState=CANCELLED" in job
+    else:
+        assert "got SIGTERM, saving and exiting" in log_of(spec)
+    assert observe(run).state is ProcessState.EXITED
+
+
+@pytest.mark.slurm
+def test_it_shows_a_job_waiting_for_gpus_as_pending_and_cancels_it_before_it_starts(slurm_cluster, executor_run, poll):
+    holder, _ = executor_run("slurm", trainer_argv("--steps", "1000"))
+    holder.resources = {"gpu_count": 2}
+    holder.executor_state = SlurmExecutor().launch(holder, _)
+    holder.save()
+    waiting, spec = executor_run("slurm", trainer_argv("--steps", "1"))
+    waiting.resources = {"gpu_count": 2}
+    waiting.executor_state = SlurmExecutor().launch(waiting, spec)
+    waiting.save()
+    try:
+        poll(lambda: observe(holder).state is ProcessState.RUNNING, what="the first job to run")
+        observation = observe(waiting)
+        assert observation.state is ProcessState.PENDING
+        assert "is pending (Resources)" in observation.reason
+
+        assert SlurmExecutor().cancel(waiting, grace=1.0) is True
+        assert "JobState=CANCELLED" in slurm_job(waiting.executor_state["job_id"])
+        assert log_of(spec) == ""  # never started
+    finally:
+        SlurmExecutor().cancel(holder, grace=0.5)
+
+
+@pytest.mark.slurm
+def test_it_explains_what_sbatch_refused(slurm_cluster, executor_run):
+    run, spec = executor_run("slurm", trainer_argv(), options={"partition": "no-such-partition"})
+
+    with pytest.raises(LaunchError, match=r"sbatch refused the job: .*invalid partition"):
+        SlurmExecutor().launch(run, spec)
+
+
+def test_it_takes_sbatch_options_from_settings_and_the_project(settings, executor_run):
+    settings.SLURM_PARTITION = "gpu"
+    settings.SLURM_TIME_LIMIT = "2:00:00"
+    settings.SLURM_EXTRA_ARGS = "--exclusive --comment='llm platform'"
+    _, spec = executor_run("slurm", ["true"], options={"partition": "a100", "mem": "64G", "image": "ignored"})
+
+    assert sbatch_options(spec, {"gpu_count": 4}) == [
+        "--partition=a100",
+        "--time=2:00:00",
+        "--mem=64G",
+        "--gres=gpu:4",
+        "--exclusive",
+        "--comment=llm platform",
+    ]
+
+
+def test_it_refuses_a_project_option_that_would_smuggle_in_another_sbatch_option(executor_run):
+    _, spec = executor_run("slurm", ["true"], options={"account": "team --output=/etc/passwd"})
+
+    with pytest.raises(LaunchError, match="'account' has an unusable value"):
+        sbatch_options(spec, {})
+
+
+@pytest.mark.parametrize(
+    ("state", "exit_code", "recorded", "expected_code", "why"),
+    [
+        ("TIMEOUT", "0:15", 0, None, "hit its time limit"),
+        ("OUT_OF_MEMORY", "0:125", 137, 137, "ran out of memory"),
+        ("NODE_FAIL", "0:0", None, None, "was lost with its node"),
+        ("CANCELLED by 0", "0:15", None, None, "was cancelled outside the platform"),
+        ("FAILED", "3:0", 3, 3, "failed (FAILED, exit code 3)"),
+    ],
+)
+def test_it_maps_slurm_end_states_to_a_failure_with_a_reason(state, exit_code, recorded, expected_code, why):
+    observation = observation_for("42", state, exit_code, "None", recorded)
+
+    assert observation.state is ProcessState.EXITED
+    assert observation.exit_code == expected_code
+    assert observation.reason.startswith(f"Slurm job 42 {why}")
+
+
+def test_it_maps_pending_running_and_completed_jobs():
+    assert observation_for("7", "PENDING", "0:0", "Priority", None).state is ProcessState.PENDING
+    assert observation_for("7", "COMPLETING", "0:0", "None", None).state is ProcessState.RUNNING
+    assert observation_for("7", "COMPLETED", "0:0", "None", 0) == observation_for("7", "COMPLETED", "0:0", "", None)
+    assert observation_for("7", "COMPLETED", "0:0", "None", None).exit_code == 0

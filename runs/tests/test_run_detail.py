@@ -1,0 +1,73 @@
+"""GET /projects/{ref}/runs and /projects/{ref}/runs/{id}."""
+
+from __future__ import annotations
+
+from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, Run
+
+CONTRACT_FIELDS = {
+    "id", "project_id", "name", "status", "created_at", "updated_at", "started_at", "completed_at",
+    "cancelled_at", "progress", "metrics", "gpu_utilization", "start_command", "hyperparameters",
+    "resources", "artifacts", "logs", "resume_source_artifact_id", "resumed_from",
+}  # fmt: skip
+
+
+def busy_run(project, tmp_path) -> Run:
+    run = Run.objects.create(project=project, status="running", progress=0.4, metrics={"train_loss": 1.72})
+    for step in range(1, 6):
+        artifact = Artifact.objects.create(
+            run=run, name=f"checkpoint-{step}", type=ArtifactType.CHECKPOINT, path=str(tmp_path / str(step)), step=step
+        )
+        ArtifactTag.objects.create(artifact=artifact, value="candidate")
+    LogLine.objects.bulk_create(
+        LogLine(run=run, seq=seq, timestamp=run.created_at, message=f"line {seq}") for seq in range(1, 101)
+    )
+    Run.objects.filter(pk=run.pk).update(next_log_seq=101)
+    return run
+
+
+def test_it_shows_the_contract_fields_in_few_queries(owner_client, project, tmp_path, django_assert_max_num_queries):
+    run = busy_run(project, tmp_path)
+
+    with django_assert_max_num_queries(7):
+        response = owner_client.get(f"/projects/{project.name}/runs/{run.pk}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body.keys() >= CONTRACT_FIELDS
+    assert body["project_id"] == str(project.pk)
+    assert body["metrics"] == {"train_loss": 1.72}
+    assert len(body["artifacts"]) == 5 and body["artifacts"][0]["tags"][0]["value"] == "candidate"
+    assert body["latest_checkpoint"]["name"] == "checkpoint-5"
+    assert [line["message"] for line in body["logs"]] == [f"line {seq}" for seq in range(81, 101)]
+    assert set(body["logs"][0]) >= {"timestamp", "level", "message"}
+
+
+def test_it_answers_404_for_unknown_or_foreign_runs(owner_client, outsider_client, owner, project):
+    from projects.services import create_project
+
+    run = Run.objects.create(project=project)
+    other = create_project(actor=owner, fields={"name": "other"})
+
+    assert owner_client.get(f"/projects/{project.name}/runs/{run.pk}").status_code == 200
+    assert owner_client.get(f"/projects/other/runs/{run.pk}").status_code == 404
+    assert owner_client.get(f"/projects/{project.name}/runs/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert owner_client.get(f"/projects/{project.name}/runs/not-a-uuid").status_code == 404
+    assert outsider_client.get(f"/projects/{project.name}/runs/{run.pk}").status_code == 404
+    assert other.runs.count() == 0
+
+
+def test_it_lists_the_projects_runs_newest_first(owner_client, project, django_assert_max_num_queries):
+    runs = [Run.objects.create(project=project, name=f"r{index}") for index in range(3)]
+    Run.objects.filter(pk=runs[0].pk).update(status="completed")
+
+    with django_assert_max_num_queries(5):
+        response = owner_client.get(f"/projects/{project.pk}/runs")
+
+    assert response.status_code == 200
+    assert [item["name"] for item in response.json()] == ["r2", "r1", "r0"]
+    assert response["X-Total-Count"] == "3"
+    assert [item["name"] for item in owner_client.get(f"/projects/{project.name}/runs?status=completed").json()] == [
+        "r0"
+    ]
+    assert owner_client.get(f"/projects/{project.name}/runs?status=lost").status_code == 400
+    assert owner_client.get(f"/projects/{project.name}/runs?limit=0").status_code == 400

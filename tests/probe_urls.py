@@ -1,0 +1,34 @@
+"""The platform's URLs plus two probe views, to exercise the API conventions before
+(and independently of) the domain endpoints that other apps add."""
+
+from django.urls import path
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from llmplatform.urls import urlpatterns as platform_urlpatterns
+
+
+class ProbeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=20)
+    count = serializers.IntegerField(min_value=0)
+
+
+class EchoView(APIView):
+    def post(self, request: Request) -> Response:
+        serializer = ProbeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.validated_data)
+
+
+class BrokenView(APIView):
+    def get(self, request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+
+urlpatterns = [
+    path("probe/echo", EchoView.as_view()),
+    path("probe/broken", BrokenView.as_view()),
+    *platform_urlpatterns,
+]

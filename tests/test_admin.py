@@ -1,0 +1,32 @@
+"""Operators work in the Django admin: every registered model's pages render."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from gpus.models import GpuClaim
+
+REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=[model._meta.label for model, _ in REGISTERED])
+def test_it_renders_the_changelist_with_search_of_every_registered_model(admin_client, model, model_admin):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    query = {"q": "x"} if model_admin.search_fields else {}
+    assert admin_client.get(url, query).status_code == 200
+
+
+def test_it_lists_gpu_claims_for_operators_without_letting_them_invent_one(admin_client, db):
+    GpuClaim.objects.create(gpu_index=3, holder_kind="deployment", holder_id="d-1", holder_label="qwen-v1")
+    changelist = admin_client.get("/admin/gpus/gpuclaim/", {"q": "qwen"})
+    assert "qwen-v1" in changelist.content.decode()
+    assert admin_client.get("/admin/gpus/gpuclaim/add/").status_code == 403
+
+
+def test_it_sends_anonymous_people_to_the_admin_login_page(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert client.get("/admin/login/").status_code == 200

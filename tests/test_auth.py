@@ -1,0 +1,77 @@
+"""Every API route asks for credentials: a token (scripts) or a session (console)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.urls.resolvers import RegexPattern
+from rest_framework.authtoken.models import Token
+
+from tests.routes import PUBLIC_PATHS, all_routes, fill_regex, protected_api_routes
+
+METHODS = ["get", "post", "put", "patch", "delete"]
+
+
+def test_it_finds_concrete_paths_for_every_route():
+    routes = all_routes()
+    assert any(route.path == "/v1/audit-events" for route in routes)
+    unresolved = [route.pattern for route in routes if not route.resolves_to_itself()]
+    assert unresolved == []
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_it_answers_anonymous_calls_on_every_api_route_with_401_json(client, db, method):
+    answers = {}
+    for route in protected_api_routes():
+        response = getattr(client, method)(route.path)
+        body = response.json() if response.headers.get("Content-Type") == "application/json" else None
+        answers[route.path] = (response.status_code, bool(body and body.get("detail")))
+    assert answers and set(answers.values()) == {(401, True)}, answers
+
+
+def test_it_lets_anonymous_callers_read_health_and_the_schema(client, db):
+    for path in sorted(PUBLIC_PATHS):
+        assert client.get(path).status_code in (200, 503), path
+
+
+def test_it_accepts_a_token(staff_client):
+    assert staff_client.get("/v1/audit-events").status_code == 200
+
+
+def test_it_refuses_an_unknown_token(client, db):
+    response = client.get("/v1/audit-events", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+    assert response.headers["WWW-Authenticate"] == "Token"
+
+
+def test_it_accepts_a_session_login(client, staff):
+    assert client.login(username="operator", password="pw-operator")
+    assert client.get("/v1/audit-events").status_code == 200
+
+
+def test_it_creates_a_user_with_a_token_and_prints_both_password_and_token(db, capsys):
+    call_command("create_api_token", "carol")
+    output = capsys.readouterr().out
+    user = User.objects.get(username="carol")
+    password = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("password: "))
+    assert f"token: {user.auth_token.key}" in output
+    assert user.check_password(password)
+    assert not user.is_staff
+
+
+def test_it_prints_the_existing_token_and_sets_a_given_password(db, capsys, owner):
+    call_command("create_api_token", "alice", "--password", "a-new-password", "--staff")
+    output = capsys.readouterr().out
+    owner.refresh_from_db()
+    assert f"token: {owner.auth_token.key}" in output
+    assert "password:" not in output
+    assert owner.check_password("a-new-password")
+    assert owner.is_staff
+    assert Token.objects.filter(user=owner).count() == 1
+
+
+def test_it_fills_router_style_regex_routes():
+    pattern = RegexPattern(r"^projects/(?P<pk>[^/.]+)/runs\.(?P<format>[a-z0-9]+)/?$")
+    assert fill_regex(pattern) == "projects/00000000-0000-4000-8000-000000000000/runs.1/"

@@ -1,0 +1,64 @@
+"""The API describes itself: a valid OpenAPI 3 schema and Swagger UI that works offline."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema_rs
+import pytest
+import schemathesis
+
+from tests.routes import api_routes
+
+
+def fetch_schema(client) -> dict:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oai.openapi+json"
+    return response.json()
+
+
+def validate(schema: dict) -> None:
+    """Check against the OpenAPI 3 meta-schema (schemathesis' validator)."""
+    schemathesis.openapi.from_dict(schema).validate()
+
+
+def test_it_serves_a_valid_openapi_3_schema_to_anyone(client, db):
+    schema = fetch_schema(client)
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
+
+
+def test_it_would_notice_an_invalid_schema(client, db):
+    broken = {**fetch_schema(client), "paths": {"/x": {"get": {"responses": "none"}}}}
+    with pytest.raises(jsonschema_rs.ValidationError):
+        validate(broken)
+
+
+def test_it_describes_every_api_route(client, db):
+    templates = [re.sub(r"\{[^}]+\}", "[^/]+", path) for path in fetch_schema(client)["paths"]]
+    undocumented = [
+        route.path
+        for route in api_routes()
+        if route.path != "/openapi.json" and not any(re.fullmatch(template, route.path) for template in templates)
+    ]
+    assert undocumented == []
+
+
+def test_it_renders_swagger_ui_from_this_server_only(client, db, settings):
+    settings.WHITENOISE_USE_FINDERS = True
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets, html
+    assert all(asset.startswith("/static/drf_spectacular_sidecar/") for asset in assets), assets
+    assert "//" not in "".join(assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
