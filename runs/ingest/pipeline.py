@@ -33,7 +33,6 @@ from runs.ingest.progress import (
 )
 from runs.models import Artifact, ArtifactType, LogLine, Run
 
-LOG_FILE = "train.log"
 LLAMAFACTORY_LOG = "trainer_log.jsonl"
 METRICS_FILE = "metrics.jsonl"
 TRAINER_STATE = "trainer_state.json"
@@ -86,7 +85,7 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         offset = run.log_offset
         work = _Pass()
         if run_dir is not None:
-            chunk = read_chunk(run_dir / LOG_FILE, offset, final=final, max_bytes=CHUNK_BYTES)
+            chunk = read_chunk(run.log_path, offset, final=final, max_bytes=CHUNK_BYTES)
             work.log = stream.feed(chunk)
             offset = chunk.end_offset
             caught_up = chunk.at_end
