@@ -31,7 +31,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_up(url: str, headers: dict[str, str], timeout: float = 90) -> None:
+def stop_group(pgid: int) -> None:
+    """SIGTERM a server's process group, SIGKILL what is left after 30 s (MLflow's job workers)."""
+    from llmplatform.processes import terminate_group
+
+    terminate_group(pgid, grace=30)
+
+
+def wait_until_up(url: str, headers: dict[str, str], timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -123,6 +130,7 @@ def main() -> None:
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
             stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped whole, workers and all
         ),
         subprocess.Popen(
             [
@@ -142,6 +150,7 @@ def main() -> None:
             cwd=scratch,
             stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115 (lives as long as the process)
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped whole, workers and all
         ),
     ]
     try:
@@ -157,9 +166,7 @@ def main() -> None:
         mlflow_rate, mlflow_errors, mlflow_latency = wrk(mlflow_url, options.seconds, {})
     finally:
         for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=30)
+            stop_group(server.pid)
     from django.conf import settings
 
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from p4_reads_vs_mlflow import free_port, post_json, wait_until_up
+from p4_reads_vs_mlflow import free_port, post_json, stop_group, wait_until_up
 from runs_setup import make_project_and_run, parser, setup
 
 METRICS_PER_RECORD = 100
@@ -69,6 +69,7 @@ def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, in
         cwd=scratch,
         stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115 (lives as long as the process)
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopped whole, workers and all
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -104,8 +105,7 @@ def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, in
             stored = len(json.loads(response.read()).get("metrics", []))
         return (requests - failed) * METRICS_PER_RECORD / elapsed, failed, (requests - failed) - stored
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_group(server.pid)
 
 
 def main() -> None:
