@@ -52,12 +52,20 @@ def wait_until_up(url: str, headers: dict[str, str], timeout: float = 240) -> No
         time.sleep(0.5)
 
 
-def post_json(url: str, body: dict) -> dict:
+def post_json(url: str, body: dict, attempts: int = 3) -> dict:
+    """POST with a retry: under load uvicorn's supervisor restarts MLflow workers it finds slow."""
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"{}")
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"{}")
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, int, str]:
@@ -69,7 +77,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, int, st
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     errors += int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
-    latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", output, re.MULTILINE)
     return rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else ""
 
 
