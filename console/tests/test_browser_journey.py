@@ -128,6 +128,6 @@ def test_it_takes_a_new_user_from_login_to_a_cancelled_run(
     screenshot(page, "run-detail-cancelled-zh")
 
     page.goto("/console/")
-    screenshot(page, "dashboard-zh")
+    screenshot(page, "journey-dashboard-zh")
     page.goto("/console/projects/")
-    screenshot(page, "projects-zh")
+    screenshot(page, "journey-projects-zh")
