@@ -50,7 +50,9 @@ def test_it_shows_each_gpu_free_or_held(owner_session, settings, run):
 
 
 def test_it_shows_running_deployments(owner_session, owner):
-    Deployment.objects.create(created_by=owner, model_path="models/qwen", served_model_name="qwen-chat", status="running")
+    Deployment.objects.create(
+        created_by=owner, model_path="models/qwen", served_model_name="qwen-chat", status="running"
+    )
     Deployment.objects.create(created_by=owner, model_path="models/old", served_model_name="old-chat", status="stopped")
     page = owner_session.get(URL).content.decode()
     assert "qwen-chat" in page and "old-chat" not in page
