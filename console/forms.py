@@ -266,3 +266,18 @@ class DeidPlaygroundForm(forms.Form):
     )
     seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
     reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)
+
+
+class DatasetDeidForm(forms.Form):
+    """What deid.services.start_dataset_deidentification takes besides the dataset."""
+
+    policy = forms.ModelChoiceField(
+        label=_("Policy"),
+        queryset=DeidPolicy.objects.exclude(current_version=None),
+        to_field_name="name",
+        empty_label=None,
+    )
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    name = forms.CharField(
+        label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
+    )
