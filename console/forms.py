@@ -164,7 +164,15 @@ class RunForm(forms.Form):
 
     @classmethod
     def for_project(cls, project: Project, data: Any = None) -> RunForm:
-        return cls(data, initial={"hyperparameters": project.default_hyperparameters})
+        """The form with the project's values shown where an empty field falls back to them."""
+        form = cls(data, initial={"hyperparameters": project.default_hyperparameters})
+        for name, default in (
+            ("model", project.base_model),
+            ("dataset", project.dataset_name),
+            ("training_yaml_name", project.training_yaml_name),
+        ):
+            form.fields[name].widget.attrs["placeholder"] = default
+        return form
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
