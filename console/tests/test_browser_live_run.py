@@ -8,7 +8,7 @@ from django.utils import timezone
 from console.tests.browser import log_in, new_page, screenshot
 from console.tests.conftest import add_log
 from gpus.models import GpuClaim
-from runs.models import MetricPoint, RunStatus
+from runs.models import MetricPoint, Run, RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,6 +41,8 @@ def test_it_switches_the_console_to_chinese(chromium_browser, live_server, run, 
     page.get_by_role("heading", name="仪表盘").wait_for()
     assert page.locator(".badge-running").first.inner_text() == "运行中"
     assert "训练运行 run-001" in page.locator("#gpus-title + .table-wrap").inner_text()
+    Run.objects.filter(pk=run.pk).update(progress=0.9)
+    page.locator("#dashboard-live .progress-label", has_text="90%").wait_for()  # refreshed in place
     screenshot(page, "dashboard-zh")
 
 
