@@ -40,7 +40,7 @@ def test_it_resumes_an_upload_after_a_dropped_chunk(chromium_browser, live_serve
     page.goto(f"/console/datasets/{dataset.pk}/")
     page.locator("#upload-file").set_input_files(str(data))
     page.get_by_role("button", name="Upload", exact=True).click()
-    page.locator("#dataset-files .badge-ready").wait_for()
+    page.locator("#dataset-files td .badge-ready").wait_for()
     assert dropped, "the second chunk was never sent"
     stored = DatasetFile.objects.get(dataset=dataset)
     assert stored.bytes == data.stat().st_size
