@@ -6,6 +6,7 @@ of the personal data itself.
 
 from __future__ import annotations
 
+import copy
 import logging
 import tempfile
 from collections import Counter
@@ -234,13 +235,16 @@ def _scrub_dataset(job: DeidJob) -> None:
     if job.source is None or job.policy is None or job.policy_version is None:
         raise LookupError("The source dataset or the policy version was deleted before the job ran.")
     source = job.source
+    deidentifier = job.policy.deidentifier(seed=job.seed, version=job.policy_version)
+    # Free-form metadata can hold personal data too (an owner's phone...): scrubbed alike.
+    metadata, _ = deidentifier.deidentify_json(copy.deepcopy(source.metadata))
     target = dataset_services.create_dataset(
         name=job.target_name,
         type=source.type,
         description=f"De-identified copy of {source.name} (policy {job.policy_name} {job.policy_version_label}).",
         task_type=source.task_type,
         metadata={
-            **source.metadata,
+            **metadata,
             "deidentified": {
                 "job": str(job.pk),
                 "policy_id": job.policy_name,
@@ -252,7 +256,6 @@ def _scrub_dataset(job: DeidJob) -> None:
     )
     DeidJob.objects.filter(pk=job.pk).update(target=target)
     job.target = target
-    deidentifier = job.policy.deidentifier(seed=job.seed, version=job.policy_version)
     staging = dataset_services.staging_directory(PARTIAL_FOLDER)
     totals: Counter = Counter()
     done_bytes = 0

@@ -32,7 +32,8 @@ def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
 
     target = Dataset.objects.get(pk=body["target_dataset_id"])
     assert target.parent == source_dataset and target.name == "chats-deid" and target.created_by == member
-    assert target.metadata["deidentified"]["policy_id"] == "default"
+    assert target.metadata["deidentified"]["policy_id"] == "default" and target.metadata["language"] == "zh"
+    assert "13912345678" not in target.metadata["contact"]  # metadata is scrubbed too
     files = {f.name: f for f in target.files.all()}
     assert set(files) == {"train.jsonl", "eval.jsonl"}
     assert all(f.status == FileStatus.READY for f in files.values())  # validated like any upload
