@@ -345,6 +345,13 @@ DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
 # Where RUNS_DIR is mounted inside the training container (unset: the same path, or
 # through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
 DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
+# How long a running docker run may go unobserved because the daemon does not answer
+# (a restart) before it is failed as lost.
+DOCKER_UNREACHABLE_GRACE_SECONDS = env_float("DOCKER_UNREACHABLE_GRACE_SECONDS", 60.0)
+# Containers a project's executor options may name besides DOCKER_CONTAINER_NAME ("*": any).
+DOCKER_ALLOWED_CONTAINERS = env_list("DOCKER_ALLOWED_CONTAINERS", "")
+# Images a project may run one container per run from ("*": any; empty: per-run containers are off).
+DOCKER_ALLOWED_IMAGES = env_list("DOCKER_ALLOWED_IMAGES", "")
 
 # --- slurm executor ---------------------------------------------------------
 # Default sbatch --partition, --account and --time for runs of the `slurm` executor

@@ -49,10 +49,11 @@ def test_it_starts_higher_priority_first_then_first_come_first_served(project, o
 
 
 def test_it_starts_runs_without_gpus_while_gpu_runs_wait(project, owner, sleeper):
-    big = queue(project, owner, gpus=3, name="big")
+    queue(project, owner, gpus=1, name="first")
+    big = queue(project, owner, gpus=2, name="big")
     small = queue(project, owner, name="cpu-only")
 
-    assert [run.name for run in dispatch_queued_runs()] == ["cpu-only"]
+    assert [run.name for run in dispatch_queued_runs()] == ["first", "cpu-only"]
     assert status_of(big) == RunStatus.QUEUED
     assert status_of(small) == RunStatus.RUNNING
 

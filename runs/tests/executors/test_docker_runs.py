@@ -119,10 +119,9 @@ def test_it_cancels_inside_the_container_keeps_the_checkpoint_and_resumes_from_i
 
 
 def test_it_fails_a_run_whose_container_is_missing_with_an_error_line_saying_how_to_fix_it(
-    owner_client, docker_project, django_capture_on_commit_callbacks
+    owner_client, docker_project, django_capture_on_commit_callbacks, docker_settings
 ):
-    docker_project.executor_options = {"container": "no-such-training-container"}
-    docker_project.save(update_fields=["executor_options"])
+    docker_settings.DOCKER_CONTAINER_NAME = "no-such-training-container"
 
     run_id = launch(owner_client, docker_project, {}, django_capture_on_commit_callbacks)
 
@@ -133,3 +132,32 @@ def test_it_fails_a_run_whose_container_is_missing_with_an_error_line_saying_how
         "Docker container 'no-such-training-container' does not exist" in message and "DOCKER_CONTAINER_NAME" in message
         for message in errors
     ), errors
+
+
+def test_it_fails_a_run_whose_container_stops_under_it_with_an_error_line(
+    owner_client, docker_project, supervisor, django_capture_on_commit_callbacks, docker_settings, tmp_path_factory
+):
+    client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
+    base = str(tmp_path_factory.getbasetemp())
+    container = client.containers.run(
+        "llmp-python:bookworm",
+        ["sleep", "600"],
+        name=f"llmp-test-stopped-under-run-{Path(base).name}",
+        detach=True,
+        init=True,
+        network_mode="none",
+        volumes=[f"{base}:{base}:rw"],
+    )
+    docker_settings.DOCKER_CONTAINER_NAME = container.name
+    try:
+        body = {"hyperparameters": {"max_steps": 1000, "step_seconds": 0.05}}
+        run_id = launch(owner_client, docker_project, body, django_capture_on_commit_callbacks)
+        wait_for(lambda: detail(owner_client, docker_project, run_id)["current_step"], between=supervisor.tick)
+
+        container.stop(timeout=1)
+        failed = until_status(owner_client, docker_project, run_id, supervisor, "failed", "completed")
+    finally:
+        container.remove(force=True)
+
+    errors = [line["message"] for line in failed["logs"] if line["level"] == "ERROR"]
+    assert any(f"is exited, not running. Start it with `docker start {container.name}`" in m for m in errors), errors
