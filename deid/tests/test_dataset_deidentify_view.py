@@ -98,3 +98,12 @@ def test_it_answers_404_for_unknown_datasets_and_jobs_and_409_for_empty_ones(own
     empty = dataset_services.create_dataset(name="empty", task_type="sft", created_by=owner)
     response = owner_client.post(f"/v1/datasets/{empty.pk}/deidentify", {}, format="json")
     assert response.status_code == 409 and "no stored file" in response.json()["detail"]
+
+
+def test_it_lists_jobs_in_a_fixed_number_of_queries(
+    owner_client, source_dataset, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    for index in range(3):
+        start(owner_client, source_dataset, django_capture_on_commit_callbacks, name=f"copy-{index}")
+    with django_assert_max_num_queries(5):
+        assert len(owner_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()) == 3
