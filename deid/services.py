@@ -191,7 +191,8 @@ def _enqueue(job_id: str) -> None:
 def run_deid_job(*, job_id: str) -> DeidJob:
     """Run a queued job to its end. The source files are only read; each scrubbed copy
     is written beside the datasets folder and published into the new dataset, where it
-    is validated like any upload. Any failure ends the job as failed, with the reason."""
+    is validated like any upload. Any failure ends the job as failed, with the reason,
+    and removes the incomplete new dataset."""
     job = DeidJob.objects.select_related("source", "target", "policy", "policy_version").get(pk=job_id)
     started = job.transition(DeidJobStatus.QUEUED, DeidJobStatus.RUNNING, started_at=timezone.now())
     if not (started or _take_over_abandoned(job)):
@@ -201,6 +202,9 @@ def run_deid_job(*, job_id: str) -> DeidJob:
     except Exception as exc:
         # The exception's class only: a message could quote the data being scrubbed.
         logger.error("De-identification job %s failed: %s", job.pk, type(exc).__name__)
+        if job.target is not None:  # no half-written copy for anybody to train on
+            dataset_services.delete_dataset(dataset=job.target, actor=None)
+            job.target = None
         job.transition(
             DeidJobStatus.RUNNING,
             DeidJobStatus.FAILED,

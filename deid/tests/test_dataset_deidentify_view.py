@@ -81,6 +81,7 @@ def test_it_fails_the_job_with_a_reason_when_a_source_file_is_gone(
     job_id = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
     body = owner_client.get(f"/v1/deid-jobs/{job_id}").json()
     assert body["status"] == "failed" and "FileNotFoundError" in body["detail"]
+    assert body["target_dataset_id"] is None and not Dataset.objects.filter(parent=source_dataset).exists()
 
 
 @pytest.mark.parametrize(
