@@ -264,14 +264,13 @@ class UploadView(APIView):
         return get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id)
 
     @extend_schema(
-        summary="An upload and the offset to resume from",
+        summary="An upload and the offset to resume from (HEAD: just the Upload-Offset/Upload-Length headers)",
         responses={200: UploadSessionSerializer, 404: ERROR_RESPONSES[404]},
     )
     def get(self, request: Request, upload_id: str) -> Response:
         dataset_file = self._upload(upload_id)
         return Response(UploadSessionSerializer(dataset_file).data, headers=_upload_headers(dataset_file))
 
-    @extend_schema(summary="The offset to resume from, in the Upload-Offset header", responses={200: None})
     def head(self, request: Request, upload_id: str) -> Response:
         return Response(headers=_upload_headers(self._upload(upload_id)))
 

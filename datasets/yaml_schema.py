@@ -39,11 +39,15 @@ class TrainingYamlError(ValueError):
         self.problems = problems
 
 
+# How much a run needs a key: refused without it, warned without it, or checked only when set.
+REQUIRED, RECOMMENDED, OPTIONAL = "required", "recommended", "optional"
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
     kind: str  # "string", "integer", "number", "boolean", "modules" (a string or a list of strings)
-    required: bool = False
+    need: str = RECOMMENDED
     aliases: tuple[str, ...] = ()
     minimum: float | None = None
     minimum_exclusive: bool = False
@@ -80,50 +84,53 @@ def _aliases_without(name: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(alias for alias in aliases if alias != name)
 
 
-# The one schema per task type: what each key is, which are required (the run cannot
-# start without them), and which are only recommended (a warning when missing).
+# The one schema per task type: what each key is, its aliases, its type and range, and
+# how much a run needs it. Required: model and dataset (and the algorithm for rl) - no
+# trainer starts without them. Recommended: the rest of the seed's key fields - trainers
+# have defaults, so a missing one is a warning. Optional: checked only when present.
 SCHEMAS: dict[str, tuple[Key, ...]] = {
     TaskType.SFT: (
-        Key("model_name", "string", required=True, aliases=_aliases_without("model_name", MODEL_ALIASES)),
-        Key("dataset", "string", required=True, aliases=DATASET_ALIASES),
+        Key("model_name", "string", need=REQUIRED, aliases=_aliases_without("model_name", MODEL_ALIASES)),
+        Key("dataset", "string", need=REQUIRED, aliases=DATASET_ALIASES),
         _positive("max_seq_length", aliases=_aliases_without("max_seq_length", SEQUENCE_ALIASES)),
         _positive("per_device_train_batch_size", aliases=("train_batch_size", "batch_size")),
         _learning_rate(),
         _positive("num_train_epochs", "number", aliases=("epochs",)),
-        _positive("gradient_accumulation_steps"),
-        _ratio("warmup_ratio"),
+        _positive("gradient_accumulation_steps", need=OPTIONAL),
+        _ratio("warmup_ratio", need=OPTIONAL),
     ),
     TaskType.LORA: (
-        Key("base_model", "string", required=True, aliases=_aliases_without("base_model", MODEL_ALIASES)),
-        Key("dataset", "string", required=True, aliases=DATASET_ALIASES),
+        Key("base_model", "string", need=REQUIRED, aliases=_aliases_without("base_model", MODEL_ALIASES)),
+        Key("dataset", "string", need=REQUIRED, aliases=DATASET_ALIASES),
         _positive("lora_r", aliases=("lora_rank", "r")),
         _positive("lora_alpha", "number"),
         Key("lora_dropout", "number", minimum=0, maximum=1, maximum_exclusive=True),
         _positive("train_batch_size", aliases=("per_device_train_batch_size", "batch_size")),
         _positive("gradient_accumulation_steps"),
-        Key("use_8bit", "boolean", aliases=("load_in_8bit",)),
-        Key("peft_target_modules", "modules", aliases=("lora_target", "target_modules")),
-        Key("bnb_4bit_quant_type", "string", choices=("nf4", "fp4")),
-        _learning_rate(),
+        Key("use_8bit", "boolean", need=OPTIONAL, aliases=("load_in_8bit",)),
+        Key("peft_target_modules", "modules", need=OPTIONAL, aliases=("lora_target", "target_modules")),
+        Key("bnb_4bit_quant_type", "string", need=OPTIONAL, choices=("nf4", "fp4")),
+        _learning_rate(need=OPTIONAL),
     ),
     TaskType.RL: (
-        Key("algorithm", "string", required=True, aliases=("stage", "rl_algorithm"), choices=RL_ALGORITHMS),
-        Key("policy_model", "string", required=True, aliases=_aliases_without("policy_model", MODEL_ALIASES)),
+        Key("algorithm", "string", need=REQUIRED, aliases=("stage", "rl_algorithm"), choices=RL_ALGORITHMS),
+        Key("policy_model", "string", need=REQUIRED, aliases=_aliases_without("policy_model", MODEL_ALIASES)),
         Key(
             "reward_model",
             "string",
+            need=OPTIONAL,
             aliases=("reward_model_name_or_path",),
             required_if=lambda values: values.get("algorithm") == "ppo",
         ),
-        Key("dataset", "string", required=True, aliases=DATASET_ALIASES),
+        Key("dataset", "string", need=REQUIRED, aliases=DATASET_ALIASES),
         _positive("rollout_batch_size", aliases=("ppo_buffer_size",)),
         _positive("update_epochs", aliases=("ppo_epochs",)),
         Key("kl_target", "number", minimum=0, aliases=("ppo_target", "kl_coef", "pref_beta")),
-        _learning_rate(),
+        _learning_rate(need=OPTIONAL),
     ),
     TaskType.PRETRAIN: (
-        Key("model_name", "string", required=True, aliases=_aliases_without("model_name", MODEL_ALIASES)),
-        Key("dataset", "string", required=True, aliases=DATASET_ALIASES),
+        Key("model_name", "string", need=REQUIRED, aliases=_aliases_without("model_name", MODEL_ALIASES)),
+        Key("dataset", "string", need=REQUIRED, aliases=DATASET_ALIASES),
         _positive("sequence_length", aliases=SEQUENCE_ALIASES),
         _positive("global_batch_size"),
         _learning_rate(),
@@ -318,9 +325,9 @@ def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None)
     for key in keys:
         if key.name in report.values or any(name in mapping for name in key.names):
             continue
-        if key.required or (key.required_if is not None and key.required_if(report.values)):
+        if key.need == REQUIRED or (key.required_if is not None and key.required_if(report.values)):
             report.problems.append(f"{_named(key)}: required for {report.task_type}")
-        else:
+        elif key.need == RECOMMENDED:
             report.warnings.append(f"{_named(key)}: recommended for {report.task_type}, not set")
     return report
 

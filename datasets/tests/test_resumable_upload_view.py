@@ -12,9 +12,10 @@ from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
 pytestmark = pytest.mark.django_db
 
 CONTENT = jsonl(*[SFT_RECORD] * 50)
+CONTENT_BYTES = len(CONTENT)
 
 
-def start(client, dataset, *, total=len(CONTENT), sha256=None, filename="big.jsonl"):
+def start(client, dataset, *, total=CONTENT_BYTES, sha256=None, filename="big.jsonl"):
     body = {"filename": filename, "total_bytes": total}
     if sha256 is not None:
         body["sha256"] = sha256

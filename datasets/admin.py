@@ -1,0 +1,77 @@
+"""Operators' view of datasets, files and configs: searchable, validation reports visible.
+
+Deleting goes through the services, so the files on disk go with the records (and the
+services write the audit events, hence `log_deletions` keeps only Django's own log).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from audit.admin import AuditedModelAdmin
+from datasets import services
+from datasets.models import Dataset, DatasetFile, TrainConfig
+
+
+class ServiceDeletingAdmin(AuditedModelAdmin):
+    def remove(self, request: HttpRequest, obj: Model) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        self.remove(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.remove(request, obj)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet):
+        return admin.ModelAdmin.log_deletions(self, request, queryset)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # created by uploads, never by hand
+
+
+class DatasetFileInline(admin.TabularInline):
+    model = DatasetFile
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["name", "relative_path", "status", "bytes", "records", "error_count", "uploaded_at"]
+    readonly_fields = fields
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ServiceDeletingAdmin):
+    list_display = ["name", "task_type", "type", "created_by", "created_at"]
+    list_filter = ["task_type"]
+    search_fields = ["name", "description", "id"]
+    raw_id_fields = ["parent", "created_by"]
+    inlines = [DatasetFileInline]
+
+    def remove(self, request: HttpRequest, obj: Dataset) -> None:
+        services.delete_dataset(dataset=obj, actor=request.user)
+
+
+@admin.register(DatasetFile)
+class DatasetFileAdmin(ServiceDeletingAdmin):
+    list_display = ["stored_name", "dataset", "status", "bytes", "records", "error_count", "uploaded_at"]
+    list_filter = ["status", "dataset__task_type"]
+    search_fields = ["name", "stored_name", "sha256", "id", "dataset__name"]
+    list_select_related = ["dataset"]
+    readonly_fields = [field.name for field in DatasetFile._meta.fields]
+
+    def remove(self, request: HttpRequest, obj: DatasetFile) -> None:
+        services.remove_dataset_file(dataset_file=obj, actor=request.user)
+
+
+@admin.register(TrainConfig)
+class TrainConfigAdmin(ServiceDeletingAdmin):
+    list_display = ["filename", "task_type", "is_current", "size", "created_by", "uploaded_at"]
+    list_filter = ["task_type", "is_current"]
+    search_fields = ["filename", "stored_name", "dataset_reference", "id"]
+    readonly_fields = [field.name for field in TrainConfig._meta.fields]
+
+    def remove(self, request: HttpRequest, obj: TrainConfig) -> None:
+        services.delete_train_config(config=obj, actor=request.user)

@@ -1,0 +1,79 @@
+"""File names made safe, and staged files that are published whole or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from datasets.storage import FileTooLarge, StagedFile, UnusableFileName, clean_file_name
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("train.jsonl", "train.jsonl"),
+        ("../../etc/passwd", "passwd"),
+        ("a\\b\\c.yaml", "c.yaml"),
+        ("nul\x00byte.jsonl", "nulbyte.jsonl"),
+        ("\u202eevil.jsonl", "evil.jsonl"),  # right-to-left override is a format character
+        (".hidden.jsonl", "hidden.jsonl"),
+        ("what?.jsonl", "what_.jsonl"),
+        ("数据.jsonl", "数据.jsonl"),
+    ],
+)
+def test_it_cleans_file_names(raw, clean):
+    assert clean_file_name(raw) == clean
+
+
+@pytest.mark.parametrize("raw", ["", ".", "..", "a/..", "\x00", "///", " . "])
+def test_it_refuses_names_with_nothing_left(raw):
+    with pytest.raises(UnusableFileName):
+        clean_file_name(raw)
+
+
+def test_it_shortens_long_names_keeping_the_extension():
+    name = clean_file_name("数" * 300 + ".jsonl")
+
+    assert len(name.encode()) <= 200
+    assert name.endswith(".jsonl")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "staging"
+    folder.mkdir()
+    return folder
+
+
+def test_it_publishes_a_staged_file_with_its_hash_and_size(folder: Path):
+    tmp_path = folder
+    destination = tmp_path / "out" / "file.bin"
+    with StagedFile(tmp_path) as staged:
+        staged.write(b"hello ")
+        staged.write(b"world")
+        staged.publish(destination)
+
+    assert destination.read_bytes() == b"hello world"
+    assert staged.sha256 == hashlib.sha256(b"hello world").hexdigest()
+    assert staged.size == 11
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_it_discards_the_temporary_file_on_error(folder: Path):
+    tmp_path = folder
+    with pytest.raises(RuntimeError), StagedFile(tmp_path) as staged:
+        staged.write(b"partial")
+        raise RuntimeError("connection lost")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_it_stops_at_the_limit(folder: Path):
+    tmp_path = folder
+    with pytest.raises(FileTooLarge), StagedFile(tmp_path, limit=10) as staged:
+        staged.write(b"x" * 10)
+        staged.write(b"y")
+
+    assert list(tmp_path.iterdir()) == []
