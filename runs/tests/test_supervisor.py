@@ -138,16 +138,19 @@ def file_lines(path: Path) -> list[str]:
 def test_it_loses_and_repeats_no_line_when_supervisors_are_killed(
     owner_client, owner, project, fake_trainer, settings, tmp_path
 ):
-    response = owner_client.post(
-        f"/projects/{project.name}/runs",
-        {"hyperparameters": {"max_steps": 600, "step_seconds": 0.02, "logging_steps": 5, "save_steps": 100}},
-        format="json",
-    )
-    run_id = response.json()["id"]
-    url = f"/projects/{project.name}/runs/{run_id}"
     first = supervise_command(settings, tmp_path, "first")
     second = supervise_command(settings, tmp_path, "second")  # two at once: the lease keeps them apart
     try:
+        wait_for(
+            lambda: all("started" in (tmp_path / f"{name}.log").read_text() for name in ("first", "second")), timeout=60
+        )
+        response = owner_client.post(
+            f"/projects/{project.name}/runs",
+            {"hyperparameters": {"max_steps": 600, "step_seconds": 0.02, "logging_steps": 5, "save_steps": 100}},
+            format="json",
+        )
+        run_id = response.json()["id"]
+        url = f"/projects/{project.name}/runs/{run_id}"
         wait_for(lambda: owner_client.get(f"{url}/logs").json()["total"] > 15, timeout=30)
         first.kill()  # kill -9 mid-run
         first.wait()
