@@ -318,8 +318,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         except OSError as exc:
             logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
         finally:
+            # No fsync per chunk: finishing syncs the whole file once before publishing it.
             partial.file.flush()
-            os.fsync(partial.file.fileno())
             received = partial.size
             DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(received_bytes=received)
     dataset_file.received_bytes = received
@@ -347,6 +347,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
                 received_bytes=received,
             )
         digest = sha256_of(dataset_file.partial_path)
+        os.fsync(partial.file.fileno())
         if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
             remove_dataset_file(dataset_file=dataset_file, actor=actor)
             raise ApiError(

@@ -352,4 +352,3 @@ SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
 SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
 # After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
 SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)
-
