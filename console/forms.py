@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from datasets.models import TaskType
+from deid.models import DeidPolicy
 from projects.models import Project, ProjectStatus
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import UnsafePath, check_relative_path
@@ -114,7 +117,7 @@ class ProjectForm(forms.Form):
     training_yaml_name = TrainingPathField(
         label=_("Training YAML"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
     )
-    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False)
+    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False, initial=dict)
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(
         label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
@@ -154,7 +157,7 @@ class RunForm(forms.Form):
     hyperparameters = JsonObjectField(
         label=_("Hyperparameter overrides"),
         required=False,
-        help_text=_("Merged over the project's defaults and written into the run's YAML."),
+        help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
     priority = forms.IntegerField(label=_("Priority"), min_value=-1000, max_value=1000, initial=0)
@@ -180,3 +183,86 @@ class RunForm(forms.Form):
 class TagForm(forms.Form):
     tag = forms.ChoiceField(label=_("Tag"), choices=ArtifactTagValue.choices)
     notes = forms.CharField(label=_("Notes"), required=False, max_length=10000)
+
+
+class DatasetForm(forms.Form):
+    """What datasets.services.create_dataset takes."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
+    type = forms.CharField(
+        label=_("Kind of data"), required=False, max_length=64, help_text=_("Free text, e.g. text2text.")
+    )
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ConfigUploadForm(forms.Form):
+    """The fields beside the YAML file itself (which streams in through datasets.uploads)."""
+
+    task_type = forms.ChoiceField(
+        label=_("Task type"),
+        required=False,
+        choices=[("", _("From the YAML")), *TaskType.choices],
+        help_text=_("Only for a YAML that neither declares nor implies one."),
+    )
+    current = forms.BooleanField(label=_("Make it the current config"), required=False, initial=True)
+
+
+class DeploymentForm(forms.Form):
+    """What deployments.services.create_deployment takes; the GPU picker lists this host's GPUs."""
+
+    model_path = forms.CharField(
+        label=_("Model folder"), required=False, max_length=1024, help_text=_("Relative to the models directory.")
+    )
+    artifact_id = forms.ChoiceField(label=_("Or a released artifact"), required=False)
+    served_model_name = forms.CharField(
+        label=_("Served model name"), required=False, max_length=128, help_text=_("What clients pass as `model`.")
+    )
+    model_version = forms.CharField(label=_("Version"), required=False, max_length=64)
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+    extra_args = forms.CharField(
+        label=_("Extra vLLM options"), required=False, max_length=4096, help_text="--max-num-seqs 4 --dtype=half"
+    )
+    preferred_gpu = forms.TypedChoiceField(label=_("GPU"), required=False, coerce=int, empty_value=None)
+    health_path = forms.CharField(label=_("Health path"), max_length=200, initial="/health")
+
+    def __init__(self, *args: Any, gpu_rows: list, released: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gpu_rows = gpu_rows
+        self.fields["preferred_gpu"].choices = [
+            ("", _("Any free GPU")),
+            *[(row.gpu.index, row.gpu.index) for row in gpu_rows],
+        ]
+        self.fields["artifact_id"].choices = [
+            ("", "—"),
+            *[
+                (str(artifact.pk), f"{artifact.run.project.name} / {artifact.run} / {artifact.name}")
+                for artifact in released
+            ],
+        ]
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["artifact_id"] = UUID(data["artifact_id"]) if data["artifact_id"] else None
+        return data
+
+
+class DeidPlaygroundForm(forms.Form):
+    policy = forms.ModelChoiceField(
+        label=_("Policy"),
+        queryset=DeidPolicy.objects.exclude(current_version=None),
+        to_field_name="name",
+        empty_label=None,
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=100_000,
+        widget=forms.Textarea(
+            attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
+        ),
+    )
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, projects, runs
+from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs
 
 app_name = "console"
 
@@ -26,5 +26,20 @@ urlpatterns = [
     path(run + "resume", runs.run_resume, name="run-resume"),
     path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
     path("compare/", compare.compare_runs, name="compare"),
+    path("datasets/", datasets.dataset_list, name="dataset-list"),
+    path("datasets/new/", datasets.dataset_create, name="dataset-create"),
+    path("datasets/<uuid:dataset_id>/", datasets.dataset_detail, name="dataset-detail"),
+    path("datasets/<uuid:dataset_id>/files", datasets.dataset_files, name="dataset-files"),
+    path("datasets/<uuid:dataset_id>/files/<uuid:upload_id>/", datasets.dataset_file_report, name="dataset-file"),
+    path("configs/", datasets.config_list, name="config-list"),
+    path("configs/upload", datasets.config_upload, name="config-upload"),
+    path("configs/<uuid:config_id>/", datasets.config_detail, name="config-detail"),
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.deployment_create, name="deployment-create"),
+    path("deployments/<uuid:deployment_id>/", deployments.deployment_detail, name="deployment-detail"),
+    path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
+    path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
+    path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
+    path("deid/", deid.playground, name="deid"),
     path("audit/", audit.audit_log, name="audit"),
 ]

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from audit.admin import AuditedModelAdmin
 from deid import services
 from deid.engine import PolicyConfig
-from deid.models import DEFAULT_POLICY_NAME, DeidPolicy, DeidPolicyVersion
+from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidPolicy, DeidPolicyVersion
 
 
 class DeidPolicyForm(forms.ModelForm):
@@ -102,3 +102,20 @@ class DeidPolicyAdmin(AuditedModelAdmin):
 
     def log_deletions(self, request, queryset):
         return admin.ModelAdmin.log_deletions(self, request, queryset)
+
+
+@admin.register(DeidJob)
+class DeidJobAdmin(AuditedModelAdmin):
+    """Jobs are started through the API or console; here operators watch them."""
+
+    list_display = ["target_name", "status", "progress", "policy_name", "policy_version_label", "lines", "created_at"]
+    list_filter = ["status", "policy_name"]
+    search_fields = ["target_name", "policy_name"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in DeidJob._meta.fields] + ["progress"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from deid.pseudonyms import hmac_message, pseudonym
 from deid.recognizers import ALL_ENTITY_TYPES, EntityType, find_entities
@@ -72,8 +71,7 @@ class PolicyConfig:
         return {"entities": dict(self.entities), "min_score": self.min_score, "mask_char": self.mask_char}
 
 
-@dataclass(frozen=True, slots=True)
-class Replacement:
+class Replacement(NamedTuple):
     type: str
     start: int  # offsets in the original text
     end: int
@@ -87,51 +85,57 @@ class Deidentifier:
     config: PolicyConfig
     secret: bytes
     seed: int = 0
-    counts: Counter = field(default_factory=Counter)  # replacements per entity type, over all calls
+    counts: dict[str, int] = field(default_factory=dict)  # replacements per entity type, over all calls
     _cache: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._enabled = frozenset(self.config.entities)
+        self._min_score = self.config.min_score
 
     def deidentify(self, text: str) -> tuple[str, list[Replacement]]:
-        findings = find_entities(text, self._enabled, min_score=self.config.min_score)
+        findings = find_entities(text, self._enabled, min_score=self._min_score)
         if not findings:
             return text, []
         pieces: list[str] = []
         replacements: list[Replacement] = []
+        counts = self.counts
+        cache = self._cache
         position = 0
-        for finding in findings:
-            original = text[finding.start : finding.end]
-            replacement = self.replace(finding.type, original)
-            pieces += (text[position : finding.start], replacement)
-            position = finding.end
-            replacements.append(
-                Replacement(finding.type, finding.start, finding.end, original, replacement, finding.score)
-            )
-            self.counts[finding.type] += 1
+        for entity_type, start, end, score in findings:
+            original = text[start:end]
+            replacement = cache.get((entity_type, original))  # holds pseudonyms only
+            if replacement is None:
+                replacement = self.replace(entity_type, original)
+            pieces += (text[position:start], replacement)
+            position = end
+            replacements.append(Replacement(entity_type, start, end, original, replacement, score))
+            counts[entity_type] = counts.get(entity_type, 0) + 1
         pieces.append(text[position:])
         return "".join(pieces), replacements
 
     def deidentify_json(self, value: Any) -> tuple[Any, list[Replacement]]:
-        """Every string value of a JSON document, at any depth; keys stay as they are."""
+        """Every string value of a parsed JSON document, at any depth, scrubbed in place
+        (iteratively: a deeply nested document cannot exhaust the stack); keys stay."""
+        if isinstance(value, str):
+            return self.deidentify(value)
         replacements: list[Replacement] = []
-
-        def walk(node: Any) -> Any:
-            if isinstance(node, str):
-                new, found = self.deidentify(node)
-                replacements.extend(found)
-                return new
-            if isinstance(node, dict):
-                return {key: walk(item) for key, item in node.items()}
-            if isinstance(node, list):
-                return [walk(item) for item in node]
-            return node
-
-        return walk(value), replacements
+        pending = [value] if isinstance(value, dict | list) else []
+        while pending:
+            node = pending.pop()
+            for key, item in list(node.items() if isinstance(node, dict) else enumerate(node)):
+                if isinstance(item, str):
+                    scrubbed, found = self.deidentify(item)
+                    if found:
+                        node[key] = scrubbed
+                        replacements += found
+                elif isinstance(item, dict | list):
+                    pending.append(item)
+        return value, replacements
 
     def deidentify_json_text(self, document: str) -> tuple[str, list[Replacement]]:
+        """A JSON document as text; returned unchanged, formatting and all, when it holds nothing to scrub."""
         value, replacements = self.deidentify_json(json.loads(document))
-        return json.dumps(value, ensure_ascii=False), replacements
+        return (json.dumps(value, ensure_ascii=False) if replacements else document), replacements
 
     def replace(self, entity_type: str, original: str) -> str:
         operator = self.config.entities[entity_type]

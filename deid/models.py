@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -75,3 +76,82 @@ class DeidPolicyVersion(models.Model):
     @property
     def policy_config(self) -> PolicyConfig:
         return PolicyConfig.from_dict(self.config)
+
+
+class DeidJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+ACTIVE_JOB_STATUSES = frozenset({DeidJobStatus.QUEUED, DeidJobStatus.RUNNING})
+FINISHED_JOB_STATUSES = frozenset({DeidJobStatus.SUCCEEDED, DeidJobStatus.FAILED})
+
+
+class DeidJobQuerySet(models.QuerySet):
+    def active(self) -> DeidJobQuerySet:
+        return self.filter(status__in=ACTIVE_JOB_STATUSES)
+
+
+class DeidJob(models.Model):
+    """Scrubbing every file of a dataset into a new dataset derived from it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(
+        "datasets.Dataset",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="deid_jobs",
+        help_text=_("Never modified."),
+    )
+    target = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="deid_origin"
+    )
+    policy = models.ForeignKey(DeidPolicy, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    policy_version = models.ForeignKey(DeidPolicyVersion, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    # Copies that outlive a deleted policy: which rules the data went through.
+    policy_name = models.CharField(max_length=64)
+    policy_version_label = models.CharField(max_length=32)
+    seed = models.BigIntegerField(default=0)
+    target_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=DeidJobStatus.choices, default=DeidJobStatus.QUEUED, db_index=True)
+    total_bytes = models.BigIntegerField(default=0)
+    processed_bytes = models.BigIntegerField(default=0)
+    lines = models.BigIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text=_("Replacements per entity type."))
+    files = models.JSONField(default=list, blank=True, help_text=_("Per file: name, lines, counts, new upload_id."))
+    error_count = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text=_("The first problems: {file, line, reason}."))
+    detail = models.TextField(blank=True, help_text=_("Why the job failed."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeidJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.target_name} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == DeidJobStatus.SUCCEEDED:
+            return 1.0
+        if not self.total_bytes:
+            return 0.0
+        return round(min(self.processed_bytes / self.total_bytes, 1.0), 4)
+
+    def transition(self, old: str, new: str, **fields) -> bool:
+        """Move from `old` to `new` only if nobody else moved it first."""
+        changed = DeidJob.objects.filter(pk=self.pk, status=old).update(status=new, **fields)
+        if changed:
+            self.status = new
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)

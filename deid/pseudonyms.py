@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from deid.recognizers import (
     COUNTRY_CODE,
+    IMPORT_YEAR,
     MOBILE_PREFIXES,
     EntityType,
     id_check_char,
@@ -28,6 +29,7 @@ from deid.recognizers import (
 )
 
 SORTED_MOBILE_PREFIXES = tuple(sorted(MOBILE_PREFIXES))
+DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 # Free mail providers: keeping them keeps a realistic mix without naming anybody.
 PUBLIC_MAIL_DOMAINS = frozenset(
@@ -52,9 +54,16 @@ PUBLIC_MAIL_DOMAINS = frozenset(
         "protonmail.com",
     )
 )
-PRIVATE_V4_NETWORKS = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
+# Private IPv4 blocks: (fixed leading octets, octets to draw, range of a partly fixed second octet).
+PRIVATE_V4_BLOCKS = (
+    ((10,), 3, None),
+    ((127,), 3, None),
+    ((192, 168), 2, None),
+    ((172,), 2, range(16, 32)),
 )
+# First octets whose every address is globally routable (no private, shared, test or
+# special-purpose block starts with them).
+PUBLIC_FIRST_OCTETS = tuple(octet for octet in range(1, 224) if octet not in (10, 100, 127, 169, 172, 192, 198, 203))
 
 
 class KeyedStream:
@@ -64,7 +73,7 @@ class KeyedStream:
     __slots__ = ("_digest", "_pool")
 
     def __init__(self, key: bytes, message: bytes) -> None:
-        self._digest = hmac.new(key, message, hashlib.sha256).digest()
+        self._digest = hmac.digest(key, message, "sha256")
         self._pool = int.from_bytes(self._digest, "big")
 
     def below(self, n: int) -> int:
@@ -73,6 +82,11 @@ class KeyedStream:
             self._pool = int.from_bytes(self._digest, "big")
         self._pool, value = divmod(self._pool, n)
         return value
+
+    def noise(self, count: int) -> bytes:
+        """`count` fresh pseudo-random bytes (an extendable-output hash of the key stream)."""
+        self._digest = hashlib.sha256(self._digest).digest()
+        return hashlib.shake_256(self._digest).digest(count)
 
     def choice(self, options: str | tuple) -> str:
         return options[self.below(len(options))]
@@ -83,27 +97,30 @@ class KeyedStream:
 
 def refill(template: str, digits: str) -> str:
     """Put `digits` into the digit positions of `template`, keeping its separators."""
+    if len(template) == len(digits):  # no separators
+        return digits
     chars = iter(digits)
     return "".join(next(chars) if c.isdigit() else c for c in template)
 
 
+# For each ASCII letter or digit, 256 characters of its own class: a random byte picks one.
+_SCRAMBLE_TABLES = {
+    **dict.fromkeys(string.ascii_lowercase, (string.ascii_lowercase * 10)[:256]),
+    **dict.fromkeys(string.ascii_uppercase, (string.ascii_uppercase * 10)[:256]),
+    **dict.fromkeys(string.digits, (string.digits * 26)[:256]),
+}
+
+
 def scramble(value: str, stream: KeyedStream) -> str:
     """Same shape: a letter for a letter (same case), a digit for a digit, the rest kept."""
-    out = []
-    for c in value:
-        if "0" <= c <= "9":
-            out.append(str(stream.below(10)))
-        elif "a" <= c <= "z":
-            out.append(string.ascii_lowercase[stream.below(26)])
-        elif "A" <= c <= "Z":
-            out.append(string.ascii_uppercase[stream.below(26)])
-        else:
-            out.append(c)
-    return "".join(out)
+    tables = _SCRAMBLE_TABLES
+    return "".join(
+        [tables[c][r] if c in tables else c for c, r in zip(value, stream.noise(len(value)), strict=True)]
+    )
 
 
 def pseudo_phone(value: str, stream: KeyedStream) -> str:
-    prefix_match = COUNTRY_CODE.match(value)
+    prefix_match = COUNTRY_CODE.match(value) if value[0] != "1" else None
     country = prefix_match.group() if prefix_match else ""
     number = value[len(country) :]
     return country + refill(number, stream.choice(SORTED_MOBILE_PREFIXES) + stream.digits(8))
@@ -119,12 +136,13 @@ def pseudo_landline(value: str, stream: KeyedStream) -> str:
 def pseudo_id_card(value: str, stream: KeyedStream) -> str:
     """Keeps the region (first six digits), the birth year and the sex digit's parity."""
     year = int(value[6:10])
-    today = datetime.date.today()
-    last_month = today.month if year == today.year else 12
-    month = 1 + stream.below(last_month)
-    days = calendar.monthrange(year, month)[1]
-    if (year, month) == (today.year, today.month):
-        days = today.day
+    if year < IMPORT_YEAR - 1:
+        month = 1 + stream.below(12)
+        days = DAYS_IN_MONTH[month] + (month == 2 and calendar.isleap(year))
+    else:  # born this year or last: no birthday after today
+        today = datetime.date.today()
+        month = 1 + stream.below(today.month if year == today.year else 12)
+        days = today.day if (year, month) == (today.year, today.month) else calendar.monthrange(year, month)[1]
     day = 1 + stream.below(days)
     sequence = stream.digits(2) + str(2 * stream.below(5) + int(value[16]) % 2)
     first17 = f"{value[:6]}{year:04d}{month:02d}{day:02d}{sequence}"
@@ -147,19 +165,20 @@ def pseudo_email(value: str, stream: KeyedStream) -> str:
 
 
 def pseudo_ip(value: str, stream: KeyedStream) -> str:
-    address = ipaddress.ip_address(value)
-    if address.version == 6:
+    if ":" in value:
         # The first 32 bits say which kind of address it is (and at most which provider).
-        network = int(address) >> 96 << 96
+        network = int(ipaddress.IPv6Address(value)) >> 96 << 96
         return str(ipaddress.IPv6Address(network | (stream.below(1 << 48) << 48) | stream.below(1 << 48)))
-    for network in PRIVATE_V4_NETWORKS:
-        if address in network:
-            host = stream.below(network.num_addresses - 2) + 1
-            return str(network.network_address + host)
-    while True:
-        candidate = ipaddress.IPv4Address(stream.below(1 << 32))
-        if candidate.is_global:
-            return str(candidate)
+    octets = [int(part) for part in value.split(".")]
+    for prefix, free_octets, first_free_range in PRIVATE_V4_BLOCKS:
+        if octets[: len(prefix)] == list(prefix) and (first_free_range is None or octets[1] in first_free_range):
+            head = list(prefix)
+            if first_free_range is not None:
+                head.append(stream.choice(first_free_range))
+            tail = [stream.below(256) for _ in range(free_octets - 1)] + [1 + stream.below(254)]
+            return ".".join(map(str, head + tail))
+    first = stream.choice(PUBLIC_FIRST_OCTETS)
+    return f"{first}.{stream.below(256)}.{stream.below(256)}.{1 + stream.below(254)}"
 
 
 def pseudo_url(value: str, stream: KeyedStream) -> str:

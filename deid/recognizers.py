@@ -15,10 +15,13 @@ character is a word character, so `\\b1[3-9]\\d{9}\\b` misses `手机号13812345
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class EntityType:
@@ -48,8 +51,7 @@ ALL_ENTITY_TYPES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     type: str
     start: int
     end: int
@@ -109,13 +111,14 @@ ID_PROVINCES = frozenset(
         82,
     )
 )
+IMPORT_YEAR = datetime.date.today().year
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 
 
 def id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of a resident ID number's first 17 digits."""
-    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    return ID_CHECK_CHARS[sum(map(operator.mul, map(int, first17), ID_WEIGHTS)) % 11]
 
 
 def is_valid_id_card(value: str) -> bool:
@@ -125,7 +128,8 @@ def is_valid_id_card(value: str) -> bool:
         birth = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return False
-    if not datetime.date(1900, 1, 1) <= birth <= datetime.date.today():
+    # Asking for today's date only where it can matter keeps the common case fast.
+    if birth.year < 1900 or (birth.year >= IMPORT_YEAR - 1 and birth > datetime.date.today()):
         return False
     return id_check_char(value[:17]) == value[17].upper()
 
@@ -172,7 +176,7 @@ COUNTRY_CODE = re.compile(r"^\(?\+?86\)?[ -]?")
 
 
 def validate_phone(value: str) -> bool:
-    number = COUNTRY_CODE.sub("", value)
+    number = value if value[0] == "1" else COUNTRY_CODE.sub("", value)
     return number[:3] in MOBILE_PREFIXES and consistent_groups(number)
 
 
@@ -321,7 +325,7 @@ COMBINED = re.compile(
     + "|".join(f"{r.branch}(?P<{r.name}>)" for r in NUMERIC_RECOGNIZERS)
     + ")"
 )
-BY_NAME: dict[str, Recognizer] = {r.name: r for r in NUMERIC_RECOGNIZERS}
+BY_GROUP: dict[int, Recognizer] = {COMBINED.groupindex[r.name]: r for r in NUMERIC_RECOGNIZERS}
 SINGLE: dict[str, re.Pattern[str]] = {r.name: re.compile(r.pattern) for r in NUMERIC_RECOGNIZERS}
 
 
@@ -354,17 +358,10 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     EntityType.LICENSE_PLATE: ("车牌", "车辆", "牌照", "plate", "vehicle", "car"),
     EntityType.LONG_NUMBER: ("号码", "编号", "账号", "卡号", "证号", "number", "no.", "account"),
 }
+# Matched against the lower-cased window (cheaper than a case-insensitive pattern).
 CONTEXT_RES: dict[str, re.Pattern[str]] = {
-    entity_type: re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-    for entity_type, words in CONTEXT_WORDS.items()
+    entity_type: re.compile("|".join(re.escape(w) for w in words)) for entity_type, words in CONTEXT_WORDS.items()
 }
-
-
-def score_with_context(text: str, entity_type: str, start: int, base: float) -> float:
-    window = text[max(0, start - CONTEXT_WINDOW) : start]
-    if window and CONTEXT_RES[entity_type].search(window):
-        return min(1.0, base + CONTEXT_BOOST)
-    return base
 
 
 # --- the scan ---------------------------------------------------------------------
@@ -374,7 +371,7 @@ def _numeric_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
     findings: list[Finding] = []
     for match in COMBINED.finditer(text):
         start, end = match.span()
-        recognizer = BY_NAME[match.lastgroup]
+        recognizer = BY_GROUP[match.lastindex]
         if recognizer.type in enabled and recognizer.validate(text[start:end]):
             findings.append(Finding(recognizer.type, start, end, recognizer.score))
         else:
@@ -385,15 +382,22 @@ def _numeric_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
 
 
 def _fallback(text: str, start: int, failed: Recognizer, enabled: frozenset[str]) -> Finding | None:
-    """The next shape that matches at `start` and validates, once the first one did not.
-    Only shapes after `failed` are tried: the scan found no match for those before it."""
-    for recognizer in NUMERIC_RECOGNIZERS[NUMERIC_RECOGNIZERS.index(failed) + 1 :]:
+    """The next shape that matches at `start` and validates, once the first one did not."""
+    for recognizer in _later_shapes(failed.name, text[start]):
         if recognizer.type not in enabled:
             continue
         match = SINGLE[recognizer.name].match(text, start)
         if match is not None and recognizer.validate(match.group()):
             return Finding(recognizer.type, start, match.end(), recognizer.score)
     return None
+
+
+@functools.cache
+def _later_shapes(name: str, first_char: str) -> tuple[Recognizer, ...]:
+    """Shapes after `name` that can start with `first_char`: the combined scan found no
+    match at this position for the shapes before it."""
+    index = next(i for i, r in enumerate(NUMERIC_RECOGNIZERS) if r.name == name)
+    return tuple(r for r in NUMERIC_RECOGNIZERS[index + 1 :] if re.fullmatch(r.first, first_char))
 
 
 def _side_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
@@ -436,9 +440,9 @@ def find_entities(text: str, enabled: Iterable[str] = ALL_ENTITY_TYPES, *, min_s
         findings = resolve_overlaps(findings + side)
     scored = []
     for finding in findings:
-        score = score_with_context(text, finding.type, finding.start, finding.score)
-        if score >= min_score:
-            scored.append(
-                Finding(finding.type, finding.start, finding.end, score) if score != finding.score else finding
-            )
+        start = finding.start
+        if start and CONTEXT_RES[finding.type].search(text[max(0, start - CONTEXT_WINDOW) : start].lower()):
+            finding = finding._replace(score=min(1.0, finding.score + CONTEXT_BOOST))
+        if finding.score >= min_score:
+            scored.append(finding)
     return scored

@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from deid.engine import OPERATORS, PolicyConfig
-from deid.models import DeidPolicy
+from deid.models import DeidJob, DeidPolicy
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
 from llmplatform.api import PayloadTooLarge
@@ -89,7 +89,7 @@ class DeidRequestSerializer(serializers.Serializer):
             for index, item in enumerate(attrs["text"]):
                 try:
                     json.loads(item)
-                except ValueError:
+                except (ValueError, RecursionError):
                     bad.append(index)
             if bad:
                 raise serializers.ValidationError({"text": f"Items {bad[:20]} are not valid JSON documents."})
@@ -171,3 +171,45 @@ class DeidPolicyVersionSerializer(serializers.Serializer):
     config = serializers.JSONField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", default=None)
+
+
+class DatasetDeidentifyRequestSerializer(serializers.Serializer):
+    policy_id = serializers.CharField(max_length=64, default="default")
+    seed = StrictIntegerField(default=0, min_value=-(2**63), max_value=2**63 - 1)
+    name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="The new dataset's name (default: <source>-deid)."
+    )
+
+
+class DeidJobSerializer(serializers.ModelSerializer):
+    source_dataset_id = serializers.UUIDField(source="source.pk", read_only=True, default=None)
+    target_dataset_id = serializers.UUIDField(source="target.pk", read_only=True, default=None)
+    policy_id = serializers.CharField(source="policy_name", read_only=True)
+    policy_version = serializers.CharField(source="policy_version_label", read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="0..1, by bytes read.")
+
+    class Meta:
+        model = DeidJob
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "source_dataset_id",
+            "target_dataset_id",
+            "target_name",
+            "policy_id",
+            "policy_version",
+            "seed",
+            "total_bytes",
+            "processed_bytes",
+            "lines",
+            "counts",
+            "files",
+            "error_count",
+            "errors",
+            "detail",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

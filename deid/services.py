@@ -6,17 +6,27 @@ of the personal data itself.
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event
+from datasets import services as dataset_services
+from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
-from deid.models import DEFAULT_POLICY_NAME, DeidPolicy, DeidPolicyVersion
+from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
+from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
+
+logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -28,6 +38,10 @@ class TextFormat:
 
 class PolicyInUse(Exception):
     """The policy cannot be deleted (the default one)."""
+
+
+class NothingToDeidentify(Exception):
+    """The dataset has no stored file."""
 
 
 def version_label(number: int) -> str:
@@ -128,3 +142,170 @@ def deidentify_texts(
         policy_version=policy.current_version.label,
         counts=counts,
     )
+
+
+# --- whole datasets -----------------------------------------------------------
+
+
+def _source_files(dataset: Dataset) -> list[DatasetFile]:
+    return list(dataset.files.stored().order_by("created_at", "id"))
+
+
+def start_dataset_deidentification(
+    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: User
+) -> DeidJob:
+    """Queue a job that writes a scrubbed copy of every stored file of `dataset` into a
+    new dataset derived from it, with the policy's current version."""
+    files = _source_files(dataset)
+    if not files:
+        raise NothingToDeidentify(f"Dataset {dataset.name!r} has no stored file to de-identify.")
+    job = DeidJob.objects.create(
+        source=dataset,
+        policy=policy,
+        policy_version=policy.current_version,
+        policy_name=policy.name,
+        policy_version_label=policy.current_version.label,
+        seed=seed,
+        target_name=name or f"{dataset.name}-deid",
+        total_bytes=sum(f.bytes for f in files),
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    record_event(
+        actor=actor,
+        action=AuditAction.CREATE,
+        target=job,
+        changes={"source": str(dataset.pk), "policy": policy.name, "version": job.policy_version_label},
+    )
+    job_id = str(job.pk)
+    transaction.on_commit(lambda: _enqueue(job_id))
+    return job
+
+
+def _enqueue(job_id: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task("deid.tasks.run_deid_job", job_id, task_name=f"deid-{job_id}")
+
+
+def run_deid_job(*, job_id: str) -> DeidJob:
+    """Run a queued job to its end. The source files are only read; each scrubbed copy
+    is written beside the datasets folder and published into the new dataset, where it
+    is validated like any upload. Any failure ends the job as failed, with the reason."""
+    job = DeidJob.objects.select_related("source", "target", "policy", "policy_version").get(pk=job_id)
+    started = job.transition(DeidJobStatus.QUEUED, DeidJobStatus.RUNNING, started_at=timezone.now())
+    if not (started or _take_over_abandoned(job)):
+        return job
+    try:
+        _scrub_dataset(job)
+    except Exception as exc:
+        # The exception's class only: a message could quote the data being scrubbed.
+        logger.error("De-identification job %s failed: %s", job.pk, type(exc).__name__)
+        job.transition(
+            DeidJobStatus.RUNNING,
+            DeidJobStatus.FAILED,
+            finished_at=timezone.now(),
+            detail=f"{type(exc).__name__}: {exc}",
+        )
+        record_event(
+            actor=None, action=AuditAction.ACTION, verb="fail", target=job, changes={"error": type(exc).__name__}
+        )
+    return job
+
+
+def _take_over_abandoned(job: DeidJob) -> bool:
+    """django-q2 retries a task only after its timeout killed the first attempt; a job
+    still `running` from before then was abandoned: start it again from scratch."""
+    deadline = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    if job.status != DeidJobStatus.RUNNING or job.started_at is None or job.started_at > deadline:
+        return False
+    abandoned_target = job.target
+    fresh = {"started_at": timezone.now(), "target": None, "processed_bytes": 0, "lines": 0, "counts": {}}
+    fresh |= {"files": [], "errors": [], "error_count": 0}
+    if not DeidJob.objects.filter(pk=job.pk, status=DeidJobStatus.RUNNING, started_at=job.started_at).update(**fresh):
+        return False
+    if abandoned_target is not None:
+        dataset_services.delete_dataset(dataset=abandoned_target, actor=None)
+    for name, value in fresh.items():
+        setattr(job, name, value)
+    return True
+
+
+def _scrub_dataset(job: DeidJob) -> None:
+    if job.source is None or job.policy is None or job.policy_version is None:
+        raise LookupError("The source dataset or the policy version was deleted before the job ran.")
+    source = job.source
+    target = dataset_services.create_dataset(
+        name=job.target_name,
+        type=source.type,
+        description=f"De-identified copy of {source.name} (policy {job.policy_name} {job.policy_version_label}).",
+        task_type=source.task_type,
+        metadata={
+            **source.metadata,
+            "deidentified": {
+                "job": str(job.pk),
+                "policy_id": job.policy_name,
+                "policy_version": job.policy_version_label,
+            },
+        },
+        created_by=job.created_by,
+        parent=source,
+    )
+    DeidJob.objects.filter(pk=job.pk).update(target=target)
+    job.target = target
+    deidentifier = job.policy.deidentifier(seed=job.seed, version=job.policy_version)
+    staging = dataset_services.staging_directory(PARTIAL_FOLDER)
+    totals: Counter = Counter()
+    done_bytes = 0
+    for source_file in _source_files(source):
+        report, new_file = _scrub_file(job, source_file, deidentifier, staging, done_bytes)
+        done_bytes += report.bytes_read
+        totals.update(report.counts)
+        job.files.append(
+            {
+                "name": source_file.name,
+                "source_upload_id": str(source_file.pk),
+                "upload_id": str(new_file.pk),
+                "lines": report.lines,
+                "counts": report.counts,
+                "error_count": report.error_count,
+            }
+        )
+        room = MAX_REPORTED_ERRORS - len(job.errors)
+        job.errors += [{"file": source_file.name, **error} for error in report.errors[:room]]
+        job.error_count += report.error_count
+        job.lines += report.lines
+        DeidJob.objects.filter(pk=job.pk).update(
+            files=job.files, errors=job.errors, error_count=job.error_count, lines=job.lines, counts=dict(totals)
+        )
+    job.transition(
+        DeidJobStatus.RUNNING,
+        DeidJobStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        processed_bytes=done_bytes,
+        counts=dict(totals),
+    )
+    record_event(
+        actor=None,
+        action=AuditAction.ACTION,
+        verb="finish",
+        target=job,
+        changes={"target": str(target.pk), "lines": job.lines, "entities": dict(totals), "errors": job.error_count},
+    )
+
+
+def _scrub_file(job: DeidJob, source_file: DatasetFile, deidentifier, staging: Path, done_bytes: int):
+    with tempfile.NamedTemporaryFile(dir=staging, prefix="deid-", suffix=".part", delete=False) as handle:
+        scratch = Path(handle.name)
+    try:
+        report = deidentify_file(
+            source=source_file.absolute_path,
+            destination=scratch,
+            deidentifier=deidentifier,
+            progress=lambda read: DeidJob.objects.filter(pk=job.pk).update(processed_bytes=done_bytes + read),
+        )
+        new_file = dataset_services.add_file_from_path(
+            dataset=job.target, source_path=scratch, filename=source_file.name, created_by=job.created_by
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
+    return report, new_file

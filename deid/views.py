@@ -7,9 +7,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from datasets.models import Dataset
 from deid import services
-from deid.models import DeidPolicy
+from deid.models import DeidJob, DeidPolicy
 from deid.serializers import (
+    DatasetDeidentifyRequestSerializer,
+    DeidJobSerializer,
     DeidPolicySerializer,
     DeidPolicyVersionSerializer,
     DeidRequestSerializer,
@@ -132,3 +135,51 @@ class DeidPolicyViewSet(
         policy = self.get_object()
         versions = policy.versions.select_related("created_by").order_by("-number")
         return Response(DeidPolicyVersionSerializer(versions, many=True).data, status=status.HTTP_200_OK)
+
+
+class DatasetDeidentifyView(APIView):
+    """`/v1/datasets/{id}/deidentify`: POST starts a job writing a scrubbed copy of every
+    file into a new dataset derived from this one (the source is never modified); GET
+    lists this dataset's jobs, newest first."""
+
+    def _dataset(self, dataset_id) -> Dataset:
+        dataset = Dataset.objects.filter(pk=dataset_id).first()
+        if dataset is None:
+            raise ApiError(404, f"No dataset {dataset_id}.")
+        return dataset
+
+    @extend_schema(
+        request=DatasetDeidentifyRequestSerializer,
+        responses={202: DeidJobSerializer},
+        operation_id="dataset_deidentify",
+    )
+    def post(self, request: Request, dataset_id) -> Response:
+        dataset = self._dataset(dataset_id)
+        serializer = DatasetDeidentifyRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        policy = policy_or_404(data["policy_id"])
+        try:
+            job = services.start_dataset_deidentification(
+                dataset=dataset, policy=policy, seed=data["seed"], name=data.get("name", ""), actor=request.user
+            )
+        except services.NothingToDeidentify as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(DeidJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs")
+    def get(self, request: Request, dataset_id) -> Response:
+        dataset = self._dataset(dataset_id)
+        jobs = DeidJob.objects.filter(source=dataset).select_related("source", "target")
+        return Response(DeidJobSerializer(jobs, many=True).data)
+
+
+class DeidJobView(APIView):
+    """`GET /v1/deid-jobs/{id}`: a job's status, progress and counts per entity type."""
+
+    @extend_schema(responses={200: DeidJobSerializer}, operation_id="deid_job")
+    def get(self, request: Request, job_id) -> Response:
+        job = DeidJob.objects.select_related("source", "target").filter(pk=job_id).first()
+        if job is None:
+            raise ApiError(404, f"No de-identification job {job_id}.")
+        return Response(DeidJobSerializer(job).data)

@@ -49,7 +49,7 @@ def port_is_bindable(port: int) -> bool:
 
 def claim_gpu(deployment: Deployment, *, preferred: int | None) -> int:
     """Claim `preferred`, or the free GPU with the most free memory, in the shared ledger."""
-    label = f"deployment {deployment}"
+    label = str(deployment)
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:

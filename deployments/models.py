@@ -137,15 +137,16 @@ class Deployment(models.Model):
         grace = timedelta(seconds=settings.DEPLOY_STOP_GRACE_SECONDS + 30)
         return (now or timezone.now()) - self.stop_requested_at > grace
 
-    def transition(self, old: str | frozenset[str], new: str, **fields: Any) -> bool:
-        """Move to `new` if and only if the row is still in `old` (a status or a set).
+    def transition(self, old: str | frozenset[str], new: str, *, where: Q | None = None, **fields: Any) -> bool:
+        """Move to `new` if and only if the row is still in `old` (a status or a set) and matches `where`.
 
         Race-safe: a stop request and the supervisor can never both win. Returns
         whether this call made the change; updates `self` if so.
         """
         fields = {"status": new, "updated_at": timezone.now(), **fields}
         olds = old if isinstance(old, frozenset) else {old}
-        changed = Deployment.objects.filter(pk=self.pk, status__in=olds).update(**fields) == 1
+        rows = Deployment.objects.filter(where or Q(), pk=self.pk, status__in=olds)
+        changed = rows.update(**fields) == 1
         if changed:
             for name, value in fields.items():
                 setattr(self, name, value)

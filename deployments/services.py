@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
@@ -38,6 +39,7 @@ SPAWN_DEADLINE = timedelta(seconds=60)
 # Leftover children of a server that exited by itself get this long after SIGTERM.
 LEFTOVER_GRACE_SECONDS = 2.0
 FAILED_LOG_LINES = 20
+MAX_TAG_LENGTH = 64  # DeploymentTag.value and Deployment.model_version
 
 
 def create_deployment(
@@ -57,7 +59,7 @@ def create_deployment(
     Returns the deployment in `starting` (or `failed` if its process could not even
     be started). Nothing is left behind when a check or an allocation fails.
     """
-    reason = probes.check_health_path(health_path)
+    reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
         raise ApiError(400, reason)
     try:
@@ -119,8 +121,21 @@ def create_deployment(
     return deployment
 
 
+def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
+    """Why the tags or version cannot be stored (None when they can); the console calls without a serializer."""
+    for tag in tags:
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH or not tag.isprintable():
+            return f"Tag {tag[:80]!r} must be 1 to {MAX_TAG_LENGTH} printable characters."
+    if len(model_version) > MAX_TAG_LENGTH or not model_version.isprintable():
+        return f"model_version must be at most {MAX_TAG_LENGTH} printable characters."
+    return None
+
+
 def _server_environment(gpu_id: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
+    # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
+    # so that the index claimed in the ledger is the GPU the server really uses.
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
     return env
 
@@ -167,7 +182,9 @@ def _finish(deployment: Deployment, status: str, *, detail: str, exit_code: int 
         fields["exit_code"] = exit_code
     if status == DeploymentStatus.FAILED and deployment.log_file:
         fields["last_log_lines"] = "\n".join(last_lines(Path(deployment.log_file), FAILED_LOG_LINES))
-    changed = deployment.transition(LIVE_STATUSES, status, **fields)
+    # A server that exits because someone is stopping it has not failed: the stopper finishes it.
+    where = Q(stop_requested_at=None) if status == DeploymentStatus.FAILED else None
+    changed = deployment.transition(LIVE_STATUSES, status, where=where, **fields)
     if changed:
         release_gpus(holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk)
     return changed

@@ -50,10 +50,14 @@ def resolve_under_models_dir(relative: str, *, field: str = "model_path") -> Pat
     if ".." in pure.parts:
         raise ApiError(400, f"{field} {relative!r} may not contain '..' segments.")
     root = Path(settings.MODELS_DIR).resolve()
-    resolved = (root / pure).resolve()
+    try:
+        resolved = (root / pure).resolve()
+        exists = resolved.exists()
+    except (OSError, ValueError, RuntimeError) as exc:  # name too long, undecodable, symlink loop
+        raise ApiError(400, f"{field} {relative!r} cannot be used as a path: {exc}.") from exc
     if not resolved.is_relative_to(root):
         raise ApiError(400, f"{field} {relative!r} leads outside the models directory (through a symlink).")
-    if not resolved.exists():
+    if not exists:
         raise ApiError(400, f"{field} {relative!r} does not exist in the models directory.", missing=[relative])
     return resolved
 

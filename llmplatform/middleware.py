@@ -34,6 +34,21 @@ def describe_error(request: HttpRequest, response: HttpResponse) -> str:
     return f"{response.reason_phrase}."
 
 
+def read_into_memory(request: HttpRequest) -> bool:
+    """JSON and form bodies are parsed whole in memory, so their size is limited here
+    (DRF's parsers read the stream without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check).
+    Multipart uploads and octet-stream chunks stream to disk; their views limit them."""
+    media_type = request.content_type or ""
+    return media_type in {"application/json", "application/x-www-form-urlencoded"} or media_type.endswith("+json")
+
+
+def content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class JsonApiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -41,14 +56,8 @@ class JsonApiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_api_path(request.path):
             return self.get_response(request)
-        if request.content_type != "multipart/form-data":
-            # Reading the body here lets Django enforce DATA_UPLOAD_MAX_MEMORY_SIZE, which
-            # DRF's parsers (reading the stream directly) would not. Uploads stream to
-            # disk instead and their views check the file size themselves.
-            try:
-                request.body  # noqa: B018
-            except RequestDataTooBig:
-                return body_too_large(request)
+        if read_into_memory(request) and content_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return body_too_large(request)
         response = self.get_response(request)
         if response.status_code >= 400 and response.headers.get("Content-Type", "").split(";")[0] != "application/json":
             return JsonResponse({"detail": describe_error(request, response)}, status=response.status_code)

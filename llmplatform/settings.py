@@ -274,6 +274,10 @@ SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
 SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
+# OpenAPI component names for the project and run status enums (both have a `status` field).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}
+)
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
 # Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
@@ -330,6 +334,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
 # Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
 DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
+# A stable OpenAPI name for the de-identification jobs' status choices.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({"DeidJobStatusEnum": "deid.models.DeidJobStatus"})
 
 # --- docker executor --------------------------------------------------------
 # The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).
@@ -339,6 +345,13 @@ DOCKER_TIMEOUT_SECONDS = env_int("DOCKER_TIMEOUT_SECONDS", 30)
 # Where RUNS_DIR is mounted inside the training container (unset: the same path, or
 # through DOCKER_TRAINING_DIR when RUNS_DIR lies inside HOST_TRAINING_DIR).
 DOCKER_RUNS_DIR = os.environ.get("DOCKER_RUNS_DIR", "")
+# How long a running docker run may go unobserved because the daemon does not answer
+# (a restart) before it is failed as lost.
+DOCKER_UNREACHABLE_GRACE_SECONDS = env_float("DOCKER_UNREACHABLE_GRACE_SECONDS", 60.0)
+# Containers a project's executor options may name besides DOCKER_CONTAINER_NAME ("*": any).
+DOCKER_ALLOWED_CONTAINERS = env_list("DOCKER_ALLOWED_CONTAINERS", "")
+# Images a project may run one container per run from ("*": any; empty: per-run containers are off).
+DOCKER_ALLOWED_IMAGES = env_list("DOCKER_ALLOWED_IMAGES", "")
 
 # --- slurm executor ---------------------------------------------------------
 # Default sbatch --partition, --account and --time for runs of the `slurm` executor

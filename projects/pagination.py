@@ -29,6 +29,9 @@ def _bounded_int(request: Request, name: str, default: int, low: int, high: int)
     return value
 
 
+MAX_OFFSET = 2**62
+
+
 class HeaderLimitOffsetPagination(BasePagination):
     default_limit = 100
     max_limit = 500
@@ -36,7 +39,7 @@ class HeaderLimitOffsetPagination(BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
         self.request = request
         self.limit = _bounded_int(request, "limit", self.default_limit, 1, self.max_limit)
-        self.offset = _bounded_int(request, "offset", 0, 0, 2**62)
+        self.offset = _bounded_int(request, "offset", 0, 0, MAX_OFFSET)
         self.total = queryset.count()
         return list(queryset[self.offset : self.offset + self.limit])
 
@@ -76,7 +79,7 @@ class HeaderLimitOffsetPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "Skip this many items (default 0).",
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
             },
         ]
 

@@ -2,17 +2,21 @@
 
 Local and Docker runs hold the GPUs they asked for (`resources.gpu_count`) in the
 GPU ledger from launch until they end; a run that cannot get them stays queued
-with a `queue_reason` ("waiting for 2 GPU(s), 1 free of 2"), and runs behind it
-that need GPUs wait too, so a big run is never starved by a stream of small ones.
-Slurm allocates its own GPUs. Dispatch is safe to run in several processes at
+with a `queue_reason` that says why ("waiting for 2 GPU(s), 1 free of 2") and a
+`queue_position` (1: next to start), and runs behind it that need GPUs wait
+too, so a big run is never starved by a stream of small ones. A project may cap
+the GPUs its runs hold at once (`Project.max_concurrent_gpus`): its next GPU run
+then waits, with its project's later GPU runs behind it, while other projects go
+on. Slurm allocates its own GPUs. Dispatch is safe to run in several processes at
 once: a run is launched only by whoever holds its lease.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Q
 
-from gpus.models import HolderKind
+from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus
 from runs import leases, services
 from runs.models import Run, RunStatus
@@ -31,6 +35,36 @@ def gpus_needed(run: Run) -> int:
         return 0
 
 
+def project_gpus_in_use(project_id: object) -> int:
+    """GPUs the ledger holds for the project's runs (a cancelled run holds them until its processes are gone)."""
+    holders = Run.objects.filter(project_id=project_id, status__in=[RunStatus.RUNNING, RunStatus.CANCELLED])
+    ids = [str(pk) for pk in holders.values_list("pk", flat=True)]
+    return GpuClaim.objects.filter(holder_kind=HolderKind.RUN, holder_id__in=ids).count()
+
+
+def _over_project_cap(run: Run, needed: int) -> str:
+    """Why the project's GPU cap keeps the run waiting, or "" when it does not."""
+    cap = run.project.max_concurrent_gpus
+    if cap is None:
+        return ""
+    if needed > cap:
+        return (
+            f"needs {needed} GPUs but project {run.project.name!r} may hold at most {cap} at once (max_concurrent_gpus)"
+        )
+    in_use = project_gpus_in_use(run.project_id)
+    if in_use + needed > cap:
+        return f"waiting for project {run.project.name!r}'s GPU cap: {in_use} of its {cap} in use, {needed} needed"
+    return ""
+
+
+def queue_position(run: Run) -> int | None:
+    """Where a queued run stands in dispatch order (1: next to start); None once it has left the queue."""
+    if run.status != RunStatus.QUEUED:
+        return None
+    ahead = Q(priority__gt=run.priority) | Q(priority=run.priority, created_at__lt=run.created_at)
+    return Run.objects.in_dispatch_order().filter(ahead).count() + 1
+
+
 def _wait(run: Run, reason: str) -> None:
     if run.queue_reason != reason:
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(queue_reason=reason)
@@ -40,11 +74,20 @@ def dispatch_queued_runs() -> list[Run]:
     """Start every queued run that can start now; return those started."""
     owner = leases.owner_name("dispatch")
     started: list[Run] = []
-    blocked_by: Run | None = None
+    blocked_by: Run | None = None  # the first run waiting for free GPUs: GPU runs behind it wait too
+    capped: dict[object, Run] = {}  # per project, its first run held back by the project's cap
     for run in Run.objects.in_dispatch_order().select_related("project", "resume_source_artifact"):
         needed = gpus_needed(run)
-        if needed and blocked_by is not None:
-            _wait(run, f"waiting for GPUs behind run {blocked_by}")
+        if needed and run.project_id in capped:
+            reason = f"waiting for GPUs behind run {capped[run.project_id]} of the same project"
+        elif needed and blocked_by is not None:
+            reason = f"waiting for GPUs behind run {blocked_by}"
+        else:
+            reason = _over_project_cap(run, needed) if needed else ""
+            if reason:
+                capped[run.project_id] = run
+        if reason:
+            _wait(run, reason)
             continue
         if not run.take_lease(owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, statuses=QUEUED):
             continue

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
+from runs.scheduling import queue_position
 
 MAX_GPU_COUNT = 64
 
@@ -94,10 +95,16 @@ class RunDetailSerializer(RunSerializer):
     artifacts = RunArtifactSerializer(many=True, read_only=True)
     latest_checkpoint = serializers.SerializerMethodField()
     logs = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "artifacts", "latest_checkpoint", "logs"]
+        fields = [*RunSerializer.Meta.fields, "artifacts", "latest_checkpoint", "logs", "queue_position"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, run: Run) -> int | None:
+        """Where a queued run stands in dispatch order (1: next to start); null once it has left the queue."""
+        return queue_position(run)
 
     @extend_schema_field(RunArtifactSerializer(allow_null=True))
     def get_latest_checkpoint(self, run: Run) -> dict | None:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event
+from gpus.inventory import list_gpus
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform.api import ApiError, Conflict
@@ -79,6 +80,20 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
     return path
 
 
+def _check_gpu_count(executor: str, resources: dict[str, Any]) -> None:
+    """A run asking for more GPUs than the host has would wait in the queue forever."""
+    from runs.scheduling import GPU_LEDGER_EXECUTORS  # (scheduling calls into this module)
+
+    wanted = int(resources.get("gpu_count") or 0)
+    if executor in GPU_LEDGER_EXECUTORS and wanted:
+        available = len(list_gpus())
+        if wanted > available:
+            raise ApiError(
+                400,
+                f"resources.gpu_count is {wanted}, but this host has {available} GPU(s); the run could never start.",
+            )
+
+
 def _default_name(project: Project) -> str:
     return f"run-{project.runs.count() + 1:03d}"
 
@@ -100,18 +115,16 @@ def create_run(
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
         raise Conflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+    # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
-    dataset = dataset if dataset is not None else (source_run.dataset if source_run else project.dataset_name)
-    training_yaml_name = (
-        training_yaml_name
-        if training_yaml_name is not None
-        else (source_run.training_yaml_name if source_run else project.training_yaml_name)
+    dataset = dataset or (source_run.dataset if source_run else project.dataset_name)
+    training_yaml_name = training_yaml_name or (
+        source_run.training_yaml_name if source_run else project.training_yaml_name
     )
-    if hyperparameters is None:
-        hyperparameters = dict(source_run.hyperparameters if source_run else project.default_hyperparameters)
-    if resources is None:
-        resources = dict(source_run.resources) if source_run else {}
-    model = model if model is not None else (source_run.model if source_run else project.base_model)
+    model = model or (source_run.model if source_run else project.base_model)
+    defaults = source_run.hyperparameters if source_run else project.default_hyperparameters
+    hyperparameters = {**defaults, **(hyperparameters or {})}
+    resources = resources if resources is not None else dict(source_run.resources if source_run else {})
 
     missing: list[str] = []
     unsafe: list[str] = []
@@ -134,6 +147,7 @@ def create_run(
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
         raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
+    _check_gpu_count(executor, resources)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
@@ -343,9 +357,10 @@ def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
 def cancel_run(*, run: Run, actor: User) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
 
-    A running run's process group gets SIGTERM, `CANCEL_GRACE_SECONDS` to save, then
-    SIGKILL, and is verified gone; then its files are read one last time so the
-    latest complete checkpoint is among its artifacts.
+    A running run is marked `cancelled` at once, with a stop order in its
+    `executor_state`. Where this process can reach the run's processes it carries the
+    order out before answering (see `stop_run_processes`); otherwise (a local run of
+    another host) that host's supervisor does, as it does for an order whose carrier died.
     """
     now = timezone.now()
     if run.status == RunStatus.QUEUED and run.transition(
@@ -357,16 +372,40 @@ def cancel_run(*, run: Run, actor: User) -> Run:
         run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
         return run
-    if run.status != RunStatus.RUNNING or not run.transition(RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=now):
+    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
+    carrier = leases.owner_name("cancel") if here else ""
+    order = {"by": who, "carrier": carrier}
+    if run.status != RunStatus.RUNNING or not run.transition(
+        RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=now, executor_state={**run.executor_state, "stop": order}
+    ):
         run.refresh_from_db()
         if run.status == RunStatus.CANCELLED:
             return run
         raise Conflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
+    record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "running"})
+    if here:
+        # Its supervisor lets go of a run that no longer runs on its next tick. Should it
+        # not (stuck, or dead on another host), reading without the lease is still safe:
+        # an ingest pass commits only from the log position it started at.
+        held = _wait_for_lease(run, carrier, timeout=4 * settings.SUPERVISOR_INTERVAL_SECONDS + 1)
+        try:
+            stop_run_processes(run=run)
+        finally:
+            if held:
+                run.release_lease(carrier)
+    run.refresh_from_db()
+    return run
 
+
+def stop_run_processes(*, run: Run) -> bool:
+    """Carry out a cancelled run's stop order: SIGTERM, `CANCEL_GRACE_SECONDS` to save,
+    SIGKILL, verified gone; then a last read of its files (so its latest complete
+    checkpoint is among its artifacts) and its GPUs back to the ledger."""
     executor = get_executor(run.executor)
     grace = settings.CANCEL_GRACE_SECONDS
+    who = run.executor_state.get("stop", {}).get("by", "the platform")
     stopped = executor.cancel(run, grace=grace)
-    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
     if stopped:
         append_platform_line(run, LogLevel.WARNING, f"Cancelled by {who}; every process of the run has stopped.")
     else:
@@ -375,28 +414,21 @@ def cancel_run(*, run: Run, actor: User) -> Run:
             LogLevel.ERROR,
             f"Cancelled by {who}, but some processes survived SIGKILL after {grace:g} s; check the host.",
         )
-    # Its supervisor lets go of a run that is no longer running on its next tick. Should
-    # it not (stuck, or dead on another host), reading without the lease is still
-    # safe: an ingest pass commits only from the log position it started at.
-    owner = leases.owner_name("cancel")
-    held = _wait_for_lease(run, owner, timeout=4 * settings.SUPERVISOR_INTERVAL_SECONDS + 1)
-    try:
-        _ingest_to_the_end(run)
-    finally:
-        if held:
-            run.release_lease(owner)
+    _ingest_to_the_end(run)
     release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
-    Run.objects.filter(pk=run.pk).update(exit_code=executor.observe(run).exit_code, updated_at=timezone.now())
+    state = {key: value for key, value in run.executor_state.items() if key != "stop"}
+    Run.objects.filter(pk=run.pk).update(
+        exit_code=executor.observe(run).exit_code, executor_state=state, updated_at=timezone.now()
+    )
     checkpoint = latest_complete_checkpoint(run)
     record_event(
-        actor=actor,
+        actor=None,
         action=AuditAction.ACTION,
         target=run,
-        verb="cancel",
-        changes={"was": "running", "stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
+        verb="stop",
+        changes={"stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
     )
-    run.refresh_from_db()
-    return run
+    return stopped
 
 
 # --- resuming and tagging ---------------------------------------------------

@@ -1,7 +1,9 @@
 """The loop that watches running trainers and tells the database what they do.
 
 Each tick (`SUPERVISOR_INTERVAL_SECONDS`, 0.5 s) it starts queued runs that can
-start, then, for every running run it may watch, reads the trainer's new output
+start, carries out stop orders of cancelled runs that nobody else can (a cancel
+that reached another host's web server, or whose web process died mid-way; see
+`runs.services.cancel_run`), then, for every running run it may watch, reads the trainer's new output
 (`runs.ingest.ingest_run`), asks the executor whether the process still runs, and
 records the end (`runs.services.finish_run`) once it has exited.
 
@@ -31,11 +33,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from runs import leases, scheduling, services
@@ -47,12 +50,14 @@ from runs.models import Run, RunStatus
 logger = logging.getLogger(__name__)
 
 RUNNING = frozenset({RunStatus.RUNNING})
+CANCELLED = frozenset({RunStatus.CANCELLED})
 
 
 class Supervisor:
     def __init__(self, *, on_tick: Callable[[], None] | None = None) -> None:
         self.hostname = settings.HOSTNAME
-        self.owner = leases.owner_name("supervisor")
+        # Unique per loop, even for two loops in one process.
+        self.owner = leases.owner_name(f"supervisor-{uuid.uuid4().hex[:8]}")
         self.interval = settings.SUPERVISOR_INTERVAL_SECONDS
         self.lease_seconds = settings.SUPERVISOR_LEASE_SECONDS
         self.on_tick = on_tick
@@ -69,7 +74,8 @@ class Supervisor:
         try:
             while not self._stopping.is_set() and (deadline is None or time.monotonic() < deadline):
                 began = time.monotonic()
-                close_old_connections()
+                if not connection.in_atomic_block:  # (tests run inside one)
+                    close_old_connections()  # a long loop must survive a dropped connection
                 try:
                     self.tick()
                 except Exception:  # a database hiccup must not end supervision
@@ -83,6 +89,7 @@ class Supervisor:
         if self.on_tick is not None:
             self.on_tick()
         scheduling.dispatch_queued_runs()
+        self.carry_out_stop_orders()
         for run in self.hold_runs():
             if self._stopping.is_set():
                 break
@@ -95,7 +102,7 @@ class Supervisor:
         """Renew this supervisor's leases, take free ones it may watch; the runs it holds."""
         expires = timezone.now() + timedelta(seconds=self.lease_seconds)
         Run.objects.filter(lease_owner=self.owner, status=RunStatus.RUNNING).update(lease_expires_at=expires)
-        # Runs that stopped running (a cancel) are left to whoever finishes them.
+        # Runs that stopped running (a cancel) are left to whoever carries out the stop.
         Run.objects.filter(lease_owner=self.owner).exclude(status=RunStatus.RUNNING).update(
             lease_owner="", lease_expires_at=None
         )
@@ -111,6 +118,21 @@ class Supervisor:
                 logger.info("Supervisor %s now watches run %s.", self.owner, run.pk)
                 held.append(run)
         return held
+
+    def carry_out_stop_orders(self) -> None:
+        """Stop cancelled runs whose stop order nobody carries out: given on another host, or its carrier died."""
+        for run in Run.objects.filter(status=RunStatus.CANCELLED, executor_state__has_key="stop"):
+            carrier = run.executor_state["stop"].get("carrier", "")
+            if carrier and not leases.holder_is_dead(carrier):
+                continue
+            if not get_executor(run.executor).watched_here(run, self.hostname):
+                continue
+            dead = run.lease_owner if run.lease_owner and leases.holder_is_dead(run.lease_owner) else ""
+            if run.take_lease(self.owner, seconds=self.lease_seconds, statuses=CANCELLED, steal_from=dead):
+                try:
+                    services.stop_run_processes(run=run)
+                finally:
+                    run.release_lease(self.owner)
 
     def supervise(self, run: Run) -> None:
         ingest_run(run)  # also reads the run's GPU utilisation

@@ -45,9 +45,12 @@ def _artifacts_with_tags() -> Prefetch:
     )
 
 
-class RunViewSet(viewsets.ViewSet):
+class RunViewSet(viewsets.GenericViewSet):
     lookup_field = "run_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    pagination_class = HeaderLimitOffsetPagination
+    serializer_class = RunSerializer
+    queryset = Run.objects.none()  # every action looks its project and run up itself
 
     # --- lookups -----------------------------------------------------------
     def _project(self, *, operate: bool = False) -> Project:
@@ -73,8 +76,6 @@ class RunViewSet(viewsets.ViewSet):
         parameters=[
             PROJECT_REFERENCE,
             OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only this status."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many runs (1–500, default 100)."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Skip this many runs."),
             *PAGING_HEADERS,
         ],
         responses={200: RunSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
@@ -86,9 +87,8 @@ class RunViewSet(viewsets.ViewSet):
             if status not in RunStatus.values:
                 raise ApiError(400, f"status must be one of {', '.join(RunStatus.values)}.")
             runs = runs.filter(status=status)
-        paginator = HeaderLimitOffsetPagination()
-        page = paginator.paginate_queryset(runs, request, self)
-        return paginator.get_paginated_response(RunSerializer(page, many=True).data)
+        page = self.paginate_queryset(runs)
+        return self.get_paginated_response(RunSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Launch a run",

@@ -60,6 +60,13 @@ def test_it_refuses_an_oversized_body_with_json_413_before_parsing(owner_client,
     assert response.json()["detail"] == "The request body is larger than the limit of 1000 bytes."
 
 
+def test_it_leaves_streamed_bodies_to_their_views(owner_client, settings):
+    """Octet-stream chunks (resumable uploads) are streamed to disk by their views, not cut at the door."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = owner_client.post("/probe/echo", b"x" * 2000, content_type="application/octet-stream")
+    assert response.status_code == 415
+
+
 def test_it_refuses_an_oversized_multipart_field_with_json_413(owner_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = owner_client.post("/probe/echo", {"name": "a" * 2000, "count": "1"}, format="multipart")

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 # Examples per operation: enough to try each field with good and bad values, small
 # enough that the whole run stays well under a minute as the API grows.
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 
 
 # Loaded while tests are collected (building the schema needs no database), so

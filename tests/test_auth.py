@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.urls.resolvers import RegexPattern
 from rest_framework.authtoken.models import Token
 
-from tests.routes import PUBLIC_PATHS, all_routes, protected_api_routes
+from tests.routes import PUBLIC_PATHS, all_routes, fill_regex, protected_api_routes
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 
@@ -72,9 +73,5 @@ def test_it_prints_the_existing_token_and_sets_a_given_password(db, capsys, owne
 
 
 def test_it_fills_router_style_regex_routes():
-    from django.urls.resolvers import RegexPattern
-
-    from tests.routes import fill_regex
-
     pattern = RegexPattern(r"^projects/(?P<pk>[^/.]+)/runs\.(?P<format>[a-z0-9]+)/?$")
     assert fill_regex(pattern) == "projects/00000000-0000-4000-8000-000000000000/runs.1/"

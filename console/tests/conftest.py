@@ -11,6 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from console.tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
+
+# The deployments app's stand-in vLLM server and its settings, for the deployment pages.
+from deployments.tests.conftest import fake_vllm, port_range_base, tiny_model  # noqa: F401
 from projects.models import Project
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, MetricPoint, Run, RunStatus
 

@@ -40,6 +40,11 @@ def test_it_creates_a_project_with_its_first_version_and_an_audit_event(owner_se
     assert AuditEvent.objects.get(object_id=str(project.pk)).via == "console"
 
 
+def test_it_offers_an_empty_json_object_for_hyperparameters(owner_session):
+    page = owner_session.get(CREATE).content.decode()
+    assert "\n{}</textarea>" in page
+
+
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [

@@ -1,4 +1,4 @@
-"""The first page after login: what is running now, on which GPUs, and what broke."""
+"""The first page after login: what trains and serves now, on which GPUs, and what broke."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from console.gpus import gpu_rows
 from console.lookups import visible_runs
+from deployments.models import Deployment
 from runs.models import RunStatus
 
 RECENT_FAILURES_DAYS = 7
@@ -24,6 +25,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "active_runs": runs.active().order_by("-started_at", "-created_at")[:50],
         "recent_failures": runs.filter(status=RunStatus.FAILED, updated_at__gte=since).order_by("-updated_at")[:10],
         "gpu_rows": gpu_rows(),
+        "deployments": Deployment.objects.live().select_related("created_by").prefetch_related("tag_set")[:20],
         "failure_days": RECENT_FAILURES_DAYS,
     }
     return render(request, "console/dashboard.html", context)

@@ -86,6 +86,14 @@ def test_it_scrubs_string_values_of_json_items(owner_client):
     assert out.startswith('{"13812345678": "1') and out.count("13812345678") == 1
 
 
+def test_it_handles_deeply_nested_json_without_a_server_error(owner_client):
+    deep = "[" * 400 + '"13812345678"' + "]" * 400
+    response = post(owner_client, {"text": [deep], "options": {"format": "json"}})
+    assert response.status_code == 200 and "13812345678" not in response.json()["deidentified"][0]
+    too_deep = "[" * 100_000 + "]" * 100_000
+    assert post(owner_client, {"text": [too_deep], "options": {"format": "json"}}).status_code == 400
+
+
 def test_it_needs_authentication(anonymous_client):
     assert post(anonymous_client, {"text": ["x"]}).status_code in (401, 403)
 

@@ -4,13 +4,10 @@ is stopped (its whole process group killed) when the test ends."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import random
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,26 +15,12 @@ import pytest
 from deployments.models import Deployment
 from deployments.supervisor import DeploymentSupervisor
 from llmplatform import processes
+from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 
 FAKE_VLLM = Path(__file__).parent / "fixtures" / "fake_vllm.py"
-MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 FAKE_VLLM_COMMAND = (
     f"{sys.executable} {FAKE_VLLM} serve {{model_path}} --host 127.0.0.1 --port {{port}} --served-model-name {{name}}"
 )
-
-
-def wait_for(
-    condition: Callable[[], object], *, timeout: float = 15.0, interval: float = 0.05, what: str = ""
-) -> object:
-    """Poll `condition` until it is truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(interval)
 
 
 def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Deployment:
@@ -51,7 +34,7 @@ def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Dep
         return deployment if deployment.status == status else None
 
     try:
-        return wait_for(reached, timeout=timeout, what=f"deployment {deployment_id} to be {status}")
+        return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
     finally:
         supervisor.release_lease()
 
@@ -86,53 +69,26 @@ def tiny_model(settings) -> str:
     return "models/tiny-llama"
 
 
-def database_url() -> str:
-    """The test database, as a URL a `manage.py` subprocess can use."""
-    from django.db import connection
-
-    config = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
-    port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{config['USER']}@{config['HOST'] or '127.0.0.1'}{port}/{config['NAME']}"
-
-
 @pytest.fixture
-def manage_py(fake_vllm, settings):
-    """Start `manage.py ARGS` as a separate process on the test database, with this test's settings."""
-    started: list[subprocess.Popen] = []
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "DATABASE_URL": database_url(),
-        "DATA_DIR": str(settings.DATA_DIR),
-        "MODELS_DIR": str(settings.MODELS_DIR),
-        "DEPLOY_LOG_DIR": str(settings.DEPLOY_LOG_DIR),
-        "LLMP_HOSTNAME": settings.HOSTNAME,
-        "GPU_IDS": settings.GPU_IDS,
-        "VLLM_COMMAND": settings.VLLM_COMMAND,
-        "DEPLOY_PORT_RANGE": settings.DEPLOY_PORT_RANGE,
-        "DEPLOY_PROBE_INTERVAL_SECONDS": str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
-        "DEPLOY_SUPERVISOR_LEASE_SECONDS": "2",
-        "DEPLOY_SUPERVISOR_TASK_SECONDS": "4",
-        "Q_WORKERS": "1",
-    }
+def platform_process(fake_vllm, settings):
+    """Start `manage.py ARGS` in its own session on the test database, with this test's deployment settings.
 
-    def start(*args: str, log_name: str = "manage") -> subprocess.Popen:
-        log = open(Path(settings.DATA_DIR) / f"{log_name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(
-            [sys.executable, str(MANAGE_PY), *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        started.append(process)
-        return process
+    Stopped (its whole process group) when the test ends; its output goes to `<DATA_DIR>/<log_name>.log`.
+    """
+    env = subprocess_env(
+        LLMP_HOSTNAME=settings.HOSTNAME,
+        GPU_IDS=settings.GPU_IDS,
+        VLLM_COMMAND=settings.VLLM_COMMAND,
+        DEPLOY_PORT_RANGE=settings.DEPLOY_PORT_RANGE,
+        DEPLOY_PROBE_INTERVAL_SECONDS=str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
+        DEPLOY_SUPERVISOR_LEASE_SECONDS="2",
+        DEPLOY_SUPERVISOR_TASK_SECONDS="4",
+        Q_WORKERS="1",
+    )
+    with contextlib.ExitStack() as stack:
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        def start(*args: str, log_name: str = "manage") -> subprocess.Popen:
+            log = Path(settings.DATA_DIR) / f"{log_name}.log"
+            return stack.enter_context(running(manage_py(*args), env=env, log=log))
+
+        yield start

@@ -11,10 +11,13 @@ import pytest
 
 from audit.models import AuditEvent
 from deployments.models import Deployment
-from deployments.tests.conftest import FAKE_VLLM, supervise_until, wait_for
+from deployments.services import create_deployment
+from deployments.tests.conftest import FAKE_VLLM, supervise_until
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.api import ApiError
+from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -59,7 +62,7 @@ def test_it_starts_the_server_and_reports_the_contract_shape(owner_client, fake_
     deployment = supervise_until(info["deployment_id"], "running")
     assert deployment.health_ok
     log = Path(info["log_file"]).read_text()
-    assert "CUDA_VISIBLE_DEVICES=1" in log
+    assert "CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_ORDER=PCI_BUS_ID" in log
     assert f"http://127.0.0.1:{info['port']}" in log
     assert AuditEvent.objects.filter(object_id=info["deployment_id"], action="create").exists()
 
@@ -157,11 +160,14 @@ def test_it_requires_a_model_path(owner_client, fake_vllm):
         ("models/../../outside", "'..'"),
         ("models/missing", "does not exist"),
         ("escape", "outside the models directory"),
+        ("x" * 300, "cannot be used as a path"),
+        ("loop", "cannot be used as a path"),
     ],
 )
 def test_it_refuses_model_paths_outside_the_models_dir(owner_client, fake_vllm, settings, tmp_path, model_path, reason):
     (tmp_path / "outside").mkdir()
     os.symlink(tmp_path / "outside", Path(settings.MODELS_DIR) / "escape")
+    os.symlink("loop", Path(settings.MODELS_DIR) / "loop")
 
     response = deploy(owner_client, model_path=model_path)
 
@@ -192,4 +198,34 @@ def test_it_marks_a_server_that_cannot_start_failed_and_frees_its_gpu(owner_clie
     deployment = supervise_until(info["deployment_id"], "failed")
     assert deployment.exit_code == 127
     assert "not found" in deployment.last_log_lines
-    wait_for(lambda: not GpuClaim.objects.exists(), what="the GPU to be released")
+    wait_for(lambda: not GpuClaim.objects.exists(), timeout=15, what="the GPU to be released")
+
+
+def test_it_names_the_deployment_that_holds_a_preferred_gpu(owner_client, fake_vllm, tiny_model):
+    holder = deploy(owner_client, model_path=tiny_model, preferred_gpu=0).json()
+
+    response = deploy(owner_client, model_path=tiny_model, preferred_gpu=0)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"GPU 0 is held by deployment tiny-llama ({holder['deployment_id'][:8]})."
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"tags": ["x" * 65]}, "tags"),
+        ({"tags": [""]}, "tags"),
+        ({"model_version": "v" * 65}, "model_version"),
+        ({"served_model_name": "has space"}, "served_model_name"),
+    ],
+)
+def test_it_refuses_labels_it_cannot_keep(owner_client, fake_vllm, tiny_model, body, named):
+    response = deploy(owner_client, model_path=tiny_model, **body)
+
+    assert response.status_code == 400
+    assert named in response.json()["detail"]
+
+
+def test_it_checks_tags_for_callers_without_a_serializer(owner, fake_vllm, tiny_model):
+    with pytest.raises(ApiError, match="printable"):
+        create_deployment(actor=owner, model_path=tiny_model, tags=["line\nbreak"])

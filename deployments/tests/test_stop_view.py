@@ -7,9 +7,10 @@ import pytest
 from audit.models import AuditEvent
 from deployments.allocation import port_is_bindable
 from deployments.models import Deployment
-from deployments.tests.conftest import supervise_until, wait_for
+from deployments.tests.conftest import supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -28,7 +29,7 @@ def engine_started(info) -> bool:
 def test_it_stops_the_server_releases_gpu_and_port_and_keeps_it_listed(owner_client, fake_vllm, tiny_model):
     info = start(owner_client, tiny_model, preferred_gpu=0)
     supervise_until(info["deployment_id"], "running")
-    wait_for(lambda: engine_started(info), what="the engine child")
+    wait_for(lambda: engine_started(info), timeout=15, what="the engine child")
 
     response = owner_client.delete(f"/deployments/{info['deployment_id']}")
 
@@ -73,7 +74,7 @@ def test_it_leaves_a_server_that_ignores_sigterm_running_without_force(owner_cli
 def test_it_kills_the_whole_group_with_force(owner_client, fake_vllm, tiny_model, settings):
     settings.DEPLOY_STOP_GRACE_SECONDS = 0.5
     info = start(owner_client, tiny_model, "--fake-ignore-sigterm")
-    wait_for(lambda: engine_started(info), what="the engine child")
+    wait_for(lambda: engine_started(info), timeout=15, what="the engine child")
     members = [processes.identify(pid) for pid in processes.group_members(info["pid"])]
 
     response = owner_client.delete(f"/deployments/{info['deployment_id']}?force=true")

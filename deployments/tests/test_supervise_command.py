@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from deployments.models import Deployment, SupervisorLease
 from deployments.services import create_deployment
-from deployments.tests.conftest import wait_for
+from deployments.tests.conftest import supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,9 +27,9 @@ def status_of(deployment: Deployment) -> str:
     return Deployment.objects.get(pk=deployment.pk).status
 
 
-def test_it_probes_until_sigterm_then_exits_cleanly(owner, manage_py, tiny_model):
+def test_it_probes_until_sigterm_then_exits_cleanly(owner, platform_process, tiny_model):
     deployment = create_deployment(actor=owner, model_path=tiny_model, extra_args="--fake-load-seconds 0.5")
-    supervisor = manage_py("supervise_deployments")
+    supervisor = platform_process("supervise_deployments")
 
     wait_for(lambda: status_of(deployment) == "running", timeout=30, what="the supervisor to see it running")
     supervisor.send_signal(signal.SIGTERM)
@@ -38,10 +39,10 @@ def test_it_probes_until_sigterm_then_exits_cleanly(owner, manage_py, tiny_model
     assert processes.is_running(Deployment.objects.get(pk=deployment.pk).process)  # servers outlive supervisors
 
 
-def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owner, manage_py, tiny_model):
+def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owner, platform_process, tiny_model):
     survivor = create_deployment(actor=owner, model_path=tiny_model)
     casualty = create_deployment(actor=owner, model_path=tiny_model)
-    first = manage_py("supervise_deployments", log_name="first")
+    first = platform_process("supervise_deployments", log_name="first")
     wait_for(lambda: {status_of(survivor), status_of(casualty)} == {"running"}, timeout=30, what="both running")
 
     first.send_signal(signal.SIGKILL)
@@ -50,7 +51,7 @@ def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owne
     assert processes.is_running(survivor.process)
 
     restarted_at = timezone.now()
-    manage_py("supervise_deployments", log_name="second")  # waits out the dead one's lease
+    platform_process("supervise_deployments", log_name="second")  # waits out the dead one's lease
 
     wait_for(lambda: status_of(casualty) == "failed", timeout=30, what="the dead server marked failed")
     wait_for(
@@ -60,3 +61,20 @@ def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owne
     )
     assert status_of(survivor) == "running"
     assert list(GpuClaim.objects.values_list("holder_id", flat=True)) == [str(survivor.pk)]
+
+
+def test_it_keeps_servers_running_when_the_process_that_started_them_is_killed(owner, platform_process, tiny_model):
+    web = platform_process(
+        "shell",
+        "-c",
+        "import time; from django.contrib.auth.models import User; from deployments.services import create_deployment; "
+        f"create_deployment(actor=User.objects.get(pk={owner.pk}), model_path={tiny_model!r}); time.sleep(600)",
+        log_name="web",
+    )
+    deployment = wait_for(lambda: Deployment.objects.exclude(pid=None).first(), timeout=30, what="the deployment")
+
+    web.send_signal(signal.SIGKILL)
+    web.wait(timeout=10)
+
+    assert processes.is_running(deployment.process)
+    supervise_until(deployment.pk, "running")

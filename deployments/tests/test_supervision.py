@@ -15,9 +15,10 @@ from audit.models import AuditEvent
 from deployments.models import Deployment
 from deployments.services import create_deployment, supervise
 from deployments.supervisor import DeploymentSupervisor
-from deployments.tests.conftest import supervise_until, wait_for
+from deployments.tests.conftest import supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -48,13 +49,14 @@ def test_it_stays_starting_until_v1_models_lists_the_served_name(owner, fake_vll
             (supervise(deployment) or True)
             and "does not list" in Deployment.objects.get(pk=deployment.pk).status_detail
         ),
+        timeout=15,
         what="a probe that reached /v1/models",
     )
     assert Deployment.objects.get(pk=deployment.pk).status == "starting"
 
 
 def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1")
+    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5")
     supervise_until(deployment.pk, "running")
 
     unhealthy = supervise_until(deployment.pk, "unhealthy")
@@ -63,6 +65,17 @@ def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_
     assert unhealthy.failed_probes == 3
     assert "/health answered 503" in unhealthy.status_detail
     assert GpuClaim.objects.filter(holder_id=str(deployment.pk)).exists()  # still holds its GPU
+
+
+def test_it_marks_a_server_running_again_when_it_recovers(owner, fake_vllm, tiny_model):
+    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5 --fake-unhealthy-for 2")
+    first_ready_at = supervise_until(deployment.pk, "running").ready_at
+    supervise_until(deployment.pk, "unhealthy")
+
+    recovered = supervise_until(deployment.pk, "running")
+
+    assert recovered.health_ok and recovered.failed_probes == 0 and recovered.status_detail == ""
+    assert recovered.ready_at == first_ready_at  # when it first became ready
 
 
 def test_it_marks_a_server_unhealthy_when_loading_takes_too_long(owner, fake_vllm, tiny_model, settings):
@@ -88,7 +101,7 @@ def test_it_marks_a_crashed_server_failed_keeping_its_last_log_lines(owner, fake
 
 def test_it_kills_the_children_a_killed_server_leaves_behind(owner, fake_vllm, tiny_model):
     deployment = deploy(owner, tiny_model)
-    wait_for(lambda: len(processes.group_members(deployment.pid)) >= 3, what="server and engine child")
+    wait_for(lambda: len(processes.group_members(deployment.pid)) >= 3, timeout=15, what="server and engine child")
     server_pid = int(re.search(r"\] pid=(\d+)", Path(deployment.log_file).read_text()).group(1))
     children = [pid for pid in processes.group_members(deployment.pid) if pid not in {deployment.pid, server_pid}]
 
@@ -125,9 +138,19 @@ def test_it_finishes_a_stop_whose_requester_died(owner, fake_vllm, tiny_model):
 
 def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, tiny_model):
     deployment = deploy(owner, tiny_model, "--fake-crash-after 0")
-    wait_for(lambda: not processes.is_running(deployment.process), what="the crash")
+    wait_for(lambda: not processes.is_running(deployment.process), timeout=15, what="the crash")
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())
 
     DeploymentSupervisor().tick()
 
     assert Deployment.objects.get(pk=deployment.pk).status == "starting"
+
+
+def test_it_does_not_call_a_server_failed_when_a_stop_began_after_it_looked(owner, fake_vllm, tiny_model):
+    deployment = deploy(owner, tiny_model, "--fake-crash-after 0")  # as the supervisor read it
+    Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())  # a DELETE arrives
+    wait_for(lambda: not processes.is_running(deployment.process), timeout=15, what="the server to exit")
+
+    supervise(deployment)
+
+    assert Deployment.objects.get(pk=deployment.pk).status == "starting"  # left for the stopper to finish

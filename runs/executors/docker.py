@@ -26,6 +26,7 @@ container and verifies, in the container's /proc, that none of it is left.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -84,16 +85,28 @@ echo "$state"
 # The per-run container's main process: idles (tini reaps zombies) until removed.
 IDLE_COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done"]
 PID_FILE_TIMEOUT_S = 10.0
+# Per run, since when the daemon has not answered this process's supervisor.
+_daemon_away_since: dict[object, float] = {}
 POLL_INTERVAL_S = 0.2
 
 
 class DockerUnavailable(Exception):
-    """The daemon does not answer, or the container is missing or stopped; says which and how to fix it."""
+    """Docker cannot run the command; `str()` says why and how to fix it."""
+
+
+class ContainerGone(DockerUnavailable):
+    """The container is missing or stopped: whatever ran in it is gone too."""
 
 
 def _client() -> docker.DockerClient:
+    return _connect(settings.DOCKER_HOST, settings.DOCKER_TIMEOUT_SECONDS)
+
+
+@functools.cache
+def _connect(base_url: str, timeout: int) -> docker.DockerClient:
+    """One client per daemon for the process (the supervisor asks every tick); it reconnects by itself."""
     try:
-        return docker.DockerClient(base_url=settings.DOCKER_HOST, timeout=settings.DOCKER_TIMEOUT_SECONDS)
+        return docker.DockerClient(base_url=base_url, timeout=timeout)
     except DockerException as exc:
         raise DockerUnavailable(
             f"The Docker daemon at {settings.DOCKER_HOST} does not answer ({exc}). "
@@ -105,17 +118,34 @@ def _running_container(client: docker.DockerClient, name: str) -> Container:
     try:
         container = client.containers.get(name)
     except NotFound as exc:
-        raise DockerUnavailable(
+        raise ContainerGone(
             f"Docker container {name!r} does not exist. Start the training container, or set "
             "DOCKER_CONTAINER_NAME (or the project's executor option 'container') to a running one."
         ) from exc
     except (DockerException, requests.RequestException) as exc:
         raise DockerUnavailable(f"The Docker daemon at {settings.DOCKER_HOST} does not answer ({exc}).") from exc
     if container.status != "running":
-        raise DockerUnavailable(
+        raise ContainerGone(
             f"Docker container {name!r} is {container.status}, not running. Start it with `docker start {name}`."
         )
     return container
+
+
+def _check_allowed(options: dict[str, Any]) -> None:
+    """A project's options name only containers and images an operator allowed (a container
+    is a shell on whatever it mounts)."""
+    container, image = options.get("container"), options.get("image")
+    allowed = [settings.DOCKER_CONTAINER_NAME, *settings.DOCKER_ALLOWED_CONTAINERS]
+    if container and container not in allowed and "*" not in allowed:
+        raise DockerUnavailable(
+            f"The project's container {container!r} is not allowed here: an operator lists it in "
+            "DOCKER_ALLOWED_CONTAINERS (or the project uses DOCKER_CONTAINER_NAME)."
+        )
+    if image and image not in settings.DOCKER_ALLOWED_IMAGES and "*" not in settings.DOCKER_ALLOWED_IMAGES:
+        raise DockerUnavailable(
+            f"The project's image {image!r} is not allowed for per-run containers: an operator lists it in "
+            "DOCKER_ALLOWED_IMAGES."
+        )
 
 
 class PathMap:
@@ -169,16 +199,18 @@ class DockerExecutor(Executor):
         pid_path.unlink(missing_ok=True)
         spec.exit_code_path.unlink(missing_ok=True)
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        name = spec.options.get("container") or settings.DOCKER_CONTAINER_NAME
+        per_run = bool(spec.options.get("image"))
+        name = f"llmp-run-{run.pk}" if per_run else spec.options.get("container") or settings.DOCKER_CONTAINER_NAME
         try:
+            _check_allowed(spec.options)
             client = _client()
-            if spec.options.get("image"):
-                name = self._start_run_container(client, run, spec, paths)
+            if per_run:
+                self._start_run_container(client, run, name, spec, paths)
             container = _running_container(client, name)
             workdir = _working_dir(spec, paths)
             self._preflight(container, workdir, paths.to_container(str(spec.run_dir)))
             env = {key: paths.to_container(value) for key, value in spec.env.items()}
-            if spec.options.get("image") and spec.gpu_indices:
+            if per_run and spec.gpu_indices:
                 # The run's container sees only its GPUs, numbered from 0.
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(len(spec.gpu_indices)))
             command = [
@@ -194,13 +226,14 @@ class DockerExecutor(Executor):
             )["Id"]
             client.api.exec_start(exec_id, detach=True)
             pid, start_time = self._wait_for_pid(client, exec_id, pid_path, name)
-        except DockerUnavailable as exc:
-            raise LaunchError(str(exc)) from exc
-        except (DockerException, requests.RequestException) as exc:
+        except (DockerUnavailable, DockerException, requests.RequestException) as exc:
+            self._remove_run_container({"per_run_container": per_run, "container": name})
+            if isinstance(exc, DockerUnavailable):
+                raise LaunchError(str(exc)) from exc
             raise LaunchError(f"Docker refused to start the command in container {name!r}: {exc}") from exc
         return {
             "container": name,
-            "per_run_container": bool(spec.options.get("image")),
+            "per_run_container": per_run,
             "pid": pid,
             "start_time": start_time,
             "exec_id": exec_id,
@@ -217,10 +250,11 @@ class DockerExecutor(Executor):
         try:
             container = _running_container(_client(), state["container"])
             group = self._probe(container, "status", state)
-        except DockerUnavailable as exc:
+        except ContainerGone as exc:
             return Observation(ProcessState.LOST, reason=str(exc))
-        except (DockerException, requests.RequestException) as exc:
-            return Observation(ProcessState.LOST, reason=f"Docker does not answer about the run's process: {exc}")
+        except (DockerUnavailable, DockerException, requests.RequestException) as exc:
+            return self._while_daemon_away(run, exc)
+        _daemon_away_since.pop(run.pk, None)
         if group == "running":
             return Observation(ProcessState.RUNNING)
         # The wrapper ended; it may have written its exit code a moment ago.
@@ -240,12 +274,10 @@ class DockerExecutor(Executor):
             return True  # never started
         try:
             container = _running_container(_client(), state["container"])
+        except ContainerGone:
+            return True  # its processes went with it
         except DockerUnavailable:
-            try:
-                _client()
-            except DockerUnavailable:
-                return False  # nobody can tell whether it is gone
-            return True  # the container is gone or stopped, and its processes with it
+            return False  # nobody can tell whether it is gone
         try:
             gone = self._stop_group(container, state, grace=grace)
         except (DockerException, requests.RequestException):
@@ -259,7 +291,19 @@ class DockerExecutor(Executor):
 
     # --- helpers ---------------------------------------------------------------
 
-    def _start_run_container(self, client: docker.DockerClient, run: Run, spec: LaunchSpec, paths: PathMap) -> str:
+    def _while_daemon_away(self, run: Run, error: Exception) -> Observation:
+        """A daemon restarting (with live-restore the trainer keeps running) is not a lost run
+        until it stays away DOCKER_UNREACHABLE_GRACE_SECONDS; the exit code file tells an end meanwhile."""
+        since = _daemon_away_since.setdefault(run.pk, time.monotonic())
+        if time.monotonic() - since < settings.DOCKER_UNREACHABLE_GRACE_SECONDS:
+            return Observation(ProcessState.RUNNING)
+        _daemon_away_since.pop(run.pk, None)
+        reason = str(error) if isinstance(error, DockerUnavailable) else f"The Docker daemon does not answer: {error}"
+        return Observation(ProcessState.LOST, reason=reason)
+
+    def _start_run_container(
+        self, client: docker.DockerClient, run: Run, name: str, spec: LaunchSpec, paths: PathMap
+    ) -> None:
         image = spec.options["image"]
         try:
             client.images.get(image)
@@ -268,7 +312,6 @@ class DockerExecutor(Executor):
                 f"Docker image {image!r} is not on this Docker host, and nothing is pulled here. "
                 f"Load it first (`docker load` or `docker import`), or fix the project's executor option 'image'."
             ) from exc
-        name = f"llmp-run-{run.pk}"
         gpus = [DeviceRequest(device_ids=[str(i) for i in spec.gpu_indices], capabilities=[["gpu"]])]
         container = client.containers.create(
             image,
@@ -282,7 +325,6 @@ class DockerExecutor(Executor):
             labels={"llmp.run": str(run.pk)},
         )
         container.start()
-        return name
 
     def _remove_run_container(self, state: dict[str, Any]) -> None:
         if not state.get("per_run_container"):

@@ -11,6 +11,7 @@ from gpus.models import GpuClaim
 from llmplatform.processes import group_members
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
+from runs.supervisor import Supervisor
 from runs.tests.conftest import wait_for
 
 LONG = {"max_steps": 100000, "step_seconds": 0.02, "save_steps": 5}
@@ -150,3 +151,48 @@ def test_it_leaves_no_process_behind_when_a_run_is_cancelled_while_starting(proj
     assert state["pgid"] and group_members(state["pgid"]) == []
     assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELLED
     assert os.path.exists(run.log_path)
+
+
+def test_it_leaves_stopping_a_local_run_of_another_host_to_that_hosts_supervisor(
+    owner_client, owner, project, fake_trainer, settings
+):
+    from runs import services
+
+    run = services.create_run(project=project, actor=owner, hyperparameters=LONG)
+    dispatch_queued_runs()
+    run.refresh_from_db()
+    pgid = run.executor_state["pgid"]
+    Run.objects.filter(pk=run.pk).update(host="trainer-host")  # launched by another host's worker
+
+    response = owner_client.post(f"/projects/{project.name}/runs/{run.pk}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert group_members(pgid) != []  # this host never signals another host's pids
+    assert Run.objects.get(pk=run.pk).executor_state["stop"] == {"by": "alice", "carrier": ""}
+
+    settings.HOSTNAME = "trainer-host"
+    Supervisor().tick()
+
+    assert group_members(pgid) == []
+    stopped = Run.objects.get(pk=run.pk)
+    assert "stop" not in stopped.executor_state
+    assert stopped.status == RunStatus.CANCELLED and stopped.lease_owner == ""
+
+
+def test_it_finishes_a_stop_whose_carrier_died(owner, project, fake_trainer):
+    from runs import services
+
+    run = services.create_run(project=project, actor=owner, hyperparameters=LONG)
+    dispatch_queued_runs()
+    run.refresh_from_db()
+    pgid = run.executor_state["pgid"]
+    gone = f"{run.host}/999999999/1/cancel"  # no such pid: the web process died mid-cancel
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.CANCELLED, executor_state={**run.executor_state, "stop": {"by": "alice", "carrier": gone}}
+    )
+
+    Supervisor().tick()
+
+    assert group_members(pgid) == []
+    assert "stop" not in Run.objects.get(pk=run.pk).executor_state

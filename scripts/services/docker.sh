@@ -8,12 +8,12 @@
 # started with --network none.
 #
 # Nothing can be pulled here, so `start` also makes sure the image
-# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3) exists, built without
+# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3 and PyYAML) exists, built without
 # any registry: debootstrap into a folder, `docker import` of its tarball. The
 # tarball is cached in $LLMP_IMAGE_CACHE, so the ~40 s build happens once per
 # machine; later starts import it in a few seconds.
 #
-# `start` prints `DOCKER_HOST=unix://...` as its last line; it is idempotent.
+# `start` prints `export DOCKER_HOST=unix://...` as its last line; it is idempotent.
 set -eu
 
 SERVICES_DIR=${LLMP_SERVICES_DIR:-/tmp/llmp-services}
@@ -22,7 +22,7 @@ SOCKET=$DIR/docker.sock
 PIDFILE=$DIR/dockerd.pid
 IMAGE=${LLMP_DOCKER_IMAGE:-llmp-python:bookworm}
 IMAGE_CACHE=${LLMP_IMAGE_CACHE:-/var/cache/llmp}
-ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-rootfs.tar
+ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-yaml-rootfs.tar
 DEBIAN_MIRROR=${LLMP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_HOST=unix://$SOCKET
 
@@ -42,7 +42,9 @@ install_packages() {
     command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
     [ -z "$missing" ] && return 0
     say "installing$missing"
-    flock /tmp/apt.lock apt-get install -y --no-install-recommends $missing >&2
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock sh -c "apt-get install -y -q --no-install-recommends $missing \
+        || { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; }" >&2
 }
 
 start_daemon() {
@@ -70,8 +72,8 @@ start_daemon() {
 build_rootfs_tar() {
     mkdir -p "$IMAGE_CACHE"
     work=$(mktemp -d "$IMAGE_CACHE/rootfs.XXXXXX")
-    say "building a Debian bookworm + python3 root filesystem (once per machine, ~1 min)"
-    if ! debootstrap --variant=minbase --include=python3 bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
+    say "building a Debian bookworm + python3 + PyYAML root filesystem (once per machine, ~1 min)"
+    if ! debootstrap --variant=minbase --include=python3,python3-yaml bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
         say "debootstrap failed; see $IMAGE_CACHE/debootstrap.log"
         rm -rf "$work"
         return 1
@@ -125,14 +127,14 @@ case "${1:-}" in
         install_packages
         start_daemon
         ensure_image
-        echo "DOCKER_HOST=$DOCKER_HOST"
+        echo "export DOCKER_HOST=$DOCKER_HOST"
         ;;
     stop)
         stop_daemon
         ;;
     status)
         if running && answering; then
-            echo "DOCKER_HOST=$DOCKER_HOST"
+            echo "export DOCKER_HOST=$DOCKER_HOST"
         else
             say "not running"
             exit 1

@@ -9,7 +9,7 @@
 # CUDA_VISIBLE_DEVICES in the job. Memory is enforced with cgroups where the host
 # has the v1 memory controller, so a job over its --mem ends OUT_OF_MEMORY.
 #
-# `start` prints `SLURM_CONF=...` as its last line (the client tools and slurmdbd
+# `start` prints `export SLURM_CONF=...` as its last line (the client tools and slurmdbd
 # find their config through it); it is idempotent. Needs root.
 set -eu
 
@@ -49,7 +49,9 @@ install_packages() {
     command -v munged >/dev/null 2>&1 || missing="$missing munge"
     [ -z "$missing" ] && return 0
     say "installing$missing"
-    flock /tmp/apt.lock apt-get install -y --no-install-recommends $missing >&2
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock sh -c "apt-get install -y -q --no-install-recommends $missing \
+        || { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; }" >&2
 }
 
 start_munge() {
@@ -199,14 +201,14 @@ case "${1:-}" in
     start)
         install_packages
         start_cluster
-        echo "SLURM_CONF=$SLURM_CONF"
+        echo "export SLURM_CONF=$SLURM_CONF"
         ;;
     stop)
         stop_cluster
         ;;
     status)
         if alive "$DIR/slurmctld.pid" && sinfo -h >/dev/null 2>&1; then
-            echo "SLURM_CONF=$SLURM_CONF"
+            echo "export SLURM_CONF=$SLURM_CONF"
         else
             say "not running"
             exit 1

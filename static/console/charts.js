@@ -12,6 +12,12 @@
     return /^eval[_/]/.test(name);
   }
 
+  /* 4 significant digits: a learning rate of 2e-5 must not read "0". */
+  function shortNumber(value) {
+    if (value === null) { return ""; }
+    return Math.abs(value) >= 1e4 || (value !== 0 && Math.abs(value) < 1e-2) ? value.toExponential(1) : String(+value.toPrecision(4));
+  }
+
   /* uPlot wants one x array and y arrays aligned to it, with nulls where a series has no point. */
   function align(seriesList) {
     var steps = new Set();
@@ -68,7 +74,7 @@
       var opts = {
         width: board.width(), height: 220,
         scales: { x: { time: false } },
-        axes: [{ label: board.labels.step }, {}],
+        axes: [{ label: board.labels.step }, { size: 60, values: function (u, values) { return values.map(shortNumber); } }],
         series: [{ label: board.labels.step }].concat(seriesList.map(function (s, i) {
           return seriesOptions(s, PALETTE[i % PALETTE.length]);
         })),

@@ -1,30 +1,8 @@
-/* The run page: live metric charts and a log view that stays scrolled to the newest line. */
+/* The run page: live metric charts, fed by the run's metrics endpoint. */
 (function () {
   "use strict";
 
   var POLL_MS = 5000;
-
-  function followLog() {
-    document.body.addEventListener("htmx:beforeSwap", function (event) {
-      var view = document.getElementById("log-view");
-      if (view && event.detail.target === view) {
-        view.dataset.atBottom = view.scrollHeight - view.scrollTop - view.clientHeight < 40 ? "1" : "";
-      }
-    });
-    document.body.addEventListener("htmx:afterSwap", function (event) {
-      var view = document.getElementById("log-view");
-      if (!view) { return; }
-      if (event.detail.target === view) {
-        var empty = document.getElementById("log-empty");
-        if (empty && view.querySelector(".log-line")) { empty.remove(); }
-        if (view.dataset.atBottom) { view.scrollTop = view.scrollHeight; }
-      } else if (event.detail.target.id === "log-panel" || event.detail.elt.id === "log-panel") {
-        view.scrollTop = view.scrollHeight;
-      }
-    });
-    var view = document.getElementById("log-view");
-    if (view) { view.scrollTop = view.scrollHeight; }
-  }
 
   function liveCharts() {
     var container = document.getElementById("charts");
@@ -61,6 +39,5 @@
     window.addEventListener("resize", function () { board.resize(); });
   }
 
-  followLog();
   liveCharts();
 })();

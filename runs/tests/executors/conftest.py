@@ -2,12 +2,13 @@
 
 Both are started once per test session by the repository's own scripts
 (`scripts/services/docker.sh`, `scripts/services/slurm.sh`) — the same ones CI runs —
-and stopped at the end if this session started them. Where an engine cannot start
+and stopped by the last session using them if a test session started them. Where an engine cannot start
 (no package, no privileges), its tests are skipped with the script's reason.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = REPO / "scripts" / "services"
+SERVICES_DIR = Path(os.environ.get("LLMP_SERVICES_DIR", "/tmp/llmp-services"))  # as the scripts use it
 
 
 def _service(name: str, action: str) -> subprocess.CompletedProcess[str]:
@@ -27,24 +29,46 @@ def _service(name: str, action: str) -> subprocess.CompletedProcess[str]:
 
 
 def _started_service(name: str) -> Iterator[dict[str, str]]:
-    """Start a service through its script; yield (and export) the `KEY=value` lines it printed."""
-    already_running = _service(name, "status").returncode == 0
-    started = _service(name, "start")
-    if started.returncode != 0:
-        reason = (started.stderr.strip().splitlines() or ["no output"])[-1]
-        print(f"\n{name} could not start; its tests are skipped. Its output:\n{started.stderr}")
-        pytest.skip(f"{name} could not start here: {reason}")
-    env = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
-    previous = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # for the clients the executors run (sbatch reads SLURM_CONF)
-    yield env
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    if not already_running:
-        _service(name, "stop")
+    """Start a service through its script (unless it runs); yield and apply its `export KEY=value` lines.
+
+    Several test sessions may share one engine on a machine (worktrees, CI's two
+    database passes): each holds a shared lock on `<name>.users` while it uses it, and
+    the last one out stops it if a test session started it.
+    """
+    SERVICES_DIR.mkdir(parents=True, exist_ok=True)
+    marker = SERVICES_DIR / f"{name}.started-by-tests"
+    with open(SERVICES_DIR / f"{name}.users", "a") as users:
+        with open(SERVICES_DIR / f"{name}.start.lock", "a") as start_lock:
+            fcntl.flock(start_lock, fcntl.LOCK_EX)
+            answer = _service(name, "status")
+            if answer.returncode != 0:
+                answer = _service(name, "start")
+                if answer.returncode != 0:
+                    reason = (answer.stderr.strip().splitlines() or ["no output"])[-1]
+                    print(f"\n{name} could not start; its tests are skipped. Its output:\n{answer.stderr}")
+                    pytest.skip(f"{name} could not start here: {reason}")
+                marker.touch()
+            fcntl.flock(users, fcntl.LOCK_SH)
+        exports = [line.removeprefix("export ") for line in answer.stdout.splitlines() if line.startswith("export ")]
+        env = dict(line.split("=", 1) for line in exports)
+        previous = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)  # for the clients the executors run (sbatch reads SLURM_CONF)
+        yield env
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        with open(SERVICES_DIR / f"{name}.start.lock", "a") as start_lock:
+            fcntl.flock(start_lock, fcntl.LOCK_EX)
+            fcntl.flock(users, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # another session still uses it
+            if marker.exists():
+                _service(name, "stop")
+                marker.unlink()
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +109,7 @@ def docker_settings(settings, docker_engine, training_container):
     settings.DOCKER_HOST = docker_engine["DOCKER_HOST"]
     settings.DOCKER_CONTAINER_NAME = training_container
     settings.DOCKER_WORKING_DIR = ""
+    settings.DOCKER_ALLOWED_IMAGES = ["llmp-python:bookworm"]
     return settings
 
 

@@ -155,6 +155,7 @@ def test_it_reports_a_stopped_container_on_launch_and_a_run_whose_container_stop
         volumes=[f"{base}:{base}:rw"],
     )
     try:
+        docker_settings.DOCKER_ALLOWED_CONTAINERS = [container.name]
         options = {"container": container.name}
         run, spec = executor_run("docker", ["python3", trainer, "--steps", "1000"], options=options)
         run.executor_state = DockerExecutor().launch(run, spec)
@@ -179,6 +180,23 @@ def test_it_refuses_to_launch_when_the_daemon_does_not_answer(settings, executor
 
     with pytest.raises(LaunchError, match=r"does not answer.*Start dockerd"):
         DockerExecutor().launch(run, spec)
+
+
+def test_it_waits_out_a_daemon_restart_before_calling_a_run_lost(docker_settings, executor_run, trainer, poll):
+    run, spec = executor_run("docker", ["python3", trainer, "--steps", "1000"])
+    run.executor_state = DockerExecutor().launch(run, spec)
+    run.save()
+    reachable = docker_settings.DOCKER_HOST
+    docker_settings.DOCKER_HOST = f"unix://{spec.run_dir}/no-daemon.sock"  # as if dockerd were restarting
+
+    assert DockerExecutor().observe(run).state is ProcessState.RUNNING
+    docker_settings.DOCKER_UNREACHABLE_GRACE_SECONDS = 0.0
+    lost = DockerExecutor().observe(run)
+    assert lost.state is ProcessState.LOST
+    assert "does not answer" in lost.reason
+
+    docker_settings.DOCKER_HOST = reachable
+    assert DockerExecutor().cancel(run, grace=0.5) is True
 
 
 def test_it_refuses_a_run_folder_the_container_cannot_see(docker_settings, executor_run, tmp_path_factory):
@@ -214,7 +232,37 @@ def test_it_runs_a_per_run_container_without_network_and_removes_it_afterwards(
 
 
 def test_it_never_pulls_a_missing_image(docker_settings, executor_run):
+    docker_settings.DOCKER_ALLOWED_IMAGES = ["*"]
     run, spec = executor_run("docker", ["true"], options={"image": "registry.invalid/nothing:1"})
 
     with pytest.raises(LaunchError, match="not on this Docker host, and nothing is pulled"):
+        DockerExecutor().launch(run, spec)
+
+    client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
+    assert client.containers.get(docker_settings.DOCKER_CONTAINER_NAME).status == "running"  # left alone
+    assert not client.containers.list(all=True, filters={"label": f"llmp.run={run.pk}"})
+
+
+def test_it_removes_the_per_run_container_when_the_command_cannot_start(docker_settings, executor_run):
+    docker_settings.DOCKER_WORKING_DIR = "/no/such/folder"
+    run, spec = executor_run("docker", ["true"], options={"image": "llmp-python:bookworm"})
+
+    with pytest.raises(LaunchError, match="working directory '/no/such/folder' does not exist"):
+        DockerExecutor().launch(run, spec)
+
+    client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
+    assert not client.containers.list(all=True, filters={"label": f"llmp.run={run.pk}"})
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        ({"container": "the-database"}, "container 'the-database' is not allowed here.*DOCKER_ALLOWED_CONTAINERS"),
+        ({"image": "someone/else:latest"}, "image 'someone/else:latest' is not allowed.*DOCKER_ALLOWED_IMAGES"),
+    ],
+)
+def test_it_runs_only_in_containers_and_images_an_operator_allowed(settings, executor_run, options, refusal):
+    run, spec = executor_run("docker", ["true"], options=options)
+
+    with pytest.raises(LaunchError, match=refusal):
         DockerExecutor().launch(run, spec)

@@ -1,0 +1,88 @@
+"""Dataset pages: list, create, files with validation, the report with line numbers, record preview."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from datasets import services
+from datasets.models import Dataset
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {"messages": [{"role": "user", "content": "指令"}, {"role": "assistant", "content": "回答"}]}
+
+
+@pytest.fixture
+def dataset(owner) -> Dataset:
+    return services.create_dataset(name="qwen-sft", task_type="sft", description="demo", created_by=owner)
+
+
+def add_file(dataset, tmp_path, lines: list[str], name: str = "train.jsonl"):
+    source = tmp_path / name
+    source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return services.add_file_from_path(dataset=dataset, source_path=source, filename=name, created_by=None)
+
+
+def test_it_creates_a_dataset_through_the_service(owner_session):
+    response = owner_session.post(reverse("console:dataset-create"), {"name": "d1", "task_type": "sft"})
+    dataset = Dataset.objects.get(name="d1")
+    assert response["Location"] == reverse("console:dataset-detail", args=[dataset.pk])
+    assert dataset.created_by.username == "alice"
+
+
+def test_it_refuses_an_unknown_task_type(owner_session):
+    response = owner_session.post(reverse("console:dataset-create"), {"name": "d1", "task_type": "magic"})
+    assert response.status_code == 400
+    assert not Dataset.objects.exists()
+
+
+def test_it_lists_and_filters_datasets(member_session, dataset, owner):
+    services.create_dataset(name="corpus", task_type="pretrain", created_by=owner)
+    page = member_session.get(reverse("console:dataset-list"), {"task_type": "pretrain"}).content.decode()
+    assert ">corpus</a>" in page and ">qwen-sft</a>" not in page
+
+
+def test_it_shows_files_with_their_validation_and_the_path_projects_use(owner_session, dataset, tmp_path):
+    ready = add_file(dataset, tmp_path, [json.dumps(GOOD, ensure_ascii=False)] * 3)
+    page = owner_session.get(reverse("console:dataset-detail", args=[dataset.pk])).content.decode()
+    assert "badge-ready" in page
+    assert ready.relative_path in page
+    assert 'id="upload"' in page  # the creator may upload
+
+
+def test_it_hides_the_upload_from_those_who_may_not_change_the_dataset(member_session, dataset):
+    page = member_session.get(reverse("console:dataset-detail", args=[dataset.pk])).content.decode()
+    assert 'id="upload"' not in page
+
+
+def test_it_reports_errors_with_line_field_and_reason(owner_session, dataset, tmp_path):
+    bad = add_file(dataset, tmp_path, [json.dumps(GOOD), "{not json", json.dumps({"messages": []})])
+    response = owner_session.get(reverse("console:dataset-file", args=[dataset.pk, bad.pk]))
+    page = response.content.decode()
+    assert "badge-invalid" in page
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    lines = [row.split('class="num">')[1].split(">")[1].split("<")[0] for row in rows]
+    assert lines[0] == "2" and set(lines) == {"2", "3"}
+    assert "messages" in page  # the field
+
+
+def test_it_previews_records_a_page_at_a_time(owner_session, dataset, tmp_path):
+    lines = [
+        json.dumps({"messages": [GOOD["messages"][0], {"role": "assistant", "content": f"答{n}"}]}) for n in range(25)
+    ]
+    good = add_file(dataset, tmp_path, lines)
+    url = reverse("console:dataset-file", args=[dataset.pk, good.pk])
+    first = owner_session.get(url).content.decode()
+    assert "答0" in first and "答19" in first and "答20" not in first
+    second = owner_session.get(url, {"offset": 20}).content.decode()
+    assert "答20" in second and "答24" in second and "答19" not in second
+
+
+def test_it_refreshes_the_files_panel_while_a_file_validates(owner_session, dataset, tmp_path, settings):
+    settings.VALIDATE_INLINE_BYTES = 0  # validation goes to a worker; none runs here
+    add_file(dataset, tmp_path, [json.dumps(GOOD)])
+    panel = owner_session.get(reverse("console:dataset-files", args=[dataset.pk])).content.decode()
+    assert "badge-validating" in panel and "every 2s" in panel

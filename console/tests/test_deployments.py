@@ -1,0 +1,84 @@
+"""Deployment pages, driving the deployments app's stand-in vLLM server (deployments/tests/fixtures/fake_vllm.py:
+vLLM needs a GPU, which these machines lack) through the real VLLM_COMMAND template."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from deployments.models import Deployment, DeploymentStatus
+from deployments.tests.conftest import supervise_until
+from gpus.models import GpuClaim
+
+pytestmark = pytest.mark.django_db
+CREATE = reverse("console:deployment-create")
+
+
+def start(client, model: str, **fields):
+    return client.post(CREATE, {"model_path": model, "health_path": "/health", "tags": "demo", **fields})
+
+
+def test_it_shows_which_gpus_are_free_in_the_picker(owner_session, fake_vllm, run):
+    GpuClaim.objects.create(gpu_index=0, holder_kind="run", holder_id=str(run.pk), holder_label="run-001")
+    page = owner_session.get(CREATE).content.decode()
+    gpu0 = page.split('id="gpu-0"')[1].split("</div>")[0]
+    gpu1 = page.split('id="gpu-1"')[1].split("</div>")[0]
+    assert "disabled" in gpu0 and "held by Training run run-001" in gpu0
+    assert "disabled" not in gpu1 and "free" in gpu1
+
+
+def test_it_starts_on_the_picked_gpu_and_shows_health_logs_and_stop(owner_session, fake_vllm, tiny_model):
+    response = start(owner_session, tiny_model, preferred_gpu=1)
+    deployment = Deployment.objects.get()
+    assert response["Location"] == reverse("console:deployment-detail", args=[deployment.pk])
+    assert deployment.gpu_id == 1
+    supervise_until(deployment.pk, DeploymentStatus.RUNNING)
+    page = owner_session.get(response["Location"]).content.decode()
+    assert "badge-running" in page and "badge-healthy" in page
+    assert "--served-model-name tiny-llama" in page
+    assert "Yes, stop it" in page
+    dashboard = owner_session.get(reverse("console:dashboard")).content.decode()
+    assert "tiny-llama" in dashboard
+
+    owner_session.post(reverse("console:deployment-stop", args=[deployment.pk]))
+    deployment.refresh_from_db()
+    assert deployment.status == DeploymentStatus.STOPPED
+    assert not GpuClaim.objects.exists()
+
+
+def test_it_tails_the_server_log_after_an_offset(owner_session, fake_vllm, tiny_model):
+    start(owner_session, tiny_model)
+    deployment = supervise_until(Deployment.objects.get().pk, DeploymentStatus.RUNNING)
+    url = reverse("console:deployment-logs", args=[deployment.pk])
+    first = owner_session.get(url, {"after": 0})
+    assert first.status_code == 200 and "log-line" in first.content.decode()
+    assert "after=0" not in first.content.decode()  # the poller moved on
+    assert owner_session.get(url, {"after": "x"}).status_code == 400
+
+
+def test_it_explains_a_refused_start(owner_session, fake_vllm):
+    response = start(owner_session, "../outside")
+    assert response.status_code == 400
+    assert "MODELS_DIR" in response.content.decode() or "models directory" in response.content.decode()
+    assert not Deployment.objects.exists()
+
+
+def test_it_lets_only_the_creator_or_staff_stop(owner_session, member_session, fake_vllm, tiny_model):
+    start(owner_session, tiny_model)
+    deployment = Deployment.objects.get()
+    assert (
+        "Yes, stop it"
+        not in member_session.get(reverse("console:deployment-detail", args=[deployment.pk])).content.decode()
+    )
+    assert member_session.post(reverse("console:deployment-stop", args=[deployment.pk])).status_code == 403
+    owner_session.post(reverse("console:deployment-stop", args=[deployment.pk]))
+
+
+def test_it_lists_deployments_by_status(member_session, owner_session, fake_vllm, tiny_model):
+    start(owner_session, tiny_model)
+    assert "tiny-llama" in member_session.get(reverse("console:deployment-list")).content.decode()
+    assert (
+        "tiny-llama"
+        not in member_session.get(reverse("console:deployment-list"), {"status": "stopped"}).content.decode()
+    )
+    owner_session.post(reverse("console:deployment-stop", args=[Deployment.objects.get().pk]))

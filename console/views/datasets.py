@@ -1,0 +1,166 @@
+"""Datasets and training configs: lists, create, upload (through the chunked upload API), reports."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from rest_framework.exceptions import APIException
+
+from console.errors import add_service_error
+from console.forms import ConfigUploadForm, DatasetForm
+from datasets import services
+from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
+from datasets.uploads import UPLOAD_FIELD, ReceivedFile, StagingUploadHandler
+from datasets.validation import read_records
+
+DATASETS_PER_PAGE = 25
+PREVIEW_LINES = 20
+ACTIVE_FILE_STATUSES = (FileStatus.UPLOADING, FileStatus.VALIDATING)
+
+
+@login_required
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    datasets = Dataset.objects.select_related("created_by").prefetch_related("files")
+    task_type = request.GET.get("task_type", "")
+    if task_type in TaskType.values:
+        datasets = datasets.filter(task_type=task_type)
+    if text := request.GET.get("q", "").strip():
+        datasets = datasets.filter(Q(name__icontains=text) | Q(description__icontains=text))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": Paginator(datasets, DATASETS_PER_PAGE).get_page(request.GET.get("page")),
+        "task_types": TaskType.choices,
+        "task_type": task_type,
+        "q": text,
+        "query": query.urlencode(),
+    }
+    return render(request, "datasets/list.html", context)
+
+
+@login_required
+def dataset_create(request: HttpRequest) -> HttpResponse:
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = services.create_dataset(created_by=request.user, **form.cleaned_data)
+        except APIException as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Dataset %(name)s created; now upload its files.") % {"name": dataset.name})
+            return redirect("console:dataset-detail", dataset.pk)
+    return render(request, "datasets/form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def dataset_files_context(dataset: Dataset) -> dict:
+    files = list(dataset.files.all())
+    return {
+        "dataset": dataset,
+        "files": files,
+        "files_changing": any(file.status in ACTIVE_FILE_STATUSES for file in files),
+    }
+
+
+@login_required
+def dataset_detail(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    dataset = get_object_or_404(
+        Dataset.objects.select_related("created_by", "parent").prefetch_related("files", "train_configs"),
+        pk=dataset_id,
+    )
+    context = {
+        **dataset_files_context(dataset),
+        "can_change": dataset.can_change(request.user),
+        "max_small_file_bytes": settings.MAX_SMALL_FILE_BYTES,
+    }
+    return render(request, "datasets/detail.html", context)
+
+
+@login_required
+def dataset_files(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    """The files panel alone: refreshed after an upload and while files validate."""
+    dataset = get_object_or_404(Dataset.objects.prefetch_related("files"), pk=dataset_id)
+    return render(request, "datasets/_files.html", dataset_files_context(dataset))
+
+
+@login_required
+def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID) -> HttpResponse:
+    """A file's validation report (line, field, reason) and a page of its parsed records."""
+    dataset_file = get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id, dataset=dataset_id)
+    try:
+        offset = max(int(request.GET.get("offset", 0)), 0)
+    except ValueError:
+        offset = 0
+    records = []
+    if dataset_file.status in (FileStatus.READY, FileStatus.INVALID) and dataset_file.absolute_path.is_file():
+        records = read_records(
+            dataset_file.absolute_path, dataset_file.dataset.task_type, offset=offset, limit=PREVIEW_LINES
+        )
+    context = {
+        "file": dataset_file,
+        "dataset": dataset_file.dataset,
+        "records": records,
+        "offset": offset,
+        "previous_offset": max(offset - PREVIEW_LINES, 0) if offset else None,
+        "next_offset": offset + PREVIEW_LINES if len(records) == PREVIEW_LINES else None,
+    }
+    return render(request, "datasets/file.html", context)
+
+
+@login_required
+def config_list(request: HttpRequest) -> HttpResponse:
+    configs = TrainConfig.objects.select_related("created_by", "dataset")
+    return render(request, "datasets/configs.html", {"configs": configs[:200], "form": ConfigUploadForm()})
+
+
+@login_required
+def config_detail(request: HttpRequest, config_id: UUID) -> HttpResponse:
+    config = get_object_or_404(TrainConfig.objects.select_related("created_by", "dataset"), pk=config_id)
+    return render(request, "datasets/config.html", {"config": config})
+
+
+@csrf_exempt  # the CSRF check runs below, once the upload handler is in place
+@login_required
+def config_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a training YAML; it streams to a staged file (datasets.uploads), never into memory."""
+    if request.method == "POST":
+        staging = services.staging_directory(CONFIGS_FOLDER)
+        request.upload_handlers = [StagingUploadHandler(directory=staging, limit=settings.MAX_YAML_BYTES)]
+    return _config_upload(request)
+
+
+@csrf_protect
+def _config_upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("console:config-list")
+    form = ConfigUploadForm(request.POST)
+    received = request.FILES.get(UPLOAD_FIELD)
+    problems: list[str] = []
+    if not isinstance(received, ReceivedFile):
+        form.add_error(None, _("Choose a .yaml file of at most %(limit)s bytes.") % {"limit": settings.MAX_YAML_BYTES})
+    elif form.is_valid():
+        try:
+            config = services.upload_train_config(
+                staged=received.staged,
+                filename=received.name,
+                created_by=request.user,
+                make_current=form.cleaned_data["current"],
+                task_type=form.cleaned_data["task_type"] or None,
+            )
+        except APIException as error:
+            add_service_error(form, error)
+            problems = getattr(error, "fields", {}).get("errors", [])
+        else:
+            messages.success(request, _("Training config %(name)s uploaded.") % {"name": config.filename})
+            return redirect("console:config-detail", config.pk)
+    configs = TrainConfig.objects.select_related("created_by", "dataset")[:200]
+    context = {"configs": configs, "form": form, "problems": problems}
+    return render(request, "datasets/configs.html", context, status=400)

@@ -1,0 +1,99 @@
+"""POST/GET /v1/datasets/{id}/deidentify and GET /v1/deid-jobs/{id}: a real job, real files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditEvent
+from datasets import services as dataset_services
+from datasets.models import Dataset, FileStatus
+from deid.models import DeidJob, DeidJobStatus
+
+
+def start(client, dataset, captured, **body):
+    with captured(execute=True):
+        return client.post(f"/v1/datasets/{dataset.pk}/deidentify", body, format="json")
+
+
+def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
+    member_client, member, source_dataset, django_capture_on_commit_callbacks
+):
+    originals = {f.name: f.absolute_path.read_bytes() for f in source_dataset.files.all()}
+    response = start(member_client, source_dataset, django_capture_on_commit_callbacks, policy_id="default", seed=7)
+    assert response.status_code == 202, response.json()
+    job = DeidJob.objects.get(pk=response.json()["id"])
+    assert job.status == DeidJobStatus.SUCCEEDED, job.detail
+
+    body = member_client.get(f"/v1/deid-jobs/{job.pk}").json()
+    assert body["status"] == "succeeded" and body["progress"] == 1.0
+    assert body["counts"] == {"PHONE_NUMBER": 8, "ID_CARD": 4} and body["lines"] == 4
+    assert body["policy_version"] == "2024-01-01" and body["error_count"] == 0
+
+    target = Dataset.objects.get(pk=body["target_dataset_id"])
+    assert target.parent == source_dataset and target.name == "chats-deid" and target.created_by == member
+    assert target.metadata["deidentified"]["policy_id"] == "default"
+    files = {f.name: f for f in target.files.all()}
+    assert set(files) == {"train.jsonl", "eval.jsonl"}
+    assert all(f.status == FileStatus.READY for f in files.values())  # validated like any upload
+    scrubbed = files["train.jsonl"].absolute_path.read_text(encoding="utf-8")
+    assert "13812345678" not in scrubbed and "11010519491231002X" not in scrubbed
+    first = json.loads(scrubbed.splitlines()[0])
+    pseudo_phone = first["messages"][0]["content"][len("我的手机号") :][:11]
+    assert pseudo_phone in first["messages"][1]["content"]  # one person, one pseudonym
+    # The source is never modified.
+    assert {f.name: f.absolute_path.read_bytes() for f in source_dataset.files.all()} == originals
+
+
+def test_it_lists_a_datasets_jobs(member_client, source_dataset, django_capture_on_commit_callbacks):
+    start(member_client, source_dataset, django_capture_on_commit_callbacks, name="copy-1")
+    jobs = member_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()
+    assert [job["target_name"] for job in jobs] == ["copy-1"]
+
+
+def test_it_reports_invalid_utf8_lines_and_still_finishes(
+    owner, owner_client, tmp_path, django_capture_on_commit_callbacks
+):
+    dataset = dataset_services.create_dataset(name="raw", task_type="pretrain", created_by=owner)
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("第一行 13812345678\n".encode() + b"\xff\xfe broken\n")
+    dataset_services.add_file_from_path(dataset=dataset, source_path=path, filename="corpus.txt", created_by=owner)
+    job_id = start(owner_client, dataset, django_capture_on_commit_callbacks).json()["id"]
+    body = owner_client.get(f"/v1/deid-jobs/{job_id}").json()
+    assert body["status"] == "succeeded"
+    assert body["errors"] == [
+        {"file": "corpus.txt", "line": 2, "reason": "invalid UTF-8 at byte 0; undecodable bytes became U+FFFD"}
+    ]
+
+
+def test_it_audits_jobs_without_personal_data(owner_client, source_dataset, django_capture_on_commit_callbacks):
+    job_id = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
+    events = AuditEvent.objects.filter(object_id=job_id)
+    assert {e.verb for e in events} == {"create", "finish"}
+    assert "13812345678" not in json.dumps([e.changes for e in events], ensure_ascii=False)
+
+
+def test_it_fails_the_job_with_a_reason_when_a_source_file_is_gone(
+    owner_client, source_dataset, django_capture_on_commit_callbacks
+):
+    Path(source_dataset.files.first().absolute_path).unlink()
+    job_id = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
+    body = owner_client.get(f"/v1/deid-jobs/{job_id}").json()
+    assert body["status"] == "failed" and "FileNotFoundError" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"policy_id": "nope"}, 404), ({"seed": "x"}, 400), ({"seed": 1.5}, 400)],
+)
+def test_it_rejects_bad_requests(owner_client, source_dataset, body, status):
+    assert owner_client.post(f"/v1/datasets/{source_dataset.pk}/deidentify", body, format="json").status_code == status
+
+
+def test_it_answers_404_for_unknown_datasets_and_jobs_and_409_for_empty_ones(owner, owner_client):
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert owner_client.post(f"/v1/datasets/{missing}/deidentify", {}, format="json").status_code == 404
+    assert owner_client.get(f"/v1/deid-jobs/{missing}").status_code == 404
+    empty = dataset_services.create_dataset(name="empty", task_type="sft", created_by=owner)
+    response = owner_client.post(f"/v1/datasets/{empty.pk}/deidentify", {}, format="json")
+    assert response.status_code == 409 and "no stored file" in response.json()["detail"]

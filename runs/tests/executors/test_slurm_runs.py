@@ -1,0 +1,117 @@
+"""Runs of a Slurm project through the API, end to end, on a real one-node cluster.
+
+The stand-in trainer `fake_trainer.py` is submitted with sbatch; the supervisor
+follows its log file (sbatch --output) and its files in the run folder, and asks
+scontrol/sacct how the job is doing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from gpus.models import GpuClaim
+from runs.models import Run
+from runs.tests.conftest import wait_for
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+@pytest.fixture
+def slurm_project(project, fake_trainer, slurm_cluster, settings):
+    settings.SUPERVISOR_LEASE_SECONDS = 2.0  # a cancel waits for the lease; no loop runs beside the test
+    project.executor = "slurm"
+    project.save(update_fields=["executor"])
+    return project
+
+
+def launch(client, project, body, capture):
+    with capture(execute=True):
+        response = client.post(f"/projects/{project.name}/runs", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def detail(client, project, run_id):
+    response = client.get(f"/projects/{project.name}/runs/{run_id}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def until_status(client, project, run_id, supervisor, *statuses):
+    return wait_for(
+        lambda: (body := detail(client, project, run_id))["status"] in statuses and body,
+        between=supervisor.tick,
+        timeout=60,
+    )
+
+
+def job_state(run_id) -> str:
+    job_id = Run.objects.get(pk=run_id).executor_state["job_id"]
+    shown = subprocess.run(["scontrol", "--oneliner", "show", "job", job_id], capture_output=True, text=True).stdout
+    return shown.split("JobState=")[1].split()[0]
+
+
+def test_it_trains_as_a_slurm_job_with_live_logs_and_progress(
+    member_client, slurm_project, supervisor, django_capture_on_commit_callbacks, settings
+):
+    settings.GPU_IDS = "0"
+    body = {"hyperparameters": {"max_steps": 40, "step_seconds": 0.1}, "resources": {"gpu_count": 2}}
+    run_id = launch(member_client, slurm_project, body, django_capture_on_commit_callbacks)
+
+    assert not GpuClaim.objects.exists()  # Slurm schedules these GPUs, not the platform's ledger
+    midway = wait_for(
+        lambda: 0.05 < (body := detail(member_client, slurm_project, run_id))["progress"] < 1.0 and body,
+        between=supervisor.tick,
+    )
+    assert midway["status"] == "running"
+    done = until_status(member_client, slurm_project, run_id, supervisor, "completed", "failed")
+
+    assert done["status"] == "completed", [line["message"] for line in done["logs"]]
+    assert done["progress"] == 1.0
+    assert {"checkpoint-10", "checkpoint-40"} <= {item["name"] for item in done["artifacts"]}
+    assert job_state(run_id) == "COMPLETED"
+
+
+def test_it_fails_a_run_whose_job_fails_with_the_exit_code_and_the_slurm_state(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    body = {"hyperparameters": {"max_steps": 20, "fail_at_step": 3, "exit_code": 3}}
+    run_id = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+
+    failed = until_status(owner_client, slurm_project, run_id, supervisor, "completed", "failed")
+
+    assert failed["status"] == "failed"
+    assert failed["exit_code"] == 3
+    errors = [line["message"] for line in failed["logs"] if line["level"] == "ERROR"]
+    assert any("exited with code 3" in message and "FAILED, exit code 3" in message for message in errors), errors
+
+
+def test_it_cancels_the_job_keeps_its_checkpoint_and_resumes_from_it(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    body = {"hyperparameters": {"max_steps": 1000, "step_seconds": 0.05, "save_steps": 0}}
+    run_id = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+    wait_for(lambda: detail(owner_client, slurm_project, run_id)["current_step"], between=supervisor.tick)
+
+    response = owner_client.post(f"/projects/{slurm_project.name}/runs/{run_id}/cancel")
+
+    assert response.status_code == 200, response.content
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled"
+    assert job_state(run_id) in {"COMPLETED", "FAILED", "CANCELLED"}  # ended: the trainer saved and left on SIGTERM
+    checkpoint = cancelled["latest_checkpoint"]
+    assert checkpoint is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = owner_client.post(
+            f"/projects/{slurm_project.name}/runs/{run_id}/resume?source_artifact_id={checkpoint['id']}",
+            {"hyperparameters": {"max_steps": checkpoint["step"] + 5, "step_seconds": 0.01}},
+            format="json",
+        )
+    assert resumed.status_code == 201, resumed.content
+    done = until_status(owner_client, slurm_project, resumed.json()["id"], supervisor, "completed", "failed")
+    assert done["status"] == "completed"
+    logs = owner_client.get(f"/projects/{slurm_project.name}/runs/{done['id']}/logs?q=Continuing").json()["items"]
+    assert any(f"from global step {checkpoint['step']}" in item["message"] for item in logs)
