@@ -15,6 +15,7 @@ from django_q.tasks import async_task
 from audit.models import AuditEvent
 from datasets import services
 from datasets.models import Dataset, DatasetFile, FileStatus
+from datasets.storage import PUBLISHED_FILE_MODE
 from datasets.tasks import purge_abandoned_uploads
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
 from llmplatform.api import ApiError
@@ -47,6 +48,7 @@ def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, traini
     source.parent.mkdir()
     content = jsonl(SFT_RECORD, SFT_RECORD)
     source.write_bytes(content)
+    source.chmod(0o600)  # as tempfile makes them
 
     dataset_file = services.add_file_from_path(
         dataset=dataset, source_path=source, filename="train.deid.jsonl", created_by=owner
@@ -54,6 +56,7 @@ def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, traini
 
     assert not source.exists()
     assert dataset_file.absolute_path.read_bytes() == content
+    assert dataset_file.absolute_path.stat().st_mode & 0o777 == PUBLISHED_FILE_MODE
     assert dataset_file.relative_path == f"datasets/{dataset_file.pk}_train.deid.jsonl"
     assert dataset_file.sha256 == hashlib.sha256(content).hexdigest()
     assert dataset_file.bytes == len(content)
