@@ -31,6 +31,7 @@ from django.conf import settings
 
 from llmplatform.processes import EXIT_CODE_WRAPPER, read_exit_code
 from runs.executors.base import Executor, LaunchError, LaunchSpec, Observation, ProcessState
+from runs.executors.local import WITHHELD_VARIABLES
 
 if TYPE_CHECKING:
     from runs.models import Run
@@ -70,6 +71,10 @@ WHY_IT_ENDED = {
 POLL_INTERVAL_S = 0.5
 
 
+class SlurmUnreachable(LaunchError):
+    """slurmctld (and accounting) do not answer; jobs run on meanwhile."""
+
+
 def _slurm(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
@@ -78,7 +83,7 @@ def _slurm(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complete
     except FileNotFoundError as exc:
         raise LaunchError(f"{argv[0]} is not installed here: install Slurm's client tools (slurm-client).") from exc
     except subprocess.TimeoutExpired as exc:
-        raise LaunchError(f"{argv[0]} did not answer within {exc.timeout} s: is slurmctld up?") from exc
+        raise SlurmUnreachable(f"{argv[0]} did not answer within {exc.timeout} s: is slurmctld up?") from exc
 
 
 def sbatch_options(spec: LaunchSpec, resources: dict[str, Any]) -> list[str]:
@@ -143,8 +148,10 @@ class SlurmExecutor(Executor):
             str(spec.exit_code_path),
             *spec.argv,
         ]
-        # Slurm picks the GPUs and sets CUDA_VISIBLE_DEVICES in the job itself.
-        env = {**os.environ, **spec.env}
+        # The job gets the platform's environment, as a local run does, less its secrets; Slurm
+        # picks the GPUs and sets CUDA_VISIBLE_DEVICES in the job itself.
+        env = {name: value for name, value in os.environ.items() if name not in WITHHELD_VARIABLES}
+        env.update(spec.env)
         env.pop("CUDA_VISIBLE_DEVICES", None)
         submitted = _slurm(*argv, env=env)
         if submitted.returncode != 0:
@@ -157,6 +164,11 @@ class SlurmExecutor(Executor):
         recorded = read_exit_code(Path(run.executor_state["exit_code_path"]))
         try:
             record = self._job_record(job_id)
+        except SlurmUnreachable:
+            # Jobs run on while slurmctld restarts; their exit code file still tells an end.
+            if recorded is not None:
+                return Observation(ProcessState.EXITED, recorded)
+            return Observation(ProcessState.RUNNING)
         except LaunchError as exc:
             return Observation(ProcessState.LOST, reason=str(exc))
         if record is not None:
@@ -188,7 +200,8 @@ class SlurmExecutor(Executor):
     # --- helpers ---------------------------------------------------------------
 
     def _job_record(self, job_id: str) -> dict[str, str] | None:
-        """JobState, ExitCode, Reason from slurmctld, else from accounting; None if neither knows it."""
+        """JobState, ExitCode, Reason from slurmctld, else from accounting; None when Slurm says it
+        knows no such job (purged), SlurmUnreachable when neither answers."""
         shown = _slurm("scontrol", "--oneliner", "show", "job", job_id)
         if shown.returncode == 0 and "JobState=" in shown.stdout:
             return parse_job_record(shown.stdout)
@@ -199,7 +212,9 @@ class SlurmExecutor(Executor):
             accounted.stdout.strip().splitlines()[0] if accounted.returncode == 0 and accounted.stdout.strip() else ""
         )
         if not line:
-            return None
+            if "Invalid job id" in shown.stderr:
+                return None
+            raise SlurmUnreachable(f"Slurm does not answer about job {job_id}: {shown.stderr.strip()}")
         state, exit_code, reason = [*line.split("|"), "", ""][:3]
         return {"JobState": state, "ExitCode": exit_code, "Reason": reason}
 
