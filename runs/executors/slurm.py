@@ -129,6 +129,21 @@ def observation_for(job_id: str, state: str, exit_code: str, reason: str, record
     return Observation(ProcessState.EXITED, code or None, reason=f"Slurm job {job_id} {why} ({state}, {detail}).")
 
 
+_jobs_listing: tuple[float, dict[str, dict[str, str]]] = (-1e9, {})
+
+
+def _all_jobs() -> dict[str, dict[str, str]]:
+    """Every job slurmctld remembers, by id; listed again once SUPERVISOR_INTERVAL_SECONDS have passed."""
+    global _jobs_listing
+    taken_at, jobs = _jobs_listing
+    if time.monotonic() - taken_at >= settings.SUPERVISOR_INTERVAL_SECONDS:
+        listed = _slurm("scontrol", "--oneliner", "show", "job")
+        records = (parse_job_record(line) for line in listed.stdout.splitlines() if listed.returncode == 0)
+        jobs = {record["JobId"]: record for record in records if "JobId" in record}
+        _jobs_listing = (time.monotonic(), jobs)
+    return jobs
+
+
 class SlurmExecutor(Executor):
     kind = "slurm"
 
@@ -163,7 +178,7 @@ class SlurmExecutor(Executor):
         job_id = run.executor_state["job_id"]
         recorded = read_exit_code(Path(run.executor_state["exit_code_path"]))
         try:
-            record = self._job_record(job_id)
+            record = self._job_record(job_id, fresh=False)
         except SlurmUnreachable:
             # Jobs run on while slurmctld restarts; their exit code file still tells an end.
             if recorded is not None:
@@ -199,9 +214,13 @@ class SlurmExecutor(Executor):
 
     # --- helpers ---------------------------------------------------------------
 
-    def _job_record(self, job_id: str) -> dict[str, str] | None:
+    def _job_record(self, job_id: str, *, fresh: bool = True) -> dict[str, str] | None:
         """JobState, ExitCode, Reason from slurmctld, else from accounting; None when Slurm says it
-        knows no such job (purged), SlurmUnreachable when neither answers."""
+        knows no such job (purged), SlurmUnreachable when neither answers. Not `fresh`: from one
+        listing of all jobs shared by every run for a supervisor tick, so that watching many
+        runs costs slurmctld one request per tick, not one per run."""
+        if not fresh and (record := _all_jobs().get(job_id)) is not None:
+            return record
         shown = _slurm("scontrol", "--oneliner", "show", "job", job_id)
         if shown.returncode == 0 and "JobState=" in shown.stdout:
             return parse_job_record(shown.stdout)

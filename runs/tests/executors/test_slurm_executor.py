@@ -140,9 +140,9 @@ def test_it_shows_a_job_waiting_for_gpus_as_pending_and_cancels_it_before_it_sta
     waiting.save()
     try:
         poll(lambda: observe(holder).state is ProcessState.RUNNING, what="the first job to run")
-        observation = observe(waiting)
+        observation = poll(lambda: (seen := observe(waiting)).reason.endswith("(Resources).") and seen)
         assert observation.state is ProcessState.PENDING
-        assert "is pending (Resources)" in observation.reason
+        assert observation.reason == f"Slurm job {waiting.executor_state['job_id']} is pending (Resources)."
 
         assert SlurmExecutor().cancel(waiting, grace=1.0) is True
         assert "JobState=CANCELLED" in slurm_job(waiting.executor_state["job_id"])
@@ -152,7 +152,10 @@ def test_it_shows_a_job_waiting_for_gpus_as_pending_and_cancels_it_before_it_sta
 
 
 @pytest.mark.slurm
-def test_it_keeps_a_job_running_while_slurm_does_not_answer(slurm_cluster, executor_run, poll, tmp_path, monkeypatch):
+def test_it_keeps_a_job_running_while_slurm_does_not_answer(
+    slurm_cluster, executor_run, poll, tmp_path, monkeypatch, settings
+):
+    settings.SUPERVISOR_INTERVAL_SECONDS = 0.0  # no listing of all jobs reused from before
     run, _ = launched(executor_run, trainer_argv("--steps", "1000", "--step-seconds", "0.2"))
     poll(lambda: observe(run).state is ProcessState.RUNNING, what="the job to run")
     # The client tools pointed at ports nobody listens on: as if slurmctld and slurmdbd restarted.
