@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from deid.recognizers import (
     COUNTRY_CODE,
+    IMPORT_YEAR,
     MOBILE_PREFIXES,
     EntityType,
     id_check_char,
@@ -28,6 +29,7 @@ from deid.recognizers import (
 )
 
 SORTED_MOBILE_PREFIXES = tuple(sorted(MOBILE_PREFIXES))
+DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 # Free mail providers: keeping them keeps a realistic mix without naming anybody.
 PUBLIC_MAIL_DOMAINS = frozenset(
@@ -81,6 +83,11 @@ class KeyedStream:
         self._pool, value = divmod(self._pool, n)
         return value
 
+    def noise(self, count: int) -> bytes:
+        """`count` fresh pseudo-random bytes (an extendable-output hash of the key stream)."""
+        self._digest = hashlib.sha256(self._digest).digest()
+        return hashlib.shake_256(self._digest).digest(count)
+
     def choice(self, options: str | tuple) -> str:
         return options[self.below(len(options))]
 
@@ -90,27 +97,30 @@ class KeyedStream:
 
 def refill(template: str, digits: str) -> str:
     """Put `digits` into the digit positions of `template`, keeping its separators."""
+    if len(template) == len(digits):  # no separators
+        return digits
     chars = iter(digits)
     return "".join(next(chars) if c.isdigit() else c for c in template)
 
 
+# For each ASCII letter or digit, 256 characters of its own class: a random byte picks one.
+_SCRAMBLE_TABLES = {
+    **dict.fromkeys(string.ascii_lowercase, (string.ascii_lowercase * 10)[:256]),
+    **dict.fromkeys(string.ascii_uppercase, (string.ascii_uppercase * 10)[:256]),
+    **dict.fromkeys(string.digits, (string.digits * 26)[:256]),
+}
+
+
 def scramble(value: str, stream: KeyedStream) -> str:
     """Same shape: a letter for a letter (same case), a digit for a digit, the rest kept."""
-    out = []
-    for c in value:
-        if "0" <= c <= "9":
-            out.append(str(stream.below(10)))
-        elif "a" <= c <= "z":
-            out.append(string.ascii_lowercase[stream.below(26)])
-        elif "A" <= c <= "Z":
-            out.append(string.ascii_uppercase[stream.below(26)])
-        else:
-            out.append(c)
-    return "".join(out)
+    tables = _SCRAMBLE_TABLES
+    return "".join(
+        [tables[c][r] if c in tables else c for c, r in zip(value, stream.noise(len(value)), strict=True)]
+    )
 
 
 def pseudo_phone(value: str, stream: KeyedStream) -> str:
-    prefix_match = COUNTRY_CODE.match(value)
+    prefix_match = COUNTRY_CODE.match(value) if value[0] != "1" else None
     country = prefix_match.group() if prefix_match else ""
     number = value[len(country) :]
     return country + refill(number, stream.choice(SORTED_MOBILE_PREFIXES) + stream.digits(8))
@@ -126,12 +136,13 @@ def pseudo_landline(value: str, stream: KeyedStream) -> str:
 def pseudo_id_card(value: str, stream: KeyedStream) -> str:
     """Keeps the region (first six digits), the birth year and the sex digit's parity."""
     year = int(value[6:10])
-    today = datetime.date.today()
-    last_month = today.month if year == today.year else 12
-    month = 1 + stream.below(last_month)
-    days = calendar.monthrange(year, month)[1]
-    if (year, month) == (today.year, today.month):
-        days = today.day
+    if year < IMPORT_YEAR - 1:
+        month = 1 + stream.below(12)
+        days = DAYS_IN_MONTH[month] + (month == 2 and calendar.isleap(year))
+    else:  # born this year or last: no birthday after today
+        today = datetime.date.today()
+        month = 1 + stream.below(today.month if year == today.year else 12)
+        days = today.day if (year, month) == (today.year, today.month) else calendar.monthrange(year, month)[1]
     day = 1 + stream.below(days)
     sequence = stream.digits(2) + str(2 * stream.below(5) + int(value[16]) % 2)
     first17 = f"{value[:6]}{year:04d}{month:02d}{day:02d}{sequence}"

@@ -10,8 +10,10 @@ import logging
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
@@ -189,8 +191,9 @@ def run_deid_job(*, job_id: str) -> DeidJob:
     """Run a queued job to its end. The source files are only read; each scrubbed copy
     is written beside the datasets folder and published into the new dataset, where it
     is validated like any upload. Any failure ends the job as failed, with the reason."""
-    job = DeidJob.objects.select_related("source", "policy", "policy_version").get(pk=job_id)
-    if not job.transition(DeidJobStatus.QUEUED, DeidJobStatus.RUNNING, started_at=timezone.now()):
+    job = DeidJob.objects.select_related("source", "target", "policy", "policy_version").get(pk=job_id)
+    started = job.transition(DeidJobStatus.QUEUED, DeidJobStatus.RUNNING, started_at=timezone.now())
+    if not (started or _take_over_abandoned(job)):
         return job
     try:
         _scrub_dataset(job)
@@ -207,6 +210,24 @@ def run_deid_job(*, job_id: str) -> DeidJob:
             actor=None, action=AuditAction.ACTION, verb="fail", target=job, changes={"error": type(exc).__name__}
         )
     return job
+
+
+def _take_over_abandoned(job: DeidJob) -> bool:
+    """django-q2 retries a task only after its timeout killed the first attempt; a job
+    still `running` from before then was abandoned: start it again from scratch."""
+    deadline = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    if job.status != DeidJobStatus.RUNNING or job.started_at is None or job.started_at > deadline:
+        return False
+    abandoned_target = job.target
+    fresh = {"started_at": timezone.now(), "target": None, "processed_bytes": 0, "lines": 0, "counts": {}}
+    fresh |= {"files": [], "errors": [], "error_count": 0}
+    if not DeidJob.objects.filter(pk=job.pk, status=DeidJobStatus.RUNNING, started_at=job.started_at).update(**fresh):
+        return False
+    if abandoned_target is not None:
+        dataset_services.delete_dataset(dataset=abandoned_target, actor=None)
+    for name, value in fresh.items():
+        setattr(job, name, value)
+    return True
 
 
 def _scrub_dataset(job: DeidJob) -> None:

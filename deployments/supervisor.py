@@ -9,6 +9,7 @@ a lease in the database keeps two of them from probing the same servers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -17,7 +18,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -68,8 +69,14 @@ class DeploymentSupervisor:
         deadline = time.monotonic() + seconds if seconds is not None else None
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                if self.acquire_lease():
-                    self.tick()
+                # A long-lived loop outlives database restarts: drop broken or expired connections.
+                close_old_connections()
+                try:
+                    if self.acquire_lease():
+                        self.tick()
+                except DatabaseError:
+                    logger.exception("Database unavailable; the supervisor retries")
                 stop.wait(settings.DEPLOY_PROBE_INTERVAL_SECONDS)
         finally:
-            self.release_lease()
+            with contextlib.suppress(DatabaseError):
+                self.release_lease()  # else it expires by itself

@@ -334,6 +334,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 DEID_MAX_TEXTS = env_int("DEID_MAX_TEXTS", 1000)
 # Most UTF-8 bytes of text, all items together, in one POST /v1/deidentify:test (more: 413).
 DEID_MAX_REQUEST_BYTES = env_int("DEID_MAX_REQUEST_BYTES", 1024 * 1024)
+# A stable OpenAPI name for the de-identification jobs' status choices.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({"DeidJobStatusEnum": "deid.models.DeidJobStatus"})
 
 # --- docker executor --------------------------------------------------------
 # The Docker daemon runs of the `docker` executor go to (the SDK's DOCKER_HOST).

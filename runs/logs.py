@@ -4,7 +4,7 @@ A run's lines are numbered densely from 1 (`seq`), and their timestamps rise wit
 `seq`, so a page is a `seq` range: page p of size n holds seq
 `low + (p-1)·n … low + p·n - 1`, found through the (run, seq) unique index however
 deep the page. Time filters first turn into `seq` bounds through the
-(run, timestamp) index, and the total is `high - low + 1`, no COUNT. Only the
+(run, timestamp, seq) index, and the total is `high - low + 1`, no COUNT. Only the
 `level` and `q` filters, which make the numbering sparse, count and skip rows.
 """
 

@@ -189,7 +189,8 @@ class LogLine(models.Model):
     class Meta:
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_log_seq")]
-        indexes = [models.Index(fields=["run", "timestamp"])]
+        # Time filters find their first and last seq here, in index order (see runs.logs).
+        indexes = [models.Index(fields=["run", "timestamp", "seq"], name="log_run_time_seq")]
 
     def __str__(self) -> str:
         return f"{self.run_id}#{self.seq} {self.level} {self.message[:80]}"

@@ -115,18 +115,16 @@ def create_run(
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
         raise Conflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+    # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
-    dataset = dataset if dataset is not None else (source_run.dataset if source_run else project.dataset_name)
-    training_yaml_name = (
-        training_yaml_name
-        if training_yaml_name is not None
-        else (source_run.training_yaml_name if source_run else project.training_yaml_name)
+    dataset = dataset or (source_run.dataset if source_run else project.dataset_name)
+    training_yaml_name = training_yaml_name or (
+        source_run.training_yaml_name if source_run else project.training_yaml_name
     )
-    if hyperparameters is None:
-        hyperparameters = dict(source_run.hyperparameters if source_run else project.default_hyperparameters)
-    if resources is None:
-        resources = dict(source_run.resources) if source_run else {}
-    model = model if model is not None else (source_run.model if source_run else project.base_model)
+    model = model or (source_run.model if source_run else project.base_model)
+    defaults = source_run.hyperparameters if source_run else project.default_hyperparameters
+    hyperparameters = {**defaults, **(hyperparameters or {})}
+    resources = resources if resources is not None else dict(source_run.resources if source_run else {})
 
     missing: list[str] = []
     unsafe: list[str] = []

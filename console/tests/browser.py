@@ -16,7 +16,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # a shared 2-core CI machine can be slow; every wait is for a condition
 
 
 def chromium_missing_reason() -> str | None:

@@ -26,7 +26,7 @@ def test_it_shows_status_progress_eta_command_and_artifacts(member_session, run)
 
 
 def test_it_polls_the_status_panel_only_while_the_run_is_active(owner_session, run):
-    assert 'hx-trigger="every 3s"' in owner_session.get(url("run-status", run)).content.decode()
+    assert 'hx-trigger="every 3s' in owner_session.get(url("run-status", run)).content.decode()
     run.transition(RunStatus.RUNNING, RunStatus.COMPLETED)
     panel = owner_session.get(url("run-status", run)).content.decode()
     assert "hx-trigger" not in panel

@@ -10,24 +10,6 @@ from datasets import services as dataset_services
 from datasets.models import Dataset, FileStatus
 from deid.models import DeidJob, DeidJobStatus
 
-PII_RECORD = {
-    "conversation_id": "c1",
-    "messages": [
-        {"role": "user", "content": "我的手机号13812345678，身份证11010519491231002X"},
-        {"role": "assistant", "content": "已记录，稍后致电13812345678"},
-    ],
-}
-
-
-@pytest.fixture
-def source_dataset(owner, tmp_path) -> Dataset:
-    dataset = dataset_services.create_dataset(name="chats", task_type="sft", created_by=owner)
-    for name, records in (("train.jsonl", [PII_RECORD] * 3), ("eval.jsonl", [PII_RECORD])):
-        path = tmp_path / name
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        dataset_services.add_file_from_path(dataset=dataset, source_path=path, filename=name, created_by=owner)
-    return dataset
-
 
 def start(client, dataset, captured, **body):
     with captured(execute=True):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from deployments.models import Deployment, SupervisorLease
@@ -55,3 +56,25 @@ def test_it_leaves_the_work_to_the_supervisor_holding_the_lease(capsys):
     call_command("supervise_deployments", "--once")
 
     assert "Another supervisor holds this host's lease" in capsys.readouterr().out
+
+
+def test_it_keeps_going_when_the_database_is_briefly_unavailable(settings, monkeypatch):
+    settings.DEPLOY_PROBE_INTERVAL_SECONDS = 0.01
+    supervisor = DeploymentSupervisor()
+    ticks, stop = [], threading.Event()
+    outcomes = iter([OperationalError("server closed the connection unexpectedly"), None, None])
+
+    def tick() -> int:
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+        ticks.append(1)
+        if len(ticks) == 2:
+            stop.set()
+        return 0
+
+    monkeypatch.setattr(supervisor, "tick", tick)
+
+    supervisor.run(stop=stop, seconds=10)
+
+    assert len(ticks) == 2

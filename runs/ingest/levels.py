@@ -24,16 +24,17 @@ _NAMES = {
     "FATAL": LogLevel.ERROR,
 }
 _LEVEL = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
+_LEADING_LEVEL = re.compile(rf"\[?{_LEVEL}[\]|:\s]")  # INFO:root:…  [INFO|…]  WARNING: …  ERROR …
 _PREFIXED = [
-    re.compile(rf"^\[?{_LEVEL}[\]|:\s]"),  # INFO:root:…  [INFO|…]  WARNING: …  ERROR …
     re.compile(rf"^\d\S* \S+ (?:- )?{_LEVEL}\b"),  # 2025-01-01 12:00:00,123 [-] INFO …
     re.compile(rf" - {_LEVEL} - "),  # %(asctime)s - %(levelname)s - %(name)s - …
 ]
 _RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
 _PY_WARNING = re.compile(r":\d+: \w*Warning:")
 _TRACEBACK_START = "Traceback (most recent call last):"
-# Lines that belong inside a traceback besides the indented frames.
-_TRACEBACK_BRIDGES = (
+# The first line of a traceback, and the lines joining chained ones.
+_TRACEBACK_OPENERS = (
+    _TRACEBACK_START,
     "During handling of the above exception",
     "The above exception was the direct cause",
 )
@@ -41,27 +42,27 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit
 
 
 class LevelClassifier:
-    """Classifies lines one after another; remembers whether it is inside a traceback."""
+    """Classifies lines one after another; remembers whether it is inside a traceback.
+
+    Runs once per log line, so the common shapes are recognised with string
+    operations and the regular expressions only see the rest.
+    """
 
     def __init__(self, *, in_traceback: bool = False) -> None:
         self.in_traceback = in_traceback
 
     def classify(self, line: str) -> str:
-        if line.startswith("[") and (match := _RANK_PREFIX.match(line)):
+        if line.startswith(("[rank", "[default")) and (match := _RANK_PREFIX.match(line)):
             line = line[match.end() :]
         if self.in_traceback:
             return self._inside_traceback(line)
-        if line.startswith(_TRACEBACK_START) or line.startswith(_TRACEBACK_BRIDGES):
+        if line[:1] in ("T", "D") and line.startswith(_TRACEBACK_OPENERS):
             self.in_traceback = True  # a bridge line follows the exception line of a chained traceback
             return LogLevel.ERROR
         return level_of(line)
 
     def _inside_traceback(self, line: str) -> str:
-        if (
-            line[:1] in (" ", "\t", "^", "~")
-            or line.startswith(_TRACEBACK_BRIDGES)
-            or line.startswith(_TRACEBACK_START)
-        ):
+        if line[:1] in (" ", "\t", "^", "~") or line.startswith(_TRACEBACK_OPENERS):
             return LogLevel.ERROR
         self.in_traceback = False
         if _EXCEPTION_LINE.match(line):
@@ -71,9 +72,14 @@ class LevelClassifier:
 
 def level_of(line: str) -> str:
     """The level one line announces by itself, INFO when it announces none."""
-    for pattern in _PREFIXED:
-        if match := pattern.search(line, 0, 80):
-            return _NAMES[match.group(1)]
-    if _PY_WARNING.search(line):
+    # `[INFO|…`, `[INFO] …`, `INFO:…`, `INFO …`: an anchored match fails at once on other lines.
+    if match := _LEADING_LEVEL.match(line):
+        return _NAMES[match.group(1)]
+    # The other shapes start with a digit (a date) or hold ` - ` (logging's common format).
+    if line[:1].isdigit() or " - " in line[:80]:
+        for pattern in _PREFIXED:
+            if match := pattern.search(line, 0, 80):
+                return _NAMES[match.group(1)]
+    if "Warning:" in line and _PY_WARNING.search(line):
         return LogLevel.WARNING
     return LogLevel.INFO

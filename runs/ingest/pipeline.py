@@ -22,7 +22,7 @@ from gpus.inventory import utilization_of
 from runs.ingest.checkpoints import FoundArtifact, ScanResult, scan_output_dir
 from runs.ingest.files import read_json_if_changed, tail_jsonl
 from runs.ingest.logfile import read_chunk
-from runs.ingest.logstream import LogBatch, LogStream
+from runs.ingest.logstream import LogBatch, LogStream, row_constants, store_lines
 from runs.ingest.metrics import MetricSample, merge_latest, store_points
 from runs.ingest.progress import (
     StepProgress,
@@ -42,7 +42,6 @@ CHUNK_BYTES = 4 * 1024 * 1024
 # The launch shows 0.05; completion (1.0) is the supervisor's call, not the log's.
 PROGRESS_FLOOR = 0.05
 PROGRESS_CEILING = 0.99
-LOG_BATCH_SIZE = 2000
 _INGEST_FIELDS = (
     "log_offset",
     "next_log_seq",
@@ -80,12 +79,15 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
     while True:
         now = timezone.now()
         state = copy.deepcopy(run.ingest_state or {})
-        stream = LogStream(run_id=run.pk, next_seq=run.next_log_seq, state=state.setdefault("log", {}), now=now)
+        run_value, timestamp = row_constants(run.pk, now)
+        stream = LogStream(
+            next_seq=run.next_log_seq, state=state.setdefault("log", {}), run_value=run_value, timestamp=timestamp
+        )
         offset = run.log_offset
         work = _Pass()
         if run_dir is not None:
             chunk = read_chunk(run_dir / LOG_FILE, offset, final=final, max_bytes=CHUNK_BYTES)
-            work.log = stream.feed(chunk, fallback_step=run.current_step)
+            work.log = stream.feed(chunk)
             offset = chunk.end_offset
             caught_up = chunk.at_end
         else:
@@ -98,7 +100,7 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
             _read_output_files(run_dir, output_dir, state, work, observations, final=final)
         fields = _progress_fields(run, state, work, observations, now=now, final=final)
         try:
-            _commit(run, work, offset=offset, next_seq=stream.next_seq, state=state, fields=fields)
+            _commit(run, work, offset=offset, next_seq=stream.next_seq, state=state, fields=fields, now=now)
         except _Superseded:
             run.refresh_from_db(fields=_INGEST_FIELDS)
             return
@@ -193,7 +195,7 @@ def _eta(best: StepProgress, state: dict[str, Any], now: datetime) -> float | No
 
 
 def _commit(
-    run: Run, work: _Pass, *, offset: int, next_seq: int, state: dict[str, Any], fields: dict[str, Any]
+    run: Run, work: _Pass, *, offset: int, next_seq: int, state: dict[str, Any], fields: dict[str, Any], now: datetime
 ) -> None:
     values = {"log_offset": offset, "next_log_seq": next_seq, "ingest_state": state, **fields}
     with transaction.atomic():
@@ -201,12 +203,11 @@ def _commit(
         moved = Run.objects.filter(pk=run.pk, log_offset=run.log_offset, next_log_seq=run.next_log_seq).update(**values)
         if moved != 1:
             raise _Superseded
-        if work.log.rows:
-            LogLine.objects.bulk_create(work.log.rows, batch_size=LOG_BATCH_SIZE)
+        store_lines(work.log.rows)
         if work.log.bar_rewrite is not None:
             seq, text = work.log.bar_rewrite
             LogLine.objects.filter(run_id=run.pk, seq=seq).update(message=text)
-        store_points(run.pk, work.samples, at=timezone.now())
+        store_points(run.pk, work.samples, at=now)
         _store_artifacts(run, work.artifacts.found, work.artifacts.vanished)
     for name, value in values.items():
         setattr(run, name, value)

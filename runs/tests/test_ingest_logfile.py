@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runs.ingest.logfile import MAX_LINE_CHARS, Segment, read_chunk
+from runs.ingest.logfile import MAX_LINE_CHARS, read_chunk
 
 
 def write(tmp_path: Path, data: bytes) -> Path:
@@ -14,7 +14,7 @@ def write(tmp_path: Path, data: bytes) -> Path:
 
 
 def texts(chunk) -> list[str]:
-    return [segment.text for segment in chunk.segments]
+    return chunk.lines
 
 
 def test_it_cuts_on_newline_and_carriage_return_and_keeps_the_partial_line(tmp_path):
@@ -24,7 +24,7 @@ def test_it_cuts_on_newline_and_carriage_return_and_keeps_the_partial_line(tmp_p
 
     assert texts(chunk) == ["one", "two", "three"]
     assert chunk.end_offset == len(b"one\r\ntwo\rthree\n")
-    assert chunk.tail == Segment("four") and chunk.at_end
+    assert chunk.tail == "four" and chunk.at_end
 
 
 def test_it_continues_from_the_offset_and_takes_the_last_line_when_final(tmp_path):
@@ -44,7 +44,7 @@ def test_it_reads_at_most_max_bytes_and_says_more_is_left(tmp_path):
     assert not chunk.at_end
     assert texts(chunk)[0] == "line 0" and chunk.end_offset <= 50
     rest = read_chunk(path, chunk.end_offset, final=False, max_bytes=1 << 20)
-    assert len(chunk.segments) + len(rest.segments) == 100
+    assert len(chunk.lines) + len(rest.lines) == 100
 
 
 def test_it_cuts_a_line_longer_than_a_chunk_instead_of_waiting_forever(tmp_path):
@@ -60,7 +60,8 @@ def test_it_drops_blank_lines_escapes_and_nul_and_marks_nested_bars(tmp_path):
 
     chunk = read_chunk(path, 0, final=False, max_bytes=1 << 20)
 
-    assert chunk.segments == [Segment("green"), Segment("zero"), Segment(" 50%|##| 1/2 [00:01<00:01]", nested=True)]
+    assert chunk.lines == ["green", "zero", " 50%|##| 1/2 [00:01<00:01]"]
+    assert chunk.nested == {2}
 
 
 def test_it_decodes_utf8_split_anywhere_but_at_a_line_end(tmp_path):
@@ -74,11 +75,11 @@ def test_it_decodes_utf8_split_anywhere_but_at_a_line_end(tmp_path):
 def test_it_truncates_an_enormous_line(tmp_path):
     path = write(tmp_path, b"y" * (MAX_LINE_CHARS + 10) + b"\n")
 
-    (segment,) = read_chunk(path, 0, final=False, max_bytes=1 << 20).segments
+    (line,) = read_chunk(path, 0, final=False, max_bytes=1 << 20).lines
 
-    assert segment.text.endswith("…[truncated]") and len(segment.text) < MAX_LINE_CHARS + 20
+    assert line.endswith("…[truncated]") and len(line) < MAX_LINE_CHARS + 20
 
 
 def test_a_missing_file_is_nothing_yet(tmp_path):
     chunk = read_chunk(tmp_path / "absent.log", 0, final=False, max_bytes=100)
-    assert chunk.segments == [] and chunk.end_offset == 0 and chunk.at_end
+    assert chunk.lines == [] and chunk.end_offset == 0 and chunk.at_end

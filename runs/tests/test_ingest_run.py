@@ -142,3 +142,39 @@ def test_it_loses_and_duplicates_nothing_when_a_pass_is_repeated_from_stale_stat
     ingest_run(stale)
 
     assert [message for _, _, message in messages(run)] == ["one", "two", "three"]
+
+
+def test_a_pass_killed_mid_transaction_leaves_nothing_and_the_next_stores_each_line_once(monkeypatch):
+    run = make_run()
+    append(log_path(run), "one\n{'loss': '2.0', 'epoch': '0.1'}\n 10%|#   | 10/100 [00:01<00:09, 9.00it/s]\r")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("supervisor killed")
+
+    monkeypatch.setattr("runs.ingest.pipeline.store_points", crash)
+    with pytest.raises(RuntimeError):
+        ingest_run(run)
+    assert LogLine.objects.filter(run=run).count() == 0
+    assert Run.objects.get(pk=run.pk).log_offset == 0 and run.log_offset == 0
+
+    monkeypatch.undo()
+    restarted = Run.objects.get(pk=run.pk)
+    ingest_run(restarted)
+    ingest_run(restarted)
+
+    assert [message for _, _, message in messages(run)] == [
+        "one",
+        "{'loss': '2.0', 'epoch': '0.1'}",
+        " 10%|#   | 10/100 [00:01<00:09, 9.00it/s]",
+    ]
+    assert MetricPoint.objects.get(run=run, name="train/loss").step == 10
+
+
+def test_printed_dicts_without_a_training_bar_give_no_guessed_steps():
+    run = make_run()
+    append(Path(run.output_dir) / "metrics.jsonl", '{"step": 50, "total_steps": 100, "loss": 1.0}\n')
+    append(log_path(run), "{'loss': '0.9', 'learning_rate': '1e-05', 'epoch': '0.6'}\n")
+
+    ingest_run(run)
+
+    assert list(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "value")) == [(50, 1.0)]

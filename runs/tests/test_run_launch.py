@@ -150,3 +150,18 @@ def test_it_claims_gpus_and_sets_cuda_visible_devices(
     gpus = ",".join(map(str, done["gpu_indices"]))
     assert any(f"GPUS={gpus} RUN={run_id} OUT={done['output_dir']}" in line["message"] for line in done["logs"])
     assert not GpuClaim.objects.exists()  # released the moment it ended
+
+
+def test_it_falls_back_to_the_projects_settings_and_merges_hyperparameters(owner_client, owner, project, fake_trainer):
+    owner_client.patch(
+        f"/projects/{project.name}", {"default_hyperparameters": {"learning_rate": 3e-5, "max_steps": 5}}, format="json"
+    )
+
+    response = launch(owner_client, project, {"dataset": "", "hyperparameters": {"max_steps": 7}})
+
+    body = response.json()
+    assert response.status_code == 201, body
+    assert body["dataset"] == "datasets/demo.jsonl"
+    assert body["training_yaml_name"] == "configs/fake.yaml"
+    assert body["model"] == "tiny-llama"
+    assert body["hyperparameters"] == {"learning_rate": 3e-5, "max_steps": 7}
