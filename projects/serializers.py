@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from projects.models import Project, ProjectStatus, ProjectVersion
 from projects.training_files import UnsafePath, check_relative_path
+from runs.executors import EXECUTOR_CLASSES
 from runs.models import Run
 
 User = get_user_model()
@@ -55,6 +56,9 @@ class ProjectSerializer(serializers.ModelSerializer):
             "updated_at",
             "runs_started",
             "members",
+            "executor",
+            "executor_options",
+            "max_concurrent_gpus",
         ]
         read_only_fields = fields
 
@@ -101,6 +105,15 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         max_length=500,
         help_text="Usernames who may launch, cancel and resume runs.",
     )
+    executor = serializers.ChoiceField(
+        choices=["", *EXECUTOR_CLASSES], required=False, help_text="Where runs execute; blank: the platform's default."
+    )
+    executor_options = serializers.DictField(
+        required=False, help_text="Staff only: container, image, partition, command template... per executor."
+    )
+    max_concurrent_gpus = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, help_text="Staff only: GPUs the project's runs may hold at once."
+    )
 
     class Meta:
         model = Project
@@ -117,6 +130,9 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "default_hyperparameters",
             "status",
             "members",
+            "executor",
+            "executor_options",
+            "max_concurrent_gpus",
         ]
 
     def validate_name(self, value: str) -> str:

@@ -27,7 +27,12 @@ CONFIGURABLE_FIELDS = (
     "base_model",
     "default_hyperparameters",
     "status",
+    "executor",
+    "executor_options",
+    "max_concurrent_gpus",
 )
+# Operator powers: where runs execute (containers, images, command templates) and GPU quotas.
+STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus"})
 
 
 def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:

@@ -60,6 +60,7 @@ def project_detail_queryset() -> QuerySet[Project]:
         responses={
             201: ProjectDetailSerializer,
             400: ERROR_RESPONSES[400],
+            403: OpenApiResponse(description="executor_options and max_concurrent_gpus are for staff."),
             409: OpenApiResponse(description="A project with this name exists."),
         },
     ),
@@ -75,7 +76,9 @@ def project_detail_queryset() -> QuerySet[Project]:
         responses={
             200: ProjectDetailSerializer,
             **ERROR_RESPONSES,
-            403: OpenApiResponse(description="Only the project's creator and staff may change it."),
+            403: OpenApiResponse(
+                description="Only the project's creator and staff may change it; some fields staff only."
+            ),
             409: OpenApiResponse(description="A project with this name exists."),
         },
     ),
@@ -108,10 +111,16 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         fresh = project_detail_queryset().get(pk=project.pk)
         return Response(ProjectDetailSerializer(fresh).data, status=status)
 
+    def _check_staff_only(self, fields: dict) -> None:
+        given = sorted(services.STAFF_ONLY_FIELDS & fields.keys())
+        if given and not self.request.user.is_staff:
+            raise PermissionDenied(f"Only staff may set {', '.join(given)}.")
+
     def create(self, request: Request) -> Response:
         body = ProjectWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
+        self._check_staff_only(fields)
         members = fields.pop("members", [])
         project = services.create_project(actor=request.user, fields=fields, members=members)
         return self._detail(project, status=201)
@@ -127,6 +136,7 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         body = ProjectWriteSerializer(project, data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
+        self._check_staff_only(fields)
         members = fields.pop("members", None)
         project = services.update_project(project=project, actor=request.user, fields=fields, members=members)
         return self._detail(project)

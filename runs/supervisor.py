@@ -16,7 +16,8 @@ Two ways to run it, both safe at once and on several hosts:
   worker timeout) unless another loop already runs on this host (a cache key
   refreshed every tick), and queues its own successor when its time is up, so
   supervision continues without gaps; the schedule restarts it within a minute if
-  a worker dies.
+  a worker dies, and the dispatch task queues one when it starts a run while none
+  runs (right after a cluster start).
 
 No two supervisors process one run: a supervisor works only on runs whose lease
 it holds (`Run.lease_owner`/`lease_expires_at`), renews its leases every tick,

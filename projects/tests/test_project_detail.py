@@ -83,3 +83,22 @@ def test_it_refuses_bad_paths_on_patch(owner_client, project):
 
     assert response.status_code == 400
     assert owner_client.get(f"/projects/{project.name}").json()["dataset_name"] == "datasets/qwen_demo.jsonl"
+
+
+def test_it_lets_only_staff_set_executor_options_and_gpu_caps(owner_client, staff_client, project):
+    options = {"executor_options": {"command": "sh -c 'anything'"}}
+    assert owner_client.patch(f"/projects/{project.name}", options, format="json").status_code == 403
+    assert owner_client.patch(f"/projects/{project.name}", {"max_concurrent_gpus": 2}, format="json").status_code == 403
+    assert owner_client.patch(f"/projects/{project.name}", {"executor": "slurm"}, format="json").status_code == 200
+
+    response = staff_client.patch(f"/projects/{project.name}", {**options, "max_concurrent_gpus": 2}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["executor"], body["executor_options"], body["max_concurrent_gpus"]) == (
+        "slurm",
+        options["executor_options"],
+        2,
+    )
+    assert body["versions"][-1]["changes"]["max_concurrent_gpus"] == [None, 2]
+    assert owner_client.patch(f"/projects/{project.name}", {"executor": "kubernetes"}, format="json").status_code == 400
