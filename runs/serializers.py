@@ -12,6 +12,7 @@ from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, 
 from runs.scheduling import queue_position
 
 MAX_GPU_COUNT = 64
+RECENT_LOG_LINES = 20  # in RunDetail; the whole log is paged at /logs
 
 
 class RunLogLineSerializer(serializers.ModelSerializer):
@@ -117,9 +118,7 @@ class RunDetailSerializer(RunSerializer):
     @extend_schema_field(RunLogLineSerializer(many=True))
     def get_logs(self, run: Run) -> list[dict]:
         """The most recent lines, oldest first (the whole log is paged at /logs)."""
-        recent = self.context.get("recent_logs")
-        if recent is None:
-            recent = list(reversed(run.log_lines.order_by("-seq")[:20]))
+        recent = reversed(run.log_lines.order_by("-seq")[:RECENT_LOG_LINES])
         return RunLogLineSerializer(recent, many=True).data
 
 

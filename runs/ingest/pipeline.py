@@ -33,7 +33,6 @@ from runs.ingest.progress import (
 )
 from runs.models import Artifact, ArtifactType, LogLine, Run
 
-LOG_FILE = "train.log"
 LLAMAFACTORY_LOG = "trainer_log.jsonl"
 METRICS_FILE = "metrics.jsonl"
 TRAINER_STATE = "trainer_state.json"
@@ -86,19 +85,20 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         offset = run.log_offset
         work = _Pass()
         if run_dir is not None:
-            chunk = read_chunk(run_dir / LOG_FILE, offset, final=final, max_bytes=CHUNK_BYTES)
+            chunk = read_chunk(run.log_path, offset, final=final, max_bytes=CHUNK_BYTES)
             work.log = stream.feed(chunk)
             offset = chunk.end_offset
             caught_up = chunk.at_end
         else:
             caught_up = True
-        observations: dict[str, StepProgress | None] = {}
+        observations: dict[str, StepProgress] = {}
         if work.log.bar is not None:
             observations["tqdm"] = work.log.bar
         if caught_up:
             # The trainer's other files, read once the log has been caught up with.
             _read_output_files(run_dir, output_dir, state, work, observations, final=final)
-        fields = _progress_fields(run, state, work, observations, now=now, final=final)
+        work.samples = work.log.samples + work.samples
+        fields = _progress_fields(run, state, work.samples, observations, now=now, final=final)
         try:
             _commit(run, work, offset=offset, next_seq=stream.next_seq, state=state, fields=fields, now=now)
         except _Superseded:
@@ -113,7 +113,7 @@ def _read_output_files(
     output_dir: Path | None,
     state: dict[str, Any],
     work: _Pass,
-    observations: dict[str, StepProgress | None],
+    observations: dict[str, StepProgress],
     *,
     final: bool,
 ) -> None:
@@ -153,33 +153,34 @@ def _read_output_files(
 def _progress_fields(
     run: Run,
     state: dict[str, Any],
-    work: _Pass,
-    observations: dict[str, StepProgress | None],
+    samples: list[MetricSample],
+    observations: dict[str, StepProgress],
     *,
     now: datetime,
     final: bool,
 ) -> dict[str, Any]:
+    """The Run fields this pass sets: latest metrics, GPU use, and progress when there is news of it."""
+    metrics = dict(run.metrics or {})
+    merge_latest(samples, values=metrics, steps=state.setdefault("metric_steps", {}))
+    fields: dict[str, Any] = {
+        "metrics": metrics,
+        "gpu_utilization": None if final or not run.gpu_indices else utilization_of(list(run.gpu_indices)),
+    }
+    if final:
+        fields["eta_seconds"] = None
+    if not observations:
+        return fields  # no new reading: progress, step and ETA stay as stored
     known = state.setdefault("progress", {})
     for source, observation in observations.items():
-        if observation is not None:
-            known[source] = [observation.current, observation.total, observation.eta_seconds]
+        known[source] = [observation.current, observation.total, observation.eta_seconds]
     best = furthest(StepProgress(*values) for values in known.values())
-
-    metrics = dict(run.metrics or {})
-    all_samples = work.log.samples + work.samples
-    merge_latest(all_samples, values=metrics, steps=state.setdefault("metric_steps", {}))
-    fields: dict[str, Any] = {"metrics": metrics}
-    work.samples = all_samples
-
-    fields["gpu_utilization"] = None if final or not run.gpu_indices else utilization_of(list(run.gpu_indices))
-    if best is None:
-        return fields
     fields["current_step"] = max(best.current, 0)
     fields["total_steps"] = best.total
     if best.total:
         fraction = min(best.current / best.total, PROGRESS_CEILING)
         fields["progress"] = max(run.progress, PROGRESS_FLOOR, fraction)
-    fields["eta_seconds"] = None if final else _eta(best, state, now)
+    if not final:
+        fields["eta_seconds"] = _eta(best, state, now)
     return fields
 
 
@@ -198,6 +199,8 @@ def _commit(
     run: Run, work: _Pass, *, offset: int, next_seq: int, state: dict[str, Any], fields: dict[str, Any], now: datetime
 ) -> None:
     values = {"log_offset": offset, "next_log_seq": next_seq, "ingest_state": state, **fields}
+    if _nothing_new(run, work, values):
+        return  # most ticks of a quiet trainer: no write at all
     with transaction.atomic():
         # Conditional on the position this pass started from: of two ingesters, one wins.
         moved = Run.objects.filter(pk=run.pk, log_offset=run.log_offset, next_log_seq=run.next_log_seq).update(**values)
@@ -211,6 +214,17 @@ def _commit(
         _store_artifacts(run, work.artifacts.found, work.artifacts.vanished)
     for name, value in values.items():
         setattr(run, name, value)
+
+
+def _nothing_new(run: Run, work: _Pass, values: dict[str, Any]) -> bool:
+    return (
+        not work.log.rows
+        and work.log.bar_rewrite is None
+        and not work.samples
+        and not work.artifacts.found
+        and not work.artifacts.vanished
+        and all(getattr(run, name) == value for name, value in values.items())
+    )
 
 
 def _store_artifacts(run: Run, found: list[FoundArtifact], vanished: list[str]) -> None:

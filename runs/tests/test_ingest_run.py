@@ -178,3 +178,16 @@ def test_printed_dicts_without_a_training_bar_give_no_guessed_steps():
     ingest_run(run)
 
     assert list(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "value")) == [(50, 1.0)]
+
+
+def test_a_pass_with_nothing_new_writes_nothing(django_assert_num_queries):
+    run = make_run()
+    append(log_path(run), "one\n")
+    append(Path(run.output_dir) / "metrics.jsonl", '{"step": 5, "total_steps": 50, "loss": 2.0}\n')
+    ingest_run(run)
+    append(Path(run.output_dir) / "metrics.jsonl", '{"step": 10, "total_steps": 50, "loss": 1.0}\n')
+    ingest_run(run)
+    assert run.eta_seconds is not None, "estimated from the step rate"
+
+    with django_assert_num_queries(0):
+        ingest_run(run)

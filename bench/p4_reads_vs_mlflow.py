@@ -1,0 +1,179 @@
+"""P4 reads: GET /projects/{ref}/runs/{id} under gunicorn (2 workers) vs MLflow's runs/get, with wrk.
+
+Side by side in one run on this machine, loopback only: our API served by gunicorn
+with 2 sync workers, MLflow's tracking server (its own venv, `--workers 2`, SQLite
+backend), each hit by `wrk -t2 -c32` for `--seconds`. Each server holds one run of
+similar size: 20 hyperparameters/params, 20 latest metric values, 10 tags/artifacts
+(ours also returns its 50 most recent log lines).
+
+    python bench/p4_reads_vs_mlflow.py --mlflow /work/venv-mlflow/bin/mlflow [--database postgres://…]
+
+Goal: ≥ 2× MLflow's requests/s, 0 errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from runs_setup import REPO, make_project_and_run, parser, setup
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop_group(pgid: int) -> None:
+    """SIGTERM a server's process group, SIGKILL what is left after 30 s (MLflow's job workers)."""
+    from llmplatform.processes import terminate_group
+
+    terminate_group(pgid, grace=30)
+
+
+def wait_until_up(url: str, headers: dict[str, str], timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer in {timeout} s")
+        time.sleep(0.5)
+
+
+def post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, int, str]:
+    """(requests/s, errors: socket errors + non-2xx, wrk's latency line)."""
+    argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
+    for name, value in headers.items():
+        argv[1:1] = ["-H", f"{name}: {value}"]
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    errors += int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
+    latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    return rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else ""
+
+
+def seed_our_run():
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from runs.models import Artifact, LogLine, Run
+
+    user, project, run = make_project_and_run()
+    token, _ = Token.objects.get_or_create(user=user)
+    metrics = {f"train/metric_{n}": 1.0 / (n + 1) for n in range(20)}
+    hyperparameters = {f"param_{n}": n * 0.5 for n in range(20)}
+    Run.objects.filter(pk=run.pk).update(metrics=metrics, hyperparameters=hyperparameters, next_log_seq=51)
+    Artifact.objects.bulk_create(
+        Artifact(run=run, name=f"checkpoint-{n}", type="checkpoint", path=f"{run.output_dir}/checkpoint-{n}", step=n)
+        for n in range(10)
+    )
+    now = timezone.now()
+    LogLine.objects.bulk_create(
+        LogLine(run=run, seq=n, timestamp=now, level="INFO", message=f"[INFO|trainer.py:1] >> step {n} ok")
+        for n in range(1, 51)
+    )
+    return token.key, f"/projects/{project.name}/runs/{run.pk}"
+
+
+def seed_mlflow_run(base: str) -> str:
+    experiment = post_json(f"{base}/api/2.0/mlflow/experiments/create", {"name": "bench"})["experiment_id"]
+    run_id = post_json(f"{base}/api/2.0/mlflow/runs/create", {"experiment_id": experiment})["run"]["info"]["run_id"]
+    now = int(time.time() * 1000)
+    post_json(
+        f"{base}/api/2.0/mlflow/runs/log-batch",
+        {
+            "run_id": run_id,
+            "params": [{"key": f"param_{n}", "value": str(n * 0.5)} for n in range(20)],
+            "metrics": [
+                {"key": f"train/metric_{n}", "value": 1.0 / (n + 1), "timestamp": now, "step": 1} for n in range(20)
+            ],
+            "tags": [{"key": f"tag_{n}", "value": f"checkpoint-{n}"} for n in range(10)],
+        },
+    )
+    return run_id
+
+
+def main() -> None:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--mlflow", default="/work/venv-mlflow/bin/mlflow", help="the mlflow executable")
+    arguments.add_argument("--seconds", type=int, default=15)
+    options = arguments.parse_args()
+    scratch = setup(options.database)
+    token, path = seed_our_run()
+
+    ours_port, mlflow_port = free_port(), free_port()
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-w", "2", "-b", f"127.0.0.1:{ours_port}"],
+            cwd=REPO,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
+            stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped whole, workers and all
+        ),
+        subprocess.Popen(
+            [
+                options.mlflow,
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{scratch / 'mlflow.db'}",
+                "--default-artifact-root",
+                str(scratch / "mlartifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "2",
+            ],
+            cwd=scratch,
+            stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115 (lives as long as the process)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped whole, workers and all
+        ),
+    ]
+    try:
+        ours_url = f"http://127.0.0.1:{ours_port}{path}"
+        auth = {"Authorization": f"Token {token}"}
+        wait_until_up(ours_url, auth)
+        mlflow_base = f"http://127.0.0.1:{mlflow_port}"
+        wait_until_up(f"{mlflow_base}/health", {})
+        mlflow_url = f"{mlflow_base}/api/2.0/mlflow/runs/get?run_id={seed_mlflow_run(mlflow_base)}"
+        wrk(ours_url, 2, auth)  # warm both up
+        wrk(mlflow_url, 2, {})
+        ours_rate, ours_errors, ours_latency = wrk(ours_url, options.seconds, auth)
+        mlflow_rate, mlflow_errors, mlflow_latency = wrk(mlflow_url, options.seconds, {})
+    finally:
+        for server in servers:
+            stop_group(server.pid)
+    from django.conf import settings
+
+    print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")
+    print(f"platform GET run: {ours_rate:,.0f} req/s, {ours_errors} errors, latency {ours_latency}")
+    print(f"MLflow runs/get:  {mlflow_rate:,.0f} req/s, {mlflow_errors} errors, latency {mlflow_latency}")
+    print(f"ratio: {ours_rate / mlflow_rate:.2f}x (goal >= 2x, 0 errors)")
+
+
+if __name__ == "__main__":
+    main()
