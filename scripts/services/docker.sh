@@ -8,7 +8,7 @@
 # started with --network none.
 #
 # Nothing can be pulled here, so `start` also makes sure the image
-# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3 and PyYAML) exists, built without
+# llmp-python:bookworm (Debian bookworm minbase with python3 and PyYAML) exists, built without
 # any registry: debootstrap into a folder, `docker import` of its tarball. The
 # tarball is cached in $LLMP_IMAGE_CACHE, so the ~40 s build happens once per
 # machine; later starts import it in a few seconds.
@@ -20,7 +20,7 @@ SERVICES_DIR=${LLMP_SERVICES_DIR:-/tmp/llmp-services}
 DIR=$SERVICES_DIR/docker
 SOCKET=$DIR/docker.sock
 PIDFILE=$DIR/dockerd.pid
-IMAGE=${LLMP_DOCKER_IMAGE:-llmp-python:bookworm}
+IMAGE=llmp-python:bookworm # the tests run this image
 IMAGE_CACHE=${LLMP_IMAGE_CACHE:-/var/cache/llmp}
 ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-yaml-rootfs.tar
 # debootstrap fetches from the mirror (and through the proxy) apt uses here.
