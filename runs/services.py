@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event
-from gpus.inventory import list_gpus
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform.api import ApiError, Conflict
@@ -78,20 +77,6 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         missing.append(relative)
         return None
     return path
-
-
-def _check_gpu_count(executor: str, resources: dict[str, Any]) -> None:
-    """A run asking for more GPUs than the host has would wait in the queue forever."""
-    from runs.scheduling import GPU_LEDGER_EXECUTORS  # (scheduling calls into this module)
-
-    wanted = int(resources.get("gpu_count") or 0)
-    if executor in GPU_LEDGER_EXECUTORS and wanted:
-        available = len(list_gpus())
-        if wanted > available:
-            raise ApiError(
-                400,
-                f"resources.gpu_count is {wanted}, but this host has {available} GPU(s); the run could never start.",
-            )
 
 
 def _default_name(project: Project) -> str:
@@ -147,7 +132,6 @@ def create_run(
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
         raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
-    _check_gpu_count(executor, resources)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
