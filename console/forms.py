@@ -164,7 +164,15 @@ class RunForm(forms.Form):
 
     @classmethod
     def for_project(cls, project: Project, data: Any = None) -> RunForm:
-        return cls(data, initial={"hyperparameters": project.default_hyperparameters})
+        """The form with the project's values shown where an empty field falls back to them."""
+        form = cls(data, initial={"hyperparameters": project.default_hyperparameters})
+        for name, default in (
+            ("model", project.base_model),
+            ("dataset", project.dataset_name),
+            ("training_yaml_name", project.training_yaml_name),
+        ):
+            form.fields[name].widget.attrs["placeholder"] = default
+        return form
 
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -266,3 +274,18 @@ class DeidPlaygroundForm(forms.Form):
     )
     seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
     reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)
+
+
+class DatasetDeidForm(forms.Form):
+    """What deid.services.start_dataset_deidentification takes besides the dataset."""
+
+    policy = forms.ModelChoiceField(
+        label=_("Policy"),
+        queryset=DeidPolicy.objects.exclude(current_version=None),
+        to_field_name="name",
+        empty_label=None,
+    )
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    name = forms.CharField(
+        label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
+    )

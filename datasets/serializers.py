@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -237,10 +238,25 @@ class UploadSessionSerializer(serializers.ModelSerializer):
     total_bytes = serializers.IntegerField(source="expected_bytes")
     offset = serializers.IntegerField(source="received_bytes", help_text="Send the next chunk from here.")
     path = serializers.CharField(source="relative_path", help_text="Where the file will be once finished.")
+    max_chunk_bytes = serializers.SerializerMethodField(help_text="Send chunks no larger than this.")
 
     class Meta:
         model = DatasetFile
-        fields = ["upload_id", "dataset_id", "filename", "status", "total_bytes", "offset", "expected_sha256", "path"]
+        fields = [
+            "upload_id",
+            "dataset_id",
+            "filename",
+            "status",
+            "total_bytes",
+            "offset",
+            "expected_sha256",
+            "path",
+            "max_chunk_bytes",
+        ]
+
+    def get_max_chunk_bytes(self, dataset_file: DatasetFile) -> int:
+        # Non-multipart request bodies are capped (and buffered) by the API middleware.
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class UploadAbortedSerializer(serializers.Serializer):

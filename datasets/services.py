@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,7 +36,14 @@ from datasets.models import (
     TrainConfig,
     training_path,
 )
-from datasets.storage import READ_CHUNK_BYTES, StagedFile, UnusableFileName, clean_file_name, sha256_of
+from datasets.storage import (
+    PUBLISHED_FILE_MODE,
+    READ_CHUNK_BYTES,
+    StagedFile,
+    UnusableFileName,
+    clean_file_name,
+    sha256_of,
+)
 from datasets.validation import validate_file
 from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
 from llmplatform.api import ApiError, Conflict, PayloadTooLarge
@@ -160,6 +168,8 @@ def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, cr
     def move(destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
+            # A temporary file is often 0600: make it readable like any published file first.
+            os.chmod(source_path, PUBLISHED_FILE_MODE)
             os.replace(source_path, destination)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
@@ -174,7 +184,9 @@ def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, cr
     return dataset_file
 
 
-def _publish(*, dataset: Dataset, name: str, created_by: User, size: int, sha256: str, move) -> DatasetFile:
+def _publish(
+    *, dataset: Dataset, name: str, created_by: User, size: int, sha256: str, move: Callable[[Path], None]
+) -> DatasetFile:
     """Record the file and move its bytes into place, both or neither."""
     destination: Path | None = None
     try:
@@ -318,8 +330,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         except OSError as exc:
             logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
         finally:
+            # No fsync per chunk: finishing syncs the whole file once before publishing it.
             partial.file.flush()
-            os.fsync(partial.file.fileno())
             received = partial.size
             DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(received_bytes=received)
     dataset_file.received_bytes = received
@@ -347,6 +359,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
                 received_bytes=received,
             )
         digest = sha256_of(dataset_file.partial_path)
+        os.fsync(partial.file.fileno())
         if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
             remove_dataset_file(dataset_file=dataset_file, actor=actor)
             raise ApiError(
@@ -510,21 +523,21 @@ def upload_train_config(
 
 
 def _create_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
+    try:
+        return _insert_config(fields, staged)
+    except IntegrityError:
+        # Another upload became current between our update and our insert: once more.
+        return _insert_config(fields, staged)
+
+
+def _insert_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
     """Insert the record (taking over "current" when asked) and rename the file into place."""
-    destination = training_path(fields["relative_path"])
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                if fields["is_current"]:
-                    TrainConfig.objects.filter(is_current=True).update(is_current=False)
-                config = TrainConfig.objects.create(**fields)
-                staged.publish(destination)
-            return config
-        except IntegrityError:
-            # Another upload became current between our update and insert: once more.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    with transaction.atomic():
+        if fields["is_current"]:
+            TrainConfig.objects.filter(is_current=True).update(is_current=False)
+        config = TrainConfig.objects.create(**fields)
+        staged.publish(training_path(fields["relative_path"]))
+    return config
 
 
 def delete_train_config(*, config: TrainConfig, actor: User) -> None:

@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 READ_CHUNK_BYTES = 1024 * 1024
+# mkstemp makes 0600 files; published files get the usual mode (0666 less the umask) so a
+# trainer running as another user (a container, a Slurm job) can read them. Read once at
+# import: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+PUBLISHED_FILE_MODE = 0o666 & ~_UMASK
 MAX_NAME_BYTES = 200
 # Characters that mean something to some filesystem or shell; replaced, never kept.
 _UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
@@ -71,6 +77,7 @@ class StagedFile:
     def __init__(self, directory: Path, *, limit: int | None = None, prefix: str = ".upload-") -> None:
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".part")
+        os.fchmod(fd, PUBLISHED_FILE_MODE)
         self.path = Path(name)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self.limit = limit

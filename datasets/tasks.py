@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+
 from datasets import services
 
 
 def validate_dataset_file(upload_id: str) -> str | None:
     dataset_file = services.validate_dataset_file(upload_id=upload_id)
     return dataset_file.status if dataset_file else None
+
+
+def purge_abandoned_uploads() -> int:
+    """Hourly (see migration 0002): uploads idle longer than UPLOAD_SESSION_MAX_IDLE_HOURS."""
+    return services.purge_abandoned_uploads(older_than=timedelta(hours=settings.UPLOAD_SESSION_MAX_IDLE_HOURS))

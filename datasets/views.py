@@ -71,12 +71,6 @@ class StagingUploadMixin:
         return settings.MAX_SMALL_FILE_BYTES
 
 
-def _datasets() -> QuerySet[Dataset]:
-    return Dataset.objects.select_related("created_by").prefetch_related(
-        "files", Prefetch("train_configs", TrainConfig.objects.select_related("created_by"))
-    )
-
-
 @extend_schema(tags=["datasets"])
 class DatasetViewSet(
     StagingUploadMixin,
@@ -90,7 +84,9 @@ class DatasetViewSet(
     lookup_url_kwarg = "dataset_id"
 
     def get_queryset(self) -> QuerySet[Dataset]:
-        queryset = _datasets()
+        queryset = Dataset.objects.select_related("created_by").prefetch_related(
+            "files", Prefetch("train_configs", TrainConfig.objects.select_related("created_by"))
+        )
         if task_type := self.request.query_params.get("task_type"):
             queryset = queryset.filter(task_type=task_type)
         if query := self.request.query_params.get("q"):

@@ -75,7 +75,8 @@ def test_it_takes_a_new_user_from_login_to_a_cancelled_run(
     data.write_text(json.dumps(RECORD, ensure_ascii=False) + "\n{broken\n" + json.dumps(RECORD) + "\n")
     page.locator("#upload-file").set_input_files(str(data))
     page.get_by_role("button", name="Upload", exact=True).click()
-    page.locator("#dataset-files .badge-invalid").wait_for()
+    page.locator("#dataset-files td .badge-invalid").wait_for()
+    assert page.locator("#dataset-status").inner_text() == "Invalid"  # the whole dataset, refreshed too
     dataset_path = page.locator("#dataset-files td.mono").first.inner_text()
     assert page.locator("#upload-progress").get_attribute("aria-valuenow") == "100"
     screenshot(page, "dataset-detail")
@@ -128,6 +129,6 @@ def test_it_takes_a_new_user_from_login_to_a_cancelled_run(
     screenshot(page, "run-detail-cancelled-zh")
 
     page.goto("/console/")
-    screenshot(page, "dashboard-zh")
+    screenshot(page, "journey-dashboard-zh")
     page.goto("/console/projects/")
-    screenshot(page, "projects-zh")
+    screenshot(page, "journey-projects-zh")

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from console.tests.browser import log_in, new_page, screenshot
 from console.tests.conftest import add_log
-from runs.models import MetricPoint, RunStatus
+from gpus.models import GpuClaim
+from runs.models import MetricPoint, Run, RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,13 +31,18 @@ def test_it_shows_new_log_lines_and_metric_points_without_reloading(chromium_bro
     screenshot(page, "run-detail")
 
 
-def test_it_switches_the_console_to_chinese(chromium_browser, live_server, run):
+def test_it_switches_the_console_to_chinese(chromium_browser, live_server, run, settings):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(gpu_index=0, holder_kind="run", holder_id=str(run.pk), holder_label="run-001")
     page = new_page(chromium_browser, live_server)
     log_in(page, "alice", "pw-alice")
     page.locator("#language-select").select_option("zh-hans")
     page.locator(".language-switcher button").click()
     page.get_by_role("heading", name="仪表盘").wait_for()
-    assert page.locator("#run-status-badge, .badge-running").first.inner_text() == "运行中"
+    assert page.locator(".badge-running").first.inner_text() == "运行中"
+    assert "训练运行 run-001" in page.locator("#gpus-title + .table-wrap").inner_text()
+    Run.objects.filter(pk=run.pk).update(progress=0.9)
+    page.locator("#dashboard-live .progress-label", has_text="90%").wait_for()  # refreshed in place
     screenshot(page, "dashboard-zh")
 
 

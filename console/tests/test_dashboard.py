@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from deployments.models import Deployment
 from gpus.models import GpuClaim
 from runs.models import Run, RunStatus
 
@@ -48,8 +49,18 @@ def test_it_shows_each_gpu_free_or_held(owner_session, settings, run):
     assert "run-001" in rows[1]
 
 
-def test_it_needs_few_queries(owner_session, project, run, django_assert_max_num_queries):
+def test_it_shows_running_deployments(owner_session, owner):
+    Deployment.objects.create(
+        created_by=owner, model_path="models/qwen", served_model_name="qwen-chat", status="running"
+    )
+    Deployment.objects.create(created_by=owner, model_path="models/old", served_model_name="old-chat", status="stopped")
+    page = owner_session.get(URL).content.decode()
+    assert "qwen-chat" in page and "old-chat" not in page
+
+
+def test_it_needs_few_queries(owner_session, owner, project, run, django_assert_max_num_queries):
     for number in range(20):
         Run.objects.create(project=project, name=f"queued-{number}")
-    with django_assert_max_num_queries(6):
+        Deployment.objects.create(created_by=owner, model_path="m", served_model_name=f"d{number}", status="running")
+    with django_assert_max_num_queries(7):
         assert owner_session.get(URL).status_code == 200

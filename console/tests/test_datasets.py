@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from datasets import services
 from datasets.models import Dataset
+from deid import services as deid_services
+from deid.models import DeidJob
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +88,33 @@ def test_it_refreshes_the_files_panel_while_a_file_validates(owner_session, data
     add_file(dataset, tmp_path, [json.dumps(GOOD)])
     panel = owner_session.get(reverse("console:dataset-files", args=[dataset.pk])).content.decode()
     assert "badge-validating" in panel and "every 2s" in panel
+
+
+def test_it_scrubs_a_dataset_into_a_new_one_and_shows_the_job(owner_session, member_session, dataset, tmp_path):
+    record = {
+        "messages": [{"role": "user", "content": "我的手机号是13812345678"}, {"role": "assistant", "content": "好的"}]
+    }
+    add_file(dataset, tmp_path, [json.dumps(record, ensure_ascii=False)])
+    response = member_session.post(
+        reverse("console:dataset-deidentify", args=[dataset.pk]), {"policy": "default", "seed": 3, "name": ""}
+    )
+    assert response.status_code == 302
+    job = DeidJob.objects.get(source=dataset)
+    assert (
+        'hx-trigger="every 2s"'
+        in member_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
+    )
+    deid_services.run_deid_job(job_id=str(job.pk))  # what the django-q2 worker runs
+    panel = member_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
+    assert "badge-succeeded" in panel and "PHONE_NUMBER × 1" in panel and "hx-trigger" not in panel
+    copy = Dataset.objects.get(name="qwen-sft-deid")
+    assert copy.parent == dataset
+    assert reverse("console:dataset-detail", args=[copy.pk]) in panel
+
+
+def test_it_explains_that_an_empty_dataset_has_nothing_to_scrub(owner_session, dataset):
+    response = owner_session.post(
+        reverse("console:dataset-deidentify", args=[dataset.pk]), {"policy": "default", "seed": 0}, follow=True
+    )
+    assert "has no stored file" in response.content.decode()
+    assert not DeidJob.objects.exists()

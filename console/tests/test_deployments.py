@@ -82,3 +82,13 @@ def test_it_lists_deployments_by_status(member_session, owner_session, fake_vllm
         not in member_session.get(reverse("console:deployment-list"), {"status": "stopped"}).content.decode()
     )
     owner_session.post(reverse("console:deployment-stop", args=[Deployment.objects.get().pk]))
+
+
+def test_it_offers_a_released_artifact_from_the_run_page(owner_session, fake_vllm, run):
+    artifact = run.artifacts.get()
+    artifact.tags.create(value="release", notes="BLEU 33")
+    run_page = owner_session.get(reverse("console:run-detail", args=[run.project_id, run.pk])).content.decode()
+    link = f"{CREATE}?artifact_id={artifact.pk}"
+    assert link in run_page
+    form = owner_session.get(link).content.decode()
+    assert f'<option value="{artifact.pk}" selected>qwen-finetune / run-001 / checkpoint-40</option>' in form

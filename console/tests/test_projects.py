@@ -65,6 +65,7 @@ def test_it_shows_runs_and_configuration_versions(member_session, project, run):
     assert "run-001" in page
     assert "llama-2-7b" in page and "v1" in page
     assert 'name="runs"' in page  # runs can be picked for comparison
+    assert 'placeholder="datasets/qwen_demo.jsonl"' in page  # what an empty field falls back to
 
 
 def test_it_needs_few_queries_however_many_runs(owner_session, project, django_assert_max_num_queries):

@@ -22,7 +22,8 @@ def training_files(project) -> None:
     (root / "configs/qwen_demo.yaml").write_text("model_name_or_path: tiny\nlearning_rate: 1.0e-4\n")
 
 
-def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, training_files):
+def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, training_files, settings):
+    settings.GPU_IDS = "0,1"
     response = member_session.post(
         reverse("console:run-create", args=[project.pk]),
         {"name": "try-lr", "hyperparameters": '{"learning_rate": 2e-5}', "gpu_count": 1, "priority": 0},
@@ -34,6 +35,12 @@ def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, trai
     assert "learning_rate: 2.0e-05" in Path(run.run_dir, "config.yaml").read_text()
     page = member_session.get(response["Location"]).content.decode()
     assert "learning_rate: 2.0e-05" in page  # the effective config is on the page
+
+
+def test_it_shows_why_a_run_could_never_start(owner_session, project, training_files):
+    response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 3, "priority": 0})
+    assert response.status_code == 400
+    assert "this host has 0 GPU(s)" in response.content.decode()
 
 
 def test_it_shows_why_a_run_cannot_launch(owner_session, project):

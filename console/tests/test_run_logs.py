@@ -31,6 +31,14 @@ def test_it_appends_only_lines_after_the_last_seen_and_moves_the_poller(owner_se
     assert "after_seq=5" in page
 
 
+def test_it_asks_again_at_once_while_catching_up_with_a_long_log(owner_session, run):
+    add_log(run, *[("INFO", f"line {number}") for number in range(600)])
+    first = logs(owner_session, run, after_seq=3).content.decode()
+    assert 'hx-trigger="load delay:100ms"' in first and "after_seq=503" in first
+    rest = logs(owner_session, run, after_seq=503).content.decode()
+    assert 'hx-trigger="every 2s"' in rest and "after_seq=603" in rest
+
+
 def test_it_answers_no_content_while_nothing_is_new_and_stops_polling_once_finished(owner_session, run):
     assert logs(owner_session, run, after_seq=3).status_code == 204
     run.transition(RunStatus.RUNNING, RunStatus.CANCELLED)

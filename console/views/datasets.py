@@ -13,14 +13,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from console.errors import add_service_error
-from console.forms import ConfigUploadForm, DatasetForm
+from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
 from datasets import services
 from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
 from datasets.uploads import UPLOAD_FIELD, ReceivedFile, StagingUploadHandler
 from datasets.validation import read_records
+from deid import services as deid_services
+from deid.models import ACTIVE_JOB_STATUSES, DEFAULT_POLICY_NAME, DeidJob
 
 DATASETS_PER_PAGE = 25
 PREVIEW_LINES = 20
@@ -78,10 +81,41 @@ def dataset_detail(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
     )
     context = {
         **dataset_files_context(dataset),
+        **deid_jobs_context(dataset),
         "can_change": dataset.can_change(request.user),
-        "max_small_file_bytes": settings.MAX_SMALL_FILE_BYTES,
+        "deid_form": DatasetDeidForm(initial={"policy": DEFAULT_POLICY_NAME}),
     }
     return render(request, "datasets/detail.html", context)
+
+
+def deid_jobs_context(dataset: Dataset) -> dict:
+    jobs = list(DeidJob.objects.filter(source=dataset).select_related("target")[:20])
+    return {"dataset": dataset, "jobs": jobs, "jobs_changing": any(job.status in ACTIVE_JOB_STATUSES for job in jobs)}
+
+
+@login_required
+def dataset_deid_jobs(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    """The de-identified copies panel alone, refreshed while a job runs."""
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    return render(request, "datasets/_deid_jobs.html", deid_jobs_context(dataset))
+
+
+@login_required
+@require_POST
+def dataset_deidentify(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    """Start a job writing a scrubbed copy of every file into a new dataset (deid.services)."""
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    form = DatasetDeidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors.as_text())
+        return redirect("console:dataset-detail", dataset.pk)
+    try:
+        job = deid_services.start_dataset_deidentification(dataset=dataset, actor=request.user, **form.cleaned_data)
+    except deid_services.NothingToDeidentify as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("De-identification of %(name)s queued.") % {"name": job.target_name})
+    return redirect("console:dataset-detail", dataset.pk)
 
 
 @login_required

@@ -60,7 +60,12 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def deployment_create(request: HttpRequest) -> HttpResponse:
     rows = gpu_rows()
-    form = DeploymentForm(request.POST or None, gpu_rows=rows, released=released_artifacts(request.user))
+    form = DeploymentForm(
+        request.POST or None,
+        initial={"artifact_id": request.GET.get("artifact_id", "")},  # from a run's "Deploy" link
+        gpu_rows=rows,
+        released=released_artifacts(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             deployment = services.create_deployment(actor=request.user, **form.service_arguments())

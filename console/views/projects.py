@@ -96,7 +96,7 @@ def run_create(request: HttpRequest, project_id: UUID) -> HttpResponse:
     project = project_for(request.user, project_id)
     if not project.can_operate(request.user):
         raise PermissionDenied
-    form = RunForm(request.POST)
+    form = RunForm.for_project(project, request.POST)
     if form.is_valid():
         try:
             run = run_services.create_run(project=project, actor=request.user, **form.service_arguments())

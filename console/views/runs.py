@@ -56,7 +56,9 @@ def log_context(run: Run, form: LogFilterForm) -> dict:
         reverse("console:run-logs", args=[run.project_id, run.pk]) + "?" + urlencode({**params, "after_seq": last_seq})
     )
     follow = not form.cleaned_data.get("start_time")
-    return {"run": run, "lines": lines, "log_form": form, "follow": follow, "poll_url": poll_url}
+    catching_up = after_seq is not None and len(lines) == POLL_BATCH  # more are waiting: ask again at once
+    context = {"run": run, "lines": lines, "log_form": form, "follow": follow, "poll_url": poll_url}
+    return {**context, "catching_up": catching_up}
 
 
 def effective_config(artifacts: list[Artifact]) -> str | None:

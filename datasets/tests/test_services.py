@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django_q.models import Task
+from django_q.models import Schedule, Task
+from django_q.tasks import async_task
 
 from audit.models import AuditEvent
 from datasets import services
 from datasets.models import Dataset, DatasetFile, FileStatus
+from datasets.storage import PUBLISHED_FILE_MODE
+from datasets.tasks import purge_abandoned_uploads
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
 from llmplatform.api import ApiError
 
@@ -45,6 +48,7 @@ def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, traini
     source.parent.mkdir()
     content = jsonl(SFT_RECORD, SFT_RECORD)
     source.write_bytes(content)
+    source.chmod(0o600)  # as tempfile makes them
 
     dataset_file = services.add_file_from_path(
         dataset=dataset, source_path=source, filename="train.deid.jsonl", created_by=owner
@@ -52,6 +56,7 @@ def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, traini
 
     assert not source.exists()
     assert dataset_file.absolute_path.read_bytes() == content
+    assert dataset_file.absolute_path.stat().st_mode & 0o777 == PUBLISHED_FILE_MODE
     assert dataset_file.relative_path == f"datasets/{dataset_file.pk}_train.deid.jsonl"
     assert dataset_file.sha256 == hashlib.sha256(content).hexdigest()
     assert dataset_file.bytes == len(content)
@@ -121,3 +126,16 @@ def test_it_keeps_recent_uploads_when_purging(owner):
     services.start_resumable_upload(dataset=dataset, filename="big.jsonl", total_bytes=100, created_by=owner)
 
     assert services.purge_abandoned_uploads(older_than=timedelta(hours=1)) == 0
+
+
+def test_it_schedules_the_purge_hourly_through_the_task_queue(owner, settings):
+    schedule = Schedule.objects.get(name="datasets: purge abandoned uploads")
+    assert (schedule.func, schedule.schedule_type) == ("datasets.tasks.purge_abandoned_uploads", Schedule.HOURLY)
+    settings.UPLOAD_SESSION_MAX_IDLE_HOURS = 0
+    dataset = services.create_dataset(name="d", task_type="sft", created_by=owner)
+    services.start_resumable_upload(dataset=dataset, filename="big.jsonl", total_bytes=100, created_by=owner)
+
+    async_task(schedule.func)  # sync in tests: runs now
+
+    assert not DatasetFile.objects.exists()
+    assert purge_abandoned_uploads() == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets.storage import FileTooLarge, StagedFile, UnusableFileName, clean_file_name
+from datasets.storage import PUBLISHED_FILE_MODE, FileTooLarge, StagedFile, UnusableFileName, clean_file_name
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,7 @@ def test_it_publishes_a_staged_file_with_its_hash_and_size(folder: Path):
         staged.publish(destination)
 
     assert destination.read_bytes() == b"hello world"
+    assert destination.stat().st_mode & 0o777 == PUBLISHED_FILE_MODE  # readable by a trainer, not 0600
     assert staged.sha256 == hashlib.sha256(b"hello world").hexdigest()
     assert staged.size == 11
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
