@@ -7,13 +7,15 @@ is taken inside the container's view of the training directory). Per-run mode (o
 `image`): a container of that image is created for the run alone, with `--network
 none`, the run's GPUs as device requests and the folders below mounted, and the
 argv is exec'ed in it the same way; it is removed when the run ends. Nothing is
-ever pulled: a missing image is a launch error that says so.
+ever pulled: a missing image is a launch error that says so. A project may name only
+containers and images an operator allowed (DOCKER_ALLOWED_CONTAINERS, _IMAGES).
 
 Folders both sides see: the container sees `HOST_TRAINING_DIR` at
 `DOCKER_TRAINING_DIR` and `RUNS_DIR` at `DOCKER_RUNS_DIR` (by default the same path,
 or the training directory's mapping when RUNS_DIR lies inside HOST_TRAINING_DIR —
 the easy set-up for an existing container: `RUNS_DIR=$HOST_TRAINING_DIR/.llmp-runs`).
-Paths in the argv, the environment and the working directory are translated.
+Paths in the argv, the environment, the working directory and the effective
+config's top-level values are translated.
 
 Inside the container the same `sh` wrapper as for local runs records the exit code
 in the run folder; a launcher in front of it writes its pid and start time there
@@ -39,6 +41,7 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest
 
 from llmplatform.processes import EXIT_CODE_WRAPPER, read_exit_code
+from runs import launch
 from runs.executors.base import Executor, LaunchError, LaunchSpec, Observation, ProcessState
 
 if TYPE_CHECKING:
@@ -172,6 +175,10 @@ class PathMap:
                 return str(inside / path.relative_to(host))
         return value
 
+    @property
+    def identical(self) -> bool:
+        return all(str(host) == str(inside) for host, inside in self.pairs)
+
     def mounts(self) -> dict[str, dict[str, str]]:
         return {str(host): {"bind": str(inside), "mode": "rw"} for host, inside in self.pairs}
 
@@ -183,6 +190,18 @@ def _working_dir(spec: LaunchSpec, paths: PathMap) -> str:
     if PurePosixPath(configured).is_absolute():
         return configured
     return str(PurePosixPath(settings.DOCKER_TRAINING_DIR) / configured)
+
+
+def _translate_config(path: Path, paths: PathMap) -> None:
+    """The effective config names host folders (output_dir, resume_from_checkpoint): the trainer
+    in the container must read them as it sees them. Top-level values only; a no-op when the
+    container mounts every folder at its host path."""
+    if paths.identical or not path.is_file():
+        return
+    config = launch.read_training_yaml(path)
+    launch.write_config(
+        {key: paths.to_container(value) if isinstance(value, str) else value for key, value in config.items()}, path
+    )
 
 
 def _exec(container: Container, script: str, *args: str) -> tuple[int, str]:
@@ -209,6 +228,7 @@ class DockerExecutor(Executor):
             container = _running_container(client, name)
             workdir = _working_dir(spec, paths)
             self._preflight(container, workdir, paths.to_container(str(spec.run_dir)))
+            _translate_config(spec.run_dir / "config.yaml", paths)
             env = {key: paths.to_container(value) for key, value in spec.env.items()}
             if per_run and spec.gpu_indices:
                 # The run's container sees only its GPUs, numbered from 0.

@@ -31,6 +31,7 @@ from django.conf import settings
 
 from llmplatform.processes import EXIT_CODE_WRAPPER, read_exit_code
 from runs.executors.base import Executor, LaunchError, LaunchSpec, Observation, ProcessState
+from runs.executors.local import WITHHELD_VARIABLES
 
 if TYPE_CHECKING:
     from runs.models import Run
@@ -70,6 +71,10 @@ WHY_IT_ENDED = {
 POLL_INTERVAL_S = 0.5
 
 
+class SlurmUnreachable(LaunchError):
+    """slurmctld (and accounting) do not answer; jobs run on meanwhile."""
+
+
 def _slurm(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
@@ -78,7 +83,7 @@ def _slurm(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complete
     except FileNotFoundError as exc:
         raise LaunchError(f"{argv[0]} is not installed here: install Slurm's client tools (slurm-client).") from exc
     except subprocess.TimeoutExpired as exc:
-        raise LaunchError(f"{argv[0]} did not answer within {exc.timeout} s: is slurmctld up?") from exc
+        raise SlurmUnreachable(f"{argv[0]} did not answer within {exc.timeout} s: is slurmctld up?") from exc
 
 
 def sbatch_options(spec: LaunchSpec, resources: dict[str, Any]) -> list[str]:
@@ -124,6 +129,21 @@ def observation_for(job_id: str, state: str, exit_code: str, reason: str, record
     return Observation(ProcessState.EXITED, code or None, reason=f"Slurm job {job_id} {why} ({state}, {detail}).")
 
 
+_jobs_listing: tuple[float, dict[str, dict[str, str]]] = (-1e9, {})
+
+
+def _all_jobs() -> dict[str, dict[str, str]]:
+    """Every job slurmctld remembers, by id; listed again once SUPERVISOR_INTERVAL_SECONDS have passed."""
+    global _jobs_listing
+    taken_at, jobs = _jobs_listing
+    if time.monotonic() - taken_at >= settings.SUPERVISOR_INTERVAL_SECONDS:
+        listed = _slurm("scontrol", "--oneliner", "show", "job")
+        records = (parse_job_record(line) for line in listed.stdout.splitlines() if listed.returncode == 0)
+        jobs = {record["JobId"]: record for record in records if "JobId" in record}
+        _jobs_listing = (time.monotonic(), jobs)
+    return jobs
+
+
 class SlurmExecutor(Executor):
     kind = "slurm"
 
@@ -143,8 +163,10 @@ class SlurmExecutor(Executor):
             str(spec.exit_code_path),
             *spec.argv,
         ]
-        # Slurm picks the GPUs and sets CUDA_VISIBLE_DEVICES in the job itself.
-        env = {**os.environ, **spec.env}
+        # The job gets the platform's environment, as a local run does, less its secrets; Slurm
+        # picks the GPUs and sets CUDA_VISIBLE_DEVICES in the job itself.
+        env = {name: value for name, value in os.environ.items() if name not in WITHHELD_VARIABLES}
+        env.update(spec.env)
         env.pop("CUDA_VISIBLE_DEVICES", None)
         submitted = _slurm(*argv, env=env)
         if submitted.returncode != 0:
@@ -156,7 +178,12 @@ class SlurmExecutor(Executor):
         job_id = run.executor_state["job_id"]
         recorded = read_exit_code(Path(run.executor_state["exit_code_path"]))
         try:
-            record = self._job_record(job_id)
+            record = self._job_record(job_id, fresh=False)
+        except SlurmUnreachable:
+            # Jobs run on while slurmctld restarts; their exit code file still tells an end.
+            if recorded is not None:
+                return Observation(ProcessState.EXITED, recorded)
+            return Observation(ProcessState.RUNNING)
         except LaunchError as exc:
             return Observation(ProcessState.LOST, reason=str(exc))
         if record is not None:
@@ -187,8 +214,13 @@ class SlurmExecutor(Executor):
 
     # --- helpers ---------------------------------------------------------------
 
-    def _job_record(self, job_id: str) -> dict[str, str] | None:
-        """JobState, ExitCode, Reason from slurmctld, else from accounting; None if neither knows it."""
+    def _job_record(self, job_id: str, *, fresh: bool = True) -> dict[str, str] | None:
+        """JobState, ExitCode, Reason from slurmctld, else from accounting; None when Slurm says it
+        knows no such job (purged), SlurmUnreachable when neither answers. Not `fresh`: from one
+        listing of all jobs shared by every run for a supervisor tick, so that watching many
+        runs costs slurmctld one request per tick, not one per run."""
+        if not fresh and (record := _all_jobs().get(job_id)) is not None:
+            return record
         shown = _slurm("scontrol", "--oneliner", "show", "job", job_id)
         if shown.returncode == 0 and "JobState=" in shown.stdout:
             return parse_job_record(shown.stdout)
@@ -199,7 +231,9 @@ class SlurmExecutor(Executor):
             accounted.stdout.strip().splitlines()[0] if accounted.returncode == 0 and accounted.stdout.strip() else ""
         )
         if not line:
-            return None
+            if "Invalid job id" in shown.stderr:
+                return None
+            raise SlurmUnreachable(f"Slurm does not answer about job {job_id}: {shown.stderr.strip()}")
         state, exit_code, reason = [*line.split("|"), "", ""][:3]
         return {"JobState": state, "ExitCode": exit_code, "Reason": reason}
 

@@ -8,7 +8,7 @@
 # started with --network none.
 #
 # Nothing can be pulled here, so `start` also makes sure the image
-# $LLMP_DOCKER_IMAGE (Debian bookworm minbase with python3 and PyYAML) exists, built without
+# llmp-python:bookworm (Debian bookworm minbase with python3 and PyYAML) exists, built without
 # any registry: debootstrap into a folder, `docker import` of its tarball. The
 # tarball is cached in $LLMP_IMAGE_CACHE, so the ~40 s build happens once per
 # machine; later starts import it in a few seconds.
@@ -20,10 +20,16 @@ SERVICES_DIR=${LLMP_SERVICES_DIR:-/tmp/llmp-services}
 DIR=$SERVICES_DIR/docker
 SOCKET=$DIR/docker.sock
 PIDFILE=$DIR/dockerd.pid
-IMAGE=${LLMP_DOCKER_IMAGE:-llmp-python:bookworm}
+IMAGE=llmp-python:bookworm # the tests run this image
 IMAGE_CACHE=${LLMP_IMAGE_CACHE:-/var/cache/llmp}
 ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-yaml-rootfs.tar
-DEBIAN_MIRROR=${LLMP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# debootstrap fetches from the mirror (and through the proxy) apt uses here.
+apt_mirror() {
+    grep -h -o -E 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+        | grep -v security | head -n 1 | tr -d ' '
+}
+DEBIAN_MIRROR=${LLMP_DEBIAN_MIRROR:-$(apt_mirror)}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_HOST=unix://$SOCKET
 
 say() { echo "docker.sh: $*" >&2; }
@@ -72,7 +78,9 @@ start_daemon() {
 build_rootfs_tar() {
     mkdir -p "$IMAGE_CACHE"
     work=$(mktemp -d "$IMAGE_CACHE/rootfs.XXXXXX")
-    say "building a Debian bookworm + python3 + PyYAML root filesystem (once per machine, ~1 min)"
+    say "building a Debian bookworm + python3 + PyYAML root filesystem from $DEBIAN_MIRROR (once per machine, ~1 min)"
+    proxy=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p')
+    [ -n "$proxy" ] && export http_proxy="$proxy"
     if ! debootstrap --variant=minbase --include=python3,python3-yaml bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
         say "debootstrap failed; see $IMAGE_CACHE/debootstrap.log"
         rm -rf "$work"

@@ -71,12 +71,19 @@ write_config() {
     for index in 0 1; do
         [ -c "$DIR/dev/nvidia$index" ] || mknod "$DIR/dev/nvidia$index" c 1 3
     done
-    # Memory cgroups (v1) when the host has them, so a job over its --mem ends
-    # OUT_OF_MEMORY as on a real cluster; else plain process tracking.
-    if [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/freezer ]; then
+    if [ "$TRACKING" = cgroup ]; then
         PROCTRACK=cgroup TASK=cgroup
+        cat >"$ETC/cgroup.conf" <<EOF
+CgroupPlugin=$CGROUP_PLUGIN
+IgnoreSystemd=yes
+CgroupAutomount=no
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
+AllowedSwapSpace=0
+EOF
     else
         PROCTRACK=linuxproc TASK=none
+        rm -f "$ETC/cgroup.conf" # slurmd still loads a cgroup plugin: let it autodetect one
     fi
     memory=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
     cat >"$SLURM_CONF" <<EOF
@@ -110,13 +117,6 @@ SchedulerParameters=sched_interval=2
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=$memory Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=1000
-EOF
-    cat >"$ETC/cgroup.conf" <<EOF
-CgroupPlugin=cgroup/v1
-CgroupAutomount=no
-ConstrainRAMSpace=yes
-ConstrainSwapSpace=yes
-AllowedSwapSpace=0
 EOF
     cat >"$ETC/gres.conf" <<EOF
 NodeName=localhost Name=gpu File=$DIR/dev/nvidia[0-1]
@@ -155,6 +155,15 @@ start_cluster() {
     stop_cluster 2>/dev/null || true
     DBD_PORT=$(free_port)
     DB_PORT=$(free_port)
+    # Memory cgroups where the host has them, so a job over its --mem ends
+    # OUT_OF_MEMORY as on a real cluster; else plain process tracking.
+    if [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/freezer ]; then
+        TRACKING=cgroup CGROUP_PLUGIN=cgroup/v1
+    elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        TRACKING=cgroup CGROUP_PLUGIN=cgroup/v2 # without systemd: IgnoreSystemd below
+    else
+        TRACKING=linuxproc
+    fi
     start_munge
     write_config
     start_mariadb
@@ -163,10 +172,23 @@ start_cluster() {
     sacctmgr -i add cluster "$CLUSTER" >/dev/null
     sacctmgr -i add account llmp Cluster="$CLUSTER" Description=tests Organization=llmp >/dev/null
     sacctmgr -i add user root Account=llmp Cluster="$CLUSTER" >/dev/null
-    rm -rf "$DIR/state"/* # a fresh cluster: job ids from 1, no old jobs
+    if start_controller_and_node; then
+        return 0
+    fi
+    [ "$TRACKING" = cgroup ] || return 1
+    say "slurmd did not come up with cgroup tracking here; falling back to plain process tracking"
+    stop_one "$DIR/slurmd.pid" slurmd
+    stop_one "$DIR/slurmctld.pid" slurmctld
+    TRACKING=linuxproc
+    write_config
+    start_controller_and_node
+}
+
+start_controller_and_node() {
+    rm -rf "${DIR:?}/state"/* # a fresh cluster: job ids from 1, no old jobs
     slurmctld -f "$SLURM_CONF"
-    slurmd -f "$SLURM_CONF" -N localhost
-    wait_for 60 "the node" sh -c 'sinfo -h -o %T | grep -qx idle'
+    slurmd -f "$SLURM_CONF" -N localhost || return 1
+    wait_for 30 "the node" sh -c 'sinfo -h -o %T | grep -qx idle'
 }
 
 stop_one() { # stop_one PIDFILE NAME

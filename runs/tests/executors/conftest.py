@@ -8,6 +8,7 @@ and stopped by the last session using them if a test session started them. Where
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -99,7 +100,8 @@ def training_container(docker_engine, tmp_path_factory) -> Iterator[str]:
         volumes=[f"{base}:{base}:rw", f"{base}:/mnt/llmp:rw"],
     )
     yield container.name
-    container.remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):  # an engine stopped by another session takes it along
+        container.remove(force=True)
     client.close()
 
 

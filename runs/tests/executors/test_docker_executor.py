@@ -92,6 +92,7 @@ def test_it_translates_host_paths_when_the_container_mounts_the_training_directo
     docker_settings.DOCKER_TRAINING_DIR = str(inside)
     docker_settings.RUNS_DIR = training / ".llmp-runs"
     run, spec = executor_run("docker", ["python3", trainer, "--steps", "1", f"{training}/data/x.jsonl"])
+    (spec.run_dir / "config.yaml").write_text(f"output_dir: {spec.run_dir}/output\nlearning_rate: 0.001\n")
     executor = DockerExecutor()
 
     run.executor_state = executor.launch(run, spec)
@@ -102,6 +103,10 @@ def test_it_translates_host_paths_when_the_container_mounts_the_training_directo
     assert f"LLMP_RUN_DIR={inside}/.llmp-runs/{run.pk}" in log
     assert f'args=["{inside}/data/x.jsonl"]' in log
     assert f"cwd={inside}" in log
+    # The trainer reads the effective config as the container sees it.
+    config = (spec.run_dir / "config.yaml").read_text()
+    assert config == f"output_dir: {inside}/.llmp-runs/{run.pk}/output\nlearning_rate: 0.001\n"
+    assert (spec.run_dir / "output" / "metrics.jsonl").exists()  # written inside, seen outside
 
 
 @pytest.mark.parametrize("ignore_sigterm", [False, True], ids=["honours-sigterm", "ignores-sigterm"])

@@ -9,6 +9,7 @@ Runs are driven through the executor interface alone, with the stand-in trainer
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,15 +140,44 @@ def test_it_shows_a_job_waiting_for_gpus_as_pending_and_cancels_it_before_it_sta
     waiting.save()
     try:
         poll(lambda: observe(holder).state is ProcessState.RUNNING, what="the first job to run")
-        observation = observe(waiting)
+        observation = poll(lambda: (seen := observe(waiting)).reason.endswith("(Resources).") and seen)
         assert observation.state is ProcessState.PENDING
-        assert "is pending (Resources)" in observation.reason
+        assert observation.reason == f"Slurm job {waiting.executor_state['job_id']} is pending (Resources)."
 
         assert SlurmExecutor().cancel(waiting, grace=1.0) is True
         assert "JobState=CANCELLED" in slurm_job(waiting.executor_state["job_id"])
         assert log_of(spec) == ""  # never started
     finally:
         SlurmExecutor().cancel(holder, grace=0.5)
+
+
+@pytest.mark.slurm
+def test_it_keeps_a_job_running_while_slurm_does_not_answer(
+    slurm_cluster, executor_run, poll, tmp_path, monkeypatch, settings
+):
+    settings.SUPERVISOR_INTERVAL_SECONDS = 0.0  # no listing of all jobs reused from before
+    run, _ = launched(executor_run, trainer_argv("--steps", "1000", "--step-seconds", "0.2"))
+    poll(lambda: observe(run).state is ProcessState.RUNNING, what="the job to run")
+    # The client tools pointed at ports nobody listens on: as if slurmctld and slurmdbd restarted.
+    config = Path(os.environ["SLURM_CONF"]).read_text()
+    away = re.sub(r"(SlurmctldPort|AccountingStoragePort)=\d+", r"\1=1", config)
+    (tmp_path / "slurm.conf").write_text(away)
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "slurm.conf"))
+
+    assert observe(run).state is ProcessState.RUNNING  # its job runs on; nothing says otherwise
+
+    monkeypatch.setenv("SLURM_CONF", slurm_cluster["SLURM_CONF"])
+    assert SlurmExecutor().cancel(run, grace=0.5) is True
+
+
+@pytest.mark.slurm
+def test_it_hands_the_job_the_platform_environment_less_its_secrets(slurm_cluster, executor_run, poll, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "the-platform-secret")
+    monkeypatch.setenv("HF_HOME", "/models/hf-cache")
+    run, spec = launched(executor_run, ["sh", "-c", 'echo "secret=${SECRET_KEY:-withheld} hf=$HF_HOME"'])
+
+    assert poll(lambda: ended(run), what="the job to end").exit_code == 0
+    assert "secret=withheld hf=/models/hf-cache" in log_of(spec)
 
 
 @pytest.mark.slurm
