@@ -16,12 +16,13 @@ REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta
 
 
 def platform_models() -> list:
-    """The models of this repository's own apps (not Django's or libraries')."""
+    """The models of this repository's own apps (top-level folders; not Django's or libraries',
+    even when a virtual environment lies inside the repository)."""
     base = Path(settings.BASE_DIR)
     return [
         model
         for config in apps.get_app_configs()
-        if Path(config.path).is_relative_to(base)
+        if Path(config.path).parent == base
         for model in config.get_models()
     ]
 
