@@ -6,7 +6,7 @@ Both read the same labelled zh+en corpus (`deid.corpus`). The platform runs in t
 process: the full pipeline of the `default` policy (detection, validation, context,
 format-preserving pseudonyms, the scrubbed text and its mapping), fresh pseudonym cache
 per run, best of three, each line's output consumed as it comes. Presidio
-runs in its own virtualenv (`pip install presidio-analyzer presidio-anonymizer`) as a
+runs in its own virtualenv (`pip install -r bench/requirements-presidio.txt`) as a
 subprocess (bench/deid_presidio_runner.py): analyse + anonymise every line, once.
 
 Throughput is bytes of UTF-8 text per second of this process's CPU time, so other

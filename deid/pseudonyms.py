@@ -114,9 +114,7 @@ _SCRAMBLE_TABLES = {
 def scramble(value: str, stream: KeyedStream) -> str:
     """Same shape: a letter for a letter (same case), a digit for a digit, the rest kept."""
     tables = _SCRAMBLE_TABLES
-    return "".join(
-        [tables[c][r] if c in tables else c for c, r in zip(value, stream.noise(len(value)), strict=True)]
-    )
+    return "".join([tables[c][r] if c in tables else c for c, r in zip(value, stream.noise(len(value)), strict=True)])
 
 
 def pseudo_phone(value: str, stream: KeyedStream) -> str:

@@ -310,7 +310,7 @@ EMAIL = re.compile(
 )
 # A URL runs until whitespace, a quote or bracket, or a Chinese character or punctuation.
 URL = re.compile(
-    r"(?<![A-Za-z0-9])(?:(?:https?|ftp)://|www\.)"
+    r"(?<![A-Za-z0-9])(?P<prefix>(?:https?|ftp)://|www\.)"
     r"[^\s<>\"'`()\[\]{}\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+"
 )
 URL_TRAILING_PUNCTUATION = ".,;:!?'\""
@@ -411,7 +411,7 @@ def _side_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
             end = match.end()
             while end > match.start() and text[end - 1] in URL_TRAILING_PUNCTUATION:
                 end -= 1
-            if end - match.start() > len("www.") + 2:
+            if end > match.end("prefix"):  # something is left after `https://` or `www.`
                 findings.append(Finding(EntityType.URL, match.start(), end, 0.9))
     if EntityType.IP_ADDRESS in enabled and text.count(":") >= 2:
         for match in IPV6.finditer(text):

@@ -6,6 +6,7 @@ of the personal data itself.
 
 from __future__ import annotations
 
+import copy
 import logging
 import tempfile
 from collections import Counter
@@ -190,7 +191,8 @@ def _enqueue(job_id: str) -> None:
 def run_deid_job(*, job_id: str) -> DeidJob:
     """Run a queued job to its end. The source files are only read; each scrubbed copy
     is written beside the datasets folder and published into the new dataset, where it
-    is validated like any upload. Any failure ends the job as failed, with the reason."""
+    is validated like any upload. Any failure ends the job as failed, with the reason,
+    and removes the incomplete new dataset."""
     job = DeidJob.objects.select_related("source", "target", "policy", "policy_version").get(pk=job_id)
     started = job.transition(DeidJobStatus.QUEUED, DeidJobStatus.RUNNING, started_at=timezone.now())
     if not (started or _take_over_abandoned(job)):
@@ -200,6 +202,9 @@ def run_deid_job(*, job_id: str) -> DeidJob:
     except Exception as exc:
         # The exception's class only: a message could quote the data being scrubbed.
         logger.error("De-identification job %s failed: %s", job.pk, type(exc).__name__)
+        if job.target is not None:  # no half-written copy for anybody to train on
+            dataset_services.delete_dataset(dataset=job.target, actor=None)
+            job.target = None
         job.transition(
             DeidJobStatus.RUNNING,
             DeidJobStatus.FAILED,
@@ -234,13 +239,16 @@ def _scrub_dataset(job: DeidJob) -> None:
     if job.source is None or job.policy is None or job.policy_version is None:
         raise LookupError("The source dataset or the policy version was deleted before the job ran.")
     source = job.source
+    deidentifier = job.policy.deidentifier(seed=job.seed, version=job.policy_version)
+    # Free-form metadata can hold personal data too (an owner's phone...): scrubbed alike.
+    metadata, _ = deidentifier.deidentify_json(copy.deepcopy(source.metadata))
     target = dataset_services.create_dataset(
         name=job.target_name,
         type=source.type,
         description=f"De-identified copy of {source.name} (policy {job.policy_name} {job.policy_version_label}).",
         task_type=source.task_type,
         metadata={
-            **source.metadata,
+            **metadata,
             "deidentified": {
                 "job": str(job.pk),
                 "policy_id": job.policy_name,
@@ -252,7 +260,6 @@ def _scrub_dataset(job: DeidJob) -> None:
     )
     DeidJob.objects.filter(pk=job.pk).update(target=target)
     job.target = target
-    deidentifier = job.policy.deidentifier(seed=job.seed, version=job.policy_version)
     staging = dataset_services.staging_directory(PARTIAL_FOLDER)
     totals: Counter = Counter()
     done_bytes = 0

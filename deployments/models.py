@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from llmplatform import processes
 from llmplatform.processes import ProcessIdentity
 
 
@@ -36,9 +38,6 @@ ENDED_STATUSES = frozenset({DeploymentStatus.STOPPED, DeploymentStatus.FAILED})
 class DeploymentQuerySet(models.QuerySet):
     def live(self) -> DeploymentQuerySet:
         return self.filter(status__in=LIVE_STATUSES)
-
-    def ended(self) -> DeploymentQuerySet:
-        return self.filter(status__in=ENDED_STATUSES)
 
     def on_this_host(self) -> DeploymentQuerySet:
         return self.filter(host=settings.HOSTNAME)
@@ -129,6 +128,10 @@ class Deployment(models.Model):
     @property
     def exit_code_file(self) -> str:
         return f"{self.log_file}.exit" if self.log_file else ""
+
+    def read_exit_code(self) -> int | None:
+        """The server's exit code, once its wrapper has recorded it."""
+        return processes.read_exit_code(Path(self.exit_code_file)) if self.log_file else None
 
     def stop_is_stale(self, now: Any = None) -> bool:
         """A stop was asked for but whoever asked did not finish it (killed mid-request)."""

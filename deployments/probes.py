@@ -35,7 +35,6 @@ def check_health_path(path: str) -> str | None:
 @dataclass(frozen=True)
 class ProbeResult:
     ok: bool
-    refused: bool  # nothing listens yet: the server is still loading
     detail: str
 
 
@@ -61,14 +60,14 @@ def probe(*, port: int, health_path: str, served_model_name: str, timeout: float
     try:
         status, _ = _get(port, health_path, timeout)
         if status != 200:
-            return ProbeResult(ok=False, refused=False, detail=f"{health_path} answered {status}.")
+            return ProbeResult(ok=False, detail=f"{health_path} answered {status}.")
         status, body = _get(port, "/v1/models", timeout)
     except ConnectionRefusedError:
-        return ProbeResult(ok=False, refused=True, detail=f"Port {port} refuses connections (still loading?).")
+        return ProbeResult(ok=False, detail=f"Port {port} refuses connections (still loading?).")
     except (OSError, http.client.HTTPException) as exc:
-        return ProbeResult(ok=False, refused=False, detail=f"Probe of port {port} failed: {exc!r}.")
+        return ProbeResult(ok=False, detail=f"Probe of port {port} failed: {exc!r}.")
     if status != 200:
-        return ProbeResult(ok=False, refused=False, detail=f"/v1/models answered {status}.")
+        return ProbeResult(ok=False, detail=f"/v1/models answered {status}.")
     if not _lists_model(body, served_model_name):
-        return ProbeResult(ok=False, refused=False, detail=f"/v1/models does not list {served_model_name!r}.")
-    return ProbeResult(ok=True, refused=False, detail="")
+        return ProbeResult(ok=False, detail=f"/v1/models does not list {served_model_name!r}.")
+    return ProbeResult(ok=True, detail="")

@@ -211,7 +211,7 @@ def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, f
                 f"SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true to SIGKILL it."
             )
         raise Conflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
-    exit_code = processes.read_exit_code(Path(deployment.exit_code_file)) if deployment.log_file else None
+    exit_code = deployment.read_exit_code()
     who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
     _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)
     record_event(
@@ -264,7 +264,7 @@ def _fail_exited(deployment: Deployment) -> None:
             "Leftover processes %s of deployment %s survive SIGKILL", processes.group_members(pgid), deployment.pk
         )
         return  # keep the GPU held: something still uses it
-    exit_code = processes.read_exit_code(Path(deployment.exit_code_file)) if deployment.log_file else None
+    exit_code = deployment.read_exit_code()
     _fail(deployment, f"The server exited by itself with exit code {exit_code}.", exit_code=exit_code)
 
 

@@ -18,7 +18,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -69,8 +69,10 @@ class DeploymentSupervisor:
         deadline = time.monotonic() + seconds if seconds is not None else None
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                # A long-lived loop outlives database restarts: drop broken or expired connections.
-                close_old_connections()
+                # A long-lived loop outlives database restarts: drop broken or expired connections
+                # (never the one a caller's transaction, such as a test's, is using).
+                if not connection.in_atomic_block:
+                    close_old_connections()
                 try:
                     if self.acquire_lease():
                         self.tick()

@@ -284,13 +284,18 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 GPU_IDS = os.environ.get("GPU_IDS", "")
 
 # --- deployments ------------------------------------------------------------
+# Deployable model folders; a deployment's `model_path` is relative to it (and an adapter's base model).
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", DATA_DIR / "models")).resolve()
+# Each model server's output goes to <DEPLOY_LOG_DIR>/<deployment_id>.log (and its exit code beside it).
 DEPLOY_LOG_DIR = Path(os.environ.get("DEPLOY_LOG_DIR", DATA_DIR / "deploy_logs")).resolve()
+# The server's command line, split with shlex; placeholders {model_path} {port} {name} {gpu_id}.
 VLLM_COMMAND = os.environ.get(
     "VLLM_COMMAND",
     "vllm serve {model_path} --host 127.0.0.1 --port {port} --served-model-name {name}",
 )
+# Ports handed to model servers, "low-high" inclusive; each is also checked free by binding it.
 DEPLOY_PORT_RANGE = os.environ.get("DEPLOY_PORT_RANGE", "8200-8299")
+# Seconds a stopped server gets between SIGTERM and (with force) SIGKILL of its process group.
 DEPLOY_STOP_GRACE_SECONDS = env_float("DEPLOY_STOP_GRACE_SECONDS", 20.0)
 # Seconds between two health probes of a deployment, and how long one probe may take.
 DEPLOY_PROBE_INTERVAL_SECONDS = env_float("DEPLOY_PROBE_INTERVAL_SECONDS", 5.0)

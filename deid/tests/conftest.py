@@ -19,7 +19,9 @@ PII_RECORD = {
 @pytest.fixture
 def source_dataset(owner, tmp_path) -> Dataset:
     """A dataset of two JSONL files with 8 mobiles and 4 ID numbers in them."""
-    dataset = dataset_services.create_dataset(name="chats", task_type="sft", created_by=owner)
+    dataset = dataset_services.create_dataset(
+        name="chats", task_type="sft", created_by=owner, metadata={"language": "zh", "contact": "owner 13912345678"}
+    )
     for name, records in (("train.jsonl", [PII_RECORD] * 3), ("eval.jsonl", [PII_RECORD])):
         path = tmp_path / name
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

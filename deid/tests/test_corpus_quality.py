@@ -1,6 +1,8 @@
 """Per-type precision and recall on a generated zh+en corpus with near-misses."""
 
-from deid.corpus import ENTITY_MAKERS, generate, score
+import json
+
+from deid.corpus import ENTITY_MAKERS, generate, main, score
 from deid.engine import PolicyConfig
 from deid.recognizers import find_entities
 
@@ -26,3 +28,10 @@ def test_it_labels_spans_that_hold_the_entity():
     for line in generate(200, seed=5):
         for entity_type, start, end in line.entities:
             assert entity_type in ENTITY_MAKERS and 0 <= start < end <= len(line.text)
+
+
+def test_it_writes_the_corpus_as_jsonl_from_the_command_line(tmp_path):
+    out = tmp_path / "corpus.jsonl"
+    main(["--lines", "30", "--seed", "9", "--out", str(out)])
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 30 and lines[0] == json.loads(generate(30, seed=9)[0].to_json())

@@ -32,7 +32,8 @@ def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
 
     target = Dataset.objects.get(pk=body["target_dataset_id"])
     assert target.parent == source_dataset and target.name == "chats-deid" and target.created_by == member
-    assert target.metadata["deidentified"]["policy_id"] == "default"
+    assert target.metadata["deidentified"]["policy_id"] == "default" and target.metadata["language"] == "zh"
+    assert "13912345678" not in target.metadata["contact"]  # metadata is scrubbed too
     files = {f.name: f for f in target.files.all()}
     assert set(files) == {"train.jsonl", "eval.jsonl"}
     assert all(f.status == FileStatus.READY for f in files.values())  # validated like any upload
@@ -80,6 +81,7 @@ def test_it_fails_the_job_with_a_reason_when_a_source_file_is_gone(
     job_id = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
     body = owner_client.get(f"/v1/deid-jobs/{job_id}").json()
     assert body["status"] == "failed" and "FileNotFoundError" in body["detail"]
+    assert body["target_dataset_id"] is None and not Dataset.objects.filter(parent=source_dataset).exists()
 
 
 @pytest.mark.parametrize(
@@ -97,3 +99,12 @@ def test_it_answers_404_for_unknown_datasets_and_jobs_and_409_for_empty_ones(own
     empty = dataset_services.create_dataset(name="empty", task_type="sft", created_by=owner)
     response = owner_client.post(f"/v1/datasets/{empty.pk}/deidentify", {}, format="json")
     assert response.status_code == 409 and "no stored file" in response.json()["detail"]
+
+
+def test_it_lists_jobs_in_a_fixed_number_of_queries(
+    owner_client, source_dataset, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    for index in range(3):
+        start(owner_client, source_dataset, django_capture_on_commit_callbacks, name=f"copy-{index}")
+    with django_assert_max_num_queries(5):
+        assert len(owner_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()) == 3

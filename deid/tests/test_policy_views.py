@@ -69,3 +69,10 @@ def test_it_deletes_policies_but_not_the_default(staff_client):
     assert staff_client.delete(f"{URL}/gone").status_code == 204
     assert staff_client.get(f"{URL}/gone").status_code == 404
     assert staff_client.delete(f"{URL}/default").status_code == 409
+
+
+def test_it_lists_many_policies_in_a_fixed_number_of_queries(staff_client, django_assert_max_num_queries):
+    for index in range(5):
+        staff_client.post(URL, {"id": f"p{index}", "entities": {"URL": "keep"}}, format="json")
+    with django_assert_max_num_queries(4):  # session/token, user, policies with their versions
+        assert len(staff_client.get(URL).json()) == 6

@@ -118,6 +118,7 @@ def test_it_finds_each_entity_type_inside_chinese_and_english_text(text, entity_
         "京A级景区",
         "版本v1.2.3发布",
         "日期2023-11-23",
+        "协议写作http://.",
     ],
 )
 def test_it_does_not_mistake_near_misses_for_entities(text):

@@ -83,7 +83,8 @@ def platform_process(fake_vllm, settings):
         DEPLOY_PROBE_INTERVAL_SECONDS=str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
         DEPLOY_SUPERVISOR_LEASE_SECONDS="2",
         DEPLOY_SUPERVISOR_TASK_SECONDS="4",
-        Q_WORKERS="1",
+        SUPERVISOR_TASK_SECONDS="4",  # the runs loop's slice: qcluster waits for it when told to stop
+        Q_WORKERS="2",  # one is taken by the runs supervision loop
     )
     with contextlib.ExitStack() as stack:
 
