@@ -20,10 +20,7 @@ def platform_models() -> list:
     even when a virtual environment lies inside the repository)."""
     base = Path(settings.BASE_DIR)
     return [
-        model
-        for config in apps.get_app_configs()
-        if Path(config.path).parent == base
-        for model in config.get_models()
+        model for config in apps.get_app_configs() if Path(config.path).parent == base for model in config.get_models()
     ]
 
 
