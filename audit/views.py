@@ -19,6 +19,8 @@ class AuditEventListView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
+        tags=["audit"],
+        summary="The audit log, newest first (staff only)",
         parameters=[AuditEventQuery],
         responses=page_serializer("AuditEventPage", AuditEventSerializer),
     )

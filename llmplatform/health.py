@@ -63,6 +63,8 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
+        tags=["health"],
+        summary="Health probe: database, task worker heartbeat, disk space (no token needed)",
         responses={
             (200, "application/json"): inline_serializer(
                 "HealthReport",
@@ -72,7 +74,7 @@ class HealthView(APIView):
                 "HealthReportDegraded",
                 {"status": serializers.ChoiceField(["degraded"]), "checks": serializers.DictField()},
             ),
-        }
+        },
     )
     def get(self, request: Request) -> Response:
         checks = {}

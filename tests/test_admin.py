@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 
 from gpus.models import GpuClaim
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+def platform_models() -> list:
+    """The models of this repository's own apps (top-level folders; not Django's or libraries',
+    even when a virtual environment lies inside the repository)."""
+    base = Path(settings.BASE_DIR)
+    return [
+        model for config in apps.get_app_configs() if Path(config.path).parent == base for model in config.get_models()
+    ]
+
+
+def test_it_gives_every_platform_model_an_admin_page_or_an_inline():
+    inlined = {inline.model for model_admin in admin.site._registry.values() for inline in model_admin.inlines}
+    without = [
+        model._meta.label
+        for model in platform_models()
+        if model not in inlined
+        and (model not in admin.site._registry or tuple(admin.site._registry[model].list_display) == ("__str__",))
+    ]
+    assert platform_models()
+    assert without == []
 
 
 @pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=[model._meta.label for model, _ in REGISTERED])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import redis
 from django_q.models import OrmQ, Task
 from django_q.tasks import async_task, result
 
-from llmplatform.testing import manage_py, running, subprocess_env, wait_for
+from llmplatform.testing import free_port, manage_py, running, subprocess_env, wait_for
 from tests.probes import health_report, last_json_line
 
 
@@ -47,12 +46,6 @@ def test_it_records_a_failed_task_once_and_does_not_retry_it(qcluster):
     assert task.attempt_count == 1
     # Acknowledged: nothing left in the queue to hand out again.
     assert wait_for(lambda: OrmQ.objects.count() == 0, timeout=10, what="the failed task to be acknowledged")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
