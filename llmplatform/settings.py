@@ -227,7 +227,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "llmplatform",
-    "workers": env_int("Q_WORKERS", 2),
+    # Two workers are taken by the supervision loops (runs, and deployments while any
+    # is live); the others validate uploads and de-identify datasets.
+    "workers": env_int("Q_WORKERS", 4),
     "timeout": env_int("Q_TIMEOUT", 3600),
     "retry": env_int("Q_TIMEOUT", 3600) + 600,
     "max_attempts": 2,
@@ -272,8 +274,9 @@ DEFAULT_EXECUTOR = os.environ.get("DEFAULT_EXECUTOR", "local")
 CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
 SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
-# How long one django-q2 supervision task loops before queuing its successor (under the worker timeout).
-SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", max(Q_CLUSTER["timeout"] - 60, 60))
+# How long one django-q2 supervision task loops before queuing its successor. Short, because
+# qcluster waits for running tasks on SIGTERM: Ctrl-C must not wait out an hour-long loop.
+SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", 55.0)
 # OpenAPI component names for the project and run status enums (both have a `status` field).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from runs.models import Artifact, ArtifactTag, Run, RunStatus
+from runs.scheduling import dispatch_queued_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +38,16 @@ def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, trai
     assert "learning_rate: 2.0e-05" in page  # the effective config is on the page
 
 
-def test_it_shows_why_a_run_could_never_start(owner_session, project, training_files):
+def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, training_files, settings):
+    settings.GPU_IDS = "0,1"
     response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 3, "priority": 0})
-    assert response.status_code == 400
-    assert "this host has 0 GPU(s)" in response.content.decode()
+    assert response.status_code == 302
+    dispatch_queued_runs()  # what the supervisor does each tick: the run cannot get 3 of 2 GPUs
+
+    page = owner_session.get(response["Location"]).content.decode()
+
+    assert Run.objects.get().status == RunStatus.QUEUED
+    assert "waiting for 3 GPU(s), 2 free of 2" in page
 
 
 def test_it_shows_why_a_run_cannot_launch(owner_session, project):
