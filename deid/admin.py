@@ -63,6 +63,7 @@ class DeidPolicyVersionInline(admin.TabularInline):
 class DeidPolicyAdmin(AuditedModelAdmin):
     form = DeidPolicyForm
     list_display = ["name", "current_version_label", "description", "updated_at"]
+    list_filter = ["updated_at"]
     search_fields = ["name", "description"]
     inlines = [DeidPolicyVersionInline]
 

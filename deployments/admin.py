@@ -96,6 +96,8 @@ class DeploymentAdmin(AuditedModelAdmin):
 @admin.register(SupervisorLease)
 class SupervisorLeaseAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "expires_at"]
+    list_filter = ["expires_at"]
+    search_fields = ["name", "owner"]
     readonly_fields = ["name", "owner", "expires_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

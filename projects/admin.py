@@ -33,6 +33,7 @@ class ProjectVersionAdmin(AuditedModelAdmin):
     """Read-only: the version history is a record of what happened."""
 
     list_display = ["project", "version", "changed_at", "changed_by"]
+    list_filter = ["changed_at"]
     list_select_related = ["project"]
     search_fields = ["project__name", "changed_by"]
     raw_id_fields = ["project"]
