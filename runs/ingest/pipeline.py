@@ -58,6 +58,10 @@ class _Superseded(Exception):
     """Another process ingested this run meanwhile; this pass's work is rolled back."""
 
 
+# The metric under which each step's GPU utilisation (0-1, mean over the run's GPUs) is kept.
+GPU_UTILIZATION_METRIC = "gpu/utilization"
+
+
 @dataclass
 class _Pass:
     """What one transaction writes."""
@@ -99,6 +103,8 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
             _read_output_files(run_dir, output_dir, state, work, observations, final=final)
         work.samples = work.log.samples + work.samples
         fields = _progress_fields(run, state, work.samples, observations, now=now, final=final)
+        if (reading := _gpu_sample(run, state, fields)) is not None:
+            work.samples.append(reading)
         try:
             _commit(run, work, offset=offset, next_seq=stream.next_seq, state=state, fields=fields, now=now)
         except _Superseded:
@@ -182,6 +188,19 @@ def _progress_fields(
     if not final:
         fields["eta_seconds"] = _eta(best, state, now)
     return fields
+
+
+def _gpu_sample(run: Run, state: dict[str, Any], fields: dict[str, Any]) -> MetricSample | None:
+    """GPU use as a metric point, once per training step, so the run page can chart it over time.
+
+    Once per step, not per pass: a trainer stuck on one step would otherwise cost a write every tick.
+    """
+    value = fields.get("gpu_utilization")
+    step = fields.get("current_step", run.current_step)
+    if value is None or step is None or state.get("gpu_step") == step:
+        return None
+    state["gpu_step"] = step
+    return MetricSample(GPU_UTILIZATION_METRIC, step, value)
 
 
 def _eta(best: StepProgress, state: dict[str, Any], now: datetime) -> float | None:

@@ -191,3 +191,19 @@ def test_a_pass_with_nothing_new_writes_nothing(django_assert_num_queries):
 
     with django_assert_num_queries(0):
         ingest_run(run)
+
+
+def test_it_keeps_gpu_utilisation_per_step_for_the_chart(monkeypatch):
+    """NVML cannot run here (no GPU): the reading itself is stood in for, the rest is real."""
+    monkeypatch.setattr("runs.ingest.pipeline.utilization_of", lambda indices: 0.75 if indices == [0] else None)
+    run = make_run()
+    Run.objects.filter(pk=run.pk).update(gpu_indices=[0])
+    run.refresh_from_db()
+    append(log_path(run), " 10%|#         | 5/50 [00:01<00:09,  5.00it/s]\n")
+
+    ingest_run(run)
+    ingest_run(run)  # same step again: no second point, no write
+
+    points = list(MetricPoint.objects.filter(run=run, name="gpu/utilization").values_list("step", "value"))
+    assert points == [(5, 0.75)]
+    assert Run.objects.get(pk=run.pk).gpu_utilization == 0.75
