@@ -44,8 +44,12 @@ class RunQuerySet(models.QuerySet):
         return self.filter(status__in=FINISHED_STATUSES)
 
     def in_dispatch_order(self) -> RunQuerySet:
-        """Queued runs, highest priority first, then first come first served."""
-        return self.filter(status=RunStatus.QUEUED).order_by("-priority", "created_at")
+        """Queued runs not yet handed to an executor, highest priority first, then first come first served."""
+        return self.filter(status=RunStatus.QUEUED, executor_state={}).order_by("-priority", "created_at")
+
+    def submitted(self) -> RunQuerySet:
+        """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
+        return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
 
 class Run(models.Model):

@@ -33,9 +33,10 @@ from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch, leases
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.executors.base import LaunchError, LaunchSpec
+from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import (
+    ACTIVE_STATUSES,
     Artifact,
     ArtifactTag,
     ArtifactTagValue,
@@ -217,8 +218,10 @@ def _enqueue_dispatch() -> None:
 def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
     """Launch a queued run whose lease `lease_owner` holds (GPUs already claimed for it).
 
-    Afterwards the run is `running` at 5 % with a confirmation line, or `failed` with
-    an ERROR line; the lease and, on failure, the GPUs are released either way.
+    Afterwards the run is `running` at 5 % with a confirmation line, still `queued` in
+    its executor's own queue (a pending Slurm job; the supervisor marks it running once
+    it starts), or `failed` with an ERROR line; the lease and, on failure, the GPUs are
+    released either way.
     """
     executor = get_executor(run.executor)
     env = launch.process_env(
@@ -250,28 +253,12 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
             release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
             record_event(actor=None, action=AuditAction.ACTION, target=run, verb="fail", changes={"error": str(exc)})
             return False
-        started = run.transition(
-            RunStatus.QUEUED,
-            RunStatus.RUNNING,
-            started_at=timezone.now(),
-            progress=STARTED_PROGRESS,
-            host=settings.HOSTNAME,
-            executor_state=state,
-            gpu_indices=gpu_indices,
-            queue_reason="",
-        )
-        if not started:  # cancelled while it was being launched
+        if executor.queues_itself:
             run.executor_state = state
-            executor.cancel(run, grace=0)
-            release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
-            append_platform_line(run, LogLevel.WARNING, "Cancelled while starting; the process was stopped.")
-            ingest_run(run, final=True)
-            return False
-        gpus = f" on GPU {','.join(map(str, gpu_indices))}" if gpu_indices else ""
-        append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
-        ingest_run(run)
-        record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
-        return True
+            observation = executor.observe(run)
+            if observation.state is ProcessState.PENDING:
+                return _wait_in_executor_queue(run, state=state, reason=observation.reason)
+        return mark_running(run=run, executor_state=state, gpu_indices=gpu_indices)
     finally:
         run.release_lease(lease_owner)
 
@@ -279,6 +266,48 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
 def _last_error_lines(run: Run, count: int = 5) -> list[str]:
     lines = run.log_lines.filter(level=LogLevel.ERROR).order_by("-seq").values_list("message", flat=True)[:count]
     return list(reversed(lines))
+
+
+def _wait_in_executor_queue(run: Run, *, state: dict[str, Any], reason: str) -> bool:
+    """The executor accepted the run into its own queue: it stays `queued` until it starts."""
+    waiting = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        executor_state=state, host=settings.HOSTNAME, queue_reason=reason, updated_at=timezone.now()
+    )
+    if not waiting:  # cancelled while it was being submitted
+        run.executor_state = state
+        get_executor(run.executor).cancel(run, grace=0)
+        return False
+    run.refresh_from_db()
+    append_platform_line(run, LogLevel.INFO, f"Submitted, waiting to start: {reason}")
+    ingest_run(run)
+    record_event(actor=None, action=AuditAction.ACTION, target=run, verb="submit", changes={"host": run.host})
+    return True
+
+
+def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[int]) -> bool:
+    """The run's command has started: `running` at 5 % with the seeds' confirmation line."""
+    started = run.transition(
+        RunStatus.QUEUED,
+        RunStatus.RUNNING,
+        started_at=timezone.now(),
+        progress=STARTED_PROGRESS,
+        host=settings.HOSTNAME,
+        executor_state=executor_state,
+        gpu_indices=gpu_indices,
+        queue_reason="",
+    )
+    if not started:  # cancelled while it was being launched
+        run.executor_state = executor_state
+        get_executor(run.executor).cancel(run, grace=0)
+        release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+        append_platform_line(run, LogLevel.WARNING, "Cancelled while starting; the process was stopped.")
+        ingest_run(run, final=True)
+        return False
+    gpus = f" on GPU {','.join(map(str, gpu_indices))}" if gpu_indices else ""
+    append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
+    ingest_run(run)
+    record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
+    return True
 
 
 def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
@@ -341,33 +370,35 @@ def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
 def cancel_run(*, run: Run, actor: User) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
 
-    A running run is marked `cancelled` at once, with a stop order in its
-    `executor_state`. Where this process can reach the run's processes it carries the
-    order out before answering (see `stop_run_processes`); otherwise (a local run of
-    another host) that host's supervisor does, as it does for an order whose carrier died.
+    A run whose command exists (running, or pending in its executor's own queue) is
+    marked `cancelled` at once, with a stop order in its `executor_state`. Where this
+    process can reach the run's processes it carries the order out before answering
+    (see `stop_run_processes`); otherwise (a local run of another host) that host's
+    supervisor does, as it does for an order whose carrier died. A queued run that was
+    never handed to an executor just becomes `cancelled`.
     """
     now = timezone.now()
-    if run.status == RunStatus.QUEUED and run.transition(
-        RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""
-    ):
-        record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
-        return run
-    if run.status == RunStatus.QUEUED:
+    if run.status == RunStatus.QUEUED and not run.executor_state:
+        if run.transition(RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""):
+            record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
+            return run
         run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
         return run
+    was = run.status
     who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
     here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
     carrier = leases.owner_name("cancel") if here else ""
     order = {"by": who, "carrier": carrier}
-    if run.status != RunStatus.RUNNING or not run.transition(
-        RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=now, executor_state={**run.executor_state, "stop": order}
+    stop_order = {**run.executor_state, "stop": order}
+    if was not in ACTIVE_STATUSES or not run.transition(
+        was, RunStatus.CANCELLED, cancelled_at=now, queue_reason="", executor_state=stop_order
     ):
         run.refresh_from_db()
         if run.status == RunStatus.CANCELLED:
             return run
         raise Conflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
-    record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "running"})
+    record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it
         # not (stuck, or dead on another host), reading without the lease is still safe:

@@ -50,7 +50,8 @@ from runs.models import Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
-RUNNING = frozenset({RunStatus.RUNNING})
+# Running runs, and queued ones already in their executor's own queue (pending Slurm jobs).
+WATCHED = frozenset({RunStatus.RUNNING, RunStatus.QUEUED})
 CANCELLED = frozenset({RunStatus.CANCELLED})
 
 
@@ -102,20 +103,21 @@ class Supervisor:
     def hold_runs(self) -> list[Run]:
         """Renew this supervisor's leases, take free ones it may watch; the runs it holds."""
         expires = timezone.now() + timedelta(seconds=self.lease_seconds)
-        Run.objects.filter(lease_owner=self.owner, status=RunStatus.RUNNING).update(lease_expires_at=expires)
+        Run.objects.filter(lease_owner=self.owner, status__in=WATCHED).update(lease_expires_at=expires)
         # Runs that stopped running (a cancel) are left to whoever carries out the stop.
-        Run.objects.filter(lease_owner=self.owner).exclude(status=RunStatus.RUNNING).update(
+        Run.objects.filter(lease_owner=self.owner).exclude(status__in=WATCHED).update(
             lease_owner="", lease_expires_at=None
         )
         held = []
-        for run in Run.objects.filter(status=RunStatus.RUNNING).select_related("resume_source_artifact"):
+        watched = Run.objects.filter(status=RunStatus.RUNNING) | Run.objects.submitted()
+        for run in watched.select_related("resume_source_artifact"):
             if not get_executor(run.executor).watched_here(run, self.hostname):
                 continue
             if run.lease_owner == self.owner:
                 held.append(run)
                 continue
             dead = run.lease_owner if run.lease_owner and leases.holder_is_dead(run.lease_owner) else ""
-            if run.take_lease(self.owner, seconds=self.lease_seconds, statuses=RUNNING, steal_from=dead):
+            if run.take_lease(self.owner, seconds=self.lease_seconds, statuses=WATCHED, steal_from=dead):
                 logger.info("Supervisor %s now watches run %s.", self.owner, run.pk)
                 held.append(run)
         return held
@@ -136,8 +138,20 @@ class Supervisor:
                     run.release_lease(self.owner)
 
     def supervise(self, run: Run) -> None:
+        if run.status == RunStatus.QUEUED and not self.started_from_executor_queue(run):
+            return
         ingest_run(run)  # also reads the run's GPU utilisation
         observation = get_executor(run.executor).observe(run)
         if observation.state in (ProcessState.EXITED, ProcessState.LOST):
             services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
             run.release_lease(self.owner)
+
+    def started_from_executor_queue(self, run: Run) -> bool:
+        """A run pending in its executor's queue: True once it has started (now `running`)."""
+        observation = get_executor(run.executor).observe(run)
+        if observation.state is ProcessState.PENDING:
+            if observation.reason and observation.reason != run.queue_reason:
+                Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(queue_reason=observation.reason)
+            return False
+        # Running, or already over (a short job between two ticks): started either way.
+        return services.mark_running(run=run, executor_state=run.executor_state, gpu_indices=run.gpu_indices)

@@ -51,6 +51,9 @@ class Observation:
 
 class Executor(ABC):
     kind: str
+    # True where the engine queues a launched command itself (Slurm): the run then stays
+    # `queued`, its job submitted, until the supervisor observes it RUNNING.
+    queues_itself: bool = False
 
     @abstractmethod
     def launch(self, run: Run, spec: LaunchSpec) -> dict[str, Any]:

@@ -146,6 +146,7 @@ def _all_jobs() -> dict[str, dict[str, str]]:
 
 class SlurmExecutor(Executor):
     kind = "slurm"
+    queues_itself = True
 
     def launch(self, run: Run, spec: LaunchSpec) -> dict[str, Any]:
         script = spec.run_dir / "slurm_job.sh"

@@ -115,3 +115,46 @@ def test_it_cancels_the_job_keeps_its_checkpoint_and_resumes_from_it(
     assert done["status"] == "completed"
     logs = owner_client.get(f"/projects/{slurm_project.name}/runs/{done['id']}/logs?q=Continuing").json()["items"]
     assert any(f"from global step {checkpoint['step']}" in item["message"] for item in logs)
+
+
+def test_it_keeps_a_run_queued_while_its_job_is_pending_then_runs_it(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    long_job = {"hyperparameters": {"max_steps": 1000, "step_seconds": 0.05}, "resources": {"gpu_count": 2}}
+    holder_id = launch(owner_client, slurm_project, long_job, django_capture_on_commit_callbacks)
+    until_status(owner_client, slurm_project, holder_id, supervisor, "running")
+    short_job = {"hyperparameters": {"max_steps": 5, "step_seconds": 0.01}, "resources": {"gpu_count": 2}}
+    waiting_id = launch(owner_client, slurm_project, short_job, django_capture_on_commit_callbacks)
+
+    # Both of the node's GPUs are taken: Slurm holds the job back, and the run says so.
+    waiting = wait_for(
+        lambda: "(Resources)" in (body := detail(owner_client, slurm_project, waiting_id))["queue_reason"] and body,
+        between=supervisor.tick,
+    )
+    assert waiting["status"] == "queued"
+    assert waiting["started_at"] is None
+    assert job_state(waiting_id) == "PENDING"
+
+    owner_client.post(f"/projects/{slurm_project.name}/runs/{holder_id}/cancel")
+    done = until_status(owner_client, slurm_project, waiting_id, supervisor, "completed", "failed")
+
+    assert done["status"] == "completed", [line["message"] for line in done["logs"]]
+    assert done["started_at"] is not None
+    assert done["queue_reason"] == ""
+
+
+def test_it_cancels_a_run_whose_job_is_still_pending(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    long_job = {"hyperparameters": {"max_steps": 1000, "step_seconds": 0.05}, "resources": {"gpu_count": 2}}
+    holder_id = launch(owner_client, slurm_project, long_job, django_capture_on_commit_callbacks)
+    until_status(owner_client, slurm_project, holder_id, supervisor, "running")
+    waiting_id = launch(owner_client, slurm_project, long_job, django_capture_on_commit_callbacks)
+    wait_for(lambda: job_state(waiting_id) == "PENDING", between=supervisor.tick)
+
+    response = owner_client.post(f"/projects/{slurm_project.name}/runs/{waiting_id}/cancel")
+    owner_client.post(f"/projects/{slurm_project.name}/runs/{holder_id}/cancel")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+    assert job_state(waiting_id) == "CANCELLED"
