@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from runs_setup import REPO, make_project_and_run, parser, setup
 
@@ -66,6 +67,30 @@ def post_json(url: str, body: dict, attempts: int = 3) -> dict:
                 raise
             time.sleep(2)
     raise AssertionError("unreachable")
+
+
+def start_mlflow(executable: str, scratch: Path, port: int) -> subprocess.Popen:
+    """MLflow's tracking server on loopback, SQLite backend, in its own process group."""
+    return subprocess.Popen(
+        [
+            executable,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{scratch / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(scratch / "mlartifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=scratch,
+        stdout=open(scratch / "mlflow.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopped whole, workers and all
+    )
 
 
 def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, int, str]:
@@ -140,26 +165,7 @@ def main() -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped whole, workers and all
         ),
-        subprocess.Popen(
-            [
-                options.mlflow,
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{scratch / 'mlflow.db'}",
-                "--default-artifact-root",
-                str(scratch / "mlartifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(mlflow_port),
-                "--workers",
-                "2",
-            ],
-            cwd=scratch,
-            stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115 (lives as long as the process)
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped whole, workers and all
-        ),
+        start_mlflow(options.mlflow, scratch, mlflow_port),
     ]
     try:
         ours_url = f"http://127.0.0.1:{ours_port}{path}"

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from p4_reads_vs_mlflow import free_port, post_json, stop_group, wait_until_up
+from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up
 from runs_setup import make_project_and_run, parser, setup
 
 METRICS_PER_RECORD = 100
@@ -51,26 +51,7 @@ def ours(steps: int) -> tuple[float, int]:
 def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, int]:
     """(metrics/s, failed requests, points missing from the stored history)."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            executable,
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{scratch / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(scratch / "mlartifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        cwd=scratch,
-        stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115 (lives as long as the process)
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopped whole, workers and all
-    )
+    server = start_mlflow(executable, scratch, port)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/health", {})

@@ -14,6 +14,7 @@ import pytest
 from gpus.models import GpuClaim
 from runs.models import Run
 from runs.tests.conftest import wait_for
+from runs.tests.executors.run_api import detail, launch, until_status
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -24,27 +25,6 @@ def slurm_project(project, fake_trainer, slurm_cluster, settings):
     project.executor = "slurm"
     project.save(update_fields=["executor"])
     return project
-
-
-def launch(client, project, body, capture):
-    with capture(execute=True):
-        response = client.post(f"/projects/{project.name}/runs", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
-def detail(client, project, run_id):
-    response = client.get(f"/projects/{project.name}/runs/{run_id}")
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def until_status(client, project, run_id, supervisor, *statuses):
-    return wait_for(
-        lambda: (body := detail(client, project, run_id))["status"] in statuses and body,
-        between=supervisor.tick,
-        timeout=60,
-    )
 
 
 def job_state(run_id) -> str:
