@@ -119,11 +119,13 @@ def create_run(
     if unsafe:
         raise ApiError(400, "; ".join(unsafe), errors=unsafe)
     if missing:
-        raise ApiError(
-            400,
-            f"These training files do not exist under the training directory: {', '.join(missing)}.",
-            missing=missing,
-        )
+        # `missing` names a path that is absent, or the field itself when no path was given at all.
+        unset = [name for name, value in (("dataset", dataset), ("training_yaml_name", training_yaml_name)) if not value]
+        absent = [item for item in missing if item not in unset]
+        sentences = [f"Not found under the training directory: {', '.join(absent)}."] if absent else []
+        if unset:
+            sentences.append(f"Not set on the run or its project: {', '.join(unset)}.")
+        raise ApiError(400, " ".join(sentences), missing=missing)
     assert dataset_path is not None and yaml_path is not None
     try:
         base_config = launch.read_training_yaml(yaml_path)
