@@ -120,7 +120,8 @@ def create_run(
         raise ApiError(400, "; ".join(unsafe), errors=unsafe)
     if missing:
         # `missing` names a path that is absent, or the field itself when no path was given at all.
-        unset = [name for name, value in (("dataset", dataset), ("training_yaml_name", training_yaml_name)) if not value]
+        given = {"dataset": dataset, "training_yaml_name": training_yaml_name}
+        unset = [name for name, value in given.items() if not value]
         absent = [item for item in missing if item not in unset]
         sentences = [f"Not found under the training directory: {', '.join(absent)}."] if absent else []
         if unset:
