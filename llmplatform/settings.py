@@ -139,6 +139,9 @@ def sqlite_database(path: Path) -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "TEST": {"NAME": path.with_name(f"test_{path.name}")},
+        # Opening a connection and running its PRAGMAs cost more than a query: keep
+        # each worker's connection between requests.
+        "CONN_MAX_AGE": 600,
         # Several processes write at once: wait for the lock instead of failing,
         # and let readers run beside the writer (WAL).
         "OPTIONS": {
