@@ -286,7 +286,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 )
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
-# Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
+# Unset: ask NVML. Else (tests): "0,1", or with models for runs' gpu_type: "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4".
 GPU_IDS = os.environ.get("GPU_IDS", "")
 
 # --- deployments ------------------------------------------------------------
