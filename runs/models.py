@@ -52,6 +52,11 @@ class RunQuerySet(models.QuerySet):
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
+    def touch(self) -> int:
+        """Mark these runs changed: a write to a run's artifacts or tags must, in its transaction,
+        as the run detail's memo of them is keyed on `updated_at` (runs.serializers.recent_children)."""
+        return self.update(updated_at=timezone.now())
+
 
 class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

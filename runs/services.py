@@ -500,15 +500,17 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
     value = normalise_tag(tag)
     if value is None:
         raise ApiError(400, f"Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档).")
-    ArtifactTag.objects.update_or_create(
-        artifact=artifact,
-        value=value,
-        defaults={
-            "notes": notes,
-            "applied_at": timezone.now(),
-            "applied_by": actor if actor is not None and actor.is_authenticated else None,
-        },
-    )
+    with transaction.atomic():
+        ArtifactTag.objects.update_or_create(
+            artifact=artifact,
+            value=value,
+            defaults={
+                "notes": notes,
+                "applied_at": timezone.now(),
+                "applied_by": actor if actor is not None and actor.is_authenticated else None,
+            },
+        )
+        Run.objects.filter(pk=artifact.run_id).touch()
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )

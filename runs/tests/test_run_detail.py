@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from runs.ingest import ingest_run
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, Run
+from runs.tests.ingest_support import append, log_path, make_run, write_checkpoint
 
 CONTRACT_FIELDS = {
     "id", "project_id", "name", "status", "created_at", "updated_at", "started_at", "completed_at",
@@ -41,6 +45,9 @@ def test_it_shows_the_contract_fields_in_few_queries(owner_client, project, tmp_
     assert body["latest_checkpoint"]["name"] == "checkpoint-5"
     assert [line["message"] for line in body["logs"]] == [f"line {seq}" for seq in range(81, 101)]
     assert set(body["logs"][0]) >= {"timestamp", "level", "message"}
+    # polled again unchanged: token, project, run; its artifacts and lines are remembered
+    with django_assert_num_queries(3):
+        assert owner_client.get(f"/projects/{project.name}/runs/{run.pk}").json() == body
 
 
 def test_it_answers_404_for_unknown_or_foreign_runs(owner_client, outsider_client, owner, project):
@@ -72,3 +79,65 @@ def test_it_lists_the_projects_runs_newest_first(owner_client, project, django_a
     ]
     assert owner_client.get(f"/projects/{project.name}/runs?status=lost").status_code == 400
     assert owner_client.get(f"/projects/{project.name}/runs?limit=0").status_code == 400
+
+
+# The detail remembers a run's artifacts and recent lines until the run records a
+# change (runs.serializers.recent_children); each way they change must show at once.
+
+
+def detail(client, run: Run) -> dict:
+    response = client.get(f"/projects/{run.project.name}/runs/{run.pk}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_it_shows_lines_and_checkpoints_the_trainer_writes_after_a_poll(staff_client):
+    run = make_run()
+    append(log_path(run), "step 1\n")
+    ingest_run(run)
+    assert [line["message"] for line in detail(staff_client, run)["logs"]] == ["step 1"]
+
+    append(log_path(run), "step 2\n")
+    ingest_run(run)
+    assert [line["message"] for line in detail(staff_client, run)["logs"]] == ["step 1", "step 2"]
+
+    write_checkpoint(Path(run.output_dir), 10)  # saved while the trainer prints nothing
+    ingest_run(run)
+    body = detail(staff_client, run)
+    assert [artifact["name"] for artifact in body["artifacts"]] == ["checkpoint-10"]
+    assert body["latest_checkpoint"]["step"] == 10
+
+
+def test_it_shows_a_redrawn_progress_bar_after_a_poll(staff_client):
+    run = make_run()
+    append(log_path(run), "train:  10%|#  | 1/10\r")
+    ingest_run(run)
+    assert detail(staff_client, run)["logs"][-1]["message"].endswith("1/10")
+
+    append(log_path(run), "train:  20%|## | 2/10\r")
+    ingest_run(run)
+    assert detail(staff_client, run)["logs"][-1]["message"].endswith("2/10")
+
+
+def test_it_shows_a_tag_right_after_tagging(owner_client, project, tmp_path):
+    run = busy_run(project, tmp_path)
+    artifact = detail(owner_client, run)["artifacts"][0]
+    assert [tag["value"] for tag in artifact["tags"]] == ["candidate"]
+
+    url = f"/projects/{project.name}/runs/{run.pk}/artifacts/{artifact['id']}/tag"
+    assert owner_client.post(url, {"tag": "release"}, format="json").status_code == 200
+
+    assert [tag["value"] for tag in detail(owner_client, run)["artifacts"][0]["tags"]] == ["candidate", "release"]
+
+
+def test_it_shows_what_operators_change_in_the_admin(admin_client, staff_client, project, tmp_path):
+    run = busy_run(project, tmp_path)
+    first, second = (artifact["id"] for artifact in detail(staff_client, run)["artifacts"][:2])
+
+    added = admin_client.post("/admin/runs/artifacttag/add/", {"artifact": first, "value": "archived", "notes": ""})
+    assert added.status_code == 302
+    assert admin_client.post(f"/admin/runs/artifact/{second}/delete/", {"post": "yes"}).status_code == 302
+
+    artifacts = detail(staff_client, run)["artifacts"]
+    assert [tag["value"] for tag in artifacts[0]["tags"]] == ["candidate", "archived"]
+    assert second not in [artifact["id"] for artifact in artifacts]
