@@ -140,7 +140,7 @@ class ConversationRecords:
                 previous = None
                 continue
             role, content = turn.get("role"), turn.get("content")
-            if role not in _ROLE_SET:
+            if not isinstance(role, str) or role not in _ROLE_SET:  # a list is no role, and unhashable
                 problems.append(
                     (f"messages[{index}].role", f"must be one of {', '.join(CONVERSATION_ROLES)}, got {role!r}")
                 )

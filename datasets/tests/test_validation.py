@@ -71,6 +71,10 @@ def test_it_counts_roles_turns_and_lengths_for_conversations(tmp_path):
             ("messages[1].role", "must be one of system, user, assistant, tool, got 'robot'"),
         ),
         (
+            {"messages": [{"role": ["user"], "content": "u"}, {"role": "assistant", "content": "a"}]},
+            ("messages[0].role", "must be one of system, user, assistant, tool, got ['user']"),
+        ),
+        (
             {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]},
             ("messages[0].content", "must be a non-empty string"),
         ),
