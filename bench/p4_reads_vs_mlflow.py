@@ -1,10 +1,14 @@
 """P4 reads: GET /projects/{ref}/runs/{id} under gunicorn (2 workers) vs MLflow's runs/get, with wrk.
 
 Side by side in one run on this machine, loopback only: our API served by gunicorn
-with 2 sync workers, MLflow's tracking server (its own venv, `--workers 2`, SQLite
-backend), each hit by `wrk -t2 -c32` for `--seconds`. Each server holds one run of
+as scripts/start serves it (gunicorn.conf.py: 2 workers of 4 threads), MLflow's
+tracking server (its own venv, `--workers 2`, SQLite backend), each hit by
+`wrk -t2 -c32` for `--seconds`, in `--rounds` alternating rounds (a load change
+on a shared machine then hits both). Each server holds one run of
 similar size: 20 hyperparameters/params, 20 latest metric values, 10 tags/artifacts
-(ours also returns its 50 most recent log lines).
+(ours also returns its 20 most recent log lines). Besides requests/s it prints each
+server's CPU time per request (all its processes, from /proc), which a busy machine
+disturbs far less than the request rate.
 
     python bench/p4_reads_vs_mlflow.py --mlflow /work/venv-mlflow/bin/mlflow [--database postgres://…]
 
@@ -22,6 +26,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from runs_setup import REPO, make_project_and_run, parser, setup
 
@@ -93,17 +98,41 @@ def start_mlflow(executable: str, scratch: Path, port: int) -> subprocess.Popen:
     )
 
 
-def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, int, str]:
-    """(requests/s, errors: socket errors + non-2xx, wrk's latency line)."""
+class Round(NamedTuple):
+    rate: float  # requests/s
+    errors: int  # socket errors + non-2xx
+    latency: str  # wrk's mean and max
+    cpu_ms: float  # the server's CPU time per request, all its processes
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of the live processes in process group `pgid`."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (12), stime (13)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Round:
     argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
         argv[1:1] = ["-H", f"{name}: {value}"]
+    cpu_before = group_cpu_seconds(server_pgid)
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    cpu = group_cpu_seconds(server_pgid) - cpu_before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     errors += int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
     latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", output, re.MULTILINE)
-    return rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else ""
+    return Round(
+        rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else "", cpu * 1000 / requests
+    )
 
 
 def seed_our_run():
@@ -150,7 +179,8 @@ def seed_mlflow_run(base: str) -> str:
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--mlflow", default="/work/venv-mlflow/bin/mlflow", help="the mlflow executable")
-    arguments.add_argument("--seconds", type=int, default=15)
+    arguments.add_argument("--seconds", type=int, default=15, help="length of each wrk round")
+    arguments.add_argument("--rounds", type=int, default=3, help="alternating rounds of each server")
     options = arguments.parse_args()
     scratch = setup(options.database)
     token, path = seed_our_run()
@@ -158,7 +188,8 @@ def main() -> None:
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-w", "2", "-b", f"127.0.0.1:{ours_port}"],
+            # Workers and threads as scripts/start runs them: gunicorn.conf.py in the repository root.
+            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{ours_port}"],
             cwd=REPO,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
             stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
@@ -174,19 +205,35 @@ def main() -> None:
         mlflow_base = f"http://127.0.0.1:{mlflow_port}"
         wait_until_up(f"{mlflow_base}/health", {})
         mlflow_url = f"{mlflow_base}/api/2.0/mlflow/runs/get?run_id={seed_mlflow_run(mlflow_base)}"
-        wrk(ours_url, 2, auth)  # warm both up
-        wrk(mlflow_url, 2, {})
-        ours_rate, ours_errors, ours_latency = wrk(ours_url, options.seconds, auth)
-        mlflow_rate, mlflow_errors, mlflow_latency = wrk(mlflow_url, options.seconds, {})
+        ours, mlflow = servers[0].pid, servers[1].pid
+        wrk(ours_url, 2, auth, ours)  # warm both up
+        wrk(mlflow_url, 2, {}, mlflow)
+        # Alternating rounds: a load change on a shared machine hits both sides alike.
+        rounds = [
+            (wrk(ours_url, options.seconds, auth, ours), wrk(mlflow_url, options.seconds, {}, mlflow))
+            for _ in range(options.rounds)
+        ]
     finally:
         for server in servers:
             stop_group(server.pid)
     from django.conf import settings
 
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")
-    print(f"platform GET run: {ours_rate:,.0f} req/s, {ours_errors} errors, latency {ours_latency}")
-    print(f"MLflow runs/get:  {mlflow_rate:,.0f} req/s, {mlflow_errors} errors, latency {mlflow_latency}")
-    print(f"ratio: {ours_rate / mlflow_rate:.2f}x (goal >= 2x, 0 errors)")
+    for number, (ours, mlflow) in enumerate(rounds, 1):
+        print(f"round {number}:")
+        for name, side in (("platform GET run", ours), ("MLflow runs/get ", mlflow)):
+            print(
+                f"  {name}: {side.rate:6,.0f} req/s, {side.errors} errors, latency {side.latency},"
+                f" server CPU {side.cpu_ms:.2f} ms/request"
+            )
+        print(f"  ratio: {ours.rate / mlflow.rate:.2f}x req/s, {mlflow.cpu_ms / ours.cpu_ms:.2f}x CPU per request")
+    rates = sorted(ours.rate / mlflow.rate for ours, mlflow in rounds)
+    cpus = sorted(mlflow.cpu_ms / ours.cpu_ms for ours, mlflow in rounds)
+    errors = sum(ours.errors + mlflow.errors for ours, mlflow in rounds)
+    print(
+        f"median ratio over {len(rounds)} rounds: {rates[len(rates) // 2]:.2f}x req/s,"
+        f" {cpus[len(cpus) // 2]:.2f}x CPU per request; {errors} errors (goal >= 2x, 0 errors)"
+    )
 
 
 if __name__ == "__main__":

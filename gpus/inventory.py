@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,6 +17,16 @@ class Gpu:
     memory_total_bytes: int | None = None
     memory_free_bytes: int | None = None
     utilization: float | None = None  # 0.0–1.0
+
+    def has_type(self, gpu_type: str) -> bool:
+        """Whether this GPU is of `gpu_type` ("" is any type): every word of the type appears,
+        case aside, among the words of its model name, so "A100" and "a100 80gb" are an
+        "NVIDIA A100-SXM4-80GB" while "A10" is not."""
+        return _words(gpu_type) <= _words(self.name)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 @cache
@@ -39,8 +50,8 @@ def _nvml_gpus() -> list[Gpu]:
         gpus.append(
             Gpu(
                 index=index,
-                name=str(pynvml.nvmlDeviceGetName(handle)),
-                uuid=str(pynvml.nvmlDeviceGetUUID(handle)),
+                name=_text(pynvml.nvmlDeviceGetName(handle)),
+                uuid=_text(pynvml.nvmlDeviceGetUUID(handle)),
                 memory_total_bytes=int(memory.total),
                 memory_free_bytes=int(memory.free),
                 utilization=pynvml.nvmlDeviceGetUtilizationRates(handle).gpu / 100.0,
@@ -49,10 +60,24 @@ def _nvml_gpus() -> list[Gpu]:
     return gpus
 
 
+def _text(value: str | bytes) -> str:
+    """NVML bindings before 11.5 return bytes."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _configured_gpus(text: str) -> list[Gpu]:
+    """GPU_IDS: "0,1", or with model names "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4"."""
+    gpus = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        index, _, name = item.partition(":")
+        gpus.append(Gpu(index=int(index), name=name.strip()))
+    return gpus
+
+
 def list_gpus() -> list[Gpu]:
     """The GPUs of this host, freshly read (utilisation and free memory change)."""
     if settings.GPU_IDS.strip():
-        return [Gpu(index=int(item)) for item in settings.GPU_IDS.split(",") if item.strip()]
+        return _configured_gpus(settings.GPU_IDS)
     if nvml_available():
         return _nvml_gpus()
     return []

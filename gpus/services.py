@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 
 from django.db import IntegrityError, transaction
 
@@ -14,10 +15,31 @@ class GpusUnavailable(Exception):
     """Not enough free GPUs; `str()` says why in a sentence fit for a user."""
 
 
+class UnknownGpuType(ValueError):
+    """No GPU of the host is of the type asked for; `str()` names the types there are."""
+
+
 def free_gpus(inventory: Sequence[Gpu] | None = None) -> list[Gpu]:
     gpus = list(inventory if inventory is not None else list_gpus())
     held = set(GpuClaim.objects.values_list("gpu_index", flat=True))
     return [gpu for gpu in gpus if gpu.index not in held]
+
+
+def describe_models(inventory: Sequence[Gpu]) -> str:
+    """The host's GPU models for a sentence: "2 × NVIDIA A100-SXM4-80GB, 1 × NVIDIA L4"."""
+    if not inventory:
+        return "none (NVML finds no GPU and GPU_IDS is empty)"
+    counts = Counter(gpu.name or "unnamed" for gpu in inventory)
+    hint = " (GPU_IDS names them as index:name)" if "unnamed" in counts else ""
+    return ", ".join(f"{count} × {name}" for name, count in counts.items()) + hint
+
+
+def require_gpu_type(*, gpu_type: str) -> None:
+    """Raise UnknownGpuType unless some GPU of the host is of `gpu_type` (a run asking for
+    it would otherwise wait forever)."""
+    inventory = list_gpus()
+    if not any(gpu.has_type(gpu_type) for gpu in inventory):
+        raise UnknownGpuType(f"No GPU here is of type {gpu_type!r}; the GPUs here are {describe_models(inventory)}.")
 
 
 def claim_gpus(
@@ -26,9 +48,12 @@ def claim_gpus(
     holder_id: object,
     holder_label: str = "",
     count: int = 1,
+    gpu_type: str = "",
+    excluding: Collection[int] = (),
     preferred: int | None = None,
 ) -> list[int]:
-    """Claim `count` GPUs (or exactly `preferred`) for a holder; all or nothing.
+    """Claim `count` GPUs of `gpu_type` ("": any), none of `excluding`, or exactly `preferred`,
+    for a holder; all or nothing.
 
     Free GPUs with the most free memory go first. Raises GpusUnavailable when the
     preferred GPU is unknown or held (naming the holder), or too few are free.
@@ -45,9 +70,11 @@ def claim_gpus(
             )
         chosen = [preferred]
     else:
-        free = sorted(free_gpus(inventory), key=lambda gpu: -(gpu.memory_free_bytes or 0))
+        candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
+        free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
         if len(free) < count:
-            raise GpusUnavailable(f"waiting for {count} GPU(s), {len(free)} free of {len(inventory)}")
+            kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
+            raise GpusUnavailable(f"waiting for {count} {kind}, {len(free)} free of {len(candidates)}")
         chosen = [gpu.index for gpu in free[:count]]
     try:
         with transaction.atomic():

@@ -17,8 +17,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # $0 = exit-code file; "$@" = the program's argv. User text only ever arrives as
@@ -126,27 +127,42 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def wait_until_gone(pgid: int, timeout: float, poll_interval: float = 0.05) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float, poll_interval: float = 0.05) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds have passed (False)."""
     deadline = time.monotonic() + timeout
     while True:
-        if not group_members(pgid):
+        if condition():
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll_interval)
 
 
-def terminate_group(pgid: int, *, grace: float, force: bool = True) -> bool:
-    """SIGTERM the whole group, wait `grace` seconds, then SIGKILL it if `force`.
+def stop_gracefully(
+    send: Callable[[signal.Signals], object],
+    gone: Callable[[], bool],
+    *,
+    grace: float,
+    force: bool = True,
+    kill_wait: float = 5.0,
+    poll_interval: float = 0.05,
+) -> bool:
+    """SIGTERM, `grace` seconds to save and exit, then SIGKILL if `force`, `kill_wait` more.
 
-    Returns True only when no process of the group is left (verified in /proc):
-    a parent's exit proves nothing, children (vLLM's engine, dataloader workers)
-    keep GPU memory until they are gone too.
+    `send` delivers a signal to every process of the thing being stopped; `gone()` says
+    whether none is left. Returns True only once `gone()` does: a parent's exit proves
+    nothing, children (vLLM's engine, dataloader workers) keep GPU memory until they
+    are gone too.
     """
-    signal_group(pgid, signal.SIGTERM)
-    if wait_until_gone(pgid, grace):
+    send(signal.SIGTERM)
+    if wait_until(gone, grace, poll_interval):
         return True
     if not force:
         return False
-    signal_group(pgid, signal.SIGKILL)
-    return wait_until_gone(pgid, 5.0)
+    send(signal.SIGKILL)
+    return wait_until(gone, kill_wait, poll_interval)
+
+
+def terminate_group(pgid: int, *, grace: float, force: bool = True) -> bool:
+    """Stop the whole process group gracefully; True once none of it is left (verified in /proc)."""
+    return stop_gracefully(partial(signal_group, pgid), lambda: not group_members(pgid), grace=grace, force=force)

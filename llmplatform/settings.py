@@ -139,6 +139,9 @@ def sqlite_database(path: Path) -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "TEST": {"NAME": path.with_name(f"test_{path.name}")},
+        # Opening a connection and running its PRAGMAs cost more than a query: keep
+        # each worker's connection between requests.
+        "CONN_MAX_AGE": 600,
         # Several processes write at once: wait for the lock instead of failing,
         # and let readers run beside the writer (WAL).
         "OPTIONS": {
@@ -286,7 +289,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 )
 
 # --- GPUs (one ledger shared by runs and deployments) -----------------------
-# Comma-separated GPU indices for machines without NVML (and tests); unset: ask NVML.
+# Unset: ask NVML. Else (tests): "0,1", or with models for runs' gpu_type: "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4".
 GPU_IDS = os.environ.get("GPU_IDS", "")
 
 # --- deployments ------------------------------------------------------------

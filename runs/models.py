@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Project
@@ -137,6 +138,24 @@ class Run(models.Model):
     def config_path(self) -> Path:
         return Path(self.run_dir) / "config.yaml"
 
+    @cached_property
+    def artifacts_with_tags(self) -> list[dict[str, Any]]:
+        """Its artifacts as rows of Artifact's fields plus `tag_list` (rows of ArtifactTag's
+        fields), in their models' order, from one LEFT JOIN: a third of the cost of
+        prefetch_related on the run detail, the API's busiest read (bench/p4)."""
+        artifact_fields = [field.attname for field in Artifact._meta.concrete_fields]
+        tag_fields = [field.attname for field in ArtifactTag._meta.concrete_fields]
+        order = [*Artifact._meta.ordering, *(f"tags__{name}" for name in ArtifactTag._meta.ordering)]
+        rows = self.artifacts.order_by(*order).values(*artifact_fields, *(f"tags__{name}" for name in tag_fields))
+        artifacts: dict[uuid.UUID, dict[str, Any]] = {}
+        for row in rows:
+            artifact = artifacts.get(row["id"])
+            if artifact is None:
+                artifact = artifacts[row["id"]] = {name: row[name] for name in artifact_fields} | {"tag_list": []}
+            if row["tags__id"] is not None:
+                artifact["tag_list"].append({name: row[f"tags__{name}"] for name in tag_fields})
+        return list(artifacts.values())
+
     def take_lease(self, owner: str, *, seconds: float, statuses: frozenset[str], steal_from: str = "") -> bool:
         """Hold the run for `owner` unless someone else holds an unexpired lease.
 
@@ -243,6 +262,11 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @cached_property
+    def tag_list(self) -> list[ArtifactTag]:
+        """Its tags, oldest first (from a prefetch_related("tags") when there was one)."""
+        return list(self.tags.all())
 
 
 class ArtifactTagValue(models.TextChoices):

@@ -1,14 +1,14 @@
 """Which queued run starts next: priority first, then first come first served.
 
-Local and Docker runs hold the GPUs they asked for (`resources.gpu_count`) in the
-GPU ledger from launch until they end; a run that cannot get them stays queued
-with a `queue_reason` that says why ("waiting for 2 GPU(s), 1 free of 2") and a
-`queue_position` (1: next to start), and runs behind it that need GPUs wait
-too, so a big run is never starved by a stream of small ones. A project may cap
-the GPUs its runs hold at once (`Project.max_concurrent_gpus`): its next GPU run
-then waits, with its project's later GPU runs behind it, while other projects go
-on. Slurm allocates its own GPUs. Dispatch is safe to run in several processes at
-once: a run is launched only by whoever holds its lease.
+Local and Docker runs hold the GPUs they asked for (`resources.gpu_count`, of
+`resources.gpu_type` when given) in the GPU ledger from launch until they end; a
+run that cannot get them stays queued with a `queue_reason` that says why
+("waiting for 2 A100 GPU(s), 1 free of 4") and a `queue_position` (1: next to
+start). A project may cap the GPUs its runs hold at once
+(`Project.max_concurrent_gpus`): its next GPU run then waits, with its project's
+later GPU runs behind it, while other projects go on. Slurm allocates its own
+GPUs. Dispatch is safe to run in several processes at once: a run is launched
+only by whoever holds its lease.
 """
 
 from __future__ import annotations
@@ -16,23 +16,29 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q
 
+from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus
 from runs import leases, services
+from runs.executors import get_executor
 from runs.models import Run, RunStatus
 
-# Executors whose GPUs the platform hands out itself.
-GPU_LEDGER_EXECUTORS = frozenset({"local", "docker"})
 QUEUED = frozenset({RunStatus.QUEUED})
 
 
 def gpus_needed(run: Run) -> int:
-    if run.executor not in GPU_LEDGER_EXECUTORS:
+    """GPUs the run takes from the ledger: none where its executor allocates them itself (Slurm)."""
+    if get_executor(run.executor).queues_itself:
         return 0
     try:
         return max(int(run.resources.get("gpu_count") or 0), 0)
     except (TypeError, ValueError):
         return 0
+
+
+def gpu_type_wanted(run: Run) -> str:
+    """The GPU model the run asks for ("A100"), "" for any."""
+    return str(run.resources.get("gpu_type") or "").strip()
 
 
 def project_gpus_in_use(project_id: object) -> int:
@@ -73,15 +79,25 @@ def _wait(run: Run, reason: str) -> None:
 def dispatch_queued_runs() -> list[Run]:
     """Start every queued run that can start now; return those started."""
     owner = leases.owner_name("dispatch")
+    inventory = list_gpus()
     started: list[Run] = []
-    blocked_by: Run | None = None  # the first run waiting for free GPUs: GPU runs behind it wait too
+    # FIFO within a priority holds per GPU, as in Determined's resource pools: a run waiting
+    # for GPUs reserves every GPU it could use (all of them, or those of its gpu_type) against
+    # the runs behind it, which may still start on GPUs nobody ahead waits for. So a big run
+    # is never starved by a stream of small ones, and a run waiting for A100s holds back runs
+    # that could take an A100, not those that want another type.
+    waiting: list[tuple[Run, set[int]]] = []
     capped: dict[object, Run] = {}  # per project, its first run held back by the project's cap
     for run in Run.objects.in_dispatch_order().select_related("project", "resume_source_artifact"):
         needed = gpus_needed(run)
+        usable = {gpu.index for gpu in inventory if gpu.has_type(gpu_type_wanted(run))}
+        reserved = {index for _, indices in waiting for index in indices}
+        ahead = next((other for other, indices in waiting if indices & usable), None)
         if needed and run.project_id in capped:
             reason = f"waiting for GPUs behind run {capped[run.project_id]} of the same project"
-        elif needed and blocked_by is not None:
-            reason = f"waiting for GPUs behind run {blocked_by}"
+        elif needed and ahead is not None and len(usable - reserved) < needed:
+            reason = f"waiting for GPUs behind run {ahead}"
+            waiting.append((run, usable))
         else:
             reason = _over_project_cap(run, needed) if needed else ""
             if reason:
@@ -95,12 +111,17 @@ def dispatch_queued_runs() -> list[Run]:
         if needed:
             try:
                 gpu_indices = claim_gpus(
-                    holder_kind=HolderKind.RUN, holder_id=run.pk, holder_label=str(run), count=needed
+                    holder_kind=HolderKind.RUN,
+                    holder_id=run.pk,
+                    holder_label=str(run),
+                    count=needed,
+                    gpu_type=gpu_type_wanted(run),
+                    excluding=reserved,
                 )
             except GpusUnavailable as exc:
-                _wait(run, str(exc))
+                _wait(run, f"waiting for GPUs behind run {ahead}" if ahead else str(exc))
                 run.release_lease(owner)
-                blocked_by = run
+                waiting.append((run, usable))
                 continue
         if services.start_run(run=run, gpu_indices=gpu_indices, lease_owner=owner):
             started.append(run)

@@ -7,6 +7,7 @@ from datetime import UTC
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from llmplatform.readonly import DirectReadMixin
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
 from runs.scheduling import queue_position
@@ -15,22 +16,22 @@ MAX_GPU_COUNT = 64
 RECENT_LOG_LINES = 20  # in RunDetail; the whole log is paged at /logs
 
 
-class RunLogLineSerializer(serializers.ModelSerializer):
+class RunLogLineSerializer(DirectReadMixin, serializers.ModelSerializer):
     class Meta:
         model = LogLine
         fields = ["seq", "timestamp", "level", "message"]
         read_only_fields = fields
 
 
-class RunArtifactTagSerializer(serializers.ModelSerializer):
+class RunArtifactTagSerializer(DirectReadMixin, serializers.ModelSerializer):
     class Meta:
         model = ArtifactTag
         fields = ["value", "notes", "applied_at"]
         read_only_fields = fields
 
 
-class RunArtifactSerializer(serializers.ModelSerializer):
-    tags = RunArtifactTagSerializer(many=True, read_only=True)
+class RunArtifactSerializer(DirectReadMixin, serializers.ModelSerializer):
+    tags = RunArtifactTagSerializer(many=True, read_only=True, source="tag_list")
     run_id = serializers.UUIDField(read_only=True)
 
     class Meta:
@@ -43,7 +44,7 @@ class RunArtifactListSerializer(serializers.Serializer):
     items = RunArtifactSerializer(many=True)
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
     """A run as listed: RunDetail without its artifacts and recent log lines."""
 
     project_id = serializers.UUIDField(read_only=True)
@@ -93,7 +94,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
-    artifacts = RunArtifactSerializer(many=True, read_only=True)
+    artifacts = RunArtifactSerializer(many=True, read_only=True, source="artifacts_with_tags")
     latest_checkpoint = serializers.SerializerMethodField()
     logs = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
@@ -109,17 +110,19 @@ class RunDetailSerializer(RunSerializer):
 
     @extend_schema_field(RunArtifactSerializer(allow_null=True))
     def get_latest_checkpoint(self, run: Run) -> dict | None:
-        checkpoints = [artifact for artifact in run.artifacts.all() if artifact.type == ArtifactType.CHECKPOINT]
+        artifacts = run.artifacts_with_tags
+        checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
         if not checkpoints:
             return None
-        latest = max(checkpoints, key=lambda artifact: (artifact.step or -1, artifact.created_at))
+        latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]))
         return RunArtifactSerializer(latest).data
 
     @extend_schema_field(RunLogLineSerializer(many=True))
     def get_logs(self, run: Run) -> list[dict]:
         """The most recent lines, oldest first (the whole log is paged at /logs)."""
-        recent = reversed(run.log_lines.order_by("-seq")[:RECENT_LOG_LINES])
-        return RunLogLineSerializer(recent, many=True).data
+        fields = RunLogLineSerializer.Meta.fields
+        newest_first = list(run.log_lines.order_by("-seq").values(*fields)[:RECENT_LOG_LINES])
+        return RunLogLineSerializer(newest_first[::-1], many=True).data
 
 
 class RunResourcesSerializer(serializers.Serializer):

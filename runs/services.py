@@ -27,7 +27,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import record_event
 from gpus.models import HolderKind
-from gpus.services import release_gpus
+from gpus.services import UnknownGpuType, release_gpus, require_gpu_type
 from llmplatform.api import ApiError, Conflict
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
@@ -136,6 +136,12 @@ def create_run(
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
         raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
+    gpu_type = str(resources.get("gpu_type") or "").strip()
+    if gpu_type and not get_executor(executor).queues_itself:  # Slurm knows its own GPU types
+        try:
+            require_gpu_type(gpu_type=gpu_type)
+        except UnknownGpuType as exc:
+            raise ApiError(400, str(exc)) from None
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)

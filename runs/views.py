@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -19,7 +18,7 @@ from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
 from projects.views import PROJECT_REFERENCE, project_for
 from runs import services
 from runs.logs import read_log_page
-from runs.models import Artifact, ArtifactTag, MetricPoint, Run, RunStatus
+from runs.models import Artifact, MetricPoint, Run, RunStatus
 from runs.serializers import (
     RunArtifactListSerializer,
     RunArtifactSerializer,
@@ -39,12 +38,6 @@ BAD_INPUT = OpenApiResponse(description="Bad input: `{detail, ...}` naming what 
 FORBIDDEN = OpenApiResponse(description="Only the project's creator, members and staff may do this.")
 
 
-def _artifacts_with_tags() -> Prefetch:
-    return Prefetch(
-        "artifacts", queryset=Artifact.objects.prefetch_related(Prefetch("tags", ArtifactTag.objects.all()))
-    )
-
-
 class RunViewSet(viewsets.GenericViewSet):
     lookup_field = "run_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
@@ -59,15 +52,14 @@ class RunViewSet(viewsets.GenericViewSet):
             raise PermissionDenied("Only the project's creator, members and staff may launch or change its runs.")
         return project
 
-    def _run(self, project: Project, queryset: QuerySet[Run] | None = None) -> Run:
+    def _run(self, project: Project) -> Run:
         try:
-            run_id = uuid.UUID(self.kwargs["run_id"])
-            return (queryset if queryset is not None else Run.objects).get(pk=run_id, project=project)
+            return Run.objects.get(pk=uuid.UUID(self.kwargs["run_id"]), project=project)
         except (ValueError, Run.DoesNotExist):
             raise NotFound(f"No run {self.kwargs['run_id']} in project {project.name!r}.") from None
 
     def _detail(self, run: Run, status: int = 200) -> Response:
-        fresh = Run.objects.prefetch_related(_artifacts_with_tags()).get(pk=run.pk)
+        fresh = Run.objects.get(pk=run.pk)
         return Response(RunDetailSerializer(fresh).data, status=status)
 
     # --- collection --------------------------------------------------------
@@ -116,7 +108,7 @@ class RunViewSet(viewsets.GenericViewSet):
         responses={200: RunDetailSerializer, 404: NOT_FOUND},
     )
     def retrieve(self, request: Request, project_reference: str, run_id: str) -> Response:
-        run = self._run(self._project(), Run.objects.prefetch_related(_artifacts_with_tags()))
+        run = self._run(self._project())
         return Response(RunDetailSerializer(run).data)
 
     @extend_schema(

@@ -1,22 +1,44 @@
-"""The one small interface every executor implements.
+"""The one small interface every executor implements, and the lifecycle they share.
 
 The run services build a `LaunchSpec` (argv, working directory, environment, the
 run's folder); an executor starts it somewhere, tells the supervisor what became
 of it, and stops it. Everything else (effective config, log ingestion, metrics,
 checkpoints, status transitions) is the same for every executor and lives in
 the runs services and supervisor, not here.
+
+Every engine runs the argv under the same `sh` wrapper (llmplatform.processes), which
+records the program's exit code in the run's folder, so the end of a run is known
+even when nobody was watching. What differs per engine is only how to start the
+wrapped command, what the engine sees of it, how to signal it and whether any of
+it is left: each executor module implements those four primitives (`start`,
+`state`, `signal`, `alive`, plus `release` where the engine holds something for the
+run), in that order. The lifecycle over them is written once, below:
+
+- `launch`: clears the exit code file and `start`s the command;
+- `observe`: the engine's `state`, completed by the recorded exit code, with
+  patience while the engine does not answer;
+- `cancel`: SIGTERM, a grace period, SIGKILL, verified gone (through `alive`).
 """
 
 from __future__ import annotations
 
 import enum
+import math
+import os
+import signal
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmplatform.processes import read_exit_code, stop_gracefully
+
 if TYPE_CHECKING:
     from runs.models import Run
+
+# The platform's own secrets stay out of the trainer's environment.
+WITHHELD_VARIABLES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
 
 
 @dataclass(frozen=True)
@@ -30,9 +52,17 @@ class LaunchSpec:
     gpu_indices: list[int] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # the project's executor options
 
+    def inherited_env(self) -> dict[str, str]:
+        """The platform's own environment less its secrets, with the run's variables over it."""
+        return {**{k: v for k, v in os.environ.items() if k not in WITHHELD_VARIABLES}, **self.env}
+
 
 class LaunchError(Exception):
-    """The command could not be started; `str()` says why and how to fix it."""
+    """The command could not be started, or the engine refuses; `str()` says why and how to fix it."""
+
+
+class EngineUnreachable(LaunchError):
+    """The engine does not answer (a daemon or controller restarting); what runs in it may run on."""
 
 
 class ProcessState(enum.Enum):
@@ -49,27 +79,112 @@ class Observation:
     reason: str = ""  # for the run's log when it failed: "TIMEOUT", "container stopped"...
 
 
+# Per executor and run, since when its engine has not answered this process.
+_unreachable_since: dict[tuple[str, object], float] = {}
+
+
 class Executor(ABC):
     kind: str
-    # True where the engine queues a launched command itself (Slurm): the run then stays
-    # `queued`, its job submitted, until the supervisor observes it RUNNING.
+    # True where the engine schedules a launched command itself (Slurm): it allocates the
+    # run's GPUs (the platform's ledger is not used), and the run stays `queued`, its job
+    # submitted, until the supervisor observes it RUNNING.
     queues_itself: bool = False
+    # True where only the run's own host can see its processes (local ones).
+    bound_to_host: bool = False
+    handle: str  # the `executor_state` key that identifies the started command
+    poll_interval: float = 0.2  # seconds between two looks while waiting for it to go
+    kill_wait: float = 5.0  # seconds SIGKILL may take to end it
+    unreachable_grace: float = math.inf  # how long an engine may not answer before a run counts as lost
+
+    # --- what each engine implements -------------------------------------------
 
     @abstractmethod
-    def launch(self, run: Run, spec: LaunchSpec) -> dict[str, Any]:
-        """Start the command; return the bookkeeping to keep in `run.executor_state`.
+    def start(self, run: Run, spec: LaunchSpec) -> dict[str, Any]:
+        """Start the wrapped argv; return the bookkeeping to keep in `run.executor_state`.
 
         Raises LaunchError when it cannot start.
         """
 
     @abstractmethod
-    def observe(self, run: Run) -> Observation:
-        """What the command is doing now, from `run.executor_state` alone (works after a restart)."""
+    def state(self, run: Run) -> Observation:
+        """The engine's own view of the command, from `run.executor_state` alone (works after a
+        restart). EXITED carries a reason only when the engine says it ended badly."""
 
     @abstractmethod
+    def signal(self, run: Run, sig: signal.Signals) -> None:
+        """Send `sig` to every process of the command."""
+
+    @abstractmethod
+    def alive(self, run: Run) -> bool:
+        """Whether any process of the command is left (or it is still waiting to start)."""
+
+    def release(self, run: Run) -> None:
+        """Give back what the engine holds for an ended run (a per-run container); most hold nothing."""
+        return None
+
+    # --- the lifecycle, the same for every engine ------------------------------
+
+    def launch(self, run: Run, spec: LaunchSpec) -> dict[str, Any]:
+        spec.exit_code_path.unlink(missing_ok=True)
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        return self.start(run, spec)
+
+    def observe(self, run: Run) -> Observation:
+        """What the command is doing now; after its end, with the exit code the wrapper recorded."""
+        try:
+            if not run.executor_state.get(self.handle):
+                seen = Observation(ProcessState.LOST, reason="no process was recorded for this run")
+            else:
+                seen = self.state(run)
+        except EngineUnreachable as exc:
+            return self._while_unreachable(run, exc)
+        except LaunchError as exc:
+            seen = Observation(ProcessState.LOST, reason=str(exc))
+        _unreachable_since.pop((self.kind, run.pk), None)
+        if seen.state in (ProcessState.PENDING, ProcessState.RUNNING):
+            return seen
+        self.release(run)
+        recorded = read_exit_code(run.exit_code_path)
+        if seen.state is ProcessState.LOST:
+            return seen if recorded is None else Observation(ProcessState.EXITED, recorded)
+        code = recorded if recorded is not None else seen.exit_code
+        if seen.reason:  # the engine says it ended badly (TIMEOUT...): even an exit code 0 is no success
+            return Observation(ProcessState.EXITED, code or None, seen.reason)
+        if code is None:
+            reason = "killed before it could record an exit code: SIGKILL, or its host or container restarted"
+            return Observation(ProcessState.EXITED, reason=reason)
+        return Observation(ProcessState.EXITED, code)
+
     def cancel(self, run: Run, *, grace: float) -> bool:
         """Stop the command: SIGTERM, `grace` seconds, SIGKILL; True once verified gone."""
+        if not run.executor_state.get(self.handle):
+            return True  # never started
+        try:
+            gone = stop_gracefully(
+                lambda sig: self.signal(run, sig),
+                lambda: not self.alive(run),
+                grace=grace,
+                kill_wait=self.kill_wait,
+                poll_interval=self.poll_interval,
+            )
+        except LaunchError:
+            return False  # nobody can tell whether it is gone
+        if gone:
+            self.release(run)
+        return gone
 
     def watched_here(self, run: Run, hostname: str) -> bool:
-        """Whether this host's supervisor may watch the run (local processes: only their host)."""
-        return run.host == hostname
+        """Whether this host's supervisor may watch the run; elsewhere the run's lease prevents doubles."""
+        return run.host == hostname or not self.bound_to_host
+
+    def _while_unreachable(self, run: Run, error: EngineUnreachable) -> Observation:
+        """An engine restarting is not a lost run until it stays away `unreachable_grace`
+        seconds (its commands run on meanwhile); the exit code file tells an end at once."""
+        recorded = read_exit_code(run.exit_code_path)
+        if recorded is not None:
+            return Observation(ProcessState.EXITED, recorded)
+        since = _unreachable_since.setdefault((self.kind, run.pk), time.monotonic())
+        if time.monotonic() - since < self.unreachable_grace:
+            return Observation(ProcessState.RUNNING)
+        _unreachable_since.pop((self.kind, run.pk), None)
+        return Observation(ProcessState.LOST, reason=str(error))

@@ -129,10 +129,10 @@ def test_it_fails_a_run_whose_command_cannot_start(
     assert any("exited with code 127" in message for message in errors)
 
 
-def test_it_claims_gpus_and_sets_cuda_visible_devices(
+def test_it_claims_gpus_of_the_type_asked_for_and_sets_cuda_visible_devices(
     owner_client, project, settings, training_dir, supervisor, django_capture_on_commit_callbacks
 ):
-    settings.GPU_IDS = "0,1,2"
+    settings.GPU_IDS = "0:NVIDIA L4,1:NVIDIA A100-SXM4-80GB,2:NVIDIA L4,3:NVIDIA A100-SXM4-80GB"
     settings.TRAINING_COMMAND = "sh -c 'echo GPUS=$CUDA_VISIBLE_DEVICES RUN=$LLMP_RUN_ID OUT=$LLMP_OUTPUT_DIR'"
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -141,8 +141,8 @@ def test_it_claims_gpus_and_sets_cuda_visible_devices(
     run_id = response.json()["id"]
     started = run_detail(owner_client, project, run_id)
     assert started["status"] == "running"
-    assert len(started["gpu_indices"]) == 2
-    assert GpuClaim.objects.filter(holder_id=run_id).count() == 2
+    assert sorted(started["gpu_indices"]) == [1, 3]
+    assert sorted(GpuClaim.objects.filter(holder_id=run_id).values_list("gpu_index", flat=True)) == [1, 3]
     done = wait_for(
         lambda: (detail := run_detail(owner_client, project, run_id))["status"] == "completed" and detail,
         between=supervisor.tick,

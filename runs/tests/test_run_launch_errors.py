@@ -100,3 +100,15 @@ def test_it_refuses_malformed_bodies(owner_client, project, body):
 
     assert response.status_code == 400
     assert response.json()["detail"]
+
+
+def test_it_refuses_a_gpu_type_this_host_does_not_have_and_names_the_types_it_has(owner_client, project, settings):
+    settings.GPU_IDS = "0:NVIDIA A100-SXM4-80GB,1:NVIDIA A100-SXM4-80GB,2:NVIDIA L4"
+
+    response = launch(owner_client, project.name, {"resources": {"gpu_count": 1, "gpu_type": "H100"}})
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "No GPU here is of type 'H100'; the GPUs here are 2 × NVIDIA A100-SXM4-80GB, 1 × NVIDIA L4."
+    )
+    assert not Run.objects.exists()

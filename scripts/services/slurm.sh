@@ -4,9 +4,9 @@
 # munge, a private MariaDB on a free loopback port (fresh datadir each start: an old
 # accounting database under the same cluster name makes job ids collide), slurmdbd,
 # slurmctld and slurmd, all with their config, state, logs and pidfiles under
-# $LLMP_SERVICES_DIR/slurm, on free loopback ports. Two fake GPUs are character
-# devices made with mknod, so `--gres=gpu:N` works and Slurm sets
-# CUDA_VISIBLE_DEVICES in the job. Memory is enforced with cgroups where the host
+# $LLMP_SERVICES_DIR/slurm, on free loopback ports. Two fake GPUs of type a100 are
+# character devices made with mknod, so `--gres=gpu:N` and `--gres=gpu:a100:N` work
+# and Slurm sets CUDA_VISIBLE_DEVICES in the job. Memory is enforced with cgroups where the host
 # has the v1 memory controller, so a job over its --mem ends OUT_OF_MEMORY.
 #
 # `start` prints `export SLURM_CONF=...` as its last line (the client tools and slurmdbd
@@ -115,11 +115,11 @@ KillWait=5
 ReturnToService=2
 SchedulerParameters=sched_interval=2
 GresTypes=gpu
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=$memory Gres=gpu:2 State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=$memory Gres=gpu:a100:2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=1000
 EOF
     cat >"$ETC/gres.conf" <<EOF
-NodeName=localhost Name=gpu File=$DIR/dev/nvidia[0-1]
+NodeName=localhost Name=gpu Type=a100 File=$DIR/dev/nvidia[0-1]
 EOF
     cat >"$ETC/slurmdbd.conf" <<EOF
 AuthType=auth/munge

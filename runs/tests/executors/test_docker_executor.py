@@ -131,7 +131,7 @@ def test_it_cancels_the_whole_process_group_inside_the_container(
     assert observation.state is ProcessState.EXITED
     if ignore_sigterm:
         assert observation.exit_code is None  # SIGKILL: the wrapper had no chance to record one
-        assert "without recording an exit code" in observation.reason
+        assert "killed before it could record an exit code" in observation.reason
     else:
         assert observation.exit_code == 143
         assert "got SIGTERM, saving and exiting" in log_of(spec)

@@ -131,6 +131,34 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
     cancel(owner_client, other, elsewhere)
 
 
+def test_it_keeps_a_run_for_an_a100_queued_while_only_other_types_are_free(
+    owner_client, project, gpu_host, supervisor, django_capture_on_commit_callbacks
+):
+    gpu_host.GPU_IDS = "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4,2:NVIDIA L4"
+    capture = django_capture_on_commit_callbacks
+    holder = launch(owner_client, project, capture, name="holder", resources={"gpu_count": 1, "gpu_type": "a100"})
+    wants_a100 = launch(owner_client, project, capture, name="a100", resources={"gpu_count": 1, "gpu_type": "A100"})
+    wants_l4 = launch(owner_client, project, capture, resources={"gpu_count": 1, "gpu_type": "L4"})
+    wants_any = launch(owner_client, project, capture, resources={"gpu_count": 2})
+
+    assert detail(owner_client, project, holder)["gpu_indices"] == [0]
+    waiting = detail(owner_client, project, wants_a100)
+    assert waiting["status"] == "queued"
+    assert waiting["queue_reason"] == "waiting for 1 A100 GPU(s), 0 free of 1"
+    # Another type's run is not held back by it; a run that could take its A100 is.
+    assert detail(owner_client, project, wants_l4)["gpu_indices"] in ([1], [2])
+    assert detail(owner_client, project, wants_any)["queue_reason"] == "waiting for GPUs behind run a100"
+
+    cancel(owner_client, project, holder)
+    supervisor.tick()
+    started = detail(owner_client, project, wants_a100)
+    assert started["status"] == "running"
+    assert started["gpu_indices"] == [0]
+    assert any("Training started on GPU 0:" in line["message"] for line in started["logs"])
+    for run_id in (wants_a100, wants_l4, wants_any):
+        cancel(owner_client, project, run_id)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_never_gives_a_gpu_twice_under_50_concurrent_claims(settings):
     """50 threads, each with its own database connection, claim 1 or 2 of 8 GPUs at once."""

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from runs.executors.base import LaunchError, ProcessState
-from runs.executors.slurm import SlurmExecutor, observation_for, sbatch_options
+from runs.executors.slurm import SlurmExecutor
+from runs.executors.slurm_engine import observation_for, sbatch_options
 from runs.models import Run
 
 TRAINER = str(Path(__file__).parents[1] / "fixtures" / "executor_trainer.py")
@@ -205,6 +206,14 @@ def test_it_takes_sbatch_options_from_settings_and_the_project(settings, executo
     ]
 
 
+def test_it_asks_slurm_for_gpus_of_the_run_s_gpu_type(executor_run):
+    _, spec = executor_run("slurm", ["true"])
+
+    assert sbatch_options(spec, {"gpu_count": 2, "gpu_type": "a100"}) == ["--gres=gpu:a100:2"]
+    with pytest.raises(LaunchError, match="cannot be a Slurm GPU type"):
+        sbatch_options(spec, {"gpu_count": 1, "gpu_type": "a100:2,gpu:h100"})
+
+
 def test_it_refuses_a_project_option_that_would_smuggle_in_another_sbatch_option(executor_run):
     _, spec = executor_run("slurm", ["true"], options={"account": "team --output=/etc/passwd"})
 
@@ -213,25 +222,25 @@ def test_it_refuses_a_project_option_that_would_smuggle_in_another_sbatch_option
 
 
 @pytest.mark.parametrize(
-    ("state", "exit_code", "recorded", "expected_code", "why"),
+    ("state", "exit_code", "why"),
     [
-        ("TIMEOUT", "0:15", 0, None, "hit its time limit"),
-        ("OUT_OF_MEMORY", "0:125", 137, 137, "ran out of memory"),
-        ("NODE_FAIL", "0:0", None, None, "was lost with its node"),
-        ("CANCELLED by 0", "0:15", None, None, "was cancelled outside the platform"),
-        ("FAILED", "3:0", 3, 3, "failed (FAILED, exit code 3)"),
+        ("TIMEOUT", "0:15", "hit its time limit (raise the executor option 'time'"),
+        ("OUT_OF_MEMORY", "0:125", "ran out of memory"),
+        ("NODE_FAIL", "0:0", "was lost with its node"),
+        ("CANCELLED by 0", "0:15", "was cancelled outside the platform"),
+        ("FAILED", "3:0", "failed (FAILED, exit code 3)"),
     ],
 )
-def test_it_maps_slurm_end_states_to_a_failure_with_a_reason(state, exit_code, recorded, expected_code, why):
-    observation = observation_for("42", state, exit_code, "None", recorded)
+def test_it_maps_slurm_end_states_to_a_failure_with_a_reason(state, exit_code, why):
+    observation = observation_for("42", state, exit_code, "None")
 
     assert observation.state is ProcessState.EXITED
-    assert observation.exit_code == expected_code
+    assert observation.exit_code == int(exit_code.split(":")[0])  # as Slurm reports it
     assert observation.reason.startswith(f"Slurm job 42 {why}")
 
 
 def test_it_maps_pending_running_and_completed_jobs():
-    assert observation_for("7", "PENDING", "0:0", "Priority", None).state is ProcessState.PENDING
-    assert observation_for("7", "COMPLETING", "0:0", "None", None).state is ProcessState.RUNNING
-    assert observation_for("7", "COMPLETED", "0:0", "None", 0) == observation_for("7", "COMPLETED", "0:0", "", None)
-    assert observation_for("7", "COMPLETED", "0:0", "None", None).exit_code == 0
+    assert observation_for("7", "PENDING", "0:0", "Priority").state is ProcessState.PENDING
+    assert observation_for("7", "COMPLETING", "0:0", "None").state is ProcessState.RUNNING
+    assert observation_for("7", "COMPLETED", "0:0", "None") == observation_for("7", "COMPLETED+", "0:0", "")
+    assert observation_for("7", "COMPLETED", "0:0", "None").exit_code == 0

@@ -7,6 +7,7 @@ scontrol/sacct how the job is doing.
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -27,10 +28,13 @@ def slurm_project(project, fake_trainer, slurm_cluster, settings):
     return project
 
 
+def scontrol(*argv: str) -> str:
+    return subprocess.run(["scontrol", "--oneliner", "show", *argv], capture_output=True, text=True).stdout
+
+
 def job_state(run_id) -> str:
     job_id = Run.objects.get(pk=run_id).executor_state["job_id"]
-    shown = subprocess.run(["scontrol", "--oneliner", "show", "job", job_id], capture_output=True, text=True).stdout
-    return shown.split("JobState=")[1].split()[0]
+    return scontrol("job", job_id).split("JobState=")[1].split()[0]
 
 
 def test_it_trains_as_a_slurm_job_with_live_logs_and_progress(
@@ -138,3 +142,31 @@ def test_it_cancels_a_run_whose_job_is_still_pending(
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
     assert job_state(waiting_id) == "CANCELLED"
+
+
+def test_it_asks_slurm_for_the_gpu_type_and_leaves_judging_it_to_slurm(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks, settings
+):
+    if "gpu:a100:" not in scontrol("node"):
+        pytest.skip("this cluster's fake GPUs have no type: restart it (scripts/services/slurm.sh stop, then start)")
+    settings.GPU_IDS = "0:NVIDIA L4"  # this host's own GPUs do not matter: the cluster's do
+    body = {
+        "hyperparameters": {"max_steps": 3, "step_seconds": 0.01},
+        "resources": {"gpu_count": 1, "gpu_type": "a100"},
+    }
+    typed = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+    done = until_status(owner_client, slurm_project, typed, supervisor, "completed", "failed")
+
+    assert done["status"] == "completed", [line["message"] for line in done["logs"]]
+    job_id = Run.objects.get(pk=typed).executor_state["job_id"]
+    assert re.search(r"TresPerNode=gres[:/]gpu:a100:1\b", scontrol("job", job_id))
+
+    body["resources"]["gpu_type"] = "h100"  # a type the cluster lacks: Slurm refuses it, not a 400 here
+    refused = detail(
+        owner_client, slurm_project, launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+    )
+    assert refused["status"] == "failed"
+    errors = [line["message"] for line in refused["logs"] if line["level"] == "ERROR"]
+    assert any(
+        "sbatch refused the job" in message and "node configuration is not available" in message for message in errors
+    ), errors
