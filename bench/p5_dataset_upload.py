@@ -6,10 +6,12 @@ Side by side in one run, on one disk (everything lives under one work folder):
 - the multipart upload of the same file (PUT /v1/datasets/{id}/files, limit raised for it);
 - validation of each by a django-q2 worker (`manage.py qcluster`), line by line;
 - peak RSS (VmHWM from /proc/<pid>/status) of the gunicorn worker and of the qcluster
-  processes: a server that held the file in memory would show it here.
+  processes, including the processes a worker forks to validate pieces of the file
+  (sampled while validation runs, since they are gone by its end): a server that held
+  the file in memory would show it here.
 
 Prints the ratios (upload MB/s / cp MB/s; upload + validation MB/s / cp MB/s).
-Goal: upload >= 0.5x cp, RSS < 200 MB.
+Goal (issue 5): upload plus validation >= 0.5x cp, RSS < 200 MB.
 
     python bench/p5_dataset_upload.py [--size-mib 1024] [--workdir DIR]
 """
@@ -116,9 +118,10 @@ class Api:
         connection.close()
         return response.status, (json.loads(data) if data else {})
 
-    def wait_validated(self, dataset_id: str, upload_id: str) -> dict:
+    def wait_validated(self, dataset_id: str, upload_id: str, *, while_waiting) -> dict:
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
+            while_waiting()
             _, report = self.call("GET", f"/v1/datasets/{dataset_id}/files/{upload_id}")
             if report.get("status") in {"ready", "invalid"}:
                 return report
@@ -290,20 +293,27 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
     dataset_id = created["id"]
 
     results = {}
+    worker_peaks: list[float] = []
+
+    def sample_worker_rss() -> None:
+        worker_peaks.extend(peak_rss_mib(pid) for pid in descendants(qcluster.pid))
+
     for label, send in (
         ("resumable", lambda: resumable_upload(api, dataset_id, source, sha256)),
         ("multipart", lambda: multipart_upload(api, dataset_id, source)),
     ):
         for pid in descendants(gunicorn.pid) + descendants(qcluster.pid):
             reset_peak_rss(pid)
+        worker_peaks.clear()
         started = time.perf_counter()
         upload_id = send()
         uploaded_s = time.perf_counter() - started
-        report = api.wait_validated(dataset_id, upload_id)
+        report = api.wait_validated(dataset_id, upload_id, while_waiting=sample_worker_rss)
         total_s = time.perf_counter() - started
         assert report["status"] == "ready" and report["sha256"] == sha256, report
         web_rss = max(peak_rss_mib(pid) for pid in descendants(gunicorn.pid))
-        worker_rss = max(peak_rss_mib(pid) for pid in descendants(qcluster.pid))
+        sample_worker_rss()
+        worker_rss = max(worker_peaks)
         results[label] = (uploaded_s, total_s, report["records"], web_rss, worker_rss)
         print(f"{label}: uploaded in {uploaded_s:.2f} s, validated after {total_s:.2f} s", flush=True)
 
@@ -317,8 +327,13 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
             f" | +validation: {total_s:6.2f} s {mb / total_s:6.1f} MB/s ratio {mb / total_s / cp_rate:.2f}x"
             f" | peak RSS web {web_rss:.0f} MiB, worker {worker_rss:.0f} MiB"
         )
-        verdict = "ok" if mb / uploaded_s / cp_rate >= 0.5 and max(web_rss, worker_rss) < 200 else "BELOW GOAL"
-        print(f"{label:>9} goal (upload >= 0.5x cp, RSS < 200 MiB): {verdict}")
+        verdicts = {
+            "upload >= 0.5x cp": mb / uploaded_s / cp_rate >= 0.5,
+            "upload + validation >= 0.5x cp": mb / total_s / cp_rate >= 0.5,
+            "RSS < 200 MiB": max(web_rss, worker_rss) < 200,
+        }
+        said = ", ".join(f"{goal} {'ok' if met else 'NOT MET'}" for goal, met in verdicts.items())
+        print(f"{label:>9} goals: {said}")
 
 
 if __name__ == "__main__":

@@ -444,6 +444,7 @@ def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
             dataset_file.absolute_path,
             dataset_file.dataset.task_type,
             progress=lambda done: pending.update(validated_bytes=done),
+            processes=settings.VALIDATION_PROCESSES,
         )
     except FileNotFoundError:
         return None  # removed while we were starting: its record went with it

@@ -240,6 +240,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 1000,
     "label": "Background tasks",
+    # A worker validating a big dataset file forks processes for its pieces; daemonic
+    # processes may not have children. Workers are still stopped by the cluster itself.
+    "daemonize_workers": False,
     "sync": TESTING,
 }
 if REDIS_URL:
@@ -333,6 +336,9 @@ if TESTING:
 MAX_LARGE_FILE_BYTES = env_int("MAX_LARGE_FILE_BYTES", 1024**4)
 # Files up to this size are validated inside the upload request; bigger ones by a django-q2 worker.
 VALIDATE_INLINE_BYTES = env_int("VALIDATE_INLINE_BYTES", 8 * 1024 * 1024)
+# Processes one big file is validated by, piece by piece (1: in the worker alone). Every CPU this
+# process may use by default: validation is CPU-bound, and a multi-GB corpus is worth them all.
+VALIDATION_PROCESSES = env_int("VALIDATION_PROCESSES", len(os.sched_getaffinity(0)))
 # Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
 UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
 # Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).

@@ -77,12 +77,12 @@ def test_it_validates_a_big_file_in_a_background_task_with_visible_progress(
     progress_seen: list[float] = []
     real_validate_file = services.validate_file
 
-    def validate_and_watch(path, task_type, *, progress):
+    def validate_and_watch(path, task_type, *, progress, **options):
         def report(done: int) -> None:
             progress(done)
             progress_seen.append(DatasetFile.objects.get(pk=dataset_file.pk).validation_progress)
 
-        return real_validate_file(path, task_type, progress=report)
+        return real_validate_file(path, task_type, progress=report, **options)
 
     monkeypatch.setattr(services, "validate_file", validate_and_watch)
 

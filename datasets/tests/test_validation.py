@@ -71,6 +71,10 @@ def test_it_counts_roles_turns_and_lengths_for_conversations(tmp_path):
             ("messages[1].role", "must be one of system, user, assistant, tool, got 'robot'"),
         ),
         (
+            {"messages": [{"role": ["user"], "content": "u"}, {"role": "assistant", "content": "a"}]},
+            ("messages[0].role", "must be one of system, user, assistant, tool, got ['user']"),
+        ),
+        (
             {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]},
             ("messages[0].content", "must be a non-empty string"),
         ),
@@ -189,3 +193,96 @@ def test_it_reads_a_page_of_records(tmp_path):
     assert items[0]["record"] == {"text": "doc 8"}
     assert items[2]["record"] is None
     assert "Expecting value" in items[2]["error"]
+
+
+def records_of_every_kind() -> dict[str, tuple[str, bytes]]:
+    """Per task type: a file name and 400 lines, bad ones at lines 3, 150, 151, 299 and 400."""
+    good = {
+        "sft": SFT_RECORD,
+        "lora": {**SFT_RECORD, "rank": 8, "target_modules": ["q_proj"]},
+        "rl": {"prompt": "p", "chosen": "a", "rejected": "b"},
+        "pretrain": {"doc_id": "d", "text": "一段预训练文本"},
+    }
+    bad = {
+        "sft": {"messages": [{"role": "assistant", "content": "a"}]},
+        "lora": {**SFT_RECORD, "rank": 0},
+        "rl": {"prompt": "p", "responses": []},
+        "pretrain": {"text": "bell\x07"},
+    }
+    files = {}
+    for task_type, record in good.items():
+        lines = [jsonl({**record, "n": n}) if "messages" not in record else jsonl(record) for n in range(400)]
+        for number in (3, 150, 151, 299, 400):
+            lines[number - 1] = jsonl(bad[task_type])
+        lines[199] = b"{broken\n"
+        files[task_type] = ("data.jsonl", b"".join(lines))
+    paragraphs = [f"第 {n} 段\n".encode() if n % 7 else b"\n" for n in range(400)]
+    paragraphs[149] = b"\xff not utf-8\n"
+    files["pretrain-txt"] = ("corpus.txt", b"\xef\xbb\xbf" + b"".join(paragraphs))
+    return files
+
+
+@pytest.mark.parametrize("kind", ["sft", "lora", "rl", "pretrain", "pretrain-txt"])
+def test_it_gives_the_same_report_when_pieces_are_checked_in_processes(tmp_path, kind):
+    name, content = records_of_every_kind()[kind]
+    path = write(tmp_path, content, name)
+    task_type = kind.removesuffix("-txt")
+    pieces_done: list[int] = []
+
+    one_pass = validate_file(path, task_type)
+    in_pieces = validate_file(path, task_type, processes=3, piece_bytes=1024, progress=pieces_done.append)
+
+    assert len(pieces_done) >= 4  # once per piece of about 1 KiB
+    assert pieces_done[-1] == len(content)
+    assert errors_of(in_pieces) == errors_of(one_pass)
+    expected_lines = [1, 150] if kind == "pretrain-txt" else [3, 150, 151, 200, 299, 400]
+    assert sorted({line for line, _, _ in errors_of(in_pieces)}) == expected_lines
+    assert (in_pieces.records, in_pieces.error_count, in_pieces.stats) == (
+        one_pass.records,
+        one_pass.error_count,
+        one_pass.stats,
+    )
+
+
+def test_it_keeps_the_first_errors_in_file_order_across_pieces(tmp_path):
+    report = validate_file(write(tmp_path, b"nope\n" * 250), "sft", processes=2, piece_bytes=64)
+
+    assert report.error_count == 250
+    assert [error["line"] for error in report.errors] == list(range(1, MAX_ERRORS_KEPT + 1))
+
+
+def test_it_cuts_pieces_only_at_line_starts_even_for_lines_longer_than_a_piece(tmp_path):
+    long_turn = {"role": "assistant", "content": "长" * 3000}
+    content = jsonl(*[{"messages": [SFT_RECORD["messages"][0], long_turn]}] * 5) + b'{"messages": 1}'
+
+    report = validate_file(write(tmp_path, content), "sft", processes=2, piece_bytes=100)
+
+    assert report.records == 6
+    assert errors_of(report) == [(6, "messages", "must be a list of {role, content} turns, got a number")]
+    assert report.stats["content_chars"]["assistant"]["max"] == 3000
+
+
+def turn(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def test_it_tallies_conversations_the_same_however_often_it_folds(tmp_path, monkeypatch):
+    monkeypatch.setattr("datasets.validation.FOLD_EVERY_RECORDS", 2)
+    content = jsonl(
+        SFT_RECORD,
+        {"messages": [turn("system", "be brief"), turn("user", "hello"), turn("assistant", "hi there")]},
+        {"messages": [turn("user", ""), turn("assistant", "x")]},
+        {"messages": [turn("user", "abc"), turn("assistant", "de"), turn("user", "f"), turn("assistant", "ghij")]},
+        SFT_RECORD,
+    )
+    path = write(tmp_path, content)
+
+    for report in (validate_file(path, "sft"), validate_file(path, "sft", processes=2, piece_bytes=64)):
+        assert errors_of(report) == [(3, "messages[0].content", "must be a non-empty string")]
+        assert report.stats["roles"] == {"system": 1, "user": 6, "assistant": 6}
+        assert report.stats["turns"] == {"count": 5, "min": 2, "max": 4, "mean": 2.6, "total": 13}
+        assert report.stats["content_chars"] == {
+            "system": {"count": 1, "min": 8, "max": 8, "mean": 8.0, "total": 8},
+            "user": {"count": 6, "min": 0, "max": 5, "mean": 2.17, "total": 13},
+            "assistant": {"count": 6, "min": 1, "max": 8, "mean": 3.17, "total": 19},
+        }
