@@ -206,8 +206,8 @@ def main() -> None:
         wait_until_up(f"{mlflow_base}/health", {})
         mlflow_url = f"{mlflow_base}/api/2.0/mlflow/runs/get?run_id={seed_mlflow_run(mlflow_base)}"
         ours, mlflow = servers[0].pid, servers[1].pid
-        wrk(ours_url, 2, auth, ours)  # warm both up
-        wrk(mlflow_url, 2, {}, mlflow)
+        wrk(ours_url, 5, auth, ours)  # warm both up (MLflow's first seconds are its slowest)
+        wrk(mlflow_url, 5, {}, mlflow)
         # Alternating rounds: a load change on a shared machine hits both sides alike.
         rounds = [
             (wrk(ours_url, options.seconds, auth, ours), wrk(mlflow_url, options.seconds, {}, mlflow))
