@@ -255,7 +255,8 @@ class UploadSessionSerializer(serializers.ModelSerializer):
         ]
 
     def get_max_chunk_bytes(self, dataset_file: DatasetFile) -> int:
-        # Non-multipart request bodies are capped (and buffered) by the API middleware.
+        # Advice, not a limit: chunks stream to disk whatever their size. One this big
+        # keeps what a broken connection costs small and the request count low.
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
