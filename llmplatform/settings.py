@@ -281,8 +281,9 @@ CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
 SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor. Short, because
-# qcluster waits for running tasks on SIGTERM: Ctrl-C must not wait out an hour-long loop.
-SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", 55.0)
+# qcluster waits for running tasks on SIGTERM: stopping it waits out the current slice
+# (scripts/start gives it 20 s before SIGKILL).
+SUPERVISOR_TASK_SECONDS = env_float("SUPERVISOR_TASK_SECONDS", 15.0)
 # OpenAPI component names for the project and run status enums (both have a `status` field).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {"ProjectStatusEnum": "projects.models.ProjectStatus", "RunStatusEnum": "runs.models.RunStatus"}
@@ -315,8 +316,9 @@ DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PR
 DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
 # The deployment supervisor's lease (one per host); a dead supervisor's lease expires after this.
 DEPLOY_SUPERVISOR_LEASE_SECONDS = env_float("DEPLOY_SUPERVISOR_LEASE_SECONDS", 30.0)
-# How long one scheduled django-q2 supervise task probes before handing over to the next one.
-DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 55.0)
+# How long one scheduled django-q2 supervise task probes before handing over to the next one
+# (short for the same reason as SUPERVISOR_TASK_SECONDS).
+DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 15.0)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

@@ -12,8 +12,8 @@ Two ways to run it, both safe at once and on several hosts:
   `sendalerts`); the current tick finishes, leases are handed back, then it exits.
 - under django-q2 alone (`manage.py qcluster`): the data migration
   `runs.0002_supervisor_schedule` schedules `runs.tasks.supervise_runs` every
-  minute. That task runs a bounded loop (`SUPERVISOR_TASK_SECONDS`, just under the
-  worker timeout) unless another loop already runs on this host (a cache key
+  minute. That task runs a bounded loop (`SUPERVISOR_TASK_SECONDS`: qcluster waits for
+  it on SIGTERM, so it is short) unless another loop already runs on this host (a cache key
   refreshed every tick), and queues its own successor when its time is up, so
   supervision continues without gaps; the schedule restarts it within a minute if
   a worker dies, and the dispatch task queues one when it starts a run while none
