@@ -137,7 +137,8 @@ def create_run(
     if executor not in EXECUTOR_CLASSES:
         raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
     gpu_type = str(resources.get("gpu_type") or "").strip()
-    if gpu_type and not get_executor(executor).queues_itself:  # Slurm knows its own GPU types
+    # Slurm knows its own GPU types; a run asking for no GPU (a CPU run) needs none of it.
+    if gpu_type and resources.get("gpu_count") and not get_executor(executor).queues_itself:
         try:
             require_gpu_type(gpu_type=gpu_type)
         except UnknownGpuType as exc:

@@ -112,3 +112,13 @@ def test_it_refuses_a_gpu_type_this_host_does_not_have_and_names_the_types_it_ha
         "No GPU here is of type 'H100'; the GPUs here are 2 × NVIDIA A100-SXM4-80GB, 1 × NVIDIA L4."
     )
     assert not Run.objects.exists()
+
+
+def test_it_ignores_the_gpu_type_of_a_run_that_asks_for_no_gpu(owner_client, project, settings):
+    """The contract's example project says A100; a CPU run of it on a host without one still launches."""
+    settings.GPU_IDS = ""
+
+    response = launch(owner_client, project.name, {"resources": {"gpu_count": 0, "gpu_type": "A100"}})
+
+    assert response.status_code == 201
+    assert response.json()["resources"] == {"gpu_count": 0, "gpu_type": "A100"}
