@@ -10,8 +10,8 @@ reads each name in `Meta.fields` straight off the instance (an object or, as
 DRF allows, a mapping such as a `.values()` row):
 
 - a SerializerMethodField: its `get_<name>` method, as DRF would call it;
-- a declared nested serializer: its own (direct) representation of the
-  attribute, a related manager's `.all()` for `many=True`;
+- a declared nested `many=True` serializer: its child's representation of each
+  item (of a related manager's `.all()`, or of a list);
 - otherwise the attribute, with datetimes and UUIDs written as DRF writes them.
 
 Use it only for fields whose DRF representation is that plain value (no
@@ -64,9 +64,6 @@ class DirectReadMixin:
                 related = read(field.source or name)
                 items = related.all() if isinstance(related, Manager) else related
                 representation[name] = [field.child.to_representation(item) for item in items]
-            elif isinstance(field, serializers.BaseSerializer):
-                value = read(field.source or name)
-                representation[name] = None if value is None else field.to_representation(value)
             else:
                 representation[name] = plain_value(read(field.source or name))
         return representation

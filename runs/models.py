@@ -143,7 +143,6 @@ class Run(models.Model):
     def config_path(self) -> Path:
         return Path(self.run_dir) / "config.yaml"
 
-    @cached_property
     def artifacts_with_tags(self) -> list[dict[str, Any]]:
         """Its artifacts as rows of Artifact's fields plus `tag_list` (rows of ArtifactTag's
         fields), in their models' order, from one LEFT JOIN: a third of the cost of

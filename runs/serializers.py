@@ -139,7 +139,7 @@ def recent_children(run: Run) -> dict[str, Any]:
 
 @lru_cache(maxsize=512)
 def _children_at(run: Run, version: tuple) -> dict[str, Any]:  # Run hashes by pk: any instance of it hits
-    artifacts = run.artifacts_with_tags
+    artifacts = run.artifacts_with_tags()
     checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
     latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)
     fields = RunLogLineSerializer.Meta.fields
