@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,16 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _configured_gpus(text: str) -> list[Gpu]:
-    """GPU_IDS: "0,1", or with model names "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4"."""
-    gpus = []
+def configured_gpus(text: str) -> list[Gpu]:
+    """GPU_IDS: "0,1", or with model names "0:NVIDIA A100-SXM4-80GB,1:NVIDIA L4".
+
+    Raises ImproperlyConfigured naming the item that is not a new index from 0 up.
+    """
+    gpus: list[Gpu] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         index, _, name = item.partition(":")
+        if not index.strip().isdigit() or int(index) in {gpu.index for gpu in gpus}:
+            raise ImproperlyConfigured(f"GPU_IDS item {item!r} does not start with a GPU index of its own (0, 1, ...).")
         gpus.append(Gpu(index=int(index), name=name.strip()))
     return gpus
 
@@ -77,7 +83,7 @@ def _configured_gpus(text: str) -> list[Gpu]:
 def list_gpus() -> list[Gpu]:
     """The GPUs of this host, freshly read (utilisation and free memory change)."""
     if settings.GPU_IDS.strip():
-        return _configured_gpus(settings.GPU_IDS)
+        return configured_gpus(settings.GPU_IDS)
     if nvml_available():
         return _nvml_gpus()
     return []
