@@ -8,9 +8,14 @@ Side by side in one run, on one disk (everything lives under one work folder):
 - peak RSS (VmHWM from /proc/<pid>/status) of the gunicorn worker and of the qcluster
   processes, including the processes a worker forks to validate pieces of the file
   (sampled while validation runs, since they are gone by its end): a server that held
-  the file in memory would show it here.
+  the file in memory would show it here;
+- two floors no server can go under, timed on the same file: its SHA-256 (which every
+  upload must compute), and parsing every line with orjson, nothing checked, in as many
+  processes as validation uses.
 
-Prints the ratios (upload MB/s / cp MB/s; upload + validation MB/s / cp MB/s).
+Prints the ratios (upload MB/s / cp MB/s; upload + validation MB/s / cp MB/s), and how
+long after its last byte each upload was `ready` (the resumable one is checked while its
+chunks arrive, so less is left by then).
 Goal (issue 5): upload plus validation >= 0.5x cp, RSS < 200 MB.
 
     python bench/p5_dataset_upload.py [--size-mib 1024] [--workdir DIR]
@@ -22,7 +27,9 @@ import argparse
 import contextlib
 import hashlib
 import http.client
+import itertools
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -32,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import orjson
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -59,6 +68,37 @@ def write_corpus(path: Path, size: int) -> None:
             written += len(piece)
             if piece is not block:
                 break
+
+
+def parse_lines(path: Path, start: int, end: int) -> int:
+    """orjson.loads every line between two line starts; how many there were."""
+    count = 0
+    with open(path, "rb") as data:
+        data.seek(start)
+        done = 0
+        for line in data:
+            if done >= end - start:
+                break
+            done += len(line)
+            orjson.loads(line)
+            count += 1
+    return count
+
+
+def parse_seconds(path: Path, processes: int) -> float:
+    """Every line parsed, the file cut at line starts into one range per process."""
+    size = path.stat().st_size
+    bounds = [0]
+    with open(path, "rb") as data:
+        for number in range(1, processes):
+            data.seek(size * number // processes)
+            data.readline()
+            bounds.append(data.tell())
+    bounds.append(size)
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.starmap(parse_lines, [(path, start, end) for start, end in itertools.pairwise(bounds)])
+    return time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -212,11 +252,15 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
     print(f"writing a {size / MIB:.0f} MiB JSONL corpus under {work}", flush=True)
     write_corpus(source, size)
     size = source.stat().st_size
+    started = time.perf_counter()
     digest = hashlib.sha256()
     with open(source, "rb") as data:
         while chunk := data.read(8 * MIB):
             digest.update(chunk)
     sha256 = digest.hexdigest()
+    sha256_s = time.perf_counter() - started
+    validation_processes = int(os.environ.get("VALIDATION_PROCESSES") or len(os.sched_getaffinity(0)))
+    parse_s = parse_seconds(source, validation_processes)
 
     os.sync()  # the corpus was just written: its writeback is not cp's to pay for
     started = time.perf_counter()
@@ -321,10 +365,16 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
     cp_rate = mb / cp_s
     print(f"file: {size / MIB:.0f} MiB, {results['resumable'][2]} records")
     print(f"cp --reflink=never: {cp_s:6.2f} s  {cp_rate:7.1f} MB/s")
+    print(f"floor, SHA-256 alone: {sha256_s:6.2f} s {mb / sha256_s:7.1f} MB/s ratio {cp_s / sha256_s:.2f}x")
+    print(
+        f"floor, orjson parse of every line alone, {validation_processes} processes: {parse_s:6.2f} s"
+        f" {mb / parse_s:7.1f} MB/s ratio {cp_s / parse_s:.2f}x"
+    )
     for label, (uploaded_s, total_s, _, web_rss, worker_rss) in results.items():
         print(
             f"{label:>9} upload: {uploaded_s:6.2f} s {mb / uploaded_s:6.1f} MB/s ratio {mb / uploaded_s / cp_rate:.2f}x"
             f" | +validation: {total_s:6.2f} s {mb / total_s:6.1f} MB/s ratio {mb / total_s / cp_rate:.2f}x"
+            f" | ready {total_s - uploaded_s:.2f} s after its last byte"
             f" | peak RSS web {web_rss:.0f} MiB, worker {worker_rss:.0f} MiB"
         )
         verdicts = {

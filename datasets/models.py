@@ -168,6 +168,25 @@ class DatasetFile(models.Model):
         return may_change(user, self.created_by_id)
 
 
+class ValidatedPiece(models.Model):
+    """Bytes [start, end) of a resumable upload, checked while later chunks were still
+    arriving. Its report and tallies wait here until the upload is finished; then they
+    are joined with the check of the rest, and the pieces go."""
+
+    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces")
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    report = models.JSONField(help_text="The piece's ValidationReport, lines numbered from its first.")
+    tallies = models.JSONField(help_text="Its record checker's statistics so far.")
+
+    class Meta:
+        ordering = ["dataset_file", "start"]
+        constraints = [models.UniqueConstraint(fields=["dataset_file", "start"], name="one_validated_piece_per_start")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_file_id} [{self.start}, {self.end})"
+
+
 class TrainConfigQuerySet(models.QuerySet):
     def current(self) -> TrainConfig | None:
         return self.filter(is_current=True).first()

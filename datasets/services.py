@@ -34,6 +34,7 @@ from datasets.models import (
     FileStatus,
     TaskType,
     TrainConfig,
+    ValidatedPiece,
     training_path,
 )
 from datasets.storage import (
@@ -44,7 +45,14 @@ from datasets.storage import (
     clean_file_name,
     sha256_of,
 )
-from datasets.validation import validate_file
+from datasets.validation import (
+    RecordChecker,
+    ValidationReport,
+    check_range,
+    complete_lines_end,
+    finish_report,
+    record_checker,
+)
 from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
 from llmplatform.api import ApiError, Conflict, PayloadTooLarge
 
@@ -335,6 +343,7 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             received = partial.size
             DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(received_bytes=received)
     dataset_file.received_bytes = received
+    _follow_with_validation(dataset_file, before=offset, now=received)
     if remaining:
         raise ApiError(
             400,
@@ -342,6 +351,13 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             received_bytes=received,
         )
     return received
+
+
+def _follow_with_validation(dataset_file: DatasetFile, *, before: int, now: int) -> None:
+    """Have a worker check what arrived, each time another UPLOAD_VALIDATION_STEP_BYTES are in."""
+    step = settings.UPLOAD_VALIDATION_STEP_BYTES
+    if step and now // step > before // step:
+        _enqueue("datasets.tasks.validate_received_bytes", dataset_file.pk)
 
 
 def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> DatasetFile:
@@ -425,29 +441,104 @@ def start_validation(dataset_file: DatasetFile) -> None:
         validate_dataset_file(upload_id=dataset_file.pk)
         dataset_file.refresh_from_db()
         return
+    _enqueue("datasets.tasks.validate_dataset_file", dataset_file.pk)
+
+
+def _enqueue(task: str, upload_id: uuid.UUID) -> None:
     from django_q.tasks import async_task
 
-    upload_id = str(dataset_file.pk)
-    transaction.on_commit(lambda: async_task("datasets.tasks.validate_dataset_file", upload_id))
+    transaction.on_commit(lambda: async_task(task, str(upload_id)))
+
+
+def validate_received_bytes(*, upload_id: uuid.UUID | str) -> int:
+    """Check the whole lines of a resumable upload that arrived after those its pieces
+    cover, and keep the result as one more piece; returns how many bytes that was.
+
+    The partial file only grows at its end (see `append_chunk`), so bytes before
+    `received_bytes` are final. An upload aborted meanwhile is left alone, and the
+    final check covers whatever no piece does.
+    """
+    dataset_file = DatasetFile.objects.select_related("dataset").uploading().filter(pk=upload_id).first()
+    if dataset_file is None:
+        return 0
+    _, _, start = _joined_pieces(dataset_file)
+    try:
+        with open(dataset_file.partial_path, "rb") as partial:
+            # Finishing renames the partial file, maybe while it is being checked here. This
+            # name for the open file keeps reaching the same bytes, also from the processes
+            # that check its pieces (forked from this one, they share the descriptor).
+            held = Path(f"/proc/{os.getpid()}/fd/{partial.fileno()}")
+            end = complete_lines_end(held, start, dataset_file.received_bytes)
+            if end == start:
+                return 0
+            report, checker = check_range(
+                held,
+                dataset_file.dataset.task_type,
+                start=start,
+                end=end,
+                processes=settings.VALIDATION_PROCESSES,
+                name=dataset_file.name,
+            )
+    except FileNotFoundError:
+        return 0
+    try:
+        with transaction.atomic():
+            # Locked so that a final check that already joined the pieces (and is done
+            # with them) waits for this one, or this one sees it is too late.
+            unjoined = DatasetFile.objects.select_for_update().filter(
+                pk=dataset_file.pk, status__in=(FileStatus.UPLOADING, FileStatus.VALIDATING)
+            )
+            if not unjoined.exists():
+                return 0
+            ValidatedPiece.objects.create(
+                dataset_file=dataset_file, start=start, end=end, report=report.state(), tallies=checker.state()
+            )
+    except IntegrityError:  # another task stored this piece first, or the upload was aborted
+        return 0
+    return end - start
+
+
+def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordChecker, int]:
+    """The pieces checked while the file arrived, joined in file order from its first
+    byte: their report, their tallies, and the byte where they stop."""
+    report, checker, end = ValidationReport(), record_checker(dataset_file.dataset.task_type), 0
+    for piece in dataset_file.validated_pieces.all():
+        if piece.start != end:
+            break
+        report.append(ValidationReport(**piece.report))
+        piece_checker = record_checker(dataset_file.dataset.task_type)
+        piece_checker.load(piece.tallies)
+        checker.merge(piece_checker)
+        end = piece.end
+    return report, checker, end
 
 
 def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
-    """Validate one stored file and record the report (no-op if it is gone or done)."""
+    """Validate one stored file and record the report (no-op if it is gone or done).
+
+    Pieces checked while a resumable upload arrived are taken as they are; only the
+    bytes after them are read.
+    """
     dataset_file = (
         DatasetFile.objects.select_related("dataset").filter(pk=upload_id, status=FileStatus.VALIDATING).first()
     )
     if dataset_file is None:
         return None
     pending = DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.VALIDATING)
+    report, checker, checked = _joined_pieces(dataset_file)
     try:
-        report = validate_file(
+        rest, rest_checker = check_range(
             dataset_file.absolute_path,
             dataset_file.dataset.task_type,
-            progress=lambda done: pending.update(validated_bytes=done),
+            start=checked,
+            progress=lambda done: pending.update(validated_bytes=checked + done),
             processes=settings.VALIDATION_PROCESSES,
         )
     except FileNotFoundError:
         return None  # removed while we were starting: its record went with it
+    report.append(rest)
+    checker.merge(rest_checker)
+    report = finish_report(report, checker)
     status = FileStatus.READY if report.is_valid else FileStatus.INVALID
     updated = pending.update(
         status=status,
@@ -459,6 +550,7 @@ def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
         validated_at=timezone.now(),
     )
     if updated:
+        dataset_file.validated_pieces.all().delete()
         dataset_file.refresh_from_db()
         record_event(
             actor=None,

@@ -14,6 +14,10 @@ def validate_dataset_file(upload_id: str) -> str | None:
     return dataset_file.status if dataset_file else None
 
 
+def validate_received_bytes(upload_id: str) -> int:
+    return services.validate_received_bytes(upload_id=upload_id)
+
+
 def purge_abandoned_uploads() -> int:
     """Hourly (see migration 0002): uploads idle longer than UPLOAD_SESSION_MAX_IDLE_HOURS."""
     return services.purge_abandoned_uploads(older_than=timedelta(hours=settings.UPLOAD_SESSION_MAX_IDLE_HOURS))

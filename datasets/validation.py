@@ -8,6 +8,10 @@ with line number, field and reason, how many errors in all, and per-field statis
 A file bigger than one piece (PIECE_BYTES) is cut at line starts and its pieces are
 checked by `processes` processes side by side; their reports add up to exactly what one
 pass gives: lines numbered from the start of the file, the first errors in file order.
+
+`check_range` checks any stretch of whole lines, so a resumable upload can be checked
+while it arrives; `PieceResult` carries such a stretch's report and tallies as JSON
+until the rest of the file is checked and they are joined.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -89,6 +93,12 @@ class Summary:
         mean = round(self.total / self.count, 2) if self.count else None
         return {"count": self.count, "min": self.min, "max": self.max, "mean": mean, "total": self.total}
 
+    def state(self) -> list[int | float | None]:
+        return [self.count, self.total, self.min, self.max]
+
+    def load(self, state: list[int | float | None]) -> None:
+        self.count, self.total, self.min, self.max = state  # type: ignore[assignment]
+
 
 def _non_empty_string(value: Any) -> bool:
     return isinstance(value, str) and value != "" and not value.isspace()
@@ -140,6 +150,39 @@ def _check_optional(
                 problems.append((optional.name, f"must be {optional.expected}, got {_type_name(value)}"))
 
 
+class RecordTallies:
+    """What every record checker shares: its tallies (Summaries, Counters, and dicts of
+    Summaries) as JSON and back, so the figures of a piece checked earlier can wait in
+    the database until the rest of the file is checked."""
+
+    def settle(self) -> None:
+        """Bring figures set aside for speed into the tallies (ConversationRecords has some)."""
+
+    def state(self) -> dict[str, Any]:
+        self.settle()
+        saved: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, Summary):
+                saved[name] = value.state()
+            elif isinstance(value, Counter):
+                saved[name] = dict(value)
+            elif isinstance(value, dict) and not name.startswith("_"):
+                saved[name] = {key: summary.state() for key, summary in value.items()}
+        return saved
+
+    def load(self, saved: dict[str, Any]) -> None:
+        """Take the tallies `state` gave, on a checker of the same kind that has none yet."""
+        for name, value in saved.items():
+            tally = getattr(self, name)
+            if isinstance(tally, Summary):
+                tally.load(value)
+            elif isinstance(tally, Counter):
+                tally.update(value)
+            else:
+                for key, summary in value.items():
+                    tally[key].load(summary)
+
+
 def _well_ordered(roles: tuple[Any, ...]) -> bool:
     """Would `_check_turns` find nothing to say about conversations with these roles?"""
     previous = None
@@ -150,7 +193,7 @@ def _well_ordered(roles: tuple[Any, ...]) -> bool:
     return "user" in roles and "assistant" in roles
 
 
-class ConversationRecords:
+class ConversationRecords(RecordTallies):
     """sft and lora: `messages`, a list of {role, content} turns in a sensible order.
 
     `check` is the hot loop of a multi-GB validation, so it has a fast path: a
@@ -210,6 +253,9 @@ class ConversationRecords:
         if self._unfolded_records >= FOLD_EVERY_RECORDS:
             self._fold()
         return True
+
+    def settle(self) -> None:
+        self._fold()
 
     def _fold(self) -> None:
         for roles, lengths in self._unfolded.items():
@@ -304,7 +350,7 @@ class ConversationRecords:
         return stats
 
 
-class PreferenceRecords:
+class PreferenceRecords(RecordTallies):
     """rl: a `prompt` with `chosen`/`rejected`, or with scored `responses` (two or more)."""
 
     def __init__(self) -> None:
@@ -384,7 +430,7 @@ def _control_character_problem(text: str) -> str | None:
     return f"holds control character U+{ord(found.group()):04X} at character {found.start() + 1}; clean the text"
 
 
-class PretrainRecords:
+class PretrainRecords(RecordTallies):
     """pretrain: a non-empty, cleaned `text`."""
 
     def __init__(self) -> None:
@@ -444,6 +490,9 @@ class ValidationReport:
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append({"line": line, "field": field_name, "reason": reason})
 
+    def state(self) -> dict[str, Any]:
+        return asdict(self)
+
     def append(self, later: ValidationReport) -> None:
         """Take in the report of the piece of the file that follows this one's lines."""
         room = MAX_ERRORS_KEPT - len(self.errors)
@@ -454,9 +503,9 @@ class ValidationReport:
         self.lines += later.lines
 
 
-def is_plain_text_corpus(path: Path, task_type: str) -> bool:
+def is_plain_text_corpus(name: str, task_type: str) -> bool:
     """Pretraining also takes plain `.txt`: one document (or paragraph) per line."""
-    return task_type == TaskType.PRETRAIN and path.suffix.lower() == ".txt"
+    return task_type == TaskType.PRETRAIN and name.lower().endswith(".txt")
 
 
 def _decode_problem(raw: bytes) -> str | None:
@@ -520,25 +569,70 @@ def validate_file(
     above 1, a file bigger than `piece_bytes` is checked piece by piece in that many
     processes.
     """
-    size = path.stat().st_size
-    bounds = _piece_bounds(path, size, piece_bytes) if processes > 1 else [0, size]
+    checked = check_range(path, task_type, progress=progress, processes=processes, piece_bytes=piece_bytes)
+    return finish_report(*checked)
+
+
+def check_range(
+    path: Path,
+    task_type: str,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    processes: int = 1,
+    piece_bytes: int = PIECE_BYTES,
+    name: str = "",
+) -> tuple[ValidationReport, RecordChecker]:
+    """Check the lines between bytes `start` and `end` (line starts; the end of the file
+    when None): a report with lines numbered from `start`'s, and the tallies so far.
+
+    `name` is the file's own name when `path` is another name for it (an upload still
+    arriving): its suffix says whether a pretraining corpus is plain text.
+    """
+    end = path.stat().st_size if end is None else end
+    plain_text = is_plain_text_corpus(name or path.name, task_type)
+    bounds = _piece_bounds(path, start, end, piece_bytes) if processes > 1 else [start, end]
     if len(bounds) > 2:
-        report, checker = _check_pieces_in_processes(path, task_type, bounds, processes, progress)
-    else:
-        report, checker = _check_piece(path, task_type, 0, size, progress)
+        return _check_pieces_in_processes(path, task_type, plain_text, bounds, processes, progress)
+    return _check_piece(path, task_type, plain_text, start, end, progress)
+
+
+def finish_report(report: ValidationReport, checker: RecordChecker) -> ValidationReport:
+    """The report of a whole file, once all its lines are in `report` and `checker`."""
     if report.records == 0 and report.error_count == 0:
         report.add_error(0, "", "the file holds no records")
     report.stats = {"records": report.records, **checker.stats()}
     return report
 
 
+def complete_lines_end(path: Path, start: int, end: int) -> int:
+    """Where the last whole line between `start` (a line start) and `end` stops: just
+    past its newline; `start` when no line is complete yet."""
+    with open(path, "rb") as source:
+        position = end
+        while position > start:
+            block_start = max(start, position - 64 * 1024)
+            source.seek(block_start)
+            newline = source.read(position - block_start).rfind(b"\n")
+            if newline >= 0:
+                return block_start + newline + 1
+            position = block_start
+    return start
+
+
 def _check_piece(
-    path: Path, task_type: str, start: int, end: int, progress: Callable[[int], None] | None = None
+    path: Path,
+    task_type: str,
+    plain_text: bool,
+    start: int,
+    end: int,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[ValidationReport, RecordChecker]:
     """Check the lines between bytes `start` and `end` (both line starts), numbered from 1."""
     report = ValidationReport()
     checker = record_checker(task_type)
-    line_record = _text_line_record if is_plain_text_corpus(path, task_type) else _json_line_record
+    line_record = _text_line_record if plain_text else _json_line_record
     problems: list[Problem] = []
     # Locals, not report attributes, in this loop: it runs once per line of a multi-GB file.
     length = end - start
@@ -573,12 +667,12 @@ def _check_piece(
     return report, checker
 
 
-def _piece_bounds(path: Path, size: int, piece_bytes: int) -> list[int]:
-    """0, then the first line start at or after every `piece_bytes` (counted from the
-    previous one), then `size`: the bounds of the pieces to check side by side."""
-    bounds = [0]
+def _piece_bounds(path: Path, start: int, end: int, piece_bytes: int) -> list[int]:
+    """`start`, then the first line start at or after every `piece_bytes` (counted from
+    the previous one), then `end`: the bounds of the pieces to check side by side."""
+    bounds = [start]
     with open(path, "rb") as source:
-        while (target := bounds[-1] + piece_bytes) < size:
+        while (target := bounds[-1] + piece_bytes) < end:
             source.seek(target - 1)  # the byte before: a newline there makes `target` a line start
             position = target - 1
             while block := source.read(64 * 1024):
@@ -587,15 +681,20 @@ def _piece_bounds(path: Path, size: int, piece_bytes: int) -> list[int]:
                     position += newline + 1
                     break
                 position += len(block)
-            if position >= size:
+            if position >= end:
                 break
             bounds.append(position)
-    bounds.append(size)
+    bounds.append(end)
     return bounds
 
 
 def _check_pieces_in_processes(
-    path: Path, task_type: str, bounds: list[int], processes: int, progress: Callable[[int], None] | None
+    path: Path,
+    task_type: str,
+    plain_text: bool,
+    bounds: list[int],
+    processes: int,
+    progress: Callable[[int], None] | None,
 ) -> tuple[ValidationReport, RecordChecker]:
     """The pieces between `bounds`, checked by a pool of forked processes and added up in file order."""
     report, checker = ValidationReport(), record_checker(task_type)
@@ -603,7 +702,7 @@ def _check_pieces_in_processes(
     context = multiprocessing.get_context("fork")
     workers = min(processes, len(bounds) - 1)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_end_with_parent) as pool:
-        pieces = pool.map(_check_piece, repeat(path), repeat(task_type), bounds[:-1], bounds[1:])
+        pieces = pool.map(_check_piece, repeat(path), repeat(task_type), repeat(plain_text), bounds[:-1], bounds[1:])
         for piece_report, piece_checker in pieces:
             report.append(piece_report)
             checker.merge(piece_checker)
@@ -621,7 +720,7 @@ def _end_with_parent() -> None:
 
 def read_records(path: Path, task_type: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
     """Lines offset+1 .. offset+limit, parsed: {line, record} or {line, error}."""
-    plain_text = is_plain_text_corpus(path, task_type)
+    plain_text = is_plain_text_corpus(path.name, task_type)
     items: list[dict[str, Any]] = []
     with open(path, "rb") as source:
         for number, raw in enumerate(source, start=1):

@@ -341,6 +341,9 @@ VALIDATE_INLINE_BYTES = env_int("VALIDATE_INLINE_BYTES", 8 * 1024 * 1024)
 # Processes one big file is validated by, piece by piece (1: in the worker alone). Every CPU this
 # process may use by default: validation is CPU-bound, and a multi-GB corpus is worth them all.
 VALIDATION_PROCESSES = env_int("VALIDATION_PROCESSES", len(os.sched_getaffinity(0)))
+# A resumable upload is checked while it arrives: each time this many more bytes are in, a worker
+# checks the whole lines it has not seen yet, so little is left to check when it is finished (0: off).
+UPLOAD_VALIDATION_STEP_BYTES = env_int("UPLOAD_VALIDATION_STEP_BYTES", 128 * 1024 * 1024)
 # Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
 UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
 # Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).

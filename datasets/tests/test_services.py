@@ -75,16 +75,16 @@ def test_it_validates_a_big_file_in_a_background_task_with_visible_progress(
     source = training_dir / "big.jsonl"
     source.write_bytes(jsonl(*[SFT_RECORD] * 20))
     progress_seen: list[float] = []
-    real_validate_file = services.validate_file
+    real_check_range = services.check_range
 
-    def validate_and_watch(path, task_type, *, progress, **options):
+    def check_and_watch(path, task_type, *, progress, **options):
         def report(done: int) -> None:
             progress(done)
             progress_seen.append(DatasetFile.objects.get(pk=dataset_file.pk).validation_progress)
 
-        return real_validate_file(path, task_type, progress=report, **options)
+        return real_check_range(path, task_type, progress=report, **options)
 
-    monkeypatch.setattr(services, "validate_file", validate_and_watch)
+    monkeypatch.setattr(services, "check_range", check_and_watch)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         dataset_file = services.add_file_from_path(

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 
 from datasets.tests.conftest import SFT_RECORD, jsonl
-from datasets.validation import MAX_ERRORS_KEPT, read_records, validate_file
+from datasets.validation import (
+    MAX_ERRORS_KEPT,
+    ValidationReport,
+    check_range,
+    complete_lines_end,
+    finish_report,
+    read_records,
+    record_checker,
+    validate_file,
+)
 
 
 def write(tmp_path: Path, content: bytes, name: str = "data.jsonl") -> Path:
@@ -286,3 +296,41 @@ def test_it_tallies_conversations_the_same_however_often_it_folds(tmp_path, monk
             "user": {"count": 6, "min": 0, "max": 5, "mean": 2.17, "total": 13},
             "assistant": {"count": 6, "min": 1, "max": 8, "mean": 3.17, "total": 19},
         }
+
+
+@pytest.mark.parametrize("kind", ["sft", "lora", "rl", "pretrain", "pretrain-txt"])
+def test_it_joins_ranges_checked_apart_and_kept_as_json_into_the_whole_files_report(tmp_path, kind):
+    """What a resumable upload does: ranges checked as they arrived wait in the database as JSON."""
+    name, content = records_of_every_kind()[kind]
+    path = write(tmp_path, content, name)
+    task_type = kind.removesuffix("-txt")
+    cuts = [0, complete_lines_end(path, 0, len(content) // 3), complete_lines_end(path, 0, len(content) // 2)]
+
+    report, checker = ValidationReport(), record_checker(task_type)
+    for start, end in itertools.pairwise([*cuts, len(content)]):
+        piece_report, piece_checker = check_range(path, task_type, start=start, end=end)
+        saved = json.loads(json.dumps({"report": piece_report.state(), "tallies": piece_checker.state()}))
+        restored = record_checker(task_type)
+        restored.load(saved["tallies"])
+        report.append(ValidationReport(**saved["report"]))
+        checker.merge(restored)
+    joined = finish_report(report, checker)
+
+    whole = validate_file(path, task_type)
+    assert errors_of(joined) == errors_of(whole)
+    assert (joined.records, joined.error_count, joined.bytes_read, joined.stats) == (
+        whole.records,
+        whole.error_count,
+        whole.bytes_read,
+        whole.stats,
+    )
+
+
+def test_it_finds_where_the_last_whole_line_ends(tmp_path):
+    path = write(tmp_path, b"one\n" + b"x" * 200_000 + b"\nthree")
+
+    assert complete_lines_end(path, 0, 2) == 0  # no line is whole yet
+    assert complete_lines_end(path, 0, 100) == 4
+    assert complete_lines_end(path, 4, 150_000) == 4  # a long line, still arriving
+    assert complete_lines_end(path, 4, 200_005) == 200_005
+    assert complete_lines_end(path, 0, 200_010) == 200_005
