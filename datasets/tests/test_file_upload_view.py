@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from datasets.models import DatasetFile
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files, upload, upload_raw
@@ -159,3 +160,58 @@ def test_it_needs_a_signed_in_user(anonymous_client, make_dataset, training_dir)
 
 def test_it_lets_a_team_member_upload(member_client, make_dataset):
     assert upload(member_client, make_dataset().pk, "train.jsonl", jsonl(SFT_RECORD)).status_code == 201
+
+
+def multipart_body(head: bytes, content: bytes, *, closed: bool = True) -> bytes:
+    boundary = b"----llmp-test-boundary"
+    body = b"--" + boundary + b"\r\n" + head + b"\r\n\r\n" + content
+    return body + (b"\r\n--" + boundary + b"--\r\n" if closed else b"")
+
+
+def put_multipart(client, dataset_id, body: bytes):
+    content_type = "multipart/form-data; boundary=----llmp-test-boundary"
+    return client.generic("PUT", f"/v1/datasets/{dataset_id}/files", body, content_type=content_type)
+
+
+def test_it_takes_a_file_name_in_rfc_2231_form(owner_client, make_dataset):
+    head = b"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%E6%95%B0%E6%8D%AE.jsonl"
+
+    response = put_multipart(owner_client, make_dataset().pk, multipart_body(head, jsonl(SFT_RECORD)))
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["filename"] == "数据.jsonl"
+
+
+def test_it_keeps_nothing_of_a_body_without_its_closing_boundary(owner_client, make_dataset, training_dir):
+    head = b'Content-Disposition: form-data; name="file"; filename="train.jsonl"'
+
+    response = put_multipart(owner_client, make_dataset().pk, multipart_body(head, jsonl(SFT_RECORD), closed=False))
+
+    assert response.status_code == 400
+    assert "interrupted" in response.json()["detail"]
+    assert stored_files(training_dir) == []
+    assert not DatasetFile.objects.exists()
+
+
+def test_it_refuses_form_fields_bigger_than_django_allows(owner_client, make_dataset, training_dir, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    dataset = make_dataset()
+
+    response = owner_client.put(
+        f"/v1/datasets/{dataset.pk}/files",
+        {"note": "x" * 1001, "file": SimpleUploadedFile("train.jsonl", jsonl(SFT_RECORD))},
+        format="multipart",
+    )
+
+    assert response.status_code == 413
+    assert "1000 bytes" in response.json()["detail"]
+    assert stored_files(training_dir) == []
+
+
+def test_it_names_a_missing_boundary(owner_client, make_dataset):
+    response = owner_client.generic(
+        "PUT", f"/v1/datasets/{make_dataset().pk}/files", b"--x\r\n", content_type="multipart/form-data"
+    )
+
+    assert response.status_code == 400
+    assert "boundary" in response.json()["detail"]

@@ -191,3 +191,17 @@ def test_it_links_a_config_to_the_dataset_whose_file_it_names(owner_client, make
     record = owner_client.get(f"/v1/datasets/{dataset.pk}").json()
     assert record["train_config"]["filename"] == "finetune.yaml"
     assert record["train_config"]["dataset_reference"] == path
+
+
+def test_it_reads_the_form_fields_sent_beside_the_file(owner_client):
+    put_config(owner_client, SEED_SFT_YAML, "current.yaml")
+
+    response = owner_client.post(
+        "/v1/train-configs",
+        {"file": SimpleUploadedFile("other.yaml", SEED_SFT_YAML), "current": "true"},
+        format="multipart",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["is_current"] is True
+    assert owner_client.get("/v1/train-config").json()["filename"] == "other.yaml"
