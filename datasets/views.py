@@ -207,7 +207,8 @@ class DatasetViewSet(
             "`PATCH /v1/uploads/{upload_id}?offset=N` (body: application/octet-stream). After a broken "
             "connection, `HEAD` or `GET /v1/uploads/{upload_id}` says the offset to resume from. "
             "`POST /v1/uploads/{upload_id}/finish` checks size and SHA-256 and publishes the file; "
-            "`DELETE /v1/uploads/{upload_id}` aborts."
+            "`DELETE /v1/uploads/{upload_id}` aborts. The whole lines received are validated while the "
+            "upload goes on (every UPLOAD_VALIDATION_STEP_BYTES), so little is left to check after `finish`."
         ),
         request=UploadSessionCreateSerializer,
         responses={
