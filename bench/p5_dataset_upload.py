@@ -15,7 +15,8 @@ Side by side in one run, on one disk (everything lives under one work folder):
 
 Prints the ratios (upload MB/s / cp MB/s; upload + validation MB/s / cp MB/s), and how
 long after its last byte each upload was `ready` (the resumable one is checked while its
-chunks arrive, so less is left by then).
+chunks arrive, so less is left by then), and how long the resumable upload's `finish`
+took (its SHA-256 is taken as the chunks arrive, so finishing does not read the file).
 Goal (issue 5): upload plus validation >= 0.5x cp, RSS < 200 MB.
 
     python bench/p5_dataset_upload.py [--size-mib 1024] [--workdir DIR]
@@ -187,7 +188,9 @@ def resumable_upload(api: Api, dataset_id: str, source: Path, sha256: str) -> st
             )
             assert status == 200, body
             offset += len(chunk)
+    started = time.perf_counter()
     status, body = api.call("POST", f"/v1/uploads/{upload_id}/finish")
+    print(f"resumable: finish answered in {time.perf_counter() - started:.2f} s", flush=True)
     assert status == 200, body
     return upload_id
 

@@ -122,6 +122,10 @@ class DatasetFile(models.Model):
     expected_bytes = models.BigIntegerField(null=True, blank=True)
     expected_sha256 = models.CharField(max_length=64, blank=True)
     received_bytes = models.BigIntegerField(default=0)
+    # The running SHA-256 of the first `hashed_bytes` received (datasets.storage.ResumableSha256),
+    # so that finishing a huge upload does not read it all again.
+    sha256_state = models.BinaryField(null=True, blank=True, editable=False)
+    hashed_bytes = models.BigIntegerField(default=0, editable=False)
     # Validation: progress, then the report.
     validated_bytes = models.BigIntegerField(default=0)
     records = models.BigIntegerField(null=True, blank=True)

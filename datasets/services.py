@@ -40,6 +40,7 @@ from datasets.models import (
 from datasets.storage import (
     PUBLISHED_FILE_MODE,
     READ_CHUNK_BYTES,
+    ResumableSha256,
     StagedFile,
     UnusableFileName,
     clean_file_name,
@@ -326,6 +327,7 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         expected = dataset_file.expected_bytes or 0
         if received + length > expected:
             raise PayloadTooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
+        hasher = _running_sha256(dataset_file, partial, received)
         partial.file.seek(received)
         remaining = length
         try:
@@ -334,6 +336,7 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
                 if not chunk:
                     break
                 partial.file.write(chunk)
+                hasher.update(chunk)
                 remaining -= len(chunk)
         except OSError as exc:
             logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
@@ -341,7 +344,9 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             # No fsync per chunk: finishing syncs the whole file once before publishing it.
             partial.file.flush()
             received = partial.size
-            DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(received_bytes=received)
+            DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(
+                received_bytes=received, sha256_state=hasher.state(), hashed_bytes=offset + length - remaining
+            )
     dataset_file.received_bytes = received
     _follow_with_validation(dataset_file, before=offset, now=received)
     if remaining:
@@ -351,6 +356,21 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             received_bytes=received,
         )
     return received
+
+
+def _running_sha256(dataset_file: DatasetFile, partial: _LockedPartial, size: int) -> ResumableSha256:
+    """The upload's SHA-256 so far, brought up to `size` bytes; call it holding the lock.
+
+    Chunks are hashed as they are written and the state is saved with them. Bytes a
+    request wrote without saving their hash (it died between the two) are read back.
+    """
+    state, hashed = DatasetFile.objects.filter(pk=dataset_file.pk).values_list("sha256_state", "hashed_bytes").get()
+    hasher = ResumableSha256(state)
+    partial.file.seek(hashed)
+    while hashed < size and (chunk := partial.file.read(min(READ_CHUNK_BYTES, size - hashed))):
+        hasher.update(chunk)
+        hashed += len(chunk)
+    return hasher
 
 
 def _follow_with_validation(dataset_file: DatasetFile, *, before: int, now: int) -> None:
@@ -374,7 +394,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
                 f"The upload has {received} of {dataset_file.expected_bytes} bytes; send the rest first.",
                 received_bytes=received,
             )
-        digest = sha256_of(dataset_file.partial_path)
+        digest = _running_sha256(dataset_file, partial, received).hexdigest()
         os.fsync(partial.file.fileno())
         if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
             remove_dataset_file(dataset_file=dataset_file, actor=actor)

@@ -87,6 +87,37 @@ def test_it_discards_an_upload_whose_checksum_does_not_match(owner_client, make_
     assert not DatasetFile.objects.exists()
 
 
+def test_it_hashes_the_chunks_as_they_arrive_and_does_not_read_the_file_again_to_finish(
+    owner_client, make_dataset, training_dir
+):
+    """Proof that finishing trusts the hash taken while streaming: bytes changed on disk
+    behind the upload's back (no client can) are not noticed."""
+    upload_id = start(owner_client, make_dataset(), sha256=hashlib.sha256(CONTENT).hexdigest()).json()["upload_id"]
+    middle = len(CONTENT) // 2
+    send(owner_client, upload_id, 0, CONTENT[:middle])
+    send(owner_client, upload_id, middle, CONTENT[middle:])
+    DatasetFile.objects.get(pk=upload_id).partial_path.write_bytes(b" " * len(CONTENT))
+
+    response = owner_client.post(f"/v1/uploads/{upload_id}/finish")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+
+
+def test_it_reads_back_bytes_whose_hash_a_dead_request_never_saved(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset(), sha256=hashlib.sha256(CONTENT).hexdigest()).json()["upload_id"]
+    send(owner_client, upload_id, 0, CONTENT[:100])
+    # A request that wrote 200 more bytes and died before it saved their hash.
+    with DatasetFile.objects.get(pk=upload_id).partial_path.open("ab") as partial:
+        partial.write(CONTENT[100:300])
+
+    assert send(owner_client, upload_id, 300, CONTENT[300:]).status_code == 200
+    response = owner_client.post(f"/v1/uploads/{upload_id}/finish")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+
+
 def test_it_refuses_a_chunk_past_the_announced_size(owner_client, make_dataset):
     upload_id = start(owner_client, make_dataset(), total=10).json()["upload_id"]
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from datasets.storage import PUBLISHED_FILE_MODE, FileTooLarge, StagedFile, UnusableFileName, clean_file_name
+from datasets.storage import (
+    PUBLISHED_FILE_MODE,
+    FileTooLarge,
+    ResumableSha256,
+    StagedFile,
+    UnusableFileName,
+    clean_file_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +85,21 @@ def test_it_stops_at_the_limit(folder: Path):
         staged.write(b"y")
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_goes_on_hashing_from_a_saved_state_as_if_never_stopped():
+    content = bytes(range(256)) * 1000 + b"tail"
+    expected = hashlib.sha256(content).hexdigest()
+
+    for cut in (0, 1, 63, 64, 65, 4096, len(content) - 1, len(content)):
+        first = ResumableSha256()
+        first.update(content[:cut])
+        assert first.hexdigest() == hashlib.sha256(content[:cut]).hexdigest()  # and it can go on after that
+        resumed = ResumableSha256(first.state())
+        resumed.update(content[cut:])
+        assert resumed.hexdigest() == expected, cut
+
+
+def test_it_refuses_a_state_of_the_wrong_size():
+    with pytest.raises(ValueError, match="112 bytes"):
+        ResumableSha256(b"\x00" * 10)
