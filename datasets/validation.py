@@ -10,8 +10,8 @@ checked by `processes` processes side by side; their reports add up to exactly w
 pass gives: lines numbered from the start of the file, the first errors in file order.
 
 `check_range` checks any stretch of whole lines, so a resumable upload can be checked
-while it arrives; `PieceResult` carries such a stretch's report and tallies as JSON
-until the rest of the file is checked and they are joined.
+while it arrives; the `state()` of its report and of its checker's tallies are JSON
+that wait in the database until the rest of the file is checked and they are joined.
 """
 
 from __future__ import annotations
