@@ -513,6 +513,7 @@ def validate_received_bytes(*, upload_id: uuid.UUID | str) -> int:
             ValidatedPiece.objects.create(
                 dataset_file=dataset_file, start=start, end=end, report=report.state(), tallies=checker.state()
             )
+            unjoined.filter(status=FileStatus.UPLOADING).update(validated_bytes=end)
     except IntegrityError:  # another task stored this piece first, or the upload was aborted
         return 0
     return end - start

@@ -13,7 +13,7 @@ import itertools
 import pytest
 
 from datasets import services
-from datasets.models import DatasetFile, FileStatus, ValidatedPiece
+from datasets.models import FileStatus, ValidatedPiece
 from datasets.tests.conftest import SFT_RECORD, jsonl
 from datasets.tests.test_resumable_upload_view import send, start
 from datasets.validation import validate_file
@@ -47,7 +47,8 @@ def send_all_but_the_last_chunk(client, upload_id, django_capture_on_commit_call
 def test_it_checks_whole_lines_while_the_chunks_arrive(
     owner_client, make_dataset, follow_every_2000_bytes, django_capture_on_commit_callbacks
 ):
-    upload_id = start(owner_client, make_dataset(), total=len(CONTENT)).json()["upload_id"]
+    dataset = make_dataset()
+    upload_id = start(owner_client, dataset, total=len(CONTENT)).json()["upload_id"]
 
     received = send_all_but_the_last_chunk(owner_client, upload_id, django_capture_on_commit_callbacks)
 
@@ -57,7 +58,8 @@ def test_it_checks_whole_lines_while_the_chunks_arrive(
     assert all(earlier.end == later.start for earlier, later in itertools.pairwise(pieces))
     assert all(CONTENT[piece.end - 1 : piece.end] == b"\n" for piece in pieces)  # cut after a whole line
     assert received - 2 * 2000 <= pieces[-1].end <= received
-    assert DatasetFile.objects.get(pk=upload_id).status == FileStatus.UPLOADING
+    shown = owner_client.get(f"/v1/datasets/{dataset.pk}/files/{upload_id}").json()
+    assert (shown["status"], shown["validated_bytes"]) == ("uploading", pieces[-1].end)
 
 
 def test_it_reports_the_file_as_one_pass_would_once_finished(
