@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from datasets import services
-from datasets.models import Dataset
+from datasets.models import Dataset, DatasetFile
 from deid import services as deid_services
 from deid.models import DeidJob
 
@@ -118,3 +118,12 @@ def test_it_explains_that_an_empty_dataset_has_nothing_to_scrub(owner_session, d
     )
     assert "has no stored file" in response.content.decode()
     assert not DeidJob.objects.exists()
+
+
+def test_it_shows_how_far_an_upload_has_arrived_and_been_checked(owner_session, dataset, owner):
+    upload = services.start_resumable_upload(dataset=dataset, filename="big.jsonl", total_bytes=4096, created_by=owner)
+    DatasetFile.objects.filter(pk=upload.pk).update(received_bytes=3072, validated_bytes=2048)
+
+    panel = owner_session.get(reverse("console:dataset-files", args=[dataset.pk])).content.decode()
+
+    assert "3.0\xa0KB / 4.0\xa0KB · 2.0\xa0KB checked" in panel
