@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from audit.admin import AuditedModelAdmin
 from datasets import services
-from datasets.models import Dataset, DatasetFile, TrainConfig
+from datasets.models import Dataset, DatasetFile, TrainConfig, ValidatedPiece
 
 
 class ServiceDeletingAdmin(AuditedModelAdmin):
@@ -54,13 +54,36 @@ class DatasetAdmin(ServiceDeletingAdmin):
         services.delete_dataset(dataset=obj, actor=request.user)
 
 
+class ValidatedPieceInline(admin.TabularInline):
+    """What was checked of an upload while it arrived (the pieces go once it is validated)."""
+
+    model = ValidatedPiece
+    extra = 0
+    can_delete = False
+    fields = ["start", "end", "records", "error_count"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # made by validation, never by hand
+
+    @admin.display(description="records")
+    def records(self, piece: ValidatedPiece) -> int:
+        return piece.report["records"]
+
+    @admin.display(description="errors")
+    def error_count(self, piece: ValidatedPiece) -> int:
+        return piece.report["error_count"]
+
+
 @admin.register(DatasetFile)
 class DatasetFileAdmin(ServiceDeletingAdmin):
     list_display = ["stored_name", "dataset", "status", "bytes", "records", "error_count", "uploaded_at"]
     list_filter = ["status", "dataset__task_type"]
     search_fields = ["name", "stored_name", "sha256", "id", "dataset__name"]
     list_select_related = ["dataset"]
-    readonly_fields = [field.name for field in DatasetFile._meta.fields]
+    # The running SHA-256's raw state means nothing to a reader; hashed_bytes says how far it got.
+    readonly_fields = [field.name for field in DatasetFile._meta.fields if field.name != "sha256_state"]
+    inlines = [ValidatedPieceInline]
 
     def remove(self, request: HttpRequest, obj: DatasetFile) -> None:
         services.remove_dataset_file(dataset_file=obj, actor=request.user)

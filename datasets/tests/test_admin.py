@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.test import Client
 
+from datasets import services
 from datasets.models import DatasetFile
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files, upload
 
@@ -31,6 +34,21 @@ def test_it_shows_every_page(admin_browser, owner_client, make_dataset):
         "/admin/datasets/trainconfig/",
     ]:
         assert admin_browser.get(url).status_code == 200, url
+
+
+def test_it_shows_the_pieces_of_an_upload_checked_while_it_arrives(admin_browser, owner, make_dataset):
+    content = jsonl(*[SFT_RECORD] * 3)
+    upload = services.start_resumable_upload(
+        dataset=make_dataset(), filename="big.jsonl", total_bytes=len(content) * 2, created_by=owner
+    )
+    services.append_chunk(dataset_file=upload, offset=0, length=len(content), stream=io.BytesIO(content))
+    services.validate_received_bytes(upload_id=upload.pk)
+
+    page = " ".join(admin_browser.get(f"/admin/datasets/datasetfile/{upload.pk}/change/").content.decode().split())
+
+    assert "Validated pieces" in page
+    assert f'<td class="field-end"> <p>{len(content)}</p> </td>' in page
+    assert '<td class="field-records"> <p>3</p> </td>' in page
 
 
 def test_it_removes_the_stored_file_when_an_operator_deletes_it(
