@@ -3,9 +3,12 @@
 Consecutive redraws of tqdm bars share one row, rewritten with the newest redraw,
 so a bar shows up live without flooding the table. A printed Hugging Face log dict
 carries no step: it gets the step of the training bar redrawn right after it
-(`tqdm.write` redraws the bar at once), else of the last bar seen. Without any
-training bar (`disable_tqdm`) printed dicts give no points: their step would be a
-guess, and `trainer_state.json` brings the exact history at each checkpoint.
+(`tqdm.write` redraws the bar at once). A pass that reads the dict before that redraw
+is written keeps it waiting for the next pass; the last bar seen then is tqdm's
+throttled one, often steps behind. Only the final pass, with no redraw to come,
+gives waiting dicts the last bar's step. Without any training bar (`disable_tqdm`)
+printed dicts give no points: their step would be a guess, and `trainer_state.json`
+brings the exact history at each checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from runs.ingest.logfile import LogChunk
 from runs.ingest.metrics import MetricSample, parse_log_dict, samples_from_dict
 from runs.ingest.progress import StepProgress, from_bar, split_bar
 from runs.models import LogLevel, LogLine
+
+# Printed dicts kept for the next pass at most (a trainer prints one per logging step).
+MAX_WAITING_DICTS = 100
 
 
 @dataclass
@@ -40,11 +46,12 @@ class LogStream:
         self.run_value, self.timestamp = run_value, timestamp  # the same in every row of a pass
         self.levels = LevelClassifier(in_traceback=bool(state.get("traceback")))
 
-    def feed(self, chunk: LogChunk) -> LogBatch:
+    def feed(self, chunk: LogChunk, *, final: bool = False) -> LogBatch:
         batch = LogBatch()
         bar_row: list | None = None  # the row of an open bar created in this batch
         bar_seq: int | None = self.state.get("bar_seq")
-        waiting: list[dict[str, object]] = []  # printed dicts waiting for their step
+        # Printed dicts waiting for their step, some maybe from the previous pass.
+        waiting: list[dict[str, object]] = self.state.pop("waiting", [])
 
         nested = chunk.nested
         # The loop runs once per log line: locals instead of attribute lookups.
@@ -77,10 +84,14 @@ class LogStream:
         tail = chunk.tail
         if tail and (parts := split_bar(tail)) and (reading := from_bar(parts[0], nested=chunk.tail_nested)):
             batch.bar = reading
-        if waiting:
-            step = batch.bar.current if batch.bar else self.state.get("bar_step")
-            if step is not None:
-                batch.samples.extend(self._stamp(waiting, step))
+            batch.samples.extend(self._stamp(waiting, reading.current))
+            waiting = []
+        last_step = batch.bar.current if batch.bar else self.state.get("bar_step")
+        if waiting and last_step is not None:
+            if final:
+                batch.samples.extend(self._stamp(waiting, last_step))
+            else:
+                self.state["waiting"] = waiting[-MAX_WAITING_DICTS:]
 
         self.state["bar_seq"] = bar_seq
         self.state["traceback"] = self.levels.in_traceback

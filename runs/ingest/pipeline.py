@@ -90,7 +90,7 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         work = _Pass()
         if run_dir is not None:
             chunk = read_chunk(run.log_path, offset, final=final, max_bytes=CHUNK_BYTES)
-            work.log = stream.feed(chunk)
+            work.log = stream.feed(chunk, final=final)
             offset = chunk.end_offset
             caught_up = chunk.at_end
         else:

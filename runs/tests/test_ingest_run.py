@@ -207,3 +207,27 @@ def test_it_keeps_gpu_utilisation_per_step_for_the_chart(monkeypatch):
     points = list(MetricPoint.objects.filter(run=run, name="gpu/utilization").values_list("step", "value"))
     assert points == [(5, 0.75)]
     assert Run.objects.get(pk=run.pk).gpu_utilization == 0.75
+
+
+def test_a_printed_dict_read_before_its_bar_redraw_waits_for_it():
+    """tqdm throttles its redraws, so the last bar drawn before a logged loss can be steps
+    behind; the redraw right after the dict (tqdm.write) is the step it belongs to."""
+    run = make_run()
+    append(log_path(run), "  0%|          | 0/60 [00:00<?, ?it/s]\r{'loss': '2.0', 'epoch': '0.1'}\n")
+    ingest_run(run)  # the pass came between the dict and the redraw after it
+    assert not MetricPoint.objects.filter(run=run, name="train/loss").exists()
+
+    append(log_path(run), "  8%|8         | 5/60 [00:01<00:11, 5.00it/s]\r")
+    ingest_run(run)
+
+    assert list(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "value")) == [(5, 2.0)]
+
+
+def test_a_dict_still_waiting_when_the_trainer_ends_takes_the_last_bar_seen():
+    run = make_run()
+    append(log_path(run), "  8%|8         | 5/60 [00:01<00:11, 5.00it/s]\r{'loss': '2.0', 'epoch': '0.1'}\n")
+    ingest_run(run)
+
+    ingest_run(run, final=True)
+
+    assert list(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "value")) == [(5, 2.0)]
