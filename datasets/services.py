@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -474,10 +475,24 @@ def validate_received_bytes(*, upload_id: uuid.UUID | str) -> int:
     """Check the whole lines of a resumable upload that arrived after those its pieces
     cover, and keep the result as one more piece; returns how many bytes that was.
 
-    The partial file only grows at its end (see `append_chunk`), so bytes before
-    `received_bytes` are final. An upload aborted meanwhile is left alone, and the
-    final check covers whatever no piece does.
+    One worker at a time per upload: with several free, the tasks of a fast upload's
+    steps would all check the same bytes, each with VALIDATION_PROCESSES processes. A
+    task that finds another at work leaves; a later step, or the final check, covers
+    what it would have done.
     """
+    lock = f"datasets:validating-received:{upload_id}"
+    if not cache.add(lock, True, timeout=settings.Q_CLUSTER["timeout"]):
+        return 0
+    try:
+        return _validate_received_bytes(upload_id)
+    finally:
+        cache.delete(lock)
+
+
+def _validate_received_bytes(upload_id: uuid.UUID | str) -> int:
+    """The partial file only grows at its end (see `append_chunk`), so bytes before
+    `received_bytes` are final. An upload aborted meanwhile is left alone, and the
+    final check covers whatever no piece does."""
     dataset_file = DatasetFile.objects.select_related("dataset").uploading().filter(pk=upload_id).first()
     if dataset_file is None:
         return 0

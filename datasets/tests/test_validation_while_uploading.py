@@ -11,6 +11,7 @@ import io
 import itertools
 
 import pytest
+from django.core.cache import cache
 
 from datasets import services
 from datasets.models import FileStatus, ValidatedPiece
@@ -159,3 +160,17 @@ def test_it_reads_a_plain_text_corpus_as_text_while_it_arrives(owner, make_datas
     assert services.validate_received_bytes(upload_id=upload.pk) == len(corpus)
     piece = ValidatedPiece.objects.get()
     assert (piece.report["records"], piece.report["error_count"]) == (80, 0)
+
+
+def test_it_leaves_an_upload_to_the_worker_already_checking_it(owner, make_dataset):
+    upload = services.start_resumable_upload(
+        dataset=make_dataset(), filename="d.jsonl", total_bytes=len(CONTENT), created_by=owner
+    )
+    services.append_chunk(dataset_file=upload, offset=0, length=len(CONTENT), stream=io.BytesIO(CONTENT))
+    cache.add(f"datasets:validating-received:{upload.pk}", True)  # as that worker holds it
+
+    assert services.validate_received_bytes(upload_id=upload.pk) == 0
+    assert not ValidatedPiece.objects.exists()
+
+    cache.delete(f"datasets:validating-received:{upload.pk}")  # it is done
+    assert services.validate_received_bytes(upload_id=upload.pk) == len(CONTENT)
