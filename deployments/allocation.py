@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from deployments.models import Deployment
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, claim_gpus, free_gpus
+from gpus.services import GpusUnavailable, UnknownGpuType, claim_gpus, free_gpus, require_gpu_type
 from llmplatform.api import ApiError, Conflict
 
 
@@ -47,16 +47,27 @@ def port_is_bindable(port: int) -> bool:
     return True
 
 
-def claim_gpu(deployment: Deployment, *, preferred: int | None) -> int:
-    """Claim `preferred`, or the free GPU with the most free memory, in the shared ledger."""
+def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = "") -> int:
+    """Claim `preferred`, or the free GPU of `gpu_type` ("": any) with the most free
+    memory, in the shared ledger."""
     label = str(deployment)
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
         raise Conflict("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
+    if gpu_type:
+        try:
+            require_gpu_type(gpu_type=gpu_type)
+        except UnknownGpuType as exc:
+            raise ApiError(400, str(exc)) from exc
     if preferred is not None:
         if preferred not in known:
             raise ApiError(400, f"preferred_gpu {preferred} does not exist on this host; its GPUs are {known}.")
+        chosen = next(gpu for gpu in inventory if gpu.index == preferred)
+        if not chosen.has_type(gpu_type):
+            raise ApiError(
+                400, f"preferred_gpu {preferred} is a {chosen.name or 'GPU of no known model'}, not {gpu_type!r}."
+            )
         try:
             return claim_gpus(
                 holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=preferred
@@ -65,7 +76,8 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None) -> int:
             raise Conflict(str(exc)) from exc
     # Most free memory first; a candidate claimed by a concurrent request a moment
     # ago is skipped for the next one instead of failing the request.
-    for gpu in sorted(free_gpus(inventory), key=lambda gpu: -(gpu.memory_free_bytes or 0)):
+    candidates = [gpu for gpu in free_gpus(inventory) if gpu.has_type(gpu_type)]
+    for gpu in sorted(candidates, key=lambda gpu: -(gpu.memory_free_bytes or 0)):
         try:
             return claim_gpus(
                 holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=gpu.index
@@ -73,7 +85,8 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None) -> int:
         except GpusUnavailable:
             continue
     holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
-    raise Conflict(f"No GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
+    of_type = f" {gpu_type}" if gpu_type else ""
+    raise Conflict(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
 
 
 def reserve_port(deployment: Deployment) -> int:

@@ -48,6 +48,13 @@ class DeploymentCreateSerializer(serializers.Serializer):
         min_value=0,
         help_text="A GPU index; unset: the free GPU with most free memory.",
     )
+    gpu_type = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        default="",
+        help_text='A GPU model, e.g. "A100" (case aside, word by word: "A10" is no A100); unset: any.',
+    )
     health_path = serializers.CharField(
         required=False, max_length=200, default="/health", help_text="A plain absolute path probed on the server."
     )

@@ -52,6 +52,7 @@ def create_deployment(
     tags: Sequence[str] = (),
     extra_args: str = "",
     preferred_gpu: int | None = None,
+    gpu_type: str = "",
     health_path: str = "/health",
 ) -> Deployment:
     """Check the request, claim a GPU and a port, start the server; 4xx ApiError on bad input.
@@ -91,7 +92,7 @@ def create_deployment(
         DeploymentTag.objects.bulk_create(
             DeploymentTag(deployment=deployment, value=tag) for tag in dict.fromkeys(tags)
         )
-        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu)
+        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu, gpu_type=gpu_type.strip())
         port = allocation.reserve_port(deployment)
         deployment.gpu_id = gpu_id
         deployment.argv = build_argv(

@@ -229,3 +229,44 @@ def test_it_refuses_labels_it_cannot_keep(owner_client, fake_vllm, tiny_model, b
 def test_it_checks_tags_for_callers_without_a_serializer(owner, fake_vllm, tiny_model):
     with pytest.raises(ApiError, match="printable"):
         create_deployment(actor=owner, model_path=tiny_model, tags=["line\nbreak"])
+
+
+def typed_gpus(monkeypatch) -> None:
+    gpus = [
+        Gpu(0, name="NVIDIA L4", memory_free_bytes=90),
+        Gpu(1, name="NVIDIA A100-SXM4-80GB", memory_free_bytes=10),
+        Gpu(2, name="NVIDIA A100-SXM4-80GB", memory_free_bytes=70),
+    ]
+    for module in ("deployments.allocation", "gpus.services"):  # NVML stand-in: a host of two kinds
+        monkeypatch.setattr(f"{module}.list_gpus", lambda: gpus)
+
+
+def test_it_deploys_on_a_gpu_of_the_type_asked_for(owner_client, fake_vllm, tiny_model, monkeypatch):
+    typed_gpus(monkeypatch)
+
+    assert deploy(owner_client, model_path=tiny_model, gpu_type="a100").json()["gpu_id"] == 2
+    assert deploy(owner_client, model_path=tiny_model, gpu_type="A100").json()["gpu_id"] == 1
+    response = deploy(owner_client, model_path=tiny_model, gpu_type="A100")
+
+    assert response.status_code == 409
+    assert "No A100 GPU is free" in response.json()["detail"]
+    assert deploy(owner_client, model_path=tiny_model).json()["gpu_id"] == 0  # any type: the L4 is left
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"gpu_type": "H100"}, "No GPU here is of type 'H100'"),
+        ({"gpu_type": "A10"}, "No GPU here is of type 'A10'"),
+        ({"gpu_type": "A100", "preferred_gpu": 0}, "preferred_gpu 0 is a NVIDIA L4, not 'A100'"),
+    ],
+)
+def test_it_refuses_a_gpu_type_it_cannot_give(owner_client, fake_vllm, tiny_model, monkeypatch, body, named):
+    typed_gpus(monkeypatch)
+
+    response = deploy(owner_client, model_path=tiny_model, **body)
+
+    assert response.status_code == 400
+    assert named in response.json()["detail"]
+    assert not Deployment.objects.exists()
+    assert not GpuClaim.objects.exists()
