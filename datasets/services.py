@@ -496,7 +496,8 @@ def _validate_received_bytes(upload_id: uuid.UUID | str) -> int:
     dataset_file = DatasetFile.objects.select_related("dataset").uploading().filter(pk=upload_id).first()
     if dataset_file is None:
         return 0
-    _, _, start = _joined_pieces(dataset_file)
+    checked = _checked_pieces(dataset_file)
+    start = checked[-1].end if checked else 0
     try:
         with open(dataset_file.partial_path, "rb") as partial:
             # Finishing renames the partial file, maybe while it is being checked here. This
@@ -534,13 +535,20 @@ def _validate_received_bytes(upload_id: uuid.UUID | str) -> int:
     return end - start
 
 
-def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordChecker, int]:
-    """The pieces checked while the file arrived, joined in file order from its first
-    byte: their report, their tallies, and the byte where they stop."""
-    report, checker, end = ValidationReport(), record_checker(dataset_file.dataset.task_type), 0
+def _checked_pieces(dataset_file: DatasetFile) -> list[ValidatedPiece]:
+    """The pieces checked while the file arrived that follow on from its first byte, in order."""
+    chain: list[ValidatedPiece] = []
     for piece in dataset_file.validated_pieces.all():
-        if piece.start != end:
+        if piece.start != (chain[-1].end if chain else 0):
             break
+        chain.append(piece)
+    return chain
+
+
+def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordChecker, int]:
+    """Those pieces joined: their report, their tallies, and the byte where they stop."""
+    report, checker, end = ValidationReport(), record_checker(dataset_file.dataset.task_type), 0
+    for piece in _checked_pieces(dataset_file):
         report.append(ValidationReport(**piece.report))
         piece_checker = record_checker(dataset_file.dataset.task_type)
         piece_checker.load(piece.tallies)
