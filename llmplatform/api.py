@@ -16,6 +16,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from llmplatform import errors
+
 # Paths served as HTML for people (and `/`, which redirects to the console);
 # everything else speaks JSON.
 HTML_PATH_PREFIXES = ("/console/", "/admin/", "/docs", "/static/", "/i18n/")
@@ -69,7 +71,28 @@ def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {errors}" if prefix else str(errors)]
 
 
+# The one translation of the domain's refusals into HTTP (see llmplatform.errors).
+STATUS_OF_DOMAIN_ERROR: dict[type[errors.DomainError], int] = {
+    errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
+    errors.NotPermitted: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.StateConflict: status.HTTP_409_CONFLICT,
+    errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMedia: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def status_of(error: errors.DomainError) -> int:
+    """The HTTP status of a domain refusal: that of the nearest mapped class it derives from."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF_DOMAIN_ERROR:
+            return STATUS_OF_DOMAIN_ERROR[cls]
+    return status.HTTP_400_BAD_REQUEST
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, errors.DomainError):
+        return Response({"detail": exc.detail, **exc.fields}, status=status_of(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

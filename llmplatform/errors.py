@@ -1,0 +1,53 @@
+"""The domain's refusals, named once; each front end translates them its own way.
+
+Services, models and their helpers raise these, never HTTP exceptions. The API turns
+them into `{"detail": <sentence>, **fields}` with the status `llmplatform.api` maps
+each class to; the console puts the same sentence on the form the person sent; the
+admin shows it as a message. A domain module that needs a more precise name
+subclasses one of these (`class UnsafePath(InvalidInput)`), so the mapping stays in
+one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refusal in one sentence for people, with optional structured fields.
+
+    `raise InvalidInput("Missing training files.", missing=["datasets/x.jsonl"])`
+    reaches a script as `400 {"detail": "Missing training files.", "missing": [...]}`.
+    """
+
+    def __init__(self, detail: str, **fields: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class InvalidInput(DomainError):
+    """What was asked for is malformed or names something unusable (HTTP 400)."""
+
+
+class NotPermitted(DomainError):
+    """The person may see the object but not do this to it (HTTP 403)."""
+
+
+class NotFound(DomainError):
+    """No such object, or none this person may see (HTTP 404)."""
+
+
+class StateConflict(DomainError):
+    """The object's current state does not allow it, e.g. cancelling a finished run (HTTP 409)."""
+
+
+class TooLarge(DomainError):
+    """The input is bigger than the platform accepts (HTTP 413)."""
+
+
+class UnsupportedMedia(DomainError):
+    """The input is of a kind the platform does not read (HTTP 415)."""
