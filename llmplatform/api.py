@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from llmplatform import errors
 
@@ -92,6 +93,7 @@ def status_of(error: errors.DomainError) -> int:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, errors.DomainError):
+        set_rollback()  # as DRF does for its own exceptions: an atomic request writes nothing
         return Response({"detail": exc.detail, **exc.fields}, status=status_of(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
