@@ -42,6 +42,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "The request needs a Content-Length."
+    default_code = "length_required"
+
+
 class ApiError(exceptions.APIException):
     """An error with a status, a `detail` sentence and extra structured fields.
 
@@ -80,6 +86,7 @@ STATUS_OF_DOMAIN_ERROR: dict[type[errors.DomainError], int] = {
     errors.StateConflict: status.HTTP_409_CONFLICT,
     errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     errors.UnsupportedMedia: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    errors.OutOfSpace: status.HTTP_507_INSUFFICIENT_STORAGE,
 }
 
 
