@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from console.errors import add_service_error
+from console.errors import add_service_error, explain
 from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
 from datasets import services
 from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
@@ -111,8 +111,8 @@ def dataset_deidentify(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         return redirect("console:dataset-detail", dataset.pk)
     try:
         job = deid_services.start_dataset_deidentification(dataset=dataset, actor=request.user, **form.cleaned_data)
-    except deid_services.NothingToDeidentify as error:
-        messages.error(request, str(error))
+    except DomainError as error:
+        messages.error(request, explain(error))
     else:
         messages.success(request, _("De-identification of %(name)s queued.") % {"name": job.target_name})
     return redirect("console:dataset-detail", dataset.pk)
