@@ -1,8 +1,9 @@
 """Workflows over datasets, their files and training configs.
 
 Every function is keyword-only and records an audit event for what it changes.
-Refusals are `ApiError`s (status + sentence), so a view or another app's service can
-let them through unchanged.
+Refusals are `llmplatform.errors` exceptions (a sentence, plus fields such as
+`received_bytes`), so a view, the console or another app's service can let them
+through unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from datasets.storage import (
     READ_CHUNK_BYTES,
     ResumableSha256,
     StagedFile,
-    UnusableFileName,
     clean_file_name,
     sha256_of,
 )
@@ -56,7 +56,7 @@ from datasets.validation import (
     record_checker,
 )
 from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
-from llmplatform.api import ApiError, Conflict, PayloadTooLarge
+from llmplatform.errors import InvalidInput, OutOfSpace, StateConflict, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +69,6 @@ def staging_directory(folder: str) -> Path:
     directory = training_path(folder)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-def _clean_name(raw: str) -> str:
-    try:
-        return clean_file_name(raw)
-    except UnusableFileName as exc:
-        raise ApiError(400, str(exc), field="filename") from None
 
 
 def _audit_user(user: User) -> User:
@@ -96,7 +89,7 @@ def create_dataset(
     parent: Dataset | None = None,
 ) -> Dataset:
     if task_type not in TaskType.values:
-        raise ApiError(400, f"task_type must be one of {', '.join(TaskType.values)}.", field="task_type")
+        raise InvalidInput(f"task_type must be one of {', '.join(TaskType.values)}.", field="task_type")
     dataset = Dataset.objects.create(
         name=name,
         type=type,
@@ -148,9 +141,9 @@ def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, 
     """Make a fully received upload part of `dataset`: rename it into place, record it,
     and start its validation. On any failure the staged bytes are removed."""
     with staged:
-        name = _clean_name(filename)
+        name = clean_file_name(filename)
         if staged.size == 0:
-            raise ApiError(400, "The file is empty; nothing was kept.", field="file")
+            raise InvalidInput("The file is empty; nothing was kept.", field="file")
         dataset_file = _publish(
             dataset=dataset,
             name=name,
@@ -171,7 +164,7 @@ def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, cr
     hashed as it goes, renamed, and the source removed. Validation starts as for an upload.
     """
     source_path = Path(source_path)
-    name = _clean_name(filename)
+    name = clean_file_name(filename)
     size = source_path.stat().st_size
     sha256 = sha256_of(source_path)
 
@@ -254,15 +247,15 @@ def start_resumable_upload(
     *, dataset: Dataset, filename: str, total_bytes: int, sha256: str = "", created_by: User
 ) -> DatasetFile:
     """Open an upload session for a large file: chunks are appended to its partial file."""
-    name = _clean_name(filename)
+    name = clean_file_name(filename)
     if total_bytes <= 0:
-        raise ApiError(400, "total_bytes must be positive: an empty file is not a dataset.", field="total_bytes")
+        raise InvalidInput("total_bytes must be positive: an empty file is not a dataset.", field="total_bytes")
     if total_bytes > settings.MAX_LARGE_FILE_BYTES:
-        raise PayloadTooLarge(f"The file is larger than the {settings.MAX_LARGE_FILE_BYTES} bytes allowed.")
+        raise TooLarge(f"The file is larger than the {settings.MAX_LARGE_FILE_BYTES} bytes allowed.")
     directory = staging_directory(PARTIAL_FOLDER)
     free = shutil.disk_usage(directory).free
     if total_bytes > free:
-        raise ApiError(507, f"Not enough disk space: {total_bytes} bytes announced, {free} free.")
+        raise OutOfSpace(f"Not enough disk space: {total_bytes} bytes announced, {free} free.")
     with transaction.atomic():
         dataset_file = _new_file_record(
             dataset=dataset,
@@ -288,16 +281,18 @@ class _LockedPartial:
 
     def __init__(self, dataset_file: DatasetFile) -> None:
         if dataset_file.status != FileStatus.UPLOADING:
-            raise Conflict(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
+            raise StateConflict(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
         try:
             self.file = open(dataset_file.partial_path, "r+b")  # noqa: SIM115 (closed in __exit__)
         except FileNotFoundError:
-            raise Conflict(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
+            raise StateConflict(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
-            raise Conflict(f"Another request is writing to upload {dataset_file.pk}; retry when it is done.") from None
+            raise StateConflict(
+                f"Another request is writing to upload {dataset_file.pk}; retry when it is done."
+            ) from None
 
     @property
     def size(self) -> int:
@@ -313,21 +308,20 @@ class _LockedPartial:
 def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream: BinaryIO) -> int:
     """Append `length` bytes read from `stream` at `offset`; returns the new received size.
 
-    The partial file's size is the truth: an offset that is not exactly it is a 409
-    carrying `received_bytes`, the offset to resume from. Bytes that arrived before a
-    broken connection are kept, so the client resumes after them.
+    The partial file's size is the truth: an offset that is not exactly it is a
+    StateConflict carrying `received_bytes`, the offset to resume from. Bytes that
+    arrived before a broken connection are kept, so the client resumes after them.
     """
     with _LockedPartial(dataset_file) as partial:
         received = partial.size
         if offset != received:
-            raise ApiError(
-                409,
+            raise StateConflict(
                 f"The chunk starts at {offset} but the upload has {received} bytes; resume from there.",
                 received_bytes=received,
             )
         expected = dataset_file.expected_bytes or 0
         if received + length > expected:
-            raise PayloadTooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
+            raise TooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
         hasher = _running_sha256(dataset_file, partial, received)
         partial.file.seek(received)
         remaining = length
@@ -351,8 +345,7 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
     dataset_file.received_bytes = received
     _follow_with_validation(dataset_file, before=offset, now=received)
     if remaining:
-        raise ApiError(
-            400,
+        raise InvalidInput(
             f"The chunk ended after {length - remaining} of {length} bytes; resume from offset {received}.",
             received_bytes=received,
         )
@@ -385,13 +378,12 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
     """Check the size and SHA-256 of a complete upload, publish it and start validation.
 
     A checksum that does not match means some chunk was corrupted and no resume can
-    repair it: the session is discarded (400) and the client starts again.
+    repair it: the session is discarded (InvalidInput) and the client starts again.
     """
     with _LockedPartial(dataset_file) as partial:
         received = partial.size
         if received != dataset_file.expected_bytes:
-            raise ApiError(
-                409,
+            raise StateConflict(
                 f"The upload has {received} of {dataset_file.expected_bytes} bytes; send the rest first.",
                 received_bytes=received,
             )
@@ -399,8 +391,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
         os.fsync(partial.file.fileno())
         if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
             remove_dataset_file(dataset_file=dataset_file, actor=actor)
-            raise ApiError(
-                400,
+            raise InvalidInput(
                 "The SHA-256 of the received bytes does not match the one announced; the upload was discarded.",
                 expected_sha256=dataset_file.expected_sha256,
                 received_sha256=digest,
@@ -414,7 +405,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
                 uploaded_at=timezone.now(),
             )
             if updated != 1:
-                raise Conflict(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
+                raise StateConflict(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
             destination = dataset_file.absolute_path
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(dataset_file.partial_path, destination)
@@ -614,22 +605,22 @@ def upload_train_config(
 ) -> TrainConfig:
     """Check an uploaded training YAML and keep it as a record (the current one by default).
 
-    Refused with 400 and the list of problems when it is not YAML, not a mapping, or
-    lacks what its task type requires; nothing is kept then.
+    Refused (InvalidInput, with the list of problems as `errors`) when it is not YAML,
+    not a mapping, or lacks what its task type requires; nothing is kept then.
     """
     with staged:
-        name = _clean_name(filename)
+        name = clean_file_name(filename)
         if not name.lower().endswith(YAML_SUFFIXES):
-            raise ApiError(400, "A training config must be a .yaml or .yml file.", field="file")
+            raise InvalidInput("A training config must be a .yaml or .yml file.", field="file")
         staged.close()
         content = staged.path.read_bytes()
         try:
             mapping = load_training_yaml(content)
         except TrainingYamlError as exc:
-            raise ApiError(400, "The file is not a usable training YAML.", errors=exc.problems) from None
+            raise InvalidInput("The file is not a usable training YAML.", errors=exc.problems) from None
         report = inspect_training_yaml(mapping, task_type)
         if report.problems:
-            raise ApiError(400, "The training YAML has problems.", errors=report.problems, warnings=report.warnings)
+            raise InvalidInput("The training YAML has problems.", errors=report.problems, warnings=report.warnings)
         config_id = uuid.uuid4()
         stored_name = f"{config_id}_{name}"
         reference = (report.dataset or "").removeprefix("./")

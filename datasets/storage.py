@@ -17,6 +17,8 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
+from llmplatform.errors import InvalidInput
+
 READ_CHUNK_BYTES = 1024 * 1024
 # mkstemp makes 0600 files; published files get the usual mode (0666 less the umask) so a
 # trainer running as another user (a container, a Slurm job) can read them. Read once at
@@ -29,8 +31,8 @@ MAX_NAME_BYTES = 200
 _UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
 
 
-class UnusableFileName(ValueError):
-    pass
+class UnusableFileName(InvalidInput):
+    """A client's file name with nothing usable left once cleaned; `field` names the request's `filename`."""
 
 
 class FileTooLarge(Exception):
@@ -50,7 +52,7 @@ def clean_file_name(raw: str) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
     if not name or set(name) <= {".", "_", " "}:
-        raise UnusableFileName(f"The file name {raw!r} has nothing usable left after cleaning.")
+        raise UnusableFileName(f"The file name {raw!r} has nothing usable left after cleaning.", field="filename")
     stem, dot, suffix = name.rpartition(".")
     if not dot or len(suffix) > 16:
         stem, suffix = name, ""

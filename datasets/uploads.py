@@ -4,6 +4,10 @@
 own: the `file` field goes to a `StagedFile` beside its destination, hashed and counted
 while it streams, and the parse stops the moment the size limit is passed. Nothing of
 the file is ever held whole in memory (Django's parser hands us 1 MiB chunks).
+
+The parser is DRF's request plumbing and refuses in DRF's terms (`ParseError`,
+`llmplatform.api.PayloadTooLarge`), as DRF's own parsers do; once the request is
+read, what is wrong with it is a domain refusal (`llmplatform.errors`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from datasets.storage import FileTooLarge, StagedFile
-from llmplatform.api import ApiError, PayloadTooLarge
+from llmplatform.api import PayloadTooLarge
+from llmplatform.errors import InvalidInput
 
 UPLOAD_FIELD = "file"
 CHUNK_BYTES = 1024 * 1024
@@ -116,13 +121,13 @@ class StagingMultiPartParser(BaseParser):
         if handler.too_large:
             raise PayloadTooLarge(f"The file is larger than the {limit} bytes allowed here; nothing was kept.")
         if handler.interrupted:
-            raise ApiError(400, "The upload was interrupted before the whole file arrived; nothing was kept.")
+            raise ParseError("The upload was interrupted before the whole file arrived; nothing was kept.")
         return DataAndFiles(data, files)
 
 
 def received_file(request: Any) -> ReceivedFile:
-    """The request's `file` part, or a 400 naming what is missing."""
+    """The request's `file` part; InvalidInput naming it as `missing` when there is none."""
     received = request.FILES.get(UPLOAD_FIELD)
     if not isinstance(received, ReceivedFile):
-        raise ApiError(400, "Send the file as the multipart field `file`, with a file name.", missing=[UPLOAD_FIELD])
+        raise InvalidInput("Send the file as the multipart field `file`, with a file name.", missing=[UPLOAD_FIELD])
     return received

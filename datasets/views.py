@@ -44,7 +44,8 @@ from datasets.serializers import (
 )
 from datasets.uploads import StagingMultiPartParser, received_file
 from datasets.validation import read_records
-from llmplatform.api import ApiError
+from llmplatform.api import LengthRequired
+from llmplatform.errors import InvalidInput, NotFound, StateConflict
 
 PREVIEW_MAX_LIMIT = 200
 CHUNK_MEDIA_TYPES = ("application/octet-stream", "application/offset+octet-stream")
@@ -188,7 +189,7 @@ class DatasetViewSet(
         offset = _int_param(request, "offset", 0, minimum=0, maximum=None)
         limit = _int_param(request, "limit", 20, minimum=1, maximum=PREVIEW_MAX_LIMIT)
         if dataset_file.status == FileStatus.UPLOADING:
-            raise ApiError(409, "The file is still uploading; finish the upload first.")
+            raise StateConflict("The file is still uploading; finish the upload first.")
         items = read_records(dataset_file.absolute_path, dataset_file.dataset.task_type, offset=offset, limit=limit + 1)
         more = len(items) > limit
         body = {
@@ -239,10 +240,10 @@ def _parse_int(name: str, raw: str, *, minimum: int, maximum: int | None) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be an integer, got {raw!r}.", field=name) from None
+        raise InvalidInput(f"{name} must be an integer, got {raw!r}.", field=name) from None
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ApiError(400, f"{name} must be {bounds}, got {value}.", field=name)
+        raise InvalidInput(f"{name} must be {bounds}, got {value}.", field=name)
     return value
 
 
@@ -290,13 +291,11 @@ class UploadView(APIView):
             raise UnsupportedMediaType(media_type or "(none)", detail="Send chunks as application/octet-stream.")
         raw_offset = request.query_params.get("offset", request.headers.get("Upload-Offset"))
         if raw_offset is None:
-            raise ApiError(
-                400, "Say where the chunk starts: ?offset=N or the Upload-Offset header.", missing=["offset"]
-            )
+            raise InvalidInput("Say where the chunk starts: ?offset=N or the Upload-Offset header.", missing=["offset"])
         offset = _parse_int("offset", raw_offset, minimum=0, maximum=None)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length <= 0:
-            raise ApiError(411, "A chunk needs a Content-Length and at least one byte.")
+            raise LengthRequired("A chunk needs a Content-Length and at least one byte.")
         services.append_chunk(dataset_file=dataset_file, offset=offset, length=length, stream=request.stream)
         return Response(UploadSessionSerializer(dataset_file).data, headers=_upload_headers(dataset_file))
 
@@ -378,7 +377,7 @@ class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
     def _current(self) -> TrainConfig:
         config = TrainConfig.objects.current()
         if config is None:
-            raise ApiError(404, "No training config has been uploaded.")
+            raise NotFound("No training config has been uploaded.")
         return config
 
     @extend_schema(

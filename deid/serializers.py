@@ -9,7 +9,7 @@ from deid.engine import OPERATORS, PolicyConfig
 from deid.models import DeidJob, DeidPolicy
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
-from llmplatform.api import PayloadTooLarge
+from llmplatform.errors import TooLarge
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -49,11 +49,11 @@ class TextListField(serializers.ListField):
 
     def to_internal_value(self, data):
         if isinstance(data, list) and len(data) > settings.DEID_MAX_TEXTS:
-            raise PayloadTooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {len(data)}.")
+            raise TooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {len(data)}.")
         texts = super().to_internal_value(data)
         size = sum(len(item.encode("utf-8", "surrogatepass")) for item in texts)
         if size > settings.DEID_MAX_REQUEST_BYTES:
-            raise PayloadTooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
+            raise TooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
         return texts
 
 

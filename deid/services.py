@@ -26,6 +26,7 @@ from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
+from llmplatform.errors import StateConflict
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +38,11 @@ class TextFormat:
     JSON = "json"  # each item is a JSON document: its string values are scrubbed, keys kept
 
 
-class PolicyInUse(Exception):
+class PolicyInUse(StateConflict):
     """The policy cannot be deleted (the default one)."""
 
 
-class NothingToDeidentify(Exception):
+class NothingToDeidentify(StateConflict):
     """The dataset has no stored file."""
 
 

@@ -18,7 +18,7 @@ from deid.serializers import (
     DeidRequestSerializer,
     DeidResponseSerializer,
 )
-from llmplatform.api import ApiError, Conflict
+from llmplatform.errors import NotFound, NotPermitted
 
 PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
 
@@ -26,7 +26,7 @@ PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
 def policy_or_404(policy_id: str) -> DeidPolicy:
     policy = DeidPolicy.objects.select_related("current_version").filter(name=policy_id).first()
     if policy is None:
-        raise ApiError(404, f"No de-identification policy {policy_id!r}.", policy_id=policy_id)
+        raise NotFound(f"No de-identification policy {policy_id!r}.", policy_id=policy_id)
     return policy
 
 
@@ -43,9 +43,8 @@ class DeidentifyTestView(APIView):
         options = data["options"]
         # Refused outright rather than silently omitted, so a script knows why it got none.
         if options["return_mapping"] and not request.user.has_perm(PII_MAPPING_PERMISSION):
-            raise ApiError(
-                403,
-                "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission.",
+            raise NotPermitted(
+                "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission."
             )
         policy = policy_or_404(data["policy_id"])
         outcome = services.deidentify_texts(
@@ -123,10 +122,7 @@ class DeidPolicyViewSet(
         )
 
     def perform_destroy(self, instance: DeidPolicy) -> None:
-        try:
-            services.delete_policy(policy=instance, actor=self.request.user)
-        except services.PolicyInUse as exc:
-            raise Conflict(str(exc)) from exc
+        services.delete_policy(policy=instance, actor=self.request.user)
 
     @extend_schema(responses={200: DeidPolicyVersionSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -145,7 +141,7 @@ class DatasetDeidentifyView(APIView):
     def _dataset(self, dataset_id) -> Dataset:
         dataset = Dataset.objects.filter(pk=dataset_id).first()
         if dataset is None:
-            raise ApiError(404, f"No dataset {dataset_id}.")
+            raise NotFound(f"No dataset {dataset_id}.")
         return dataset
 
     @extend_schema(
@@ -159,12 +155,9 @@ class DatasetDeidentifyView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         policy = policy_or_404(data["policy_id"])
-        try:
-            job = services.start_dataset_deidentification(
-                dataset=dataset, policy=policy, seed=data["seed"], name=data.get("name", ""), actor=request.user
-            )
-        except services.NothingToDeidentify as exc:
-            raise Conflict(str(exc)) from exc
+        job = services.start_dataset_deidentification(
+            dataset=dataset, policy=policy, seed=data["seed"], name=data.get("name", ""), actor=request.user
+        )
         return Response(DeidJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs")
@@ -181,5 +174,5 @@ class DeidJobView(APIView):
     def get(self, request: Request, job_id) -> Response:
         job = DeidJob.objects.select_related("source", "target").filter(pk=job_id).first()
         if job is None:
-            raise ApiError(404, f"No de-identification job {job_id}.")
+            raise NotFound(f"No de-identification job {job_id}.")
         return Response(DeidJobSerializer(job).data)

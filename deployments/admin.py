@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException
 
 from audit.admin import AuditedModelAdmin
 from deployments import services
 from deployments.models import Deployment, DeploymentTag, SupervisorLease
 from deployments.vllm import quoted
+from llmplatform.errors import DomainError
 
 
 class DeploymentTagInline(admin.TabularInline):
@@ -79,7 +79,7 @@ class DeploymentAdmin(AuditedModelAdmin):
         for deployment in queryset.live():
             try:
                 services.stop_deployment(deployment, actor=request.user, force=force)
-            except APIException as exc:
+            except DomainError as exc:
                 self.message_user(request, f"{deployment}: {exc.detail}", messages.ERROR)
             else:
                 self.message_user(request, f"{deployment} stopped.", messages.SUCCESS)

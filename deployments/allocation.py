@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from deployments.models import Deployment
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, UnknownGpuType, claim_gpus, free_gpus, require_gpu_type
-from llmplatform.api import ApiError, Conflict
+from gpus.services import GpusUnavailable, claim_gpus, free_gpus, require_gpu_type
+from llmplatform.errors import InvalidInput, StateConflict
 
 
 def port_range() -> range:
@@ -54,26 +54,20 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
-        raise Conflict("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
+        raise StateConflict("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
     if gpu_type:
-        try:
-            require_gpu_type(gpu_type=gpu_type)
-        except UnknownGpuType as exc:
-            raise ApiError(400, str(exc)) from exc
+        require_gpu_type(gpu_type=gpu_type)
     if preferred is not None:
         if preferred not in known:
-            raise ApiError(400, f"preferred_gpu {preferred} does not exist on this host; its GPUs are {known}.")
+            raise InvalidInput(f"preferred_gpu {preferred} does not exist on this host; its GPUs are {known}.")
         chosen = next(gpu for gpu in inventory if gpu.index == preferred)
         if not chosen.has_type(gpu_type):
-            raise ApiError(
-                400, f"preferred_gpu {preferred} is a {chosen.name or 'GPU of no known model'}, not {gpu_type!r}."
+            raise InvalidInput(
+                f"preferred_gpu {preferred} is a {chosen.name or 'GPU of no known model'}, not {gpu_type!r}."
             )
-        try:
-            return claim_gpus(
-                holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=preferred
-            )[0]
-        except GpusUnavailable as exc:
-            raise Conflict(str(exc)) from exc
+        return claim_gpus(
+            holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=preferred
+        )[0]
     # Most free memory first; a candidate claimed by a concurrent request a moment
     # ago is skipped for the next one instead of failing the request.
     candidates = [gpu for gpu in free_gpus(inventory) if gpu.has_type(gpu_type)]
@@ -86,11 +80,11 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
             continue
     holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
     of_type = f" {gpu_type}" if gpu_type else ""
-    raise Conflict(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
+    raise StateConflict(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
 
 
 def reserve_port(deployment: Deployment) -> int:
-    """Store a free port from the range on `deployment`; Conflict when none is left."""
+    """Store a free port from the range on `deployment`; StateConflict when none is left."""
     taken = set(Deployment.objects.live().on_this_host().exclude(port=None).values_list("port", flat=True))
     for port in port_range():
         if port in taken or not port_is_bindable(port):
@@ -102,4 +96,4 @@ def reserve_port(deployment: Deployment) -> int:
             continue  # a concurrent request reserved it first
         deployment.port = port
         return port
-    raise Conflict(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")
+    raise StateConflict(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")

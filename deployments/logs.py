@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmplatform.errors import InvalidInput
+
 TAIL_CHUNK_BYTES = 64 * 1024
 
 
@@ -27,8 +29,8 @@ class LogPage:
     next_offset: int  # byte offset after the last complete line returned: pass it as `after`
 
 
-class PageOutOfRange(ValueError):
-    pass
+class PageOutOfRange(InvalidInput):
+    """The page or offset asked for lies past the end of the log; `str()` says where it ends."""
 
 
 def _decode(raw: bytes) -> str:

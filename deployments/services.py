@@ -24,11 +24,11 @@ from audit.services import record_event
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
-from deployments.vllm import BadExtraArgs, build_argv, parse_extra_args, quoted
+from deployments.vllm import build_argv, parse_extra_args, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes
-from llmplatform.api import ApiError, Conflict
+from llmplatform.errors import InvalidInput, StateConflict
 
 logger = logging.getLogger(__name__)
 
@@ -55,27 +55,24 @@ def create_deployment(
     gpu_type: str = "",
     health_path: str = "/health",
 ) -> Deployment:
-    """Check the request, claim a GPU and a port, start the server; 4xx ApiError on bad input.
+    """Check the request, claim a GPU and a port, start the server; a DomainError when it cannot.
 
     Returns the deployment in `starting` (or `failed` if its process could not even
     be started). Nothing is left behind when a check or an allocation fails.
     """
     reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
-        raise ApiError(400, reason)
-    try:
-        extra_argv = parse_extra_args(extra_args)
-    except BadExtraArgs as exc:
-        raise ApiError(400, str(exc)) from exc
+        raise InvalidInput(reason)
+    extra_argv = parse_extra_args(extra_args)
     if model_path and artifact_id:
-        raise ApiError(400, "Give either model_path or artifact_id, not both.")
+        raise InvalidInput("Give either model_path or artifact_id, not both.")
     if artifact_id:
         source = sources.from_artifact(artifact_id, user=actor, served_model_name=served_model_name)
     elif model_path:
         source = sources.from_models_dir(model_path, served_model_name=served_model_name)
     else:
-        raise ApiError(
-            400, "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
+        raise InvalidInput(
+            "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
         )
 
     with transaction.atomic():
@@ -195,23 +192,23 @@ def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, f
     """SIGTERM the server's whole process group, wait, SIGKILL it if `force`; verify it is gone.
 
     Only then are its GPU and port released and the deployment marked `stopped`.
-    Conflict (409) when it has already ended, or when processes survive.
+    StateConflict when it has already ended, or when processes survive.
     """
     now = timezone.now()
     if not Deployment.objects.filter(pk=deployment.pk, status__in=LIVE_STATUSES).update(stop_requested_at=now):
         deployment.refresh_from_db()
-        raise Conflict(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
+        raise StateConflict(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
     old_status = deployment.status
     pgid = _own_group(deployment)
     if pgid is not None and not processes.terminate_group(pgid, grace=settings.DEPLOY_STOP_GRACE_SECONDS, force=force):
         Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=None)
         survivors = processes.group_members(pgid)
         if not force:
-            raise Conflict(
+            raise StateConflict(
                 f"Deployment {deployment.pk} did not exit within {settings.DEPLOY_STOP_GRACE_SECONDS:g} s of "
                 f"SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true to SIGKILL it."
             )
-        raise Conflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
+        raise StateConflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
     exit_code = deployment.read_exit_code()
     who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
     _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)

@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.text import slugify
 
 from deployments.vllm import LoraModule
-from llmplatform.api import ApiError
+from llmplatform.errors import InvalidInput, NotFound, StateConflict
 from projects.models import Project
 from runs.models import Artifact, ArtifactTagValue, ArtifactType
 
@@ -39,33 +39,32 @@ class ModelSource:
 
 
 def resolve_under_models_dir(relative: str, *, field: str = "model_path") -> Path:
-    """The existing path `relative` names inside MODELS_DIR; ApiError 400 otherwise."""
+    """The existing path `relative` names inside MODELS_DIR; InvalidInput otherwise."""
     if not relative or not relative.strip():
-        raise ApiError(400, f"{field} is empty; give a path relative to the models directory.", missing=[field])
+        raise InvalidInput(f"{field} is empty; give a path relative to the models directory.", missing=[field])
     if "\x00" in relative:
-        raise ApiError(400, f"{field} contains a NUL byte.")
+        raise InvalidInput(f"{field} contains a NUL byte.")
     pure = PurePosixPath(relative)
     if pure.is_absolute() or relative.startswith("~"):
-        raise ApiError(400, f"{field} {relative!r} must be relative to the models directory, not absolute.")
+        raise InvalidInput(f"{field} {relative!r} must be relative to the models directory, not absolute.")
     if ".." in pure.parts:
-        raise ApiError(400, f"{field} {relative!r} may not contain '..' segments.")
+        raise InvalidInput(f"{field} {relative!r} may not contain '..' segments.")
     root = Path(settings.MODELS_DIR).resolve()
     try:
         resolved = (root / pure).resolve()
         exists = resolved.exists()
     except (OSError, ValueError, RuntimeError) as exc:  # name too long, undecodable, symlink loop
-        raise ApiError(400, f"{field} {relative!r} cannot be used as a path: {exc}.") from exc
+        raise InvalidInput(f"{field} {relative!r} cannot be used as a path: {exc}.") from exc
     if not resolved.is_relative_to(root):
-        raise ApiError(400, f"{field} {relative!r} leads outside the models directory (through a symlink).")
+        raise InvalidInput(f"{field} {relative!r} leads outside the models directory (through a symlink).")
     if not exists:
-        raise ApiError(400, f"{field} {relative!r} does not exist in the models directory.", missing=[relative])
+        raise InvalidInput(f"{field} {relative!r} does not exist in the models directory.", missing=[relative])
     return resolved
 
 
 def check_served_name(name: str) -> str:
     if not SERVED_NAME.match(name):
-        raise ApiError(
-            400,
+        raise InvalidInput(
             f"served_model_name {name!r} must start with a letter or digit and hold only letters, digits "
             "and . _ : / - (at most 128 characters).",
         )
@@ -89,25 +88,24 @@ def _visible_artifact(artifact_id: uuid.UUID, user: AbstractBaseUser) -> Artifac
         .first()
     )
     if artifact is None:
-        raise ApiError(404, f"No artifact {artifact_id} in a project you can see.")
+        raise NotFound(f"No artifact {artifact_id} in a project you can see.")
     return artifact
 
 
 def from_artifact(artifact_id: uuid.UUID, *, user: AbstractBaseUser, served_model_name: str = "") -> ModelSource:
     artifact = _visible_artifact(artifact_id, user)
     if not artifact.tags.filter(value=ArtifactTagValue.RELEASE).exists():
-        raise ApiError(
-            409,
+        raise StateConflict(
             f"Artifact {artifact.name} ({artifact.id}) is not tagged 'release'; tag it as a release before "
             "deploying it.",
         )
     if artifact.type not in SERVABLE_AS_IS and artifact.type != ArtifactType.ADAPTER:
-        raise ApiError(
-            400, f"Artifact {artifact.name} is a {artifact.type}; only checkpoints, models and adapters can be served."
+        raise InvalidInput(
+            f"Artifact {artifact.name} is a {artifact.type}; only checkpoints, models and adapters can be served."
         )
     path = Path(artifact.path)
     if not path.exists():
-        raise ApiError(400, f"Artifact {artifact.name}'s files are gone from {artifact.path}.", missing=[artifact.path])
+        raise InvalidInput(f"Artifact {artifact.name}'s files are gone from {artifact.path}.", missing=[artifact.path])
     run = artifact.run
     name = check_served_name(served_model_name or _default_name(run.name or str(run.id)[:8], artifact.name))
     if artifact.type in SERVABLE_AS_IS:
@@ -116,8 +114,8 @@ def from_artifact(artifact_id: uuid.UUID, *, user: AbstractBaseUser, served_mode
         )
     base = run.model or run.project.base_model
     if not base:
-        raise ApiError(
-            400, f"Adapter {artifact.name} cannot be served: neither its run nor its project names a base model."
+        raise InvalidInput(
+            f"Adapter {artifact.name} cannot be served: neither its run nor its project names a base model."
         )
     base_path = resolve_under_models_dir(base, field="base model")
     base_name = _default_name(PurePosixPath(base).name)

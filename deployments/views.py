@@ -23,7 +23,6 @@ from deployments.serializers import (
     DeploymentRemovedSerializer,
     DeploymentStopQuerySerializer,
 )
-from llmplatform.api import ApiError
 from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
 
 ERRORS = {
@@ -112,11 +111,8 @@ class DeploymentViewSet(viewsets.ViewSet):
         query.is_valid(raise_exception=True)
         options = query.validated_data
         path = Path(deployment.log_file)
-        try:
-            if "after" in options:
-                page = logs.after(path, offset=options["after"], page_size=options["page_size"])
-            else:
-                page = logs.page_of(path, page=options.get("page"), page_size=options["page_size"])
-        except logs.PageOutOfRange as exc:
-            raise ApiError(400, str(exc)) from exc
+        if "after" in options:
+            page = logs.after(path, offset=options["after"], page_size=options["page_size"])
+        else:
+            page = logs.page_of(path, page=options.get("page"), page_size=options["page_size"])
         return Response(DeploymentLogPageSerializer(page).data)

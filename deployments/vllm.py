@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from llmplatform.errors import InvalidInput
+
 TEMPLATE_PLACEHOLDERS = frozenset({"model_path", "port", "name", "gpu_id"})
 
 # Option → why a user may not set it. Underscore spellings (`--served_model_name`,
@@ -42,7 +44,7 @@ PLATFORM_OPTIONS = {
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 
-class BadExtraArgs(ValueError):
+class BadExtraArgs(InvalidInput):
     """`extra_args` cannot be used; `str()` says why, naming the argument."""
 
 

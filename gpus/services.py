@@ -9,13 +9,14 @@ from django.db import IntegrityError, transaction
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim
+from llmplatform.errors import InvalidInput, StateConflict
 
 
-class GpusUnavailable(Exception):
+class GpusUnavailable(StateConflict):
     """Not enough free GPUs; `str()` says why in a sentence fit for a user."""
 
 
-class UnknownGpuType(ValueError):
+class UnknownGpuType(InvalidInput):
     """No GPU of the host is of the type asked for; `str()` names the types there are."""
 
 

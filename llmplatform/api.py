@@ -1,10 +1,14 @@
 """API conventions in one place.
 
 Every error on an API path is a JSON body with a human `detail` sentence (plus
-structured fields where useful), never an HTML page: DRF's exceptions go through
-`exception_handler`, and everything outside DRF's views (unknown URLs, oversized
-bodies, Django's own error pages) through `llmplatform.middleware.JsonApiMiddleware`.
-Paged lists share `PageQuery` and `page_of`.
+structured fields where useful), never an HTML page. `exception_handler` turns the
+domain's refusals (`llmplatform.errors`) into `{"detail": ..., **fields}` with the
+status `STATUS_OF_DOMAIN_ERROR` gives their class. DRF's own exceptions are left for
+what is about HTTP itself (serializer validation, which adds `errors`; authentication;
+a body the parsers refuse, `PayloadTooLarge`, or one sent without a length,
+`LengthRequired`) and are answered in the same shape. Everything outside DRF's views
+(unknown URLs, oversized bodies, Django's own error pages) goes through
+`llmplatform.middleware.JsonApiMiddleware`. Paged lists share `PageQuery` and `page_of`.
 """
 
 from __future__ import annotations
@@ -28,31 +32,20 @@ def is_api_path(path: str) -> bool:
     return path != "/" and not path.startswith(HTML_PATH_PREFIXES)
 
 
-class Conflict(exceptions.APIException):
-    """409: the object's state does not allow the request (e.g. cancelling a finished run)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the object."
-    default_code = "conflict"
-
-
 class PayloadTooLarge(exceptions.APIException):
+    """413 from a parser: the body is bigger than the view takes (DRF's parsers refuse in DRF's exceptions)."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
 
 
-class ApiError(exceptions.APIException):
-    """An error with a status, a `detail` sentence and extra structured fields.
+class LengthRequired(exceptions.APIException):
+    """411: a body the view must know the size of before reading it came without a Content-Length."""
 
-    `raise ApiError(400, "Missing training files.", missing=["datasets/x.jsonl"])`
-    gives `400 {"detail": "Missing training files.", "missing": [...]}`.
-    """
-
-    def __init__(self, status_code: int, detail: str, **fields: Any) -> None:
-        super().__init__(detail=detail)
-        self.status_code = status_code
-        self.fields = fields
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "The request needs a Content-Length."
+    default_code = "length_required"
 
 
 def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
@@ -80,6 +73,7 @@ STATUS_OF_DOMAIN_ERROR: dict[type[errors.DomainError], int] = {
     errors.StateConflict: status.HTTP_409_CONFLICT,
     errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     errors.UnsupportedMedia: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    errors.OutOfSpace: status.HTTP_507_INSUFFICIENT_STORAGE,
 }
 
 
@@ -98,9 +92,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, ApiError):
-        response.data = {"detail": str(exc.detail), **exc.fields}
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         sentences = flatten_errors(exc.detail)
         response.data = {"detail": "; ".join(sentences) or "Invalid input.", "errors": exc.detail}
     elif isinstance(response.data, dict) and "detail" in response.data:

@@ -4,8 +4,8 @@ Services, models and their helpers raise these, never HTTP exceptions. The API t
 them into `{"detail": <sentence>, **fields}` with the status `llmplatform.api` maps
 each class to; the console puts the same sentence on the form the person sent; the
 admin shows it as a message. A domain module that needs a more precise name
-subclasses one of these (`class UnsafePath(InvalidInput)`), so the mapping stays in
-one place.
+subclasses one of these (`class UnknownGpuType(InvalidInput)`), so the mapping stays
+in one place.
 """
 
 from __future__ import annotations
@@ -51,3 +51,7 @@ class TooLarge(DomainError):
 
 class UnsupportedMedia(DomainError):
     """The input is of a kind the platform does not read (HTTP 415)."""
+
+
+class OutOfSpace(DomainError):
+    """The platform has no room to keep the input, e.g. a disk too full for an announced upload (HTTP 507)."""

@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from audit.models import AuditAction
 from audit.services import record_event
-from llmplatform.api import Conflict
+from llmplatform.errors import StateConflict
 from projects.models import Project, ProjectVersion
 
 # The fields a project's owner configures; each change of one is versioned.
@@ -39,8 +39,8 @@ def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:
     return actor.get_username() if actor is not None and actor.is_authenticated else ""
 
 
-def _duplicate_name(name: str) -> Conflict:
-    return Conflict(f"A project named {name!r} already exists; choose another name.")
+def _duplicate_name(name: str) -> StateConflict:
+    return StateConflict(f"A project named {name!r} already exists; choose another name.")
 
 
 def create_project(

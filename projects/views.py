@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from llmplatform.api import ApiError
+from llmplatform.errors import InvalidInput
 from projects import services
 from projects.models import Project, ProjectStatus, ProjectVersion
 from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
@@ -97,7 +97,7 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             projects = projects.filter(owner=owner)
         if status := params.get("status"):
             if status not in ProjectStatus.values:
-                raise ApiError(400, f"status must be one of {', '.join(ProjectStatus.values)}.")
+                raise InvalidInput(f"status must be one of {', '.join(ProjectStatus.values)}.")
             projects = projects.filter(status=status)
         if tag := params.get("tag"):
             projects = projects.with_tag(tag)

@@ -27,8 +27,8 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import record_event
 from gpus.models import HolderKind
-from gpus.services import UnknownGpuType, release_gpus, require_gpu_type
-from llmplatform.api import ApiError, Conflict
+from gpus.services import release_gpus, require_gpu_type
+from llmplatform.errors import InvalidInput, StateConflict
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch, leases
@@ -100,7 +100,7 @@ def create_run(
     """Queue a run of `project`; missing fields fall back to the project's (or, when
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
-        raise Conflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+        raise StateConflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
     # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
     dataset = dataset or (source_run.dataset if source_run else project.dataset_name)
@@ -117,7 +117,7 @@ def create_run(
     dataset_path = _resolve_existing(dataset, "dataset", missing, unsafe)
     yaml_path = _resolve_existing(training_yaml_name, "training_yaml_name", missing, unsafe)
     if unsafe:
-        raise ApiError(400, "; ".join(unsafe), errors=unsafe)
+        raise InvalidInput("; ".join(unsafe), errors=unsafe)
     if missing:
         # `missing` names a path that is absent, or the field itself when no path was given at all.
         given = {"dataset": dataset, "training_yaml_name": training_yaml_name}
@@ -126,23 +126,20 @@ def create_run(
         sentences = [f"Not found under the training directory: {', '.join(absent)}."] if absent else []
         if unset:
             sentences.append(f"Not set on the run or its project: {', '.join(unset)}.")
-        raise ApiError(400, " ".join(sentences), missing=missing)
+        raise InvalidInput(" ".join(sentences), missing=missing)
     assert dataset_path is not None and yaml_path is not None
     try:
         base_config = launch.read_training_yaml(yaml_path)
     except launch.BadTrainingConfig as exc:
-        raise ApiError(400, f"The training YAML {training_yaml_name!r} {exc}.") from None
+        raise InvalidInput(f"The training YAML {training_yaml_name!r} {exc}.") from None
 
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
-        raise ApiError(400, f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
+        raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
     gpu_type = str(resources.get("gpu_type") or "").strip()
     # Slurm knows its own GPU types; a run asking for no GPU (a CPU run) needs none of it.
     if gpu_type and resources.get("gpu_count") and not get_executor(executor).queues_itself:
-        try:
-            require_gpu_type(gpu_type=gpu_type)
-        except UnknownGpuType as exc:
-            raise ApiError(400, str(exc)) from None
+        require_gpu_type(gpu_type=gpu_type)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
@@ -407,7 +404,7 @@ def cancel_run(*, run: Run, actor: User) -> Run:
         run.refresh_from_db()
         if run.status == RunStatus.CANCELLED:
             return run
-        raise Conflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
+        raise StateConflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it
@@ -468,20 +465,20 @@ def resume_run(
 ) -> Run:
     """A new run continuing from a complete checkpoint of this run's project."""
     if not source_artifact_id:
-        raise ApiError(400, "Give source_artifact_id: the checkpoint artifact to resume from.")
+        raise InvalidInput("Give source_artifact_id: the checkpoint artifact to resume from.")
     try:
         artifact_id = uuid.UUID(str(source_artifact_id))
     except ValueError:
-        raise ApiError(400, f"source_artifact_id {source_artifact_id!r} is not a UUID.") from None
+        raise InvalidInput(f"source_artifact_id {source_artifact_id!r} is not a UUID.") from None
     artifact = Artifact.objects.select_related("run").filter(pk=artifact_id, run__project=run.project_id).first()
     if artifact is None:
-        raise ApiError(400, f"No artifact {artifact_id} in project {run.project.name!r}.")
+        raise InvalidInput(f"No artifact {artifact_id} in project {run.project.name!r}.")
     if artifact.type != ArtifactType.CHECKPOINT:
-        raise ApiError(
-            400, f"Artifact {artifact.name!r} is a {artifact.type}, not a checkpoint; resume needs a checkpoint."
+        raise InvalidInput(
+            f"Artifact {artifact.name!r} is a {artifact.type}, not a checkpoint; resume needs a checkpoint."
         )
     if not Path(artifact.path).is_dir():
-        raise ApiError(400, f"Checkpoint {artifact.name!r} is no longer on disk ({artifact.path}).")
+        raise InvalidInput(f"Checkpoint {artifact.name!r} is no longer on disk ({artifact.path}).")
     resumed = create_run(project=run.project, actor=actor, resume_from=artifact, **overrides)
     record_event(
         actor=actor, action=AuditAction.ACTION, target=resumed, verb="resume", changes={"from": str(artifact.pk)}
@@ -500,7 +497,7 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
     """Tag an artifact candidate/release/archived (or 候选/发布/归档); tagging again updates the notes."""
     value = normalise_tag(tag)
     if value is None:
-        raise ApiError(400, f"Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档).")
+        raise InvalidInput(f"Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档).")
     with transaction.atomic():
         ArtifactTag.objects.update_or_create(
             artifact=artifact,

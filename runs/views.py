@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from llmplatform.api import ApiError
+from llmplatform.errors import InvalidInput
 from projects.models import Project
 from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
 from projects.views import PROJECT_REFERENCE, project_for
@@ -77,7 +77,7 @@ class RunViewSet(viewsets.GenericViewSet):
         runs = project.runs.order_by("-created_at")
         if status := request.query_params.get("status"):
             if status not in RunStatus.values:
-                raise ApiError(400, f"status must be one of {', '.join(RunStatus.values)}.")
+                raise InvalidInput(f"status must be one of {', '.join(RunStatus.values)}.")
             runs = runs.filter(status=status)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(RunSerializer(page, many=True).data)

@@ -1,4 +1,4 @@
-"""The platform's URLs plus two probe views, to exercise the API conventions before
+"""The platform's URLs plus probe views, to exercise the API conventions before
 (and independently of) the domain endpoints that other apps add."""
 
 from django.urls import path
@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from llmplatform import errors
 from llmplatform.urls import urlpatterns as platform_urlpatterns
 
 
@@ -27,8 +28,16 @@ class BrokenView(APIView):
         raise RuntimeError("a bug")
 
 
+class RefusingView(APIView):
+    """Refuses with the `llmplatform.errors` class named in the path, as a service would."""
+
+    def post(self, request: Request, refusal: str) -> Response:
+        raise getattr(errors, refusal)("Refused for the probe.", refusal=refusal)
+
+
 urlpatterns = [
     path("probe/echo", EchoView.as_view()),
     path("probe/broken", BrokenView.as_view()),
+    path("probe/refuse/<str:refusal>", RefusingView.as_view()),
     *platform_urlpatterns,
 ]

@@ -14,9 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
-from console.errors import add_service_error
+from console.errors import add_service_error, explain
 from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
 from datasets import services
 from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
@@ -24,6 +23,7 @@ from datasets.uploads import UPLOAD_FIELD, ReceivedFile, StagingUploadHandler
 from datasets.validation import read_records
 from deid import services as deid_services
 from deid.models import ACTIVE_JOB_STATUSES, DEFAULT_POLICY_NAME, DeidJob
+from llmplatform.errors import DomainError
 
 DATASETS_PER_PAGE = 25
 PREVIEW_LINES = 20
@@ -56,7 +56,7 @@ def dataset_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             dataset = services.create_dataset(created_by=request.user, **form.cleaned_data)
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Dataset %(name)s created; now upload its files.") % {"name": dataset.name})
@@ -111,8 +111,8 @@ def dataset_deidentify(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         return redirect("console:dataset-detail", dataset.pk)
     try:
         job = deid_services.start_dataset_deidentification(dataset=dataset, actor=request.user, **form.cleaned_data)
-    except deid_services.NothingToDeidentify as error:
-        messages.error(request, str(error))
+    except DomainError as error:
+        messages.error(request, explain(error))
     else:
         messages.success(request, _("De-identification of %(name)s queued.") % {"name": job.target_name})
     return redirect("console:dataset-detail", dataset.pk)
@@ -189,9 +189,9 @@ def _config_upload(request: HttpRequest) -> HttpResponse:
                 make_current=form.cleaned_data["current"],
                 task_type=form.cleaned_data["task_type"] or None,
             )
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
-            problems = getattr(error, "fields", {}).get("errors", [])
+            problems = error.fields.get("errors", [])
         else:
             messages.success(request, _("Training config %(name)s uploaded.") % {"name": config.filename})
             return redirect("console:config-detail", config.pk)

@@ -13,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
 from console.errors import add_service_error, explain
 from console.forms import DeploymentForm
@@ -21,6 +20,7 @@ from console.gpus import gpu_rows
 from deployments import logs, services
 from deployments.models import Deployment, DeploymentStatus
 from deployments.vllm import quoted
+from llmplatform.errors import DomainError
 from projects.models import Project
 from runs.models import Artifact, ArtifactTagValue
 
@@ -69,7 +69,7 @@ def deployment_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             deployment = services.create_deployment(actor=request.user, **form.service_arguments())
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Deployment started; it is loading the model."))
@@ -130,7 +130,7 @@ def deployment_stop(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
         raise PermissionDenied
     try:
         services.stop_deployment(deployment, actor=request.user, force=request.POST.get("force") == "on")
-    except APIException as error:
+    except DomainError as error:
         messages.error(request, explain(error))
     else:
         messages.success(request, _("Deployment stopped; its GPU and port are free."))

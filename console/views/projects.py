@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
 from console.errors import add_service_error
 from console.forms import ProjectFilterForm, ProjectForm, RunForm
 from console.lookups import project_for
+from llmplatform.errors import DomainError
 from projects import services as project_services
 from projects.models import Project
 from runs import services as run_services
@@ -63,7 +63,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
         fields, members = form.service_fields()
         try:
             project = project_services.create_project(actor=request.user, fields=fields, members=members)
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
@@ -81,7 +81,7 @@ def project_edit(request: HttpRequest, project_id: UUID) -> HttpResponse:
         fields, members = form.service_fields()
         try:
             project_services.update_project(project=project, actor=request.user, fields=fields, members=members)
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Project saved."))
@@ -100,7 +100,7 @@ def run_create(request: HttpRequest, project_id: UUID) -> HttpResponse:
     if form.is_valid():
         try:
             run = run_services.create_run(project=project, actor=request.user, **form.service_arguments())
-        except APIException as error:
+        except DomainError as error:
             add_service_error(form, error)
         else:
             messages.success(request, _("Run %(name)s queued.") % {"name": run.name})

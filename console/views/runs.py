@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
 from console.errors import explain
 from console.forms import LogFilterForm, TagForm
 from console.lookups import run_for
+from llmplatform.errors import DomainError
 from runs import services
 from runs.logs import LogQuery, read_log_page
 from runs.models import Artifact, ArtifactTagValue, ArtifactType, LogLine, Run
@@ -167,7 +167,7 @@ def run_cancel(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
     run = operable_run(request, project_id, run_id)
     try:
         run = services.cancel_run(run=run, actor=request.user)
-    except APIException as error:
+    except DomainError as error:
         messages.error(request, explain(error))
     else:
         messages.success(request, _("Run %(name)s cancelled.") % {"name": run})
@@ -183,7 +183,7 @@ def run_resume(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         resumed = services.resume_run(
             run=run, actor=request.user, source_artifact_id=request.POST.get("artifact"), overrides={}
         )
-    except APIException as error:
+    except DomainError as error:
         messages.error(request, explain(error))
         return redirect("console:run-detail", run.project_id, run.pk)
     messages.success(request, _("Run %(name)s queued, resuming from the checkpoint.") % {"name": resumed})

@@ -18,7 +18,7 @@ from datasets.models import Dataset, DatasetFile, FileStatus
 from datasets.storage import PUBLISHED_FILE_MODE
 from datasets.tasks import purge_abandoned_uploads
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
-from llmplatform.api import ApiError
+from llmplatform.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_it_creates_a_derived_dataset_and_audits_it(owner):
 
 
 def test_it_refuses_an_unknown_task_type(owner):
-    with pytest.raises(ApiError, match="task_type must be one of"):
+    with pytest.raises(InvalidInput, match="task_type must be one of"):
         services.create_dataset(name="x", task_type="rlhf", created_by=owner)
     assert not Dataset.objects.exists()
 

@@ -16,7 +16,7 @@ from deployments.tests.conftest import FAKE_VLLM, supervise_until
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim
 from llmplatform import processes
-from llmplatform.api import ApiError
+from llmplatform.errors import InvalidInput
 from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -227,7 +227,7 @@ def test_it_refuses_labels_it_cannot_keep(owner_client, fake_vllm, tiny_model, b
 
 
 def test_it_checks_tags_for_callers_without_a_serializer(owner, fake_vllm, tiny_model):
-    with pytest.raises(ApiError, match="printable"):
+    with pytest.raises(InvalidInput, match="printable"):
         create_deployment(actor=owner, model_path=tiny_model, tags=["line\nbreak"])
 
 
