@@ -51,11 +51,6 @@ class RunQuerySet(models.QuerySet):
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
-    def touch(self) -> int:
-        """Mark these runs changed: a write to a run's artifacts or tags must, in its transaction,
-        as the run detail's memo of them is keyed on `updated_at` (runs.serializers.recent_children)."""
-        return self.update(updated_at=timezone.now())
-
 
 class Run(Leased):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""

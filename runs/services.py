@@ -510,7 +510,6 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
                 "applied_by": actor if actor is not None and actor.is_authenticated else None,
             },
         )
-        Run.objects.filter(pk=artifact.run_id).touch()
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )
