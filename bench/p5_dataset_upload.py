@@ -290,8 +290,8 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
         [*manage, "create_api_token", "bench"], env=env, check=True, capture_output=True, text=True
     ).stdout
     token = token_output.split("token: ")[1].split()[0]
-    # Other apps schedule long-running supervision tasks; with them the one worker would
-    # validate only after they yield. P5 measures the datasets path alone.
+    # The hourly purge of abandoned uploads would take the one worker for a moment; P5
+    # measures the validation path alone (no supervision loop runs: no run, no deployment).
     subprocess.run(
         [*manage, "shell", "-c", "from django_q.models import Schedule; Schedule.objects.all().delete()"],
         env=env,

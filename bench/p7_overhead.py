@@ -106,7 +106,7 @@ def main() -> None:
     client = APIClient()
     client.force_authenticate(user)
     supervisor = subprocess.Popen(
-        [sys.executable, str(REPO / "manage.py"), "supervise"],
+        [sys.executable, str(REPO / "manage.py"), "supervise", "runs"],
         cwd=REPO,
         stdout=open(scratch / "supervisor.log", "wb"),  # noqa: SIM115 (lives as long as the process)
         stderr=subprocess.STDOUT,

@@ -5,7 +5,7 @@ from django.http import HttpRequest
 
 from audit.admin import AuditedModelAdmin
 from deployments import services
-from deployments.models import Deployment, DeploymentTag, SupervisorLease
+from deployments.models import Deployment, DeploymentTag
 from deployments.vllm import quoted
 from llmplatform.errors import DomainError
 
@@ -91,14 +91,3 @@ class DeploymentAdmin(AuditedModelAdmin):
     @admin.action(description="Stop the selected deployments, SIGKILL if SIGTERM is not enough")
     def force_stop_deployments(self, request: HttpRequest, queryset) -> None:
         self._stop(request, queryset, force=True)
-
-
-@admin.register(SupervisorLease)
-class SupervisorLeaseAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "expires_at"]
-    list_filter = ["expires_at"]
-    search_fields = ["name", "owner"]
-    readonly_fields = ["name", "owner", "expires_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

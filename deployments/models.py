@@ -168,14 +168,3 @@ class DeploymentTag(models.Model):
 
     def __str__(self) -> str:
         return self.value
-
-
-class SupervisorLease(models.Model):
-    """One supervisor per host probes deployments; the lease expires if its holder dies."""
-
-    name = models.CharField(max_length=255, unique=True)
-    owner = models.CharField(max_length=255)
-    expires_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} held by {self.owner} until {self.expires_at:%H:%M:%S}"

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, Depl
 from deployments.vllm import build_argv, parse_extra_args, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
-from llmplatform import processes
+from llmplatform import processes, supervision
 from llmplatform.errors import InvalidInput, StateConflict
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def create_deployment(
         deployment.save(update_fields=["gpu_id", "argv", "log_file", "updated_at"])
 
     _spawn(deployment)
+    transaction.on_commit(partial(supervision.wake, "deployments"))
     record_event(
         actor=actor,
         action=AuditAction.CREATE,

@@ -230,8 +230,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "llmplatform",
-    # Two workers are taken by the supervision loops (runs, and deployments while any
-    # is live); the others validate uploads and de-identify datasets.
+    # Up to two workers are taken by the supervision loops (runs while any is queued or
+    # running, deployments while any is live; llmplatform.supervision); the others
+    # validate uploads and de-identify datasets.
     "workers": env_int("Q_WORKERS", 4),
     "timeout": env_int("Q_TIMEOUT", 3600),
     "retry": env_int("Q_TIMEOUT", 3600) + 600,
@@ -279,6 +280,8 @@ RUNS_DIR = Path(os.environ.get("RUNS_DIR", DATA_DIR / "runs")).resolve()
 DEFAULT_EXECUTOR = os.environ.get("DEFAULT_EXECUTOR", "local")
 CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
 SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
+# Every supervision loop (llmplatform.supervision) and every run a loop watches is held by a
+# lease of this length; a holder on another host that stops renewing it is replaced after it.
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)
 # How long one django-q2 supervision task loops before queuing its successor. Short, because
 # qcluster waits for running tasks on SIGTERM: stopping it waits out the current slice
@@ -314,11 +317,6 @@ DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
 DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
 # A deployment still loading its model after this long is marked `unhealthy`.
 DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
-# The deployment supervisor's lease (one per host); a dead supervisor's lease expires after this.
-DEPLOY_SUPERVISOR_LEASE_SECONDS = env_float("DEPLOY_SUPERVISOR_LEASE_SECONDS", 30.0)
-# How long one scheduled django-q2 supervise task probes before handing over to the next one
-# (short for the same reason as SUPERVISOR_TASK_SECONDS).
-DEPLOY_SUPERVISOR_TASK_SECONDS = env_float("DEPLOY_SUPERVISOR_TASK_SECONDS", 15.0)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

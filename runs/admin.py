@@ -65,33 +65,8 @@ class ArtifactTagInline(admin.TabularInline):
     raw_id_fields = ["applied_by"]
 
 
-class TouchesRunMixin:
-    """Saving or deleting an artifact or tag marks its run changed (RunQuerySet.touch)."""
-
-    def run_ids(self, objects) -> set:
-        return {obj.run_id if isinstance(obj, Artifact) else obj.artifact.run_id for obj in objects}
-
-    def log_addition(self, request: HttpRequest, obj, message):
-        Run.objects.filter(pk__in=self.run_ids([obj])).touch()  # inside the admin's transaction, after inlines
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request: HttpRequest, obj, message):
-        Run.objects.filter(pk__in=self.run_ids([obj])).touch()
-        return super().log_change(request, obj, message)
-
-    def delete_model(self, request: HttpRequest, obj) -> None:
-        run_ids = self.run_ids([obj])
-        super().delete_model(request, obj)
-        Run.objects.filter(pk__in=run_ids).touch()
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        run_ids = self.run_ids(queryset)
-        super().delete_queryset(request, queryset)
-        Run.objects.filter(pk__in=run_ids).touch()
-
-
 @admin.register(Artifact)
-class ArtifactAdmin(TouchesRunMixin, AuditedModelAdmin):
+class ArtifactAdmin(AuditedModelAdmin):
     list_display = ["name", "type", "run", "step", "size_bytes", "created_at"]
     list_filter = ["type"]
     list_select_related = ["run"]
@@ -101,7 +76,7 @@ class ArtifactAdmin(TouchesRunMixin, AuditedModelAdmin):
 
 
 @admin.register(ArtifactTag)
-class ArtifactTagAdmin(TouchesRunMixin, AuditedModelAdmin):
+class ArtifactTagAdmin(AuditedModelAdmin):
     list_display = ["artifact", "value", "notes", "applied_at", "applied_by"]
     list_filter = ["value"]
     search_fields = ["artifact__name", "notes"]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from llmplatform.leases import Leased
 from projects.models import Project
 
 
@@ -52,13 +51,10 @@ class RunQuerySet(models.QuerySet):
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
-    def touch(self) -> int:
-        """Mark these runs changed: a write to a run's artifacts or tags must, in its transaction,
-        as the run detail's memo of them is keyed on `updated_at` (runs.serializers.recent_children)."""
-        return self.update(updated_at=timezone.now())
 
+class Run(Leased):
+    """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
 
-class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
@@ -106,10 +102,6 @@ class Run(models.Model):
     log_offset = models.PositiveBigIntegerField(default=0, help_text="Bytes of the log file ingested.")
     next_log_seq = models.PositiveBigIntegerField(default=1)
     ingest_state = models.JSONField(default=dict, blank=True, help_text="Parser positions in the trainer's files.")
-
-    # At most one supervisor processes a run at a time; the lease expires if its holder dies.
-    lease_owner = models.CharField(max_length=255, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -159,29 +151,6 @@ class Run(models.Model):
             if row["tags__id"] is not None:
                 artifact["tag_list"].append({name: row[f"tags__{name}"] for name in tag_fields})
         return list(artifacts.values())
-
-    def take_lease(self, owner: str, *, seconds: float, statuses: frozenset[str], steal_from: str = "") -> bool:
-        """Hold the run for `owner` unless someone else holds an unexpired lease.
-
-        `steal_from` names a holder known to be dead (its process is gone), whose
-        lease is taken at once instead of waiting for it to expire.
-        """
-        now = timezone.now()
-        free = Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_expires_at__lt=now)
-        if steal_from:
-            free |= Q(lease_owner=steal_from)
-        expires = now + timedelta(seconds=seconds)
-        taken = Run.objects.filter(free, pk=self.pk, status__in=statuses).update(
-            lease_owner=owner, lease_expires_at=expires
-        )
-        if taken:
-            self.lease_owner, self.lease_expires_at = owner, expires
-        return taken == 1
-
-    def release_lease(self, owner: str) -> None:
-        Run.objects.filter(pk=self.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
-        if self.lease_owner == owner:
-            self.lease_owner, self.lease_expires_at = "", None
 
     def transition(self, old: str, new: str, **fields: Any) -> bool:
         """Move from `old` to `new` if and only if the row is still `old`.

@@ -19,11 +19,10 @@ from django.db.models import Q
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus
-from runs import leases, services
+from llmplatform import leases
+from runs import services
 from runs.executors import get_executor
 from runs.models import Run, RunStatus
-
-QUEUED = frozenset({RunStatus.QUEUED})
 
 
 def gpus_needed(run: Run) -> int:
@@ -105,7 +104,7 @@ def dispatch_queued_runs() -> list[Run]:
         if reason:
             _wait(run, reason)
             continue
-        if not run.take_lease(owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, statuses=QUEUED):
+        if not run.take_lease(owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, where=Q(status=RunStatus.QUEUED)):
             continue
         gpu_indices: list[int] = []
         if needed:

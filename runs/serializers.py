@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC
-from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -112,33 +111,29 @@ class RunDetailSerializer(RunSerializer):
 
     @extend_schema_field(RunArtifactSerializer(many=True))
     def get_artifacts(self, run: Run) -> list[dict]:
-        return recent_children(run)["artifacts"]
+        return self.children(run)["artifacts"]
 
     @extend_schema_field(RunArtifactSerializer(allow_null=True))
     def get_latest_checkpoint(self, run: Run) -> dict | None:
-        return recent_children(run)["latest_checkpoint"]
+        return self.children(run)["latest_checkpoint"]
 
     @extend_schema_field(RunLogLineSerializer(many=True))
     def get_logs(self, run: Run) -> list[dict]:
         """The most recent lines, oldest first (the whole log is paged at /logs)."""
-        return recent_children(run)["logs"]
+        return self.children(run)["logs"]
+
+    def children(self, run: Run) -> dict[str, Any]:
+        """`recent_children` of the run being rendered, fetched once for the three fields that show them."""
+        if self._children_of is not run:
+            self._children_of, self._children = run, recent_children(run)
+        return self._children
+
+    _children_of: Run | None = None
+    _children: dict[str, Any]
 
 
 def recent_children(run: Run) -> dict[str, Any]:
-    """The run detail's artifacts (with tags), latest checkpoint and recent log lines.
-
-    Remembered per worker process under the run's own record of its changes, read
-    with the run in the same request: `updated_at`, which every write to its
-    artifacts or their tags touches (ingestion, tagging, the admin), and the log
-    cursor (`log_offset`, `next_log_seq`), which moves with every line stored or
-    redrawn. Fetching and rendering them was 40 % of the API's busiest read
-    (bench/p4_reads_vs_mlflow.py); a poll of an unchanged run now skips it.
-    """
-    return _children_at(run, (run.updated_at, run.log_offset, run.next_log_seq))
-
-
-@lru_cache(maxsize=512)
-def _children_at(run: Run, version: tuple) -> dict[str, Any]:  # Run hashes by pk: any instance of it hits
+    """The run detail's artifacts (with tags), latest checkpoint and recent log lines: two queries."""
     artifacts = run.artifacts_with_tags()
     checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
     latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)

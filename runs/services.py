@@ -2,7 +2,7 @@
 
 Views, tasks, the scheduler and the supervisor call these; status changes go
 through `Run.transition` (guarded, race-safe), and whoever reads the run's log
-file into the database holds the run's lease (see runs.leases), so lines are
+file into the database holds the run's lease (see llmplatform.leases), so lines are
 never ingested twice.
 
 The platform's own log lines ("started", "cancelled", why it failed) are appended
@@ -22,16 +22,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event
 from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
+from llmplatform import leases
 from llmplatform.errors import InvalidInput, StateConflict
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import launch, leases
+from runs import launch
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
@@ -354,10 +356,7 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
 def _wait_for_lease(run: Run, owner: str, *, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
-        dead = run.lease_owner if run.lease_owner and leases.holder_is_dead(run.lease_owner) else ""
-        if run.take_lease(
-            owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, statuses=frozenset({run.status}), steal_from=dead
-        ):
+        if run.take_lease(owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, where=Q(status=run.status)):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -508,7 +507,6 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
                 "applied_by": actor if actor is not None and actor.is_authenticated else None,
             },
         )
-        Run.objects.filter(pk=artifact.run_id).touch()
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from console.tests.browser import log_in, new_page, screenshot
+from llmplatform import supervision
 from llmplatform.processes import terminate_group
 from runs.models import Run, RunStatus
-from runs.supervisor import Supervisor
 from runs.tests.fixtures import fake_trainer_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -48,11 +48,11 @@ TRAINER_CONFIG = {
 def supervisor_thread(settings):
     settings.TRAINING_COMMAND = fake_trainer_command()
     settings.CANCEL_GRACE_SECONDS = 5.0
-    supervisor = Supervisor()
-    thread = threading.Thread(target=supervisor.run, name="test-supervisor", daemon=True)
+    loop = supervision.Loop("runs")
+    thread = threading.Thread(target=loop.run, name="test-supervisor", daemon=True)
     thread.start()
-    yield supervisor
-    supervisor.stop()
+    yield loop
+    loop.stop()
     thread.join(timeout=30)
     for state in Run.objects.exclude(executor_state={}).values_list("executor_state", flat=True):
         if "pgid" in state:

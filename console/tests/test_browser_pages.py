@@ -12,7 +12,7 @@ from deid import services as deid_services
 from deid.engine import PolicyConfig
 from deid.models import DEFAULT_POLICY_NAME, DeidPolicy
 from deployments.models import Deployment, DeploymentStatus
-from deployments.supervisor import DeploymentSupervisor
+from llmplatform import supervision
 from runs.models import MetricPoint, Run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,11 +20,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def deployment_supervisor(fake_vllm):
-    stop = threading.Event()
-    thread = threading.Thread(target=DeploymentSupervisor().run, kwargs={"stop": stop}, daemon=True)
+    loop = supervision.Loop("deployments")
+    thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     yield
-    stop.set()
+    loop.stop()
     thread.join(timeout=30)
 
 

@@ -1,10 +1,19 @@
 from django.db import migrations
 
-from deployments.schedules import SUPERVISE_SCHEDULE_NAME, ensure_supervise_schedule
+# Superseded by llmplatform.supervision (migration 0003 deletes the schedule); kept as history.
+SUPERVISE_SCHEDULE_NAME = "deployments: supervise"
 
 
 def add_schedule(apps, schema_editor):
-    ensure_supervise_schedule(apps.get_model("django_q", "Schedule"))
+    apps.get_model("django_q", "Schedule").objects.update_or_create(
+        name=SUPERVISE_SCHEDULE_NAME,
+        defaults={
+            "func": "deployments.tasks.supervise_deployments",
+            "schedule_type": "I",
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
 
 
 def remove_schedule(apps, schema_editor):

@@ -28,15 +28,11 @@ def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Dep
     supervisor = DeploymentSupervisor()
 
     def reached() -> Deployment | None:
-        supervisor.acquire_lease()
         supervisor.tick()
         deployment = Deployment.objects.get(pk=deployment_id)
         return deployment if deployment.status == status else None
 
-    try:
-        return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
-    finally:
-        supervisor.release_lease()
+    return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
 
 
 @pytest.fixture
@@ -81,10 +77,8 @@ def platform_process(fake_vllm, settings):
         VLLM_COMMAND=settings.VLLM_COMMAND,
         DEPLOY_PORT_RANGE=settings.DEPLOY_PORT_RANGE,
         DEPLOY_PROBE_INTERVAL_SECONDS=str(settings.DEPLOY_PROBE_INTERVAL_SECONDS),
-        DEPLOY_SUPERVISOR_LEASE_SECONDS="2",
-        DEPLOY_SUPERVISOR_TASK_SECONDS="4",
-        SUPERVISOR_TASK_SECONDS="4",  # the runs loop's slice: qcluster waits for it when told to stop
-        Q_WORKERS="2",  # one is taken by the runs supervision loop
+        SUPERVISOR_TASK_SECONDS="4",  # a loop's slice: qcluster waits for it when told to stop
+        Q_WORKERS="2",
     )
     with contextlib.ExitStack() as stack:
 

@@ -1,4 +1,4 @@
-"""`manage.py supervise_deployments` as its own process: SIGTERM, and surviving restarts.
+"""`manage.py supervise deployments` as its own process: SIGTERM, and surviving restarts.
 
 The platform's processes (web server, supervisor) can be killed with SIGKILL at any
 moment; model servers run in their own sessions and outlive them, and the next
@@ -13,11 +13,12 @@ import signal
 import pytest
 from django.utils import timezone
 
-from deployments.models import Deployment, SupervisorLease
+from deployments.models import Deployment
 from deployments.services import create_deployment
 from deployments.tests.conftest import supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
+from llmplatform.models import SupervisorLease
 from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -29,20 +30,20 @@ def status_of(deployment: Deployment) -> str:
 
 def test_it_probes_until_sigterm_then_exits_cleanly(owner, platform_process, tiny_model):
     deployment = create_deployment(actor=owner, model_path=tiny_model, extra_args="--fake-load-seconds 0.5")
-    supervisor = platform_process("supervise_deployments")
+    supervisor = platform_process("supervise", "deployments")
 
     wait_for(lambda: status_of(deployment) == "running", timeout=30, what="the supervisor to see it running")
     supervisor.send_signal(signal.SIGTERM)
 
     assert supervisor.wait(timeout=15) == 0
-    assert not SupervisorLease.objects.exists()
+    assert SupervisorLease.objects.get().lease_owner == ""  # handed back
     assert processes.is_running(Deployment.objects.get(pk=deployment.pk).process)  # servers outlive supervisors
 
 
 def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owner, platform_process, tiny_model):
     survivor = create_deployment(actor=owner, model_path=tiny_model)
     casualty = create_deployment(actor=owner, model_path=tiny_model)
-    first = platform_process("supervise_deployments", log_name="first")
+    first = platform_process("supervise", "deployments", log_name="first")
     wait_for(lambda: {status_of(survivor), status_of(casualty)} == {"running"}, timeout=30, what="both running")
 
     first.send_signal(signal.SIGKILL)
@@ -51,7 +52,7 @@ def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owne
     assert processes.is_running(survivor.process)
 
     restarted_at = timezone.now()
-    platform_process("supervise_deployments", log_name="second")  # waits out the dead one's lease
+    platform_process("supervise", "deployments", log_name="second")  # takes the dead one's lease at once
 
     wait_for(lambda: status_of(casualty) == "failed", timeout=30, what="the dead server marked failed")
     wait_for(

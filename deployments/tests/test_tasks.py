@@ -1,47 +1,32 @@
-"""deployments.tasks: a django-q2 worker alone (`manage.py qcluster`) keeps deployments probed."""
+"""Under qcluster alone, a new deployment is probed at once: creating it wakes the deployments' loop."""
 
 from __future__ import annotations
 
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from django_q.models import Schedule
 
 from deployments.models import Deployment
-from deployments.schedules import SUPERVISE_SCHEDULE_NAME, ensure_supervise_schedule
 from deployments.services import create_deployment
-from deployments.tasks import supervise_deployments
 from llmplatform.testing import wait_for
-
-
-@pytest.mark.django_db
-def test_it_has_nothing_to_do_without_live_deployments():
-    assert supervise_deployments() == "No live deployment on this host."
-
-
-@pytest.mark.django_db
-def test_it_runs_the_supervisor_for_a_while(owner, fake_vllm, tiny_model, settings):
-    settings.DEPLOY_SUPERVISOR_TASK_SECONDS = 1.0
-    deployment = create_deployment(actor=owner, model_path=tiny_model, extra_args="--fake-load-seconds 0.3")
-
-    supervise_deployments()
-
-    assert Deployment.objects.get(pk=deployment.pk).status == "running"
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_it_is_scheduled_so_qcluster_alone_probes_deployments(owner, platform_process, tiny_model):
-    ensure_supervise_schedule()  # as migration 0002 did (transactional tests empty the tables)
-    assert Schedule.objects.get(name=SUPERVISE_SCHEDULE_NAME).func == "deployments.tasks.supervise_deployments"
-    deployment = create_deployment(actor=owner, model_path=tiny_model)
+def test_qcluster_alone_probes_a_new_deployment_and_hands_over_between_slices(
+    owner, platform_process, tiny_model, settings
+):
     cluster = platform_process("qcluster", log_name="qcluster")
+    log = Path(settings.DATA_DIR) / "qcluster.log"
+    wait_for(lambda: "running." in log.read_text(), timeout=60, what="qcluster to start")
 
-    # django-q2 looks at schedules about 30 s after it starts.
-    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).status == "running", timeout=90, what="qcluster's probe")
-    # Each task probes for 4 s (DEPLOY_SUPERVISOR_TASK_SECONDS here), then its successor goes on.
+    deployment = create_deployment(actor=owner, model_path=tiny_model)
+
+    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).status == "running", timeout=20, what="the first probe")
+    # Each slice probes for 4 s (SUPERVISOR_TASK_SECONDS here), then its successor goes on.
     later = timezone.now() + timedelta(seconds=6)
     wait_for(
         lambda: Deployment.objects.get(pk=deployment.pk).last_probe_at > later,

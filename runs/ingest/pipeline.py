@@ -220,7 +220,7 @@ def _commit(
     values = {"log_offset": offset, "next_log_seq": next_seq, "ingest_state": state, **fields}
     if _nothing_new(run, work, values):
         return  # most ticks of a quiet trainer: no write at all
-    values["updated_at"] = timezone.now()  # what the run detail shows changed (runs.serializers.recent_children)
+    values["updated_at"] = timezone.now()
     with transaction.atomic():
         # Conditional on the position this pass started from: of two ingesters, one wins.
         moved = Run.objects.filter(pk=run.pk, log_offset=run.log_offset, next_log_seq=run.next_log_seq).update(**values)

@@ -16,7 +16,7 @@ from llmplatform.processes import terminate_group
 from projects.models import Project
 from projects.services import create_project
 from runs.models import Run
-from runs.supervisor import Supervisor
+from runs.supervisor import RunSupervisor
 from runs.tests.fixtures import fake_trainer_command
 
 
@@ -67,8 +67,8 @@ def stop_leftover_trainers(request):
 
 
 @pytest.fixture
-def supervisor() -> Supervisor:
-    return Supervisor()
+def supervisor() -> RunSupervisor:
+    return RunSupervisor()
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, between: Callable[[], None] | None = None):

@@ -6,12 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db.models import Q
 
 from gpus.models import GpuClaim
+from llmplatform import leases
 from llmplatform.processes import group_members
+from runs import services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
-from runs.supervisor import Supervisor
+from runs.supervisor import RunSupervisor
 from runs.tests.conftest import wait_for
 
 LONG = {"max_steps": 100000, "step_seconds": 0.02, "save_steps": 5}
@@ -138,11 +141,9 @@ def test_it_lets_members_cancel_but_not_outsiders(outsider_client, member_client
 
 def test_it_leaves_no_process_behind_when_a_run_is_cancelled_while_starting(project, fake_trainer, owner):
     """The dispatcher launched it, but a cancel won the race to the status: it stops what it started."""
-    from runs import leases, services
-
     run = services.create_run(project=project, actor=owner, hyperparameters=LONG)
     owner_name = leases.owner_name("dispatch")
-    assert run.take_lease(owner_name, seconds=30, statuses=frozenset({RunStatus.QUEUED}))
+    assert run.take_lease(owner_name, seconds=30, where=Q(status=RunStatus.QUEUED))
     Run.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)  # the cancel request, meanwhile
 
     assert services.start_run(run=run, gpu_indices=[], lease_owner=owner_name) is False
@@ -156,8 +157,6 @@ def test_it_leaves_no_process_behind_when_a_run_is_cancelled_while_starting(proj
 def test_it_leaves_stopping_a_local_run_of_another_host_to_that_hosts_supervisor(
     owner_client, owner, project, fake_trainer, settings
 ):
-    from runs import services
-
     run = services.create_run(project=project, actor=owner, hyperparameters=LONG)
     dispatch_queued_runs()
     run.refresh_from_db()
@@ -172,7 +171,7 @@ def test_it_leaves_stopping_a_local_run_of_another_host_to_that_hosts_supervisor
     assert Run.objects.get(pk=run.pk).executor_state["stop"] == {"by": "alice", "carrier": ""}
 
     settings.HOSTNAME = "trainer-host"
-    Supervisor().tick()
+    RunSupervisor().tick()
 
     assert group_members(pgid) == []
     stopped = Run.objects.get(pk=run.pk)
@@ -192,7 +191,7 @@ def test_it_finishes_a_stop_whose_carrier_died(owner, project, fake_trainer):
         status=RunStatus.CANCELLED, executor_state={**run.executor_state, "stop": {"by": "alice", "carrier": gone}}
     )
 
-    Supervisor().tick()
+    RunSupervisor().tick()
 
     assert group_members(pgid) == []
     assert "stop" not in Run.objects.get(pk=run.pk).executor_state

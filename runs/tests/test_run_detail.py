@@ -45,8 +45,8 @@ def test_it_shows_the_contract_fields_in_few_queries(owner_client, project, tmp_
     assert body["latest_checkpoint"]["name"] == "checkpoint-5"
     assert [line["message"] for line in body["logs"]] == [f"line {seq}" for seq in range(81, 101)]
     assert set(body["logs"][0]) >= {"timestamp", "level", "message"}
-    # polled again unchanged: token, project, run; its artifacts and lines are remembered
-    with django_assert_num_queries(3):
+    # polled again: the same five, the same answer
+    with django_assert_num_queries(5):
         assert owner_client.get(f"/projects/{project.name}/runs/{run.pk}").json() == body
 
 
@@ -81,8 +81,7 @@ def test_it_lists_the_projects_runs_newest_first(owner_client, project, django_a
     assert owner_client.get(f"/projects/{project.name}/runs?limit=0").status_code == 400
 
 
-# The detail remembers a run's artifacts and recent lines until the run records a
-# change (runs.serializers.recent_children); each way they change must show at once.
+# Each way a run's artifacts, tags and recent lines change shows in the next detail.
 
 
 def detail(client, run: Run) -> dict:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from llmplatform.processes import read_exit_code
 from runs import services
 from runs.models import Run, RunStatus
-from runs.supervisor import Supervisor
+from runs.supervisor import RunSupervisor
 from runs.tests.conftest import wait_for
 
 BAR = re.compile(r"^\s*\d+%\|")  # tqdm redraws are collapsed into one row per bar
@@ -37,7 +37,7 @@ def running_run(project, owner, **hyperparameters) -> Run:
 
 def test_it_lets_only_one_supervisor_hold_a_run(project, owner, fake_trainer):
     run = running_run(project, owner, max_steps=100000, step_seconds=0.05)
-    first, second = Supervisor(), Supervisor()
+    first, second = RunSupervisor(), RunSupervisor()
 
     assert [held.pk for held in first.hold_runs()] == [run.pk]
     assert second.hold_runs() == []
@@ -54,14 +54,14 @@ def test_it_takes_over_at_once_from_a_dead_holder_on_this_host(project, owner, f
     dead_owner = f"{django_settings.HOSTNAME}/{int(dead.stdout)}/12345/supervisor-gone"
     Run.objects.filter(pk=run.pk).update(lease_owner=dead_owner, lease_expires_at=timezone.now() + timedelta(hours=1))
 
-    assert [held.pk for held in Supervisor().hold_runs()] == [run.pk]
+    assert [held.pk for held in RunSupervisor().hold_runs()] == [run.pk]
 
 
 def test_it_leaves_a_local_run_of_another_host_alone(project, owner, fake_trainer):
     run = running_run(project, owner, max_steps=100000, step_seconds=0.05)
     Run.objects.filter(pk=run.pk).update(host="another-host")
 
-    assert Supervisor().hold_runs() == []
+    assert RunSupervisor().hold_runs() == []
 
 
 @pytest.mark.slow
@@ -78,7 +78,7 @@ def test_it_judges_a_trainer_that_ended_unwatched_by_its_exit_code(
     run = running_run(project, owner, step_seconds=0.01, **hyperparameters)
     wait_for(lambda: read_exit_code(run.exit_code_path) is not None)
 
-    Supervisor().tick()
+    RunSupervisor().tick()
 
     run.refresh_from_db()
     assert (run.status, run.exit_code) == (status, exit_code)
