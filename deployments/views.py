@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -23,8 +22,7 @@ from deployments.serializers import (
     DeploymentRemovedSerializer,
     DeploymentStopQuerySerializer,
 )
-from llmplatform.api import ApiError
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
+from llmplatform.api import PAGED, ApiError, paged_response
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input; `detail` says what is wrong."),
@@ -36,12 +34,7 @@ ERRORS = {
 @extend_schema_view(
     list=extend_schema(
         summary="List deployments, newest first (stopped ones stay listed)",
-        parameters=[
-            DeploymentListQuerySerializer,
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (1–500, default 100)."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Skip this many."),
-            *PAGING_HEADERS,
-        ],
+        parameters=[DeploymentListQuerySerializer, *PAGED],
         responses={200: DeploymentInfoSerializer(many=True), 400: ERRORS[400]},
     ),
     create=extend_schema(
@@ -79,9 +72,7 @@ class DeploymentViewSet(viewsets.ViewSet):
             deployments = deployments.with_tag(query.validated_data["tag"])
         if "status" in query.validated_data:
             deployments = deployments.filter(status=query.validated_data["status"])
-        paginator = HeaderLimitOffsetPagination()
-        page = paginator.paginate_queryset(deployments, request, self)
-        return paginator.get_paginated_response(DeploymentInfoSerializer(page, many=True).data)
+        return paged_response(request, deployments, DeploymentInfoSerializer)
 
     def create(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)

@@ -202,6 +202,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every list is paged, bounded by default (see llmplatform.api).
+    "DEFAULT_PAGINATION_CLASS": "llmplatform.api.HeaderLimitOffsetPagination",
     "EXCEPTION_HANDLER": "llmplatform.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -10,10 +10,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from llmplatform.api import ApiError
+from llmplatform.api import PAGED, ApiError
 from projects import services
 from projects.models import Project, ProjectStatus, ProjectVersion
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
 from projects.serializers import ProjectDetailSerializer, ProjectSerializer, ProjectWriteSerializer
 from runs.models import Run
 
@@ -50,7 +49,7 @@ def project_detail_queryset() -> QuerySet[Project]:
             OpenApiParameter("status", OpenApiTypes.STR, enum=ProjectStatus.values, description="Only this status."),
             OpenApiParameter("tag", OpenApiTypes.STR, description="Only projects carrying this tag."),
             OpenApiParameter("q", OpenApiTypes.STR, description="Text in the name, description or objective."),
-            *PAGING_HEADERS,
+            *PAGED,
         ],
         responses={200: ProjectSerializer(many=True), 400: ERROR_RESPONSES[400]},
     ),
@@ -86,7 +85,6 @@ def project_detail_queryset() -> QuerySet[Project]:
 class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_field = "project_reference"
     lookup_value_regex = "[^/]+"
-    pagination_class = HeaderLimitOffsetPagination
     serializer_class = ProjectSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
 

@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.readonly import DirectReadMixin
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
@@ -188,14 +189,14 @@ class RunTagRequestSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
 
 
-class RunLogQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+class RunLogQuerySerializer(PageQuery):
     start_time = serializers.DateTimeField(required=False, help_text="Inclusive, ISO 8601.")
     end_time = serializers.DateTimeField(required=False, help_text="Exclusive, ISO 8601.")
     level = serializers.ChoiceField(choices=LogLevel.values, required=False, help_text="This level and above.")
     q = serializers.CharField(required=False, max_length=500, help_text="Text the message contains.")
-    after_seq = serializers.IntegerField(required=False, min_value=0, help_text="Only lines after this seq (tail).")
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_OFFSET, help_text="Only lines after this seq (tail)."
+    )
 
     def validate(self, data: dict) -> dict:
         start, end = data.get("start_time"), data.get("end_time")

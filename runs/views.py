@@ -12,9 +12,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from llmplatform.api import ApiError
+from llmplatform.api import PAGED, ApiError
 from projects.models import Project
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
 from projects.views import PROJECT_REFERENCE, project_for
 from runs import services
 from runs.logs import read_log_page
@@ -41,7 +40,6 @@ FORBIDDEN = OpenApiResponse(description="Only the project's creator, members and
 class RunViewSet(viewsets.GenericViewSet):
     lookup_field = "run_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
-    pagination_class = HeaderLimitOffsetPagination
     serializer_class = RunSerializer
     queryset = Run.objects.none()  # every action looks its project and run up itself
 
@@ -68,7 +66,7 @@ class RunViewSet(viewsets.GenericViewSet):
         parameters=[
             PROJECT_REFERENCE,
             OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only this status."),
-            *PAGING_HEADERS,
+            *PAGED,
         ],
         responses={200: RunSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
     )
@@ -167,15 +165,15 @@ class RunViewSet(viewsets.GenericViewSet):
         return Response(RunLogPageSerializer(page).data)
 
     @extend_schema(
-        summary="The run's artifacts (checkpoints, config, adapters, events...) with their tags",
-        parameters=[PROJECT_REFERENCE, RUN_ID],
-        responses={200: RunArtifactListSerializer, 404: NOT_FOUND},
+        summary="The run's artifacts (checkpoints, config, adapters, events...) with their tags, oldest first",
+        parameters=[PROJECT_REFERENCE, RUN_ID, *PAGED],
+        responses={200: RunArtifactListSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get"])
     def artifacts(self, request: Request, project_reference: str, run_id: str) -> Response:
         run = self._run(self._project())
-        items = run.artifacts.prefetch_related("tags")
-        return Response({"items": RunArtifactSerializer(items, many=True).data})
+        page = self.paginate_queryset(run.artifacts.prefetch_related("tags").order_by("created_at", "name", "id"))
+        return self.get_paginated_response({"items": RunArtifactSerializer(page, many=True).data})
 
     @extend_schema(
         summary="Tag an artifact candidate, release or archived (候选, 发布, 归档)",
