@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,7 +21,7 @@ from deployments.serializers import (
     DeploymentRemovedSerializer,
     DeploymentStopQuerySerializer,
 )
-from llmplatform.api import PAGED, ApiError, paged_response
+from llmplatform.api import PAGED, ApiError, get_or_404, paged_response
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input; `detail` says what is wrong."),
@@ -53,14 +52,8 @@ class DeploymentViewSet(viewsets.ViewSet):
     """Any signed-in user sees deployments; their creator or staff stop them."""
 
     def _get(self, deployment_id: str) -> Deployment:
-        try:
-            return (
-                Deployment.objects.select_related("created_by")
-                .prefetch_related("tag_set")
-                .get(pk=uuid.UUID(deployment_id))
-            )
-        except (ValueError, Deployment.DoesNotExist) as exc:
-            raise NotFound(f"No deployment {deployment_id}.") from exc
+        deployments = Deployment.objects.select_related("created_by").prefetch_related("tag_set")
+        return get_or_404(deployments, f"No deployment {deployment_id}.", pk=deployment_id)
 
     def list(self, request: Request) -> Response:
         query = DeploymentListQuerySerializer(data=request.query_params)

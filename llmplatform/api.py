@@ -18,9 +18,11 @@ log reads the same way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
 from drf_spectacular.plumbing import build_parameter_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -239,3 +241,24 @@ class PageQuery(serializers.Serializer):
 
     page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=50)
+
+
+# --- Looking objects up --------------------------------------------------------------
+
+PROJECT_REFERENCE = OpenApiParameter(
+    "project_reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's UUID or its unique name."
+)
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def get_or_404(queryset: QuerySet[ModelT], detail: str, **lookup: Any) -> ModelT:
+    """The object of `queryset` that `lookup` names, else 404 `{"detail": detail}`.
+
+    A malformed key (`pk="abc"` for a UUID) names no object either: 404 too, as for one
+    that does not exist or that this person may not see.
+    """
+    try:
+        return queryset.get(**lookup)
+    except (ObjectDoesNotExist, DjangoValidationError, ValueError):
+        raise exceptions.NotFound(detail) from None

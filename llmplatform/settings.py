@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Runs and projects both have an `executor` field of these choices: one component name.
+    "ENUM_NAME_OVERRIDES": {"ExecutorKindEnum": "projects.models.ExecutorKind"},
 }
 
 # Request bodies: uploads stream to disk past this size instead of living in memory.

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.readonly import DirectReadMixin
+from projects.serializers import ProjectSerializer, ProjectVersionSerializer, validate_training_path
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
 from runs.scheduling import queue_position
@@ -174,13 +175,9 @@ class RunCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
 
     def validate_dataset(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
         return validate_training_path(value)
 
     def validate_training_yaml_name(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
         return validate_training_path(value)
 
 
@@ -244,3 +241,21 @@ class RunMetricSeriesSerializer(serializers.Serializer):
 class RunMetricsSerializer(serializers.Serializer):
     run_id = serializers.UUIDField()
     series = RunMetricSeriesSerializer(many=True)
+
+
+class ProjectRunSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Run
+        fields = ["id", "name", "status", "progress", "started_at"]
+        read_only_fields = fields
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    """ProjectDetail: a project with a summary of each of its runs and its version history."""
+
+    runs = ProjectRunSummarySerializer(many=True, read_only=True)
+    versions = ProjectVersionSerializer(many=True, read_only=True)
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "runs", "versions"]
+        read_only_fields = fields
