@@ -3,7 +3,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from audit.models import AuditAction, AuditEvent
-from llmplatform.api import PageQuery
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -26,7 +25,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         ]
 
 
-class AuditEventQuery(PageQuery):
+class AuditEventQuery(serializers.Serializer):
     actor = serializers.CharField(required=False, help_text="username of whoever acted")
     object_type = serializers.CharField(required=False, help_text="app_label.model, e.g. projects.project")
     object_id = serializers.CharField(required=False)

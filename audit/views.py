@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from audit.models import AuditEvent
 from audit.serializers import AuditEventQuery, AuditEventSerializer
-from llmplatform.api import page_of, page_serializer
+from llmplatform.api import PAGED, paged_response
 
 FILTERS = {"actor": "actor_name", "object_type": "object_type", "object_id": "object_id", "action": "action"}
 
@@ -21,8 +21,8 @@ class AuditEventListView(APIView):
     @extend_schema(
         tags=["audit"],
         summary="The audit log, newest first (staff only)",
-        parameters=[AuditEventQuery],
-        responses=page_serializer("AuditEventPage", AuditEventSerializer),
+        parameters=[AuditEventQuery, *PAGED],
+        responses={200: AuditEventSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         query = AuditEventQuery(data=request.query_params)
@@ -31,6 +31,4 @@ class AuditEventListView(APIView):
         events = AuditEvent.objects.filter(**{field: params[name] for name, field in FILTERS.items() if name in params})
         if "since" in params:
             events = events.filter(created_at__gte=params["since"])
-        return Response(
-            page_of(events, page=params["page"], page_size=params["page_size"], serializer=AuditEventSerializer)
-        )
+        return paged_response(request, events, AuditEventSerializer)

@@ -44,7 +44,7 @@ from datasets.serializers import (
 )
 from datasets.uploads import StagingMultiPartParser, received_file
 from datasets.validation import read_records
-from llmplatform.api import LengthRequired
+from llmplatform.api import PAGED, LengthRequired
 from llmplatform.errors import InvalidInput, NotFound, StateConflict
 
 PREVIEW_MAX_LIMIT = 200
@@ -92,13 +92,14 @@ class DatasetViewSet(
             queryset = queryset.filter(task_type=task_type)
         if query := self.request.query_params.get("q"):
             queryset = queryset.filter(name__icontains=query)
-        return queryset
+        return queryset.order_by("-created_at", "-id")
 
     @extend_schema(
-        summary="List datasets",
+        summary="List datasets, newest first",
         parameters=[
             OpenApiParameter("task_type", str, description="Only this task type"),
             OpenApiParameter("q", str, description="Name contains"),
+            *PAGED,
         ],
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
@@ -150,12 +151,18 @@ class DatasetViewSet(
             415: OpenApiResponse(description="Not multipart/form-data"),
         },
     )
-    @extend_schema(methods=["GET"], summary="The dataset's files", responses={200: DatasetFileSerializer(many=True)})
+    @extend_schema(
+        methods=["GET"],
+        summary="The dataset's files, oldest first",
+        parameters=PAGED,
+        responses={200: DatasetFileSerializer(many=True), 400: ERROR_RESPONSES[400], 404: ERROR_RESPONSES[404]},
+    )
     @action(detail=True, methods=["get", "put"], parser_classes=[StagingMultiPartParser])
     def files(self, request: Request, dataset_id: str) -> Response:
         dataset = self.get_object()
         if request.method == "GET":
-            return Response(DatasetFileSerializer(dataset.files.all(), many=True).data)
+            page = self.paginate_queryset(dataset.files.order_by("created_at", "id"))
+            return self.get_paginated_response(DatasetFileSerializer(page, many=True).data)
         upload = received_file(request)
         dataset_file = services.publish_staged_file(
             dataset=dataset, staged=upload.staged, filename=upload.name, created_by=request.user
@@ -432,7 +439,7 @@ class TrainConfigViewSet(
 
     @extend_schema(
         summary="Training configs, newest first",
-        parameters=[OpenApiParameter("task_type", str, description="Only this task type")],
+        parameters=[OpenApiParameter("task_type", str, description="Only this task type"), *PAGED],
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from deid.serializers import (
     DeidRequestSerializer,
     DeidResponseSerializer,
 )
+from llmplatform.api import PAGED, paged_response
 from llmplatform.errors import NotFound, NotPermitted
 
 PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
@@ -88,6 +89,7 @@ class PolicyPermission(permissions.BasePermission):
         return request.user.has_perm(self.ACTION_PERMS.get(request.method, "deid.change_deidpolicy"))
 
 
+@extend_schema_view(list=extend_schema(parameters=PAGED))
 class DeidPolicyViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -124,13 +126,13 @@ class DeidPolicyViewSet(
     def perform_destroy(self, instance: DeidPolicy) -> None:
         services.delete_policy(policy=instance, actor=self.request.user)
 
-    @extend_schema(responses={200: DeidPolicyVersionSerializer(many=True)})
+    @extend_schema(parameters=PAGED, responses={200: DeidPolicyVersionSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, policy_id: str) -> Response:
         """Every version of the policy, newest first."""
         policy = self.get_object()
-        versions = policy.versions.select_related("created_by").order_by("-number")
-        return Response(DeidPolicyVersionSerializer(versions, many=True).data, status=status.HTTP_200_OK)
+        page = self.paginate_queryset(policy.versions.select_related("created_by").order_by("-number"))
+        return self.get_paginated_response(DeidPolicyVersionSerializer(page, many=True).data)
 
 
 class DatasetDeidentifyView(APIView):
@@ -160,11 +162,13 @@ class DatasetDeidentifyView(APIView):
         )
         return Response(DeidJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs")
+    @extend_schema(
+        parameters=PAGED, responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs"
+    )
     def get(self, request: Request, dataset_id) -> Response:
         dataset = self._dataset(dataset_id)
-        jobs = DeidJob.objects.filter(source=dataset).select_related("source", "target")
-        return Response(DeidJobSerializer(jobs, many=True).data)
+        jobs = DeidJob.objects.filter(source=dataset).select_related("source", "target").order_by("-created_at", "-id")
+        return paged_response(request, jobs, DeidJobSerializer)
 
 
 class DeidJobView(APIView):

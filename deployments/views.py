@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,7 +21,7 @@ from deployments.serializers import (
     DeploymentRemovedSerializer,
     DeploymentStopQuerySerializer,
 )
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
+from llmplatform.api import PAGED, get_or_404, paged_response
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input; `detail` says what is wrong."),
@@ -35,12 +33,7 @@ ERRORS = {
 @extend_schema_view(
     list=extend_schema(
         summary="List deployments, newest first (stopped ones stay listed)",
-        parameters=[
-            DeploymentListQuerySerializer,
-            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many (1–500, default 100)."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Skip this many."),
-            *PAGING_HEADERS,
-        ],
+        parameters=[DeploymentListQuerySerializer, *PAGED],
         responses={200: DeploymentInfoSerializer(many=True), 400: ERRORS[400]},
     ),
     create=extend_schema(
@@ -59,14 +52,8 @@ class DeploymentViewSet(viewsets.ViewSet):
     """Any signed-in user sees deployments; their creator or staff stop them."""
 
     def _get(self, deployment_id: str) -> Deployment:
-        try:
-            return (
-                Deployment.objects.select_related("created_by")
-                .prefetch_related("tag_set")
-                .get(pk=uuid.UUID(deployment_id))
-            )
-        except (ValueError, Deployment.DoesNotExist) as exc:
-            raise NotFound(f"No deployment {deployment_id}.") from exc
+        deployments = Deployment.objects.select_related("created_by").prefetch_related("tag_set")
+        return get_or_404(deployments, f"No deployment {deployment_id}.", pk=deployment_id)
 
     def list(self, request: Request) -> Response:
         query = DeploymentListQuerySerializer(data=request.query_params)
@@ -78,9 +65,7 @@ class DeploymentViewSet(viewsets.ViewSet):
             deployments = deployments.with_tag(query.validated_data["tag"])
         if "status" in query.validated_data:
             deployments = deployments.filter(status=query.validated_data["status"])
-        paginator = HeaderLimitOffsetPagination()
-        page = paginator.paginate_queryset(deployments, request, self)
-        return paginator.get_paginated_response(DeploymentInfoSerializer(page, many=True).data)
+        return paged_response(request, deployments, DeploymentInfoSerializer)
 
     def create(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)

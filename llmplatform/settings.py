@@ -202,6 +202,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every list is paged, bounded by default (see llmplatform.api).
+    "DEFAULT_PAGINATION_CLASS": "llmplatform.api.HeaderLimitOffsetPagination",
     "EXCEPTION_HANDLER": "llmplatform.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -218,6 +220,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Runs and projects both have an `executor` field of these choices: one component name.
+    "ENUM_NAME_OVERRIDES": {"ExecutorKindEnum": "projects.models.ExecutorKind"},
 }
 
 # Request bodies: uploads stream to disk past this size instead of living in memory.

@@ -20,7 +20,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include("console.urls")),
     path("", include("audit.urls")),
-    path("", include("projects.urls")),
     path("", include("runs.urls")),
     path("", include("datasets.urls")),
     path("", include("deployments.urls")),

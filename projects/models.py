@@ -11,11 +11,21 @@ from django.db.models import Count, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
+from llmplatform import errors
+
 
 class ProjectStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     ACTIVE = "active", _("Active")
     ARCHIVED = "archived", _("Archived")
+
+
+class ExecutorKind(models.TextChoices):
+    """Where runs execute: a project chooses one for its runs, runs.executors implements each."""
+
+    LOCAL = "local", _("Local process")
+    DOCKER = "docker", _("Docker container")
+    SLURM = "slurm", _("Slurm job")
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -41,11 +51,19 @@ class ProjectQuerySet(models.QuerySet):
         return self.annotate(runs_started=Count("runs", filter=Q(runs__started_at__isnull=False)))
 
     def by_reference(self, reference: str) -> Project:
-        """A project by its UUID or its unique name (the contract's `{project_reference}`)."""
+        """A project by its UUID or its unique name (the contract's `{project_reference}`).
+
+        NotFound when none of this queryset's matches: with `visible_to`, an outsider
+        cannot tell a project hidden from them from one that does not exist.
+        """
         try:
             return self.get(pk=uuid.UUID(reference))
         except (ValueError, Project.DoesNotExist):
+            pass
+        try:
             return self.get(name=reference)
+        except Project.DoesNotExist:
+            raise errors.NotFound(f"No project {reference!r}.") from None
 
 
 class Project(models.Model):
@@ -62,7 +80,7 @@ class Project(models.Model):
     base_model = models.CharField(max_length=512, blank=True)
     default_hyperparameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE)
-    # Where its runs execute: "" means settings.DEFAULT_EXECUTOR. Options per executor
+    # Where its runs execute: an ExecutorKind, "" meaning settings.DEFAULT_EXECUTOR. Options per executor
     # (container, image, partition, account, time limit, command template...).
     executor = models.CharField(max_length=32, blank=True)
     executor_options = models.JSONField(default=dict, blank=True)

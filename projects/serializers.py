@@ -9,19 +9,10 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from projects.models import Project, ProjectStatus, ProjectVersion
+from projects.models import ExecutorKind, Project, ProjectStatus, ProjectVersion
 from projects.training_files import UnsafePath, check_relative_path
-from runs.executors import EXECUTOR_CLASSES
-from runs.models import Run
 
 User = get_user_model()
-
-
-class ProjectRunSummarySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Run
-        fields = ["id", "name", "status", "progress", "started_at"]
-        read_only_fields = fields
 
 
 class ProjectVersionSerializer(serializers.ModelSerializer):
@@ -72,15 +63,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         return sorted(user.get_username() for user in project.members.all())
 
 
-class ProjectDetailSerializer(ProjectSerializer):
-    runs = ProjectRunSummarySerializer(many=True, read_only=True)
-    versions = ProjectVersionSerializer(many=True, read_only=True)
-
-    class Meta(ProjectSerializer.Meta):
-        fields = [*ProjectSerializer.Meta.fields, "runs", "versions"]
-        read_only_fields = fields
-
-
 def validate_training_path(value: str) -> str:
     if value == "":
         return value
@@ -106,7 +88,9 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Usernames who may launch, cancel and resume runs.",
     )
     executor = serializers.ChoiceField(
-        choices=["", *EXECUTOR_CLASSES], required=False, help_text="Where runs execute; blank: the platform's default."
+        choices=["", *ExecutorKind.values],
+        required=False,
+        help_text="Where runs execute; blank: the platform's default.",
     )
     executor_options = serializers.DictField(
         required=False, help_text="Staff only: container, image, partition, command template... per executor."

@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
-from projects.models import Project
+from projects.models import ExecutorKind, Project
 
 
 class RunStatus(models.TextChoices):
@@ -28,12 +28,6 @@ class RunStatus(models.TextChoices):
 # The two status sets, named once. Everything else asks these.
 ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
-
-
-class ExecutorKind(models.TextChoices):
-    LOCAL = "local", _("Local process")
-    DOCKER = "docker", _("Docker container")
-    SLURM = "slurm", _("Slurm job")
 
 
 class RunQuerySet(models.QuerySet):

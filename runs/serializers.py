@@ -8,7 +8,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.readonly import DirectReadMixin
+from projects.serializers import ProjectSerializer, ProjectVersionSerializer, validate_training_path
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
 from runs.scheduling import queue_position
@@ -168,13 +170,9 @@ class RunCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
 
     def validate_dataset(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
         return validate_training_path(value)
 
     def validate_training_yaml_name(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
         return validate_training_path(value)
 
 
@@ -183,14 +181,14 @@ class RunTagRequestSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
 
 
-class RunLogQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    page_size = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+class RunLogQuerySerializer(PageQuery):
     start_time = serializers.DateTimeField(required=False, help_text="Inclusive, ISO 8601.")
     end_time = serializers.DateTimeField(required=False, help_text="Exclusive, ISO 8601.")
     level = serializers.ChoiceField(choices=LogLevel.values, required=False, help_text="This level and above.")
     q = serializers.CharField(required=False, max_length=500, help_text="Text the message contains.")
-    after_seq = serializers.IntegerField(required=False, min_value=0, help_text="Only lines after this seq (tail).")
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_OFFSET, help_text="Only lines after this seq (tail)."
+    )
 
     def validate(self, data: dict) -> dict:
         start, end = data.get("start_time"), data.get("end_time")
@@ -238,3 +236,21 @@ class RunMetricSeriesSerializer(serializers.Serializer):
 class RunMetricsSerializer(serializers.Serializer):
     run_id = serializers.UUIDField()
     series = RunMetricSeriesSerializer(many=True)
+
+
+class ProjectRunSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Run
+        fields = ["id", "name", "status", "progress", "started_at"]
+        read_only_fields = fields
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    """ProjectDetail: a project with a summary of each of its runs and its version history."""
+
+    runs = ProjectRunSummarySerializer(many=True, read_only=True)
+    versions = ProjectVersionSerializer(many=True, read_only=True)
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "runs", "versions"]
+        read_only_fields = fields

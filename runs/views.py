@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from llmplatform.api import PAGED, PROJECT_REFERENCE, get_or_404
 from llmplatform.errors import InvalidInput
 from projects.models import Project
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
-from projects.views import PROJECT_REFERENCE, project_for
 from runs import services
 from runs.logs import read_log_page
 from runs.models import Artifact, MetricPoint, Run, RunStatus
@@ -41,22 +38,21 @@ FORBIDDEN = OpenApiResponse(description="Only the project's creator, members and
 class RunViewSet(viewsets.GenericViewSet):
     lookup_field = "run_id"
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
-    pagination_class = HeaderLimitOffsetPagination
     serializer_class = RunSerializer
     queryset = Run.objects.none()  # every action looks its project and run up itself
 
     # --- lookups -----------------------------------------------------------
     def _project(self, *, operate: bool = False) -> Project:
-        project = project_for(self.request, self.kwargs["project_reference"])
+        project = Project.objects.visible_to(self.request.user).by_reference(self.kwargs["project_reference"])
         if operate and not project.can_operate(self.request.user):
             raise PermissionDenied("Only the project's creator, members and staff may launch or change its runs.")
         return project
 
     def _run(self, project: Project) -> Run:
-        try:
-            return Run.objects.get(pk=uuid.UUID(self.kwargs["run_id"]), project=project)
-        except (ValueError, Run.DoesNotExist):
-            raise NotFound(f"No run {self.kwargs['run_id']} in project {project.name!r}.") from None
+        run_id = self.kwargs["run_id"]
+        return get_or_404(
+            Run.objects.filter(project=project), f"No run {run_id} in project {project.name!r}.", pk=run_id
+        )
 
     def _detail(self, run: Run, status: int = 200) -> Response:
         fresh = Run.objects.get(pk=run.pk)
@@ -68,7 +64,7 @@ class RunViewSet(viewsets.GenericViewSet):
         parameters=[
             PROJECT_REFERENCE,
             OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only this status."),
-            *PAGING_HEADERS,
+            *PAGED,
         ],
         responses={200: RunSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
     )
@@ -167,15 +163,15 @@ class RunViewSet(viewsets.GenericViewSet):
         return Response(RunLogPageSerializer(page).data)
 
     @extend_schema(
-        summary="The run's artifacts (checkpoints, config, adapters, events...) with their tags",
-        parameters=[PROJECT_REFERENCE, RUN_ID],
-        responses={200: RunArtifactListSerializer, 404: NOT_FOUND},
+        summary="The run's artifacts (checkpoints, config, adapters, events...) with their tags, oldest first",
+        parameters=[PROJECT_REFERENCE, RUN_ID, *PAGED],
+        responses={200: RunArtifactListSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get"])
     def artifacts(self, request: Request, project_reference: str, run_id: str) -> Response:
         run = self._run(self._project())
-        items = run.artifacts.prefetch_related("tags")
-        return Response({"items": RunArtifactSerializer(items, many=True).data})
+        page = self.paginate_queryset(run.artifacts.prefetch_related("tags").order_by("created_at", "name", "id"))
+        return self.get_paginated_response({"items": RunArtifactSerializer(page, many=True).data})
 
     @extend_schema(
         summary="Tag an artifact candidate, release or archived (候选, 发布, 归档)",
@@ -190,10 +186,7 @@ class RunViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path=r"artifacts/(?P<artifact_id>[0-9a-fA-F-]{32,36})/tag")
     def tag(self, request: Request, project_reference: str, run_id: str, artifact_id: str) -> Response:
         run = self._run(self._project(operate=True))
-        try:
-            artifact = run.artifacts.get(pk=uuid.UUID(artifact_id))
-        except (ValueError, Artifact.DoesNotExist):
-            raise NotFound(f"No artifact {artifact_id} in run {run}.") from None
+        artifact = get_or_404(run.artifacts.all(), f"No artifact {artifact_id} in run {run}.", pk=artifact_id)
         body = RunTagRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.tag_artifact(artifact=artifact, actor=request.user, **body.validated_data)

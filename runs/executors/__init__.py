@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.utils.module_loading import import_string
 
+from projects.models import ExecutorKind
 from runs.executors.base import Executor
 
 EXECUTOR_CLASSES = {
-    "local": "runs.executors.local.LocalExecutor",
-    "docker": "runs.executors.docker.DockerExecutor",
-    "slurm": "runs.executors.slurm.SlurmExecutor",
+    ExecutorKind.LOCAL.value: "runs.executors.local.LocalExecutor",
+    ExecutorKind.DOCKER.value: "runs.executors.docker.DockerExecutor",
+    ExecutorKind.SLURM.value: "runs.executors.slurm.SlurmExecutor",
 }
 
 

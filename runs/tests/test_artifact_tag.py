@@ -1,4 +1,4 @@
-"""POST /projects/{ref}/runs/{id}/artifacts/{artifact_id}/tag and GET .../artifacts."""
+"""POST /projects/{ref}/runs/{id}/artifacts/{artifact_id}/tag and GET .../artifacts (paged)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,19 @@ def test_it_lists_a_runs_artifacts_with_their_tags(owner_client, outsider_client
     }
     assert item["tags"][0]["value"] == "release"
     assert outsider_client.get(url).status_code == 404
+
+
+def test_it_pages_the_artifacts_oldest_first_keeping_the_items_envelope(owner_client, artifact):
+    for step in (3000, 4000):
+        Artifact.objects.create(
+            run=artifact.run, name=f"checkpoint-{step}", type=ArtifactType.CHECKPOINT, path=f"/out/{step}", step=step
+        )
+    url = f"/projects/{artifact.run.project.name}/runs/{artifact.run_id}/artifacts"
+
+    first = owner_client.get(url, {"limit": 2})
+    rest = owner_client.get(url, {"limit": 2, "offset": 2})
+
+    assert set(first.json()) == {"items"}
+    assert [item["step"] for item in first.json()["items"] + rest.json()["items"]] == [2000, 3000, 4000]
+    assert first["X-Total-Count"] == "3" and 'rel="next"' in first["Link"]
+    assert owner_client.get(url, {"limit": 501}).status_code == 400

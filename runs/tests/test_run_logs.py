@@ -93,6 +93,10 @@ def test_it_follows_the_tail_after_a_seq(owner_client, run):
         "?start_time=2024-01-02T11:00:00Z&end_time=2024-01-02T10:00:00Z",
         "?level=LOUD",
         "?after_seq=-1",
+        # Deeper than any database can offset: refused, not passed on to fail there.
+        "?page=9223372036854775807",
+        "?after_seq=9223372036854775807",
+        "?page=9223372036854775807&level=ERROR",
     ],
 )
 def test_it_refuses_out_of_range_input_with_400(owner_client, run, query):

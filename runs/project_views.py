@@ -1,4 +1,9 @@
-"""`/projects`: thin views over projects.services; references are a UUID or a unique name."""
+"""`/projects`: thin views over projects.services; references are a UUID or a unique name.
+
+They live in runs, not in projects, because a project's detail lists its runs: runs
+build on projects (a run belongs to one), so what shows a project with its runs sits
+here, and projects never imports runs.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,22 @@ from django.db.models import Prefetch, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from llmplatform.api import PAGED, PROJECT_REFERENCE
 from llmplatform.errors import InvalidInput
 from projects import services
 from projects.models import Project, ProjectStatus, ProjectVersion
-from projects.pagination import PAGING_HEADERS, HeaderLimitOffsetPagination
-from projects.serializers import ProjectDetailSerializer, ProjectSerializer, ProjectWriteSerializer
+from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from runs.models import Run
+from runs.serializers import ProjectDetailSerializer
 
-PROJECT_REFERENCE = OpenApiParameter(
-    "project_reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="The project's UUID or its unique name."
-)
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Bad input: `{detail, errors}`."),
     404: OpenApiResponse(description="No such project visible to you."),
 }
-
-
-def project_for(request: Request, reference: str) -> Project:
-    """The visible project named by `reference`, else 404 (outsiders cannot tell it exists)."""
-    try:
-        return Project.objects.visible_to(request.user).by_reference(reference)
-    except Project.DoesNotExist:
-        raise NotFound(f"No project {reference!r}.") from None
 
 
 def project_detail_queryset() -> QuerySet[Project]:
@@ -50,7 +45,7 @@ def project_detail_queryset() -> QuerySet[Project]:
             OpenApiParameter("status", OpenApiTypes.STR, enum=ProjectStatus.values, description="Only this status."),
             OpenApiParameter("tag", OpenApiTypes.STR, description="Only projects carrying this tag."),
             OpenApiParameter("q", OpenApiTypes.STR, description="Text in the name, description or objective."),
-            *PAGING_HEADERS,
+            *PAGED,
         ],
         responses={200: ProjectSerializer(many=True), 400: ERROR_RESPONSES[400]},
     ),
@@ -86,7 +81,6 @@ def project_detail_queryset() -> QuerySet[Project]:
 class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_field = "project_reference"
     lookup_value_regex = "[^/]+"
-    pagination_class = HeaderLimitOffsetPagination
     serializer_class = ProjectSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -126,11 +120,11 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self._detail(project, status=201)
 
     def retrieve(self, request: Request, project_reference: str) -> Response:
-        project = project_for(request, project_reference)
+        project = Project.objects.visible_to(request.user).by_reference(project_reference)
         return self._detail(project)
 
     def partial_update(self, request: Request, project_reference: str) -> Response:
-        project = project_for(request, project_reference)
+        project = Project.objects.visible_to(request.user).by_reference(project_reference)
         if not project.can_edit(request.user):
             raise PermissionDenied("Only the project's creator and staff may change it.")
         body = ProjectWriteSerializer(project, data=request.data, partial=True)
