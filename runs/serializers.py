@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from llmplatform.readonly import DirectReadMixin
+from projects.training_files import clean_training_path
 from runs.logs import LogQuery
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
 from runs.scheduling import queue_position
@@ -168,14 +169,10 @@ class RunCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
 
     def validate_dataset(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
-        return validate_training_path(value)
+        return clean_training_path(value)
 
     def validate_training_yaml_name(self, value: str) -> str:
-        from projects.serializers import validate_training_path
-
-        return validate_training_path(value)
+        return clean_training_path(value)
 
 
 class RunTagRequestSerializer(serializers.Serializer):
