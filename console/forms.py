@@ -16,8 +16,7 @@ from projects.models import Project, ProjectStatus, users_named, validate_projec
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
-from runs.models import ArtifactTagValue
-from runs.serializers import MAX_GPU_COUNT
+from runs.models import MAX_GPU_COUNT, MAX_PRIORITY, MIN_PRIORITY, ArtifactTagValue
 
 
 class ProjectFilterForm(forms.Form):
@@ -147,7 +146,7 @@ class RunForm(forms.Form):
         help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
-    priority = forms.IntegerField(label=_("Priority"), min_value=-1000, max_value=1000, initial=0)
+    priority = forms.IntegerField(label=_("Priority"), min_value=MIN_PRIORITY, max_value=MAX_PRIORITY, initial=0)
 
     @classmethod
     def for_project(cls, project: Project, data: Any = None) -> RunForm:
