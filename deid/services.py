@@ -26,11 +26,15 @@ from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
-from llmplatform.errors import StateConflict
+from llmplatform.errors import NotPermitted, StateConflict
 
 logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser | None
+
+
+# Who may see the original personal data beside its pseudonyms (deid.models.DeidPolicy's permission).
+PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
 
 
 class TextFormat:
@@ -107,6 +111,18 @@ def delete_policy(*, policy: DeidPolicy, actor: User) -> None:
     policy.delete()
 
 
+def may_reveal_mapping(user: User) -> bool:
+    return user is not None and user.has_perm(PII_MAPPING_PERMISSION)
+
+
+def check_may_reveal_mapping(user: User) -> None:
+    """Refused outright rather than silently left out, so the person knows why they got no originals."""
+    if not may_reveal_mapping(user):
+        raise NotPermitted(
+            "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission."
+        )
+
+
 @dataclass
 class DeidOutcome:
     deidentified: list[str]
@@ -125,7 +141,10 @@ def deidentify_texts(
     actor: User,
 ) -> DeidOutcome:
     """Scrub `texts` with the policy's current version. JSON items must parse (callers
-    validate them first). Revealing the mapping is audited: who saw personal data."""
+    validate them first). Revealing the mapping needs the PII permission and is
+    audited: who saw personal data."""
+    if reveal_mapping:
+        check_may_reveal_mapping(actor)
     deidentifier = policy.deidentifier(seed=seed)
     scrub = deidentifier.deidentify_json_text if text_format == TextFormat.JSON else deidentifier.deidentify
     results = [scrub(text) for text in texts]
