@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
-from deid.models import DeidPolicy
+from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
 from projects.models import Project, ProjectStatus, users_named, validate_project_name
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
@@ -258,7 +258,7 @@ class DeidPlaygroundForm(forms.Form):
             attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
         ),
     )
-    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=MIN_SEED, max_value=MAX_SEED)
     reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)
 
 
@@ -271,7 +271,7 @@ class DatasetDeidForm(forms.Form):
         to_field_name="name",
         empty_label=None,
     )
-    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=MIN_SEED, max_value=MAX_SEED)
     name = forms.CharField(
         label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
     )

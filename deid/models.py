@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from deid.engine import Deidentifier, PolicyConfig
 
 DEFAULT_POLICY_NAME = "default"
+# A pseudonym seed is any 64-bit signed integer (what DeidJob.seed stores).
+MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1
 
 
 def new_policy_secret() -> str:

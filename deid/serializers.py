@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from deid.engine import OPERATORS, PolicyConfig
-from deid.models import DeidJob, DeidPolicy
+from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
 from llmplatform.errors import TooLarge
@@ -71,8 +71,8 @@ class DeidOptionsSerializer(serializers.Serializer):
     )
     seed = StrictIntegerField(
         default=0,
-        min_value=-(2**63),
-        max_value=2**63 - 1,
+        min_value=MIN_SEED,
+        max_value=MAX_SEED,
         help_text="Same seed and input give the same output; a different seed gives other pseudonyms.",
     )
 
@@ -175,7 +175,7 @@ class DeidPolicyVersionSerializer(serializers.Serializer):
 
 class DatasetDeidentifyRequestSerializer(serializers.Serializer):
     policy_id = serializers.CharField(max_length=64, default="default")
-    seed = StrictIntegerField(default=0, min_value=-(2**63), max_value=2**63 - 1)
+    seed = StrictIntegerField(default=0, min_value=MIN_SEED, max_value=MAX_SEED)
     name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="The new dataset's name (default: <source>-deid)."
     )

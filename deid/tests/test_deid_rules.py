@@ -1,7 +1,8 @@
 """The de-identification rules, refused alike by the API and the console's playground.
 
-Who may see original personal data lives in deid.services; each front end that
-takes such input calls it and says the same sentence.
+Who may see original personal data and which seeds there are live in
+deid.services and deid.models; each front end that takes such input calls them
+and says the same sentence.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from deid.models import MAX_SEED, MIN_SEED
 
 pytestmark = pytest.mark.django_db
 API = "/v1/deidentify:test"
@@ -41,3 +43,19 @@ def test_it_shows_original_personal_data_only_to_holders_of_the_permission(membe
     assert api.json()["mapping"][0]["original"] == "13812345678"
     assert "13812345678" in console.content.decode().split('id="deid-result"')[1]
     assert AuditEvent.objects.filter(verb="reveal_mapping", actor=member).count() == 2
+
+
+def test_it_takes_the_same_seeds(member_client, member_session):
+    says = f"Ensure this value is less than or equal to {MAX_SEED}."
+
+    api = member_client.post(API, {"text": [TEXT], "options": {"seed": MAX_SEED + 1}}, format="json")
+    console = member_session.post(PLAYGROUND, playground_form(seed=MAX_SEED + 1))
+
+    assert (api.status_code, console.status_code) == (400, 400)
+    assert api.json()["errors"]["options"]["seed"] == [says]
+    assert console.context["form"].errors["seed"] == [says]
+    # The lowest seed gives the same pseudonym through either.
+    api = member_client.post(API, {"text": [TEXT], "options": {"seed": MIN_SEED}}, format="json")
+    console = member_session.post(PLAYGROUND, playground_form(seed=MIN_SEED))
+    assert console.status_code == 200
+    assert console.context["deidentified"] == api.json()["deidentified"][0]
