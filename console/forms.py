@@ -253,7 +253,6 @@ class DeidPlaygroundForm(forms.Form):
     )
     text = forms.CharField(
         label=_("Text"),
-        max_length=100_000,
         widget=forms.Textarea(
             attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
         ),

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from rest_framework import serializers
 
+from deid import services
 from deid.engine import OPERATORS, PolicyConfig
 from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
-from llmplatform.errors import TooLarge
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -48,12 +47,10 @@ class TextListField(serializers.ListField):
         super().__init__(child=StrictCharField(allow_blank=True, trim_whitespace=False), allow_empty=False, **kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, list) and len(data) > settings.DEID_MAX_TEXTS:
-            raise TooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {len(data)}.")
+        if isinstance(data, list):
+            services.check_text_count(len(data))  # before reading the items, however many there are
         texts = super().to_internal_value(data)
-        size = sum(len(item.encode("utf-8", "surrogatepass")) for item in texts)
-        if size > settings.DEID_MAX_REQUEST_BYTES:
-            raise TooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
+        services.check_text_size(texts)
         return texts
 
 

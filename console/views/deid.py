@@ -12,7 +12,7 @@ from console.forms import DeidPlaygroundForm
 from deid import services
 from deid.engine import Replacement
 from deid.models import DEFAULT_POLICY_NAME
-from llmplatform.errors import NotPermitted
+from llmplatform.errors import NotPermitted, TooLarge
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ def playground(request: HttpRequest) -> HttpResponse:
             )
         except NotPermitted as refusal:
             form.add_error("reveal_mapping", refusal.detail)
+        except TooLarge as refusal:
+            form.add_error("text", refusal.detail)
         else:
             replacements = outcome.replacements[0]
             context.update(

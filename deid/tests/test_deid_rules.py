@@ -1,8 +1,8 @@
 """The de-identification rules, refused alike by the API and the console's playground.
 
-Who may see original personal data and which seeds there are live in
-deid.services and deid.models; each front end that takes such input calls them
-and says the same sentence.
+Who may see original personal data, how much text one call may scrub and which
+seeds there are live in deid.services and deid.models; each front end that takes
+such input calls them and says the same sentence.
 """
 
 from __future__ import annotations
@@ -43,6 +43,18 @@ def test_it_shows_original_personal_data_only_to_holders_of_the_permission(membe
     assert api.json()["mapping"][0]["original"] == "13812345678"
     assert "13812345678" in console.content.decode().split('id="deid-result"')[1]
     assert AuditEvent.objects.filter(verb="reveal_mapping", actor=member).count() == 2
+
+
+def test_it_scrubs_at_most_the_text_one_call_may_take(member_client, member_session, settings):
+    settings.DEID_MAX_REQUEST_BYTES = 20
+    says = f"At most 20 bytes of text per request; got {len(TEXT.encode())}."
+
+    api = member_client.post(API, {"text": [TEXT]}, format="json")
+    console = member_session.post(PLAYGROUND, playground_form())
+
+    assert (api.status_code, console.status_code) == (413, 400)
+    assert api.json() == {"detail": says}
+    assert console.context["form"].errors["text"] == [says]
 
 
 def test_it_takes_the_same_seeds(member_client, member_session):
