@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from deid import services
 from deid.engine import OPERATORS, PolicyConfig
-from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy
+from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy, duplicate_policy_message
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
 
@@ -147,7 +147,7 @@ class DeidPolicySerializer(serializers.ModelSerializer):
         if self.instance is not None and name != self.instance.name:
             raise serializers.ValidationError("A policy's id cannot change.")
         if self.instance is None and DeidPolicy.objects.filter(name=name).exists():
-            raise serializers.ValidationError(f"A policy named {name!r} exists already.")
+            raise serializers.ValidationError(duplicate_policy_message(name))
         return name
 
     def validate(self, attrs: dict) -> dict:

@@ -1,18 +1,21 @@
-"""The de-identification rules, refused alike by the API and the console's playground.
+"""The de-identification rules, refused alike by the API, the console's playground and the admin.
 
 Who may see original personal data, how much text one call may scrub and which
-seeds there are live in deid.services and deid.models; each front end that takes
-such input calls them and says the same sentence.
+seeds there are live in deid.services and deid.models; the policy names' rule on
+the model. Each front end that takes such input calls them and says the same sentence.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from deid.models import MAX_SEED, MIN_SEED
+from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from llmplatform.testing import admin_form_data
 
 pytestmark = pytest.mark.django_db
 API = "/v1/deidentify:test"
@@ -71,3 +74,18 @@ def test_it_takes_the_same_seeds(member_client, member_session):
     console = member_session.post(PLAYGROUND, playground_form(seed=MIN_SEED))
     assert console.status_code == 200
     assert console.context["deidentified"] == api.json()["deidentified"][0]
+
+
+def test_it_refuses_a_policy_name_another_policy_has(staff_client, admin_client):
+    """The console has no policy editor; the API and the admin refuse alike."""
+    says = "A policy named 'default' exists already."
+    add = reverse("admin:deid_deidpolicy_add")
+
+    api = staff_client.post("/v1/deid-policies", {"id": "default"}, format="json")
+    admin_data = admin_form_data(admin_client.get(add))
+    admin = admin_client.post(add, {**admin_data, "name": "default", "entities": json.dumps({"URL": "keep"})})
+
+    assert (api.status_code, admin.status_code) == (400, 200)
+    assert api.json()["errors"]["id"] == [says]
+    assert admin.context["adminform"].form.errors["name"] == [says]
+    assert DeidPolicy.objects.filter(name="default").count() == 1
