@@ -2,7 +2,8 @@
 
 `owner` created the project; `member` was added to it; `outsider` is a signed-in
 user with no business there; `staff` operates the platform. Each comes with an
-API client authenticated by its token, the way scripts call the API.
+API client authenticated by its token, the way scripts call the API, and a
+browser session signed in to the console (`owner_session`...).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -70,6 +72,32 @@ def outsider_client(outsider) -> APIClient:
 @pytest.fixture
 def staff_client(staff) -> APIClient:
     return client_for(staff)
+
+
+def session_client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_session(owner) -> Client:
+    return session_client(owner)
+
+
+@pytest.fixture
+def member_session(member) -> Client:
+    return session_client(member)
+
+
+@pytest.fixture
+def outsider_session(outsider) -> Client:
+    return session_client(outsider)
+
+
+@pytest.fixture
+def staff_session(staff) -> Client:
+    return session_client(staff)
 
 
 @pytest.fixture

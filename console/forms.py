@@ -6,20 +6,17 @@ from typing import Any
 from uuid import UUID
 
 from django import forms
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
-from deid.models import DeidPolicy
-from projects.models import Project, ProjectStatus
+from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from projects.models import Project, ProjectStatus, users_named, validate_project_name
 from projects.services import CONFIGURABLE_FIELDS
-from projects.training_files import UnsafePath, check_relative_path
+from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
-from runs.models import ArtifactTagValue
-from runs.serializers import MAX_GPU_COUNT
-
-User = get_user_model()
+from runs.models import MAX_GPU_COUNT, MAX_PRIORITY, MIN_PRIORITY, ArtifactTagValue
 
 
 class ProjectFilterForm(forms.Form):
@@ -92,19 +89,13 @@ class TrainingPathField(forms.CharField):
     """A file named relative to the training directory; the projects app decides what is safe."""
 
     def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if not value:
-            return value
-        try:
-            return check_relative_path(value)
-        except UnsafePath as exc:
-            raise forms.ValidationError(_("This path %(reason)s.") % {"reason": exc}) from None
+        return clean_training_path(super().clean(value))
 
 
 class ProjectForm(forms.Form):
     """The fields of projects.services.create_project / update_project."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200, validators=[validate_project_name])
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     objective = forms.CharField(label=_("Objective"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner = forms.CharField(label=_("Owner"), required=False, max_length=150, help_text=_("Empty: you."))
@@ -133,15 +124,10 @@ class ProjectForm(forms.Form):
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
 
-    def clean_members(self) -> list[User]:
-        names = comma_list(self.cleaned_data["members"])
-        users = list(User.objects.filter(username__in=names))
-        unknown = sorted(set(names) - {user.get_username() for user in users})
-        if unknown:
-            raise forms.ValidationError(_("No such users: %(names)s.") % {"names": ", ".join(unknown)})
-        return users
+    def clean_members(self) -> list[AbstractBaseUser]:
+        return users_named(comma_list(self.cleaned_data["members"]))
 
-    def service_fields(self) -> tuple[dict[str, Any], list[User]]:
+    def service_fields(self) -> tuple[dict[str, Any], list[AbstractBaseUser]]:
         """(fields, members) as the projects services take them."""
         fields = {name: value for name, value in self.cleaned_data.items() if name != "members"}
         return fields, self.cleaned_data["members"]
@@ -160,7 +146,7 @@ class RunForm(forms.Form):
         help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
-    priority = forms.IntegerField(label=_("Priority"), min_value=-1000, max_value=1000, initial=0)
+    priority = forms.IntegerField(label=_("Priority"), min_value=MIN_PRIORITY, max_value=MAX_PRIORITY, initial=0)
 
     @classmethod
     def for_project(cls, project: Project, data: Any = None) -> RunForm:
@@ -267,12 +253,11 @@ class DeidPlaygroundForm(forms.Form):
     )
     text = forms.CharField(
         label=_("Text"),
-        max_length=100_000,
         widget=forms.Textarea(
             attrs={"rows": 8, "placeholder": "客户张先生，手机号 13812345678，邮箱 zhang@example.com"}
         ),
     )
-    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=MIN_SEED, max_value=MAX_SEED)
     reveal_mapping = forms.BooleanField(label=_("Show the original values"), required=False)
 
 
@@ -285,7 +270,7 @@ class DatasetDeidForm(forms.Form):
         to_field_name="name",
         empty_label=None,
     )
-    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=0, max_value=2**31 - 1)
+    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=MIN_SEED, max_value=MAX_SEED)
     name = forms.CharField(
         label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
     )

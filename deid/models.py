@@ -6,12 +6,19 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from deid.engine import Deidentifier, PolicyConfig
 
 DEFAULT_POLICY_NAME = "default"
+# A pseudonym seed is any 64-bit signed integer (what DeidJob.seed stores).
+MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1
+
+
+def duplicate_policy_message(name: str) -> str:
+    return f"A policy named {name!r} exists already."
 
 
 def new_policy_secret() -> str:
@@ -44,6 +51,11 @@ class DeidPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def unique_error_message(self, model_class: type[models.Model], unique_check: tuple[str, ...]) -> ValidationError:
+        if unique_check == ("name",):
+            return ValidationError(duplicate_policy_message(self.name), code="unique")
+        return super().unique_error_message(model_class, unique_check)
 
     @property
     def is_default(self) -> bool:

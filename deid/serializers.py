@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from rest_framework import serializers
 
+from deid import services
 from deid.engine import OPERATORS, PolicyConfig
-from deid.models import DeidJob, DeidPolicy
+from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy, duplicate_policy_message
 from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
-from llmplatform.errors import TooLarge
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -48,12 +47,10 @@ class TextListField(serializers.ListField):
         super().__init__(child=StrictCharField(allow_blank=True, trim_whitespace=False), allow_empty=False, **kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, list) and len(data) > settings.DEID_MAX_TEXTS:
-            raise TooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {len(data)}.")
+        if isinstance(data, list):
+            services.check_text_count(len(data))  # before reading the items, however many there are
         texts = super().to_internal_value(data)
-        size = sum(len(item.encode("utf-8", "surrogatepass")) for item in texts)
-        if size > settings.DEID_MAX_REQUEST_BYTES:
-            raise TooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
+        services.check_text_size(texts)
         return texts
 
 
@@ -71,8 +68,8 @@ class DeidOptionsSerializer(serializers.Serializer):
     )
     seed = StrictIntegerField(
         default=0,
-        min_value=-(2**63),
-        max_value=2**63 - 1,
+        min_value=MIN_SEED,
+        max_value=MAX_SEED,
         help_text="Same seed and input give the same output; a different seed gives other pseudonyms.",
     )
 
@@ -150,7 +147,7 @@ class DeidPolicySerializer(serializers.ModelSerializer):
         if self.instance is not None and name != self.instance.name:
             raise serializers.ValidationError("A policy's id cannot change.")
         if self.instance is None and DeidPolicy.objects.filter(name=name).exists():
-            raise serializers.ValidationError(f"A policy named {name!r} exists already.")
+            raise serializers.ValidationError(duplicate_policy_message(name))
         return name
 
     def validate(self, attrs: dict) -> dict:
@@ -175,7 +172,7 @@ class DeidPolicyVersionSerializer(serializers.Serializer):
 
 class DatasetDeidentifyRequestSerializer(serializers.Serializer):
     policy_id = serializers.CharField(max_length=64, default="default")
-    seed = StrictIntegerField(default=0, min_value=-(2**63), max_value=2**63 - 1)
+    seed = StrictIntegerField(default=0, min_value=MIN_SEED, max_value=MAX_SEED)
     name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="The new dataset's name (default: <source>-deid)."
     )

@@ -10,6 +10,7 @@ import copy
 import logging
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,11 +27,15 @@ from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
-from llmplatform.errors import StateConflict
+from llmplatform.errors import NotPermitted, StateConflict, TooLarge
 
 logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser | None
+
+
+# Who may see the original personal data beside its pseudonyms (deid.models.DeidPolicy's permission).
+PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
 
 
 class TextFormat:
@@ -107,6 +112,31 @@ def delete_policy(*, policy: DeidPolicy, actor: User) -> None:
     policy.delete()
 
 
+def may_reveal_mapping(user: User) -> bool:
+    return user is not None and user.has_perm(PII_MAPPING_PERMISSION)
+
+
+def check_may_reveal_mapping(user: User) -> None:
+    """Refused outright rather than silently left out, so the person knows why they got no originals."""
+    if not may_reveal_mapping(user):
+        raise NotPermitted(
+            "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission."
+        )
+
+
+def check_text_count(count: int) -> None:
+    if count > settings.DEID_MAX_TEXTS:
+        raise TooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {count}.")
+
+
+def check_text_size(texts: Sequence[str]) -> None:
+    """How much one call may scrub: DEID_MAX_TEXTS texts, DEID_MAX_REQUEST_BYTES bytes of UTF-8 in all."""
+    check_text_count(len(texts))
+    size = sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
+    if size > settings.DEID_MAX_REQUEST_BYTES:
+        raise TooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
+
+
 @dataclass
 class DeidOutcome:
     deidentified: list[str]
@@ -125,7 +155,11 @@ def deidentify_texts(
     actor: User,
 ) -> DeidOutcome:
     """Scrub `texts` with the policy's current version. JSON items must parse (callers
-    validate them first). Revealing the mapping is audited: who saw personal data."""
+    validate them first). Revealing the mapping needs the PII permission and is
+    audited: who saw personal data."""
+    check_text_size(texts)
+    if reveal_mapping:
+        check_may_reveal_mapping(actor)
     deidentifier = policy.deidentifier(seed=seed)
     scrub = deidentifier.deidentify_json_text if text_format == TextFormat.JSON else deidentifier.deidentify
     results = [scrub(text) for text in texts]

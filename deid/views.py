@@ -19,9 +19,7 @@ from deid.serializers import (
     DeidResponseSerializer,
 )
 from llmplatform.api import PAGED, paged_response
-from llmplatform.errors import NotFound, NotPermitted
-
-PII_MAPPING_PERMISSION = "deid.view_pii_mapping"
+from llmplatform.errors import NotFound
 
 
 def policy_or_404(policy_id: str) -> DeidPolicy:
@@ -42,11 +40,8 @@ class DeidentifyTestView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         options = data["options"]
-        # Refused outright rather than silently omitted, so a script knows why it got none.
-        if options["return_mapping"] and not request.user.has_perm(PII_MAPPING_PERMISSION):
-            raise NotPermitted(
-                "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission."
-            )
+        if options["return_mapping"]:
+            services.check_may_reveal_mapping(request.user)  # before the policy is looked up, as always
         policy = policy_or_404(data["policy_id"])
         outcome = services.deidentify_texts(
             policy=policy,

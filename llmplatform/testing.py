@@ -1,4 +1,5 @@
-"""Helpers for tests that run the platform's own processes (workers, supervisors).
+"""Helpers for tests that run the platform's own processes (workers, supervisors),
+and for tests that post the admin's forms.
 
 Such a subprocess must share the test's database (the SQLite test database is a
 file for this reason), its cache (django-q2 heartbeats live there) and its
@@ -16,11 +17,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 
 T = TypeVar("T")
 
@@ -103,3 +105,18 @@ def running(argv: list[str], *, env: dict[str, str], log: Path) -> Iterator[subp
         yield process
     finally:
         stop_process_group(process)
+
+
+def admin_form_data(page: HttpResponse) -> dict[str, Any]:
+    """What an admin add or change page (fetched with the test client) posts back as it
+    stands: its form's fields and those of its inlines, management forms included."""
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data: dict[str, Any] = {}
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if value is not None and value is not False:  # what a browser leaves out of the post
+                data[field.html_name] = value
+    return data

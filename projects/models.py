@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Count, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
+from projects.training_files import clean_training_path
 
 
 class ProjectStatus(models.TextChoices):
@@ -26,6 +30,33 @@ class ExecutorKind(models.TextChoices):
     LOCAL = "local", _("Local process")
     DOCKER = "docker", _("Docker container")
     SLURM = "slurm", _("Slurm job")
+
+
+def validate_project_name(value: str) -> None:
+    """A name `/projects/{project_reference}` can address: a reference is tried as a
+    UUID first, and a path segment holds no '/'."""
+    if not value.strip():
+        raise ValidationError(_("must not be blank"), code="blank")
+    if "/" in value or any(ord(char) < 32 for char in value):
+        raise ValidationError(_("must not contain '/' or control characters"), code="unaddressable")
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return
+    raise ValidationError(_("must not be a UUID (projects are referenced by id or name)"), code="uuid")
+
+
+def duplicate_name_message(name: str) -> str:
+    return f"A project named {name!r} already exists; choose another name."
+
+
+def users_named(usernames: Collection[str]) -> list[AbstractBaseUser]:
+    """The users a project's members are given as; a name nobody has is refused."""
+    users = list(get_user_model().objects.filter(username__in=usernames))
+    unknown = sorted(set(usernames) - {user.get_username() for user in users})
+    if unknown:
+        raise ValidationError(_("unknown users: %(names)s"), code="unknown_users", params={"names": ", ".join(unknown)})
+    return users
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -68,13 +99,13 @@ class ProjectQuerySet(models.QuerySet):
 
 class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[validate_project_name])
     description = models.TextField(blank=True)
     # The contract's owner is a free-form name ("alice"); who may act is `created_by` and `members`.
     owner = models.CharField(max_length=150, blank=True, db_index=True)
     tags = models.JSONField(default=list, blank=True)
-    dataset_name = models.CharField(max_length=1024, blank=True)
-    training_yaml_name = models.CharField(max_length=1024, blank=True)
+    dataset_name = models.CharField(max_length=1024, blank=True, validators=[clean_training_path])
+    training_yaml_name = models.CharField(max_length=1024, blank=True, validators=[clean_training_path])
     objective = models.TextField(blank=True)
     task_type = models.CharField(max_length=64, blank=True)
     base_model = models.CharField(max_length=512, blank=True)
@@ -99,6 +130,11 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def unique_error_message(self, model_class: type[models.Model], unique_check: tuple[str, ...]) -> ValidationError:
+        if unique_check == ("name",):
+            return ValidationError(duplicate_name_message(self.name), code="unique")
+        return super().unique_error_message(model_class, unique_check)
 
     @property
     def is_archived(self) -> bool:

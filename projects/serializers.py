@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from projects.models import ExecutorKind, Project, ProjectStatus, ProjectVersion
-from projects.training_files import UnsafePath, check_relative_path
-
-User = get_user_model()
+from projects.models import ExecutorKind, Project, ProjectStatus, ProjectVersion, users_named, validate_project_name
+from projects.training_files import clean_training_path
 
 
 class ProjectVersionSerializer(serializers.ModelSerializer):
@@ -63,15 +59,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         return sorted(user.get_username() for user in project.members.all())
 
 
-def validate_training_path(value: str) -> str:
-    if value == "":
-        return value
-    try:
-        return check_relative_path(value)
-    except UnsafePath as exc:
-        raise serializers.ValidationError(f"{value!r} {exc}") from None
-
-
 class ProjectWriteSerializer(serializers.ModelSerializer):
     """The body of `POST /projects` and `PATCH /projects/{ref}`; only `name` is required to create."""
 
@@ -119,27 +106,16 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "max_concurrent_gpus",
         ]
 
+    # The rules are the model's, so the console and the admin refuse the same input alike.
     def validate_name(self, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise serializers.ValidationError("must not be blank")
-        if "/" in value or any(ord(char) < 32 for char in value):
-            raise serializers.ValidationError("must not contain '/' or control characters")
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            return value
-        raise serializers.ValidationError("must not be a UUID (projects are referenced by id or name)")
+        validate_project_name(value)
+        return value
 
     def validate_dataset_name(self, value: str) -> str:
-        return validate_training_path(value)
+        return clean_training_path(value)
 
     def validate_training_yaml_name(self, value: str) -> str:
-        return validate_training_path(value)
+        return clean_training_path(value)
 
     def validate_members(self, usernames: list[str]) -> list[Any]:
-        users = list(User.objects.filter(username__in=usernames))
-        unknown = sorted(set(usernames) - {user.get_username() for user in users})
-        if unknown:
-            raise serializers.ValidationError(f"unknown users: {', '.join(unknown)}")
-        return users
+        return users_named(usernames)

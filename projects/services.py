@@ -12,7 +12,7 @@ from django.db.models import Max
 from audit.models import AuditAction
 from audit.services import record_event
 from llmplatform.errors import StateConflict
-from projects.models import Project, ProjectVersion
+from projects.models import Project, ProjectVersion, duplicate_name_message
 
 # The fields a project's owner configures; each change of one is versioned.
 CONFIGURABLE_FIELDS = (
@@ -40,7 +40,7 @@ def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:
 
 
 def _duplicate_name(name: str) -> StateConflict:
-    return StateConflict(f"A project named {name!r} already exists; choose another name.")
+    return StateConflict(duplicate_name_message(name))
 
 
 def create_project(

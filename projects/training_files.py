@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 
 class UnsafePath(ValueError):
@@ -30,6 +31,20 @@ def check_relative_path(value: str) -> str:
     if ".." in path.parts:
         raise UnsafePath("must not contain '..' segments")
     return str(path)
+
+
+def clean_training_path(value: str) -> str:
+    """A project's or run's file name as typed: normalised, blank kept, unsafe refused.
+
+    The one check the API, the console and the admin run (a field validator too:
+    Django ignores what a validator returns).
+    """
+    if value == "":
+        return value
+    try:
+        return check_relative_path(value)
+    except UnsafePath as exc:
+        raise ValidationError(f"{value!r} {exc}", code="unsafe_path") from None
 
 
 def resolve_training_file(relative: str, *, root: Path | None = None) -> Path:

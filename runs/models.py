@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -14,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
 from projects.models import ExecutorKind, Project
+from projects.training_files import clean_training_path
 
 
 class RunStatus(models.TextChoices):
@@ -28,6 +31,28 @@ class RunStatus(models.TextChoices):
 # The two status sets, named once. Everything else asks these.
 ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+# What one run may ask for, whoever launches or edits it: a place in the queue
+# (higher goes first) and a number of GPUs (`resources.gpu_count`).
+MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+MAX_GPU_COUNT = 64
+
+
+def validate_priority(value: int) -> None:
+    MinValueValidator(MIN_PRIORITY)(value)
+    MaxValueValidator(MAX_PRIORITY)(value)
+
+
+def validate_resources(value: dict[str, Any]) -> None:
+    """`gpu_count`, when given, is a whole number of GPUs within MAX_GPU_COUNT; other keys are free."""
+    gpu_count = value.get("gpu_count") if isinstance(value, dict) else None
+    if gpu_count is None:
+        return
+    if isinstance(gpu_count, bool) or not isinstance(gpu_count, int):
+        raise ValidationError(_("Enter a whole number."), code="invalid")
+    MinValueValidator(0)(gpu_count)
+    MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
 
 
 class RunQuerySet(models.QuerySet):
@@ -108,6 +133,22 @@ class Run(Leased):
 
     def __str__(self) -> str:
         return self.name or str(self.id)
+
+    def clean(self) -> None:
+        """The rules the launch API and the console check, for a run an operator edits in the admin."""
+        errors: dict[str, list[ValidationError]] = {}
+        for field, validate in (
+            ("priority", validate_priority),
+            ("resources", validate_resources),
+            ("dataset", clean_training_path),
+            ("training_yaml_name", clean_training_path),
+        ):
+            try:
+                validate(getattr(self, field))
+            except ValidationError as error:
+                errors[field] = error.error_list
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_active(self) -> bool:

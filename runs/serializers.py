@@ -10,12 +10,22 @@ from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.readonly import DirectReadMixin
-from projects.serializers import ProjectSerializer, ProjectVersionSerializer, validate_training_path
+from projects.serializers import ProjectSerializer, ProjectVersionSerializer
+from projects.training_files import clean_training_path
 from runs.logs import LogQuery
-from runs.models import Artifact, ArtifactTag, ArtifactType, LogLevel, LogLine, Run
+from runs.models import (
+    MAX_GPU_COUNT,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    Artifact,
+    ArtifactTag,
+    ArtifactType,
+    LogLevel,
+    LogLine,
+    Run,
+)
 from runs.scheduling import queue_position
 
-MAX_GPU_COUNT = 64
 RECENT_LOG_LINES = 20  # in RunDetail; the whole log is paged at /logs
 
 
@@ -167,13 +177,13 @@ class RunCreateSerializer(serializers.Serializer):
     training_yaml_name = serializers.CharField(required=False, allow_blank=True, max_length=1024)
     hyperparameters = serializers.DictField(required=False)
     resources = RunResourcesSerializer(required=False)
-    priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
+    priority = serializers.IntegerField(required=False, min_value=MIN_PRIORITY, max_value=MAX_PRIORITY)
 
     def validate_dataset(self, value: str) -> str:
-        return validate_training_path(value)
+        return clean_training_path(value)
 
     def validate_training_yaml_name(self, value: str) -> str:
-        return validate_training_path(value)
+        return clean_training_path(value)
 
 
 class RunTagRequestSerializer(serializers.Serializer):

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from console.tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
@@ -32,32 +31,6 @@ def chromium_browser() -> Iterator:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def session_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owner_session(owner) -> Client:
-    return session_client(owner)
-
-
-@pytest.fixture
-def member_session(member) -> Client:
-    return session_client(member)
-
-
-@pytest.fixture
-def outsider_session(outsider) -> Client:
-    return session_client(outsider)
-
-
-@pytest.fixture
-def staff_session(staff) -> Client:
-    return session_client(staff)
 
 
 @pytest.fixture

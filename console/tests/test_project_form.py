@@ -52,7 +52,7 @@ def test_it_offers_an_empty_json_object_for_hyperparameters(owner_session):
         ("training_yaml_name", "/abs/x.yaml", "must be relative to the training directory"),
         ("default_hyperparameters", "[1, 2]", "Enter a JSON object"),
         ("default_hyperparameters", "{nope", "Enter a valid JSON"),
-        ("members", "bob, nobody", "No such users: nobody."),
+        ("members", "bob, nobody", "unknown users: nobody"),
     ],
 )
 def test_it_refuses_bad_input_naming_the_problem(owner_session, member, field, value, says):

@@ -12,7 +12,7 @@ from console.forms import DeidPlaygroundForm
 from deid import services
 from deid.engine import Replacement
 from deid.models import DEFAULT_POLICY_NAME
-from deid.views import PII_MAPPING_PERMISSION  # the API's rule: only it shows originals beside pseudonyms
+from llmplatform.errors import NotPermitted, TooLarge
 
 
 @dataclass(frozen=True)
@@ -36,25 +36,30 @@ def output_pieces(text: str, replacements: list[Replacement]) -> list[Piece]:
 
 @login_required
 def playground(request: HttpRequest) -> HttpResponse:
-    may_reveal = request.user.has_perm(PII_MAPPING_PERMISSION)
     form = DeidPlaygroundForm(request.POST or None, initial={"policy": DEFAULT_POLICY_NAME})
-    context: dict = {"form": form, "may_reveal": may_reveal}
+    context: dict = {"form": form, "may_reveal": services.may_reveal_mapping(request.user)}
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["text"]
-        reveal = may_reveal and form.cleaned_data["reveal_mapping"]
-        outcome = services.deidentify_texts(
-            policy=form.cleaned_data["policy"],
-            texts=[text],
-            seed=form.cleaned_data["seed"],
-            reveal_mapping=reveal,
-            actor=request.user,
-        )
-        replacements = outcome.replacements[0]
-        context.update(
-            pieces=output_pieces(text, replacements),
-            replacements=replacements if reveal else None,
-            outcome=outcome,
-            deidentified=outcome.deidentified[0],
-        )
+        reveal = form.cleaned_data["reveal_mapping"]
+        try:
+            outcome = services.deidentify_texts(
+                policy=form.cleaned_data["policy"],
+                texts=[text],
+                seed=form.cleaned_data["seed"],
+                reveal_mapping=reveal,
+                actor=request.user,
+            )
+        except NotPermitted as refusal:
+            form.add_error("reveal_mapping", refusal.detail)
+        except TooLarge as refusal:
+            form.add_error("text", refusal.detail)
+        else:
+            replacements = outcome.replacements[0]
+            context.update(
+                pieces=output_pieces(text, replacements),
+                replacements=replacements if reveal else None,
+                outcome=outcome,
+                deidentified=outcome.deidentified[0],
+            )
     template = "deid/_result.html" if request.htmx and request.method == "POST" else "deid/playground.html"
     return render(request, template, context, status=400 if form.errors else 200)
