@@ -7,7 +7,6 @@ none of them signals a process or touches the GPU ledger by itself.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -33,8 +32,6 @@ from llmplatform.errors import InvalidInput, StateConflict
 
 logger = logging.getLogger(__name__)
 
-# The platform's own secrets stay out of model servers' environments.
-WITHHELD_ENVIRONMENT = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
 # A process that never got a pid recorded (the web server died mid-request) is given up after this.
 SPAWN_DEADLINE = timedelta(seconds=60)
 # Leftover children of a server that exited by itself get this long after SIGTERM.
@@ -132,12 +129,9 @@ def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
 
 
 def _server_environment(gpu_id: int) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
     # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
     # so that the index claimed in the ledger is the GPU the server really uses.
-    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
-    env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
-    return env
+    return processes.inherited_environment({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(gpu_id)})
 
 
 def _spawn(deployment: Deployment) -> None:
