@@ -55,8 +55,9 @@ from datasets.validation import (
     finish_report,
     record_checker,
 )
-from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
+from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import InvalidInput, OutOfSpace, StateConflict, TooLarge
+from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 
 logger = logging.getLogger(__name__)
 

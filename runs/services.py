@@ -31,6 +31,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
 from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
@@ -131,9 +132,11 @@ def create_run(
         raise InvalidInput(" ".join(sentences), missing=missing)
     assert dataset_path is not None and yaml_path is not None
     try:
-        base_config = launch.read_training_yaml(yaml_path)
-    except launch.BadTrainingConfig as exc:
-        raise InvalidInput(f"The training YAML {training_yaml_name!r} {exc}.") from None
+        base_config = read_training_yaml(yaml_path)
+    except TrainingYamlError as exc:
+        raise InvalidInput(
+            f"The training YAML {training_yaml_name!r} is not usable: {exc}.", errors=exc.problems
+        ) from None
 
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
@@ -209,7 +212,7 @@ def create_run(
         append_platform_line(
             run,
             LogLevel.WARNING,
-            f"The training YAML's dataset {base_config['dataset']!r} differs from the run's dataset {dataset!r}; "
+            f"The training YAML's dataset {quoted(base_config['dataset'])} differs from the run's dataset {dataset!r}; "
             "the trainer uses the YAML's.",
         )
     return run
