@@ -5,8 +5,6 @@ Trainers here are real processes; every test stops whatever its runs left behind
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,17 +67,3 @@ def stop_leftover_trainers(request):
 @pytest.fixture
 def supervisor() -> RunSupervisor:
     return RunSupervisor()
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, between: Callable[[], None] | None = None):
-    """Poll `condition` until it is truthy (returned) or the deadline passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if between is not None:
-            between()
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)

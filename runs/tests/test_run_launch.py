@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from gpus.models import GpuClaim
+from llmplatform.testing import wait_for
 from runs.models import Artifact, Run
-from runs.tests.conftest import wait_for
 
 
 def launch(client, project, body=None, capture=None):
