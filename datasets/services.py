@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from datasets.models import (
     CONFIGS_FOLDER,
     DATASETS_FOLDER,
@@ -72,10 +72,6 @@ def staging_directory(folder: str) -> Path:
     return directory
 
 
-def _audit_user(user: User) -> User:
-    return user if user is not None and user.is_authenticated else None
-
-
 # --- datasets -----------------------------------------------------------------
 
 
@@ -98,7 +94,7 @@ def create_dataset(
         task_type=task_type,
         metadata=metadata or {},
         parent=parent,
-        created_by=_audit_user(created_by),
+        created_by=signed_in(created_by),
     )
     record_event(
         actor=created_by,
@@ -133,7 +129,7 @@ def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: Us
         stored_name=stored_name,
         relative_path=f"{DATASETS_FOLDER}/{stored_name}",
         status=status,
-        created_by=_audit_user(created_by),
+        created_by=signed_in(created_by),
         **fields,
     )
 
@@ -639,7 +635,7 @@ def upload_train_config(
             "dataset_id": linked_file.dataset_id if linked_file else None,
             "warnings": report.warnings,
             "is_current": make_current,
-            "created_by": _audit_user(created_by),
+            "created_by": signed_in(created_by),
         }
         config = _create_config(fields, staged)
     record_event(

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
@@ -206,7 +206,8 @@ def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, f
             )
         raise StateConflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
     exit_code = deployment.read_exit_code()
-    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    user = signed_in(actor)
+    who = user.get_username() if user else "the platform"
     _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)
     record_event(
         actor=actor,

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
@@ -173,7 +173,7 @@ def create_run(
                 id=run_id,
                 project=project,
                 name=name or _default_name(project),
-                created_by=actor if actor is not None and actor.is_authenticated else None,
+                created_by=signed_in(actor),
                 model=model,
                 dataset=dataset,
                 training_yaml_name=training_yaml_name,
@@ -395,7 +395,8 @@ def cancel_run(*, run: Run, actor: User) -> Run:
     if run.status == RunStatus.CANCELLED:
         return run
     was = run.status
-    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    user = signed_in(actor)
+    who = user.get_username() if user else "the platform"
     here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
     carrier = leases.owner_name("cancel") if here else ""
     order = {"by": who, "carrier": carrier}
@@ -507,7 +508,7 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
             defaults={
                 "notes": notes,
                 "applied_at": timezone.now(),
-                "applied_by": actor if actor is not None and actor.is_authenticated else None,
+                "applied_by": signed_in(actor),
             },
         )
     record_event(
