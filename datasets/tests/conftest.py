@@ -60,8 +60,3 @@ def make_dataset(owner) -> Callable[..., Dataset]:
         return services.create_dataset(name=name, task_type=task_type, created_by=created_by or owner)
 
     return make
-
-
-@pytest.fixture
-def training_dir(settings) -> Path:
-    return Path(settings.HOST_TRAINING_DIR)
