@@ -263,6 +263,8 @@ def start_resumable_upload(
             expected_sha256=sha256.lower(),
         )
         dataset_file.partial_path.touch(exist_ok=False)
+        # It becomes the published file by a rename: give it the published mode now.
+        dataset_file.partial_path.chmod(PUBLISHED_FILE_MODE)
         record_event(
             actor=created_by,
             action=AuditAction.CREATE,

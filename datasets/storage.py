@@ -20,12 +20,9 @@ from typing import BinaryIO
 from llmplatform.errors import InvalidInput
 
 READ_CHUNK_BYTES = 1024 * 1024
-# mkstemp makes 0600 files; published files get the usual mode (0666 less the umask) so a
-# trainer running as another user (a container, a Slurm job) can read them. Read once at
-# import: os.umask can only be read by setting it.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-PUBLISHED_FILE_MODE = 0o666 & ~_UMASK
+# Published files are readable by all, whatever the process's umask (and mkstemp's 0600):
+# a trainer may run as another user (a container, a Slurm job).
+PUBLISHED_FILE_MODE = 0o644
 MAX_NAME_BYTES = 200
 # Characters that mean something to some filesystem or shell; replaced, never kept.
 _UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,11 @@ def make_dataset(owner) -> Callable[..., Dataset]:
         return services.create_dataset(name=name, task_type=task_type, created_by=created_by or owner)
 
     return make
+
+
+@pytest.fixture
+def strict_umask() -> Iterator[None]:
+    """A process umask that would make new files private: published ones must not follow it."""
+    previous = os.umask(0o077)
+    yield
+    os.umask(previous)

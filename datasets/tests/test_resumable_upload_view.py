@@ -48,6 +48,14 @@ def test_it_takes_a_file_in_chunks_and_publishes_it_when_finished(owner_client, 
     assert stored_files(training_dir) == [session["path"]]
 
 
+def test_it_publishes_a_file_readable_by_all_whatever_the_umask(owner_client, make_dataset, training_dir, strict_umask):
+    session = start(owner_client, make_dataset()).json()
+    send(owner_client, session["upload_id"], 0, CONTENT)
+
+    assert owner_client.post(f"/v1/uploads/{session['upload_id']}/finish").status_code == 200
+    assert (training_dir / session["path"]).stat().st_mode & 0o777 == 0o644
+
+
 def test_it_says_where_to_resume_after_a_broken_connection(owner_client, make_dataset):
     dataset = make_dataset()
     upload_id = start(owner_client, dataset).json()["upload_id"]
