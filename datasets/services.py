@@ -321,7 +321,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         expected = dataset_file.expected_bytes or 0
         if received + length > expected:
             raise TooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
-        hasher = _running_sha256(dataset_file, partial, received)
+        # Where no SHA-256 state can be saved, finishing hashes the whole file instead.
+        hasher = _running_sha256(dataset_file, partial, received) if ResumableSha256.available() else None
         partial.file.seek(received)
         remaining = length
         try:
@@ -330,7 +331,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
                 if not chunk:
                     break
                 partial.file.write(chunk)
-                hasher.update(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
                 remaining -= len(chunk)
         except OSError as exc:
             logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
@@ -338,8 +340,9 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             # No fsync per chunk: finishing syncs the whole file once before publishing it.
             partial.file.flush()
             received = partial.size
+            hashed = {"sha256_state": hasher.state(), "hashed_bytes": offset + length - remaining} if hasher else {}
             DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(
-                received_bytes=received, sha256_state=hasher.state(), hashed_bytes=offset + length - remaining
+                received_bytes=received, **hashed
             )
     dataset_file.received_bytes = received
     _follow_with_validation(dataset_file, before=offset, now=received)
@@ -355,9 +358,12 @@ def _running_sha256(dataset_file: DatasetFile, partial: _LockedPartial, size: in
     """The upload's SHA-256 so far, brought up to `size` bytes; call it holding the lock.
 
     Chunks are hashed as they are written and the state is saved with them. Bytes a
-    request wrote without saving their hash (it died between the two) are read back.
+    request wrote without saving their hash (it died between the two) are read back,
+    and all of them where this Python cannot resume a saved state.
     """
     state, hashed = DatasetFile.objects.filter(pk=dataset_file.pk).values_list("sha256_state", "hashed_bytes").get()
+    if not ResumableSha256.available():
+        state, hashed = None, 0
     hasher = ResumableSha256(state)
     partial.file.seek(hashed)
     while hashed < size and (chunk := partial.file.read(min(READ_CHUNK_BYTES, size - hashed))):

@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from datasets import services
+from datasets import services, storage
 from datasets.models import Dataset
 
 SFT_RECORD = {
@@ -69,3 +69,9 @@ def strict_umask() -> Iterator[None]:
     previous = os.umask(0o077)
     yield
     os.umask(previous)
+
+
+@pytest.fixture
+def without_openssl_sha256(monkeypatch) -> None:
+    """A Python whose hashlib does not expose OpenSSL's SHA-256 functions."""
+    monkeypatch.setattr(storage, "_openssl_sha256", lambda: None)
