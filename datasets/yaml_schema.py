@@ -67,7 +67,7 @@ def _aliases_without(name: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
 
 # The one schema per task type: what each key is, its aliases, its type and range, and
 # how much a run needs it. Required: model and dataset (and the algorithm for rl) - no
-# trainer starts without them. Recommended: the rest of the seed's key fields - trainers
+# trainer starts without them. Recommended: the task's other usual keys - trainers
 # have defaults, so a missing one is a warning. Optional: checked only when present.
 SCHEMAS: dict[str, tuple[Key, ...]] = {
     TaskType.SFT: (

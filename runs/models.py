@@ -18,7 +18,7 @@ from projects.models import Project
 
 
 class RunStatus(models.TextChoices):
-    # Labels follow seed 002 in Chinese (排队中, 运行中, 已完成, 失败, 已取消).
+    # In Chinese the labels are the ones the teams use: 排队中, 运行中, 已完成, 失败, 已取消.
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     COMPLETED = "completed", _("Completed")

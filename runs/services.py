@@ -51,9 +51,9 @@ from runs.models import (
 
 User = AbstractBaseUser | AnonymousUser | None
 
-# The seeds' Chinese tag names are the same three tags.
+# The Chinese tag names teams use are the same three tags.
 TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
-STARTED_PROGRESS = 0.05  # the seeds show a started run at 5 %
+STARTED_PROGRESS = 0.05  # a started run shows 5 %, before the trainer reports any
 
 
 def append_platform_line(run: Run, level: str, message: str) -> None:
@@ -297,7 +297,7 @@ def _wait_in_executor_queue(run: Run, *, state: dict[str, Any], reason: str) -> 
 
 
 def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[int]) -> bool:
-    """The run's command has started: `running` at 5 % with the seeds' confirmation line."""
+    """The run's command has started: `running` at 5 % with a "Training started" line."""
     started = run.transition(
         RunStatus.QUEUED,
         RunStatus.RUNNING,

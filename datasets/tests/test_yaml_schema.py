@@ -1,4 +1,4 @@
-"""The training YAML schema: seed keys, LLaMA-Factory / Hugging Face names, ranges, safety."""
+"""The training YAML schema: each task's keys, LLaMA-Factory / Hugging Face names, ranges."""
 
 from __future__ import annotations
 

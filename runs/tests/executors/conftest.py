@@ -82,7 +82,7 @@ def docker_engine() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def training_container(docker_engine, tmp_path_factory) -> Iterator[str]:
-    """The seeds' long-lived training container, seeing every test's folders.
+    """A long-lived training container (shared-container mode), seeing every test's folders.
 
     pytest's base temporary folder (holding each test's training directory and runs
     folder) is mounted at the same path, and again at /mnt/llmp so that a test can
