@@ -3,7 +3,8 @@
 `owner` created the project; `member` was added to it; `outsider` is a signed-in
 user with no business there; `staff` operates the platform. Each comes with an
 API client authenticated by its token, the way scripts call the API, and a
-browser session signed in to the console (`owner_session`...).
+browser session signed in to the console (`owner_session`...). `project` is that
+project, with the dataset and training YAML it names in `training_dir`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from llmplatform.testing import manage_py, running, subprocess_env
+from projects.models import Project
+from projects.services import create_project
+
+PROJECT_DATASET = "datasets/qwen_demo.jsonl"
+PROJECT_TRAINING_YAML = "configs/qwen_demo.yaml"
 
 
 def make_user(username: str, *, is_staff: bool = False) -> User:
@@ -125,6 +132,40 @@ def isolated_dirs(tmp_path: Path, settings) -> Path:
     for directory in (settings.DATA_DIR, settings.HOST_TRAINING_DIR, settings.RUNS_DIR, settings.MODELS_DIR):
         Path(directory).mkdir(parents=True, exist_ok=True)
     return tmp_path
+
+
+@pytest.fixture
+def training_dir(settings) -> Path:
+    """This test's HOST_TRAINING_DIR: empty until a test, or `project`, writes there."""
+    return Path(settings.HOST_TRAINING_DIR)
+
+
+@pytest.fixture
+def project(owner, member, training_dir: Path) -> Project:
+    """`owner`'s project with `member` in it, created as people create one (version 1, an audit event).
+
+    Its dataset and training YAML are in the training directory, so a run of it launches;
+    the YAML's step settings are the stand-in trainer's (runs/tests/fixtures/fake_trainer.py).
+    """
+    (training_dir / "datasets").mkdir(parents=True, exist_ok=True)
+    (training_dir / "configs").mkdir(parents=True, exist_ok=True)
+    (training_dir / PROJECT_DATASET).write_text('{"messages": []}\n')
+    config = {"dataset": PROJECT_DATASET, "max_steps": 20, "save_steps": 10, "step_seconds": 0.01}
+    (training_dir / PROJECT_TRAINING_YAML).write_text(yaml.safe_dump(config))
+    return create_project(
+        actor=owner,
+        fields={
+            "name": "qwen-finetune",
+            "description": "Fine-tune Qwen on support chats",
+            "tags": ["demo", "候选"],
+            "task_type": "sft",
+            "base_model": "llama-2-13b",
+            "dataset_name": PROJECT_DATASET,
+            "training_yaml_name": PROJECT_TRAINING_YAML,
+            "default_hyperparameters": {"learning_rate": 3e-5},
+        },
+        members=[member],
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,11 @@ from audit.context import current_request
 from audit.models import AuditAction, AuditEvent
 
 
+def signed_in(actor: AbstractBaseUser | AnonymousUser | None) -> AbstractBaseUser | None:
+    """The user who acts, or None when nobody signed in does (an anonymous request, the platform itself)."""
+    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
+
+
 def record_event(
     *,
     actor: AbstractBaseUser | AnonymousUser | None,
@@ -25,7 +30,7 @@ def record_event(
     must never hold secrets or personal data (de-identification mappings, tokens).
     """
     context = current_request.get()
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = signed_in(actor)
     return AuditEvent.objects.create(
         actor=user,
         actor_name=user.get_username() if user else "",

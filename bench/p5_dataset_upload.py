@@ -17,7 +17,7 @@ Prints the ratios (upload MB/s / cp MB/s; upload + validation MB/s / cp MB/s), a
 long after its last byte each upload was `ready` (the resumable one is checked while its
 chunks arrive, so less is left by then), and how long the resumable upload's `finish`
 took (its SHA-256 is taken as the chunks arrive, so finishing does not read the file).
-Goal (issue 5): upload plus validation >= 0.5x cp, RSS < 200 MB.
+Goal: upload plus validation >= 0.5x cp, RSS < 200 MB.
 
     python bench/p5_dataset_upload.py [--size-mib 1024] [--workdir DIR]
 """

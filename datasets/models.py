@@ -63,7 +63,7 @@ def may_change(user: AbstractBaseUser | AnonymousUser, created_by_id: int | None
 class Dataset(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    # The seeds' free-form kind of data ("text2text"); `task_type` is what validation follows.
+    # A free-form kind of data the client names ("text2text"); `task_type` is what validation follows.
     type = models.CharField(max_length=64, blank=True)
     description = models.TextField(blank=True)
     task_type = models.CharField(max_length=16, choices=TaskType.choices)

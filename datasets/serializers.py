@@ -25,7 +25,7 @@ class DatasetCreatedSerializer(serializers.Serializer):
 
 
 class DatasetFileSerializer(serializers.ModelSerializer):
-    """One file of a dataset, as DatasetRecord lists it (the seed's fields first)."""
+    """One file of a dataset, as DatasetRecord lists it (the API's original fields first)."""
 
     upload_id = serializers.UUIDField(source="id")
     path = serializers.CharField(
@@ -77,7 +77,7 @@ class DatasetFileReportSerializer(DatasetFileSerializer):
 
 
 class TrainConfigSummarySerializer(serializers.ModelSerializer):
-    """The seeds' train_config shape."""
+    """The current training config as GET /v1/train-config summarises it."""
 
     class Meta:
         model = TrainConfig
@@ -193,7 +193,7 @@ class DatasetRecordSerializer(serializers.ModelSerializer):
 
 
 class DatasetUploadedSerializer(serializers.ModelSerializer):
-    """The seeds' upload answer, plus where the file is and how its validation went."""
+    """The answer to a file upload: the stored file, where it is and how its validation went."""
 
     upload_id = serializers.UUIDField(source="id")
     dataset_id = serializers.UUIDField()

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from datasets.models import (
     CONFIGS_FOLDER,
     DATASETS_FOLDER,
@@ -55,8 +55,9 @@ from datasets.validation import (
     finish_report,
     record_checker,
 )
-from datasets.yaml_schema import TrainingYamlError, inspect_training_yaml, load_training_yaml
+from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import InvalidInput, OutOfSpace, StateConflict, TooLarge
+from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +70,6 @@ def staging_directory(folder: str) -> Path:
     directory = training_path(folder)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-def _audit_user(user: User) -> User:
-    return user if user is not None and user.is_authenticated else None
 
 
 # --- datasets -----------------------------------------------------------------
@@ -97,7 +94,7 @@ def create_dataset(
         task_type=task_type,
         metadata=metadata or {},
         parent=parent,
-        created_by=_audit_user(created_by),
+        created_by=signed_in(created_by),
     )
     record_event(
         actor=created_by,
@@ -132,7 +129,7 @@ def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: Us
         stored_name=stored_name,
         relative_path=f"{DATASETS_FOLDER}/{stored_name}",
         status=status,
-        created_by=_audit_user(created_by),
+        created_by=signed_in(created_by),
         **fields,
     )
 
@@ -266,6 +263,8 @@ def start_resumable_upload(
             expected_sha256=sha256.lower(),
         )
         dataset_file.partial_path.touch(exist_ok=False)
+        # It becomes the published file by a rename: give it the published mode now.
+        dataset_file.partial_path.chmod(PUBLISHED_FILE_MODE)
         record_event(
             actor=created_by,
             action=AuditAction.CREATE,
@@ -322,7 +321,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         expected = dataset_file.expected_bytes or 0
         if received + length > expected:
             raise TooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
-        hasher = _running_sha256(dataset_file, partial, received)
+        # Where no SHA-256 state can be saved, finishing hashes the whole file instead.
+        hasher = _running_sha256(dataset_file, partial, received) if ResumableSha256.available() else None
         partial.file.seek(received)
         remaining = length
         try:
@@ -331,7 +331,8 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
                 if not chunk:
                     break
                 partial.file.write(chunk)
-                hasher.update(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
                 remaining -= len(chunk)
         except OSError as exc:
             logger.info("upload %s: connection broke after %s bytes: %s", dataset_file.pk, length - remaining, exc)
@@ -339,8 +340,9 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
             # No fsync per chunk: finishing syncs the whole file once before publishing it.
             partial.file.flush()
             received = partial.size
+            hashed = {"sha256_state": hasher.state(), "hashed_bytes": offset + length - remaining} if hasher else {}
             DatasetFile.objects.filter(pk=dataset_file.pk, status=FileStatus.UPLOADING).update(
-                received_bytes=received, sha256_state=hasher.state(), hashed_bytes=offset + length - remaining
+                received_bytes=received, **hashed
             )
     dataset_file.received_bytes = received
     _follow_with_validation(dataset_file, before=offset, now=received)
@@ -356,9 +358,12 @@ def _running_sha256(dataset_file: DatasetFile, partial: _LockedPartial, size: in
     """The upload's SHA-256 so far, brought up to `size` bytes; call it holding the lock.
 
     Chunks are hashed as they are written and the state is saved with them. Bytes a
-    request wrote without saving their hash (it died between the two) are read back.
+    request wrote without saving their hash (it died between the two) are read back,
+    and all of them where this Python cannot resume a saved state.
     """
     state, hashed = DatasetFile.objects.filter(pk=dataset_file.pk).values_list("sha256_state", "hashed_bytes").get()
+    if not ResumableSha256.available():
+        state, hashed = None, 0
     hasher = ResumableSha256(state)
     partial.file.seek(hashed)
     while hashed < size and (chunk := partial.file.read(min(READ_CHUNK_BYTES, size - hashed))):
@@ -638,7 +643,7 @@ def upload_train_config(
             "dataset_id": linked_file.dataset_id if linked_file else None,
             "warnings": report.warnings,
             "is_current": make_current,
-            "created_by": _audit_user(created_by),
+            "created_by": signed_in(created_by),
         }
         config = _create_config(fields, staged)
     record_event(

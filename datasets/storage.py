@@ -7,8 +7,8 @@ file is removed whatever goes wrong before it is published.
 
 from __future__ import annotations
 
-import _hashlib
 import ctypes
+import functools
 import hashlib
 import os
 import re
@@ -20,12 +20,9 @@ from typing import BinaryIO
 from llmplatform.errors import InvalidInput
 
 READ_CHUNK_BYTES = 1024 * 1024
-# mkstemp makes 0600 files; published files get the usual mode (0666 less the umask) so a
-# trainer running as another user (a container, a Slurm job) can read them. Read once at
-# import: os.umask can only be read by setting it.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-PUBLISHED_FILE_MODE = 0o666 & ~_UMASK
+# Published files are readable by all, whatever the process's umask (and mkstemp's 0600):
+# a trainer may run as another user (a container, a Slurm job).
+PUBLISHED_FILE_MODE = 0o644
 MAX_NAME_BYTES = 200
 # Characters that mean something to some filesystem or shell; replaced, never kept.
 _UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
@@ -135,36 +132,37 @@ class StagedFile:
             self.discard()
 
 
-def _openssl_sha256() -> ctypes.CDLL:
-    """OpenSSL's SHA-256 functions, found through hashlib's own module (so the same library)."""
-    openssl = ctypes.CDLL(_hashlib.__file__)
-    openssl.SHA256_Init.argtypes = [ctypes.c_char_p]
-    openssl.SHA256_Update.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
-    openssl.SHA256_Final.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+@functools.cache
+def _openssl_sha256() -> ctypes.CDLL | None:
+    """OpenSSL's SHA-256 functions, found through hashlib's own module (so the same library),
+    or None where this Python does not have them (hashlib built without OpenSSL, an OpenSSL
+    that no longer exports them). Looked up on first use, so importing this module never fails."""
+    try:
+        import _hashlib
+
+        openssl = ctypes.CDLL(_hashlib.__file__)
+        openssl.SHA256_Init.argtypes = [ctypes.c_char_p]
+        openssl.SHA256_Update.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+        openssl.SHA256_Final.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    except (ImportError, AttributeError, OSError):  # no such module, no __file__ or symbol, no library
+        return None
     return openssl
 
 
-class ResumableSha256:
-    """SHA-256 whose running state can be kept between requests.
+class _OpenSslSha256:
+    """An OpenSSL SHA256_CTX in a buffer: a plain 112-byte struct (openssl/sha.h), so it can be saved."""
 
-    A resumable upload's chunks arrive in separate requests, maybe to separate
-    processes, and hashlib's objects cannot be saved; hashing the whole file again at
-    `finish` took minutes for a 100 GB corpus. OpenSSL's SHA256_CTX is a plain
-    112-byte struct (openssl/sha.h), so `state()` is those bytes and they seed a new
-    hasher later.
-    """
+    CONTEXT_BYTES = 112
 
-    _CONTEXT_BYTES = 112
-    _openssl = _openssl_sha256()
-
-    def __init__(self, state: bytes | None = None) -> None:
+    def __init__(self, openssl: ctypes.CDLL, state: bytes | None) -> None:
+        self._openssl = openssl
         if state is None:
-            self._context = ctypes.create_string_buffer(self._CONTEXT_BYTES)
-            self._openssl.SHA256_Init(self._context)
-        elif len(state) != self._CONTEXT_BYTES:
-            raise ValueError(f"a SHA-256 state is {self._CONTEXT_BYTES} bytes, not {len(state)}")
+            self._context = ctypes.create_string_buffer(self.CONTEXT_BYTES)
+            openssl.SHA256_Init(self._context)
+        elif len(state) != self.CONTEXT_BYTES:
+            raise ValueError(f"a SHA-256 state is {self.CONTEXT_BYTES} bytes, not {len(state)}")
         else:
-            self._context = ctypes.create_string_buffer(bytes(state), self._CONTEXT_BYTES)
+            self._context = ctypes.create_string_buffer(bytes(state), self.CONTEXT_BYTES)
 
     def update(self, data: bytes) -> None:
         self._openssl.SHA256_Update(self._context, data, len(data))
@@ -173,11 +171,49 @@ class ResumableSha256:
         return self._context.raw
 
     def hexdigest(self) -> str:
-        """The digest of everything so far (a copy is finished, so updating can go on)."""
-        finished = ctypes.create_string_buffer(self._context.raw, self._CONTEXT_BYTES)
+        finished = ctypes.create_string_buffer(self._context.raw, self.CONTEXT_BYTES)
         digest = ctypes.create_string_buffer(32)
         self._openssl.SHA256_Final(digest, finished)
         return digest.raw.hex()
+
+
+class ResumableSha256:
+    """SHA-256 whose running state can be kept between requests.
+
+    A resumable upload's chunks arrive in separate requests, maybe to separate
+    processes, and hashlib's objects cannot be saved; hashing the whole file again at
+    `finish` took minutes for a 100 GB corpus. With OpenSSL's own SHA-256 functions the
+    state is the bytes of its context, and they seed a new hasher later.
+
+    Where this Python does not reach those functions (`available()` is False) it is
+    hashlib's SHA-256: it hashes, but has no state to save or resume from, so its user
+    hashes the whole file in one go instead.
+    """
+
+    @staticmethod
+    def available() -> bool:
+        """Whether states can be saved and resumed from in this Python."""
+        return _openssl_sha256() is not None
+
+    def __init__(self, state: bytes | None = None) -> None:
+        openssl = _openssl_sha256()
+        if openssl is None and state is not None:
+            raise ValueError("this Python cannot resume a saved SHA-256 state (see ResumableSha256.available)")
+        self._hash: _OpenSslSha256 | hashlib._Hash = (
+            hashlib.sha256() if openssl is None else _OpenSslSha256(openssl, state)
+        )
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def state(self) -> bytes:
+        if not isinstance(self._hash, _OpenSslSha256):
+            raise RuntimeError("this Python cannot save a SHA-256 state (see ResumableSha256.available)")
+        return self._hash.state()
+
+    def hexdigest(self) -> str:
+        """The digest of everything so far (a copy is finished, so updating can go on)."""
+        return self._hash.hexdigest()
 
 
 def sha256_of(path: Path) -> str:

@@ -379,7 +379,7 @@ UPLOAD_CONFIG_RESPONSES = {
 
 @extend_schema(tags=["train-config"])
 class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
-    """The seeds' single current training config (every upload is also kept: /v1/train-configs)."""
+    """The single current training config (every upload is also kept: /v1/train-configs)."""
 
     def _current(self) -> TrainConfig:
         config = TrainConfig.objects.current()

@@ -1,10 +1,6 @@
-"""Training YAML: loading it safely, and the one schema per task type.
+"""Training YAML: the one schema per task type (llmplatform.training_yaml loads the file).
 
-Public functions (the runs app calls these at launch):
-- `load_training_yaml(content: bytes) -> dict`: `safe_load` under MAX_YAML_BYTES with an
-  alias budget; raises `TrainingYamlError(problems)` for binary, invalid, bomb or
-  non-mapping input.
-- `read_training_yaml(path) -> dict`: the same for a file on disk.
+Public functions:
 - `inspect_training_yaml(mapping, task_type=None) -> TrainingYamlReport`: the task type
   (declared, or inferred from LLaMA-Factory's `stage`/`finetuning_type`), problems
   (refuse), warnings (recommended keys missing), and the canonical values.
@@ -19,25 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-from django.conf import settings
-
 from datasets.models import TaskType
-
-# More aliases than this in one file is not a config, it is an expansion bomb.
-MAX_YAML_ALIASES = 50
-# ...and neither is a document that expands to more nodes than this.
-MAX_YAML_NODES = 100_000
-
-
-class TrainingYamlError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
+from llmplatform.training_yaml import quoted
 
 # How much a run needs a key: refused without it, warned without it, or checked only when set.
 REQUIRED, RECOMMENDED, OPTIONAL = "required", "recommended", "optional"
@@ -86,7 +67,7 @@ def _aliases_without(name: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
 
 # The one schema per task type: what each key is, its aliases, its type and range, and
 # how much a run needs it. Required: model and dataset (and the algorithm for rl) - no
-# trainer starts without them. Recommended: the rest of the seed's key fields - trainers
+# trainer starts without them. Recommended: the task's other usual keys - trainers
 # have defaults, so a missing one is a warning. Optional: checked only when present.
 SCHEMAS: dict[str, tuple[Key, ...]] = {
     TaskType.SFT: (
@@ -152,77 +133,6 @@ class TrainingYamlReport:
     def dataset(self) -> str | None:
         value = self.values.get("dataset")
         return value if isinstance(value, str) else None
-
-
-class _BoundedSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.alias_count = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count += 1
-            if self.alias_count > MAX_YAML_ALIASES:
-                raise TrainingYamlError(
-                    [f"more than {MAX_YAML_ALIASES} YAML aliases (*name); refused as a possible expansion bomb"]
-                )
-        return super().compose_node(parent, index)
-
-
-def _expanded_nodes(value: Any, budget: int) -> int:
-    """How many nodes `value` has once its shared (aliased) parts are expanded, up to budget+1."""
-    seen = 0
-    stack = [value]
-    while stack and seen <= budget:
-        item = stack.pop()
-        seen += 1
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return seen
-
-
-def load_training_yaml(content: bytes) -> dict[str, Any]:
-    """Parse an uploaded training YAML, or raise TrainingYamlError with what is wrong."""
-    limit = settings.MAX_YAML_BYTES
-    if len(content) > limit:
-        raise TrainingYamlError([f"the file is larger than the {limit} bytes allowed for a training YAML"])
-    if not content.strip():
-        raise TrainingYamlError(["the file is empty"])
-    if b"\x00" in content:
-        raise TrainingYamlError(["the file is binary, not YAML text (it holds NUL bytes)"])
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TrainingYamlError(
-            [f"the file is not UTF-8 text (byte 0x{content[exc.start]:02x} at {exc.start})"]
-        ) from None
-    loader = _BoundedSafeLoader(text)
-    try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise TrainingYamlError([f"not valid YAML: {' '.join(str(exc).split())}"]) from None
-    finally:
-        loader.dispose()
-    if not isinstance(document, dict):
-        kind = "empty" if document is None else type(document).__name__
-        raise TrainingYamlError([f"the top level must be a mapping of keys to values, got {kind}"])
-    if _expanded_nodes(document, MAX_YAML_NODES) > MAX_YAML_NODES:
-        raise TrainingYamlError([f"the document expands to more than {MAX_YAML_NODES} values; refused"])
-    if not all(isinstance(key, str) for key in document):
-        raise TrainingYamlError(["every top-level key must be a string"])
-    return document
-
-
-def read_training_yaml(path: Path) -> dict[str, Any]:
-    """`load_training_yaml` for a file on disk, reading no more than the limit allows."""
-    with open(path, "rb") as source:
-        content = source.read(settings.MAX_YAML_BYTES + 1)
-    return load_training_yaml(content)
 
 
 def infer_task_type(mapping: dict[str, Any]) -> str | None:
@@ -302,14 +212,14 @@ def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None)
     inferred = infer_task_type(mapping)
     report = TrainingYamlReport(task_type=inferred or task_type)
     if inferred and task_type and inferred != task_type:
-        report.warnings.append(f"task_type: the YAML is for {inferred!r} but {task_type!r} was expected")
+        report.warnings.append(f"task_type: the YAML is for {quoted(inferred)} but {task_type!r} was expected")
     if report.task_type is None:
         report.problems.append(
             "task_type: missing; set task_type (sft, lora, rl, pretrain) or LLaMA-Factory's stage/finetuning_type"
         )
         return report
     if report.task_type not in SCHEMAS:
-        report.problems.append(f"task_type: must be one of {', '.join(SCHEMAS)}, got {report.task_type!r}")
+        report.problems.append(f"task_type: must be one of {', '.join(SCHEMAS)}, got {quoted(report.task_type)}")
         report.task_type = None
         return report
     keys = SCHEMAS[report.task_type]
@@ -319,7 +229,7 @@ def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None)
             continue
         value = mapping[present]
         if problem := _value_problem(key, value):
-            report.problems.append(f"{present}: {problem}, got {value!r}")
+            report.problems.append(f"{present}: {problem}, got {quoted(value)}")
         else:
             report.values[key.name] = value.lower() if key.choices else value
     for key in keys:

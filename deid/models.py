@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from deid.engine import Deidentifier, PolicyConfig
+from llmplatform.transitions import StatusTransitions
 
 DEFAULT_POLICY_NAME = "default"
 # A pseudonym seed is any 64-bit signed integer (what DeidJob.seed stores).
@@ -106,7 +107,7 @@ class DeidJobQuerySet(models.QuerySet):
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
 
 
-class DeidJob(models.Model):
+class DeidJob(StatusTransitions):
     """Scrubbing every file of a dataset into a new dataset derived from it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -140,6 +141,7 @@ class DeidJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -158,12 +160,3 @@ class DeidJob(models.Model):
         if not self.total_bytes:
             return 0.0
         return round(min(self.processed_bytes / self.total_bytes, 1.0), 4)
-
-    def transition(self, old: str, new: str, **fields) -> bool:
-        """Move from `old` to `new` only if nobody else moved it first."""
-        changed = DeidJob.objects.filter(pk=self.pk, status=old).update(status=new, **fields)
-        if changed:
-            self.status = new
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)

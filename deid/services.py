@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from datasets import services as dataset_services
 from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
@@ -62,7 +62,7 @@ def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: User, label
         number=last + 1,
         label=label or version_label(last + 1),
         config=config.to_dict(),
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=signed_in(actor),
     )
     policy.current_version = version
     policy.save(update_fields=["current_version", "updated_at"])
@@ -74,7 +74,7 @@ def create_policy(*, name: str, config: PolicyConfig, description: str = "", act
     policy = DeidPolicy.objects.create(
         name=name,
         description=description,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=signed_in(actor),
     )
     version = _add_version(policy=policy, config=config, actor=actor)
     record_event(
@@ -204,7 +204,7 @@ def start_dataset_deidentification(
         seed=seed,
         target_name=name or f"{dataset.name}-deid",
         total_bytes=sum(f.bytes for f in files),
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=signed_in(actor),
     )
     record_event(
         actor=actor,

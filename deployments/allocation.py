@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from deployments.models import Deployment
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, claim_gpus, free_gpus, require_gpu_type
+from gpus.services import GpusUnavailable, claim_gpus, require_gpu_type
 from llmplatform.errors import InvalidInput, StateConflict
 
 
@@ -50,7 +50,6 @@ def port_is_bindable(port: int) -> bool:
 def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = "") -> int:
     """Claim `preferred`, or the free GPU of `gpu_type` ("": any) with the most free
     memory, in the shared ledger."""
-    label = str(deployment)
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
@@ -65,19 +64,17 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
             raise InvalidInput(
                 f"preferred_gpu {preferred} is a {chosen.name or 'GPU of no known model'}, not {gpu_type!r}."
             )
+    try:
         return claim_gpus(
-            holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=preferred
+            holder_kind=HolderKind.DEPLOYMENT,
+            holder_id=deployment.pk,
+            holder_label=str(deployment),
+            gpu_type=gpu_type,
+            preferred=preferred,
         )[0]
-    # Most free memory first; a candidate claimed by a concurrent request a moment
-    # ago is skipped for the next one instead of failing the request.
-    candidates = [gpu for gpu in free_gpus(inventory) if gpu.has_type(gpu_type)]
-    for gpu in sorted(candidates, key=lambda gpu: -(gpu.memory_free_bytes or 0)):
-        try:
-            return claim_gpus(
-                holder_kind=HolderKind.DEPLOYMENT, holder_id=deployment.pk, holder_label=label, preferred=gpu.index
-            )[0]
-        except GpusUnavailable:
-            continue
+    except GpusUnavailable:
+        if preferred is not None:
+            raise  # it names the preferred GPU's holder
     holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
     of_type = f" {gpu_type}" if gpu_type else ""
     raise StateConflict(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")

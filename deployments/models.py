@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform import processes
 from llmplatform.processes import ProcessIdentity
+from llmplatform.transitions import StatusTransitions
 
 
 class DeploymentStatus(models.TextChoices):
@@ -50,7 +51,7 @@ class DeploymentQuerySet(models.QuerySet):
         return self.filter(Q(model_path=model) | Q(served_model_name=model))
 
 
-class Deployment(models.Model):
+class Deployment(StatusTransitions):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(
         max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.STARTING, db_index=True
@@ -139,21 +140,6 @@ class Deployment(models.Model):
             return False
         grace = timedelta(seconds=settings.DEPLOY_STOP_GRACE_SECONDS + 30)
         return (now or timezone.now()) - self.stop_requested_at > grace
-
-    def transition(self, old: str | frozenset[str], new: str, *, where: Q | None = None, **fields: Any) -> bool:
-        """Move to `new` if and only if the row is still in `old` (a status or a set) and matches `where`.
-
-        Race-safe: a stop request and the supervisor can never both win. Returns
-        whether this call made the change; updates `self` if so.
-        """
-        fields = {"status": new, "updated_at": timezone.now(), **fields}
-        olds = old if isinstance(old, frozenset) else {old}
-        rows = Deployment.objects.filter(where or Q(), pk=self.pk, status__in=olds)
-        changed = rows.update(**fields) == 1
-        if changed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return changed
 
 
 class DeploymentTag(models.Model):

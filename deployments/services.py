@@ -7,7 +7,6 @@ none of them signals a process or touches the GPU ledger by itself.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -21,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
@@ -33,8 +32,6 @@ from llmplatform.errors import InvalidInput, StateConflict
 
 logger = logging.getLogger(__name__)
 
-# The platform's own secrets stay out of model servers' environments.
-WITHHELD_ENVIRONMENT = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
 # A process that never got a pid recorded (the web server died mid-request) is given up after this.
 SPAWN_DEADLINE = timedelta(seconds=60)
 # Leftover children of a server that exited by itself get this long after SIGTERM.
@@ -132,12 +129,9 @@ def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
 
 
 def _server_environment(gpu_id: int) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENVIRONMENT}
     # NVML numbers GPUs by PCI bus; CUDA, by default, fastest first. Make CUDA count like NVML
     # so that the index claimed in the ledger is the GPU the server really uses.
-    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
-    env["CUDA_VISIBLE_DEVICES"] = str(gpu_id)
-    return env
+    return processes.inherited_environment({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(gpu_id)})
 
 
 def _spawn(deployment: Deployment) -> None:
@@ -212,7 +206,8 @@ def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, f
             )
         raise StateConflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
     exit_code = deployment.read_exit_code()
-    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    user = signed_in(actor)
+    who = user.get_username() if user else "the platform"
     _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)
     record_event(
         actor=actor,

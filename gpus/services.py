@@ -56,8 +56,9 @@ def claim_gpus(
     """Claim `count` GPUs of `gpu_type` ("": any), none of `excluding`, or exactly `preferred`,
     for a holder; all or nothing.
 
-    Free GPUs with the most free memory go first. Raises GpusUnavailable when the
-    preferred GPU is unknown or held (naming the holder), or too few are free.
+    Free GPUs with the most free memory go first; one a concurrent claim took a moment
+    ago is passed over for the next. Raises GpusUnavailable when the preferred GPU is
+    unknown or held (naming the holder), or too few are free.
     """
     inventory = list_gpus()
     known = {gpu.index for gpu in inventory}
@@ -69,23 +70,33 @@ def claim_gpus(
             raise GpusUnavailable(
                 f"GPU {preferred} is held by {holder.holder_kind} {holder.holder_label or holder.holder_id}."
             )
-        chosen = [preferred]
-    else:
-        candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
+        if _claim([preferred], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
+            return [preferred]
+        raise GpusUnavailable(f"GPU {preferred} was claimed by someone else a moment ago; try again.")
+    candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
+    # Each lost race leaves at least one more GPU held, so this ends within len(candidates) tries.
+    for _ in range(len(candidates) + 1):
         free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
         if len(free) < count:
             kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
             raise GpusUnavailable(f"waiting for {count} {kind}, {len(free)} free of {len(candidates)}")
         chosen = [gpu.index for gpu in free[:count]]
+        if _claim(chosen, holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
+            return chosen
+    raise GpusUnavailable("the free GPUs were claimed by someone else a moment ago; try again.")
+
+
+def _claim(indices: list[int], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:
+    """Write the claims of `indices`, all or none; False when one of them is held already."""
     try:
         with transaction.atomic():
             GpuClaim.objects.bulk_create(
                 GpuClaim(gpu_index=index, holder_kind=holder_kind, holder_id=str(holder_id), holder_label=holder_label)
-                for index in chosen
+                for index in indices
             )
-    except IntegrityError as exc:
-        raise GpusUnavailable(f"GPU(s) {chosen} were claimed by someone else a moment ago; try again.") from exc
-    return chosen
+    except IntegrityError:
+        return False
+    return True
 
 
 def release_gpus(*, holder_kind: str, holder_id: object) -> int:

@@ -29,6 +29,15 @@ from pathlib import Path
 EXIT_CODE_WRAPPER = 'trap "" HUP; trap ":" TERM INT; "$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"'
 
 
+# The platform's own secrets stay out of the environment of every program it starts.
+WITHHELD_VARIABLES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
+
+
+def inherited_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment less the platform's secrets, with `variables` set over it."""
+    return {**{key: value for key, value in os.environ.items() if key not in WITHHELD_VARIABLES}, **variables}
+
+
 @dataclass(frozen=True)
 class ProcessIdentity:
     """A process as the kernel knows it: pid plus start time (clock ticks since boot)."""

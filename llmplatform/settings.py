@@ -269,7 +269,7 @@ else:
 Q_HEARTBEAT_MAX_AGE_S = env_int("Q_HEARTBEAT_MAX_AGE_S", 120)
 HEALTH_MIN_FREE_BYTES = env_int("HEALTH_MIN_FREE_BYTES", 1024 * 1024 * 1024)
 
-# --- training (the seeds' knobs, with the seeds' defaults) ------------------
+# --- training (defaults: the layout of the existing training servers) -------
 HOST_TRAINING_DIR = Path(os.environ.get("HOST_TRAINING_DIR", "/data1/qwen2.5-14bxxxx"))
 DOCKER_CONTAINER_NAME = os.environ.get("DOCKER_CONTAINER_NAME", "qwen2.5-14b-instruct_xpytorch_full_sft")
 DOCKER_WORKING_DIR = os.environ.get("DOCKER_WORKING_DIR", "KTIP_Release_2.1.0/train/llm")

@@ -27,10 +27,22 @@ from django.http import HttpResponse
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition") -> T:
-    """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds."""
+def wait_for(
+    condition: Callable[[], T],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
+    between: Callable[[], object] | None = None,
+) -> T:
+    """Poll `condition` until it returns something truthy (returned), or fail after `timeout` seconds.
+
+    `between` runs before each look, for a test that drives what it waits for (a supervisor's tick).
+    """
     deadline = time.monotonic() + timeout
     while True:
+        if between is not None:
+            between()
         result = condition()
         if result:
             return result

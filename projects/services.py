@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from llmplatform.errors import StateConflict
 from projects.models import Project, ProjectVersion, duplicate_name_message
 
@@ -36,7 +36,8 @@ STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus"})
 
 
 def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:
-    return actor.get_username() if actor is not None and actor.is_authenticated else ""
+    user = signed_in(actor)
+    return user.get_username() if user else ""
 
 
 def _duplicate_name(name: str) -> StateConflict:
@@ -53,10 +54,9 @@ def create_project(
     values = {name: fields[name] for name in CONFIGURABLE_FIELDS if name in fields}
     if not values.get("owner"):
         values["owner"] = _actor_name(actor)
-    creator = actor if actor is not None and actor.is_authenticated else None
     try:
         with transaction.atomic():
-            project = Project.objects.create(created_by=creator, **values)
+            project = Project.objects.create(created_by=signed_in(actor), **values)
             project.members.set(members)
             initial = {name: getattr(project, name) for name in CONFIGURABLE_FIELDS}
             ProjectVersion.objects.create(project=project, version=1, changed_by=_actor_name(actor), changes=initial)

@@ -20,30 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.conf import settings
 
 PLACEHOLDERS = ("training_yaml", "run_id", "run_dir", "output_dir", "dataset")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-class BadTrainingConfig(ValueError):
-    """The project's YAML cannot be used; `str()` says why."""
-
-
-def read_training_yaml(path: Path) -> dict[str, Any]:
-    """`yaml.safe_load` of a config file of at most MAX_YAML_BYTES that holds a mapping."""
-    size = path.stat().st_size
-    if size > settings.MAX_YAML_BYTES:
-        raise BadTrainingConfig(f"is {size} bytes, more than the {settings.MAX_YAML_BYTES} allowed")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BadTrainingConfig(f"is not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise BadTrainingConfig(f"must hold a mapping of keys, not a {type(data).__name__}")
-    return data
 
 
 def effective_config(

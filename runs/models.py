@@ -15,12 +15,13 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
+from llmplatform.transitions import StatusTransitions
 from projects.models import ExecutorKind, Project
 from projects.training_files import clean_training_path
 
 
 class RunStatus(models.TextChoices):
-    # Labels follow seed 002 in Chinese (排队中, 运行中, 已完成, 失败, 已取消).
+    # In Chinese the labels are the ones the teams use: 排队中, 运行中, 已完成, 失败, 已取消.
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     COMPLETED = "completed", _("Completed")
@@ -71,7 +72,7 @@ class RunQuerySet(models.QuerySet):
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
 
-class Run(Leased):
+class Run(Leased, StatusTransitions):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -186,19 +187,6 @@ class Run(Leased):
             if row["tags__id"] is not None:
                 artifact["tag_list"].append({name: row[f"tags__{name}"] for name in tag_fields})
         return list(artifacts.values())
-
-    def transition(self, old: str, new: str, **fields: Any) -> bool:
-        """Move from `old` to `new` if and only if the row is still `old`.
-
-        Race-safe: two supervisors, or a supervisor and a cancel request, can never
-        both win. Returns whether this call made the change; updates `self` if so.
-        """
-        fields = {"status": new, "updated_at": timezone.now(), **fields}
-        changed = Run.objects.filter(pk=self.pk, status=old).update(**fields) == 1
-        if changed:
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return changed
 
 
 class LogLevel(models.TextChoices):

@@ -102,7 +102,7 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_resumed_from(self, run: Run) -> str | None:
-        """The checkpoint artifact it continues from (the seeds' name for resume_source_artifact_id)."""
+        """The checkpoint artifact it continues from (the same as resume_source_artifact_id, under a second name)."""
         return str(run.resume_source_artifact_id) if run.resume_source_artifact_id else None
 
 

@@ -26,11 +26,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import record_event
+from audit.services import record_event, signed_in
 from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
 from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
@@ -50,9 +51,9 @@ from runs.models import (
 
 User = AbstractBaseUser | AnonymousUser | None
 
-# The seeds' Chinese tag names are the same three tags.
+# The Chinese tag names teams use are the same three tags.
 TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
-STARTED_PROGRESS = 0.05  # the seeds show a started run at 5 %
+STARTED_PROGRESS = 0.05  # a started run shows 5 %, before the trainer reports any
 
 
 def append_platform_line(run: Run, level: str, message: str) -> None:
@@ -131,9 +132,11 @@ def create_run(
         raise InvalidInput(" ".join(sentences), missing=missing)
     assert dataset_path is not None and yaml_path is not None
     try:
-        base_config = launch.read_training_yaml(yaml_path)
-    except launch.BadTrainingConfig as exc:
-        raise InvalidInput(f"The training YAML {training_yaml_name!r} {exc}.") from None
+        base_config = read_training_yaml(yaml_path)
+    except TrainingYamlError as exc:
+        raise InvalidInput(
+            f"The training YAML {training_yaml_name!r} is not usable: {exc}.", errors=exc.problems
+        ) from None
 
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
@@ -170,7 +173,7 @@ def create_run(
                 id=run_id,
                 project=project,
                 name=name or _default_name(project),
-                created_by=actor if actor is not None and actor.is_authenticated else None,
+                created_by=signed_in(actor),
                 model=model,
                 dataset=dataset,
                 training_yaml_name=training_yaml_name,
@@ -209,7 +212,7 @@ def create_run(
         append_platform_line(
             run,
             LogLevel.WARNING,
-            f"The training YAML's dataset {base_config['dataset']!r} differs from the run's dataset {dataset!r}; "
+            f"The training YAML's dataset {quoted(base_config['dataset'])} differs from the run's dataset {dataset!r}; "
             "the trainer uses the YAML's.",
         )
     return run
@@ -294,7 +297,7 @@ def _wait_in_executor_queue(run: Run, *, state: dict[str, Any], reason: str) -> 
 
 
 def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[int]) -> bool:
-    """The run's command has started: `running` at 5 % with the seeds' confirmation line."""
+    """The run's command has started: `running` at 5 % with a "Training started" line."""
     started = run.transition(
         RunStatus.QUEUED,
         RunStatus.RUNNING,
@@ -392,7 +395,8 @@ def cancel_run(*, run: Run, actor: User) -> Run:
     if run.status == RunStatus.CANCELLED:
         return run
     was = run.status
-    who = actor.get_username() if actor is not None and actor.is_authenticated else "the platform"
+    user = signed_in(actor)
+    who = user.get_username() if user else "the platform"
     here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
     carrier = leases.owner_name("cancel") if here else ""
     order = {"by": who, "carrier": carrier}
@@ -504,7 +508,7 @@ def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") 
             defaults={
                 "notes": notes,
                 "applied_at": timezone.now(),
-                "applied_by": actor if actor is not None and actor.is_authenticated else None,
+                "applied_by": signed_in(actor),
             },
         )
     record_event(

@@ -58,7 +58,7 @@ def test_it_uses_a_sqlite_file_under_data_dir_by_default(tmp_path):
     assert seen["engine"] == "django.db.backends.sqlite3"
     assert seen["name"] == str(tmp_path / "data" / "llmplatform.sqlite3")
     assert seen["debug"] is True
-    # The seeds' default training directory.
+    # The existing training servers' training directory.
     assert seen["host_training_dir"] == "/data1/qwen2.5-14bxxxx"
     assert seen["max_yaml_bytes"] == 256 * 1024
 

@@ -1,4 +1,4 @@
-"""Console fixtures: a project owned by `owner` with `member` in it, and a run with some history."""
+"""Console fixtures: a browser, and a run with some history in the root conftest's project."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from console.tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reas
 
 # The deployments app's stand-in vLLM server and its settings, for the deployment pages.
 from deployments.tests.conftest import fake_vllm, port_range_base, tiny_model  # noqa: F401
-from projects.models import Project
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, MetricPoint, Run, RunStatus
 
 
@@ -31,23 +30,6 @@ def chromium_browser() -> Iterator:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def project(owner, member) -> Project:
-    project = Project.objects.create(
-        name="qwen-finetune",
-        description="Summaries of research articles",
-        owner="alice",
-        tags=["demo", "zh"],
-        task_type="sft",
-        base_model="llama-2-13b",
-        dataset_name="datasets/qwen_demo.jsonl",
-        training_yaml_name="configs/qwen_demo.yaml",
-        created_by=owner,
-    )
-    project.members.add(member)
-    return project
 
 
 def add_log(run: Run, *messages: tuple[str, str], start=None) -> None:

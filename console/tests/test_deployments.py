@@ -63,6 +63,16 @@ def test_it_explains_a_refused_start(owner_session, fake_vllm):
     assert not Deployment.objects.exists()
 
 
+def test_it_explains_that_the_picked_gpu_is_busy(owner_session, fake_vllm, tiny_model, run):
+    GpuClaim.objects.create(gpu_index=1, holder_kind="run", holder_id=str(run.pk), holder_label="run-001")
+
+    response = start(owner_session, tiny_model, preferred_gpu=1)
+
+    assert response.status_code == 400
+    assert "GPU 1 is held by run run-001." in response.content.decode()
+    assert not Deployment.objects.exists()
+
+
 def test_it_lets_only_the_creator_or_staff_stop(owner_session, member_session, fake_vllm, tiny_model):
     start(owner_session, tiny_model)
     deployment = Deployment.objects.get()

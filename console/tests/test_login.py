@@ -43,7 +43,7 @@ def test_it_switches_language_with_the_switcher(owner_session, run):
     owner_session.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/"})
     page = owner_session.get(reverse("console:dashboard")).content.decode()
     assert "仪表盘" in page
-    assert "运行中" in page  # RunStatus.RUNNING, seed 002's label
+    assert "运行中" in page  # RunStatus.RUNNING's Chinese label
 
 
 @pytest.mark.parametrize(

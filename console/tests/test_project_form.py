@@ -71,7 +71,7 @@ def test_it_refuses_a_duplicate_name(owner_session, project):
 def test_it_edits_a_project_adding_a_version_with_the_changes(owner_session, project):
     url = reverse("console:project-edit", args=[project.pk])
     form = owner_session.get(url).content.decode()
-    assert 'value="demo, zh"' in form
+    assert 'value="demo, 候选"' in form
     response = owner_session.post(url, form_data(name="qwen-finetune", base_model="qwen2.5-7b", members="bob"))
     assert response.status_code == 302
     project.refresh_from_db()

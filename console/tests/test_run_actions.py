@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from runs.models import Artifact, ArtifactTag, Run, RunStatus
@@ -14,16 +13,7 @@ from runs.scheduling import dispatch_queued_runs
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def training_files(project) -> None:
-    root = Path(settings.HOST_TRAINING_DIR)
-    (root / "datasets").mkdir()
-    (root / "configs").mkdir()
-    (root / "datasets/qwen_demo.jsonl").write_text('{"instruction": "hi", "output": "hello"}\n')
-    (root / "configs/qwen_demo.yaml").write_text("model_name_or_path: tiny\nlearning_rate: 1.0e-4\n")
-
-
-def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, training_files, settings):
+def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, settings):
     settings.GPU_IDS = "0,1"
     response = member_session.post(
         reverse("console:run-create", args=[project.pk]),
@@ -38,7 +28,7 @@ def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, trai
     assert "learning_rate: 2.0e-05" in page  # the effective config is on the page
 
 
-def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, training_files, settings):
+def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, settings):
     settings.GPU_IDS = "0,1"
     response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 3, "priority": 0})
     assert response.status_code == 302
@@ -50,7 +40,8 @@ def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, training_file
     assert "waiting for 3 GPU(s), 2 free of 2" in page
 
 
-def test_it_shows_why_a_run_cannot_launch(owner_session, project):
+def test_it_shows_why_a_run_cannot_launch(owner_session, project, training_dir):
+    (training_dir / project.dataset_name).unlink()
     response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 0, "priority": 0})
     assert response.status_code == 400
     assert "datasets/qwen_demo.jsonl" in response.content.decode()
@@ -82,7 +73,7 @@ def test_it_tags_an_artifact_with_notes(member_session, run):
     assert not ArtifactTag.objects.filter(value="gold").exists()
 
 
-def test_it_resumes_from_a_checkpoint(owner_session, run, training_files, tmp_path):
+def test_it_resumes_from_a_checkpoint(owner_session, run, tmp_path):
     checkpoint_dir = tmp_path / "checkpoint-40"
     checkpoint_dir.mkdir()
     artifact = run.artifacts.get()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from datasets import services
+from datasets import services, storage
 from datasets.models import Dataset
 
 SFT_RECORD = {
@@ -63,5 +64,14 @@ def make_dataset(owner) -> Callable[..., Dataset]:
 
 
 @pytest.fixture
-def training_dir(settings) -> Path:
-    return Path(settings.HOST_TRAINING_DIR)
+def strict_umask() -> Iterator[None]:
+    """A process umask that would make new files private: published ones must not follow it."""
+    previous = os.umask(0o077)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
+def without_openssl_sha256(monkeypatch) -> None:
+    """A Python whose hashlib does not expose OpenSSL's SHA-256 functions."""
+    monkeypatch.setattr(storage, "_openssl_sha256", lambda: None)

@@ -48,6 +48,33 @@ def test_it_takes_a_file_in_chunks_and_publishes_it_when_finished(owner_client, 
     assert stored_files(training_dir) == [session["path"]]
 
 
+def test_it_publishes_a_file_readable_by_all_whatever_the_umask(owner_client, make_dataset, training_dir, strict_umask):
+    session = start(owner_client, make_dataset()).json()
+    send(owner_client, session["upload_id"], 0, CONTENT)
+
+    assert owner_client.post(f"/v1/uploads/{session['upload_id']}/finish").status_code == 200
+    assert (training_dir / session["path"]).stat().st_mode & 0o777 == 0o644
+
+
+def test_it_checks_the_sha256_where_no_hash_state_can_be_kept(owner_client, make_dataset, without_openssl_sha256):
+    dataset = make_dataset()
+    right = start(owner_client, dataset, sha256=hashlib.sha256(CONTENT).hexdigest(), filename="right.jsonl").json()
+    wrong = start(owner_client, dataset, sha256=hashlib.sha256(b"other").hexdigest(), filename="wrong.jsonl").json()
+    middle = len(CONTENT) // 2
+    for session in (right, wrong):
+        send(owner_client, session["upload_id"], 0, CONTENT[:middle])
+        send(owner_client, session["upload_id"], middle, CONTENT[middle:])
+
+    assert DatasetFile.objects.get(pk=right["upload_id"]).sha256_state is None  # nothing saved per chunk
+    finished = owner_client.post(f"/v1/uploads/{right['upload_id']}/finish")
+    refused = owner_client.post(f"/v1/uploads/{wrong['upload_id']}/finish")
+
+    assert finished.status_code == 200, finished.json()
+    assert finished.json()["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert refused.status_code == 400
+    assert refused.json()["received_sha256"] == hashlib.sha256(CONTENT).hexdigest()
+
+
 def test_it_says_where_to_resume_after_a_broken_connection(owner_client, make_dataset):
     dataset = make_dataset()
     upload_id = start(owner_client, dataset).json()["upload_id"]

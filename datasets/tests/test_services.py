@@ -15,7 +15,6 @@ from django_q.tasks import async_task
 from audit.models import AuditEvent
 from datasets import services
 from datasets.models import Dataset, DatasetFile, FileStatus
-from datasets.storage import PUBLISHED_FILE_MODE
 from datasets.tasks import purge_abandoned_uploads
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
 from llmplatform.errors import InvalidInput
@@ -42,7 +41,7 @@ def test_it_refuses_an_unknown_task_type(owner):
     assert not Dataset.objects.exists()
 
 
-def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, training_dir: Path):
+def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, training_dir: Path, strict_umask):
     dataset = services.create_dataset(name="deid", task_type="sft", created_by=owner)
     source = training_dir / "work" / "output.jsonl"
     source.parent.mkdir()
@@ -56,7 +55,7 @@ def test_it_moves_a_written_file_into_the_dataset_and_validates_it(owner, traini
 
     assert not source.exists()
     assert dataset_file.absolute_path.read_bytes() == content
-    assert dataset_file.absolute_path.stat().st_mode & 0o777 == PUBLISHED_FILE_MODE
+    assert dataset_file.absolute_path.stat().st_mode & 0o777 == 0o644
     assert dataset_file.relative_path == f"datasets/{dataset_file.pk}_train.deid.jsonl"
     assert dataset_file.sha256 == hashlib.sha256(content).hexdigest()
     assert dataset_file.bytes == len(content)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from datasets.storage import (
-    PUBLISHED_FILE_MODE,
     FileTooLarge,
     ResumableSha256,
     StagedFile,
@@ -54,7 +55,7 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_it_publishes_a_staged_file_with_its_hash_and_size(folder: Path):
+def test_it_publishes_a_staged_file_with_its_hash_and_size(folder: Path, strict_umask):
     tmp_path = folder
     destination = tmp_path / "out" / "file.bin"
     with StagedFile(tmp_path) as staged:
@@ -63,7 +64,7 @@ def test_it_publishes_a_staged_file_with_its_hash_and_size(folder: Path):
         staged.publish(destination)
 
     assert destination.read_bytes() == b"hello world"
-    assert destination.stat().st_mode & 0o777 == PUBLISHED_FILE_MODE  # readable by a trainer, not 0600
+    assert destination.stat().st_mode & 0o777 == 0o644  # readable by a trainer, whatever the umask
     assert staged.sha256 == hashlib.sha256(b"hello world").hexdigest()
     assert staged.size == 11
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
@@ -103,3 +104,31 @@ def test_it_goes_on_hashing_from_a_saved_state_as_if_never_stopped():
 def test_it_refuses_a_state_of_the_wrong_size():
     with pytest.raises(ValueError, match="112 bytes"):
         ResumableSha256(b"\x00" * 10)
+
+
+def test_it_hashes_without_a_state_where_openssls_functions_are_missing(without_openssl_sha256):
+    hasher = ResumableSha256()
+    hasher.update(b"hello ")
+    hasher.update(b"world")
+
+    assert not ResumableSha256.available()
+    assert hasher.hexdigest() == hashlib.sha256(b"hello world").hexdigest()
+    with pytest.raises(RuntimeError, match="cannot save"):
+        hasher.state()
+    with pytest.raises(ValueError, match="cannot resume"):
+        ResumableSha256(b"\x00" * 112)
+
+
+def test_it_imports_and_hashes_in_a_python_whose_hashlib_has_no_openssl():
+    probe = (
+        "import sys; sys.modules['_hashlib'] = None\n"  # as in a Python built without OpenSSL
+        "from datasets.storage import ResumableSha256\n"
+        "hasher = ResumableSha256(); hasher.update(b'abc')\n"
+        "print(ResumableSha256.available(), hasher.hexdigest())"
+    )
+    root = Path(__file__).resolve().parents[2]
+
+    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", hashlib.sha256(b"abc").hexdigest()]

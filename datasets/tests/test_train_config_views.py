@@ -1,4 +1,4 @@
-"""/v1/train-config (the seeds' current config) and /v1/train-configs (every config kept)."""
+"""/v1/train-config (the one current config) and /v1/train-configs (every config kept)."""
 
 from __future__ import annotations
 

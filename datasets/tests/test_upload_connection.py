@@ -4,7 +4,6 @@ behind, and a file over the limit is answered 413 before the rest of its body is
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,15 +12,7 @@ import pytest
 from datasets import services
 from datasets.models import DatasetFile
 from datasets.tests.conftest import SFT_RECORD, jsonl, stored_files
-
-
-def wait_for(condition, *, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.02)
-
+from llmplatform.testing import wait_for
 
 BOUNDARY = "connection-test-boundary"
 PART_HEAD = (
@@ -51,10 +42,10 @@ def test_it_removes_the_partial_file_when_the_client_disconnects(live_server, ow
     with socket.create_connection((host, port)) as connection:
         connection.sendall(head + first_part)
         # The server has started writing the file to a temporary name...
-        wait_for(lambda: any(name.endswith(".part") for name in stored_files(training_dir)))
+        wait_for(lambda: any(name.endswith(".part") for name in stored_files(training_dir)), timeout=10)
         connection.shutdown(socket.SHUT_WR)
     # ...and once the connection is gone, nothing of it is left, and nothing was recorded.
-    wait_for(lambda: stored_files(training_dir) == [])
+    wait_for(lambda: stored_files(training_dir) == [], timeout=10)
     assert not DatasetFile.objects.exists()
 
 
@@ -72,5 +63,5 @@ def test_it_answers_413_as_soon_as_the_limit_is_passed(live_server, owner, train
         answer = connection.recv(4096)
 
     assert answer.startswith(b"HTTP/1.1 413"), answer
-    wait_for(lambda: stored_files(training_dir) == [])
+    wait_for(lambda: stored_files(training_dir) == [], timeout=10)
     assert not DatasetFile.objects.exists()

@@ -1,5 +1,5 @@
 """The `default` policy exists from the start: every entity type except the long-number
-fallback, pseudonymised; its first version is labelled as in the seeds."""
+fallback, pseudonymised; its first version is labelled "2024-01-01"."""
 
 import secrets
 

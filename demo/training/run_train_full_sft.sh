@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo's entry point, called the way the seeds call theirs:
+# The demo's entry point, called the way TRAINING_COMMAND calls a team's own script:
 #   bash run_train_full_sft.sh configs/demo_sft.yaml
 # Python: $TRAIN_PYTHON, else the interpreter `manage.py install_demo` recorded in
 # .python beside this script, else python3 from PATH.

@@ -3,7 +3,7 @@
 The demo project's trainer: `bash run_train_full_sft.sh configs/demo_sft.yaml`. It is
 a real training run, not a stand-in: a randomly initialised 2-layer Llama (hidden
 size 32) and a byte-level BPE tokenizer trained on the spot on the dataset's text
-(nothing is downloaded), trained on seed-format SFT records (`{"messages": [...]}`)
+(nothing is downloaded), trained on the platform's SFT records (`{"messages": [...]}`)
 in seconds. It writes what every HF trainer writes — `checkpoint-N/` folders with
 `trainer_state.json`, the printed log dicts, the tqdm bar, the final weights — and
 honours the config keys the platform sets (`output_dir`, `resume_from_checkpoint`)

@@ -31,7 +31,10 @@ def deploy(client, **body):
     return client.post("/deployments", body, format="json")
 
 
-def test_it_starts_the_server_and_reports_the_contract_shape(owner_client, fake_vllm, tiny_model, settings):
+def test_it_starts_the_server_and_reports_the_contract_shape(
+    owner_client, fake_vllm, tiny_model, settings, monkeypatch
+):
+    monkeypatch.setenv("SECRET_KEY", "the-platform-secret")
     response = deploy(
         owner_client,
         model_path=tiny_model,
@@ -62,7 +65,7 @@ def test_it_starts_the_server_and_reports_the_contract_shape(owner_client, fake_
     deployment = supervise_until(info["deployment_id"], "running")
     assert deployment.health_ok
     log = Path(info["log_file"]).read_text()
-    assert "CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_ORDER=PCI_BUS_ID" in log
+    assert "CUDA_VISIBLE_DEVICES=1 CUDA_DEVICE_ORDER=PCI_BUS_ID SECRET_KEY=None" in log
     assert f"http://127.0.0.1:{info['port']}" in log
     assert AuditEvent.objects.filter(object_id=info["deployment_id"], action="create").exists()
 

@@ -16,9 +16,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture
-def project(owner, member) -> Project:
-    project = Project.objects.create(name="qwen-finetune", created_by=owner, base_model="models/tiny-llama")
-    project.members.add(member)
+def project(project) -> Project:
+    """The project, its base model one under MODELS_DIR (an adapter is served on it)."""
+    project.base_model = "models/tiny-llama"
+    project.save(update_fields=["base_model"])
     return project
 
 

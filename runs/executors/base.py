@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 import signal
 import time
 from abc import ABC, abstractmethod
@@ -32,13 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmplatform.processes import read_exit_code, stop_gracefully
+from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
 
 if TYPE_CHECKING:
     from runs.models import Run
-
-# The platform's own secrets stay out of the trainer's environment.
-WITHHELD_VARIABLES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class LaunchSpec:
 
     def inherited_env(self) -> dict[str, str]:
         """The platform's own environment less its secrets, with the run's variables over it."""
-        return {**{k: v for k, v in os.environ.items() if k not in WITHHELD_VARIABLES}, **self.env}
+        return inherited_environment(self.env)
 
 
 class LaunchError(Exception):

@@ -1,6 +1,6 @@
 """Runs inside Docker containers (runs.executors.docker_engine talks to the daemon).
 
-Seed mode (the default): the run's argv is `docker exec`ed, detached, in the team's
+Shared-container mode (the default): the run's argv is `docker exec`ed, detached, in the team's
 long-lived training container (`DOCKER_CONTAINER_NAME`, or the project's executor
 option `container`), in `DOCKER_WORKING_DIR` (option `working_dir`; a relative path
 is taken inside the container's view of the training directory). Per-run mode (option
@@ -94,7 +94,7 @@ class DockerExecutor(Executor):
             return False
 
     def release(self, run: Run) -> None:
-        """Remove the run's own container (seed mode's training container stays)."""
+        """Remove the run's own container (the shared training container stays)."""
         if run.executor_state.get("per_run_container"):
             engine.remove_container(run.executor_state["container"])
 

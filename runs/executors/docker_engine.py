@@ -27,6 +27,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import DeviceRequest
 
+from llmplatform.training_yaml import read_training_yaml
 from runs import launch
 from runs.executors.base import EngineUnreachable, LaunchError, LaunchSpec
 
@@ -183,7 +184,7 @@ class PathMap:
         container mounts every folder at its host path."""
         if self.identical or not path.is_file():
             return
-        config = launch.read_training_yaml(path)
+        config = read_training_yaml(path)
         translated = {
             key: self.to_container(value) if isinstance(value, str) else value for key, value in config.items()
         }

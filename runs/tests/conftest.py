@@ -1,34 +1,16 @@
-"""Fixtures for run tests: a training directory, a project, the stand-in trainer, a supervisor.
+"""Fixtures for run tests: the stand-in trainer, a supervisor (the root conftest.py has the project).
 
 Trainers here are real processes; every test stops whatever its runs left behind.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
-import yaml
 
 from llmplatform.processes import terminate_group
-from projects.models import Project
-from projects.services import create_project
 from runs.models import Run
 from runs.supervisor import RunSupervisor
 from runs.tests.fixtures import fake_trainer_command
-
-
-@pytest.fixture
-def training_dir(settings) -> Path:
-    root = Path(settings.HOST_TRAINING_DIR)
-    (root / "datasets").mkdir(parents=True, exist_ok=True)
-    (root / "configs").mkdir(parents=True, exist_ok=True)
-    (root / "datasets" / "demo.jsonl").write_text('{"messages": []}\n')
-    config = {"dataset": "datasets/demo.jsonl", "max_steps": 20, "save_steps": 10, "step_seconds": 0.01}
-    (root / "configs" / "fake.yaml").write_text(yaml.safe_dump(config))
-    return root
 
 
 @pytest.fixture
@@ -37,20 +19,6 @@ def fake_trainer(settings, training_dir) -> str:
     settings.TRAINING_COMMAND = fake_trainer_command()
     settings.CANCEL_GRACE_SECONDS = 5.0
     return settings.TRAINING_COMMAND
-
-
-@pytest.fixture
-def project(owner, member, training_dir) -> Project:
-    return create_project(
-        actor=owner,
-        fields={
-            "name": "demo",
-            "dataset_name": "datasets/demo.jsonl",
-            "training_yaml_name": "configs/fake.yaml",
-            "base_model": "tiny-llama",
-        },
-        members=[member],
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -69,17 +37,3 @@ def stop_leftover_trainers(request):
 @pytest.fixture
 def supervisor() -> RunSupervisor:
     return RunSupervisor()
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, between: Callable[[], None] | None = None):
-    """Poll `condition` until it is truthy (returned) or the deadline passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if between is not None:
-            between()
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from llmplatform import processes
+from llmplatform.testing import wait_for
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import Artifact, LogLine, MetricPoint, Run
 from runs.tests.fixtures import FAKE_TRAINER
@@ -35,11 +35,7 @@ def start(run: Run, **config: object) -> processes.ProcessIdentity:
 
 def watch(run: Run, until: Callable[[], bool], timeout: float = 30.0) -> None:
     """Ingest the way the supervisor does, until `until()` holds."""
-    deadline = time.monotonic() + timeout
-    while not until():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        ingest_run(run)
-        time.sleep(0.05)
+    wait_for(until, timeout=timeout, interval=0.05, between=lambda: ingest_run(run))
 
 
 def exit_code(run: Run) -> int | None:

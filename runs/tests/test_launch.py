@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runs.launch import BadTrainingConfig, build_argv, effective_config, process_env, read_training_yaml
+from runs.launch import build_argv, effective_config, process_env
 
 VALUES = {
     "training_yaml": "/runs/1/config.yaml",
@@ -46,17 +46,6 @@ def test_it_adds_only_output_dir_and_resume_from_checkpoint():
     assert config == {"model_name_or_path": "m", "learning_rate": 2e-5, "output_dir": "/runs/2/output"}
     assert set(resumed) - set(base) == {"resume_from_checkpoint"}
     assert resumed["resume_from_checkpoint"] == "/runs/2/output/checkpoint-5"
-
-
-def test_it_reads_yaml_safely(tmp_path):
-    unsafe = tmp_path / "unsafe.yaml"
-    unsafe.write_text("x: !!python/object/apply:os.system ['true']\n")
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("")
-
-    with pytest.raises(BadTrainingConfig, match="not valid YAML"):
-        read_training_yaml(unsafe)
-    assert read_training_yaml(empty) == {}
 
 
 def test_it_sets_cuda_visible_devices_only_when_gpus_are_assigned():

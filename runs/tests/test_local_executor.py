@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from llmplatform.processes import group_members, read_start_time
+from llmplatform.testing import wait_for
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.executors.local import LocalExecutor
 from runs.models import Run
-from runs.tests.conftest import wait_for
 
 
 def spec(tmp_path: Path, argv: list[str], cwd: Path | None = None) -> LaunchSpec:

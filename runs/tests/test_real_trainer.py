@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from django.conf import settings
 
 from llmplatform import processes
+from llmplatform.testing import wait_for
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.management.commands.install_demo import DEMO_SOURCE, copy_training_files
 from runs.models import Artifact, LogLine, MetricPoint, Run
@@ -45,12 +45,14 @@ def train(run: Run, **overrides: object) -> list[float]:
         exit_code_path=exit_code_path,
     )
     seen = []
-    deadline = time.monotonic() + 120
-    while processes.read_exit_code(exit_code_path) is None:
-        assert time.monotonic() < deadline, "the trainer did not finish in 120 s"
+
+    def ingest() -> None:
         ingest_run(run)
         seen.append(run.progress)
-        time.sleep(0.1)
+
+    wait_for(
+        lambda: processes.read_exit_code(exit_code_path) is not None, timeout=120, between=ingest, what="the trainer"
+    )
     ingest_run(run, final=True)
     log = "\n".join(LogLine.objects.filter(run=run).values_list("message", flat=True))
     assert processes.read_exit_code(exit_code_path) == 0, log[-3000:]

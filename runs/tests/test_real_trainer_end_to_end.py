@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from llmplatform import processes
+from llmplatform.testing import wait_for
 from runs.models import Run
-from runs.tests.conftest import wait_for
 
 pytest.importorskip("torch", reason="torch is not installed: pip install -r requirements-trainer.txt")
 pytest.importorskip("transformers", reason="transformers is not installed: pip install -r requirements-trainer.txt")

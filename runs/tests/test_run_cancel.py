@@ -11,11 +11,11 @@ from django.db.models import Q
 from gpus.models import GpuClaim
 from llmplatform import leases
 from llmplatform.processes import group_members
+from llmplatform.testing import wait_for
 from runs import services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
 from runs.supervisor import RunSupervisor
-from runs.tests.conftest import wait_for
 
 LONG = {"max_steps": 100000, "step_seconds": 0.02, "save_steps": 5}
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from gpus.models import GpuClaim
+from llmplatform.testing import wait_for
 from runs.models import Artifact, Run
-from runs.tests.conftest import wait_for
 
 
 def launch(client, project, body=None, capture=None):
@@ -60,7 +60,7 @@ def test_it_writes_the_effective_config_and_hands_it_to_the_command(owner_client
     config_path = Path(run.run_dir) / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     assert config == {
-        "dataset": "datasets/demo.jsonl",
+        "dataset": project.dataset_name,
         "max_steps": 3,
         "save_steps": 10,
         "step_seconds": 0.01,
@@ -107,7 +107,7 @@ def test_it_warns_when_the_yaml_names_another_dataset(
     logs = run_detail(owner_client, project, response.json()["id"])["logs"]
     warnings = [line["message"] for line in logs if line["level"] == "WARNING"]
     assert len(warnings) == 1
-    assert "something_else" in warnings[0] and "datasets/demo.jsonl" in warnings[0]
+    assert "something_else" in warnings[0] and project.dataset_name in warnings[0]
 
 
 def test_it_fails_a_run_whose_command_cannot_start(
@@ -161,7 +161,7 @@ def test_it_falls_back_to_the_projects_settings_and_merges_hyperparameters(owner
 
     body = response.json()
     assert response.status_code == 201, body
-    assert body["dataset"] == "datasets/demo.jsonl"
-    assert body["training_yaml_name"] == "configs/fake.yaml"
-    assert body["model"] == "tiny-llama"
+    assert body["dataset"] == project.dataset_name
+    assert body["training_yaml_name"] == project.training_yaml_name
+    assert body["model"] == project.base_model
     assert body["hyperparameters"] == {"learning_rate": 3e-5, "max_steps": 7}

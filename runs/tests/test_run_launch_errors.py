@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
 
 from runs.models import Run
@@ -84,6 +87,37 @@ def test_it_refuses_an_unusable_training_yaml(owner_client, project, training_di
 
     assert response.status_code == 400
     assert reason in response.json()["detail"]
+
+
+def alias_bomb(*, levels: int, width: int) -> str:
+    """`levels` lists, each holding `width` aliases of the one before: width**levels values, a few hundred bytes."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * width)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("width", "problem"),
+    [(9, "more than 50 YAML aliases"), (5, "expands to more than 100000 values")],
+)
+def test_it_refuses_a_yaml_alias_bomb_quickly_in_a_short_answer(
+    owner_client, project, training_dir, caplog, width, problem
+):
+    bomb = alias_bomb(levels=9, width=width)
+    assert len(bomb) < 500
+    (training_dir / "configs" / "bomb.yaml").write_text(bomb)
+    caplog.set_level(logging.DEBUG)
+
+    started = time.monotonic()
+    response = launch(owner_client, project.name, {"training_yaml_name": "configs/bomb.yaml"})
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 400
+    body = response.json()
+    assert "configs/bomb.yaml" in body["detail"] and problem in body["detail"]
+    assert len(response.content) < 1000
+    assert all(len(record.getMessage()) < 1000 for record in caplog.records)
+    assert not Run.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from llmplatform.testing import wait_for
 from runs.models import Artifact, ArtifactType, Run
-from runs.tests.conftest import wait_for
 
 
 def finished_run(client, project, supervisor, captured, hyperparameters):

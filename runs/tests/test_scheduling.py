@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gpus.models import GpuClaim
+from llmplatform.testing import wait_for
 from runs import services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
-from runs.tests.conftest import wait_for
 
 
 @pytest.fixture

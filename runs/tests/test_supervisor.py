@@ -16,10 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from llmplatform.processes import read_exit_code
+from llmplatform.testing import wait_for
 from runs import services
 from runs.models import Run, RunStatus
 from runs.supervisor import RunSupervisor
-from runs.tests.conftest import wait_for
 
 BAR = re.compile(r"^\s*\d+%\|")  # tqdm redraws are collapsed into one row per bar
 # A line printed on stdout right after a bar drawn on stderr (no terminator between them).

@@ -14,6 +14,7 @@
 # machine; later starts import it in a few seconds.
 #
 # `start` prints `export DOCKER_HOST=unix://...` as its last line; it is idempotent.
+# `mirror` prints the Debian mirror the build would use.
 set -eu
 
 SERVICES_DIR=${LLMP_SERVICES_DIR:-/tmp/llmp-services}
@@ -23,11 +24,20 @@ PIDFILE=$DIR/dockerd.pid
 IMAGE=llmp-python:bookworm # the tests run this image
 IMAGE_CACHE=${LLMP_IMAGE_CACHE:-/var/cache/llmp}
 ROOTFS_TAR=$IMAGE_CACHE/bookworm-python3-yaml-rootfs.tar
-# debootstrap fetches from the mirror (and through the proxy) apt uses here.
+DEBIAN_RELEASE=bookworm
+# debootstrap fetches from the Debian mirror (and through the proxy) apt uses here. apt
+# itself reads its sources (sources.list, *.list and deb822 *.sources, with their
+# options and disabled entries): the mirror it has for DEBIAN_RELEASE, else the one of
+# another Debian release (a mirror of the archive carries every release).
 apt_mirror() {
-    grep -h -o -E 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-        | grep -v security | head -n 1 | tr -d ' '
+    {
+        apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null \
+            | awk -v release="$DEBIAN_RELEASE" '$1 == release { print $2 }'
+        apt-get indextargets --format '$(ORIGIN) $(RELEASE) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null \
+            | awk '$1 == "Debian" && $2 !~ /-/ { print $3 }'
+    } | grep -E '^(https?|file):' | head -n 1 | sed 's:/*$::'
 }
+# LLMP_DEBIAN_MIRROR overrides; Debian's own redirector only where apt knows no Debian mirror.
 DEBIAN_MIRROR=${LLMP_DEBIAN_MIRROR:-$(apt_mirror)}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export DOCKER_HOST=unix://$SOCKET
@@ -78,10 +88,10 @@ start_daemon() {
 build_rootfs_tar() {
     mkdir -p "$IMAGE_CACHE"
     work=$(mktemp -d "$IMAGE_CACHE/rootfs.XXXXXX")
-    say "building a Debian bookworm + python3 + PyYAML root filesystem from $DEBIAN_MIRROR (once per machine, ~1 min)"
+    say "building a Debian $DEBIAN_RELEASE + python3 + PyYAML root filesystem from $DEBIAN_MIRROR (once per machine, ~1 min)"
     proxy=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p')
     [ -n "$proxy" ] && export http_proxy="$proxy"
-    if ! debootstrap --variant=minbase --include=python3,python3-yaml bookworm "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
+    if ! debootstrap --variant=minbase --include=python3,python3-yaml "$DEBIAN_RELEASE" "$work" "$DEBIAN_MIRROR" >"$IMAGE_CACHE/debootstrap.log" 2>&1; then
         say "debootstrap failed; see $IMAGE_CACHE/debootstrap.log"
         rm -rf "$work"
         return 1
@@ -140,6 +150,9 @@ case "${1:-}" in
     stop)
         stop_daemon
         ;;
+    mirror)
+        echo "$DEBIAN_MIRROR"
+        ;;
     status)
         if running && answering; then
             echo "export DOCKER_HOST=$DOCKER_HOST"
@@ -149,7 +162,7 @@ case "${1:-}" in
         fi
         ;;
     *)
-        echo "usage: $0 start|stop|status" >&2
+        echo "usage: $0 start|stop|status|mirror" >&2
         exit 2
         ;;
 esac

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from llmplatform.testing import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = REPO / "scripts" / "services"
@@ -80,7 +82,7 @@ def docker_engine() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def training_container(docker_engine, tmp_path_factory) -> Iterator[str]:
-    """The seeds' long-lived training container, seeing every test's folders.
+    """A long-lived training container (shared-container mode), seeing every test's folders.
 
     pytest's base temporary folder (holding each test's training directory and runs
     folder) is mounted at the same path, and again at /mnt/llmp so that a test can
@@ -157,18 +159,7 @@ def executor_run(db, settings):
     return make
 
 
-def wait_for(condition, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
 @pytest.fixture
 def poll():
-    return wait_for
+    """wait_for with the patience a container or a Slurm job needs to start."""
+    return functools.partial(wait_for, timeout=30.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runs.tests.conftest import wait_for
+from llmplatform.testing import wait_for
 
 
 def launch(client, project, body, capture) -> str:

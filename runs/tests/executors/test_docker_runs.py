@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from gpus.models import GpuClaim
-from runs.tests.conftest import wait_for
+from llmplatform.testing import wait_for
 from runs.tests.executors.run_api import detail, launch, until_status
 from runs.tests.fixtures import FAKE_TRAINER
 

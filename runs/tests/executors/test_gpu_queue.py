@@ -105,7 +105,11 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
     project.save(update_fields=["max_concurrent_gpus"])
     other = create_project(
         actor=owner,
-        fields={"name": "other", "dataset_name": "datasets/demo.jsonl", "training_yaml_name": "configs/fake.yaml"},
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
     )
 
     first = launch(owner_client, project, capture, resources={"gpu_count": 1})
@@ -116,7 +120,7 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
     assert detail(owner_client, project, first)["status"] == "running"
     waiting = detail(owner_client, project, capped)
     assert waiting["status"] == "queued"
-    assert waiting["queue_reason"] == ("waiting for project 'demo''s GPU cap: 1 of its 1 in use, 1 needed")
+    assert waiting["queue_reason"] == ("waiting for project 'qwen-finetune''s GPU cap: 1 of its 1 in use, 1 needed")
     assert "behind run" in detail(owner_client, project, too_big)["queue_reason"]
     assert detail(owner_client, other, elsewhere)["status"] == "running"  # the cap is the project's, not the host's
 
@@ -124,7 +128,7 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
     supervisor.tick()
     assert detail(owner_client, project, capped)["status"] == "running"
     assert detail(owner_client, project, too_big)["queue_reason"].startswith(
-        "needs 2 GPUs but project 'demo' may hold at most 1 at once"
+        "needs 2 GPUs but project 'qwen-finetune' may hold at most 1 at once"
     )
     for run_id in (capped, too_big):
         cancel(owner_client, project, run_id)

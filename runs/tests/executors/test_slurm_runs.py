@@ -13,8 +13,8 @@ import subprocess
 import pytest
 
 from gpus.models import GpuClaim
+from llmplatform.testing import wait_for
 from runs.models import Run
-from runs.tests.conftest import wait_for
 from runs.tests.executors.run_api import detail, launch, until_status
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]

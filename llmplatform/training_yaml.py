@@ -1,0 +1,110 @@
+"""Reading a training YAML without trusting it: the one loader of uploads and run launches.
+
+`load_training_yaml(content)` is `yaml.safe_load` with bounds: at most MAX_YAML_BYTES,
+UTF-8 text, at most MAX_YAML_ALIASES aliases and MAX_YAML_NODES values once aliases
+are expanded, and a mapping with string keys at the top. Whatever it refuses raises
+`TrainingYamlError`, whose problems are short sentences: they quote at most a few
+dozen characters of the input, however big or deep the input is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+
+# More aliases than this in one file is not a config, it is an expansion bomb.
+MAX_YAML_ALIASES = 50
+# ...and neither is a document that expands to more nodes than this.
+MAX_YAML_NODES = 100_000
+# The most characters of the input (a value, a parser message) a problem quotes.
+QUOTE_CHARS = 200
+
+
+class TrainingYamlError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def shortened(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` cut to `limit` characters, saying so when it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def quoted(value: Any) -> str:
+    """The repr of a value read from a YAML, short enough for a message or a log line."""
+    return shortened(repr(value))
+
+
+class _BoundedSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_count = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.alias_count += 1
+            if self.alias_count > MAX_YAML_ALIASES:
+                raise TrainingYamlError(
+                    [f"more than {MAX_YAML_ALIASES} YAML aliases (*name); refused as a possible expansion bomb"]
+                )
+        return super().compose_node(parent, index)
+
+
+def _expanded_nodes(value: Any, budget: int) -> int:
+    """How many nodes `value` has once its shared (aliased) parts are expanded, up to budget+1."""
+    seen = 0
+    stack = [value]
+    while stack and seen <= budget:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return seen
+
+
+def load_training_yaml(content: bytes) -> dict[str, Any]:
+    """Parse a training YAML, or raise TrainingYamlError with what is wrong."""
+    limit = settings.MAX_YAML_BYTES
+    if len(content) > limit:
+        raise TrainingYamlError([f"the file is larger than the {limit} bytes allowed for a training YAML"])
+    if not content.strip():
+        raise TrainingYamlError(["the file is empty"])
+    if b"\x00" in content:
+        raise TrainingYamlError(["the file is binary, not YAML text (it holds NUL bytes)"])
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TrainingYamlError(
+            [f"the file is not UTF-8 text (byte 0x{content[exc.start]:02x} at {exc.start})"]
+        ) from None
+    loader = _BoundedSafeLoader(text)
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise TrainingYamlError([f"not valid YAML: {shortened(' '.join(str(exc).split()))}"]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(document, dict):
+        kind = "empty" if document is None else type(document).__name__
+        raise TrainingYamlError([f"the top level must be a mapping of keys to values, got {kind}"])
+    if _expanded_nodes(document, MAX_YAML_NODES) > MAX_YAML_NODES:
+        raise TrainingYamlError([f"the document expands to more than {MAX_YAML_NODES} values; refused"])
+    if not all(isinstance(key, str) for key in document):
+        raise TrainingYamlError(["every top-level key must be a string"])
+    return document
+
+
+def read_training_yaml(path: Path) -> dict[str, Any]:
+    """`load_training_yaml` for a file on disk, reading no more than the limit allows."""
+    with open(path, "rb") as source:
+        content = source.read(settings.MAX_YAML_BYTES + 1)
+    return load_training_yaml(content)
