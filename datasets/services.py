@@ -56,7 +56,7 @@ from datasets.validation import (
     record_checker,
 )
 from datasets.yaml_schema import inspect_training_yaml
-from llmplatform.errors import InvalidInput, OutOfSpace, StateConflict, TooLarge
+from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLarge
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 
 logger = logging.getLogger(__name__)
@@ -280,16 +280,16 @@ class _LockedPartial:
 
     def __init__(self, dataset_file: DatasetFile) -> None:
         if dataset_file.status != FileStatus.UPLOADING:
-            raise StateConflict(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
+            raise ConflictingState(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
         try:
             self.file = open(dataset_file.partial_path, "r+b")  # noqa: SIM115 (closed in __exit__)
         except FileNotFoundError:
-            raise StateConflict(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
+            raise ConflictingState(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
-            raise StateConflict(
+            raise ConflictingState(
                 f"Another request is writing to upload {dataset_file.pk}; retry when it is done."
             ) from None
 
@@ -308,13 +308,13 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
     """Append `length` bytes read from `stream` at `offset`; returns the new received size.
 
     The partial file's size is the truth: an offset that is not exactly it is a
-    StateConflict carrying `received_bytes`, the offset to resume from. Bytes that
+    ConflictingState carrying `received_bytes`, the offset to resume from. Bytes that
     arrived before a broken connection are kept, so the client resumes after them.
     """
     with _LockedPartial(dataset_file) as partial:
         received = partial.size
         if offset != received:
-            raise StateConflict(
+            raise ConflictingState(
                 f"The chunk starts at {offset} but the upload has {received} bytes; resume from there.",
                 received_bytes=received,
             )
@@ -388,7 +388,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
     with _LockedPartial(dataset_file) as partial:
         received = partial.size
         if received != dataset_file.expected_bytes:
-            raise StateConflict(
+            raise ConflictingState(
                 f"The upload has {received} of {dataset_file.expected_bytes} bytes; send the rest first.",
                 received_bytes=received,
             )
@@ -410,7 +410,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> Datase
                 uploaded_at=timezone.now(),
             )
             if updated != 1:
-                raise StateConflict(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
+                raise ConflictingState(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
             destination = dataset_file.absolute_path
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(dataset_file.partial_path, destination)

@@ -45,7 +45,7 @@ from datasets.serializers import (
 from datasets.uploads import StagingMultiPartParser, received_file
 from datasets.validation import read_records
 from llmplatform.api import PAGED, LengthRequired
-from llmplatform.errors import InvalidInput, NotFound, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput, NotFound
 
 PREVIEW_MAX_LIMIT = 200
 CHUNK_MEDIA_TYPES = ("application/octet-stream", "application/offset+octet-stream")
@@ -196,7 +196,7 @@ class DatasetViewSet(
         offset = _int_param(request, "offset", 0, minimum=0, maximum=None)
         limit = _int_param(request, "limit", 20, minimum=1, maximum=PREVIEW_MAX_LIMIT)
         if dataset_file.status == FileStatus.UPLOADING:
-            raise StateConflict("The file is still uploading; finish the upload first.")
+            raise ConflictingState("The file is still uploading; finish the upload first.")
         items = read_records(dataset_file.absolute_path, dataset_file.dataset.task_type, offset=offset, limit=limit + 1)
         more = len(items) > limit
         body = {

@@ -27,7 +27,7 @@ from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
-from llmplatform.errors import NotPermitted, StateConflict, TooLarge
+from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,11 @@ class TextFormat:
     JSON = "json"  # each item is a JSON document: its string values are scrubbed, keys kept
 
 
-class PolicyInUse(StateConflict):
+class PolicyInUse(ConflictingState):
     """The policy cannot be deleted (the default one)."""
 
 
-class NothingToDeidentify(StateConflict):
+class NothingToDeidentify(ConflictingState):
     """The dataset has no stored file."""
 
 

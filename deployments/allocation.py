@@ -20,7 +20,7 @@ from deployments.models import Deployment
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus, require_gpu_type
-from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput
 
 
 def port_range() -> range:
@@ -53,7 +53,7 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
-        raise StateConflict("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
+        raise ConflictingState("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
     if gpu_type:
         require_gpu_type(gpu_type=gpu_type)
     if preferred is not None:
@@ -77,11 +77,11 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
             raise  # it names the preferred GPU's holder
     holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
     of_type = f" {gpu_type}" if gpu_type else ""
-    raise StateConflict(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
+    raise ConflictingState(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
 
 
 def reserve_port(deployment: Deployment) -> int:
-    """Store a free port from the range on `deployment`; StateConflict when none is left."""
+    """Store a free port from the range on `deployment`; ConflictingState when none is left."""
     taken = set(Deployment.objects.live().on_this_host().exclude(port=None).values_list("port", flat=True))
     for port in port_range():
         if port in taken or not port_is_bindable(port):
@@ -93,4 +93,4 @@ def reserve_port(deployment: Deployment) -> int:
             continue  # a concurrent request reserved it first
         deployment.port = port
         return port
-    raise StateConflict(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")
+    raise ConflictingState(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")

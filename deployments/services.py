@@ -28,7 +28,7 @@ from deployments.vllm import build_argv, parse_extra_args, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
-from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -188,23 +188,25 @@ def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, f
     """SIGTERM the server's whole process group, wait, SIGKILL it if `force`; verify it is gone.
 
     Only then are its GPU and port released and the deployment marked `stopped`.
-    StateConflict when it has already ended, or when processes survive.
+    ConflictingState when it has already ended, or when processes survive.
     """
     now = timezone.now()
     if not Deployment.objects.filter(pk=deployment.pk, status__in=LIVE_STATUSES).update(stop_requested_at=now):
         deployment.refresh_from_db()
-        raise StateConflict(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
+        raise ConflictingState(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
     old_status = deployment.status
     pgid = _own_group(deployment)
     if pgid is not None and not processes.terminate_group(pgid, grace=settings.DEPLOY_STOP_GRACE_SECONDS, force=force):
         Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=None)
         survivors = processes.group_members(pgid)
         if not force:
-            raise StateConflict(
+            raise ConflictingState(
                 f"Deployment {deployment.pk} did not exit within {settings.DEPLOY_STOP_GRACE_SECONDS:g} s of "
                 f"SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true to SIGKILL it."
             )
-        raise StateConflict(f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU.")
+        raise ConflictingState(
+            f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU."
+        )
     exit_code = deployment.read_exit_code()
     user = signed_in(actor)
     who = user.get_username() if user else "the platform"

@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.text import slugify
 
 from deployments.vllm import LoraModule
-from llmplatform.errors import InvalidInput, NotFound, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput, NotFound
 from projects.models import Project
 from runs.models import Artifact, ArtifactTagValue, ArtifactType
 
@@ -95,7 +95,7 @@ def _visible_artifact(artifact_id: uuid.UUID, user: AbstractBaseUser) -> Artifac
 def from_artifact(artifact_id: uuid.UUID, *, user: AbstractBaseUser, served_model_name: str = "") -> ModelSource:
     artifact = _visible_artifact(artifact_id, user)
     if not artifact.tags.filter(value=ArtifactTagValue.RELEASE).exists():
-        raise StateConflict(
+        raise ConflictingState(
             f"Artifact {artifact.name} ({artifact.id}) is not tagged 'release'; tag it as a release before "
             "deploying it.",
         )

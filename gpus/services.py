@@ -9,10 +9,10 @@ from django.db import IntegrityError, transaction
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim
-from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput
 
 
-class GpusUnavailable(StateConflict):
+class GpusUnavailable(ConflictingState):
     """Not enough free GPUs; `str()` says why in a sentence fit for a user."""
 
 

@@ -88,7 +88,7 @@ STATUS_OF_DOMAIN_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
     errors.NotPermitted: status.HTTP_403_FORBIDDEN,
     errors.NotFound: status.HTTP_404_NOT_FOUND,
-    errors.StateConflict: status.HTTP_409_CONFLICT,
+    errors.ConflictingState: status.HTTP_409_CONFLICT,
     errors.TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     errors.UnsupportedMedia: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     errors.OutOfSpace: status.HTTP_507_INSUFFICIENT_STORAGE,

@@ -41,7 +41,7 @@ class NotFound(DomainError):
     """No such object, or none this person may see (HTTP 404)."""
 
 
-class StateConflict(DomainError):
+class ConflictingState(DomainError):
     """The object's current state does not allow it, e.g. cancelling a finished run (HTTP 409)."""
 
 

@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
-from llmplatform.errors import StateConflict
+from llmplatform.errors import ConflictingState
 from projects.models import Project, ProjectVersion, duplicate_name_message
 
 # The fields a project's owner configures; each change of one is versioned.
@@ -40,8 +40,8 @@ def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:
     return user.get_username() if user else ""
 
 
-def _duplicate_name(name: str) -> StateConflict:
-    return StateConflict(duplicate_name_message(name))
+def _duplicate_name(name: str) -> ConflictingState:
+    return ConflictingState(duplicate_name_message(name))
 
 
 def create_project(

@@ -30,7 +30,7 @@ from audit.services import record_event, signed_in
 from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
-from llmplatform.errors import InvalidInput, StateConflict
+from llmplatform.errors import ConflictingState, InvalidInput
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
@@ -103,7 +103,7 @@ def create_run(
     """Queue a run of `project`; missing fields fall back to the project's (or, when
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
-        raise StateConflict(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+        raise ConflictingState(f"Project {project.name!r} is archived; unarchive it before launching runs.")
     # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
     dataset = dataset or (source_run.dataset if source_run else project.dataset_name)
@@ -407,7 +407,7 @@ def cancel_run(*, run: Run, actor: User) -> Run:
         run.refresh_from_db()
         if run.status == RunStatus.CANCELLED:
             return run
-        raise StateConflict(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
+        raise ConflictingState(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it

@@ -18,7 +18,7 @@ STATUS_OF_EACH_REFUSAL = {
     errors.InvalidInput: 400,
     errors.NotPermitted: 403,
     errors.NotFound: 404,
-    errors.StateConflict: 409,
+    errors.ConflictingState: 409,
     errors.TooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.OutOfSpace: 507,

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from deployments.allocation import port_is_bindable, reserve_port
 from deployments.models import Deployment
-from llmplatform.errors import StateConflict
+from llmplatform.errors import ConflictingState
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_it_refuses_when_the_range_is_used_up(settings, port_range_base):
     Deployment.objects.create(model_path="m", served_model_name="m", host=settings.HOSTNAME, port=port_range_base)
     deployment = Deployment.objects.create(model_path="m", served_model_name="m", host=settings.HOSTNAME)
 
-    with pytest.raises(StateConflict, match="No free port"):
+    with pytest.raises(ConflictingState, match="No free port"):
         reserve_port(deployment)
 
 
