@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,10 +27,9 @@ from deid.engine import PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
 from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
+from llmplatform.users import Actor
 
 logger = logging.getLogger(__name__)
-
-User = AbstractBaseUser | AnonymousUser | None
 
 
 # Who may see the original personal data beside its pseudonyms (deid.models.DeidPolicy's permission).
@@ -55,7 +53,7 @@ def version_label(number: int) -> str:
     return f"{timezone.now():%Y-%m-%d}.{number}"
 
 
-def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: User, label: str = "") -> DeidPolicyVersion:
+def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: Actor, label: str = "") -> DeidPolicyVersion:
     last = policy.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = DeidPolicyVersion.objects.create(
         policy=policy,
@@ -70,7 +68,7 @@ def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: User, label
 
 
 @transaction.atomic
-def create_policy(*, name: str, config: PolicyConfig, description: str = "", actor: User) -> DeidPolicy:
+def create_policy(*, name: str, config: PolicyConfig, description: str = "", actor: Actor) -> DeidPolicy:
     policy = DeidPolicy.objects.create(
         name=name,
         description=description,
@@ -85,7 +83,7 @@ def create_policy(*, name: str, config: PolicyConfig, description: str = "", act
 
 @transaction.atomic
 def update_policy(
-    *, policy: DeidPolicy, actor: User, config: PolicyConfig | None = None, description: str | None = None
+    *, policy: DeidPolicy, actor: Actor, config: PolicyConfig | None = None, description: str | None = None
 ) -> DeidPolicy:
     """Change a policy: new rules become a new version; the old versions stay as they were."""
     policy = DeidPolicy.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=policy.pk)
@@ -105,18 +103,18 @@ def update_policy(
 
 
 @transaction.atomic
-def delete_policy(*, policy: DeidPolicy, actor: User) -> None:
+def delete_policy(*, policy: DeidPolicy, actor: Actor) -> None:
     if policy.name == DEFAULT_POLICY_NAME:
         raise PolicyInUse("The default policy cannot be deleted; edit it instead.")
     record_event(actor=actor, action=AuditAction.DELETE, target=policy)
     policy.delete()
 
 
-def may_reveal_mapping(user: User) -> bool:
+def may_reveal_mapping(user: Actor) -> bool:
     return user is not None and user.has_perm(PII_MAPPING_PERMISSION)
 
 
-def check_may_reveal_mapping(user: User) -> None:
+def check_may_reveal_mapping(user: Actor) -> None:
     """Refused outright rather than silently left out, so the person knows why they got no originals."""
     if not may_reveal_mapping(user):
         raise NotPermitted(
@@ -152,7 +150,7 @@ def deidentify_texts(
     seed: int = 0,
     text_format: str = TextFormat.TEXT,
     reveal_mapping: bool = False,
-    actor: User,
+    actor: Actor,
 ) -> DeidOutcome:
     """Scrub `texts` with the policy's current version. JSON items must parse (callers
     validate them first). Revealing the mapping needs the PII permission and is
@@ -188,7 +186,7 @@ def _source_files(dataset: Dataset) -> list[DatasetFile]:
 
 
 def start_dataset_deidentification(
-    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: User
+    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: Actor
 ) -> DeidJob:
     """Queue a job that writes a scrubbed copy of every stored file of `dataset` into a
     new dataset derived from it, with the policy's current version."""

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,6 +28,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.users import Actor, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ MAX_TAG_LENGTH = 64  # DeploymentTag.value and Deployment.model_version
 
 def create_deployment(
     *,
-    actor: AbstractBaseUser,
+    actor: Visitor,
     model_path: str | None = None,
     artifact_id: uuid.UUID | None = None,
     served_model_name: str = "",
@@ -75,7 +75,7 @@ def create_deployment(
 
     with transaction.atomic():
         deployment = Deployment.objects.create(
-            created_by=actor,
+            created_by=signed_in(actor),
             model_path=source.model_path,
             artifact=source.artifact,
             served_model_name=source.served_model_name,
@@ -184,7 +184,7 @@ def _finish(deployment: Deployment, status: str, *, detail: str, exit_code: int 
     return changed
 
 
-def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, force: bool = False) -> Deployment:
+def stop_deployment(deployment: Deployment, *, actor: Actor, force: bool = False) -> Deployment:
     """SIGTERM the server's whole process group, wait, SIGKILL it if `force`; verify it is gone.
 
     Only then are its GPU and port released and the deployment marked `stopped`.
