@@ -38,8 +38,7 @@ class DatasetFileInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["name", "relative_path", "status", "bytes", "records", "error_count", "uploaded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "relative_path", "status", "bytes", "records", "error_count", "uploaded_at")
 
 
 @admin.register(Dataset)
@@ -60,8 +59,7 @@ class ValidatedPieceInline(admin.TabularInline):
     model = ValidatedPiece
     extra = 0
     can_delete = False
-    fields = ["start", "end", "records", "error_count"]
-    readonly_fields = fields
+    fields = readonly_fields = ("start", "end", "records", "error_count")
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # made by validation, never by hand

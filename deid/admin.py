@@ -46,8 +46,7 @@ class DeidPolicyVersionInline(admin.TabularInline):
     """Versions are evidence of what rules a dataset went through: read-only."""
 
     model = DeidPolicyVersion
-    fields = ["label", "number", "config", "created_by", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("label", "number", "config", "created_by", "created_at")
     extra = 0
     can_delete = False
     ordering = ["-number"]
