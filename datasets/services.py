@@ -47,7 +47,7 @@ from datasets.storage import (
     sha256_of,
 )
 from datasets.validation import (
-    RecordChecker,
+    RecordTallies,
     ValidationReport,
     check_range,
     complete_lines_end,
@@ -540,7 +540,7 @@ def _checked_pieces(dataset_file: DatasetFile) -> list[ValidatedPiece]:
     return chain
 
 
-def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordChecker, int]:
+def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordTallies, int]:
     """Those pieces joined: their report, their tallies, and the byte where they stop."""
     report, checker, end = ValidationReport(), record_checker(dataset_file.dataset.task_type), 0
     for piece in _checked_pieces(dataset_file):

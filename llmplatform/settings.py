@@ -236,7 +236,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
 # retry > timeout, or the ORM broker hands a long task out twice; failed tasks are
 # acknowledged and tried at most twice instead of forever.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "llmplatform",
     # Up to two workers are taken by the supervision loops (runs while any is queued or
     # running, deployments while any is live; llmplatform.supervision); the others
