@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,9 +24,9 @@ from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from datasets import services as dataset_services
 from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
-from deid.engine import PolicyConfig, Replacement
+from deid.engine import Deidentifier, PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
-from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
+from deid.transform import MAX_REPORTED_ERRORS, FileReport, deidentify_file
 from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
 from llmplatform.users import Actor
 
@@ -168,12 +169,12 @@ def deidentify_texts(
             action=AuditAction.ACTION,
             verb="reveal_mapping",
             target=policy,
-            changes={"version": policy.current_version.label, "texts": len(texts), "entities": counts},
+            changes={"version": policy.current.label, "texts": len(texts), "entities": counts},
         )
     return DeidOutcome(
         deidentified=[text for text, _ in results],
         replacements=[found for _, found in results],
-        policy_version=policy.current_version.label,
+        policy_version=policy.current.label,
         counts=counts,
     )
 
@@ -198,7 +199,7 @@ def start_dataset_deidentification(
         policy=policy,
         policy_version=policy.current_version,
         policy_name=policy.name,
-        policy_version_label=policy.current_version.label,
+        policy_version_label=policy.current.label,
         seed=seed,
         target_name=name or f"{dataset.name}-deid",
         total_bytes=sum(f.bytes for f in files),
@@ -257,8 +258,16 @@ def _take_over_abandoned(job: DeidJob) -> bool:
     if job.status != DeidJobStatus.RUNNING or job.started_at is None or job.started_at > deadline:
         return False
     abandoned_target = job.target
-    fresh = {"started_at": timezone.now(), "target": None, "processed_bytes": 0, "lines": 0, "counts": {}}
-    fresh |= {"files": [], "errors": [], "error_count": 0}
+    fresh: dict[str, Any] = {
+        "started_at": timezone.now(),
+        "target": None,
+        "processed_bytes": 0,
+        "lines": 0,
+        "counts": {},
+        "files": [],
+        "errors": [],
+        "error_count": 0,
+    }
     if not DeidJob.objects.filter(pk=job.pk, status=DeidJobStatus.RUNNING, started_at=job.started_at).update(**fresh):
         return False
     if abandoned_target is not None:
@@ -297,7 +306,7 @@ def _scrub_dataset(job: DeidJob) -> None:
     totals: Counter = Counter()
     done_bytes = 0
     for source_file in _source_files(source):
-        report, new_file = _scrub_file(job, source_file, deidentifier, staging, done_bytes)
+        report, new_file = _scrub_file(job, target, source_file, deidentifier, staging, done_bytes)
         done_bytes += report.bytes_read
         totals.update(report.counts)
         job.files.append(
@@ -333,7 +342,9 @@ def _scrub_dataset(job: DeidJob) -> None:
     )
 
 
-def _scrub_file(job: DeidJob, source_file: DatasetFile, deidentifier, staging: Path, done_bytes: int):
+def _scrub_file(
+    job: DeidJob, target: Dataset, source_file: DatasetFile, deidentifier: Deidentifier, staging: Path, done_bytes: int
+) -> tuple[FileReport, DatasetFile]:
     with tempfile.NamedTemporaryFile(dir=staging, prefix="deid-", suffix=".part", delete=False) as handle:
         scratch = Path(handle.name)
     try:
@@ -344,7 +355,7 @@ def _scrub_file(job: DeidJob, source_file: DatasetFile, deidentifier, staging: P
             progress=lambda read: DeidJob.objects.filter(pk=job.pk).update(processed_bytes=done_bytes + read),
         )
         new_file = dataset_services.add_file_from_path(
-            dataset=job.target, source_path=scratch, filename=source_file.name, created_by=job.created_by
+            dataset=target, source_path=scratch, filename=source_file.name, created_by=job.created_by
         )
     finally:
         scratch.unlink(missing_ok=True)
