@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -101,7 +102,7 @@ def create_deployment(
         deployment.log_file = str(Path(settings.DEPLOY_LOG_DIR) / f"{deployment.pk}.log")
         deployment.save(update_fields=["gpu_id", "argv", "log_file", "updated_at"])
 
-    _spawn(deployment)
+    _spawn(deployment, gpu_id=gpu_id)
     transaction.on_commit(partial(supervision.wake, "deployments"))
     record_event(
         actor=actor,
@@ -134,12 +135,12 @@ def _server_environment(gpu_id: int) -> dict[str, str]:
     return processes.inherited_environment({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(gpu_id)})
 
 
-def _spawn(deployment: Deployment) -> None:
+def _spawn(deployment: Deployment, *, gpu_id: int) -> None:
     try:
         identity = processes.spawn(
             deployment.argv,
             cwd=Path(settings.DEPLOY_LOG_DIR),
-            env=_server_environment(deployment.gpu_id),
+            env=_server_environment(gpu_id),
             log_path=Path(deployment.log_file),
             exit_code_path=Path(deployment.exit_code_file),
         )
@@ -265,7 +266,8 @@ def _fail_exited(deployment: Deployment) -> None:
     _fail(deployment, f"The server exited by itself with exit code {exit_code}.", exit_code=exit_code)
 
 
-def _record_probe(deployment: Deployment, now) -> None:
+def _record_probe(deployment: Deployment, now: datetime) -> None:
+    assert deployment.port is not None  # reserved before its server was started
     result = probes.probe(
         port=deployment.port,
         health_path=deployment.health_path,
@@ -305,7 +307,12 @@ def _record_probe(deployment: Deployment, now) -> None:
             )
         return
     failed = deployment.failed_probes + 1
-    fields = {"health_ok": False, "failed_probes": failed, "last_probe_at": now, "status_detail": result.detail}
+    fields: dict[str, Any] = {
+        "health_ok": False,
+        "failed_probes": failed,
+        "last_probe_at": now,
+        "status_detail": result.detail,
+    }
     if status == DeploymentStatus.RUNNING and failed >= settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES:
         deployment.transition(status, DeploymentStatus.UNHEALTHY, **fields)
     else:

@@ -15,6 +15,7 @@ import pytest
 from deployments.models import Deployment
 from deployments.supervisor import DeploymentSupervisor
 from llmplatform import processes
+from llmplatform.processes import ProcessIdentity
 from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 
 FAKE_VLLM = Path(__file__).parent / "fixtures" / "fake_vllm.py"
@@ -33,6 +34,13 @@ def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Dep
         return deployment if deployment.status == status else None
 
     return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
+
+
+def server_of(deployment: Deployment) -> ProcessIdentity:
+    """The server process of a deployment the test started."""
+    identity = deployment.process
+    assert identity is not None, f"deployment {deployment.pk} has no server process"
+    return identity
 
 
 @pytest.fixture
