@@ -238,7 +238,7 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
         run_id=str(run.pk),
         run_dir=Path(run.run_dir),
         output_dir=Path(run.output_dir),
-        resume_from=run.resume_source_artifact.path if run.resume_source_artifact_id else "",
+        resume_from=run.resume_source_artifact.path if run.resume_source_artifact else "",
         gpu_indices=gpu_indices,
     )
     spec = LaunchSpec(
