@@ -12,10 +12,10 @@ from django.shortcuts import get_object_or_404
 
 from llmplatform.users import Visitor
 from projects.models import Project
-from runs.models import Run
+from runs.models import Run, RunQuerySet
 
 
-def visible_runs(user: Visitor):
+def visible_runs(user: Visitor) -> RunQuerySet:
     return Run.objects.filter(project__in=Project.objects.visible_to(user))
 
 

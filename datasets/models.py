@@ -96,7 +96,7 @@ class Dataset(models.Model):
         return may_change(user, self.created_by_id)
 
 
-class DatasetFileQuerySet(models.QuerySet):
+class DatasetFileQuerySet(models.QuerySet["DatasetFile"]):
     def stored(self) -> DatasetFileQuerySet:
         return self.filter(status__in=STORED_STATUSES)
 
@@ -192,7 +192,7 @@ class ValidatedPiece(models.Model):
         return f"{self.dataset_file_id} [{self.start}, {self.end})"
 
 
-class TrainConfigQuerySet(models.QuerySet):
+class TrainConfigQuerySet(models.QuerySet["TrainConfig"]):
     def current(self) -> TrainConfig | None:
         return self.filter(is_current=True).first()
 

@@ -110,7 +110,7 @@ ACTIVE_JOB_STATUSES = frozenset({DeidJobStatus.QUEUED, DeidJobStatus.RUNNING})
 FINISHED_JOB_STATUSES = frozenset({DeidJobStatus.SUCCEEDED, DeidJobStatus.FAILED})
 
 
-class DeidJobQuerySet(models.QuerySet):
+class DeidJobQuerySet(models.QuerySet["DeidJob"]):
     def active(self) -> DeidJobQuerySet:
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
 

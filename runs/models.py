@@ -56,7 +56,7 @@ def validate_resources(value: dict[str, Any]) -> None:
     MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
 
 
-class RunQuerySet(models.QuerySet):
+class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 

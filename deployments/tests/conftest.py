@@ -59,9 +59,9 @@ def fake_vllm(settings, port_range_base):
     settings.DEPLOY_STOP_GRACE_SECONDS = 3.0
     settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = 3
     yield settings
-    for deployment in Deployment.objects.exclude(pid=None):
-        if processes.group_members(deployment.pid):
-            processes.terminate_group(deployment.pid, grace=0.5, force=True)
+    for pgid in Deployment.objects.values_list("pid", flat=True):
+        if pgid is not None and processes.group_members(pgid):
+            processes.terminate_group(pgid, grace=0.5, force=True)
 
 
 @pytest.fixture
