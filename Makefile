@@ -14,6 +14,7 @@ test:  ## install test dependencies, lint, run the suite on SQLite and PostgreSQ
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db import models
 
 from audit.context import current_request
 from audit.models import AuditAction, AuditEvent
+from llmplatform.users import Actor
 
 
-def signed_in(actor: AbstractBaseUser | AnonymousUser | None) -> AbstractBaseUser | None:
+def signed_in(actor: Actor) -> User | None:
     """The user who acts, or None when nobody signed in does (an anonymous request, the platform itself)."""
-    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
+    return actor if isinstance(actor, User) and actor.is_authenticated else None
 
 
 def record_event(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     action: str,
     target: models.Model,
     changes: dict[str, Any] | None = None,

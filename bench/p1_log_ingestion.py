@@ -18,8 +18,12 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runs_setup import make_project_and_run, parser, setup
+
+if TYPE_CHECKING:  # Django is set up at run time, by setup()
+    from runs.models import Run
 
 
 def write_trainer_log(path: Path, lines: int) -> None:
@@ -47,7 +51,7 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def time_ingest(log: Path) -> tuple[Clock, object]:
+def time_ingest(log: Path) -> tuple[Clock, Run]:
     from runs.ingest import ingest_run
 
     _, _, run = make_project_and_run()

@@ -118,6 +118,14 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def wrk_figure(pattern: str, output: str) -> str:
+    """The first group of `pattern` in wrk's report; a failure that shows the report when it is not there."""
+    found = re.search(pattern, output)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{output}")
+    return found.group(1)
+
+
 def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Round:
     argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
@@ -125,8 +133,8 @@ def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Ro
     cpu_before = group_cpu_seconds(server_pgid)
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     cpu = group_cpu_seconds(server_pgid) - cpu_before
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    rate = float(wrk_figure(r"Requests/sec:\s+([\d.]+)", output))
+    requests = int(wrk_figure(r"(\d+) requests in", output))
     errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     errors += int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
     latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", output, re.MULTILINE)
@@ -205,12 +213,12 @@ def main() -> None:
         mlflow_base = f"http://127.0.0.1:{mlflow_port}"
         wait_until_up(f"{mlflow_base}/health", {})
         mlflow_url = f"{mlflow_base}/api/2.0/mlflow/runs/get?run_id={seed_mlflow_run(mlflow_base)}"
-        ours, mlflow = servers[0].pid, servers[1].pid
-        wrk(ours_url, 5, auth, ours)  # warm both up (MLflow's first seconds are its slowest)
-        wrk(mlflow_url, 5, {}, mlflow)
+        ours_pgid, mlflow_pgid = servers[0].pid, servers[1].pid
+        wrk(ours_url, 5, auth, ours_pgid)  # warm both up (MLflow's first seconds are its slowest)
+        wrk(mlflow_url, 5, {}, mlflow_pgid)
         # Alternating rounds: a load change on a shared machine hits both sides alike.
         rounds = [
-            (wrk(ours_url, options.seconds, auth, ours), wrk(mlflow_url, options.seconds, {}, mlflow))
+            (wrk(ours_url, options.seconds, auth, ours_pgid), wrk(mlflow_url, options.seconds, {}, mlflow_pgid))
             for _ in range(options.rounds)
         ]
     finally:

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up
+from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up, wrk_figure
 from runs_setup import make_project_and_run, parser, setup
 
 METRICS_PER_RECORD = 100
@@ -75,10 +75,10 @@ def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, in
             text=True,
             check=True,
         ).stdout
-        requests = int(re.search(r"(\d+) requests in", output).group(1))
+        requests = int(wrk_figure(r"(\d+) requests in", output))
         failed = int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
         failed += sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-        elapsed = float(re.search(r"requests in ([\d.]+)s", output).group(1))
+        elapsed = float(wrk_figure(r"requests in ([\d.]+)s", output))
         history_url = (
             f"{base}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=metric_0&max_results=1000000"
         )

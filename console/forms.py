@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
-from projects.models import Project, ProjectStatus, users_named, validate_project_name
+from projects.models import Project, ProjectQuerySet, ProjectStatus, users_named, validate_project_name
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
@@ -25,7 +25,7 @@ class ProjectFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *ProjectStatus.choices])
     tag = forms.CharField(label=_("Tag"), required=False)
 
-    def filter(self, projects: QuerySet[Project]) -> QuerySet[Project]:
+    def filter(self, projects: ProjectQuerySet) -> ProjectQuerySet:
         if not self.is_valid():
             return projects
         data = self.cleaned_data
@@ -124,10 +124,10 @@ class ProjectForm(forms.Form):
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
 
-    def clean_members(self) -> list[AbstractBaseUser]:
+    def clean_members(self) -> list[User]:
         return users_named(comma_list(self.cleaned_data["members"]))
 
-    def service_fields(self) -> tuple[dict[str, Any], list[AbstractBaseUser]]:
+    def service_fields(self) -> tuple[dict[str, Any], list[User]]:
         """(fields, members) as the projects services take them."""
         fields = {name: value for name, value in self.cleaned_data.items() if name != "members"}
         return fields, self.cleaned_data["members"]
@@ -223,11 +223,12 @@ class DeploymentForm(forms.Form):
     def __init__(self, *args: Any, gpu_rows: list, released: list, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.gpu_rows = gpu_rows
-        self.fields["preferred_gpu"].choices = [
+        # `fields` holds copies of the declared fields, typed only as Field.
+        cast(forms.ChoiceField, self.fields["preferred_gpu"]).choices = [
             ("", _("Any free GPU")),
             *[(row.gpu.index, row.gpu.index) for row in gpu_rows],
         ]
-        self.fields["artifact_id"].choices = [
+        cast(forms.ChoiceField, self.fields["artifact_id"]).choices = [
             ("", "—"),
             *[
                 (str(artifact.pk), f"{artifact.run.project.name} / {artifact.run} / {artifact.name}")

@@ -6,6 +6,8 @@ services write the audit events, hence `log_deletions` keeps only Django's own l
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -14,15 +16,17 @@ from audit.admin import AuditedModelAdmin
 from datasets import services
 from datasets.models import Dataset, DatasetFile, TrainConfig, ValidatedPiece
 
+ModelT = TypeVar("ModelT", bound=Model)
 
-class ServiceDeletingAdmin(AuditedModelAdmin):
-    def remove(self, request: HttpRequest, obj: Model) -> None:
+
+class ServiceDeletingAdmin(AuditedModelAdmin, Generic[ModelT]):
+    def remove(self, request: HttpRequest, obj: ModelT) -> None:
         raise NotImplementedError
 
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+    def delete_model(self, request: HttpRequest, obj: ModelT) -> None:
         self.remove(request, obj)
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelT]) -> None:
         for obj in queryset:
             self.remove(request, obj)
 
@@ -38,12 +42,11 @@ class DatasetFileInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["name", "relative_path", "status", "bytes", "records", "error_count", "uploaded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "relative_path", "status", "bytes", "records", "error_count", "uploaded_at")
 
 
 @admin.register(Dataset)
-class DatasetAdmin(ServiceDeletingAdmin):
+class DatasetAdmin(ServiceDeletingAdmin[Dataset]):
     list_display = ["name", "task_type", "type", "created_by", "created_at"]
     list_filter = ["task_type"]
     search_fields = ["name", "description", "id"]
@@ -60,8 +63,7 @@ class ValidatedPieceInline(admin.TabularInline):
     model = ValidatedPiece
     extra = 0
     can_delete = False
-    fields = ["start", "end", "records", "error_count"]
-    readonly_fields = fields
+    fields = readonly_fields = ("start", "end", "records", "error_count")
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # made by validation, never by hand
@@ -76,7 +78,7 @@ class ValidatedPieceInline(admin.TabularInline):
 
 
 @admin.register(DatasetFile)
-class DatasetFileAdmin(ServiceDeletingAdmin):
+class DatasetFileAdmin(ServiceDeletingAdmin[DatasetFile]):
     list_display = ["stored_name", "dataset", "status", "bytes", "records", "error_count", "uploaded_at"]
     list_filter = ["status", "dataset__task_type"]
     search_fields = ["name", "stored_name", "sha256", "id", "dataset__name"]
@@ -90,7 +92,7 @@ class DatasetFileAdmin(ServiceDeletingAdmin):
 
 
 @admin.register(TrainConfig)
-class TrainConfigAdmin(ServiceDeletingAdmin):
+class TrainConfigAdmin(ServiceDeletingAdmin[TrainConfig]):
     list_display = ["filename", "task_type", "is_current", "size", "created_by", "uploaded_at"]
     list_filter = ["task_type", "is_current"]
     search_fields = ["filename", "stored_name", "dataset_reference", "id"]

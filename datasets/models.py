@@ -11,9 +11,10 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from llmplatform.users import Visitor
 
 # Folders under HOST_TRAINING_DIR, named once.
 DATASETS_FOLDER = "datasets"
@@ -55,7 +56,7 @@ class DatasetStatus(models.TextChoices):
     INVALID = "invalid", _("Invalid")
 
 
-def may_change(user: AbstractBaseUser | AnonymousUser, created_by_id: int | None) -> bool:
+def may_change(user: Visitor, created_by_id: int | None) -> bool:
     """Everybody signed in reads; only the creator or staff change or delete."""
     return bool(user.is_authenticated and (user.is_staff or user.pk == created_by_id))
 
@@ -91,11 +92,11 @@ class Dataset(models.Model):
                 return DatasetStatus(status.value)
         return DatasetStatus.EMPTY
 
-    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_change(self, user: Visitor) -> bool:
         return may_change(user, self.created_by_id)
 
 
-class DatasetFileQuerySet(models.QuerySet):
+class DatasetFileQuerySet(models.QuerySet["DatasetFile"]):
     def stored(self) -> DatasetFileQuerySet:
         return self.filter(status__in=STORED_STATUSES)
 
@@ -168,7 +169,7 @@ class DatasetFile(models.Model):
             return 0.0
         return round(min(self.validated_bytes / self.bytes, 1.0), 4)
 
-    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_change(self, user: Visitor) -> bool:
         return may_change(user, self.created_by_id)
 
 
@@ -191,7 +192,7 @@ class ValidatedPiece(models.Model):
         return f"{self.dataset_file_id} [{self.start}, {self.end})"
 
 
-class TrainConfigQuerySet(models.QuerySet):
+class TrainConfigQuerySet(models.QuerySet["TrainConfig"]):
     def current(self) -> TrainConfig | None:
         return self.filter(is_current=True).first()
 
@@ -234,5 +235,5 @@ class TrainConfig(models.Model):
     def absolute_path(self) -> Path:
         return training_path(self.relative_path)
 
-    def can_change(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_change(self, user: Visitor) -> bool:
         return may_change(user, self.created_by_id)

@@ -62,7 +62,8 @@ class DatasetFileReportSerializer(DatasetFileSerializer):
     """A file with its validation report: the first errors and per-field statistics."""
 
     dataset_id = serializers.UUIDField()
-    errors = DatasetFileErrorSerializer(many=True)
+    # DRF's metaclass moves declared fields off the class: Serializer.errors stays as it is.
+    errors = DatasetFileErrorSerializer(many=True)  # type: ignore[assignment]
     stats = serializers.DictField()
 
     class Meta(DatasetFileSerializer.Meta):

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -48,7 +47,7 @@ from datasets.storage import (
     sha256_of,
 )
 from datasets.validation import (
-    RecordChecker,
+    RecordTallies,
     ValidationReport,
     check_range,
     complete_lines_end,
@@ -58,10 +57,10 @@ from datasets.validation import (
 from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLarge
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
+from llmplatform.users import Actor
 
 logger = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser | None
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -82,7 +81,7 @@ def create_dataset(
     description: str = "",
     task_type: str,
     metadata: dict[str, Any] | None = None,
-    created_by: User,
+    created_by: Actor,
     parent: Dataset | None = None,
 ) -> Dataset:
     if task_type not in TaskType.values:
@@ -105,7 +104,7 @@ def create_dataset(
     return dataset
 
 
-def delete_dataset(*, dataset: Dataset, actor: User) -> None:
+def delete_dataset(*, dataset: Dataset, actor: Actor) -> None:
     """Remove a dataset, its records and every file it stored (uploads in flight too)."""
     files = list(dataset.files.all())
     with transaction.atomic():
@@ -119,7 +118,7 @@ def delete_dataset(*, dataset: Dataset, actor: User) -> None:
 # --- files --------------------------------------------------------------------
 
 
-def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: User, **fields: Any) -> DatasetFile:
+def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: Actor, **fields: Any) -> DatasetFile:
     upload_id = uuid.uuid4()
     stored_name = f"{upload_id}_{name}"
     return DatasetFile.objects.create(
@@ -134,7 +133,7 @@ def _new_file_record(*, dataset: Dataset, name: str, status: str, created_by: Us
     )
 
 
-def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, created_by: User) -> DatasetFile:
+def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, created_by: Actor) -> DatasetFile:
     """Make a fully received upload part of `dataset`: rename it into place, record it,
     and start its validation. On any failure the staged bytes are removed."""
     with staged:
@@ -153,7 +152,7 @@ def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, 
     return dataset_file
 
 
-def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, created_by: User) -> DatasetFile:
+def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, created_by: Actor) -> DatasetFile:
     """Publish an already written file (e.g. a de-identified copy) into `dataset`.
 
     The file is moved, not copied, when it lies on the training directory's
@@ -185,7 +184,7 @@ def add_file_from_path(*, dataset: Dataset, source_path: Path, filename: str, cr
 
 
 def _publish(
-    *, dataset: Dataset, name: str, created_by: User, size: int, sha256: str, move: Callable[[Path], None]
+    *, dataset: Dataset, name: str, created_by: Actor, size: int, sha256: str, move: Callable[[Path], None]
 ) -> DatasetFile:
     """Record the file and move its bytes into place, both or neither."""
     destination: Path | None = None
@@ -216,7 +215,7 @@ def _publish(
     return dataset_file
 
 
-def remove_dataset_file(*, dataset_file: DatasetFile, actor: User) -> None:
+def remove_dataset_file(*, dataset_file: DatasetFile, actor: Actor) -> None:
     """Abort an upload in flight, or remove a stored file: the record and the bytes go."""
     paths = _stored_paths(dataset_file)
     with transaction.atomic():
@@ -241,7 +240,7 @@ def _stored_paths(dataset_file: DatasetFile) -> tuple[Path, Path]:
 
 
 def start_resumable_upload(
-    *, dataset: Dataset, filename: str, total_bytes: int, sha256: str = "", created_by: User
+    *, dataset: Dataset, filename: str, total_bytes: int, sha256: str = "", created_by: Actor
 ) -> DatasetFile:
     """Open an upload session for a large file: chunks are appended to its partial file."""
     name = clean_file_name(filename)
@@ -379,7 +378,7 @@ def _follow_with_validation(dataset_file: DatasetFile, *, before: int, now: int)
         _enqueue("datasets.tasks.validate_received_bytes", dataset_file.pk)
 
 
-def finish_resumable_upload(*, dataset_file: DatasetFile, actor: User) -> DatasetFile:
+def finish_resumable_upload(*, dataset_file: DatasetFile, actor: Actor) -> DatasetFile:
     """Check the size and SHA-256 of a complete upload, publish it and start validation.
 
     A checksum that does not match means some chunk was corrupted and no resume can
@@ -541,7 +540,7 @@ def _checked_pieces(dataset_file: DatasetFile) -> list[ValidatedPiece]:
     return chain
 
 
-def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordChecker, int]:
+def _joined_pieces(dataset_file: DatasetFile) -> tuple[ValidationReport, RecordTallies, int]:
     """Those pieces joined: their report, their tallies, and the byte where they stop."""
     report, checker, end = ValidationReport(), record_checker(dataset_file.dataset.task_type), 0
     for piece in _checked_pieces(dataset_file):
@@ -606,7 +605,7 @@ def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
 
 
 def upload_train_config(
-    *, staged: StagedFile, filename: str, created_by: User, make_current: bool = True, task_type: str | None = None
+    *, staged: StagedFile, filename: str, created_by: Actor, make_current: bool = True, task_type: str | None = None
 ) -> TrainConfig:
     """Check an uploaded training YAML and keep it as a record (the current one by default).
 
@@ -673,7 +672,7 @@ def _insert_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
     return config
 
 
-def delete_train_config(*, config: TrainConfig, actor: User) -> None:
+def delete_train_config(*, config: TrainConfig, actor: Actor) -> None:
     path = config.absolute_path
     with transaction.atomic():
         record_event(actor=actor, action=AuditAction.DELETE, target=config, changes={"current": config.is_current})

@@ -12,8 +12,9 @@ read, what is wrong with it is a domain refusal (`llmplatform.errors`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
@@ -38,7 +39,7 @@ class ReceivedFile:
     never published removes it, so no path out of a view can leave it behind.
     """
 
-    def __init__(self, client_name: str, content_type: str, staged: StagedFile) -> None:
+    def __init__(self, client_name: str, content_type: str | None, staged: StagedFile) -> None:
         self.name = client_name
         self.content_type = content_type
         self.staged = staged
@@ -78,9 +79,11 @@ class StagingUploadHandler(FileUploadHandler):
             # connection_reset: do not read the rest of the body; the 413 goes out now.
             raise StopUpload(connection_reset=True) from None
 
-    def file_complete(self, file_size: int) -> ReceivedFile | None:
+    # Django keeps what this returns in request.FILES; a ReceivedFile is meant to be no UploadedFile.
+    def file_complete(self, file_size: int) -> ReceivedFile | None:  # type: ignore[override]
         if self.staged is None:
             return None
+        assert self.file_name is not None  # set by new_file, with the staged file
         self.staged.close()
         return ReceivedFile(self.file_name, self.content_type, self.staged)
 
@@ -101,7 +104,9 @@ class StagingMultiPartParser(BaseParser):
 
     media_type = "multipart/form-data"
 
-    def parse(self, stream: BinaryIO, media_type: str | None = None, parser_context: dict | None = None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles:
         context = parser_context or {}
         request, view = context["request"], context["view"]
         limit = view.upload_limit()

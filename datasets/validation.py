@@ -21,13 +21,14 @@ import json
 import multiprocessing
 import re
 import signal
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self, TypeGuard
 
 import orjson
 
@@ -60,7 +61,7 @@ class Summary:
 
     def __init__(self) -> None:
         self.count = 0
-        self.total = 0
+        self.total: int | float = 0
         self.min: int | float | None = None
         self.max: int | float | None = None
 
@@ -78,7 +79,7 @@ class Summary:
             self._take(len(values), sum(values), min(values), max(values))
 
     def merge(self, other: Summary) -> None:
-        if other.count:
+        if other.min is not None and other.max is not None:  # both are set by its first value
             self._take(other.count, other.total, other.min, other.max)
 
     def _take(self, count: int, total: int | float, low: int | float, high: int | float) -> None:
@@ -100,7 +101,7 @@ class Summary:
         self.count, self.total, self.min, self.max = state  # type: ignore[assignment]
 
 
-def _non_empty_string(value: Any) -> bool:
+def _non_empty_string(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value != "" and not value.isspace()
 
 
@@ -150,12 +151,24 @@ def _check_optional(
                 problems.append((optional.name, f"must be {optional.expected}, got {_type_name(value)}"))
 
 
-class RecordTallies:
+class RecordTallies(ABC):
     """What every record checker shares: its tallies (Summaries, Counters, and dicts of
     Summaries) as JSON and back, so the figures of a piece checked earlier can wait in
     the database until the rest of the file is checked."""
 
-    def settle(self) -> None:
+    @abstractmethod
+    def check(self, record: dict, problems: list[Problem]) -> None:
+        """Count the figures of `record`; add what is wrong with it to `problems`."""
+
+    @abstractmethod
+    def merge(self, other: Self) -> None:
+        """Add the figures of another piece of the same file."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """The figures as the validation report shows them."""
+
+    def settle(self) -> None:  # noqa: B027 (a hook: only ConversationRecords sets figures aside)
         """Bring figures set aside for speed into the tallies (ConversationRecords has some)."""
 
     def state(self) -> dict[str, Any]:
@@ -212,7 +225,8 @@ class ConversationRecords(RecordTallies):
         self.ranks = Summary()
         self.target_modules: Counter[str] = Counter()
         # Content lengths of well-formed conversations not yet in the statistics, by role sequence.
-        self._unfolded: dict[tuple[str, ...], list[int]] = {}
+        # Keyed by the roles as the records give them, checked before a key is added.
+        self._unfolded: dict[tuple[Any, ...], list[int]] = {}
         self._unfolded_records = 0
 
     def check(self, record: dict, problems: list[Problem]) -> None:
@@ -457,10 +471,7 @@ class PretrainRecords(RecordTallies):
         return {"text_chars": self.text_chars.as_dict(), "optional_fields": dict(self.optional_fields)}
 
 
-RecordChecker = ConversationRecords | PreferenceRecords | PretrainRecords
-
-
-def record_checker(task_type: str) -> RecordChecker:
+def record_checker(task_type: str) -> RecordTallies:
     if task_type == TaskType.SFT:
         return ConversationRecords(lora=False)
     if task_type == TaskType.LORA:
@@ -559,7 +570,7 @@ def validate_file(
     path: Path,
     task_type: str,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     processes: int = 1,
     piece_bytes: int = PIECE_BYTES,
 ) -> ValidationReport:
@@ -579,11 +590,11 @@ def check_range(
     *,
     start: int = 0,
     end: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     processes: int = 1,
     piece_bytes: int = PIECE_BYTES,
     name: str = "",
-) -> tuple[ValidationReport, RecordChecker]:
+) -> tuple[ValidationReport, RecordTallies]:
     """Check the lines between bytes `start` and `end` (line starts; the end of the file
     when None): a report with lines numbered from `start`'s, and the tallies so far.
 
@@ -598,7 +609,7 @@ def check_range(
     return _check_piece(path, task_type, plain_text, start, end, progress)
 
 
-def finish_report(report: ValidationReport, checker: RecordChecker) -> ValidationReport:
+def finish_report(report: ValidationReport, checker: RecordTallies) -> ValidationReport:
     """The report of a whole file, once all its lines are in `report` and `checker`."""
     if report.records == 0 and report.error_count == 0:
         report.add_error(0, "", "the file holds no records")
@@ -627,8 +638,8 @@ def _check_piece(
     plain_text: bool,
     start: int,
     end: int,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[ValidationReport, RecordChecker]:
+    progress: Callable[[int], object] | None = None,
+) -> tuple[ValidationReport, RecordTallies]:
     """Check the lines between bytes `start` and `end` (both line starts), numbered from 1."""
     report = ValidationReport()
     checker = record_checker(task_type)
@@ -694,8 +705,8 @@ def _check_pieces_in_processes(
     plain_text: bool,
     bounds: list[int],
     processes: int,
-    progress: Callable[[int], None] | None,
-) -> tuple[ValidationReport, RecordChecker]:
+    progress: Callable[[int], object] | None,
+) -> tuple[ValidationReport, RecordTallies]:
     """The pieces between `bounds`, checked by a pool of forked processes and added up in file order."""
     report, checker = ValidationReport(), record_checker(task_type)
     # fork: the pool runs this module's code as loaded, without setting Django up again.

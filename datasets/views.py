@@ -7,6 +7,7 @@ multipart parser streams the `file` part to disk (`datasets.uploads`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -353,7 +355,7 @@ class UploadFinishView(APIView):
 
 class TrainConfigUploadMixin(StagingUploadMixin):
     staging_folder = CONFIGS_FOLDER
-    parser_classes = [StagingMultiPartParser]
+    parser_classes: Sequence[type[BaseParser]] = [StagingMultiPartParser]
 
     def upload_limit(self) -> int:
         return settings.MAX_YAML_BYTES

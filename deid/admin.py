@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -30,8 +32,9 @@ class DeidPolicyForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["name"].disabled = True
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors:
             try:
                 cleaned["config"] = PolicyConfig.from_dict(
@@ -46,8 +49,7 @@ class DeidPolicyVersionInline(admin.TabularInline):
     """Versions are evidence of what rules a dataset went through: read-only."""
 
     model = DeidPolicyVersion
-    fields = ["label", "number", "config", "created_by", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("label", "number", "config", "created_by", "created_at")
     extra = 0
     can_delete = False
     ordering = ["-number"]

@@ -354,8 +354,9 @@ def score(corpus: Iterable[LabelledLine], found: Iterable[Iterable[tuple[str, in
     a finding counts only with the exact span and type."""
     scores: dict[str, Score] = {}
     for line, spans in zip(corpus, found, strict=True):
-        expected = Counter(map(tuple, line.entities))
-        got = Counter(map(tuple, spans))
+        # Spans read back from JSON are lists: make them tuples, to count them.
+        expected = Counter((kind, start, end) for kind, start, end in line.entities)
+        got = Counter((kind, start, end) for kind, start, end in spans)
         for span in expected | got:
             entity_score = scores.setdefault(span[0], Score())
             hits = min(expected[span], got[span])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -53,17 +54,24 @@ class DeidPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def unique_error_message(self, model_class: type[models.Model], unique_check: tuple[str, ...]) -> ValidationError:
+    def unique_error_message(self, model_class: type[DeidPolicy], unique_check: Sequence[str]) -> ValidationError:
         if unique_check == ("name",):
             return ValidationError(duplicate_policy_message(self.name), code="unique")
         return super().unique_error_message(model_class, unique_check)
+
+    @property
+    def current(self) -> DeidPolicyVersion:
+        """`current_version`, which only a policy still being created lacks."""
+        if self.current_version is None:
+            raise DeidPolicyVersion.DoesNotExist(f"Policy {self.name!r} has no version yet.")
+        return self.current_version
 
     @property
     def is_default(self) -> bool:
         return self.name == DEFAULT_POLICY_NAME
 
     def deidentifier(self, *, seed: int = 0, version: DeidPolicyVersion | None = None) -> Deidentifier:
-        version = version or self.current_version
+        version = version or self.current
         return Deidentifier(config=version.policy_config, secret=bytes.fromhex(self.secret), seed=seed)
 
 
@@ -102,7 +110,7 @@ ACTIVE_JOB_STATUSES = frozenset({DeidJobStatus.QUEUED, DeidJobStatus.RUNNING})
 FINISHED_JOB_STATUSES = frozenset({DeidJobStatus.SUCCEEDED, DeidJobStatus.FAILED})
 
 
-class DeidJobQuerySet(models.QuerySet):
+class DeidJobQuerySet(models.QuerySet["DeidJob"]):
     def active(self) -> DeidJobQuerySet:
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
 

@@ -17,7 +17,8 @@ import hashlib
 import hmac
 import ipaddress
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from deid.recognizers import (
     COUNTRY_CODE,
@@ -28,6 +29,7 @@ from deid.recognizers import (
     luhn_check_digit,
 )
 
+T = TypeVar("T")
 SORTED_MOBILE_PREFIXES = tuple(sorted(MOBILE_PREFIXES))
 DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -88,7 +90,7 @@ class KeyedStream:
         self._digest = hashlib.sha256(self._digest).digest()
         return hashlib.shake_256(self._digest).digest(count)
 
-    def choice(self, options: str | tuple) -> str:
+    def choice(self, options: Sequence[T]) -> T:
         return options[self.below(len(options))]
 
     def digits(self, count: int) -> str:

@@ -371,7 +371,7 @@ def _numeric_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
     findings: list[Finding] = []
     for match in COMBINED.finditer(text):
         start, end = match.span()
-        recognizer = BY_GROUP[match.lastindex]
+        recognizer = BY_GROUP[match.lastindex]  # type: ignore[index]  # each alternative is a group
         if recognizer.type in enabled and recognizer.validate(text[start:end]):
             findings.append(Finding(recognizer.type, start, end, recognizer.score))
         else:

@@ -140,7 +140,7 @@ class DeidPolicySerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: DeidPolicy) -> dict:
         data = super().to_representation(instance)
-        data.update(instance.current_version.config)
+        data.update(instance.current.config)
         return data
 
     def validate_id(self, name: str) -> str:
@@ -153,7 +153,7 @@ class DeidPolicySerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         rule_fields = {"entities", "min_score", "mask_char"}
         if rule_fields & attrs.keys() or self.instance is None:
-            current = self.instance.current_version.config if self.instance else PolicyConfig.default().to_dict()
+            current = self.instance.current.config if self.instance else PolicyConfig.default().to_dict()
             merged = {**current, **{key: attrs[key] for key in rule_fields & attrs.keys()}}
             try:
                 attrs["config"] = PolicyConfig.from_dict(merged)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,14 +24,13 @@ from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from datasets import services as dataset_services
 from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
-from deid.engine import PolicyConfig, Replacement
+from deid.engine import Deidentifier, PolicyConfig, Replacement
 from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
-from deid.transform import MAX_REPORTED_ERRORS, deidentify_file
+from deid.transform import MAX_REPORTED_ERRORS, FileReport, deidentify_file
 from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
+from llmplatform.users import Actor
 
 logger = logging.getLogger(__name__)
-
-User = AbstractBaseUser | AnonymousUser | None
 
 
 # Who may see the original personal data beside its pseudonyms (deid.models.DeidPolicy's permission).
@@ -55,7 +54,7 @@ def version_label(number: int) -> str:
     return f"{timezone.now():%Y-%m-%d}.{number}"
 
 
-def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: User, label: str = "") -> DeidPolicyVersion:
+def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: Actor, label: str = "") -> DeidPolicyVersion:
     last = policy.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = DeidPolicyVersion.objects.create(
         policy=policy,
@@ -70,7 +69,7 @@ def _add_version(*, policy: DeidPolicy, config: PolicyConfig, actor: User, label
 
 
 @transaction.atomic
-def create_policy(*, name: str, config: PolicyConfig, description: str = "", actor: User) -> DeidPolicy:
+def create_policy(*, name: str, config: PolicyConfig, description: str = "", actor: Actor) -> DeidPolicy:
     policy = DeidPolicy.objects.create(
         name=name,
         description=description,
@@ -85,7 +84,7 @@ def create_policy(*, name: str, config: PolicyConfig, description: str = "", act
 
 @transaction.atomic
 def update_policy(
-    *, policy: DeidPolicy, actor: User, config: PolicyConfig | None = None, description: str | None = None
+    *, policy: DeidPolicy, actor: Actor, config: PolicyConfig | None = None, description: str | None = None
 ) -> DeidPolicy:
     """Change a policy: new rules become a new version; the old versions stay as they were."""
     policy = DeidPolicy.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=policy.pk)
@@ -105,18 +104,18 @@ def update_policy(
 
 
 @transaction.atomic
-def delete_policy(*, policy: DeidPolicy, actor: User) -> None:
+def delete_policy(*, policy: DeidPolicy, actor: Actor) -> None:
     if policy.name == DEFAULT_POLICY_NAME:
         raise PolicyInUse("The default policy cannot be deleted; edit it instead.")
     record_event(actor=actor, action=AuditAction.DELETE, target=policy)
     policy.delete()
 
 
-def may_reveal_mapping(user: User) -> bool:
+def may_reveal_mapping(user: Actor) -> bool:
     return user is not None and user.has_perm(PII_MAPPING_PERMISSION)
 
 
-def check_may_reveal_mapping(user: User) -> None:
+def check_may_reveal_mapping(user: Actor) -> None:
     """Refused outright rather than silently left out, so the person knows why they got no originals."""
     if not may_reveal_mapping(user):
         raise NotPermitted(
@@ -152,7 +151,7 @@ def deidentify_texts(
     seed: int = 0,
     text_format: str = TextFormat.TEXT,
     reveal_mapping: bool = False,
-    actor: User,
+    actor: Actor,
 ) -> DeidOutcome:
     """Scrub `texts` with the policy's current version. JSON items must parse (callers
     validate them first). Revealing the mapping needs the PII permission and is
@@ -170,12 +169,12 @@ def deidentify_texts(
             action=AuditAction.ACTION,
             verb="reveal_mapping",
             target=policy,
-            changes={"version": policy.current_version.label, "texts": len(texts), "entities": counts},
+            changes={"version": policy.current.label, "texts": len(texts), "entities": counts},
         )
     return DeidOutcome(
         deidentified=[text for text, _ in results],
         replacements=[found for _, found in results],
-        policy_version=policy.current_version.label,
+        policy_version=policy.current.label,
         counts=counts,
     )
 
@@ -188,7 +187,7 @@ def _source_files(dataset: Dataset) -> list[DatasetFile]:
 
 
 def start_dataset_deidentification(
-    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: User
+    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: Actor
 ) -> DeidJob:
     """Queue a job that writes a scrubbed copy of every stored file of `dataset` into a
     new dataset derived from it, with the policy's current version."""
@@ -200,7 +199,7 @@ def start_dataset_deidentification(
         policy=policy,
         policy_version=policy.current_version,
         policy_name=policy.name,
-        policy_version_label=policy.current_version.label,
+        policy_version_label=policy.current.label,
         seed=seed,
         target_name=name or f"{dataset.name}-deid",
         total_bytes=sum(f.bytes for f in files),
@@ -259,8 +258,16 @@ def _take_over_abandoned(job: DeidJob) -> bool:
     if job.status != DeidJobStatus.RUNNING or job.started_at is None or job.started_at > deadline:
         return False
     abandoned_target = job.target
-    fresh = {"started_at": timezone.now(), "target": None, "processed_bytes": 0, "lines": 0, "counts": {}}
-    fresh |= {"files": [], "errors": [], "error_count": 0}
+    fresh: dict[str, Any] = {
+        "started_at": timezone.now(),
+        "target": None,
+        "processed_bytes": 0,
+        "lines": 0,
+        "counts": {},
+        "files": [],
+        "errors": [],
+        "error_count": 0,
+    }
     if not DeidJob.objects.filter(pk=job.pk, status=DeidJobStatus.RUNNING, started_at=job.started_at).update(**fresh):
         return False
     if abandoned_target is not None:
@@ -299,7 +306,7 @@ def _scrub_dataset(job: DeidJob) -> None:
     totals: Counter = Counter()
     done_bytes = 0
     for source_file in _source_files(source):
-        report, new_file = _scrub_file(job, source_file, deidentifier, staging, done_bytes)
+        report, new_file = _scrub_file(job, target, source_file, deidentifier, staging, done_bytes)
         done_bytes += report.bytes_read
         totals.update(report.counts)
         job.files.append(
@@ -335,7 +342,9 @@ def _scrub_dataset(job: DeidJob) -> None:
     )
 
 
-def _scrub_file(job: DeidJob, source_file: DatasetFile, deidentifier, staging: Path, done_bytes: int):
+def _scrub_file(
+    job: DeidJob, target: Dataset, source_file: DatasetFile, deidentifier: Deidentifier, staging: Path, done_bytes: int
+) -> tuple[FileReport, DatasetFile]:
     with tempfile.NamedTemporaryFile(dir=staging, prefix="deid-", suffix=".part", delete=False) as handle:
         scratch = Path(handle.name)
     try:
@@ -346,7 +355,7 @@ def _scrub_file(job: DeidJob, source_file: DatasetFile, deidentifier, staging: P
             progress=lambda read: DeidJob.objects.filter(pk=job.pk).update(processed_bytes=done_bytes + read),
         )
         new_file = dataset_services.add_file_from_path(
-            dataset=job.target, source_path=scratch, filename=source_file.name, created_by=job.created_by
+            dataset=target, source_path=scratch, filename=source_file.name, created_by=job.created_by
         )
     finally:
         scratch.unlink(missing_ok=True)

@@ -53,7 +53,7 @@ def deidentify_file(
     destination: Path,
     deidentifier: Deidentifier,
     json_lines: bool | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> FileReport:
     """Write the scrubbed copy of `source` to `destination`; `progress(bytes_read)` is
     called about every megabyte. Counts are this file's only."""

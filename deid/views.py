@@ -5,6 +5,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from datasets.models import Dataset
@@ -81,7 +82,7 @@ class PolicyPermission(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS or request.user.is_staff:
             return True
-        return request.user.has_perm(self.ACTION_PERMS.get(request.method, "deid.change_deidpolicy"))
+        return request.user.has_perm(self.ACTION_PERMS.get(request.method or "", "deid.change_deidpolicy"))
 
 
 @extend_schema_view(list=extend_schema(parameters=PAGED))
@@ -103,16 +104,18 @@ class DeidPolicyViewSet(
     def get_object(self) -> DeidPolicy:
         return policy_or_404(self.kwargs["policy_id"])
 
-    def perform_create(self, serializer: DeidPolicySerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[DeidPolicy]) -> None:
         data = serializer.validated_data
         serializer.instance = services.create_policy(
             name=data["name"], description=data.get("description", ""), config=data["config"], actor=self.request.user
         )
 
-    def perform_update(self, serializer: DeidPolicySerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[DeidPolicy]) -> None:
         data = serializer.validated_data
+        policy = serializer.instance
+        assert policy is not None  # update() made the serializer on the policy
         serializer.instance = services.update_policy(
-            policy=serializer.instance,
+            policy=policy,
             config=data.get("config"),
             description=data.get("description"),
             actor=self.request.user,

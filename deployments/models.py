@@ -36,7 +36,7 @@ LIVE_STATUSES = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, 
 ENDED_STATUSES = frozenset({DeploymentStatus.STOPPED, DeploymentStatus.FAILED})
 
 
-class DeploymentQuerySet(models.QuerySet):
+class DeploymentQuerySet(models.QuerySet["Deployment"]):
     def live(self) -> DeploymentQuerySet:
         return self.filter(status__in=LIVE_STATUSES)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,6 +29,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.users import Actor, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ MAX_TAG_LENGTH = 64  # DeploymentTag.value and Deployment.model_version
 
 def create_deployment(
     *,
-    actor: AbstractBaseUser,
+    actor: Visitor,
     model_path: str | None = None,
     artifact_id: uuid.UUID | None = None,
     served_model_name: str = "",
@@ -75,7 +76,7 @@ def create_deployment(
 
     with transaction.atomic():
         deployment = Deployment.objects.create(
-            created_by=actor,
+            created_by=signed_in(actor),
             model_path=source.model_path,
             artifact=source.artifact,
             served_model_name=source.served_model_name,
@@ -101,7 +102,7 @@ def create_deployment(
         deployment.log_file = str(Path(settings.DEPLOY_LOG_DIR) / f"{deployment.pk}.log")
         deployment.save(update_fields=["gpu_id", "argv", "log_file", "updated_at"])
 
-    _spawn(deployment)
+    _spawn(deployment, gpu_id=gpu_id)
     transaction.on_commit(partial(supervision.wake, "deployments"))
     record_event(
         actor=actor,
@@ -134,12 +135,12 @@ def _server_environment(gpu_id: int) -> dict[str, str]:
     return processes.inherited_environment({"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(gpu_id)})
 
 
-def _spawn(deployment: Deployment) -> None:
+def _spawn(deployment: Deployment, *, gpu_id: int) -> None:
     try:
         identity = processes.spawn(
             deployment.argv,
             cwd=Path(settings.DEPLOY_LOG_DIR),
-            env=_server_environment(deployment.gpu_id),
+            env=_server_environment(gpu_id),
             log_path=Path(deployment.log_file),
             exit_code_path=Path(deployment.exit_code_file),
         )
@@ -184,7 +185,7 @@ def _finish(deployment: Deployment, status: str, *, detail: str, exit_code: int 
     return changed
 
 
-def stop_deployment(deployment: Deployment, *, actor: AbstractBaseUser | None, force: bool = False) -> Deployment:
+def stop_deployment(deployment: Deployment, *, actor: Actor, force: bool = False) -> Deployment:
     """SIGTERM the server's whole process group, wait, SIGKILL it if `force`; verify it is gone.
 
     Only then are its GPU and port released and the deployment marked `stopped`.
@@ -265,7 +266,8 @@ def _fail_exited(deployment: Deployment) -> None:
     _fail(deployment, f"The server exited by itself with exit code {exit_code}.", exit_code=exit_code)
 
 
-def _record_probe(deployment: Deployment, now) -> None:
+def _record_probe(deployment: Deployment, now: datetime) -> None:
+    assert deployment.port is not None  # reserved before its server was started
     result = probes.probe(
         port=deployment.port,
         health_path=deployment.health_path,
@@ -305,7 +307,12 @@ def _record_probe(deployment: Deployment, now) -> None:
             )
         return
     failed = deployment.failed_probes + 1
-    fields = {"health_ok": False, "failed_probes": failed, "last_probe_at": now, "status_detail": result.detail}
+    fields: dict[str, Any] = {
+        "health_ok": False,
+        "failed_probes": failed,
+        "last_probe_at": now,
+        "status_detail": result.detail,
+    }
     if status == DeploymentStatus.RUNNING and failed >= settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES:
         deployment.transition(status, DeploymentStatus.UNHEALTHY, **fields)
     else:

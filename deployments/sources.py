@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils.text import slugify
 
 from deployments.vllm import LoraModule
 from llmplatform.errors import ConflictingState, InvalidInput, NotFound
+from llmplatform.users import Visitor
 from projects.models import Project
 from runs.models import Artifact, ArtifactTagValue, ArtifactType
 
@@ -81,7 +81,7 @@ def from_models_dir(model_path: str, *, served_model_name: str = "") -> ModelSou
     return ModelSource(model_path=model_path, serve_path=resolved, served_model_name=name, base_model_name=name)
 
 
-def _visible_artifact(artifact_id: uuid.UUID, user: AbstractBaseUser) -> Artifact:
+def _visible_artifact(artifact_id: uuid.UUID, user: Visitor) -> Artifact:
     artifact = (
         Artifact.objects.select_related("run__project")
         .filter(pk=artifact_id, run__project__in=Project.objects.visible_to(user))
@@ -92,7 +92,7 @@ def _visible_artifact(artifact_id: uuid.UUID, user: AbstractBaseUser) -> Artifac
     return artifact
 
 
-def from_artifact(artifact_id: uuid.UUID, *, user: AbstractBaseUser, served_model_name: str = "") -> ModelSource:
+def from_artifact(artifact_id: uuid.UUID, *, user: Visitor, served_model_name: str = "") -> ModelSource:
     artifact = _visible_artifact(artifact_id, user)
     if not artifact.tags.filter(value=ArtifactTagValue.RELEASE).exists():
         raise ConflictingState(

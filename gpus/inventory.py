@@ -91,6 +91,5 @@ def list_gpus() -> list[Gpu]:
 
 def utilization_of(indices: list[int]) -> float | None:
     """Mean utilisation (0–1) of these GPUs, None without NVML or GPUs."""
-    readings = [gpu.utilization for gpu in list_gpus() if gpu.index in indices]
-    readings = [value for value in readings if value is not None]
+    readings = [gpu.utilization for gpu in list_gpus() if gpu.index in indices and gpu.utilization is not None]
     return sum(readings) / len(readings) if readings else None

@@ -16,7 +16,7 @@ class HolderKind(models.TextChoices):
     DEPLOYMENT = "deployment", _("Deployment")
 
 
-class GpuClaimQuerySet(models.QuerySet):
+class GpuClaimQuerySet(models.QuerySet["GpuClaim"]):
     def held_by(self, kind: str, holder_id: object) -> GpuClaimQuerySet:
         return self.filter(holder_kind=kind, holder_id=str(holder_id))
 

@@ -145,17 +145,19 @@ def bounded_query_int(request: Request, name: str, *, default: int, low: int, hi
     return value
 
 
-PAGING_PARAMETERS = [
-    OpenApiParameter(
-        "limit",
+# The query parameters of a page: name -> (JSON schema, description).
+PAGING_QUERY: dict[str, tuple[dict[str, Any], str]] = {
+    "limit": (
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        description=f"At most this many items (1–{MAX_LIMIT}, default {DEFAULT_LIMIT}).",
+        f"At most this many items (1–{MAX_LIMIT}, default {DEFAULT_LIMIT}).",
     ),
-    OpenApiParameter(
-        "offset",
+    "offset": (
         {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
-        description="Skip this many items (default 0).",
+        "Skip this many items (default 0).",
     ),
+}
+PAGING_PARAMETERS = [
+    OpenApiParameter(name, schema, description=description) for name, (schema, description) in PAGING_QUERY.items()
 ]
 PAGING_HEADERS = [
     OpenApiParameter(
@@ -212,13 +214,8 @@ class HeaderLimitOffsetPagination(BasePagination):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:
         return [
-            build_parameter_type(
-                name=parameter.name,
-                schema=parameter.type,
-                location=parameter.location,
-                description=parameter.description,
-            )
-            for parameter in PAGING_PARAMETERS
+            build_parameter_type(name=name, schema=schema, location=OpenApiParameter.QUERY, description=description)
+            for name, (schema, description) in PAGING_QUERY.items()
         ]
 
 

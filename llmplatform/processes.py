@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 # $0 = exit-code file; "$@" = the program's argv. User text only ever arrives as
 # positional arguments, never inside this script. A TERM handler (not an ignore,
@@ -49,7 +50,7 @@ class ProcessIdentity:
         return {"pid": self.pid, "start_time": self.start_time}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> ProcessIdentity:
+    def from_dict(cls, data: Mapping[str, Any]) -> ProcessIdentity:
         return cls(pid=int(data["pid"]), start_time=int(data["start_time"]))
 
 

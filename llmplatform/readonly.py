@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Manager
 from django.utils import timezone
@@ -50,6 +50,10 @@ def plain_value(value: Any) -> Any:
 class DirectReadMixin:
     """Put before `serializers.ModelSerializer`/`Serializer` in the bases of a read-only serializer."""
 
+    # What the serializer it is mixed into has.
+    _declared_fields: dict[str, serializers.Field]
+    Meta: Any
+
     def to_representation(self, instance: Any) -> dict[str, Any]:
         declared = self._declared_fields
         read = instance.__getitem__ if isinstance(instance, Mapping) else instance.__getattribute__
@@ -63,7 +67,9 @@ class DirectReadMixin:
             elif isinstance(field, serializers.ListSerializer):
                 related = read(field.source or name)
                 items = related.all() if isinstance(related, Manager) else related
-                representation[name] = [field.child.to_representation(item) for item in items]
+                # DRF refuses a ListSerializer without a child; the stubs let it be None.
+                child = cast(serializers.BaseSerializer, field.child)
+                representation[name] = [child.to_representation(item) for item in items]
             else:
                 representation[name] = plain_value(read(field.source or name))
         return representation

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -132,7 +134,7 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 
-def sqlite_database(path: Path) -> dict:
+def sqlite_database(path: Path) -> dict[str, Any]:
     """A SQLite file shared by the web server, workers and supervisors (and by test
     subprocesses: its test database is a file too, `test_<name>` beside it)."""
     return {
@@ -152,6 +154,8 @@ def sqlite_database(path: Path) -> dict:
     }
 
 
+# SQLite's settings name Path objects, so they are not dj_database_url's DBConfig.
+DATABASES: dict[str, Mapping[str, Any]]
 if DATABASE_URL.startswith("sqlite:"):
     DATABASES = {"default": sqlite_database(Path(dj_database_url.parse(DATABASE_URL)["NAME"]))}
 elif DATABASE_URL:
@@ -207,7 +211,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "llmplatform.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "LLM training platform",
     "DESCRIPTION": (
         "Register training projects, upload datasets and configs, launch and watch "
@@ -232,7 +236,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
 # retry > timeout, or the ORM broker hands a long task out twice; failed tasks are
 # acknowledged and tried at most twice instead of forever.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "llmplatform",
     # Up to two workers are taken by the supervision loops (runs while any is queued or
     # running, deployments while any is live; llmplatform.supervision); the others

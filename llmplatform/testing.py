@@ -17,18 +17,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+
+if TYPE_CHECKING:
+    # The test client's response, which carries `context`; only django-stubs names it.
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 T = TypeVar("T")
 
 
 def wait_for(
-    condition: Callable[[], T],
+    condition: Callable[[], T | Literal[False] | None],
     *,
     timeout: float = 20.0,
     interval: float = 0.1,
@@ -119,7 +122,7 @@ def running(argv: list[str], *, env: dict[str, str], log: Path) -> Iterator[subp
         stop_process_group(process)
 
 
-def admin_form_data(page: HttpResponse) -> dict[str, Any]:
+def admin_form_data(page: TestResponse) -> dict[str, Any]:
     """What an admin add or change page (fetched with the test client) posts back as it
     stands: its form's fields and those of its inlines, management forms included."""
     forms = [page.context["adminform"].form]

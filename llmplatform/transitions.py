@@ -28,7 +28,8 @@ class StatusTransitions(models.Model):
         """
         olds = [old] if isinstance(old, str) else list(old)
         values = {"status": new, "updated_at": timezone.now(), **fields}
-        rows = type(self)._default_manager.filter(where or Q(), pk=self.pk, status__in=olds)
+        # The concrete model declares `status`; the abstract one the plugin sees here has none.
+        rows = type(self)._default_manager.filter(where or Q(), pk=self.pk, status__in=olds)  # type: ignore[misc]
         changed = rows.update(**values) == 1
         if changed:
             for name, value in values.items():

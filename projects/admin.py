@@ -8,8 +8,7 @@ from projects.models import Project, ProjectVersion
 class ProjectVersionInline(admin.TabularInline):
     model = ProjectVersion
     extra = 0
-    fields = ["version", "changed_at", "changed_by", "changes"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "changed_at", "changed_by", "changes")
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models import Count, ExpressionWrapper, Q
@@ -15,6 +15,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
+from llmplatform.users import Visitor
 from projects.training_files import clean_training_path
 
 
@@ -50,7 +51,7 @@ def duplicate_name_message(name: str) -> str:
     return f"A project named {name!r} already exists; choose another name."
 
 
-def users_named(usernames: Collection[str]) -> list[AbstractBaseUser]:
+def users_named(usernames: Collection[str]) -> list[User]:
     """The users a project's members are given as; a name nobody has is refused."""
     users = list(get_user_model().objects.filter(username__in=usernames))
     unknown = sorted(set(usernames) - {user.get_username() for user in users})
@@ -59,8 +60,8 @@ def users_named(usernames: Collection[str]) -> list[AbstractBaseUser]:
     return users
 
 
-class ProjectQuerySet(models.QuerySet):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def visible_to(self, user: Visitor) -> ProjectQuerySet:
         """Staff see every project; others the ones they created or are members of."""
         if not user.is_authenticated:
             return self.none()
@@ -104,8 +105,17 @@ class Project(models.Model):
     # The contract's owner is a free-form name ("alice"); who may act is `created_by` and `members`.
     owner = models.CharField(max_length=150, blank=True, db_index=True)
     tags = models.JSONField(default=list, blank=True)
-    dataset_name = models.CharField(max_length=1024, blank=True, validators=[clean_training_path])
-    training_yaml_name = models.CharField(max_length=1024, blank=True, validators=[clean_training_path])
+    # Django ignores what a validator returns; the serializers use the normalised path it gives.
+    dataset_name = models.CharField(
+        max_length=1024,
+        blank=True,
+        validators=[clean_training_path],  # type: ignore[list-item]
+    )
+    training_yaml_name = models.CharField(
+        max_length=1024,
+        blank=True,
+        validators=[clean_training_path],  # type: ignore[list-item]
+    )
     objective = models.TextField(blank=True)
     task_type = models.CharField(max_length=64, blank=True)
     base_model = models.CharField(max_length=512, blank=True)
@@ -131,7 +141,7 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def unique_error_message(self, model_class: type[models.Model], unique_check: tuple[str, ...]) -> ValidationError:
+    def unique_error_message(self, model_class: type[Project], unique_check: Sequence[str]) -> ValidationError:
         if unique_check == ("name",):
             return ValidationError(duplicate_name_message(self.name), code="unique")
         return super().unique_error_message(model_class, unique_check)
@@ -140,14 +150,14 @@ class Project(models.Model):
     def is_archived(self) -> bool:
         return self.status == ProjectStatus.ARCHIVED
 
-    def can_view(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_view(self, user: Visitor) -> bool:
         return Project.objects.visible_to(user).filter(pk=self.pk).exists()
 
-    def can_edit(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_edit(self, user: Visitor) -> bool:
         """Changing the project itself: its creator and staff."""
         return user.is_authenticated and (user.is_staff or self.created_by_id == user.pk)
 
-    def can_operate(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+    def can_operate(self, user: Visitor) -> bool:
         """Launching, cancelling, resuming runs and tagging artifacts: members too."""
         return self.can_edit(user) or (user.is_authenticated and self.members.filter(pk=user.pk).exists())
 

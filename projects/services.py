@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from llmplatform.errors import ConflictingState
+from llmplatform.users import Actor
 from projects.models import Project, ProjectVersion, duplicate_name_message
 
 # The fields a project's owner configures; each change of one is versioned.
@@ -35,7 +36,7 @@ CONFIGURABLE_FIELDS = (
 STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus"})
 
 
-def _actor_name(actor: AbstractBaseUser | AnonymousUser | None) -> str:
+def _actor_name(actor: Actor) -> str:
     user = signed_in(actor)
     return user.get_username() if user else ""
 
@@ -46,9 +47,9 @@ def _duplicate_name(name: str) -> ConflictingState:
 
 def create_project(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     fields: dict[str, Any],
-    members: Iterable[AbstractBaseUser] = (),
+    members: Iterable[User] = (),
 ) -> Project:
     """Create a project owned by `actor`; its first version records the initial configuration."""
     values = {name: fields[name] for name in CONFIGURABLE_FIELDS if name in fields}
@@ -69,9 +70,9 @@ def create_project(
 def update_project(
     *,
     project: Project,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     fields: dict[str, Any],
-    members: Iterable[AbstractBaseUser] | None = None,
+    members: Iterable[User] | None = None,
 ) -> Project:
     """Apply the changed fields; one new version lists them all as `{field: [old, new]}`."""
     changes = {

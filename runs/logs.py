@@ -16,7 +16,7 @@ from datetime import datetime
 from runs.models import LogLevel, LogLine, Run
 
 # The `level` filter means "this level and above".
-SEVERITY = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR]
+SEVERITY: list[str] = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def validate_resources(value: dict[str, Any]) -> None:
     MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
 
 
-class RunQuerySet(models.QuerySet):
+class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 
@@ -177,7 +177,7 @@ class Run(Leased, StatusTransitions):
         prefetch_related on the run detail, the API's busiest read (bench/p4)."""
         artifact_fields = [field.attname for field in Artifact._meta.concrete_fields]
         tag_fields = [field.attname for field in ArtifactTag._meta.concrete_fields]
-        order = [*Artifact._meta.ordering, *(f"tags__{name}" for name in ArtifactTag._meta.ordering)]
+        order = [*(Artifact._meta.ordering or ()), *(f"tags__{name}" for name in ArtifactTag._meta.ordering or ())]
         rows = self.artifacts.order_by(*order).values(*artifact_fields, *(f"tags__{name}" for name in tag_fields))
         artifacts: dict[uuid.UUID, dict[str, Any]] = {}
         for row in rows:

@@ -13,6 +13,8 @@ only by whoever holds its lease.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db.models import Q
 
@@ -40,7 +42,7 @@ def gpu_type_wanted(run: Run) -> str:
     return str(run.resources.get("gpu_type") or "").strip()
 
 
-def project_gpus_in_use(project_id: object) -> int:
+def project_gpus_in_use(project_id: uuid.UUID) -> int:
     """GPUs the ledger holds for the project's runs (a cancelled run holds them until its processes are gone)."""
     holders = Run.objects.filter(project_id=project_id, status__in=[RunStatus.RUNNING, RunStatus.CANCELLED])
     ids = [str(pk) for pk in holders.values_list("pk", flat=True)]

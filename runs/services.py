@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +31,7 @@ from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
+from llmplatform.users import Actor
 from projects.models import Project
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
@@ -48,8 +48,6 @@ from runs.models import (
     Run,
     RunStatus,
 )
-
-User = AbstractBaseUser | AnonymousUser | None
 
 # The Chinese tag names teams use are the same three tags.
 TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
@@ -90,7 +88,7 @@ def _default_name(project: Project) -> str:
 def create_run(
     *,
     project: Project,
-    actor: User,
+    actor: Actor,
     name: str = "",
     model: str | None = None,
     dataset: str | None = None,
@@ -240,7 +238,7 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
         run_id=str(run.pk),
         run_dir=Path(run.run_dir),
         output_dir=Path(run.output_dir),
-        resume_from=run.resume_source_artifact.path if run.resume_source_artifact_id else "",
+        resume_from=run.resume_source_artifact.path if run.resume_source_artifact else "",
         gpu_indices=gpu_indices,
     )
     spec = LaunchSpec(
@@ -376,7 +374,7 @@ def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
             return
 
 
-def cancel_run(*, run: Run, actor: User) -> Run:
+def cancel_run(*, run: Run, actor: Actor) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
 
     A run whose command exists (running, or pending in its executor's own queue) is
@@ -462,7 +460,7 @@ def stop_run_processes(*, run: Run) -> bool:
 def resume_run(
     *,
     run: Run,
-    actor: User,
+    actor: Actor,
     source_artifact_id: str | uuid.UUID | None,
     overrides: dict[str, Any],
 ) -> Run:
@@ -496,7 +494,7 @@ def normalise_tag(value: str) -> str | None:
     return value.lower() if value.lower() in ArtifactTagValue.values else None
 
 
-def tag_artifact(*, artifact: Artifact, actor: User, tag: str, notes: str = "") -> Artifact:
+def tag_artifact(*, artifact: Artifact, actor: Actor, tag: str, notes: str = "") -> Artifact:
     """Tag an artifact candidate/release/archived (or 候选/发布/归档); tagging again updates the notes."""
     value = normalise_tag(tag)
     if value is None:

@@ -14,7 +14,7 @@ from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, LogLine, Run
 
 
-def direct_read_serializers() -> list[type[serializers.ModelSerializer]]:
+def direct_read_serializers() -> list[type[DirectReadMixin]]:
     found, pending = [], list(DirectReadMixin.__subclasses__())
     while pending:
         serializer = pending.pop()
@@ -41,7 +41,7 @@ def instances(owner) -> dict[type | str, object]:
         total_steps=20,
         metrics={"loss": 0.5},
         gpu_utilization=87.5,
-        start_command=["bash", "run_train_full_sft.sh", "configs/fake.yaml"],
+        start_command="bash run_train_full_sft.sh configs/fake.yaml",
         hyperparameters={"learning_rate": 1e-4},
         resources={"gpu_count": 1, "gpu_type": "A100"},
         gpu_indices=[0],

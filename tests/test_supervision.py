@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -98,7 +99,7 @@ def test_it_stops_when_another_loop_has_taken_its_lease(work):
     loop = supervision.Loop("deployments")
     ticks = []
 
-    def tick(keep_going) -> None:
+    def tick(keep_going: Callable[[], bool] = supervision.always) -> None:
         ticks.append(1)
         hold("deployments", "other-host/4242/999/deployments-x")  # its lease expired meanwhile and was taken
 
@@ -117,7 +118,7 @@ def test_it_keeps_ticking_through_a_database_hiccup(work):
     outcomes = iter([OperationalError("server closed the connection unexpectedly"), None, None])
     ticks = []
 
-    def tick(keep_going) -> None:
+    def tick(keep_going: Callable[[], bool] = supervision.always) -> None:
         if (outcome := next(outcomes)) is not None:
             raise outcome
         ticks.append(1)

@@ -32,6 +32,7 @@ def test_it_creates_a_dataset_through_the_service(owner_session):
     response = owner_session.post(reverse("console:dataset-create"), {"name": "d1", "task_type": "sft"})
     dataset = Dataset.objects.get(name="d1")
     assert response["Location"] == reverse("console:dataset-detail", args=[dataset.pk])
+    assert dataset.created_by is not None
     assert dataset.created_by.username == "alice"
 
 

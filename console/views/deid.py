@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
 
 from console.forms import DeidPlaygroundForm
 from deid import services
@@ -34,8 +35,14 @@ def output_pieces(text: str, replacements: list[Replacement]) -> list[Piece]:
     return [piece for piece in pieces if piece.text]
 
 
+class HtmxRequest(HttpRequest):
+    """A request as django_htmx's middleware leaves it."""
+
+    htmx: HtmxDetails
+
+
 @login_required
-def playground(request: HttpRequest) -> HttpResponse:
+def playground(request: HtmxRequest) -> HttpResponse:
     form = DeidPlaygroundForm(request.POST or None, initial={"policy": DEFAULT_POLICY_NAME})
     context: dict = {"form": form, "may_reveal": services.may_reveal_mapping(request.user)}
     if request.method == "POST" and form.is_valid():

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 from datasets import services, storage
 from datasets.models import Dataset
 
-SFT_RECORD = {
+SFT_RECORD: dict[str, Any] = {
     "conversation_id": "demo-001",
     "messages": [{"role": "user", "content": "指令"}, {"role": "assistant", "content": "回答"}],
     "task_tags": ["qa"],
@@ -46,7 +47,10 @@ def upload_raw(client: APIClient, dataset_id: object, client_name: str, content:
         + f"\r\n--{boundary}--\r\n".encode()
     )
     return client.generic(
-        "PUT", f"/v1/datasets/{dataset_id}/files", body, content_type=f"multipart/form-data; boundary={boundary}"
+        "PUT",
+        f"/v1/datasets/{dataset_id}/files",
+        body,  # type: ignore[arg-type]  # the stubs say str; Django sends bytes as they are
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,7 +208,7 @@ def test_it_reads_a_page_of_records(tmp_path):
 
 def records_of_every_kind() -> dict[str, tuple[str, bytes]]:
     """Per task type: a file name and 400 lines, bad ones at lines 3, 150, 151, 299 and 400."""
-    good = {
+    good: dict[str, dict[str, Any]] = {
         "sft": SFT_RECORD,
         "lora": {**SFT_RECORD, "rank": 8, "target_modules": ["q_proj"]},
         "rl": {"prompt": "p", "chosen": "a", "rejected": "b"},

@@ -44,14 +44,14 @@ def test_it_creates_a_new_version_when_an_operator_edits_the_rules(admin_client)
     assert response.status_code == 302, response.content.decode()[-2000:]
     policy.refresh_from_db()
     assert policy.versions.count() == 2 and policy.description == "edited"
-    assert policy.current_version.config["entities"] == {"PHONE_NUMBER": "redact"}
+    assert policy.current.config["entities"] == {"PHONE_NUMBER": "redact"}
     assert policy.versions.get(number=1).config["entities"]["PHONE_NUMBER"] == "pseudonymize"
 
 
 def test_it_creates_policies_and_rejects_bad_rules(admin_client):
     response = admin_client.post("/admin/deid/deidpolicy/add/", form_data("ops", '{"URL": "mask"}'))
     assert response.status_code == 302
-    assert DeidPolicy.objects.get(name="ops").current_version.config["entities"] == {"URL": "mask"}
+    assert DeidPolicy.objects.get(name="ops").current.config["entities"] == {"URL": "mask"}
     bad = admin_client.post("/admin/deid/deidpolicy/add/", form_data("bad", '{"URL": "shred"}'))
     assert bad.status_code == 200 and "Unknown operator" in bad.content.decode()
     assert not DeidPolicy.objects.filter(name="bad").exists()

@@ -69,6 +69,6 @@ def test_it_reports_progress_in_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr("deid.transform.PROGRESS_EVERY_BYTES", 100)
     source = tmp_path / "big.txt"
     source.write_text("第一行 13812345678\n" * 50, encoding="utf-8")
-    seen = []
+    seen: list[int] = []
     deidentify_file(source=source, destination=tmp_path / "o.txt", deidentifier=deidentifier(), progress=seen.append)
     assert len(seen) > 5 and seen == sorted(seen) and seen[-1] == source.stat().st_size

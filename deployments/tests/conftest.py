@@ -15,6 +15,7 @@ import pytest
 from deployments.models import Deployment
 from deployments.supervisor import DeploymentSupervisor
 from llmplatform import processes
+from llmplatform.processes import ProcessIdentity
 from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 
 FAKE_VLLM = Path(__file__).parent / "fixtures" / "fake_vllm.py"
@@ -35,6 +36,13 @@ def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Dep
     return wait_for(reached, timeout=timeout, interval=0.05, what=f"deployment {deployment_id} to be {status}")
 
 
+def server_of(deployment: Deployment) -> ProcessIdentity:
+    """The server process of a deployment the test started."""
+    identity = deployment.process
+    assert identity is not None, f"deployment {deployment.pk} has no server process"
+    return identity
+
+
 @pytest.fixture
 def port_range_base() -> int:
     return random.randrange(20000, 29000, 50)
@@ -51,9 +59,9 @@ def fake_vllm(settings, port_range_base):
     settings.DEPLOY_STOP_GRACE_SECONDS = 3.0
     settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = 3
     yield settings
-    for deployment in Deployment.objects.exclude(pid=None):
-        if processes.group_members(deployment.pid):
-            processes.terminate_group(deployment.pid, grace=0.5, force=True)
+    for pgid in Deployment.objects.values_list("pid", flat=True):
+        if pgid is not None and processes.group_members(pgid):
+            processes.terminate_group(pgid, grace=0.5, force=True)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from deployments.models import Deployment
 from deployments.services import create_deployment
+from deployments.tests.conftest import server_of
 from gpus.models import GpuClaim
 from llmplatform import processes
 
@@ -58,6 +59,6 @@ def test_it_stops_selected_deployments_through_the_service(admin_client, owner, 
     assert b"stopped." in response.content
     deployment.refresh_from_db()
     assert deployment.status == "stopped"
-    assert processes.group_members(deployment.pid) == []
+    assert processes.group_members(server_of(deployment).pid) == []
     assert not GpuClaim.objects.exists()
     assert AuditEvent.objects.filter(object_id=str(deployment.pk), verb="stop", actor=staff).exists()

@@ -7,7 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from deployments.allocation import port_is_bindable
 from deployments.models import Deployment
-from deployments.tests.conftest import supervise_until
+from deployments.tests.conftest import server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.testing import wait_for
@@ -67,7 +67,7 @@ def test_it_leaves_a_server_that_ignores_sigterm_running_without_force(owner_cli
     assert "force=true" in response.json()["detail"]
     deployment = Deployment.objects.get(pk=info["deployment_id"])
     assert deployment.status == "running" and deployment.stop_requested_at is None
-    assert processes.is_running(deployment.process)
+    assert processes.is_running(server_of(deployment))
     assert GpuClaim.objects.filter(holder_id=info["deployment_id"]).exists()
 
 
@@ -75,7 +75,7 @@ def test_it_kills_the_whole_group_with_force(owner_client, fake_vllm, tiny_model
     settings.DEPLOY_STOP_GRACE_SECONDS = 0.5
     info = start(owner_client, tiny_model, "--fake-ignore-sigterm")
     wait_for(lambda: engine_started(info), timeout=15, what="the engine child")
-    members = [processes.identify(pid) for pid in processes.group_members(info["pid"])]
+    members = [member for pid in processes.group_members(info["pid"]) if (member := processes.identify(pid))]
 
     response = owner_client.delete(f"/deployments/{info['deployment_id']}?force=true")
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment
 from deployments.services import create_deployment
-from deployments.tests.conftest import supervise_until
+from deployments.tests.conftest import server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.models import SupervisorLease
@@ -37,7 +37,7 @@ def test_it_probes_until_sigterm_then_exits_cleanly(owner, platform_process, tin
 
     assert supervisor.wait(timeout=15) == 0
     assert SupervisorLease.objects.get().lease_owner == ""  # handed back
-    assert processes.is_running(Deployment.objects.get(pk=deployment.pk).process)  # servers outlive supervisors
+    assert processes.is_running(server_of(Deployment.objects.get(pk=deployment.pk)))  # servers outlive supervisors
 
 
 def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owner, platform_process, tiny_model):
@@ -48,15 +48,15 @@ def test_it_reattaches_after_a_kill_9_and_fails_servers_that_died_meanwhile(owne
 
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
-    os.killpg(casualty.pid, signal.SIGKILL)  # dies while nobody supervises
-    assert processes.is_running(survivor.process)
+    os.killpg(server_of(casualty).pid, signal.SIGKILL)  # dies while nobody supervises
+    assert processes.is_running(server_of(survivor))
 
     restarted_at = timezone.now()
     platform_process("supervise", "deployments", log_name="second")  # takes the dead one's lease at once
 
     wait_for(lambda: status_of(casualty) == "failed", timeout=30, what="the dead server marked failed")
     wait_for(
-        lambda: Deployment.objects.get(pk=survivor.pk).last_probe_at > restarted_at,
+        lambda: Deployment.objects.filter(pk=survivor.pk, last_probe_at__gt=restarted_at).exists(),
         timeout=30,
         what="probes of the surviving server to resume",
     )
@@ -77,5 +77,5 @@ def test_it_keeps_servers_running_when_the_process_that_started_them_is_killed(o
     web.send_signal(signal.SIGKILL)
     web.wait(timeout=10)
 
-    assert processes.is_running(deployment.process)
+    assert processes.is_running(server_of(deployment))
     supervise_until(deployment.pk, "running")

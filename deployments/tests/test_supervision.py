@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from deployments.models import Deployment
 from deployments.services import create_deployment, supervise
 from deployments.supervisor import DeploymentSupervisor
-from deployments.tests.conftest import supervise_until
+from deployments.tests.conftest import server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.testing import wait_for
@@ -37,6 +37,7 @@ def test_it_reports_starting_while_the_port_refuses_then_running(owner, fake_vll
     assert "refuses connections" in deployment.status_detail
     assert deployment.last_probe_at is not None
     running = supervise_until(deployment.pk, "running")
+    assert running.ready_at is not None and running.started_at is not None
     assert running.health_ok and running.ready_at >= running.started_at and running.status_detail == ""
 
 
@@ -45,10 +46,8 @@ def test_it_stays_starting_until_v1_models_lists_the_served_name(owner, fake_vll
     deployment = deploy(owner, tiny_model)
 
     wait_for(
-        lambda: (
-            (supervise(deployment) or True)
-            and "does not list" in Deployment.objects.get(pk=deployment.pk).status_detail
-        ),
+        lambda: "does not list" in Deployment.objects.get(pk=deployment.pk).status_detail,
+        between=lambda: supervise(deployment),
         timeout=15,
         what="a probe that reached /v1/models",
     )
@@ -101,15 +100,18 @@ def test_it_marks_a_crashed_server_failed_keeping_its_last_log_lines(owner, fake
 
 def test_it_kills_the_children_a_killed_server_leaves_behind(owner, fake_vllm, tiny_model):
     deployment = deploy(owner, tiny_model)
-    wait_for(lambda: len(processes.group_members(deployment.pid)) >= 3, timeout=15, what="server and engine child")
-    server_pid = int(re.search(r"\] pid=(\d+)", Path(deployment.log_file).read_text()).group(1))
-    children = [pid for pid in processes.group_members(deployment.pid) if pid not in {deployment.pid, server_pid}]
+    pgid = server_of(deployment).pid
+    wait_for(lambda: len(processes.group_members(pgid)) >= 3, timeout=15, what="server and engine child")
+    started = re.search(r"\] pid=(\d+)", Path(deployment.log_file).read_text())
+    assert started is not None, "the server logs its pid"
+    server_pid = int(started.group(1))
+    children = [pid for pid in processes.group_members(pgid) if pid not in {pgid, server_pid}]
 
     os.kill(server_pid, signal.SIGKILL)
 
     failed = supervise_until(deployment.pk, "failed")
     assert failed.exit_code == 128 + signal.SIGKILL
-    assert children and processes.group_members(deployment.pid) == []
+    assert children and processes.group_members(pgid) == []
     assert not GpuClaim.objects.exists()
 
 
@@ -131,14 +133,14 @@ def test_it_finishes_a_stop_whose_requester_died(owner, fake_vllm, tiny_model):
 
     stopped = supervise_until(deployment.pk, "stopped")
 
-    assert processes.group_members(deployment.pid) == []
+    assert processes.group_members(server_of(deployment).pid) == []
     assert not GpuClaim.objects.exists()
     assert stopped.stopped_at is not None
 
 
 def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, tiny_model):
     deployment = deploy(owner, tiny_model, "--fake-crash-after 0")
-    wait_for(lambda: not processes.is_running(deployment.process), timeout=15, what="the crash")
+    wait_for(lambda: not processes.is_running(server_of(deployment)), timeout=15, what="the crash")
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())
 
     DeploymentSupervisor().tick()
@@ -149,7 +151,7 @@ def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, t
 def test_it_does_not_call_a_server_failed_when_a_stop_began_after_it_looked(owner, fake_vllm, tiny_model):
     deployment = deploy(owner, tiny_model, "--fake-crash-after 0")  # as the supervisor read it
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())  # a DELETE arrives
-    wait_for(lambda: not processes.is_running(deployment.process), timeout=15, what="the server to exit")
+    wait_for(lambda: not processes.is_running(server_of(deployment)), timeout=15, what="the server to exit")
 
     supervise(deployment)
 

@@ -29,7 +29,7 @@ def test_qcluster_alone_probes_a_new_deployment_and_hands_over_between_slices(
     # Each slice probes for 4 s (SUPERVISOR_TASK_SECONDS here), then its successor goes on.
     later = timezone.now() + timedelta(seconds=6)
     wait_for(
-        lambda: Deployment.objects.get(pk=deployment.pk).last_probe_at > later,
+        lambda: Deployment.objects.filter(pk=deployment.pk, last_probe_at__gt=later).exists(),
         timeout=30,
         what="probes by the successor task",
     )

@@ -89,8 +89,17 @@ class Executor(ABC):
     bound_to_host: bool = False
     handle: str  # the `executor_state` key that identifies the started command
     poll_interval: float = 0.2  # seconds between two looks while waiting for it to go
-    kill_wait: float = 5.0  # seconds SIGKILL may take to end it
-    unreachable_grace: float = math.inf  # how long an engine may not answer before a run counts as lost
+
+    # Properties, so that an engine can read them from the settings.
+    @property
+    def kill_wait(self) -> float:
+        """Seconds SIGKILL may take to end it."""
+        return 5.0
+
+    @property
+    def unreachable_grace(self) -> float:
+        """How long an engine may not answer before a run counts as lost."""
+        return math.inf
 
     # --- what each engine implements -------------------------------------------
 

@@ -18,7 +18,7 @@ import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import docker
 import requests
@@ -224,7 +224,8 @@ def remove_container(name: str) -> None:
 
 def run_script(container: Container, script: str, *args: str) -> tuple[int, str]:
     result = container.exec_run(["/bin/sh", "-c", script, "llmp", *args], stdout=True, stderr=True)
-    return result.exit_code, result.output.decode(errors="replace").strip()
+    # Neither streamed nor detached, so the output is bytes and the exit code is known (the stubs allow both).
+    return cast(int, result.exit_code), cast(bytes, result.output).decode(errors="replace").strip()
 
 
 def preflight(container: Container, workdir: str, run_dir: str) -> None:

@@ -174,8 +174,8 @@ def evaluate_entry(output_dir: Path, name: str) -> tuple[list[FoundArtifact], bo
         return [], False
     if match := CHECKPOINT_DIR.match(name):
         state = path / TRAINER_STATE
-        weights = weights_complete(path, _ADAPTER_WEIGHTS) or weights_complete(path, _SINGLE_WEIGHTS)
-        if not (state.is_file() and json_complete(state) and weights):
+        has_weights = weights_complete(path, _ADAPTER_WEIGHTS) or weights_complete(path, _SINGLE_WEIGHTS)
+        if not (state.is_file() and json_complete(state) and has_weights):
             return [], True
         artifact = FoundArtifact(name, ArtifactType.CHECKPOINT, str(path), folder_size(path), step=int(match.group(1)))
         return [artifact], False

@@ -126,7 +126,8 @@ def store_lines(rows: list[list]) -> None:
     meta = LogLine._meta
     quote = connection.ops.quote_name
     names = ("run", "seq", "timestamp", "level", "message")
-    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    column_of = {field.name: field.column for field in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in names)
     table = quote(meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

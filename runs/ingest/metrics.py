@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,7 +102,7 @@ def as_number(raw: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def store_points(run_id: object, samples: Iterable[MetricSample], *, at: datetime) -> None:
+def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: datetime) -> None:
     """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again)."""
     latest: dict[tuple[str, int], float] = {}
     for sample in samples:

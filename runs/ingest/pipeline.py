@@ -153,7 +153,9 @@ def _read_output_files(
             progress, samples = from_trainer_state(trainer_state)
             work.samples.extend(samples)
             if progress is not None:
-                observations["trainer_state"] = furthest([progress, observations.get("trainer_state")])
+                best = furthest([progress, observations.get("trainer_state")])
+                assert best is not None  # `progress` is one of them
+                observations["trainer_state"] = best
 
 
 def _progress_fields(
@@ -180,6 +182,7 @@ def _progress_fields(
     for source, observation in observations.items():
         known[source] = [observation.current, observation.total, observation.eta_seconds]
     best = furthest(StepProgress(*values) for values in known.values())
+    assert best is not None  # `known` holds this pass's observations
     fields["current_step"] = max(best.current, 0)
     fields["total_steps"] = best.total
     if best.total:

@@ -116,7 +116,9 @@ def test_ingest_run_offers_the_latest_complete_checkpoint_and_forgets_rotated_on
     write_checkpoint(output_dir, 30, with_state=False)  # mid-save
     ingest_run(run)
 
-    assert latest_complete_checkpoint(run).name == "checkpoint-20"
+    latest = latest_complete_checkpoint(run)
+
+    assert latest is not None and latest.name == "checkpoint-20"
     assert run.current_step == 20, "trainer_state.json of the newest complete checkpoint gives the step"
 
     shutil.rmtree(output_dir / "checkpoint-10")
@@ -125,7 +127,8 @@ def test_ingest_run_offers_the_latest_complete_checkpoint_and_forgets_rotated_on
 
     names = set(Artifact.objects.filter(run=run, type="checkpoint").values_list("name", flat=True))
     assert names == {"checkpoint-20", "checkpoint-30"}
-    assert latest_complete_checkpoint(run).step == 30
+    latest = latest_complete_checkpoint(run)
+    assert latest is not None and latest.step == 30
 
 
 @pytest.mark.django_db
@@ -138,5 +141,7 @@ def test_latest_complete_checkpoint_skips_a_folder_deleted_behind_its_back():
 
     shutil.rmtree(output_dir / "checkpoint-20")
 
-    assert latest_complete_checkpoint(run).step == 10
+    latest = latest_complete_checkpoint(run)
+
+    assert latest is not None and latest.step == 10
     assert latest_complete_checkpoint(make_run()) is None

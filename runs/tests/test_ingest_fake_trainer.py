@@ -46,7 +46,12 @@ def test_it_follows_a_trainer_from_start_to_finish():
     run = make_run()
     start(run, max_steps=20, logging_steps=5, save_steps=10, eval_steps=10, step_seconds=0.03)
     seen_progress = []
-    watch(run, lambda: seen_progress.append(run.progress) or exit_code(run) is not None)
+
+    def exited_noting_progress() -> bool:
+        seen_progress.append(run.progress)
+        return exit_code(run) is not None
+
+    watch(run, exited_noting_progress)
     ingest_run(run, final=True)
 
     assert exit_code(run) == 0
@@ -64,7 +69,8 @@ def test_it_follows_a_trainer_from_start_to_finish():
     artifacts = {(item.type, item.name, item.step) for item in Artifact.objects.filter(run=run)}
     assert {("checkpoint", "checkpoint-10", 10), ("checkpoint", "checkpoint-20", 20)} <= artifacts
     assert {("model", "model", None), ("log", "trainer_state.json", None)} <= artifacts
-    assert latest_complete_checkpoint(run).step == 20
+    latest = latest_complete_checkpoint(run)
+    assert latest is not None and latest.step == 20
 
 
 def test_it_offers_the_checkpoint_a_trainer_saves_on_sigterm_and_a_resume_continues_from_it():
@@ -77,7 +83,7 @@ def test_it_offers_the_checkpoint_a_trainer_saves_on_sigterm_and_a_resume_contin
 
     assert exit_code(run) == 143
     checkpoint = latest_complete_checkpoint(run)
-    assert checkpoint is not None and checkpoint.step >= 5
+    assert checkpoint is not None and checkpoint.step is not None and checkpoint.step >= 5
     worker_pid = int((Path(run.output_dir) / "worker.pid").read_text())
     assert not Path(f"/proc/{worker_pid}").exists()
 

@@ -28,6 +28,7 @@ def test_it_names_metrics_one_way_whatever_the_source(key, name):
 
 def test_it_parses_the_dicts_transformers_5_prints_with_string_values():
     logged = parse_log_dict("{'loss': '5.767', 'grad_norm': '1.234', 'learning_rate': '0.0009687', 'epoch': '0.125'}")
+    assert logged is not None
 
     assert samples_from_dict(logged, step=8) == [
         MetricSample("train/loss", 8, 5.767),
@@ -40,6 +41,7 @@ def test_it_parses_the_dicts_transformers_5_prints_with_string_values():
 def test_eval_dicts_become_eval_points_and_the_summary_does_not_overwrite_the_loss():
     evaluation = parse_log_dict("{'eval_loss': 1.25, 'eval_runtime': 0.5, 'epoch': 1.0}")
     summary = parse_log_dict("{'train_runtime': '16.46', 'train_loss': '5.988', 'epoch': '3'}")
+    assert evaluation is not None and summary is not None
 
     assert samples_from_dict(evaluation, step=20) == [
         MetricSample("eval/loss", 20, 1.25),

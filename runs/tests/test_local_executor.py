@@ -52,7 +52,9 @@ def test_it_keeps_the_platforms_secrets_from_the_trainer(tmp_path, monkeypatch):
 def test_it_never_mistakes_a_recycled_pid_for_the_trainer(tmp_path):
     """Our own pid is alive, but with another start time it is not the trainer."""
     run = a_run(tmp_path)
-    run.executor_state = {"pid": os.getpid(), "start_time": read_start_time(os.getpid()) + 1, "pgid": os.getpid()}
+    start_time = read_start_time(os.getpid())
+    assert start_time is not None
+    run.executor_state = {"pid": os.getpid(), "start_time": start_time + 1, "pgid": os.getpid()}
 
     observation = LocalExecutor().observe(run)
 

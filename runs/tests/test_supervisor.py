@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -168,7 +169,8 @@ def test_it_loses_and_repeats_no_line_when_supervisors_are_killed(
     assert done["progress"] == 1.0
     assert Run.objects.get(pk=run_id).lease_owner == ""  # a clean stop hands its leases back
 
-    items, page = [], 1
+    items: list[dict[str, Any]] = []
+    page = 1
     while batch := owner_client.get(f"{url}/logs?page_size=100&page={page}").json()["items"]:
         items, page = items + batch, page + 1
     stored = [item["message"] for item in items if not BAR.match(item["message"])]

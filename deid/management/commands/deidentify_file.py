@@ -44,7 +44,7 @@ class Command(BaseCommand):
         )
         summary = {
             "policy_id": found.name,
-            "policy_version": found.current_version.label,
+            "policy_version": found.current.label,
             "lines": report.lines,
             "counts": report.counts,
             "error_count": report.error_count,

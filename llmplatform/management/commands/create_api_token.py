@@ -26,7 +26,8 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, username: str, staff: bool, password: str | None, **options) -> None:
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(**{user_model.USERNAME_FIELD: username})
+        # `defaults` named, so that the unpacked lookup cannot be taken for it.
+        user, created = user_model.objects.get_or_create(defaults=None, **{user_model.USERNAME_FIELD: username})
         generated = created and password is None
         if generated:
             password = secrets.token_urlsafe(12)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.models import Project
@@ -65,7 +65,7 @@ def copy_training_files(source: Path, target: Path, *, force: bool) -> CopyRepor
     return report
 
 
-def ensure_demo_project(owner: AbstractBaseUser | None) -> tuple[Project, bool]:
+def ensure_demo_project(owner: User | None) -> tuple[Project, bool]:
     """The "demo" project, created or brought back to the demo's settings; (project, created)."""
     fields = {**DEMO_PROJECT, "owner": owner.get_username() if owner else ""}
     project = Project.objects.filter(name=DEMO_PROJECT["name"]).first()

@@ -92,16 +92,17 @@ def training_container(docker_engine, tmp_path_factory) -> Iterator[str]:
 
     client = docker.DockerClient(base_url=docker_engine["DOCKER_HOST"])
     base = str(tmp_path_factory.getbasetemp())
+    name = f"llmp-test-training-{os.getpid()}"
     container = client.containers.run(
         "llmp-python:bookworm",
         ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600; done"],
-        name=f"llmp-test-training-{os.getpid()}",
+        name=name,
         detach=True,
         init=True,
         network_mode="none",
         volumes=[f"{base}:{base}:rw", f"{base}:/mnt/llmp:rw"],
     )
-    yield container.name
+    yield name
     with contextlib.suppress(docker.errors.NotFound):  # an engine stopped by another session takes it along
         container.remove(force=True)
     client.close()

@@ -42,6 +42,7 @@ def log_of(spec) -> str:
 def in_container(docker_settings, command: list[str]) -> tuple[int, str]:
     client = docker.DockerClient(base_url=docker_settings.DOCKER_HOST)
     result = client.containers.get(docker_settings.DOCKER_CONTAINER_NAME).exec_run(command)
+    assert result.exit_code is not None and isinstance(result.output, bytes)  # neither detached nor streamed
     return result.exit_code, result.output.decode()
 
 

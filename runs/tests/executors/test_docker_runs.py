@@ -37,7 +37,9 @@ def docker_project(project, docker_settings, training_dir):
 
 def in_container(settings, *command: str) -> int:
     client = docker.DockerClient(base_url=settings.DOCKER_HOST)
-    return client.containers.get(settings.DOCKER_CONTAINER_NAME).exec_run(list(command)).exit_code
+    exit_code = client.containers.get(settings.DOCKER_CONTAINER_NAME).exec_run(list(command)).exit_code
+    assert exit_code is not None  # not detached: exec_run waited for the command
+    return exit_code
 
 
 def test_it_trains_in_the_container_with_live_logs_metrics_and_checkpoints(

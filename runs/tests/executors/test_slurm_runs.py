@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_it_asks_slurm_for_the_gpu_type_and_leaves_judging_it_to_slurm(
     if "gpu:a100:" not in scontrol("node"):
         pytest.skip("this cluster's fake GPUs have no type: restart it (scripts/services/slurm.sh stop, then start)")
     settings.GPU_IDS = "0:NVIDIA L4"  # this host's own GPUs do not matter: the cluster's do
-    body = {
+    body: dict[str, Any] = {
         "hyperparameters": {"max_steps": 3, "step_seconds": 0.01},
         "resources": {"gpu_count": 1, "gpu_type": "a100"},
     }
