@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
-from projects.models import ExecutorKind, Project
+from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project
 from projects.training_files import clean_training_path
 
 
@@ -35,8 +35,8 @@ FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.
 
 
 # What one run may ask for, whoever launches or edits it: a place in the queue
-# (higher goes first) and a number of GPUs (`resources.gpu_count`).
-MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+# (higher goes first; MIN_PRIORITY and MAX_PRIORITY are the projects', which cap it)
+# and a number of GPUs (`resources.gpu_count`).
 MAX_GPU_COUNT = 64
 
 

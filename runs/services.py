@@ -104,6 +104,7 @@ def create_run(
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
         raise ConflictingState(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+    project.check_priority(priority, actor)
     # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
     dataset = dataset or (source_run.dataset if source_run else project.dataset_name)

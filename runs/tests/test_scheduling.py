@@ -30,6 +30,8 @@ def status_of(run: Run) -> str:
 
 
 def test_it_starts_higher_priority_first_then_first_come_first_served(project, owner, sleeper):
+    project.max_priority = 5  # as staff allow it
+    project.save(update_fields=["max_priority"])
     early = queue(project, owner, gpus=2, name="early")
     late = queue(project, owner, gpus=2, name="late")
     urgent = queue(project, owner, gpus=2, priority=5, name="urgent")

@@ -72,6 +72,8 @@ def test_it_starts_waiting_runs_by_priority_then_first_come_first_served(
     owner_client, project, gpu_host, supervisor, django_capture_on_commit_callbacks
 ):
     capture = django_capture_on_commit_callbacks
+    project.max_priority = 5  # as staff allow it
+    project.save(update_fields=["max_priority"])
     holder = launch(owner_client, project, capture, resources={"gpu_count": 2})
     first = launch(owner_client, project, capture, resources={"gpu_count": 2})
     second = launch(owner_client, project, capture, resources={"gpu_count": 2})
