@@ -177,6 +177,17 @@ class Project(models.Model):
             max_priority=self.priority_ceiling,
         )
 
+    def gpu_cap_shortfall(self, gpu_count: int) -> str:
+        """Why a run asking for `gpu_count` ledger GPUs can never start in this project, or "":
+        its GPU cap (`max_concurrent_gpus`) is smaller."""
+        cap = self.max_concurrent_gpus
+        if cap is None or gpu_count <= cap:
+            return ""
+        return (
+            f"Project {self.name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
+            f"this run asks for {gpu_count}."
+        )
+
 
 class ProjectVersion(models.Model):
     """One entry per change of a project's configuration: `{field: [old, new]}`."""

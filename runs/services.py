@@ -28,7 +28,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from gpus.models import HolderKind
-from gpus.services import release_gpus, require_gpu_type
+from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
@@ -47,6 +47,7 @@ from runs.models import (
     LogLevel,
     Run,
     RunStatus,
+    check_gpu_request,
 )
 
 User = AbstractBaseUser | AnonymousUser | None
@@ -142,10 +143,7 @@ def create_run(
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
         raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
-    gpu_type = str(resources.get("gpu_type") or "").strip()
-    # Slurm knows its own GPU types; a run asking for no GPU (a CPU run) needs none of it.
-    if gpu_type and resources.get("gpu_count") and not get_executor(executor).queues_itself:
-        require_gpu_type(gpu_type=gpu_type)
+    check_gpu_request(project=project, executor=executor, resources=resources)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
