@@ -72,6 +72,12 @@ def require_gpus(*, count: int, gpu_type: str = "") -> None:
     raise TooFewGpus(shortfall, max_gpu_count=matching)
 
 
+def waiting_for(*, count: int, gpu_type: str, free: int, candidates: int) -> str:
+    """The queue reason of a request for `count` GPUs while `free` of the `candidates` it may use are free."""
+    kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
+    return f"waiting for {count} {kind}, {free} free of {candidates}"
+
+
 def claim_gpus(
     *,
     holder_kind: str,
@@ -107,8 +113,9 @@ def claim_gpus(
     for _ in range(len(candidates) + 1):
         free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
         if len(free) < count:
-            kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
-            raise GpusUnavailable(f"waiting for {count} {kind}, {len(free)} free of {len(candidates)}")
+            raise GpusUnavailable(
+                waiting_for(count=count, gpu_type=gpu_type, free=len(free), candidates=len(candidates))
+            )
         chosen = [gpu.index for gpu in free[:count]]
         if _claim(chosen, holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return chosen

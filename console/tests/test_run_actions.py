@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from gpus.models import GpuClaim, HolderKind
+from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
 
@@ -40,6 +41,33 @@ def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, settings):
 
     assert Run.objects.get().status == RunStatus.QUEUED
     assert "waiting for 2 GPU(s), 1 free of 2" in page
+
+
+def test_it_starts_a_run_of_another_project_while_a_big_run_waits_for_gpus(
+    owner_session, outsider, outsider_session, project, settings
+):
+    settings.GPU_IDS = "0,1"
+    settings.TRAINING_COMMAND = "true"
+    GpuClaim.objects.create(gpu_index=0, holder_kind=HolderKind.DEPLOYMENT, holder_id="a model server")
+    other = create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+    big = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 2, "priority": 0})
+    dispatch_queued_runs()
+    small = outsider_session.post(reverse("console:run-create", args=[other.pk]), {"gpu_count": 1, "priority": 0})
+    dispatch_queued_runs()
+
+    small_page = outsider_session.get(small["Location"]).content.decode()
+    big_page = owner_session.get(big["Location"]).content.decode()
+
+    assert '<span class="badge badge-running">Running</span>' in small_page
+    assert '<span class="badge badge-queued">Queued</span>' in big_page
+    assert "waiting for 2 GPU(s), 0 free of 2" in big_page
 
 
 def test_it_shows_why_a_run_cannot_launch(owner_session, project, training_dir):
