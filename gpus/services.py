@@ -20,6 +20,10 @@ class UnknownGpuType(InvalidInput):
     """No GPU of the host is of the type asked for; `str()` names the types there are."""
 
 
+class TooFewGpus(InvalidInput):
+    """The host has fewer GPUs (of the type asked for) than a request; `str()` names those it has."""
+
+
 def free_gpus(inventory: Sequence[Gpu] | None = None) -> list[Gpu]:
     gpus = list(inventory if inventory is not None else list_gpus())
     held = set(GpuClaim.objects.values_list("gpu_index", flat=True))
@@ -38,9 +42,40 @@ def describe_models(inventory: Sequence[Gpu]) -> str:
 def require_gpu_type(*, gpu_type: str) -> None:
     """Raise UnknownGpuType unless some GPU of the host is of `gpu_type` (a run asking for
     it would otherwise wait forever)."""
+    require_gpus(count=0, gpu_type=gpu_type)
+
+
+def gpu_shortfall(*, count: int, gpu_type: str = "", inventory: Sequence[Gpu]) -> str:
+    """Why `count` GPUs of `gpu_type` ("": any) can never be held at once on a host with
+    `inventory`, in a sentence naming its GPUs; "" when they can."""
+    matching = sum(1 for gpu in inventory if gpu.has_type(gpu_type))
+    if gpu_type and not matching:
+        return f"No GPU here is of type {gpu_type!r}; the GPUs here are {describe_models(inventory)}."
+    if count <= matching:
+        return ""
+    kind = f" of type {gpu_type!r}" if gpu_type else ""
+    return (
+        f"This host has {matching} GPU(s){kind}, fewer than the {count} asked for; "
+        f"the GPUs here are {describe_models(inventory)}."
+    )
+
+
+def require_gpus(*, count: int, gpu_type: str = "") -> None:
+    """Raise UnknownGpuType when no GPU of this host is of `gpu_type`, TooFewGpus when it has
+    fewer than `count` of them (`max_gpu_count` says how many): such a request would wait forever."""
     inventory = list_gpus()
-    if not any(gpu.has_type(gpu_type) for gpu in inventory):
-        raise UnknownGpuType(f"No GPU here is of type {gpu_type!r}; the GPUs here are {describe_models(inventory)}.")
+    if not (shortfall := gpu_shortfall(count=count, gpu_type=gpu_type, inventory=inventory)):
+        return
+    matching = sum(1 for gpu in inventory if gpu.has_type(gpu_type))
+    if gpu_type and not matching:
+        raise UnknownGpuType(shortfall)
+    raise TooFewGpus(shortfall, max_gpu_count=matching)
+
+
+def waiting_for(*, count: int, gpu_type: str, free: int, candidates: int) -> str:
+    """The queue reason of a request for `count` GPUs while `free` of the `candidates` it may use are free."""
+    kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
+    return f"waiting for {count} {kind}, {free} free of {candidates}"
 
 
 def claim_gpus(
@@ -78,8 +113,9 @@ def claim_gpus(
     for _ in range(len(candidates) + 1):
         free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
         if len(free) < count:
-            kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
-            raise GpusUnavailable(f"waiting for {count} {kind}, {len(free)} free of {len(candidates)}")
+            raise GpusUnavailable(
+                waiting_for(count=count, gpu_type=gpu_type, free=len(free), candidates=len(candidates))
+            )
         chosen = [gpu.index for gpu in free[:count]]
         if _claim(chosen, holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return chosen

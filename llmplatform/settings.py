@@ -288,6 +288,12 @@ RUNS_DIR = Path(os.environ.get("RUNS_DIR", DATA_DIR / "runs")).resolve()
 DEFAULT_EXECUTOR = os.environ.get("DEFAULT_EXECUTOR", "local")
 CANCEL_GRACE_SECONDS = env_float("CANCEL_GRACE_SECONDS", 30.0)
 SUPERVISOR_INTERVAL_SECONDS = env_float("SUPERVISOR_INTERVAL_SECONDS", 0.5)
+# The highest priority people other than staff may give a run, in a project whose
+# max_priority staff left blank (runs.scheduling: higher priorities hold GPUs back from lower ones).
+DEFAULT_MAX_PRIORITY = env_int("DEFAULT_MAX_PRIORITY", 0)
+# After queuing this long, a run waiting for GPUs holds them back from later runs of other
+# projects too, not only of its own (runs.scheduling): big runs are not starved for ever.
+GPU_RESERVATION_AFTER_SECONDS = env_float("GPU_RESERVATION_AFTER_SECONDS", 3600.0)
 # Every supervision loop (llmplatform.supervision) and every run a loop watches is held by a
 # lease of this length; a holder on another host that stops renewing it is replaced after it.
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)

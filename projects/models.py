@@ -9,13 +9,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Count, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
-from llmplatform.users import Visitor
+from llmplatform.users import Actor, Visitor
 from projects.training_files import clean_training_path
 
 
@@ -31,6 +32,11 @@ class ExecutorKind(models.TextChoices):
     LOCAL = "local", _("Local process")
     DOCKER = "docker", _("Docker container")
     SLURM = "slurm", _("Slurm job")
+
+
+# A run's place in the queue (higher goes first). Each project has a ceiling on it that staff set
+# (`Project.max_priority`); people other than staff launch its runs at or below it.
+MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
 
 
 def validate_project_name(value: str) -> None:
@@ -126,6 +132,10 @@ class Project(models.Model):
     executor = models.CharField(max_length=32, blank=True)
     executor_options = models.JSONField(default=dict, blank=True)
     max_concurrent_gpus = models.PositiveIntegerField(null=True, blank=True)
+    # Blank: settings.DEFAULT_MAX_PRIORITY. Like the GPU cap, only staff set it.
+    max_priority = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)]
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_projects"
     )
@@ -160,6 +170,33 @@ class Project(models.Model):
     def can_operate(self, user: Visitor) -> bool:
         """Launching, cancelling, resuming runs and tagging artifacts: members too."""
         return self.can_edit(user) or (user.is_authenticated and self.members.filter(pk=user.pk).exists())
+
+    @property
+    def priority_ceiling(self) -> int:
+        """The highest priority its runs may be launched with by people other than staff."""
+        return self.max_priority if self.max_priority is not None else settings.DEFAULT_MAX_PRIORITY
+
+    def check_priority(self, priority: int, user: Actor) -> None:
+        """NotPermitted when `user` may not launch a run of this project with `priority`: above
+        the project's ceiling, unless staff (who set the ceiling) or the platform itself (None)."""
+        if priority <= self.priority_ceiling or user is None or user.is_staff:
+            return
+        raise errors.NotPermitted(
+            f"Priority {priority} is above the ceiling of project {self.name!r}: "
+            f"{self.priority_ceiling} (max_priority, set by staff).",
+            max_priority=self.priority_ceiling,
+        )
+
+    def gpu_cap_shortfall(self, gpu_count: int) -> str:
+        """Why a run asking for `gpu_count` ledger GPUs can never start in this project, or "":
+        its GPU cap (`max_concurrent_gpus`) is smaller."""
+        cap = self.max_concurrent_gpus
+        if cap is None or gpu_count <= cap:
+            return ""
+        return (
+            f"Project {self.name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
+            f"this run asks for {gpu_count}."
+        )
 
 
 class ProjectVersion(models.Model):

@@ -7,7 +7,16 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from projects.models import ExecutorKind, Project, ProjectStatus, ProjectVersion, users_named, validate_project_name
+from projects.models import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    ExecutorKind,
+    Project,
+    ProjectStatus,
+    ProjectVersion,
+    users_named,
+    validate_project_name,
+)
 from projects.training_files import clean_training_path
 
 
@@ -46,6 +55,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "executor",
             "executor_options",
             "max_concurrent_gpus",
+            "max_priority",
         ]
         read_only_fields = fields
 
@@ -85,6 +95,13 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
     max_concurrent_gpus = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, help_text="Staff only: GPUs the project's runs may hold at once."
     )
+    max_priority = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=MIN_PRIORITY,
+        max_value=MAX_PRIORITY,
+        help_text="Staff only: the highest priority others may give its runs; null: the platform's default.",
+    )
 
     class Meta:
         model = Project
@@ -104,6 +121,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "executor",
             "executor_options",
             "max_concurrent_gpus",
+            "max_priority",
         ]
 
     # The rules are the model's, so the console and the admin refuse the same input alike.

@@ -31,9 +31,11 @@ CONFIGURABLE_FIELDS = (
     "executor",
     "executor_options",
     "max_concurrent_gpus",
+    "max_priority",
 )
-# Operator powers: where runs execute (containers, images, command templates) and GPU quotas.
-STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus"})
+# Operator powers: where runs execute (containers, images, command templates), GPU quotas
+# and how far ahead in the GPU queue its runs may go.
+STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus", "max_priority"})
 
 
 def _actor_name(actor: Actor) -> str:

@@ -14,10 +14,12 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from llmplatform.errors import InvalidInput
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
-from projects.models import ExecutorKind, Project
+from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project
 from projects.training_files import clean_training_path
+from runs.executors import get_executor
 
 
 class RunStatus(models.TextChoices):
@@ -35,8 +37,8 @@ FINISHED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.
 
 
 # What one run may ask for, whoever launches or edits it: a place in the queue
-# (higher goes first) and a number of GPUs (`resources.gpu_count`).
-MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+# (higher goes first; MIN_PRIORITY and MAX_PRIORITY are the projects', which cap it)
+# and a number of GPUs (`resources.gpu_count`).
 MAX_GPU_COUNT = 64
 
 
@@ -54,6 +56,27 @@ def validate_resources(value: dict[str, Any]) -> None:
         raise ValidationError(_("Enter a whole number."), code="invalid")
     MinValueValidator(0)(gpu_count)
     MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
+
+
+def gpu_request(resources: dict[str, Any]) -> tuple[int, str]:
+    """(gpu_count, gpu_type) a run's resources ask for: 0 GPUs when absent or malformed, "" for any type."""
+    count = resources.get("gpu_count") if isinstance(resources, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        return 0, ""
+    return count, str(resources.get("gpu_type") or "").strip()
+
+
+def check_gpu_request(*, project: Project, executor: str, resources: dict[str, Any]) -> None:
+    """Raise InvalidInput when a run of `project` asking for `resources` could never start, in
+    a sentence naming what there is: more GPUs (of its gpu_type) than where `executor` runs
+    has, or, where the platform's GPU ledger hands them out, more than the project's GPU cap."""
+    count, gpu_type = gpu_request(resources)
+    if not count:
+        return
+    engine = get_executor(executor)
+    engine.require_gpus(count=count, gpu_type=gpu_type, options=project.executor_options)
+    if not engine.queues_itself and (shortfall := project.gpu_cap_shortfall(count)):
+        raise InvalidInput(shortfall, max_gpu_count=project.max_concurrent_gpus)
 
 
 class RunQuerySet(models.QuerySet["Run"]):
@@ -136,7 +159,8 @@ class Run(Leased, StatusTransitions):
         return self.name or str(self.id)
 
     def clean(self) -> None:
-        """The rules the launch API and the console check, for a run an operator edits in the admin."""
+        """The rules the launch API and the console check, for a run an operator edits in the admin
+        (a queued one must still be able to start; staff are under no priority ceiling)."""
         errors: dict[str, list[ValidationError]] = {}
         for field, validate in (
             ("priority", validate_priority),
@@ -148,6 +172,11 @@ class Run(Leased, StatusTransitions):
                 validate(getattr(self, field))
             except ValidationError as error:
                 errors[field] = error.error_list
+        if "resources" not in errors and self.project_id and self.status == RunStatus.QUEUED:
+            try:
+                check_gpu_request(project=self.project, executor=self.executor, resources=self.resources)
+            except InvalidInput as refusal:
+                errors["resources"] = [ValidationError(refusal.detail, code="unsatisfiable")]
         if errors:
             raise ValidationError(errors)
 

@@ -55,7 +55,7 @@ def project_detail_queryset() -> QuerySet[Project]:
         responses={
             201: ProjectDetailSerializer,
             400: ERROR_RESPONSES[400],
-            403: OpenApiResponse(description="executor_options and max_concurrent_gpus are for staff."),
+            403: OpenApiResponse(description="executor_options, max_concurrent_gpus and max_priority are for staff."),
             409: OpenApiResponse(description="A project with this name exists."),
         },
     ),

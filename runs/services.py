@@ -27,7 +27,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from gpus.models import HolderKind
-from gpus.services import release_gpus, require_gpu_type
+from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
@@ -47,6 +47,7 @@ from runs.models import (
     LogLevel,
     Run,
     RunStatus,
+    check_gpu_request,
 )
 
 # The Chinese tag names teams use are the same three tags.
@@ -102,6 +103,7 @@ def create_run(
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
         raise ConflictingState(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+    project.check_priority(priority, actor)
     # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
     dataset = dataset or (source_run.dataset if source_run else project.dataset_name)
@@ -139,10 +141,7 @@ def create_run(
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
         raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
-    gpu_type = str(resources.get("gpu_type") or "").strip()
-    # Slurm knows its own GPU types; a run asking for no GPU (a CPU run) needs none of it.
-    if gpu_type and resources.get("gpu_count") and not get_executor(executor).queues_itself:
-        require_gpu_type(gpu_type=gpu_type)
+    check_gpu_request(project=project, executor=executor, resources=resources)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)

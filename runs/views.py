@@ -33,6 +33,10 @@ RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, de
 NOT_FOUND = OpenApiResponse(description="No such project or run visible to you.")
 BAD_INPUT = OpenApiResponse(description="Bad input: `{detail, ...}` naming what is wrong.")
 FORBIDDEN = OpenApiResponse(description="Only the project's creator, members and staff may do this.")
+LAUNCH_FORBIDDEN = OpenApiResponse(
+    description="Only the project's creator, members and staff may launch runs, and only staff above the project's "
+    "priority ceiling (max_priority)."
+)
 
 
 class RunViewSet(viewsets.GenericViewSet):
@@ -85,7 +89,7 @@ class RunViewSet(viewsets.GenericViewSet):
         responses={
             201: RunDetailSerializer,
             400: BAD_INPUT,
-            403: FORBIDDEN,
+            403: LAUNCH_FORBIDDEN,
             404: NOT_FOUND,
             409: OpenApiResponse(description="The project is archived."),
         },
@@ -134,7 +138,13 @@ class RunViewSet(viewsets.GenericViewSet):
             ),
         ],
         request=RunCreateSerializer,
-        responses={201: RunDetailSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND, 409: OpenApiResponse()},
+        responses={
+            201: RunDetailSerializer,
+            400: BAD_INPUT,
+            403: LAUNCH_FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(),
+        },
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, project_reference: str, run_id: str) -> Response:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from gpus.models import GpuClaim, HolderKind
+from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
 
@@ -30,14 +32,42 @@ def test_it_launches_a_run_with_overrides_and_gpus(member_session, project, sett
 
 def test_it_shows_why_a_run_waits_for_gpus(owner_session, project, settings):
     settings.GPU_IDS = "0,1"
-    response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 3, "priority": 0})
+    GpuClaim.objects.create(gpu_index=0, holder_kind=HolderKind.DEPLOYMENT, holder_id="a model server")
+    response = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 2, "priority": 0})
     assert response.status_code == 302
-    dispatch_queued_runs()  # what the supervisor does each tick: the run cannot get 3 of 2 GPUs
+    dispatch_queued_runs()  # what the supervisor does each tick: the run cannot get 2 GPUs while one is held
 
     page = owner_session.get(response["Location"]).content.decode()
 
     assert Run.objects.get().status == RunStatus.QUEUED
-    assert "waiting for 3 GPU(s), 2 free of 2" in page
+    assert "waiting for 2 GPU(s), 1 free of 2" in page
+
+
+def test_it_starts_a_run_of_another_project_while_a_big_run_waits_for_gpus(
+    owner_session, outsider, outsider_session, project, settings
+):
+    settings.GPU_IDS = "0,1"
+    settings.TRAINING_COMMAND = "true"
+    GpuClaim.objects.create(gpu_index=0, holder_kind=HolderKind.DEPLOYMENT, holder_id="a model server")
+    other = create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+    big = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 2, "priority": 0})
+    dispatch_queued_runs()
+    small = outsider_session.post(reverse("console:run-create", args=[other.pk]), {"gpu_count": 1, "priority": 0})
+    dispatch_queued_runs()
+
+    small_page = outsider_session.get(small["Location"]).content.decode()
+    big_page = owner_session.get(big["Location"]).content.decode()
+
+    assert '<span class="badge badge-running">Running</span>' in small_page
+    assert '<span class="badge badge-queued">Queued</span>' in big_page
+    assert "waiting for 2 GPU(s), 0 free of 2" in big_page
 
 
 def test_it_shows_why_a_run_cannot_launch(owner_session, project, training_dir):

@@ -102,3 +102,18 @@ def test_it_lets_only_staff_set_executor_options_and_gpu_caps(owner_client, staf
     )
     assert body["versions"][-1]["changes"]["max_concurrent_gpus"] == [None, 2]
     assert owner_client.patch(f"/projects/{project.name}", {"executor": "kubernetes"}, format="json").status_code == 400
+
+
+def test_it_lets_only_staff_set_a_priority_ceiling(owner_client, member_client, staff_client, project):
+    assert owner_client.patch(f"/projects/{project.name}", {"max_priority": 1000}, format="json").status_code == 403
+    assert member_client.patch(f"/projects/{project.name}", {"max_priority": 1000}, format="json").status_code == 403
+    assert owner_client.post("/projects", {"name": "mine", "max_priority": 1000}, format="json").status_code == 403
+    assert staff_client.patch(f"/projects/{project.name}", {"max_priority": 1001}, format="json").status_code == 400
+
+    response = staff_client.patch(f"/projects/{project.name}", {"max_priority": 50}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["max_priority"] == 50
+    assert body["versions"][-1]["changes"]["max_priority"] == [None, 50]
+    assert owner_client.get(f"/projects/{project.name}").json()["max_priority"] == 50

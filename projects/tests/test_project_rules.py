@@ -87,3 +87,22 @@ def test_it_refuses_members_nobody_is_called(owner_client, owner_session, member
     assert api.json()["errors"]["members"] == [says]
     assert console.context["form"].errors["members"] == [says]
     assert not Project.objects.exists()
+
+
+def test_it_keeps_the_priority_ceiling_for_staff(owner_session, admin_client, project):
+    """The console's form has no such field: what its owner posts there leaves the ceiling alone."""
+    edit = reverse("console:project-edit", args=[project.pk])
+    console = owner_session.post(edit, console_form(name=project.name, max_priority="1000"))
+    change = reverse("admin:projects_project_change", args=[project.pk])
+    refused = admin_client.post(change, {**admin_form_data(admin_client.get(change)), "max_priority": "1001"})
+    project.refresh_from_db()
+    assert (console.status_code, project.max_priority) == (302, None)
+
+    admin = admin_client.post(change, {**admin_form_data(admin_client.get(change)), "max_priority": "50"})
+
+    assert refused.context["adminform"].form.errors["max_priority"] == [
+        "Ensure this value is less than or equal to 1000."
+    ]
+    assert admin.status_code == 302
+    project.refresh_from_db()
+    assert project.max_priority == 50

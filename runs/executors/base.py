@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gpus.services import require_gpus
 from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
 
 if TYPE_CHECKING:
@@ -126,6 +127,12 @@ class Executor(ABC):
     def release(self, run: Run) -> None:
         """Give back what the engine holds for an ended run (a per-run container); most hold nothing."""
         return None
+
+    def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:
+        """Raise InvalidInput when no host of this engine could ever give one run `count` GPUs
+        of `gpu_type` ("": any) at once: such a run would wait for ever. An engine that does not
+        queue itself runs on this host, whose GPUs the platform's ledger hands out."""
+        require_gpus(count=count, gpu_type=gpu_type)
 
     # --- the lifecycle, the same for every engine ------------------------------
 

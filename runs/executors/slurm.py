@@ -14,10 +14,12 @@ system the compute nodes share.
 from __future__ import annotations
 
 import signal
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
 
+from gpus.services import TooFewGpus
 from runs.executors import slurm_engine as engine
 from runs.executors.base import Executor, LaunchError, LaunchSpec, Observation, ProcessState
 from runs.models import Run
@@ -55,6 +57,26 @@ class SlurmExecutor(Executor):
         if submitted.returncode != 0:
             raise LaunchError(f"sbatch refused the job: {submitted.stderr.strip() or submitted.stdout.strip()}")
         return {"job_id": submitted.stdout.strip().split(";")[0]}
+
+    def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:
+        """Refuse `count` GPUs of `gpu_type` when no node of the run's partition has that many
+        (`--gres` asks for them on one node; Slurm matches GPU types exactly). When sinfo does
+        not answer, the request goes unchecked: sbatch refuses an impossible job at dispatch."""
+        partition = str(options.get("partition") or settings.SLURM_PARTITION)
+        nodes = engine.partition_gres(partition)
+        if nodes is None:
+            return
+        per_node = [engine.gres_gpus(gres) for gres in nodes.values()]
+        most = max((gpus[gpu_type] if gpu_type else gpus.total() for gpus in per_node), default=0)
+        if count <= most:
+            return
+        where = f"Slurm partition {partition!r}" if partition else "Slurm's default partition"
+        kind = f" of type {gpu_type!r}" if gpu_type else ""
+        has = ", ".join(f"{number} × {gres}" for gres, number in Counter(nodes.values()).items()) or "no node"
+        raise TooFewGpus(
+            f"No node of {where} has {count} GPU(s){kind} (Slurm matches GPU types exactly); its nodes: {has}.",
+            max_gpu_count=most,
+        )
 
     def state(self, run: Run) -> Observation:
         """The job's state, from one listing of all jobs per supervisor tick, else accounting."""

@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import time
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -54,10 +55,22 @@ WHY_IT_ENDED = {
 }
 
 
-def slurm(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+# How long a launch request waits for sinfo to say what GPUs the partition's nodes have; a
+# request sinfo did not answer for in time goes unchecked (sbatch refuses an impossible job).
+GPU_PROBE_TIMEOUT_SECONDS = 5.0
+
+
+def slurm(
+    *argv: str, env: dict[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            argv, capture_output=True, text=True, env=env, timeout=settings.SLURM_COMMAND_TIMEOUT_SECONDS, check=False
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout or settings.SLURM_COMMAND_TIMEOUT_SECONDS,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise LaunchError(f"{argv[0]} is not installed here: install Slurm's client tools (slurm-client).") from exc
@@ -88,6 +101,39 @@ def sbatch_options(spec: LaunchSpec, resources: dict[str, Any]) -> list[str]:
     if gpu_count:
         options.append(f"--gres=gpu:{gpu_type}:{gpu_count}" if gpu_type else f"--gres=gpu:{gpu_count}")
     return [*options, *shlex.split(settings.SLURM_EXTRA_ARGS)]
+
+
+def gres_gpus(gres: str) -> Counter[str]:
+    """A node's GPUs by type from its GRES: `gpu:a100:2(S:0-1),gpu:2,shard:8` → {"a100": 2, "": 2}."""
+    gpus: Counter[str] = Counter()
+    for item in re.sub(r"\([^)]*\)", "", gres).split(","):
+        name, *rest = item.strip().split(":")
+        if name != "gpu" or not rest or not rest[-1].isdigit():
+            continue
+        types = [part for part in rest[:-1] if part != "no_consume"]
+        gpus[types[0] if types else ""] += int(rest[-1])
+    return gpus
+
+
+def partition_gres(partition: str) -> dict[str, str] | None:
+    """Each node of `partition` ("": Slurm's default partition) with its GRES, from sinfo;
+    None when sinfo is missing, fails or does not answer within GPU_PROBE_TIMEOUT_SECONDS."""
+    argv = ["sinfo", "--noheader", "--Node", "--format=%N|%P|%G"]
+    if partition:
+        argv.append(f"--partition={partition}")
+    try:
+        listed = slurm(*argv, timeout=GPU_PROBE_TIMEOUT_SECONDS)
+    except LaunchError:
+        return None
+    if listed.returncode != 0:
+        return None
+    nodes = {}
+    for line in listed.stdout.splitlines():
+        node, _, rest = line.strip().partition("|")
+        node_partition, _, gres = rest.partition("|")
+        if node and (partition or node_partition.endswith("*")):  # sinfo marks the default partition with *
+            nodes[node] = gres
+    return nodes
 
 
 def parse_job_record(text: str) -> dict[str, str]:

@@ -5,10 +5,13 @@ Trainers here are real processes; every test stops whatever its runs left behind
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from llmplatform.processes import terminate_group
-from runs.models import Run
+from runs.models import Artifact, ArtifactType, Run, RunStatus
 from runs.supervisor import RunSupervisor
 from runs.tests.fixtures import fake_trainer_command
 
@@ -37,3 +40,24 @@ def stop_leftover_trainers(request):
 @pytest.fixture
 def supervisor() -> RunSupervisor:
     return RunSupervisor()
+
+
+@pytest.fixture
+def finished_checkpoint(project, owner, tmp_path) -> Callable[..., Artifact]:
+    """A factory: a checkpoint on disk of a completed run of `project` that asked for `resources`."""
+
+    def make(resources: dict[str, Any] | None = None) -> Artifact:
+        source = Run.objects.create(
+            project=project,
+            name=f"run-{Run.objects.count() + 1:03d}",
+            created_by=owner,
+            status=RunStatus.COMPLETED,
+            dataset=project.dataset_name,
+            training_yaml_name=project.training_yaml_name,
+            resources=resources or {},
+        )
+        folder = tmp_path / f"checkpoint-{source.pk}"
+        folder.mkdir()
+        return Artifact.objects.create(run=source, name="checkpoint-10", type=ArtifactType.CHECKPOINT, path=str(folder))
+
+    return make

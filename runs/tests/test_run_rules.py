@@ -75,3 +75,90 @@ def test_it_refuses_a_training_file_outside_the_training_directory(
     assert console.context["run_form"].errors[field] == [says]
     assert admin.context["adminform"].form.errors[field] == [says]
     assert list(Run.objects.values_list(field, flat=True)) == [""]
+
+
+TWO_A100S_AND_AN_L4 = "0:NVIDIA A100-SXM4-80GB,1:NVIDIA A100-SXM4-80GB,2:NVIDIA L4"
+HERE = "the GPUs here are 2 × NVIDIA A100-SXM4-80GB, 1 × NVIDIA L4."
+
+
+@pytest.mark.parametrize(
+    ("resources", "says"),
+    [
+        ({"gpu_count": 4}, f"This host has 3 GPU(s), fewer than the 4 asked for; {HERE}"),
+        (
+            {"gpu_count": 2, "gpu_type": "L4"},
+            f"This host has 1 GPU(s) of type 'L4', fewer than the 2 asked for; {HERE}",
+        ),
+    ],
+)
+def test_it_refuses_more_gpus_than_the_host_has_and_names_those_it_has(
+    owner_client, admin_client, project, run, settings, resources, says
+):
+    settings.GPU_IDS = TWO_A100S_AND_AN_L4
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {"resources": resources}, format="json")
+    admin = admin_change(admin_client, run, resources=json.dumps(resources))
+
+    assert (api.status_code, admin.status_code) == (400, 200)
+    assert api.json()["detail"] == says
+    assert admin.context["adminform"].form.errors["resources"] == [says]
+    assert list(Run.objects.values_list("resources", flat=True)) == [{"gpu_count": 1}]
+
+
+def test_it_refuses_gpus_on_a_host_without_any_in_the_console_too(owner_session, project, settings):
+    settings.GPU_IDS = ""
+
+    console = console_launch(owner_session, project, gpu_count=1)
+
+    assert console.status_code == 400
+    assert console.context["run_form"].non_field_errors() == [
+        "This host has 0 GPU(s), fewer than the 1 asked for; "
+        "the GPUs here are none (NVML finds no GPU and GPU_IDS is empty)."
+    ]
+    assert not Run.objects.exists()
+
+
+def test_it_refuses_more_gpus_than_the_projects_cap_alike(
+    owner_client, owner_session, admin_client, project, run, settings
+):
+    settings.GPU_IDS = TWO_A100S_AND_AN_L4
+    project.max_concurrent_gpus = 1
+    project.save(update_fields=["max_concurrent_gpus"])
+    says = (
+        "Project 'qwen-finetune' may hold at most 1 GPU(s) at once (max_concurrent_gpus, set by staff); "
+        "this run asks for 2."
+    )
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {"resources": {"gpu_count": 2}}, format="json")
+    console = console_launch(owner_session, project, gpu_count=2)
+    admin = admin_change(admin_client, run, resources=json.dumps({"gpu_count": 2}))
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json() == {"detail": says, "max_gpu_count": 1}
+    assert console.context["run_form"].non_field_errors() == [says]
+    assert admin.context["adminform"].form.errors["resources"] == [says]
+    assert list(Run.objects.values_list("resources", flat=True)) == [{"gpu_count": 1}]
+
+
+def test_it_refuses_to_resume_with_more_gpus_than_the_host_has(
+    member_client, member_session, project, finished_checkpoint, settings
+):
+    settings.GPU_IDS = "0,1"
+    checkpoint = finished_checkpoint({"gpu_count": 3})
+    source = checkpoint.run
+    says = (
+        "This host has 2 GPU(s), fewer than the 3 asked for; "
+        "the GPUs here are 2 × unnamed (GPU_IDS names them as index:name)."
+    )
+
+    api = member_client.post(f"/projects/{project.name}/runs/{source.pk}/resume?source_artifact_id={checkpoint.pk}")
+    console = member_session.post(
+        reverse("console:run-resume", args=[project.pk, source.pk]),
+        {"artifact": checkpoint.pk},
+        follow=True,
+    )
+
+    assert api.status_code == 400
+    assert api.json() == {"detail": says, "max_gpu_count": 2}
+    assert [str(message) for message in console.context["messages"]] == [says]
+    assert list(Run.objects.values_list("name", flat=True)) == [source.name]

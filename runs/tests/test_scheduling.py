@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from gpus.models import GpuClaim
+from gpus.models import GpuClaim, HolderKind
 from llmplatform.testing import wait_for
+from projects.models import Project
+from projects.services import create_project
 from runs import services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
@@ -30,6 +33,8 @@ def status_of(run: Run) -> str:
 
 
 def test_it_starts_higher_priority_first_then_first_come_first_served(project, owner, sleeper):
+    project.max_priority = 5  # as staff allow it
+    project.save(update_fields=["max_priority"])
     early = queue(project, owner, gpus=2, name="early")
     late = queue(project, owner, gpus=2, name="late")
     urgent = queue(project, owner, gpus=2, priority=5, name="urgent")
@@ -77,3 +82,52 @@ def test_it_never_launches_one_run_twice(project, owner, sleeper):
     assert len(dispatch_queued_runs()) == 1
     assert dispatch_queued_runs() == []
     assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+def test_it_gives_a_tied_turn_to_the_project_that_started_a_gpu_run_least_recently(project, owner, outsider, sleeper):
+    other = create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+    Run.objects.create(
+        project=project, name="yesterday", status=RunStatus.COMPLETED, started_at=timezone.now(), gpu_indices=[0, 1]
+    )
+    Run.objects.create(project=other, name="cpu-only", status=RunStatus.COMPLETED, started_at=timezone.now())
+    mine = queue(project, owner, gpus=2, name="mine")
+    queue(other, outsider, gpus=2, name="theirs")  # later, but its project has had no GPU turn yet
+
+    assert [run.name for run in dispatch_queued_runs()] == ["theirs"]
+    mine.refresh_from_db()
+    assert mine.queue_reason == "waiting for 2 GPU(s), 0 free of 2"
+
+
+@pytest.mark.parametrize(
+    ("shrink", "says"),
+    [
+        (
+            {"GPU_IDS": "0,1"},
+            "This host has 2 GPU(s), fewer than the 3 asked for; "
+            "the GPUs here are 2 × unnamed (GPU_IDS names them as index:name).",
+        ),
+        (
+            {"max_concurrent_gpus": 2},
+            "Project 'qwen-finetune' may hold at most 2 GPU(s) at once (max_concurrent_gpus, set by staff); "
+            "this run asks for 3.",
+        ),
+    ],
+)
+def test_it_lets_a_run_that_can_no_longer_start_hold_nothing_back(project, owner, settings, sleeper, shrink, says):
+    settings.GPU_IDS = "0,1,2"
+    GpuClaim.objects.create(gpu_index=2, holder_kind=HolderKind.DEPLOYMENT, holder_id="a model server")
+    big = queue(project, owner, gpus=3, name="big")
+    queue(project, owner, gpus=1, name="small")
+    settings.GPU_IDS = shrink.get("GPU_IDS", settings.GPU_IDS)
+    Project.objects.filter(pk=project.pk).update(max_concurrent_gpus=shrink.get("max_concurrent_gpus"))
+
+    assert [run.name for run in dispatch_queued_runs()] == ["small"]
+    big.refresh_from_db()
+    assert (big.status, big.queue_reason) == (RunStatus.QUEUED, says)

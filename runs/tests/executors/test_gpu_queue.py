@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus
 from projects.services import create_project
+from runs.models import Run
 
 
 @pytest.fixture
@@ -72,6 +75,8 @@ def test_it_starts_waiting_runs_by_priority_then_first_come_first_served(
     owner_client, project, gpu_host, supervisor, django_capture_on_commit_callbacks
 ):
     capture = django_capture_on_commit_callbacks
+    project.max_priority = 5  # as staff allow it
+    project.save(update_fields=["max_priority"])
     holder = launch(owner_client, project, capture, resources={"gpu_count": 2})
     first = launch(owner_client, project, capture, resources={"gpu_count": 2})
     second = launch(owner_client, project, capture, resources={"gpu_count": 2})
@@ -114,23 +119,22 @@ def test_it_holds_a_project_to_its_gpu_cap_while_other_projects_use_the_free_gpu
 
     first = launch(owner_client, project, capture, resources={"gpu_count": 1})
     capped = launch(owner_client, project, capture, resources={"gpu_count": 1})
-    too_big = launch(owner_client, project, capture, resources={"gpu_count": 2})
+    behind = launch(owner_client, project, capture, resources={"gpu_count": 1})
     elsewhere = launch(owner_client, other, capture, resources={"gpu_count": 2})
 
     assert detail(owner_client, project, first)["status"] == "running"
     waiting = detail(owner_client, project, capped)
     assert waiting["status"] == "queued"
     assert waiting["queue_reason"] == ("waiting for project 'qwen-finetune''s GPU cap: 1 of its 1 in use, 1 needed")
-    assert "behind run" in detail(owner_client, project, too_big)["queue_reason"]
+    assert detail(owner_client, project, behind)["queue_reason"] == (
+        f"waiting for GPUs behind run {waiting['name']} of the same project"
+    )
     assert detail(owner_client, other, elsewhere)["status"] == "running"  # the cap is the project's, not the host's
 
     cancel(owner_client, project, first)
     supervisor.tick()
     assert detail(owner_client, project, capped)["status"] == "running"
-    assert detail(owner_client, project, too_big)["queue_reason"].startswith(
-        "needs 2 GPUs but project 'qwen-finetune' may hold at most 1 at once"
-    )
-    for run_id in (capped, too_big):
+    for run_id in (capped, behind):
         cancel(owner_client, project, run_id)
     cancel(owner_client, other, elsewhere)
 
@@ -193,3 +197,96 @@ def test_it_never_gives_a_gpu_twice_under_50_concurrent_claims(settings):
     assert rows == {(holder, index) for holder, indices in granted.items() for index in indices}
     for holder, indices in granted.items():  # all or nothing
         assert len(indices) == 1 + int(holder.split("-")[1]) % 2
+
+
+@pytest.fixture
+def other_project(outsider, project):
+    """A project of another team (the outsider's), with the same training files."""
+    return create_project(
+        actor=outsider,
+        fields={
+            "name": "other-team",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+
+
+def hold_gpus_for_a_model_server(*indices: int) -> None:
+    for index in indices:
+        GpuClaim.objects.create(gpu_index=index, holder_kind=HolderKind.DEPLOYMENT, holder_id=f"server-{index}")
+
+
+def test_it_starts_another_projects_run_while_a_big_run_waits_for_gpus_its_own_project_holds(
+    owner_client, outsider_client, project, other_project, gpu_host, supervisor, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    held = launch(owner_client, project, capture, resources={"gpu_count": 1})
+    big = launch(owner_client, project, capture, resources={"gpu_count": 2})
+    small = launch(outsider_client, other_project, capture, resources={"gpu_count": 1})
+
+    assert detail(outsider_client, other_project, small)["status"] == "running"
+    waiting = detail(owner_client, project, big)
+    assert (waiting["status"], waiting["queue_position"]) == ("queued", 1)
+    assert waiting["queue_reason"] == "waiting for 2 GPU(s), 0 free of 2"
+
+    cancel(owner_client, project, held)
+    cancel(outsider_client, other_project, small)
+    supervisor.tick()
+    started = detail(owner_client, project, big)
+    assert (started["status"], sorted(started["gpu_indices"])) == ("running", [0, 1])
+    cancel(owner_client, project, big)
+
+
+def test_it_lets_another_project_use_the_gpus_a_big_run_waits_for_until_it_has_waited_its_reservation_time(
+    owner_client, outsider_client, project, other_project, gpu_host, supervisor, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    hold_gpus_for_a_model_server(0)
+    big = launch(owner_client, project, capture, name="big", resources={"gpu_count": 2})
+    first = launch(outsider_client, other_project, capture, resources={"gpu_count": 1})
+
+    assert detail(outsider_client, other_project, first)["status"] == "running"
+    assert detail(owner_client, project, big)["queue_reason"] == "waiting for 2 GPU(s), 0 free of 2"
+
+    Run.objects.filter(pk=big).update(created_at=timezone.now() - timedelta(hours=2))  # queued for 2 hours now
+    cancel(outsider_client, other_project, first)
+    second = launch(outsider_client, other_project, capture, resources={"gpu_count": 1})
+
+    waiting = detail(outsider_client, other_project, second)
+    assert (waiting["status"], waiting["queue_position"]) == ("queued", 2)
+    assert waiting["queue_reason"] == (
+        "waiting for GPUs held for a run of another project queued for over 3600 s (GPU_RESERVATION_AFTER_SECONDS)"
+    )
+    assert detail(owner_client, project, big)["queue_position"] == 1
+
+    GpuClaim.objects.filter(holder_kind=HolderKind.DEPLOYMENT).delete()  # the model server stopped
+    supervisor.tick()
+    assert detail(owner_client, project, big)["status"] == "running"
+    still = detail(outsider_client, other_project, second)
+    assert (still["queue_position"], still["queue_reason"]) == (1, "waiting for 1 GPU(s), 0 free of 2")
+    cancel(owner_client, project, big)
+    cancel(outsider_client, other_project, second)
+
+
+def test_it_gives_the_next_turn_to_the_project_holding_fewer_gpus(
+    owner_client, outsider_client, project, other_project, gpu_host, supervisor, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    hold_gpus_for_a_model_server(0, 1)
+    mine = [launch(owner_client, project, capture, resources={"gpu_count": 1}) for _ in range(3)]
+    theirs = launch(outsider_client, other_project, capture, resources={"gpu_count": 1})
+
+    positions = [detail(owner_client, project, run_id)["queue_position"] for run_id in mine]
+    assert (positions, detail(outsider_client, other_project, theirs)["queue_position"]) == ([1, 3, 4], 2)
+
+    GpuClaim.objects.filter(holder_kind=HolderKind.DEPLOYMENT).delete()
+    supervisor.tick()
+    assert detail(outsider_client, other_project, theirs)["status"] == "running"
+    states = [detail(owner_client, project, run_id) for run_id in mine]
+    assert [state["status"] for state in states] == ["running", "queued", "queued"]
+    assert [state["queue_position"] for state in states[1:]] == [1, 2]
+    assert states[2]["queue_reason"] == f"waiting for GPUs behind run {states[1]['name']}"
+    for run_id in mine:
+        cancel(owner_client, project, run_id)
+    cancel(outsider_client, other_project, theirs)

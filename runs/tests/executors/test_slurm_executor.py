@@ -18,7 +18,7 @@ import pytest
 
 from runs.executors.base import LaunchError, ProcessState
 from runs.executors.slurm import SlurmExecutor
-from runs.executors.slurm_engine import observation_for, sbatch_options
+from runs.executors.slurm_engine import gres_gpus, observation_for, partition_gres, sbatch_options
 from runs.models import Run
 
 TRAINER = str(Path(__file__).parents[1] / "fixtures" / "executor_trainer.py")
@@ -244,3 +244,15 @@ def test_it_maps_pending_running_and_completed_jobs():
     assert observation_for("7", "COMPLETING", "0:0", "None").state is ProcessState.RUNNING
     assert observation_for("7", "COMPLETED", "0:0", "None") == observation_for("7", "COMPLETED+", "0:0", "")
     assert observation_for("7", "COMPLETED", "0:0", "None").exit_code == 0
+
+
+def test_it_reads_a_nodes_gpus_from_its_gres():
+    assert gres_gpus("gpu:a100:2(S:0-1),gpu:l4:1,shard:8") == {"a100": 2, "l4": 1}
+    assert gres_gpus("gpu:4,gpu:tesla:no_consume:2") == {"": 4, "tesla": 2}
+    assert gres_gpus("(null)") == {}
+
+
+def test_it_leaves_a_gpu_request_unchecked_when_sinfo_cannot_answer(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Slurm client here
+
+    assert partition_gres("debug") is None

@@ -145,7 +145,7 @@ def test_it_cancels_a_run_whose_job_is_still_pending(
     assert job_state(waiting_id) == "CANCELLED"
 
 
-def test_it_asks_slurm_for_the_gpu_type_and_leaves_judging_it_to_slurm(
+def test_it_asks_slurm_for_the_gpu_type_and_refuses_one_the_partition_lacks(
     owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks, settings
 ):
     if "gpu:a100:" not in scontrol("node"):
@@ -162,12 +162,29 @@ def test_it_asks_slurm_for_the_gpu_type_and_leaves_judging_it_to_slurm(
     job_id = Run.objects.get(pk=typed).executor_state["job_id"]
     assert re.search(r"TresPerNode=gres[:/]gpu:a100:1\b", scontrol("job", job_id))
 
-    body["resources"]["gpu_type"] = "h100"  # a type the cluster lacks: Slurm refuses it, not a 400 here
-    refused = detail(
-        owner_client, slurm_project, launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+    body["resources"]["gpu_type"] = "A100"  # Slurm's types are case-sensitive: no node has this one
+    refused = owner_client.post(f"/projects/{slurm_project.name}/runs", body, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "detail": "No node of Slurm's default partition has 1 GPU(s) of type 'A100' "
+        "(Slurm matches GPU types exactly); its nodes: 1 × gpu:a100:2.",
+        "max_gpu_count": 0,
+    }
+    assert Run.objects.count() == 1
+
+
+def test_it_refuses_more_gpus_than_a_node_of_the_partition_has(owner_client, slurm_project, settings):
+    if "gpu:a100:2" not in scontrol("node"):
+        pytest.skip("this cluster's nodes do not have the two fake A100s scripts/services/slurm.sh gives them")
+    settings.GPU_IDS = "0,1,2,3"  # this host's own GPUs do not matter: the cluster's do
+    slurm_project.executor_options = {"partition": "debug"}
+    slurm_project.save(update_fields=["executor_options"])
+
+    response = owner_client.post(f"/projects/{slurm_project.name}/runs", {"resources": {"gpu_count": 3}}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "No node of Slurm partition 'debug' has 3 GPU(s) (Slurm matches GPU types exactly); its nodes: 1 × gpu:a100:2."
     )
-    assert refused["status"] == "failed"
-    errors = [line["message"] for line in refused["logs"] if line["level"] == "ERROR"]
-    assert any(
-        "sbatch refused the job" in message and "node configuration is not available" in message for message in errors
-    ), errors
+    assert not Run.objects.exists()
