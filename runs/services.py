@@ -74,10 +74,14 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         return None
     try:
         path = resolve_training_file(relative)
+        is_file = path.is_file()
     except UnsafePath as exc:
         unsafe.append(f"{field} {relative!r} {exc}")
         return None
-    if not path.is_file():
+    except OSError as exc:  # the whole path longer than the system allows, say
+        unsafe.append(f"{field} {relative!r} cannot be opened: {exc.strerror}")
+        return None
+    if not is_file:
         missing.append(relative)
         return None
     return path

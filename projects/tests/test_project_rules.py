@@ -87,3 +87,42 @@ def test_it_refuses_members_nobody_is_called(owner_client, owner_session, member
     assert api.json()["errors"]["members"] == [says]
     assert console.context["form"].errors["members"] == [says]
     assert not Project.objects.exists()
+
+
+# Names a trainer's loader would read as something other than a file under the training directory.
+PATH_LIKE_NAMES = [
+    ("~/.ssh/id_rsa", "must not start with '~' (a home directory)"),
+    ("file:///etc/passwd", "must be a path, not a URL (no 'scheme:', '://' or '::')"),
+    ("s3://team-bucket/data.jsonl", "must be a path, not a URL (no 'scheme:', '://' or '::')"),
+    ("%2e%2e/%2e%2e/etc/passwd", "must not contain percent-encoded characters (such as %2e)"),
+    ("datasets/" + "数据" * 43 + ".jsonl", "must not have a part longer than 255 bytes"),  # 264 bytes, 92 characters
+]
+
+
+@pytest.mark.parametrize("field", ["dataset_name", "training_yaml_name"])
+@pytest.mark.parametrize(("name", "reason"), PATH_LIKE_NAMES)
+def test_it_refuses_a_training_file_name_that_is_no_relative_path(
+    owner_client, owner_session, admin_client, field, name, reason
+):
+    says = f"{name!r} {reason}"
+
+    api = owner_client.post("/projects", {"name": "qwen-summaries", field: name}, format="json")
+    console = owner_session.post(CONSOLE_CREATE, console_form(**{field: name}))
+    admin = admin_add(admin_client, name="qwen-summaries", **{field: name})
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json()["errors"][field] == [says]
+    assert console.context["form"].errors[field] == [says]
+    assert admin.context["adminform"].form.errors[field] == [says]
+    assert not Project.objects.exists()
+
+
+def test_it_keeps_a_training_file_name_as_it_was_typed(owner_client, owner_session):
+    typed = "./datasets//qwen_demo.jsonl"
+
+    api = owner_client.post("/projects", {"name": "by-api", "dataset_name": typed}, format="json")
+    owner_session.post(CONSOLE_CREATE, console_form(name="by-console", dataset_name=typed))
+
+    assert api.status_code == 201
+    assert api.json()["dataset_name"] == typed
+    assert dict(Project.objects.values_list("name", "dataset_name")) == {"by-api": typed, "by-console": typed}
