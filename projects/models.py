@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
+from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
 
 
@@ -44,6 +46,38 @@ def validate_project_name(value: str) -> None:
     except ValueError:
         return
     raise ValidationError(_("must not be a UUID (projects are referenced by id or name)"), code="uuid")
+
+
+def validate_executor_options(value: Any) -> None:
+    """A JSON object; its `command`, when set, a usable training command template (projects.training_command)."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("must be a JSON object"), code="invalid")
+    command = value.get("command")
+    if command is None or command == "":
+        return
+    if not isinstance(command, str):
+        raise ValidationError(_("command must be a string: the training command template"), code="invalid")
+    try:
+        check_command_template(command)
+    except ValueError as exc:
+        raise ValidationError(
+            _("command %(command)s cannot be used: %(problem)s"),
+            code="invalid_command",
+            params={"command": repr(command), "problem": str(exc)},
+        ) from None
+
+
+# The rules on the JSON fields, which have no field validators (the model's clean() runs them).
+JSON_FIELD_RULES: dict[str, Callable[[Any], object]] = {
+    "executor_options": validate_executor_options,
+}
+# Every rule on a configurable field: what the services check for any caller.
+FIELD_RULES: dict[str, Callable[[Any], object]] = {
+    "name": validate_project_name,
+    "dataset_name": clean_training_path,
+    "training_yaml_name": clean_training_path,
+    **JSON_FIELD_RULES,
+}
 
 
 def duplicate_name_message(name: str) -> str:
@@ -135,6 +169,12 @@ class Project(models.Model):
         if unique_check == ("name",):
             return ValidationError(duplicate_name_message(self.name), code="unique")
         return super().unique_error_message(model_class, unique_check)
+
+    def clean(self) -> None:
+        """The JSON fields' rules, for a project an operator edits in the admin (the others are field validators)."""
+        problems = errors.field_problems({field: getattr(self, field) for field in JSON_FIELD_RULES}, JSON_FIELD_RULES)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def is_archived(self) -> bool:

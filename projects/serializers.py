@@ -7,7 +7,15 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from projects.models import ExecutorKind, Project, ProjectStatus, ProjectVersion, users_named, validate_project_name
+from projects.models import (
+    ExecutorKind,
+    Project,
+    ProjectStatus,
+    ProjectVersion,
+    users_named,
+    validate_executor_options,
+    validate_project_name,
+)
 from projects.training_files import clean_training_path
 
 
@@ -80,7 +88,9 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Where runs execute; blank: the platform's default.",
     )
     executor_options = serializers.DictField(
-        required=False, help_text="Staff only: container, image, partition, command template... per executor."
+        required=False,
+        validators=[validate_executor_options],
+        help_text="Staff only: container, image, partition, command template... per executor.",
     )
     max_concurrent_gpus = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, help_text="Staff only: GPUs the project's runs may hold at once."

@@ -11,8 +11,8 @@ from django.db.models import Max
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
-from llmplatform.errors import ConflictingState
-from projects.models import Project, ProjectVersion, duplicate_name_message
+from llmplatform.errors import ConflictingState, refuse_invalid_fields
+from projects.models import FIELD_RULES, Project, ProjectVersion, duplicate_name_message
 
 # The fields a project's owner configures; each change of one is versioned.
 CONFIGURABLE_FIELDS = (
@@ -52,6 +52,7 @@ def create_project(
 ) -> Project:
     """Create a project owned by `actor`; its first version records the initial configuration."""
     values = {name: fields[name] for name in CONFIGURABLE_FIELDS if name in fields}
+    refuse_invalid_fields(values, FIELD_RULES)
     if not values.get("owner"):
         values["owner"] = _actor_name(actor)
     try:
@@ -86,6 +87,7 @@ def update_project(
             changes["members"] = [old_members, new_members]
     if not changes:
         return project
+    refuse_invalid_fields({name: new for name, (_old, new) in changes.items()}, FIELD_RULES)
     try:
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=project.pk)

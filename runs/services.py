@@ -33,6 +33,7 @@ from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from projects.models import Project
+from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
 from runs.executors import EXECUTOR_CLASSES, get_executor
@@ -85,6 +86,16 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         missing.append(relative)
         return None
     return path
+
+
+def _usable_template(project: Project) -> str:
+    """The project's command template, else TRAINING_COMMAND; one saved before templates were checked may not do."""
+    template = project.executor_options.get("command") or settings.TRAINING_COMMAND
+    try:
+        check_command_template(template)
+    except ValueError as exc:
+        raise InvalidInput(f"The training command {template!r} cannot be used: {exc}.") from None
+    return template
 
 
 def _default_name(project: Project) -> str:
@@ -158,7 +169,7 @@ def create_run(
     config = launch.effective_config(
         base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
     )
-    template = project.executor_options.get("command") or settings.TRAINING_COMMAND
+    template = _usable_template(project)
     argv = launch.build_argv(
         template,
         {

@@ -7,12 +7,15 @@ type the same thing are told the same sentence.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
+from llmplatform.errors import InvalidInput
 from llmplatform.testing import admin_form_data
 from projects.models import Project
-from projects.services import create_project
+from projects.services import create_project, update_project
 
 pytestmark = pytest.mark.django_db
 CONSOLE_CREATE = reverse("console:project-create")
@@ -126,3 +129,61 @@ def test_it_keeps_a_training_file_name_as_it_was_typed(owner_client, owner_sessi
     assert api.status_code == 201
     assert api.json()["dataset_name"] == typed
     assert dict(Project.objects.values_list("name", "dataset_name")) == {"by-api": typed, "by-console": typed}
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        (
+            "bash train.sh {config}",
+            "unknown placeholders ['config']; known: ['training_yaml', 'run_id', 'run_dir', 'output_dir', 'dataset']",
+        ),
+        ("bash 'train.sh {training_yaml}", "its shell quoting does not balance (No closing quotation)"),
+        (
+            "bash train.sh {training_yaml} > train.log",
+            "it is run without a shell, so > would reach the program as plain text; "
+            "quote them, or run a script or `sh -c '...'`",
+        ),
+    ],
+)
+def test_it_refuses_a_command_template_no_run_could_start_with(staff_client, admin_client, project, command, problem):
+    says = f"command {command!r} cannot be used: {problem}"
+    change = reverse("admin:projects_project_change", args=[project.pk])
+
+    api = staff_client.patch(f"/projects/{project.name}", {"executor_options": {"command": command}}, format="json")
+    admin = admin_client.post(
+        change, {**admin_form_data(admin_client.get(change)), "executor_options": json.dumps({"command": command})}
+    )
+
+    assert (api.status_code, admin.status_code) == (400, 200)
+    assert api.json()["errors"]["executor_options"] == [says]
+    assert admin.context["adminform"].form.errors["executor_options"] == [says]
+    project.refresh_from_db()
+    assert project.executor_options == {}
+
+
+def test_it_takes_shell_syntax_that_is_quoted_for_a_shell_it_names(staff_client, project):
+    quoted = "sh -c 'bash train.sh \"$1\" > train.log' train {training_yaml}"
+    bare = "bash train.sh {training_yaml} > train.log"
+
+    refused = staff_client.patch(f"/projects/{project.name}", {"executor_options": {"command": bare}}, format="json")
+    taken = staff_client.patch(f"/projects/{project.name}", {"executor_options": {"command": quoted}}, format="json")
+
+    assert (refused.status_code, taken.status_code) == (400, 200)
+    assert taken.json()["executor_options"] == {"command": quoted}
+
+
+def test_the_services_refuse_what_the_forms_refuse(owner, project):
+    """A caller that skips the API's and the console's forms is refused in the same words."""
+    with pytest.raises(InvalidInput) as refused:
+        update_project(project=project, actor=owner, fields={"dataset_name": "~/.ssh/id_rsa"})
+
+    assert refused.value.detail == "dataset_name: '~/.ssh/id_rsa' must not start with '~' (a home directory)"
+    assert refused.value.fields == {
+        "errors": {"dataset_name": ["'~/.ssh/id_rsa' must not start with '~' (a home directory)"]}
+    }
+    with pytest.raises(InvalidInput, match=r"^executor_options: command 'bash \{nope\}' cannot be used: unknown"):
+        create_project(actor=owner, fields={"name": "scripted", "executor_options": {"command": "bash {nope}"}})
+    project.refresh_from_db()
+    assert project.dataset_name == "datasets/qwen_demo.jsonl"
+    assert not Project.objects.filter(name="scripted").exists()

@@ -165,11 +165,21 @@ def test_it_ignores_the_gpu_type_of_a_run_that_asks_for_no_gpu(owner_client, pro
     ("stored", "says"),
     [
         (
+            {"executor_options": {"command": "bash train.sh {config}"}},
+            "The training command 'bash train.sh {config}' cannot be used: unknown placeholders ['config']; "
+            "known: ['training_yaml', 'run_id', 'run_dir', 'output_dir', 'dataset'].",
+        ),
+        (
+            {"executor_options": {"command": "bash 'train.sh {training_yaml}"}},
+            'The training command "bash \'train.sh {training_yaml}" cannot be used: '
+            "its shell quoting does not balance (No closing quotation).",
+        ),
+        (
             {"dataset_name": "datasets/" + "x" * 300 + ".jsonl"},
             f"dataset 'datasets/{'x' * 300}.jsonl' must not have a part longer than 255 bytes",
         ),
     ],
-    ids=["long-name"],
+    ids=["placeholder", "quote", "long-name"],
 )
 def test_it_refuses_to_launch_a_project_saved_with_what_is_now_refused(owner_client, project, stored, says):
     Project.objects.filter(pk=project.pk).update(**stored)
