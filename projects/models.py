@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Collection
 from typing import Any
@@ -18,6 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from llmplatform import errors
 from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
+
+# Hyperparameters (a project's defaults, a run's) deeper or bigger than this are no
+# trainer's config, and would break what writes and reads the effective config later.
+MAX_HYPERPARAMETERS_DEPTH = 32
+MAX_HYPERPARAMETERS_BYTES = 65_536
 
 
 class ProjectStatus(models.TextChoices):
@@ -48,6 +54,44 @@ def validate_project_name(value: str) -> None:
     raise ValidationError(_("must not be a UUID (projects are referenced by id or name)"), code="uuid")
 
 
+def nesting_depth(value: Any, *, limit: int) -> int:
+    """Levels of objects and lists in `value` (a scalar: 0), counted without recursion and not past limit + 1."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def validate_hyperparameters(value: Any) -> None:
+    """A JSON object nested at most MAX_HYPERPARAMETERS_DEPTH levels and at most MAX_HYPERPARAMETERS_BYTES as JSON."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("must be a JSON object"), code="invalid")
+    if nesting_depth(value, limit=MAX_HYPERPARAMETERS_DEPTH) > MAX_HYPERPARAMETERS_DEPTH:
+        raise ValidationError(
+            _("must not be nested more than %(limit)d levels deep"),
+            code="too_deep",
+            params={"limit": MAX_HYPERPARAMETERS_DEPTH},
+        )
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_HYPERPARAMETERS_BYTES:
+        raise ValidationError(
+            _("must not be larger than %(limit)d bytes as JSON (it is %(size)d)"),
+            code="too_large",
+            params={"limit": MAX_HYPERPARAMETERS_BYTES, "size": size},
+        )
+
+
 def validate_executor_options(value: Any) -> None:
     """A JSON object; its `command`, when set, a usable training command template (projects.training_command)."""
     if not isinstance(value, dict):
@@ -69,6 +113,7 @@ def validate_executor_options(value: Any) -> None:
 
 # The rules on the JSON fields, which have no field validators (the model's clean() runs them).
 JSON_FIELD_RULES: dict[str, Callable[[Any], object]] = {
+    "default_hyperparameters": validate_hyperparameters,
     "executor_options": validate_executor_options,
 }
 # Every rule on a configurable field: what the services check for any caller.

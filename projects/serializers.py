@@ -14,6 +14,7 @@ from projects.models import (
     ProjectVersion,
     users_named,
     validate_executor_options,
+    validate_hyperparameters,
     validate_project_name,
 )
 from projects.training_files import clean_training_path
@@ -72,7 +73,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
 
     name = serializers.CharField(max_length=200)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=100)
-    default_hyperparameters = serializers.DictField(required=False)
+    default_hyperparameters = serializers.DictField(required=False, validators=[validate_hyperparameters])
     dataset_name = serializers.CharField(max_length=1024, required=False, allow_blank=True)
     training_yaml_name = serializers.CharField(max_length=1024, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=ProjectStatus.choices, required=False)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
-from projects.models import ExecutorKind, Project
+from projects.models import ExecutorKind, Project, validate_hyperparameters
 from projects.training_files import clean_training_path
 
 
@@ -143,6 +143,7 @@ class Run(Leased, StatusTransitions):
             ("resources", validate_resources),
             ("dataset", clean_training_path),
             ("training_yaml_name", clean_training_path),
+            ("hyperparameters", validate_hyperparameters),
         ):
             try:
                 validate(getattr(self, field))

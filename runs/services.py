@@ -30,9 +30,9 @@ from audit.services import record_event, signed_in
 from gpus.models import HolderKind
 from gpus.services import release_gpus, require_gpu_type
 from llmplatform import leases
-from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
-from projects.models import Project
+from projects.models import Project, validate_hyperparameters
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
@@ -128,6 +128,7 @@ def create_run(
     model = model or (source_run.model if source_run else project.base_model)
     defaults = source_run.hyperparameters if source_run else project.default_hyperparameters
     hyperparameters = {**defaults, **(hyperparameters or {})}
+    refuse_invalid_fields({"hyperparameters": hyperparameters}, {"hyperparameters": validate_hyperparameters})
     resources = resources if resources is not None else dict(source_run.resources if source_run else {})
 
     missing: list[str] = []

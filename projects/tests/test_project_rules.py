@@ -131,6 +131,48 @@ def test_it_keeps_a_training_file_name_as_it_was_typed(owner_client, owner_sessi
     assert dict(Project.objects.values_list("name", "dataset_name")) == {"by-api": typed, "by-console": typed}
 
 
+def nested(depth: int) -> dict:
+    """A JSON object `depth` levels deep: {"a": {"a": ... 1}}."""
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "says"),
+    [
+        (nested(33), "must not be nested more than 32 levels deep"),
+        ({"notes": "x" * 70_000}, "must not be larger than 65536 bytes as JSON (it is 70013)"),
+    ],
+)
+def test_it_refuses_default_hyperparameters_deeper_or_bigger_than_a_config(
+    owner_client, owner_session, admin_client, hyperparameters, says
+):
+    as_text = json.dumps(hyperparameters)
+
+    api = owner_client.post(
+        "/projects", {"name": "qwen-summaries", "default_hyperparameters": hyperparameters}, format="json"
+    )
+    console = owner_session.post(CONSOLE_CREATE, console_form(default_hyperparameters=as_text))
+    admin = admin_add(admin_client, name="qwen-summaries", default_hyperparameters=as_text)
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json()["errors"]["default_hyperparameters"] == [says]
+    assert console.context["form"].errors["default_hyperparameters"] == [says]
+    assert admin.context["adminform"].form.errors["default_hyperparameters"] == [says]
+    assert not Project.objects.exists()
+
+
+def test_it_draws_the_line_at_32_levels(owner_client):
+    deepest = owner_client.post("/projects", {"name": "deepest", "default_hyperparameters": nested(32)}, format="json")
+    deeper = owner_client.post("/projects", {"name": "deeper", "default_hyperparameters": nested(33)}, format="json")
+
+    assert (deepest.status_code, deeper.status_code) == (201, 400)
+    assert list(Project.objects.values_list("name", flat=True)) == ["deepest"]
+
+
 @pytest.mark.parametrize(
     ("command", "problem"),
     [
@@ -187,3 +229,6 @@ def test_the_services_refuse_what_the_forms_refuse(owner, project):
     project.refresh_from_db()
     assert project.dataset_name == "datasets/qwen_demo.jsonl"
     assert not Project.objects.filter(name="scripted").exists()
+    with pytest.raises(InvalidInput, match=r"^default_hyperparameters: must not be nested more than 32 levels deep$"):
+        create_project(actor=owner, fields={"name": "deep", "default_hyperparameters": nested(40)})
+    assert not Project.objects.filter(name="deep").exists()

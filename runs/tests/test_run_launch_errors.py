@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -175,11 +176,15 @@ def test_it_ignores_the_gpu_type_of_a_run_that_asks_for_no_gpu(owner_client, pro
             "its shell quoting does not balance (No closing quotation).",
         ),
         (
+            {"default_hyperparameters": json.loads('{"a": ' * 40 + "1" + "}" * 40)},
+            "hyperparameters: must not be nested more than 32 levels deep",
+        ),
+        (
             {"dataset_name": "datasets/" + "x" * 300 + ".jsonl"},
             f"dataset 'datasets/{'x' * 300}.jsonl' must not have a part longer than 255 bytes",
         ),
     ],
-    ids=["placeholder", "quote", "long-name"],
+    ids=["placeholder", "quote", "deep", "long-name"],
 )
 def test_it_refuses_to_launch_a_project_saved_with_what_is_now_refused(owner_client, project, stored, says):
     Project.objects.filter(pk=project.pk).update(**stored)

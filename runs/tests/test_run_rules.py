@@ -101,3 +101,22 @@ def test_it_refuses_a_training_file_name_that_is_no_relative_path(
     assert console.context["run_form"].errors[field] == [says]
     assert admin.context["adminform"].form.errors[field] == [says]
     assert list(Run.objects.values_list(field, flat=True)) == [""]
+
+
+def test_it_refuses_hyperparameters_nested_deeper_than_a_config(
+    owner_client, owner_session, admin_client, project, run
+):
+    says = "must not be nested more than 32 levels deep"
+    deep: object = 1
+    for _ in range(33):
+        deep = {"a": deep}
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {"hyperparameters": deep}, format="json")
+    console = console_launch(owner_session, project, hyperparameters=json.dumps(deep))
+    admin = admin_change(admin_client, run, hyperparameters=json.dumps(deep))
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json()["errors"]["hyperparameters"] == [says]
+    assert console.context["run_form"].errors["hyperparameters"] == [says]
+    assert admin.context["adminform"].form.errors["hyperparameters"] == [says]
+    assert list(Run.objects.values_list("hyperparameters", flat=True)) == [{}]
