@@ -36,6 +36,7 @@ from projects.models import Project, validate_hyperparameters
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
+from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
@@ -86,6 +87,29 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         missing.append(relative)
         return None
     return path
+
+
+def _refuse_paths_outside(
+    config: dict[str, Any],
+    *,
+    project: Project,
+    run_dir: Path,
+    yaml_keys: list[str],
+    yaml_name: str,
+    overrides: list[str],
+) -> None:
+    """InvalidInput naming each key of the effective config that points the trainer outside what the run may use."""
+    checkpoints = Artifact.objects.filter(run__project=project, type=ArtifactType.CHECKPOINT)
+    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
+    origin |= {key: "hyperparameters" for key in overrides}
+    problems = confinement_problems(
+        config,
+        confinement=Confinement.for_run(run_dir=run_dir, checkpoints=checkpoints.values_list("path", flat=True)),
+        cwd=Path(settings.HOST_TRAINING_DIR),
+        origin=origin,
+    )
+    if problems:
+        raise InvalidInput(f"The run's config names paths a run may not use: {'; '.join(problems)}.", errors=problems)
 
 
 def _usable_template(project: Project) -> str:
@@ -169,6 +193,14 @@ def create_run(
     checkpoint = Path(resume_from.path) if resume_from is not None else None
     config = launch.effective_config(
         base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
+    )
+    _refuse_paths_outside(
+        config,
+        project=project,
+        run_dir=run_dir,
+        yaml_keys=list(base_config),
+        yaml_name=training_yaml_name,
+        overrides=list(hyperparameters),
     )
     template = _usable_template(project)
     argv = launch.build_argv(
