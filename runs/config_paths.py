@@ -69,27 +69,44 @@ def path_keys() -> PathKeys:
     return PathKeys(kinds=kinds, name_suffixes=tuple(document["name_suffixes"]))
 
 
-@dataclass(frozen=True)
 class Confinement:
-    """The folders a run's trainer may be pointed at, and the platform's own around them (all resolved)."""
+    """The folders a run's trainer may be pointed at, and the platform's own around them (all resolved).
 
-    allowed: tuple[Path, ...]
-    denied: tuple[Path, ...]
+    The deepest folder holding a path decides (a tie goes to the platform's). The
+    project's checkpoints lie in the platform's RUNS_DIR; they are looked up only for
+    a path the folders refuse, as a project may have thousands.
+    """
+
+    def __init__(self, *, allowed: Iterable[str | Path], denied: Iterable[str | Path], checkpoints: Iterable[str]):
+        self.allowed = [Path(folder).resolve() for folder in allowed]
+        self.denied = [Path(folder).resolve() for folder in denied]
+        self._checkpoints = checkpoints
 
     @classmethod
     def for_run(cls, *, run_dir: Path, checkpoints: Iterable[str]) -> Confinement:
-        allowed: list[str | Path] = [settings.HOST_TRAINING_DIR, settings.MODELS_DIR, run_dir, *checkpoints]
-        denied: list[str | Path] = [settings.RUNS_DIR, settings.DATA_DIR]
         return cls(
-            allowed=tuple(Path(folder).resolve() for folder in allowed),
-            denied=tuple(Path(folder).resolve() for folder in denied),
+            allowed=[settings.HOST_TRAINING_DIR, settings.MODELS_DIR, run_dir],
+            denied=[settings.RUNS_DIR, settings.DATA_DIR],
+            checkpoints=checkpoints,
         )
 
+    @functools.cached_property
+    def checkpoints(self) -> list[Path]:
+        """The checkpoints' folders that lie in RUNS_DIR through no symlink, as the platform makes them."""
+        runs = Path(settings.RUNS_DIR)
+        folders = (Path(folder) for folder in self._checkpoints)
+        return [
+            folder.resolve()
+            for folder in folders
+            if folder.is_relative_to(runs) and folder.resolve() == runs.resolve() / folder.relative_to(runs)
+        ]
+
     def admits(self, path: Path) -> bool:
-        """Whether the deepest folder holding `path` is an allowed one (a tie goes to the platform's)."""
         holders = [(len(root.parts), False) for root in self.allowed if path.is_relative_to(root)]
         holders += [(len(root.parts), True) for root in self.denied if path.is_relative_to(root)]
-        return bool(holders) and not max(holders)[1]
+        if holders and not max(holders)[1]:
+            return True
+        return any(path.is_relative_to(checkpoint) for checkpoint in self.checkpoints)
 
 
 def inline_config(text: str) -> dict[str, Any] | None:

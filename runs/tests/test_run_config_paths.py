@@ -124,6 +124,19 @@ def test_it_refuses_another_projects_checkpoint(owner, owner_client, project, se
     assert_refused(response, f"hyperparameters key 'resume_from_checkpoint': {theirs.path!r} is {OUTSIDE}")
 
 
+def test_it_refuses_a_checkpoint_whose_folder_a_symlink_leads_outside(owner_client, project, settings, tmp_path):
+    """The platform records checkpoint-N folders it finds; one that is a symlink elsewhere is no checkpoint."""
+    ours = checkpoint_of(project, Path(settings.RUNS_DIR))
+    (tmp_path / "elsewhere").mkdir()
+    linked = Path(ours.path).with_name("checkpoint-20")
+    linked.symlink_to(tmp_path / "elsewhere")
+    Artifact.objects.create(run=ours.run, name=linked.name, type=ArtifactType.CHECKPOINT, path=str(linked), step=20)
+
+    response = launch(owner_client, project, {"resume_from_checkpoint": str(linked)})
+
+    assert_refused(response, f"hyperparameters key 'resume_from_checkpoint': {str(linked)!r} is {OUTSIDE}")
+
+
 def test_it_refuses_another_run_folder_even_inside_the_training_directory(
     owner, owner_client, project, settings, training_dir
 ):
