@@ -8,11 +8,19 @@ from uuid import UUID
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import Q
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
-from projects.models import Project, ProjectQuerySet, ProjectStatus, users_named, validate_project_name
+from projects.models import (
+    Project,
+    ProjectQuerySet,
+    ProjectStatus,
+    users_named,
+    validate_hyperparameters,
+    validate_project_name,
+)
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
@@ -79,10 +87,19 @@ class JsonObjectField(forms.JSONField):
     def to_python(self, value: Any) -> Any:
         if value in (None, ""):
             return {}
-        parsed = super().to_python(value)
+        try:
+            parsed = super().to_python(value)
+        except RecursionError:  # Python's JSON parser gives up on nesting no config has
+            raise forms.ValidationError(_("This JSON is nested too deeply to read.")) from None
         if not isinstance(parsed, dict):
             raise forms.ValidationError(_('Enter a JSON object, like {"learning_rate": 2e-5}.'))
         return parsed
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # shown again as typed, like any JSON that does not parse
+            return InvalidJSONInput(data)
 
 
 class TrainingPathField(forms.CharField):
@@ -108,7 +125,9 @@ class ProjectForm(forms.Form):
     training_yaml_name = TrainingPathField(
         label=_("Training YAML"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
     )
-    default_hyperparameters = JsonObjectField(label=_("Default hyperparameters"), required=False, initial=dict)
+    default_hyperparameters = JsonObjectField(
+        label=_("Default hyperparameters"), required=False, initial=dict, validators=[validate_hyperparameters]
+    )
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(
         label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
@@ -143,6 +162,7 @@ class RunForm(forms.Form):
     hyperparameters = JsonObjectField(
         label=_("Hyperparameter overrides"),
         required=False,
+        validators=[validate_hyperparameters],
         help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)

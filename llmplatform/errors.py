@@ -10,7 +10,10 @@ in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from django.core.exceptions import ValidationError
 
 
 class DomainError(Exception):
@@ -55,3 +58,26 @@ class UnsupportedMedia(DomainError):
 
 class OutOfSpace(DomainError):
     """The platform has no room to keep the input, e.g. a disk too full for an announced upload (HTTP 507)."""
+
+
+def field_problems(values: Mapping[str, Any], rules: Mapping[str, Callable[[Any], object]]) -> dict[str, list[str]]:
+    """The sentences of each rule (a Django validator) that the value of its field in `values` breaks."""
+    problems: dict[str, list[str]] = {}
+    for field, rule in rules.items():
+        if field not in values:
+            continue
+        try:
+            rule(values[field])
+        except ValidationError as error:
+            problems[field] = error.messages
+    return problems
+
+
+def refuse_invalid_fields(values: Mapping[str, Any], rules: Mapping[str, Callable[[Any], object]]) -> None:
+    """InvalidInput naming each field of `values` that breaks its rule: a service's own check of the rules
+    the API's serializers and the console's forms run first, so that every caller is refused alike
+    (`{"detail": "field: sentence", "errors": {field: [sentence]}}`, the shape of a serializer's refusal)."""
+    problems = field_problems(values, rules)
+    if problems:
+        detail = "; ".join(f"{field}: {message}" for field, messages in problems.items() for message in messages)
+        raise InvalidInput(detail, errors=problems)

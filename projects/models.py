@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,7 +19,13 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
 from llmplatform.users import Actor, Visitor
+from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
+
+# Hyperparameters (a project's defaults, a run's) deeper or bigger than this are no
+# trainer's config, and would break what writes and reads the effective config later.
+MAX_HYPERPARAMETERS_DEPTH = 32
+MAX_HYPERPARAMETERS_BYTES = 65_536
 
 
 class ProjectStatus(models.TextChoices):
@@ -51,6 +59,77 @@ def validate_project_name(value: str) -> None:
     except ValueError:
         return
     raise ValidationError(_("must not be a UUID (projects are referenced by id or name)"), code="uuid")
+
+
+def nesting_depth(value: Any, *, limit: int) -> int:
+    """Levels of objects and lists in `value` (a scalar: 0), counted without recursion and not past limit + 1."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def validate_hyperparameters(value: Any) -> None:
+    """A JSON object nested at most MAX_HYPERPARAMETERS_DEPTH levels and at most MAX_HYPERPARAMETERS_BYTES as JSON."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("must be a JSON object"), code="invalid")
+    if nesting_depth(value, limit=MAX_HYPERPARAMETERS_DEPTH) > MAX_HYPERPARAMETERS_DEPTH:
+        raise ValidationError(
+            _("must not be nested more than %(limit)d levels deep"),
+            code="too_deep",
+            params={"limit": MAX_HYPERPARAMETERS_DEPTH},
+        )
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_HYPERPARAMETERS_BYTES:
+        raise ValidationError(
+            _("must not be larger than %(limit)d bytes as JSON (it is %(size)d)"),
+            code="too_large",
+            params={"limit": MAX_HYPERPARAMETERS_BYTES, "size": size},
+        )
+
+
+def validate_executor_options(value: Any) -> None:
+    """A JSON object; its `command`, when set, a usable training command template (projects.training_command)."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("must be a JSON object"), code="invalid")
+    command = value.get("command")
+    if command is None or command == "":
+        return
+    if not isinstance(command, str):
+        raise ValidationError(_("command must be a string: the training command template"), code="invalid")
+    try:
+        check_command_template(command)
+    except ValueError as exc:
+        raise ValidationError(
+            _("command %(command)s cannot be used: %(problem)s"),
+            code="invalid_command",
+            params={"command": repr(command), "problem": str(exc)},
+        ) from None
+
+
+# The rules on the JSON fields, which have no field validators (the model's clean() runs them).
+JSON_FIELD_RULES: dict[str, Callable[[Any], object]] = {
+    "default_hyperparameters": validate_hyperparameters,
+    "executor_options": validate_executor_options,
+}
+# Every rule on a configurable field: what the services check for any caller.
+FIELD_RULES: dict[str, Callable[[Any], object]] = {
+    "name": validate_project_name,
+    "dataset_name": clean_training_path,
+    "training_yaml_name": clean_training_path,
+    **JSON_FIELD_RULES,
+}
 
 
 def duplicate_name_message(name: str) -> str:
@@ -155,6 +234,12 @@ class Project(models.Model):
         if unique_check == ("name",):
             return ValidationError(duplicate_name_message(self.name), code="unique")
         return super().unique_error_message(model_class, unique_check)
+
+    def clean(self) -> None:
+        """The JSON fields' rules, for a project an operator edits in the admin (the others are field validators)."""
+        problems = errors.field_problems({field: getattr(self, field) for field in JSON_FIELD_RULES}, JSON_FIELD_RULES)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def is_archived(self) -> bool:

@@ -15,6 +15,8 @@ from projects.models import (
     ProjectStatus,
     ProjectVersion,
     users_named,
+    validate_executor_options,
+    validate_hyperparameters,
     validate_project_name,
 )
 from projects.training_files import clean_training_path
@@ -74,7 +76,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
 
     name = serializers.CharField(max_length=200)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=100)
-    default_hyperparameters = serializers.DictField(required=False)
+    default_hyperparameters = serializers.DictField(required=False, validators=[validate_hyperparameters])
     dataset_name = serializers.CharField(max_length=1024, required=False, allow_blank=True)
     training_yaml_name = serializers.CharField(max_length=1024, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=ProjectStatus.choices, required=False)
@@ -90,7 +92,9 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Where runs execute; blank: the platform's default.",
     )
     executor_options = serializers.DictField(
-        required=False, help_text="Staff only: container, image, partition, command template... per executor."
+        required=False,
+        validators=[validate_executor_options],
+        help_text="Staff only: container, image, partition, command template... per executor.",
     )
     max_concurrent_gpus = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, help_text="Staff only: GPUs the project's runs may hold at once."

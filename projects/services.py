@@ -11,9 +11,9 @@ from django.db.models import Max
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
-from llmplatform.errors import ConflictingState
+from llmplatform.errors import ConflictingState, refuse_invalid_fields
 from llmplatform.users import Actor
-from projects.models import Project, ProjectVersion, duplicate_name_message
+from projects.models import FIELD_RULES, Project, ProjectVersion, duplicate_name_message
 
 # The fields a project's owner configures; each change of one is versioned.
 CONFIGURABLE_FIELDS = (
@@ -55,6 +55,7 @@ def create_project(
 ) -> Project:
     """Create a project owned by `actor`; its first version records the initial configuration."""
     values = {name: fields[name] for name in CONFIGURABLE_FIELDS if name in fields}
+    refuse_invalid_fields(values, FIELD_RULES)
     if not values.get("owner"):
         values["owner"] = _actor_name(actor)
     try:
@@ -89,6 +90,7 @@ def update_project(
             changes["members"] = [old_members, new_members]
     if not changes:
         return project
+    refuse_invalid_fields({name: new for name, (_old, new) in changes.items()}, FIELD_RULES)
     try:
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=project.pk)

@@ -2,39 +2,78 @@
 
 Users name files *relative to the training directory* (`HOST_TRAINING_DIR`); such
 a name must never reach outside it: no absolute paths, no `..`, no NUL bytes or
-other control characters, and no symlink that resolves elsewhere.
+other control characters, and no symlink that resolves elsewhere. Neither may it
+only look like a relative path while a trainer's loader reads it as something else:
+`~/.ssh/id_rsa` (a home directory to whatever expands `~`), `file:///etc/passwd` or
+`s3://bucket/x` (URLs, which fsspec-based loaders such as Hugging Face datasets
+open), percent escapes (`%2e%2e/`, `..` to whatever decodes them). A part longer
+than the file system allows (NAME_MAX, PATH_MAX) is refused too, so that no later
+file operation fails on it.
+
+A name is stored exactly as submitted or refused; it is never rewritten.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+# Linux's limits on one path component and on a whole path (with its closing NUL).
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 4095
+# `scheme:` at the start (file:, s3:, hf:, data:), `scheme://` anywhere, and fsspec's `::` chaining.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|://|::")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 class UnsafePath(ValueError):
     """A user-given path that could escape its root; `str()` says why."""
 
 
+def path_problem(value: str) -> str | None:
+    """Why `value` cannot be used as a path by the platform or a trainer, or None.
+
+    The rules every user-given path obeys, relative or absolute: no control
+    characters, backslashes, `~`, URL, percent escape or `..` segment, and parts
+    within the file system's limits.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return "must not contain NUL or other control characters"
+    if "\\" in value:
+        return "must use forward slashes"
+    if value.startswith("~"):
+        return "must not start with '~' (a home directory)"
+    if _URL.search(value):
+        return "must be a path, not a URL (no 'scheme:', '://' or '::')"
+    if _PERCENT_ESCAPE.search(value):
+        return "must not contain percent-encoded characters (such as %2e)"
+    path = PurePosixPath(value)
+    if ".." in path.parts:
+        return "must not contain '..' segments"
+    if len(value.encode("utf-8")) > PATH_MAX_BYTES:
+        return f"must not be longer than {PATH_MAX_BYTES} bytes"
+    if any(len(part.encode("utf-8")) > NAME_MAX_BYTES for part in path.parts):
+        return f"must not have a part longer than {NAME_MAX_BYTES} bytes"
+    return None
+
+
 def check_relative_path(value: str) -> str:
-    """Return `value` normalised (no `./`, no doubled slashes) or raise UnsafePath."""
+    """Return `value` unchanged when it is a safe name relative to the training directory; else UnsafePath."""
     if not value or not value.strip():
         raise UnsafePath("must not be empty")
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise UnsafePath("must not contain NUL or other control characters")
-    if "\\" in value:
-        raise UnsafePath("must use forward slashes")
-    path = PurePosixPath(value)
-    if path.is_absolute():
+    if PurePosixPath(value).is_absolute():
         raise UnsafePath("must be relative to the training directory, not absolute")
-    if ".." in path.parts:
-        raise UnsafePath("must not contain '..' segments")
-    return str(path)
+    problem = path_problem(value)
+    if problem:
+        raise UnsafePath(problem)
+    return value
 
 
 def clean_training_path(value: str) -> str:
-    """A project's or run's file name as typed: normalised, blank kept, unsafe refused.
+    """A project's or run's file name as typed: blank kept, unsafe refused, nothing rewritten.
 
     The one check the API, the console and the admin run (a field validator too:
     Django ignores what a validator returns).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
-from runs.launch import check_command_template
+from projects.training_command import check_command_template
 
 
 @register()

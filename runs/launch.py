@@ -6,23 +6,21 @@ The effective config is the project's YAML with the run's hyperparameter overrid
 `TrainingArguments` names every HF-based trainer accepts, and LLaMA-Factory refuses
 keys it does not know.
 
-The command template (`TRAINING_COMMAND`) is split with shlex once; placeholders
-are replaced inside single arguments, so a value with spaces or quotes stays one
-argument and no shell ever sees user text.
+The command template (`TRAINING_COMMAND`, or the project's) is split with shlex once;
+placeholders are replaced inside single arguments, so a value with spaces or quotes
+stays one argument and no shell ever sees user text (projects.training_command says
+what a template may hold).
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PLACEHOLDERS = ("training_yaml", "run_id", "run_dir", "output_dir", "dataset")
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+from projects.training_command import PLACEHOLDER, check_command_template
 
 
 def effective_config(
@@ -46,20 +44,9 @@ def write_config(config: Mapping[str, Any], path: Path) -> None:
     temporary.replace(path)
 
 
-def check_command_template(template: str) -> list[str]:
-    """The template's tokens; ValueError naming the problem when it cannot be used."""
-    tokens = shlex.split(template)
-    if not tokens:
-        raise ValueError("the training command template is empty")
-    unknown = sorted({name for token in tokens for name in _PLACEHOLDER.findall(token)} - set(PLACEHOLDERS))
-    if unknown:
-        raise ValueError(f"unknown placeholders {unknown}; known: {list(PLACEHOLDERS)}")
-    return tokens
-
-
 def build_argv(template: str, values: Mapping[str, str]) -> list[str]:
     """Split once, then substitute `{name}` inside each argument (each stays one argument)."""
-    return [_PLACEHOLDER.sub(lambda match: values[match.group(1)], token) for token in check_command_template(template)]
+    return [PLACEHOLDER.sub(lambda match: values[match.group(1)], token) for token in check_command_template(template)]
 
 
 def process_env(

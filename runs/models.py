@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from llmplatform.errors import InvalidInput
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
-from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project
+from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project, validate_hyperparameters
 from projects.training_files import clean_training_path
 from runs.executors import get_executor
 
@@ -167,6 +167,7 @@ class Run(Leased, StatusTransitions):
             ("resources", validate_resources),
             ("dataset", clean_training_path),
             ("training_yaml_name", clean_training_path),
+            ("hyperparameters", validate_hyperparameters),
         ):
             try:
                 validate(getattr(self, field))

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.readonly import DirectReadMixin
+from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
 from projects.training_files import clean_training_path
 from runs.logs import LogQuery
@@ -175,7 +176,7 @@ class RunCreateSerializer(serializers.Serializer):
     model = serializers.CharField(required=False, allow_blank=True, max_length=512)
     dataset = serializers.CharField(required=False, allow_blank=True, max_length=1024)
     training_yaml_name = serializers.CharField(required=False, allow_blank=True, max_length=1024)
-    hyperparameters = serializers.DictField(required=False)
+    hyperparameters = serializers.DictField(required=False, validators=[validate_hyperparameters])
     resources = RunResourcesSerializer(required=False)
     priority = serializers.IntegerField(required=False, min_value=MIN_PRIORITY, max_value=MAX_PRIORITY)
 

@@ -29,12 +29,14 @@ from audit.services import record_event, signed_in
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import leases
-from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
-from projects.models import Project
+from projects.models import Project, validate_hyperparameters
+from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
+from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
@@ -73,13 +75,50 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         return None
     try:
         path = resolve_training_file(relative)
+        is_file = path.is_file()
     except UnsafePath as exc:
         unsafe.append(f"{field} {relative!r} {exc}")
         return None
-    if not path.is_file():
+    except OSError as exc:  # the whole path longer than the system allows, say
+        unsafe.append(f"{field} {relative!r} cannot be opened: {exc.strerror}")
+        return None
+    if not is_file:
         missing.append(relative)
         return None
     return path
+
+
+def _refuse_paths_outside(
+    config: dict[str, Any],
+    *,
+    project: Project,
+    run_dir: Path,
+    yaml_keys: list[str],
+    yaml_name: str,
+    overrides: list[str],
+) -> None:
+    """InvalidInput naming each key of the effective config that points the trainer outside what the run may use."""
+    checkpoints = Artifact.objects.filter(run__project=project, type=ArtifactType.CHECKPOINT)
+    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
+    origin |= {key: "hyperparameters" for key in overrides}
+    problems = confinement_problems(
+        config,
+        confinement=Confinement.for_run(run_dir=run_dir, checkpoints=checkpoints.values_list("path", flat=True)),
+        cwd=Path(settings.HOST_TRAINING_DIR),
+        origin=origin,
+    )
+    if problems:
+        raise InvalidInput(f"The run's config names paths a run may not use: {'; '.join(problems)}.", errors=problems)
+
+
+def _usable_template(project: Project) -> str:
+    """The project's command template, else TRAINING_COMMAND; one saved before templates were checked may not do."""
+    template = project.executor_options.get("command") or settings.TRAINING_COMMAND
+    try:
+        check_command_template(template)
+    except ValueError as exc:
+        raise InvalidInput(f"The training command {template!r} cannot be used: {exc}.") from None
+    return template
 
 
 def _default_name(project: Project) -> str:
@@ -113,6 +152,7 @@ def create_run(
     model = model or (source_run.model if source_run else project.base_model)
     defaults = source_run.hyperparameters if source_run else project.default_hyperparameters
     hyperparameters = {**defaults, **(hyperparameters or {})}
+    refuse_invalid_fields({"hyperparameters": hyperparameters}, {"hyperparameters": validate_hyperparameters})
     resources = resources if resources is not None else dict(source_run.resources if source_run else {})
 
     missing: list[str] = []
@@ -151,7 +191,15 @@ def create_run(
     config = launch.effective_config(
         base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
     )
-    template = project.executor_options.get("command") or settings.TRAINING_COMMAND
+    _refuse_paths_outside(
+        config,
+        project=project,
+        run_dir=run_dir,
+        yaml_keys=list(base_config),
+        yaml_name=training_yaml_name,
+        overrides=list(hyperparameters),
+    )
+    template = _usable_template(project)
     argv = launch.build_argv(
         template,
         {

@@ -103,9 +103,9 @@ def test_it_tags_an_artifact_with_notes(member_session, run):
     assert not ArtifactTag.objects.filter(value="gold").exists()
 
 
-def test_it_resumes_from_a_checkpoint(owner_session, run, tmp_path):
-    checkpoint_dir = tmp_path / "checkpoint-40"
-    checkpoint_dir.mkdir()
+def test_it_resumes_from_a_checkpoint(owner_session, run, settings):
+    checkpoint_dir = Path(settings.RUNS_DIR) / str(run.pk) / "output" / "checkpoint-40"  # where the platform keeps it
+    checkpoint_dir.mkdir(parents=True)
     artifact = run.artifacts.get()
     Artifact.objects.filter(pk=artifact.pk).update(path=str(checkpoint_dir))
     response = owner_session.post(

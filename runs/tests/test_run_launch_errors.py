@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 import pytest
 
+from projects.models import Project
 from runs.models import Run
 
 
@@ -156,3 +158,39 @@ def test_it_ignores_the_gpu_type_of_a_run_that_asks_for_no_gpu(owner_client, pro
 
     assert response.status_code == 201
     assert response.json()["resources"] == {"gpu_count": 0, "gpu_type": "A100"}
+
+
+# A project saved before its fields were checked when set keeps what it was saved with;
+# its launches are refused in a sentence, never a 500.
+@pytest.mark.parametrize(
+    ("stored", "says"),
+    [
+        (
+            {"executor_options": {"command": "bash train.sh {config}"}},
+            "The training command 'bash train.sh {config}' cannot be used: unknown placeholders ['config']; "
+            "known: ['training_yaml', 'run_id', 'run_dir', 'output_dir', 'dataset'].",
+        ),
+        (
+            {"executor_options": {"command": "bash 'train.sh {training_yaml}"}},
+            'The training command "bash \'train.sh {training_yaml}" cannot be used: '
+            "its shell quoting does not balance (No closing quotation).",
+        ),
+        (
+            {"default_hyperparameters": json.loads('{"a": ' * 40 + "1" + "}" * 40)},
+            "hyperparameters: must not be nested more than 32 levels deep",
+        ),
+        (
+            {"dataset_name": "datasets/" + "x" * 300 + ".jsonl"},
+            f"dataset 'datasets/{'x' * 300}.jsonl' must not have a part longer than 255 bytes",
+        ),
+    ],
+    ids=["placeholder", "quote", "deep", "long-name"],
+)
+def test_it_refuses_to_launch_a_project_saved_with_what_is_now_refused(owner_client, project, stored, says):
+    Project.objects.filter(pk=project.pk).update(**stored)
+
+    response = launch(owner_client, project.name)
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == says
+    assert not Run.objects.exists()

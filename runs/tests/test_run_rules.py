@@ -162,3 +162,48 @@ def test_it_refuses_to_resume_with_more_gpus_than_the_host_has(
     assert api.json() == {"detail": says, "max_gpu_count": 2}
     assert [str(message) for message in console.context["messages"]] == [says]
     assert list(Run.objects.values_list("name", flat=True)) == [source.name]
+
+
+@pytest.mark.parametrize("field", ["dataset", "training_yaml_name"])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("~/.ssh/id_rsa", "must not start with '~' (a home directory)"),
+        ("file:///etc/passwd", "must be a path, not a URL (no 'scheme:', '://' or '::')"),
+        ("%2e%2e/etc/passwd", "must not contain percent-encoded characters (such as %2e)"),
+        ("datasets/" + "x" * 256, "must not have a part longer than 255 bytes"),
+    ],
+)
+def test_it_refuses_a_training_file_name_that_is_no_relative_path(
+    owner_client, owner_session, admin_client, project, run, field, name, reason
+):
+    says = f"{name!r} {reason}"
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {field: name}, format="json")
+    console = console_launch(owner_session, project, **{field: name})
+    admin = admin_change(admin_client, run, **{field: name})
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json()["errors"][field] == [says]
+    assert console.context["run_form"].errors[field] == [says]
+    assert admin.context["adminform"].form.errors[field] == [says]
+    assert list(Run.objects.values_list(field, flat=True)) == [""]
+
+
+def test_it_refuses_hyperparameters_nested_deeper_than_a_config(
+    owner_client, owner_session, admin_client, project, run
+):
+    says = "must not be nested more than 32 levels deep"
+    deep: object = 1
+    for _ in range(33):
+        deep = {"a": deep}
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {"hyperparameters": deep}, format="json")
+    console = console_launch(owner_session, project, hyperparameters=json.dumps(deep))
+    admin = admin_change(admin_client, run, hyperparameters=json.dumps(deep))
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert api.json()["errors"]["hyperparameters"] == [says]
+    assert console.context["run_form"].errors["hyperparameters"] == [says]
+    assert admin.context["adminform"].form.errors["hyperparameters"] == [says]
+    assert list(Run.objects.values_list("hyperparameters", flat=True)) == [{}]
