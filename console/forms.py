@@ -215,7 +215,10 @@ class DeploymentForm(forms.Form):
     model_version = forms.CharField(label=_("Version"), required=False, max_length=64)
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     extra_args = forms.CharField(
-        label=_("Extra vLLM options"), required=False, max_length=4096, help_text="--max-num-seqs 4 --dtype=half"
+        label=_("Extra vLLM options"),
+        required=False,
+        max_length=4096,
+        help_text=_("Performance and serving options, e.g. --max-num-seqs 4 --dtype=half; a refusal lists them all."),
     )
     preferred_gpu = forms.TypedChoiceField(label=_("GPU"), required=False, coerce=int, empty_value=None)
     health_path = forms.CharField(label=_("Health path"), max_length=200, initial="/health")

@@ -24,7 +24,7 @@ from audit.services import record_event, signed_in
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
-from deployments.vllm import build_argv, parse_extra_args, quoted
+from deployments.vllm import build_argv, check_extra_args, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
@@ -55,13 +55,13 @@ def create_deployment(
 ) -> Deployment:
     """Check the request, claim a GPU and a port, start the server; a DomainError when it cannot.
 
-    Returns the deployment in `starting` (or `failed` if its process could not even
-    be started). Nothing is left behind when a check or an allocation fails.
+    `extra_args` may hold the vLLM options of deployments.vllm_policy. Returns the
+    deployment in `starting` (or `failed` if its process could not even be started).
+    Nothing is left behind when a check or an allocation fails.
     """
     reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
         raise InvalidInput(reason)
-    extra_argv = parse_extra_args(extra_args)
     if model_path and artifact_id:
         raise InvalidInput("Give either model_path or artifact_id, not both.")
     if artifact_id:
@@ -72,6 +72,7 @@ def create_deployment(
         raise InvalidInput(
             "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
         )
+    extra_argv = check_extra_args(extra_args, folders=source.folders())
 
     with transaction.atomic():
         deployment = Deployment.objects.create(

@@ -17,8 +17,8 @@ class UnsafePath(ValueError):
     """A user-given path that could escape its root; `str()` says why."""
 
 
-def check_relative_path(value: str) -> str:
-    """Return `value` normalised (no `./`, no doubled slashes) or raise UnsafePath."""
+def check_relative_path(value: str, *, root_name: str = "the training directory") -> str:
+    """Return `value` normalised (no `./`, no doubled slashes) or raise UnsafePath naming `root_name`."""
     if not value or not value.strip():
         raise UnsafePath("must not be empty")
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
@@ -27,7 +27,7 @@ def check_relative_path(value: str) -> str:
         raise UnsafePath("must use forward slashes")
     path = PurePosixPath(value)
     if path.is_absolute():
-        raise UnsafePath("must be relative to the training directory, not absolute")
+        raise UnsafePath(f"must be relative to {root_name}, not absolute")
     if ".." in path.parts:
         raise UnsafePath("must not contain '..' segments")
     return str(path)
@@ -47,10 +47,12 @@ def clean_training_path(value: str) -> str:
         raise ValidationError(f"{value!r} {exc}", code="unsafe_path") from None
 
 
-def resolve_training_file(relative: str, *, root: Path | None = None) -> Path:
-    """The absolute path of a checked relative name, refusing symlinks out of the root."""
+def resolve_training_file(
+    relative: str, *, root: Path | None = None, root_name: str = "the training directory"
+) -> Path:
+    """The absolute path of a checked relative name, refusing symlinks out of the root (called `root_name`)."""
     base = Path(root or settings.HOST_TRAINING_DIR).resolve()
-    resolved = (base / check_relative_path(relative)).resolve()
+    resolved = (base / check_relative_path(relative, root_name=root_name)).resolve()
     if not resolved.is_relative_to(base):
-        raise UnsafePath("resolves outside the training directory")
+        raise UnsafePath(f"resolves outside {root_name}")
     return resolved
