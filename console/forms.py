@@ -247,6 +247,20 @@ class DeploymentForm(forms.Form):
         return data
 
 
+class StaffDeploymentForm(DeploymentForm):
+    """The deployment form of the admin: staff may allow vLLM options beyond the policy for this one deployment."""
+
+    allowed_extra_flags = forms.CharField(
+        label=_("vLLM options allowed beyond the policy"),
+        required=False,
+        max_length=1024,
+        help_text=_("For this deployment only, separated by spaces or commas: --trust-remote-code"),
+    )
+
+    def clean_allowed_extra_flags(self) -> list[str]:
+        return self.cleaned_data["allowed_extra_flags"].replace(",", " ").split()
+
+
 class DeidPlaygroundForm(forms.Form):
     policy = forms.ModelChoiceField(
         label=_("Policy"),

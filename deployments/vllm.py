@@ -13,18 +13,19 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from deployments.vllm_options import VllmOption, vllm_options
-from deployments.vllm_policy import ALLOWED, PLATFORM_OPTIONS, REFUSED_BECAUSE, ModelFolders, Shape
+from deployments.vllm_policy import ALLOWED, PLATFORM_OPTIONS, REFUSED_BECAUSE, AsVllmReads, ModelFolders, Shape
 from llmplatform.errors import InvalidInput
 
 TEMPLATE_PLACEHOLDERS = frozenset({"model_path", "port", "name", "gpu_id"})
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+STAFF_ALLOWED = AsVllmReads()
 
 
 class BadExtraArgs(InvalidInput):
@@ -58,27 +59,29 @@ def _refused(option: VllmOption) -> BadExtraArgs:
     because = f" ({REFUSED_BECAUSE[option.name]})" if option.name in REFUSED_BECAUSE else ""
     return BadExtraArgs(
         f"extra_args: `{option.name}` is not among the vLLM options users may pass{because}. "
-        f"Allowed: {', '.join(allowed_options())}.",
+        f"Allowed: {', '.join(allowed_options())}; staff may allow more for one deployment in the admin.",
         allowed=allowed_options(),
     )
 
 
-def _option(spelling: str) -> tuple[VllmOption, Shape]:
+def _option(spelling: str, staff_allowed: Collection[str]) -> tuple[VllmOption, Shape]:
     option = vllm_options().lookup(spelling)
     if option is None:
         raise _unknown(spelling)
     if option.name in PLATFORM_OPTIONS:
         raise BadExtraArgs(f"extra_args: `{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+    if option.name in staff_allowed:
+        return option, STAFF_ALLOWED
     if option.name not in ALLOWED:
         raise _refused(option)
     return option, ALLOWED[option.name]
 
 
-def check_extra_args(text: str, *, folders: ModelFolders) -> list[str]:
+def check_extra_args(text: str, *, folders: ModelFolders, staff_allowed: Collection[str] = ()) -> list[str]:
     """The argv words `extra_args` stands for, each option allowed and each value of its shape; else BadExtraArgs.
 
     Accepted: `--option`, `--option value`, `--option=value`, vLLM's short spellings
-    (`-tp 1`), for the options of vllm_policy.ALLOWED.
+    (`-tp 1`), for the options of vllm_policy.ALLOWED and those in `staff_allowed`.
     Option names are written out as vLLM reads them, and path values as the absolute
     path that was checked.
     """
@@ -98,7 +101,7 @@ def check_extra_args(text: str, *, folders: ModelFolders) -> list[str]:
             )
         spelling, equals, inline = word.partition("=")
         spelling = _spelling(spelling)
-        option, shape = _option(spelling)
+        option, shape = _option(spelling, staff_allowed)
         if option.name in given:
             raise BadExtraArgs(f"extra_args: `{option.name}` is given twice.")
         given.add(option.name)
@@ -159,6 +162,19 @@ def policy_problems() -> list[str]:
             problems.append(f"{name} is refused but vllm serve {options.version} has no such option")
     problems += [f"{name} is both allowed and set by the platform" for name in set(ALLOWED) & set(PLATFORM_OPTIONS)]
     return problems
+
+
+def check_staff_allowed(names: Sequence[str]) -> list[str]:
+    """The vLLM options staff allow on a deployment, by their first spelling; BadExtraArgs for unknown or owned ones."""
+    allowed = []
+    for name in names:
+        option = vllm_options().lookup(_spelling(name))
+        if option is None:
+            raise _unknown(_spelling(name))
+        if option.name in PLATFORM_OPTIONS:
+            raise BadExtraArgs(f"`{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+        allowed.append(option.name)
+    return list(dict.fromkeys(allowed))
 
 
 @dataclass(frozen=True)

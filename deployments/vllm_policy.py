@@ -6,7 +6,9 @@ value has a shape (a number in a range, one of vLLM's own choices, a bounded str
 a small JSON object, a file in the deployment's model folder or the models
 directory). Refused is everything else, among it what loads code into the server,
 reads or writes files elsewhere on the host, talks to other hosts, or moves the
-server off the port and GPU the platform gave it.
+server off the port and GPU the platform gave it. Staff may allow more options for
+one deployment in the admin (Deployment.allowed_extra_flags); the options the
+platform sets itself stay refused even then.
 """
 
 from __future__ import annotations
@@ -223,6 +225,31 @@ class ModelPath(Shape):
         return str(folders.resolve(value, folder=self.folder))
 
 
+class AsVllmReads(Shape):
+    """Any value vLLM's own parser reads for the option: for what staff allowed on one deployment."""
+
+    vllm_types = frozenset()
+
+    def fits(self, option: VllmOption) -> bool:
+        return True
+
+    def describe(self, option: VllmOption) -> str:
+        return f"a {option.type} value"
+
+    def check(self, value: str, option: VllmOption, folders: ModelFolders) -> str:
+        known = option.choices
+        if known is not None and value not in {str(choice) for choice in known}:
+            raise ValueError("is not one of " + ", ".join(str(choice) for choice in known))
+        if option.type in {"int", "float"}:
+            try:
+                int(value) if option.type == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"is not a{'n' if option.type == 'int' else ''} {option.type}") from None
+        if "\x00" in value:
+            raise ValueError("contains a NUL byte")
+        return value
+
+
 FLAG = Flag()
 VLLM_CHOICE = OneOf()
 
@@ -282,7 +309,8 @@ ALLOWED: dict[str, Shape] = {
     "--disable-uvicorn-access-log": FLAG,
 }
 
-# Set by the platform on every server: supervision, health probes and the GPU ledger depend on them.
+# Set by the platform on every server; refused even where staff allow more, since
+# supervision, health probes and the GPU ledger depend on them.
 PLATFORM_OPTIONS: dict[str, str] = {
     "--host": "the platform binds servers to 127.0.0.1",
     "--port": "the platform allocates ports",

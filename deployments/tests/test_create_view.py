@@ -17,7 +17,7 @@ from deployments.tests.extra_args_probes import DANGEROUS, SHAPES
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim
 from llmplatform import processes
-from llmplatform.errors import InvalidInput
+from llmplatform.errors import InvalidInput, NotPermitted
 from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -163,7 +163,7 @@ def test_it_says_which_options_are_allowed(owner_client, fake_vllm, tiny_model):
 
     body = response.json()
     assert "(it imports Python code into the server)" in body["detail"]
-    assert "Allowed: " in body["detail"]
+    assert "Allowed: " in body["detail"] and "staff may allow more" in body["detail"]
     assert "--max-num-seqs" in body["allowed"] and "--worker-cls" not in body["allowed"]
 
 
@@ -195,6 +195,18 @@ def test_it_refuses_a_chat_template_that_links_out_of_the_model_folder(owner_cli
 
     assert response.status_code == 400
     assert "resolves outside the deployment's model folder or the models directory" in response.json()["detail"]
+
+
+def test_it_lets_only_staff_allow_options_beyond_the_policy(owner, fake_vllm, tiny_model):
+    with pytest.raises(NotPermitted):
+        create_deployment(
+            actor=owner,
+            model_path=tiny_model,
+            extra_args="--trust-remote-code",
+            allowed_extra_flags=["--trust-remote-code"],
+        )
+
+    assert not Deployment.objects.exists()
 
 
 def test_it_requires_a_model_path(owner_client, fake_vllm):

@@ -13,6 +13,7 @@ from deployments.vllm import (
     LoraModule,
     build_argv,
     check_extra_args,
+    check_staff_allowed,
     policy_problems,
     quoted,
 )
@@ -152,6 +153,29 @@ def test_it_confines_a_path_to_the_model_folder_and_the_models_directory(value, 
         check_extra_args(shlex.join(["--chat-template", value]), folders=folders)
 
     assert f"`--chat-template` {value!r}" in str(refused.value)
+
+
+def test_it_takes_any_value_vllm_reads_for_an_option_staff_allowed(folders):
+    allowed = check_staff_allowed(["--trust_remote_code", "--max-num-seqs", "--cudagraph-capture-sizes"])
+
+    argv = check_extra_args(
+        "--trust-remote-code --max-num-seqs 100000 --cudagraph-capture-sizes 1 2 4",
+        folders=folders,
+        staff_allowed=allowed,
+    )
+
+    assert allowed == ["--trust-remote-code", "--max-num-seqs", "--cudagraph-capture-sizes"]
+    assert argv == ["--trust-remote-code", "--max-num-seqs", "100000", "--cudagraph-capture-sizes", "1", "2", "4"]
+    with pytest.raises(BadExtraArgs, match="is not an int"):
+        check_extra_args("--max-num-seqs lots", folders=folders, staff_allowed=allowed)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"), [("--port", "is set by the platform"), ("--no-such-option", "is not an option")]
+)
+def test_it_refuses_to_let_staff_allow_what_the_platform_sets_or_vllm_lacks(name, reason):
+    with pytest.raises(BadExtraArgs, match=reason):
+        check_staff_allowed([name])
 
 
 def test_it_finds_the_policy_in_line_with_the_vllm_options_it_was_written_for():
