@@ -235,7 +235,10 @@ class DeploymentForm(forms.Form):
     model_version = forms.CharField(label=_("Version"), required=False, max_length=64)
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     extra_args = forms.CharField(
-        label=_("Extra vLLM options"), required=False, max_length=4096, help_text="--max-num-seqs 4 --dtype=half"
+        label=_("Extra vLLM options"),
+        required=False,
+        max_length=4096,
+        help_text=_("Performance and serving options, e.g. --max-num-seqs 4 --dtype=half; a refusal lists them all."),
     )
     preferred_gpu = forms.TypedChoiceField(label=_("GPU"), required=False, coerce=int, empty_value=None)
     health_path = forms.CharField(label=_("Health path"), max_length=200, initial="/health")
@@ -263,6 +266,20 @@ class DeploymentForm(forms.Form):
         data = dict(self.cleaned_data)
         data["artifact_id"] = UUID(data["artifact_id"]) if data["artifact_id"] else None
         return data
+
+
+class StaffDeploymentForm(DeploymentForm):
+    """The deployment form of the admin: staff may allow vLLM options beyond the policy for this one deployment."""
+
+    allowed_extra_flags = forms.CharField(
+        label=_("vLLM options allowed beyond the policy"),
+        required=False,
+        max_length=1024,
+        help_text=_("For this deployment only, separated by spaces or commas: --trust-remote-code"),
+    )
+
+    def clean_allowed_extra_flags(self) -> list[str]:
+        return self.cleaned_data["allowed_extra_flags"].replace(",", " ").split()
 
 
 class DeidPlaygroundForm(forms.Form):

@@ -44,6 +44,7 @@ class DeploymentAdmin(AuditedModelAdmin):
         "artifact",
         "served_model_name",
         "extra_args",
+        "allowed_extra_flags",
         "health_path",
         "host",
         "gpu_id",
@@ -66,7 +67,9 @@ class DeploymentAdmin(AuditedModelAdmin):
     exclude = ["argv"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # deployments start through the API or the console: they need a GPU and a port
+        # Deployments need a GPU and a port: they start through the service, from the API, the
+        # console, or the console's form in the admin (console/admin.py, where staff allow more options).
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # stopped deployments stay as the record of what was served

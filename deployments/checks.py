@@ -6,7 +6,7 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
 from deployments.allocation import port_range
-from deployments.vllm import build_argv
+from deployments.vllm import build_argv, policy_problems
 
 
 @register()
@@ -20,4 +20,8 @@ def deployment_settings(app_configs, **kwargs) -> list[Error]:
         build_argv(model_path="/m", port=8200, served_model_name="m", gpu_id=0)
     except ImproperlyConfigured as exc:
         errors.append(Error(str(exc), hint="Fix VLLM_COMMAND.", id="deployments.E002"))
+    errors += [
+        Error(problem, hint="Bring deployments/vllm_policy.py in line with vllm_options.json.", id="deployments.E003")
+        for problem in policy_problems()
+    ]
     return errors

@@ -72,6 +72,11 @@ class Deployment(StatusTransitions):
     served_model_name = models.CharField(max_length=128, help_text="The name clients pass as `model`.")
     model_version = models.CharField(max_length=64, blank=True)
     extra_args = models.TextField(blank=True)
+    allowed_extra_flags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="vLLM options beyond the platform's policy that staff allowed in this deployment's extra_args.",
+    )
     health_path = models.CharField(max_length=200, default="/health")
 
     # How it runs.

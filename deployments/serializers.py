@@ -38,8 +38,9 @@ class DeploymentCreateSerializer(serializers.Serializer):
         max_length=4096,
         default="",
         help_text=(
-            "More vLLM options, shell-quoted (`--max-num-seqs 4 --dtype=half`). Options the platform owns "
-            "(--host, --port, --api-key, --served-model-name, --uds, --lora-modules, --config, ...) are refused."
+            "More vLLM options, shell-quoted (`--max-num-seqs 4 --dtype=half`): the performance and serving "
+            "options of the platform's allowlist, each with values of its shape (a refusal lists them); paths "
+            "relative to the model folder or MODELS_DIR. Staff may allow more for one deployment in the admin."
         ),
     )
     preferred_gpu = serializers.IntegerField(

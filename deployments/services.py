@@ -24,11 +24,11 @@ from audit.services import record_event, signed_in
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
-from deployments.vllm import build_argv, parse_extra_args, quoted
+from deployments.vllm import build_argv, check_extra_args, check_staff_allowed, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
-from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.errors import ConflictingState, InvalidInput, NotPermitted
 from llmplatform.users import Actor, Visitor
 
 logger = logging.getLogger(__name__)
@@ -53,16 +53,21 @@ def create_deployment(
     preferred_gpu: int | None = None,
     gpu_type: str = "",
     health_path: str = "/health",
+    allowed_extra_flags: Sequence[str] = (),
 ) -> Deployment:
     """Check the request, claim a GPU and a port, start the server; a DomainError when it cannot.
 
-    Returns the deployment in `starting` (or `failed` if its process could not even
-    be started). Nothing is left behind when a check or an allocation fails.
+    `extra_args` may hold the vLLM options of deployments.vllm_policy, and those
+    of `allowed_extra_flags`, which only staff may give. Returns the deployment in
+    `starting` (or `failed` if its process could not even be started). Nothing is
+    left behind when a check or an allocation fails.
     """
     reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
         raise InvalidInput(reason)
-    extra_argv = parse_extra_args(extra_args)
+    if allowed_extra_flags and not actor.is_staff:
+        raise NotPermitted("Only staff may allow vLLM options beyond the platform's policy.")
+    staff_allowed = check_staff_allowed(allowed_extra_flags)
     if model_path and artifact_id:
         raise InvalidInput("Give either model_path or artifact_id, not both.")
     if artifact_id:
@@ -73,6 +78,7 @@ def create_deployment(
         raise InvalidInput(
             "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
         )
+    extra_argv = check_extra_args(extra_args, folders=source.folders(), staff_allowed=staff_allowed)
 
     with transaction.atomic():
         deployment = Deployment.objects.create(
@@ -82,6 +88,7 @@ def create_deployment(
             served_model_name=source.served_model_name,
             model_version=model_version,
             extra_args=extra_args,
+            allowed_extra_flags=staff_allowed,
             health_path=health_path,
             host=settings.HOSTNAME,
         )
@@ -114,6 +121,7 @@ def create_deployment(
             "port": deployment.port,
             "vllm_cmd": quoted(deployment.argv),
             "status": deployment.status,
+            "allowed_extra_flags": staff_allowed,
         },
     )
     return deployment

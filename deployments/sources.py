@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from deployments.vllm import LoraModule
+from deployments.vllm_policy import ModelFolders
 from llmplatform.errors import ConflictingState, InvalidInput, NotFound
 from llmplatform.users import Visitor
 from projects.models import Project
@@ -36,6 +37,11 @@ class ModelSource:
     base_model_name: str  # --served-model-name: the base model's name when serving an adapter
     artifact: Artifact | None = None
     lora: LoraModule | None = None
+
+    def folders(self) -> ModelFolders:
+        """Where the server's path-valued options may point: its model's folders, then MODELS_DIR."""
+        own = [self.serve_path, *([Path(self.lora.path)] if self.lora else [])]
+        return ModelFolders(own=tuple(path for path in own if path.is_dir()), models_dir=Path(settings.MODELS_DIR))
 
 
 def resolve_under_models_dir(relative: str, *, field: str = "model_path") -> Path:

@@ -3,45 +3,29 @@
 The template (setting VLLM_COMMAND) is split with shlex once; its `{placeholders}`
 are filled inside single argv elements, so a model path with spaces or quotes stays
 one argument and user text is never parsed by a shell. `extra_args` is split with
-shlex too, then checked option by option: the options the platform owns (where the
-server listens, under which name, which files it loads code from) are refused.
+shlex too, then checked option by option against what `vllm serve` accepts
+(vllm_options.py) and what users may pass (vllm_policy.py): an allowlist of options,
+each with the shape of its values.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from deployments.vllm_options import VllmOption, vllm_options
+from deployments.vllm_policy import ALLOWED, PLATFORM_OPTIONS, REFUSED_BECAUSE, AsVllmReads, ModelFolders, Shape
 from llmplatform.errors import InvalidInput
 
 TEMPLATE_PLACEHOLDERS = frozenset({"model_path", "port", "name", "gpu_id"})
-
-# Option → why a user may not set it. Underscore spellings (`--served_model_name`,
-# which vLLM accepts) and abbreviations (argparse expands `--po` to `--port`) are
-# refused as well.
-PLATFORM_OPTIONS = {
-    "--host": "the platform binds servers to 127.0.0.1",
-    "--port": "the platform allocates ports",
-    "--uds": "the platform serves over TCP on its own port",
-    "--api-key": "access control is the platform's",
-    "--served-model-name": "set `served_model_name` instead",
-    "--model": "set `model_path` or `artifact_id` instead",
-    "--lora-modules": "deploy an adapter artifact instead",
-    "--config": "a config file could override the options the platform owns",
-    "--middleware": "it imports arbitrary code into the server",
-    "--tool-parser-plugin": "it imports arbitrary code into the server",
-    "--ssl-keyfile": "health probes speak plain HTTP on loopback",
-    "--ssl-certfile": "health probes speak plain HTTP on loopback",
-    "--ssl-ca-certs": "health probes speak plain HTTP on loopback",
-    "--root-path": "health probes use the server's own paths",
-    "--headless": "a headless server has no API to probe",
-}
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+STAFF_ALLOWED = AsVllmReads()
 
 
 class BadExtraArgs(InvalidInput):
@@ -52,43 +36,145 @@ def _is_option(word: str) -> bool:
     return word.startswith("-") and not NUMBER.match(word) and word != "-"
 
 
-def _refusal(option: str) -> str | None:
-    name = option.split("=", 1)[0].replace("_", "-")
-    if name in PLATFORM_OPTIONS:
-        return f"`{name}` is set by the platform ({PLATFORM_OPTIONS[name]})."
-    if name.startswith("--") and len(name) > 2:
-        for owned in PLATFORM_OPTIONS:
-            if owned.startswith(name):
-                return f"`{name}` abbreviates `{owned}`, which is set by the platform ({PLATFORM_OPTIONS[owned]})."
-    return None
+def _spelling(word: str) -> str:
+    """An option as vLLM reads it: `--max_num_seqs` is `--max-num-seqs`."""
+    return "--" + word[2:].replace("_", "-") if word.startswith("--") else word
 
 
-def parse_extra_args(text: str) -> list[str]:
-    """Split `extra_args` into argv words; each option may carry one value.
+def allowed_options() -> list[str]:
+    return sorted(ALLOWED)
 
-    Accepted: `--flag`, `--option value`, `--option=value`, short options (`-tp 1`).
-    Refused: unbalanced quotes, a word that is neither an option nor the value of
-    the option before it, and the options the platform owns.
+
+def _unknown(spelling: str) -> BadExtraArgs:
+    options = vllm_options()
+    spellings = list(options.spellings())
+    near = [name for name in spellings if name.startswith(spelling)] or difflib.get_close_matches(
+        spelling, spellings, cutoff=0.8
+    )
+    hint = f"; did you mean {', '.join(f'`{name}`' for name in sorted(near)[:3])}?" if near else ""
+    return BadExtraArgs(f"extra_args: `{spelling}` is not an option of vllm serve {options.version}{hint}")
+
+
+def _refused(option: VllmOption) -> BadExtraArgs:
+    because = f" ({REFUSED_BECAUSE[option.name]})" if option.name in REFUSED_BECAUSE else ""
+    return BadExtraArgs(
+        f"extra_args: `{option.name}` is not among the vLLM options users may pass{because}. "
+        f"Allowed: {', '.join(allowed_options())}; staff may allow more for one deployment in the admin.",
+        allowed=allowed_options(),
+    )
+
+
+def _option(spelling: str, staff_allowed: Collection[str]) -> tuple[VllmOption, Shape]:
+    option = vllm_options().lookup(spelling)
+    if option is None:
+        raise _unknown(spelling)
+    if option.name in PLATFORM_OPTIONS:
+        raise BadExtraArgs(f"extra_args: `{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+    if option.name in staff_allowed:
+        return option, STAFF_ALLOWED
+    if option.name not in ALLOWED:
+        raise _refused(option)
+    return option, ALLOWED[option.name]
+
+
+def check_extra_args(text: str, *, folders: ModelFolders, staff_allowed: Collection[str] = ()) -> list[str]:
+    """The argv words `extra_args` stands for, each option allowed and each value of its shape; else BadExtraArgs.
+
+    Accepted: `--option`, `--option value`, `--option=value`, vLLM's short spellings
+    (`-tp 1`), for the options of vllm_policy.ALLOWED and those in `staff_allowed`.
+    Option names are written out as vLLM reads them, and path values as the absolute
+    path that was checked.
     """
     try:
-        tokens = shlex.split(text)
+        words = shlex.split(text)
     except ValueError as exc:
         raise BadExtraArgs(f"extra_args cannot be split like a shell command line: {exc}.") from exc
-    previous_takes_value = False
-    for token in tokens:
-        if _is_option(token):
-            refusal = _refusal(token)
-            if refusal:
-                raise BadExtraArgs(f"extra_args: {refusal}")
-            previous_takes_value = "=" not in token
-        elif previous_takes_value:
-            previous_takes_value = False
-        else:
+    argv: list[str] = []
+    given: set[str] = set()
+    position = 0
+    while position < len(words):
+        word = words[position]
+        if not _is_option(word):
             raise BadExtraArgs(
-                f"extra_args: {token!r} is not an option and does not follow one as its value; "
+                f"extra_args: {word[:80]!r} is not an option and does not follow one as its value; "
                 "give options as `--name value` or `--name=value`."
             )
-    return tokens
+        spelling, equals, inline = word.partition("=")
+        spelling = _spelling(spelling)
+        option, shape = _option(spelling, staff_allowed)
+        if option.name in given:
+            raise BadExtraArgs(f"extra_args: `{option.name}` is given twice.")
+        given.add(option.name)
+        position += 1
+        following: list[str] = []
+        while position < len(words) and not _is_option(words[position]) and _takes_more(option, following, equals):
+            following.append(words[position])
+            position += 1
+        values = [inline, *following] if equals else following
+        argv += _checked(spelling, option, shape, values, folders, joined=bool(equals))
+    return argv
+
+
+def _takes_more(option: VllmOption, taken: list[str], equals: str) -> bool:
+    """Whether the next word, not an option itself, is one more value of `option` (as argparse would take it)."""
+    if equals or option.values == 0:
+        return False
+    if option.values in (1, "?"):
+        return not taken
+    return option.values in ("+", "*") or (isinstance(option.values, int) and len(taken) < option.values)
+
+
+def _checked(
+    spelling: str, option: VllmOption, shape: Shape, values: list[str], folders: ModelFolders, *, joined: bool
+) -> list[str]:
+    if option.values == 0:
+        if values:
+            raise BadExtraArgs(f"extra_args: `{spelling}` takes no value.")
+        return [spelling]
+    if not values and option.values not in ("?", "*"):
+        raise BadExtraArgs(f"extra_args: `{spelling}` needs a value: {shape.describe(option)}.")
+    checked = []
+    for value in values:
+        try:
+            checked.append(shape.check(value, option, folders))
+        except ValueError as exc:
+            raise BadExtraArgs(
+                f"extra_args: `{spelling}` {value[:80]!r} {exc}; it takes {shape.describe(option)}."
+            ) from None
+    # One word as given, and always for a value starting with -, which argparse could take for an option.
+    if len(checked) == 1 and (joined or checked[0].startswith("-")):
+        return [f"{spelling}={checked[0]}"]
+    return [spelling, *checked]
+
+
+def policy_problems() -> list[str]:
+    """Where vllm_policy disagrees with the vLLM options of vllm_options.json (after a vLLM upgrade, say)."""
+    options = vllm_options()
+    problems = []
+    for name, shape in ALLOWED.items():
+        option = options.lookup(name)
+        if option is None or option.name != name:
+            problems.append(f"{name} is allowed but vllm serve {options.version} has no option of that first spelling")
+        elif not shape.fits(option):
+            problems.append(f"{name} is allowed as {type(shape).__name__}, which cannot check its {option.type} values")
+    for name in [*PLATFORM_OPTIONS, *REFUSED_BECAUSE]:
+        if options.lookup(name) is None:
+            problems.append(f"{name} is refused but vllm serve {options.version} has no such option")
+    problems += [f"{name} is both allowed and set by the platform" for name in set(ALLOWED) & set(PLATFORM_OPTIONS)]
+    return problems
+
+
+def check_staff_allowed(names: Sequence[str]) -> list[str]:
+    """The vLLM options staff allow on a deployment, by their first spelling; BadExtraArgs for unknown or owned ones."""
+    allowed = []
+    for name in names:
+        option = vllm_options().lookup(_spelling(name))
+        if option is None:
+            raise _unknown(_spelling(name))
+        if option.name in PLATFORM_OPTIONS:
+            raise BadExtraArgs(f"`{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+        allowed.append(option.name)
+    return list(dict.fromkeys(allowed))
 
 
 @dataclass(frozen=True)

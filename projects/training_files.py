@@ -60,12 +60,12 @@ def path_problem(value: str) -> str | None:
     return None
 
 
-def check_relative_path(value: str) -> str:
-    """Return `value` unchanged when it is a safe name relative to the training directory; else UnsafePath."""
+def check_relative_path(value: str, *, root_name: str = "the training directory") -> str:
+    """Return `value` unchanged when it is a safe name relative to `root_name`; else UnsafePath."""
     if not value or not value.strip():
         raise UnsafePath("must not be empty")
     if PurePosixPath(value).is_absolute():
-        raise UnsafePath("must be relative to the training directory, not absolute")
+        raise UnsafePath(f"must be relative to {root_name}, not absolute")
     problem = path_problem(value)
     if problem:
         raise UnsafePath(problem)
@@ -86,10 +86,12 @@ def clean_training_path(value: str) -> str:
         raise ValidationError(f"{value!r} {exc}", code="unsafe_path") from None
 
 
-def resolve_training_file(relative: str, *, root: Path | None = None) -> Path:
-    """The absolute path of a checked relative name, refusing symlinks out of the root."""
+def resolve_training_file(
+    relative: str, *, root: Path | None = None, root_name: str = "the training directory"
+) -> Path:
+    """The absolute path of a checked relative name, refusing symlinks out of the root (called `root_name`)."""
     base = Path(root or settings.HOST_TRAINING_DIR).resolve()
-    resolved = (base / check_relative_path(relative)).resolve()
+    resolved = (base / check_relative_path(relative, root_name=root_name)).resolve()
     if not resolved.is_relative_to(base):
-        raise UnsafePath("resolves outside the training directory")
+        raise UnsafePath(f"resolves outside {root_name}")
     return resolved

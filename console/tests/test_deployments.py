@@ -3,11 +3,16 @@ vLLM needs a GPU, which these machines lack) through the real VLLM_COMMAND templ
 
 from __future__ import annotations
 
+import html
+import shlex
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.tests.conftest import supervise_until
+from deployments.tests.extra_args_probes import DANGEROUS, SHAPES
 from gpus.models import GpuClaim
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +107,27 @@ def test_it_offers_a_released_artifact_from_the_run_page(owner_session, fake_vll
     assert link in run_page
     form = owner_session.get(link).content.decode()
     assert f'<option value="{artifact.pk}" selected>qwen-finetune / run-001 / checkpoint-40</option>' in form
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "named"), [*DANGEROUS, *((refused, option) for option, (_, refused) in sorted(SHAPES.items()))]
+)
+def test_it_refuses_extra_args_beyond_the_allowlist(owner_session, fake_vllm, tiny_model, extra_args, named):
+    response = start(owner_session, tiny_model, extra_args=extra_args)
+
+    assert response.status_code == 400
+    assert f"`{named}`" in html.unescape(response.content.decode())
+    assert not Deployment.objects.exists()
+
+
+def test_it_starts_a_server_with_every_allowed_option(owner_session, fake_vllm, tiny_model, settings):
+    extra_args = " ".join(allowed for allowed, _ in SHAPES.values())
+
+    response = start(owner_session, tiny_model, extra_args=extra_args)
+
+    assert response.status_code == 302, html.unescape(response.content.decode())
+    argv = Deployment.objects.get().argv
+    given = {shlex.split(allowed)[0].partition("=")[0] for allowed, _ in SHAPES.values()}
+    assert given <= {word.partition("=")[0] for word in argv}
+    template = Path(settings.MODELS_DIR, tiny_model, "chat_template.jinja").resolve()
+    assert argv[argv.index("--chat-template") + 1] == str(template)  # the file that was checked

@@ -24,6 +24,15 @@ FAKE_VLLM_COMMAND = (
 )
 
 
+def fake_behaviour(settings, options: str) -> None:
+    """Make the stand-in server behave so (`--fake-load-seconds 1.5`, `--fake-ignore-sigterm`...).
+
+    Its behaviour options go into the command template, which operators own: they are
+    no vLLM options, so the allowlist of `extra_args` would refuse them.
+    """
+    settings.VLLM_COMMAND = f"{FAKE_VLLM_COMMAND} {options}"
+
+
 def supervise_until(deployment_id, status: str, *, timeout: float = 15.0) -> Deployment:
     """Run supervisor ticks (the real loop body) until the deployment reaches `status`."""
     supervisor = DeploymentSupervisor()
@@ -66,10 +75,11 @@ def fake_vllm(settings, port_range_base):
 
 @pytest.fixture
 def tiny_model(settings) -> str:
-    """A model folder under MODELS_DIR; returns its relative path."""
+    """A model folder under MODELS_DIR, with its chat template; returns its relative path."""
     folder = Path(settings.MODELS_DIR) / "models" / "tiny-llama"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "chat_template.jinja").write_text("{% for message in messages %}{{ message.content }}{% endfor %}")
     return "models/tiny-llama"
 
 

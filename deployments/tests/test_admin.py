@@ -1,13 +1,18 @@
-"""The deployments admin: operators list, filter, search, and stop through the service."""
+"""The deployments admin: operators list, filter, search and stop through the service, and start a
+deployment allowing more vLLM options (console/admin.py)."""
 
 from __future__ import annotations
+
+import html
 
 import pytest
 
 from audit.models import AuditEvent
+from conftest import make_user, session_client
 from deployments.models import Deployment
 from deployments.services import create_deployment
 from deployments.tests.conftest import server_of
+from deployments.vllm import quoted
 from gpus.models import GpuClaim
 from llmplatform import processes
 
@@ -62,3 +67,47 @@ def test_it_stops_selected_deployments_through_the_service(admin_client, owner, 
     assert processes.group_members(server_of(deployment).pid) == []
     assert not GpuClaim.objects.exists()
     assert AuditEvent.objects.filter(object_id=str(deployment.pk), verb="stop", actor=staff).exists()
+
+
+def start_in_admin(client, tiny_model, **fields):
+    body = {"model_path": tiny_model, "health_path": "/health", "preferred_gpu": "", **fields}
+    return client.post("/admin/deployments/deployment/add/", body)
+
+
+@pytest.mark.slow
+def test_it_starts_a_deployment_with_the_options_staff_allow(admin_client, staff, fake_vllm, tiny_model):
+    plain_staff = session_client(make_user("night-operator", is_staff=True))  # no permission to add deployments
+    assert plain_staff.get("/admin/deployments/deployment/add/").status_code == 403
+    assert b"--max-num-seqs" in admin_client.get("/admin/deployments/deployment/add/").content
+
+    response = start_in_admin(
+        admin_client,
+        tiny_model,
+        extra_args="--trust-remote-code --max-num-seqs 100000",
+        allowed_extra_flags="--trust-remote-code, --max-num-seqs",
+    )
+
+    deployment = Deployment.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/{deployment.pk}/change/")
+    assert deployment.allowed_extra_flags == ["--trust-remote-code", "--max-num-seqs"]
+    assert quoted(deployment.argv).endswith("--trust-remote-code --max-num-seqs 100000")
+    event = AuditEvent.objects.get(object_id=str(deployment.pk), action="create")
+    assert event.actor == staff and event.via == "admin"
+    assert event.changes["allowed_extra_flags"] == ["--trust-remote-code", "--max-num-seqs"]
+    assert b"--trust-remote-code" in admin_client.get(response["Location"]).content
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"extra_args": "--trust-remote-code"}, "`--trust-remote-code` is not among the vLLM options users may pass"),
+        ({"extra_args": "--port 80", "allowed_extra_flags": "--port"}, "`--port` is set by the platform"),
+        ({"allowed_extra_flags": "--no-such-option"}, "`--no-such-option` is not an option of vllm serve"),
+    ],
+)
+def test_it_refuses_options_staff_did_not_or_may_not_allow(admin_client, fake_vllm, tiny_model, fields, reason):
+    response = start_in_admin(admin_client, tiny_model, **fields)
+
+    assert response.status_code == 400
+    assert reason in html.unescape(response.content.decode())
+    assert not Deployment.objects.exists()

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from conftest import client_for
+from deployments.tests.conftest import fake_behaviour
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -45,7 +46,8 @@ def post_concurrently(user, bodies: list[dict]) -> list:
 
 def test_it_gives_each_gpu_to_one_request_only(owner, fake_vllm, tiny_model, settings):
     settings.GPU_IDS = "0,1,2"
-    body = {"model_path": tiny_model, "extra_args": "--fake-load-seconds 60"}
+    fake_behaviour(settings, "--fake-load-seconds 60")
+    body = {"model_path": tiny_model}
 
     responses = post_concurrently(owner, [body] * 8)
 
@@ -57,7 +59,8 @@ def test_it_gives_each_gpu_to_one_request_only(owner, fake_vllm, tiny_model, set
 
 
 def test_it_gives_a_preferred_gpu_to_one_request_only(owner, fake_vllm, tiny_model):
-    body = {"model_path": tiny_model, "preferred_gpu": 1, "extra_args": "--fake-load-seconds 60"}
+    fake_behaviour(fake_vllm, "--fake-load-seconds 60")
+    body = {"model_path": tiny_model, "preferred_gpu": 1}
 
     responses = post_concurrently(owner, [body] * 6)
 

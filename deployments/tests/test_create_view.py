@@ -13,10 +13,11 @@ from audit.models import AuditEvent
 from deployments.models import Deployment
 from deployments.services import create_deployment
 from deployments.tests.conftest import FAKE_VLLM, supervise_until
+from deployments.tests.extra_args_probes import DANGEROUS, SHAPES
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim
 from llmplatform import processes
-from llmplatform.errors import InvalidInput
+from llmplatform.errors import InvalidInput, NotPermitted
 from llmplatform.testing import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -143,9 +144,69 @@ def test_it_refuses_extra_args_the_platform_owns_or_cannot_read(owner_client, fa
 
 
 def test_it_passes_checked_extra_args_on_verbatim(owner_client, fake_vllm, tiny_model):
-    info = deploy(owner_client, model_path=tiny_model, extra_args="--dtype=half --seed -1 --enforce-eager").json()
+    info = deploy(owner_client, model_path=tiny_model, extra_args="--dtype=half --seed 7 --enforce-eager").json()
 
-    assert shlex.split(info["vllm_cmd"])[-4:] == ["--dtype=half", "--seed", "-1", "--enforce-eager"]
+    assert shlex.split(info["vllm_cmd"])[-4:] == ["--dtype=half", "--seed", "7", "--enforce-eager"]
+
+
+@pytest.mark.parametrize(("extra_args", "named"), DANGEROUS)
+def test_it_refuses_options_that_reach_beyond_the_deployment(owner_client, fake_vllm, tiny_model, extra_args, named):
+    response = deploy(owner_client, model_path=tiny_model, extra_args=extra_args)
+
+    assert response.status_code == 400, response.json()
+    assert f"`{named}`" in response.json()["detail"]
+    assert not Deployment.objects.exists()
+
+
+def test_it_says_which_options_are_allowed(owner_client, fake_vllm, tiny_model):
+    response = deploy(owner_client, model_path=tiny_model, extra_args="--worker-cls evil.Worker")
+
+    body = response.json()
+    assert "(it imports Python code into the server)" in body["detail"]
+    assert "Allowed: " in body["detail"] and "staff may allow more" in body["detail"]
+    assert "--max-num-seqs" in body["allowed"] and "--worker-cls" not in body["allowed"]
+
+
+@pytest.mark.parametrize("option", sorted(SHAPES))
+def test_it_takes_an_allowed_option_only_with_a_value_of_its_shape(owner_client, fake_vllm, tiny_model, option):
+    allowed, refused = SHAPES[option]
+
+    refusal = deploy(owner_client, model_path=tiny_model, extra_args=refused)
+    response = deploy(owner_client, model_path=tiny_model, extra_args=allowed)
+
+    assert refusal.status_code == 400
+    assert f"`{option}`" in refusal.json()["detail"]
+    assert response.status_code == 201, response.json()
+    given = shlex.split(allowed)[0].partition("=")[0]
+    assert given in [word.partition("=")[0] for word in shlex.split(response.json()["vllm_cmd"])]
+
+
+def test_it_serves_the_chat_template_it_checked(owner_client, fake_vllm, tiny_model, settings):
+    info = deploy(owner_client, model_path=tiny_model, extra_args="--chat-template chat_template.jinja").json()
+
+    template = Path(settings.MODELS_DIR, tiny_model, "chat_template.jinja").resolve()
+    assert shlex.split(info["vllm_cmd"])[-2:] == ["--chat-template", str(template)]
+
+
+def test_it_refuses_a_chat_template_that_links_out_of_the_model_folder(owner_client, fake_vllm, tiny_model, settings):
+    Path(settings.MODELS_DIR, tiny_model, "evil.jinja").symlink_to("/etc/passwd")
+
+    response = deploy(owner_client, model_path=tiny_model, extra_args="--chat-template evil.jinja")
+
+    assert response.status_code == 400
+    assert "resolves outside the deployment's model folder or the models directory" in response.json()["detail"]
+
+
+def test_it_lets_only_staff_allow_options_beyond_the_policy(owner, fake_vllm, tiny_model):
+    with pytest.raises(NotPermitted):
+        create_deployment(
+            actor=owner,
+            model_path=tiny_model,
+            extra_args="--trust-remote-code",
+            allowed_extra_flags=["--trust-remote-code"],
+        )
+
+    assert not Deployment.objects.exists()
 
 
 def test_it_requires_a_model_path(owner_client, fake_vllm):

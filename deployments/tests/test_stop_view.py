@@ -7,7 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from deployments.allocation import port_is_bindable
 from deployments.models import Deployment
-from deployments.tests.conftest import server_of, supervise_until
+from deployments.tests.conftest import fake_behaviour, server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.testing import wait_for
@@ -15,8 +15,8 @@ from llmplatform.testing import wait_for
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def start(client, tiny_model, extra_args="", **body) -> dict:
-    response = client.post("/deployments", {"model_path": tiny_model, "extra_args": extra_args, **body}, format="json")
+def start(client, tiny_model, **body) -> dict:
+    response = client.post("/deployments", {"model_path": tiny_model, **body}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -58,7 +58,8 @@ def test_it_refuses_to_stop_twice(owner_client, fake_vllm, tiny_model):
 
 def test_it_leaves_a_server_that_ignores_sigterm_running_without_force(owner_client, fake_vllm, tiny_model, settings):
     settings.DEPLOY_STOP_GRACE_SECONDS = 0.5
-    info = start(owner_client, tiny_model, "--fake-ignore-sigterm")
+    fake_behaviour(settings, "--fake-ignore-sigterm")
+    info = start(owner_client, tiny_model)
     supervise_until(info["deployment_id"], "running")
 
     response = owner_client.delete(f"/deployments/{info['deployment_id']}")
@@ -73,7 +74,8 @@ def test_it_leaves_a_server_that_ignores_sigterm_running_without_force(owner_cli
 
 def test_it_kills_the_whole_group_with_force(owner_client, fake_vllm, tiny_model, settings):
     settings.DEPLOY_STOP_GRACE_SECONDS = 0.5
-    info = start(owner_client, tiny_model, "--fake-ignore-sigterm")
+    fake_behaviour(settings, "--fake-ignore-sigterm")
+    info = start(owner_client, tiny_model)
     wait_for(lambda: engine_started(info), timeout=15, what="the engine child")
     members = [member for pid in processes.group_members(info["pid"]) if (member := processes.identify(pid))]
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment
 from deployments.services import create_deployment
-from deployments.tests.conftest import server_of, supervise_until
+from deployments.tests.conftest import fake_behaviour, server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.models import SupervisorLease
@@ -28,8 +28,9 @@ def status_of(deployment: Deployment) -> str:
     return Deployment.objects.get(pk=deployment.pk).status
 
 
-def test_it_probes_until_sigterm_then_exits_cleanly(owner, platform_process, tiny_model):
-    deployment = create_deployment(actor=owner, model_path=tiny_model, extra_args="--fake-load-seconds 0.5")
+def test_it_probes_until_sigterm_then_exits_cleanly(owner, platform_process, tiny_model, settings):
+    fake_behaviour(settings, "--fake-load-seconds 0.5")
+    deployment = create_deployment(actor=owner, model_path=tiny_model)
     supervisor = platform_process("supervise", "deployments")
 
     wait_for(lambda: status_of(deployment) == "running", timeout=30, what="the supervisor to see it running")

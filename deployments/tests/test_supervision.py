@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from deployments.models import Deployment
 from deployments.services import create_deployment, supervise
 from deployments.supervisor import DeploymentSupervisor
-from deployments.tests.conftest import server_of, supervise_until
+from deployments.tests.conftest import fake_behaviour, server_of, supervise_until
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.testing import wait_for
@@ -23,12 +23,13 @@ from llmplatform.testing import wait_for
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def deploy(owner, tiny_model, extra_args="") -> Deployment:
-    return create_deployment(actor=owner, model_path=tiny_model, extra_args=extra_args)
+def deploy(owner, tiny_model) -> Deployment:
+    return create_deployment(actor=owner, model_path=tiny_model)
 
 
 def test_it_reports_starting_while_the_port_refuses_then_running(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-load-seconds 1.5")
+    fake_behaviour(fake_vllm, "--fake-load-seconds 1.5")
+    deployment = deploy(owner, tiny_model)
 
     supervise(deployment)
 
@@ -55,7 +56,8 @@ def test_it_stays_starting_until_v1_models_lists_the_served_name(owner, fake_vll
 
 
 def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5")
+    fake_behaviour(fake_vllm, "--fake-unhealthy-after 1.5")
+    deployment = deploy(owner, tiny_model)
     supervise_until(deployment.pk, "running")
 
     unhealthy = supervise_until(deployment.pk, "unhealthy")
@@ -67,7 +69,8 @@ def test_it_marks_a_server_unhealthy_after_failed_probes(owner, fake_vllm, tiny_
 
 
 def test_it_marks_a_server_running_again_when_it_recovers(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-unhealthy-after 1.5 --fake-unhealthy-for 2")
+    fake_behaviour(fake_vllm, "--fake-unhealthy-after 1.5 --fake-unhealthy-for 2")
+    deployment = deploy(owner, tiny_model)
     first_ready_at = supervise_until(deployment.pk, "running").ready_at
     supervise_until(deployment.pk, "unhealthy")
 
@@ -79,7 +82,8 @@ def test_it_marks_a_server_running_again_when_it_recovers(owner, fake_vllm, tiny
 
 def test_it_marks_a_server_unhealthy_when_loading_takes_too_long(owner, fake_vllm, tiny_model, settings):
     settings.DEPLOY_STARTUP_TIMEOUT_SECONDS = 0.3
-    deployment = deploy(owner, tiny_model, "--fake-load-seconds 60")
+    fake_behaviour(fake_vllm, "--fake-load-seconds 60")
+    deployment = deploy(owner, tiny_model)
 
     unhealthy = supervise_until(deployment.pk, "unhealthy")
 
@@ -87,7 +91,8 @@ def test_it_marks_a_server_unhealthy_when_loading_takes_too_long(owner, fake_vll
 
 
 def test_it_marks_a_crashed_server_failed_keeping_its_last_log_lines(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-crash-after 0.3")
+    fake_behaviour(fake_vllm, "--fake-crash-after 0.3")
+    deployment = deploy(owner, tiny_model)
 
     failed = supervise_until(deployment.pk, "failed")
 
@@ -128,7 +133,8 @@ def test_it_gives_up_on_a_deployment_whose_server_was_never_started(owner, fake_
 
 
 def test_it_finishes_a_stop_whose_requester_died(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-ignore-sigterm")
+    fake_behaviour(fake_vllm, "--fake-ignore-sigterm")
+    deployment = deploy(owner, tiny_model)
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now() - timedelta(hours=1))
 
     stopped = supervise_until(deployment.pk, "stopped")
@@ -139,7 +145,8 @@ def test_it_finishes_a_stop_whose_requester_died(owner, fake_vllm, tiny_model):
 
 
 def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-crash-after 0")
+    fake_behaviour(fake_vllm, "--fake-crash-after 0")
+    deployment = deploy(owner, tiny_model)
     wait_for(lambda: not processes.is_running(server_of(deployment)), timeout=15, what="the crash")
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())
 
@@ -149,7 +156,8 @@ def test_it_leaves_a_deployment_being_stopped_to_its_stopper(owner, fake_vllm, t
 
 
 def test_it_does_not_call_a_server_failed_when_a_stop_began_after_it_looked(owner, fake_vllm, tiny_model):
-    deployment = deploy(owner, tiny_model, "--fake-crash-after 0")  # as the supervisor read it
+    fake_behaviour(fake_vllm, "--fake-crash-after 0")
+    deployment = deploy(owner, tiny_model)  # as the supervisor read it
     Deployment.objects.filter(pk=deployment.pk).update(stop_requested_at=timezone.now())  # a DELETE arrives
     wait_for(lambda: not processes.is_running(server_of(deployment)), timeout=15, what="the server to exit")
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from deployments.models import Deployment
 from deployments.services import create_deployment
 from deployments.supervisor import DeploymentSupervisor
+from deployments.tests.conftest import fake_behaviour
 from llmplatform import leases, supervision
 from llmplatform.models import SupervisorLease
 
@@ -31,7 +32,8 @@ def test_it_has_work_while_a_deployment_of_this_host_is_live(settings):
 
 @pytest.mark.slow
 def test_it_supervises_once_from_the_command_line(owner, fake_vllm, tiny_model, capsys):
-    deployment = create_deployment(actor=owner, model_path=tiny_model, extra_args="--fake-load-seconds 30")
+    fake_behaviour(fake_vllm, "--fake-load-seconds 30")
+    deployment = create_deployment(actor=owner, model_path=tiny_model)
 
     call_command("supervise", "deployments", "--once")
 
