@@ -29,6 +29,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput
+from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,14 @@ def create_deployment(
     preferred_gpu: int | None = None,
     gpu_type: str = "",
     health_path: str = "/health",
+    project: Project | None = None,
 ) -> Deployment:
     """Check the request, claim a GPU and a port, start the server; a DomainError when it cannot.
 
     Returns the deployment in `starting` (or `failed` if its process could not even
-    be started). Nothing is left behind when a check or an allocation fails.
+    be started). Nothing is left behind when a check or an allocation fails. It is
+    owned by `actor` and shared with `project`: by default, a run's artifact is served
+    for the team of the run's project.
     """
     reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
@@ -76,6 +80,7 @@ def create_deployment(
     with transaction.atomic():
         deployment = Deployment.objects.create(
             created_by=actor,
+            project=project or (source.artifact.run.project if source.artifact else None),
             model_path=source.model_path,
             artifact=source.artifact,
             served_model_name=source.served_model_name,
