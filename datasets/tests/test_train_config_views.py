@@ -214,6 +214,12 @@ def test_it_refuses_to_share_with_a_project_the_uploader_does_not_see(outsider_c
     assert stored_files(training_dir) == project_files and not TrainConfig.objects.exists()
 
 
+def test_it_refuses_a_project_reference_no_project_can_have(owner_client, project):
+    response = put_config(owner_client, SEED_SFT_YAML, project="qwen\x00finetune")
+
+    assert (response.status_code, response.json()["field"]) == (400, "project")
+
+
 def test_it_adds_a_config_without_replacing_the_current_one(owner_client):
     put_config(owner_client, SEED_SFT_YAML, "current.yaml")
 
