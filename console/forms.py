@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -190,9 +190,11 @@ class SharingForm(forms.Form):
         help_text=_("The project's creator and members will see it; only you and staff change it."),
     )
 
-    def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: AbstractBaseUser | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["project"].queryset = Project.objects.visible_to(user).order_by("name")
+        projects = Project.objects.visible_to(user).order_by("name")
+        # `fields` holds copies of the declared fields, typed only as Field.
+        cast(forms.ModelChoiceField, self.fields["project"]).queryset = projects
         self.order_fields([*(name for name in self.fields if name != "project"), "project"])
 
 

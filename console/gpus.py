@@ -46,7 +46,7 @@ def visible_holders(user: AbstractBaseUser | AnonymousUser, claims: Iterable[Gpu
     ids: dict[str, list[str]] = {HolderKind.RUN: [], HolderKind.DEPLOYMENT: []}
     for claim in claims:
         ids.setdefault(claim.holder_kind, []).append(claim.holder_id)
-    seen = set()
+    seen: set[tuple[str, str]] = set()
     for kind, holders in ((HolderKind.RUN, visible_runs(user)), (HolderKind.DEPLOYMENT, visible_deployments(user))):
         if ids[kind]:
             seen |= {(kind, str(pk)) for pk in holders.filter(pk__in=ids[kind]).values_list("pk", flat=True)}

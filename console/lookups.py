@@ -9,11 +9,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
-from datasets.models import Dataset, DatasetFile, TrainConfig
-from deployments.models import Deployment
+from datasets.models import Dataset, DatasetFile, DatasetQuerySet, TrainConfig, TrainConfigQuerySet
+from deployments.models import Deployment, DeploymentQuerySet
 from projects.models import Project
 from runs.models import Run
 
@@ -32,7 +32,7 @@ def run_for(user: User, project_id: UUID, run_id: UUID) -> Run:
     return get_object_or_404(visible_runs(user).select_related("project"), pk=run_id, project_id=project_id)
 
 
-def visible_datasets(user: User) -> QuerySet[Dataset]:
+def visible_datasets(user: User) -> DatasetQuerySet:
     return Dataset.objects.visible_to(user)
 
 
@@ -48,11 +48,11 @@ def dataset_file_for(user: User, dataset_id: UUID, upload_id: UUID) -> DatasetFi
     return get_object_or_404(files, pk=upload_id, dataset=dataset_id)
 
 
-def visible_configs(user: User) -> QuerySet[TrainConfig]:
+def visible_configs(user: User) -> TrainConfigQuerySet:
     return TrainConfig.objects.visible_to(user).select_related("created_by", "dataset", "project")
 
 
-def visible_deployments(user: User) -> QuerySet[Deployment]:
+def visible_deployments(user: User) -> DeploymentQuerySet:
     return Deployment.objects.visible_to(user).select_related("created_by", "project").prefetch_related("tag_set")
 
 

@@ -122,6 +122,6 @@ class DeidJobAdmin(AuditedModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def get_fields(self, request: HttpRequest, obj: DeidJob | None = None) -> list[str]:
-        fields = list(super().get_fields(request, obj))
+    def get_fields(self, request: HttpRequest, obj: DeidJob | None = None):
+        fields = super().get_fields(request, obj)
         return fields if services.may_reveal_mapping(request.user) else [name for name in fields if name != "seed"]

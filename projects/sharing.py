@@ -63,9 +63,6 @@ class Shared(models.Model):
     class Meta:
         abstract = True
 
-    def can_view(self, user: User) -> bool:
-        return type(self)._default_manager.visible_to(user).filter(pk=self.pk).exists()
-
     def can_change(self, user: User | None) -> bool:
         return is_owner_or_staff(user, self.created_by_id)
 

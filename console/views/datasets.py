@@ -85,7 +85,7 @@ def dataset_detail(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         **dataset_files_context(dataset),
         **deid_jobs_context(request, dataset),
         "can_change": dataset.can_change(request.user),
-        "parent_visible": dataset.parent is not None and dataset.parent.can_view(request.user),
+        "parent_visible": visible_datasets(request.user).filter(pk=dataset.parent_id).exists(),
         "deid_form": DatasetDeidForm(initial={"policy": DEFAULT_POLICY_NAME}),
     }
     return render(request, "datasets/detail.html", context)
