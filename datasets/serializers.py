@@ -93,6 +93,9 @@ class TrainConfigSerializer(serializers.ModelSerializer):
     dataset_id = serializers.UUIDField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     project_id = shared_with_field()
+    is_current = serializers.BooleanField(
+        read_only=True, help_text="Its owner's current config (each user has one: /v1/train-config)."
+    )
 
     class Meta:
         model = TrainConfig

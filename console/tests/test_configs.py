@@ -56,13 +56,16 @@ def test_it_still_checks_csrf(owner):
 
 
 def test_it_lists_configs_to_those_they_are_shared_with(member_session, outsider_session, owner_session, project):
-    owner_session.post(UPLOAD, {"file": SimpleUploadedFile("team.yaml", SFT_YAML), "project": project.pk})
+    team_upload = {"file": SimpleUploadedFile("team.yaml", SFT_YAML), "project": project.pk, "current": "on"}
+    owner_session.post(UPLOAD, team_upload)
     owner_session.post(UPLOAD, {"file": SimpleUploadedFile("mine.yaml", SFT_YAML)})
     team, mine = TrainConfig.objects.get(filename="team.yaml"), TrainConfig.objects.get(filename="mine.yaml")
+    team_page = reverse("console:config-detail", args=[team.pk])
 
     listed = member_session.get(reverse("console:config-list")).content.decode()
     assert "team.yaml" in listed and "mine.yaml" not in listed
-    assert member_session.get(reverse("console:config-detail", args=[team.pk])).status_code == 200
+    assert "badge-release" not in member_session.get(team_page).content.decode()  # alice's current, not bob's
+    assert "badge-release" in owner_session.get(team_page).content.decode()
     assert member_session.get(reverse("console:config-detail", args=[mine.pk])).status_code == 404
     assert "team.yaml" not in outsider_session.get(reverse("console:config-list")).content.decode()
     assert outsider_session.get(reverse("console:config-detail", args=[team.pk])).status_code == 404
