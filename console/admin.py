@@ -34,7 +34,9 @@ class StartingDeploymentAdmin(DeploymentAdmin):
         """Start a deployment through the service, as the console does, with the options staff allow besides."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = StaffDeploymentForm(request.POST or None, gpu_rows=gpu_rows(), released=released_artifacts(request.user))
+        form = StaffDeploymentForm(
+            request.POST or None, gpu_rows=gpu_rows(request.user), released=released_artifacts(request.user)
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 deployment = services.create_deployment(actor=request.user, **form.service_arguments())

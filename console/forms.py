@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from llmplatform.users import Visitor
 from projects.models import (
     Project,
     ProjectQuerySet,
@@ -199,7 +200,26 @@ class TagForm(forms.Form):
     notes = forms.CharField(label=_("Notes"), required=False, max_length=10000)
 
 
-class DatasetForm(forms.Form):
+class SharingForm(forms.Form):
+    """A form for something its user will own and may share with one of their projects (projects.sharing)."""
+
+    project = forms.ModelChoiceField(
+        label=_("Share with project"),
+        queryset=Project.objects.none(),
+        required=False,
+        empty_label=_("No project: only you and staff"),
+        help_text=_("The project's creator and members will see it; only you and staff change it."),
+    )
+
+    def __init__(self, *args: Any, user: Visitor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        projects = Project.objects.visible_to(user).order_by("name")
+        # `fields` holds copies of the declared fields, typed only as Field.
+        cast(forms.ModelChoiceField, self.fields["project"]).queryset = projects
+        self.order_fields([*(name for name in self.fields if name != "project"), "project"])
+
+
+class DatasetForm(SharingForm):
     """What datasets.services.create_dataset takes."""
 
     name = forms.CharField(label=_("Name"), max_length=200)
@@ -210,7 +230,7 @@ class DatasetForm(forms.Form):
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ConfigUploadForm(forms.Form):
+class ConfigUploadForm(SharingForm):
     """The fields beside the YAML file itself (which streams in through datasets.uploads)."""
 
     task_type = forms.ChoiceField(
@@ -222,7 +242,7 @@ class ConfigUploadForm(forms.Form):
     current = forms.BooleanField(label=_("Make it the current config"), required=False, initial=True)
 
 
-class DeploymentForm(forms.Form):
+class DeploymentForm(SharingForm):
     """What deployments.services.create_deployment takes; the GPU picker lists this host's GPUs."""
 
     model_path = forms.CharField(
@@ -308,7 +328,13 @@ class DatasetDeidForm(forms.Form):
         to_field_name="name",
         empty_label=None,
     )
-    seed = forms.IntegerField(label=_("Seed"), initial=0, min_value=MIN_SEED, max_value=MAX_SEED)
+    seed = forms.IntegerField(
+        label=_("Seed"),
+        required=False,
+        min_value=MIN_SEED,
+        max_value=MAX_SEED,
+        help_text=_("Empty: a random, secret one. An earlier job's seed gives its pseudonyms again."),
+    )
     name = forms.CharField(
         label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
     )

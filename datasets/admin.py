@@ -1,5 +1,7 @@
 """Operators' view of datasets, files and configs: searchable, validation reports visible.
 
+Staff see every row (projects.sharing) and may share a dataset or config with a project here.
+
 Deleting goes through the services, so the files on disk go with the records (and the
 services write the audit events, hence `log_deletions` keeps only Django's own log).
 """
@@ -47,10 +49,10 @@ class DatasetFileInline(admin.TabularInline):
 
 @admin.register(Dataset)
 class DatasetAdmin(ServiceDeletingAdmin[Dataset]):
-    list_display = ["name", "task_type", "type", "created_by", "created_at"]
-    list_filter = ["task_type"]
+    list_display = ["name", "task_type", "type", "created_by", "project", "personal_data", "created_at"]
+    list_filter = ["task_type", "personal_data"]
     search_fields = ["name", "description", "id"]
-    raw_id_fields = ["parent", "created_by"]
+    raw_id_fields = ["parent", "created_by", "project"]
     inlines = [DatasetFileInline]
 
     def remove(self, request: HttpRequest, obj: Dataset) -> None:
@@ -93,10 +95,12 @@ class DatasetFileAdmin(ServiceDeletingAdmin[DatasetFile]):
 
 @admin.register(TrainConfig)
 class TrainConfigAdmin(ServiceDeletingAdmin[TrainConfig]):
-    list_display = ["filename", "task_type", "is_current", "size", "created_by", "uploaded_at"]
+    list_display = ["filename", "task_type", "is_current", "size", "created_by", "project", "uploaded_at"]
     list_filter = ["task_type", "is_current"]
     search_fields = ["filename", "stored_name", "dataset_reference", "id"]
-    readonly_fields = [field.name for field in TrainConfig._meta.fields]
+    raw_id_fields = ["project"]
+    # Only whom it is shared with may change; the YAML is what was validated.
+    readonly_fields = [field.name for field in TrainConfig._meta.fields if field.name != "project"]
 
     def remove(self, request: HttpRequest, obj: TrainConfig) -> None:
         services.delete_train_config(config=obj, actor=request.user)

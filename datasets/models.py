@@ -12,9 +12,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.users import Visitor
+from projects.sharing import Shared, SharedQuerySet
 
 # Folders under HOST_TRAINING_DIR, named once.
 DATASETS_FOLDER = "datasets"
@@ -56,12 +58,13 @@ class DatasetStatus(models.TextChoices):
     INVALID = "invalid", _("Invalid")
 
 
-def may_change(user: Visitor, created_by_id: int | None) -> bool:
-    """Everybody signed in reads; only the creator or staff change or delete."""
-    return bool(user.is_authenticated and (user.is_staff or user.pk == created_by_id))
+class DatasetQuerySet(SharedQuerySet["Dataset"]):
+    def team_may_see(self) -> Q:
+        """Raw personal data stays with its owner (and staff), whatever project it is shared with."""
+        return Q(personal_data=False)
 
 
-class Dataset(models.Model):
+class Dataset(Shared):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     # A free-form kind of data the client names ("text2text"); `task_type` is what validation follows.
@@ -71,11 +74,20 @@ class Dataset(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Derived datasets (e.g. a de-identified copy) point at their source.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
+    personal_data = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Raw personal data (it was de-identified into a copy): only its owner and staff see it, "
+            "even when it is shared with a project."
+        ),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DatasetQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -91,9 +103,6 @@ class Dataset(models.Model):
             if status in statuses:
                 return DatasetStatus(status.value)
         return DatasetStatus.EMPTY
-
-    def can_change(self, user: Visitor) -> bool:
-        return may_change(user, self.created_by_id)
 
 
 class DatasetFileQuerySet(models.QuerySet["DatasetFile"]):
@@ -170,7 +179,8 @@ class DatasetFile(models.Model):
         return round(min(self.validated_bytes / self.bytes, 1.0), 4)
 
     def can_change(self, user: Visitor) -> bool:
-        return may_change(user, self.created_by_id)
+        """Writing, finishing or removing a file changes its dataset: the dataset's owner and staff."""
+        return self.dataset.can_change(user)
 
 
 class ValidatedPiece(models.Model):
@@ -192,13 +202,17 @@ class ValidatedPiece(models.Model):
         return f"{self.dataset_file_id} [{self.start}, {self.end})"
 
 
-class TrainConfigQuerySet(models.QuerySet["TrainConfig"]):
-    def current(self) -> TrainConfig | None:
-        return self.filter(is_current=True).first()
+class TrainConfigQuerySet(SharedQuerySet["TrainConfig"]):
+    def current_of(self, user: Visitor) -> TrainConfig | None:
+        """The user's own current config: /v1/train-config keeps one per user."""
+        if not user.is_authenticated:
+            return None
+        return self.filter(is_current=True, created_by=user).first()
 
 
-class TrainConfig(models.Model):
-    """An uploaded training YAML; the newest one uploaded through /v1/train-config is current."""
+class TrainConfig(Shared):
+    """An uploaded training YAML. Each user has one current config: the newest they uploaded
+    through /v1/train-config (or asked to be current)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     filename = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
@@ -224,7 +238,7 @@ class TrainConfig(models.Model):
         ordering = ["-uploaded_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_train_config"
+                fields=["created_by"], condition=Q(is_current=True), name="one_current_train_config_per_user"
             )
         ]
 
@@ -234,6 +248,3 @@ class TrainConfig(models.Model):
     @property
     def absolute_path(self) -> Path:
         return training_path(self.relative_path)
-
-    def can_change(self, user: Visitor) -> bool:
-        return may_change(user, self.created_by_id)

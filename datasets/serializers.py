@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from datasets.models import Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
+from projects.serializers import share_with_field, shared_with_field
 
 
 class DatasetCreateSerializer(serializers.Serializer):
@@ -17,6 +18,7 @@ class DatasetCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     metadata = serializers.DictField(required=False, default=dict)
+    project = share_with_field()
 
 
 class DatasetCreatedSerializer(serializers.Serializer):
@@ -91,6 +93,10 @@ class TrainConfigSerializer(serializers.ModelSerializer):
     )
     dataset_id = serializers.UUIDField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    project_id = shared_with_field()
+    is_current = serializers.BooleanField(
+        read_only=True, help_text="Its owner's current config (each user has one: /v1/train-config)."
+    )
 
     class Meta:
         model = TrainConfig
@@ -108,6 +114,7 @@ class TrainConfigSerializer(serializers.ModelSerializer):
             "is_current",
             "warnings",
             "created_by",
+            "project_id",
         ]
 
 
@@ -133,6 +140,7 @@ class TrainConfigUploadSerializer(serializers.Serializer):
     task_type = serializers.ChoiceField(
         choices=TaskType.choices, required=False, help_text="For a YAML that neither declares nor implies one."
     )
+    project = share_with_field()
 
 
 class TrainConfigDeletedSerializer(serializers.Serializer):
@@ -146,6 +154,7 @@ class DatasetRecordSerializer(serializers.ModelSerializer):
     upload_progress = serializers.SerializerMethodField()
     parent_id = serializers.UUIDField(allow_null=True)
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    project_id = shared_with_field()
 
     class Meta:
         model = Dataset
@@ -163,11 +172,14 @@ class DatasetRecordSerializer(serializers.ModelSerializer):
             "upload_progress",
             "parent_id",
             "created_by",
+            "project_id",
+            "personal_data",
         ]
 
     @extend_schema_field(TrainConfigSerializer(allow_null=True))
     def get_train_config(self, dataset: Dataset) -> dict[str, Any] | None:
-        """The newest training config whose `dataset` names one of this dataset's files."""
+        """The newest training config whose `dataset` names one of this dataset's files (the
+        view prefetches only the configs the caller sees)."""
         configs = list(dataset.train_configs.all())
         return TrainConfigSerializer(configs[0]).data if configs else None
 

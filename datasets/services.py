@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -58,6 +59,7 @@ from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLarge
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 from llmplatform.users import Actor
+from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,9 @@ def create_dataset(
     metadata: dict[str, Any] | None = None,
     created_by: Actor,
     parent: Dataset | None = None,
+    project: Project | None = None,
 ) -> Dataset:
+    """A dataset owned by `created_by`, shared with `project` when one is given (projects.sharing)."""
     if task_type not in TaskType.values:
         raise InvalidInput(f"task_type must be one of {', '.join(TaskType.values)}.", field="task_type")
     dataset = Dataset.objects.create(
@@ -93,13 +97,19 @@ def create_dataset(
         task_type=task_type,
         metadata=metadata or {},
         parent=parent,
+        project=project,
         created_by=signed_in(created_by),
     )
     record_event(
         actor=created_by,
         action=AuditAction.CREATE,
         target=dataset,
-        changes={"name": name, "task_type": task_type, "parent": str(parent.pk) if parent else None},
+        changes={
+            "name": name,
+            "task_type": task_type,
+            "parent": str(parent.pk) if parent else None,
+            "project": str(project.pk) if project else None,
+        },
     )
     return dataset
 
@@ -605,9 +615,16 @@ def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
 
 
 def upload_train_config(
-    *, staged: StagedFile, filename: str, created_by: Actor, make_current: bool = True, task_type: str | None = None
+    *,
+    staged: StagedFile,
+    filename: str,
+    created_by: Actor,
+    make_current: bool = True,
+    task_type: str | None = None,
+    project: Project | None = None,
 ) -> TrainConfig:
-    """Check an uploaded training YAML and keep it as a record (the current one by default).
+    """Check an uploaded training YAML and keep it as a record owned by `created_by` (shared
+    with `project` when one is given); by default it becomes the uploader's current config.
 
     Refused (InvalidInput, with the list of problems as `errors`) when it is not YAML,
     not a mapping, or lacks what its task type requires; nothing is kept then.
@@ -628,7 +645,10 @@ def upload_train_config(
         config_id = uuid.uuid4()
         stored_name = f"{config_id}_{name}"
         reference = (report.dataset or "").removeprefix("./")
-        linked_file = DatasetFile.objects.filter(relative_path=reference).first() if reference else None
+        uploader = signed_in(created_by)
+        # Linked only to a dataset the uploader sees: the link shows the dataset's id.
+        readable_files = DatasetFile.objects.filter(dataset__in=Dataset.objects.visible_to(uploader or AnonymousUser()))
+        linked_file = readable_files.filter(relative_path=reference).first() if reference else None
         fields = {
             "id": config_id,
             "filename": name,
@@ -642,14 +662,20 @@ def upload_train_config(
             "dataset_id": linked_file.dataset_id if linked_file else None,
             "warnings": report.warnings,
             "is_current": make_current,
-            "created_by": signed_in(created_by),
+            "created_by": uploader,
+            "project": project,
         }
         config = _create_config(fields, staged)
     record_event(
         actor=created_by,
         action=AuditAction.CREATE,
         target=config,
-        changes={"filename": name, "task_type": config.task_type, "current": make_current},
+        changes={
+            "filename": name,
+            "task_type": config.task_type,
+            "current": make_current,
+            "project": str(project.pk) if project else None,
+        },
     )
     return config
 
@@ -658,15 +684,15 @@ def _create_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
     try:
         return _insert_config(fields, staged)
     except IntegrityError:
-        # Another upload became current between our update and our insert: once more.
+        # Another upload of the same user became current between our update and our insert: once more.
         return _insert_config(fields, staged)
 
 
 def _insert_config(fields: dict[str, Any], staged: StagedFile) -> TrainConfig:
-    """Insert the record (taking over "current" when asked) and rename the file into place."""
+    """Insert the record (taking over its uploader's "current" when asked) and rename the file into place."""
     with transaction.atomic():
         if fields["is_current"]:
-            TrainConfig.objects.filter(is_current=True).update(is_current=False)
+            TrainConfig.objects.filter(is_current=True, created_by=fields["created_by"]).update(is_current=False)
         config = TrainConfig.objects.create(**fields)
         staged.publish(training_path(fields["relative_path"]))
     return config

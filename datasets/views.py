@@ -1,6 +1,8 @@
 """Datasets, uploads and training configs over REST (paths from the contract, exactly).
 
 Views stay thin: they check permissions, read the request, and call `services`.
+Who sees and changes what is `projects.sharing`'s rule: a dataset, file or config
+hidden from the caller is a 404, one they see but may not change a 403.
 Uploads never go through `request.data` with Django's default handlers: the
 multipart parser streams the `file` part to disk (`datasets.uploads`).
 """
@@ -48,6 +50,8 @@ from datasets.uploads import StagingMultiPartParser, received_file
 from datasets.validation import read_records
 from llmplatform.api import PAGED, LengthRequired
 from llmplatform.errors import ConflictingState, InvalidInput, NotFound
+from projects.serializers import share_with_field
+from projects.sharing import project_to_share_with
 
 PREVIEW_MAX_LIMIT = 200
 CHUNK_MEDIA_TYPES = ("application/octet-stream", "application/offset+octet-stream")
@@ -59,7 +63,12 @@ ERROR_RESPONSES = {
 
 def _deny_unless_allowed(request: Request, obj: Dataset | DatasetFile | TrainConfig) -> None:
     if not obj.can_change(request.user):
-        raise PermissionDenied("Only the user who created it, or staff, may change or delete it.")
+        raise PermissionDenied("Only its owner, or staff, may change or delete it.")
+
+
+def visible_files(request: Request) -> QuerySet[DatasetFile]:
+    """Files of the datasets the caller sees."""
+    return DatasetFile.objects.select_related("dataset").filter(dataset__in=Dataset.objects.visible_to(request.user))
 
 
 class StagingUploadMixin:
@@ -87,8 +96,11 @@ class DatasetViewSet(
     lookup_url_kwarg = "dataset_id"
 
     def get_queryset(self) -> QuerySet[Dataset]:
-        queryset = Dataset.objects.select_related("created_by").prefetch_related(
-            "files", Prefetch("train_configs", TrainConfig.objects.select_related("created_by"))
+        configs = TrainConfig.objects.visible_to(self.request.user).select_related("created_by")
+        queryset = (
+            Dataset.objects.visible_to(self.request.user)
+            .select_related("created_by")
+            .prefetch_related("files", Prefetch("train_configs", configs))
         )
         if task_type := self.request.query_params.get("task_type"):
             queryset = queryset.filter(task_type=task_type)
@@ -115,7 +127,9 @@ class DatasetViewSet(
     def create(self, request: Request) -> Response:
         body = DatasetCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        dataset = services.create_dataset(created_by=request.user, **body.validated_data)
+        fields = dict(body.validated_data)
+        project = project_to_share_with(request.user, fields.pop("project", None))
+        dataset = services.create_dataset(created_by=request.user, project=project, **fields)
         return Response(DatasetCreatedSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -126,7 +140,7 @@ class DatasetViewSet(
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
-        summary="Delete a dataset and every file it stored (creator or staff)",
+        summary="Delete a dataset and every file it stored (owner or staff)",
         responses={204: None, 403: OpenApiResponse(description="Not yours"), 404: ERROR_RESPONSES[404]},
     )
     def destroy(self, request: Request, *args, **kwargs) -> Response:
@@ -148,6 +162,7 @@ class DatasetViewSet(
         responses={
             201: DatasetUploadedSerializer,
             400: ERROR_RESPONSES[400],
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
             404: ERROR_RESPONSES[404],
             413: OpenApiResponse(description="Larger than MAX_SMALL_FILE_BYTES; nothing kept"),
             415: OpenApiResponse(description="Not multipart/form-data"),
@@ -165,6 +180,7 @@ class DatasetViewSet(
         if request.method == "GET":
             page = self.paginate_queryset(dataset.files.order_by("created_at", "id"))
             return self.get_paginated_response(DatasetFileSerializer(page, many=True).data)
+        _deny_unless_allowed(request, dataset)  # before a byte of the upload is read
         upload = received_file(request)
         dataset_file = services.publish_staged_file(
             dataset=dataset, staged=upload.staged, filename=upload.name, created_by=request.user
@@ -224,6 +240,7 @@ class DatasetViewSet(
         responses={
             201: UploadSessionSerializer,
             400: ERROR_RESPONSES[400],
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
             404: ERROR_RESPONSES[404],
             413: OpenApiResponse(description="Larger than MAX_LARGE_FILE_BYTES"),
             507: OpenApiResponse(description="Not enough disk space"),
@@ -232,6 +249,7 @@ class DatasetViewSet(
     @action(detail=True, methods=["post"])
     def uploads(self, request: Request, dataset_id: str) -> Response:
         dataset = self.get_object()
+        _deny_unless_allowed(request, dataset)
         body = UploadSessionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         dataset_file = services.start_resumable_upload(dataset=dataset, created_by=request.user, **body.validated_data)
@@ -268,7 +286,7 @@ class UploadView(APIView):
     """One upload: its offset (resume), its chunks, and abort / removal."""
 
     def _upload(self, upload_id: str) -> DatasetFile:
-        return get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id)
+        return get_object_or_404(visible_files(self.request), pk=upload_id)
 
     @extend_schema(
         summary="An upload and the offset to resume from (HEAD: just the Upload-Offset/Upload-Length headers)",
@@ -287,6 +305,8 @@ class UploadView(APIView):
         request={"application/octet-stream": OpenApiTypes.BINARY},
         responses={
             200: UploadSessionSerializer,
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
+            404: ERROR_RESPONSES[404],
             409: OpenApiResponse(description="Wrong offset (`received_bytes` says where to resume) or not uploading"),
             413: OpenApiResponse(description="The chunk goes past total_bytes"),
             415: OpenApiResponse(description="Body is not application/octet-stream"),
@@ -318,7 +338,7 @@ class UploadView(APIView):
         return self.patch(request, upload_id)
 
     @extend_schema(
-        summary="Abort an upload, or remove an uploaded file (creator or staff)",
+        summary="Abort an upload, or remove an uploaded file (the dataset's owner or staff)",
         responses={
             200: UploadAbortedSerializer,
             403: OpenApiResponse(description="Not yours"),
@@ -340,11 +360,13 @@ class UploadFinishView(APIView):
         responses={
             200: DatasetFileReportSerializer,
             400: OpenApiResponse(description="SHA-256 mismatch: the upload was discarded"),
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
+            404: ERROR_RESPONSES[404],
             409: OpenApiResponse(description="Bytes missing (`received_bytes`), or not uploading"),
         },
     )
     def post(self, request: Request, upload_id: str) -> Response:
-        dataset_file = get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id)
+        dataset_file = get_object_or_404(visible_files(request), pk=upload_id)
         _deny_unless_allowed(request, dataset_file)
         dataset_file = services.finish_resumable_upload(dataset_file=dataset_file, actor=request.user)
         return Response(DatasetFileReportSerializer(dataset_file).data)
@@ -362,14 +384,16 @@ class TrainConfigUploadMixin(StagingUploadMixin):
 
     def _upload(self, request: Request, *, make_current: bool) -> TrainConfig:
         upload = received_file(request)
-        task_type = request.data.get("task_type") or None
-        return services.upload_train_config(
-            staged=upload.staged,
-            filename=upload.name,
-            created_by=request.user,
-            make_current=make_current,
-            task_type=task_type,
-        )
+        with upload.staged:  # a refused project leaves nothing behind either
+            project = project_to_share_with(request.user, request.data.get("project"))
+            return services.upload_train_config(
+                staged=upload.staged,
+                filename=upload.name,
+                created_by=request.user,
+                make_current=make_current,
+                task_type=request.data.get("task_type") or None,
+                project=project,
+            )
 
 
 UPLOAD_CONFIG_RESPONSES = {
@@ -381,16 +405,20 @@ UPLOAD_CONFIG_RESPONSES = {
 
 @extend_schema(tags=["train-config"])
 class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
-    """The single current training config (every upload is also kept: /v1/train-configs)."""
+    """The caller's single current training config (every upload is also kept: /v1/train-configs).
+
+    Each user has their own: one user's upload never replaces, and their DELETE never
+    removes, another's current config.
+    """
 
     def _current(self) -> TrainConfig:
-        config = TrainConfig.objects.current()
+        config = TrainConfig.objects.current_of(self.request.user)
         if config is None:
-            raise NotFound("No training config has been uploaded.")
+            raise NotFound("You have no current training config; upload one with PUT /v1/train-config.")
         return config
 
     @extend_schema(
-        summary="Upload a training YAML and make it the current one",
+        summary="Upload a training YAML and make it your current one",
         request={"multipart/form-data": TrainConfigUploadSerializer},
         responses={200: TrainConfigUploadedSerializer, **UPLOAD_CONFIG_RESPONSES},
     )
@@ -399,7 +427,7 @@ class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
         return Response(TrainConfigUploadedSerializer(config).data)
 
     @extend_schema(
-        summary="The current training config", responses={200: TrainConfigSummarySerializer, 404: ERROR_RESPONSES[404]}
+        summary="Your current training config", responses={200: TrainConfigSummarySerializer, 404: ERROR_RESPONSES[404]}
     )
     def get(self, request: Request) -> Response:
         config = self._current()
@@ -408,12 +436,11 @@ class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
         )
 
     @extend_schema(
-        summary="Delete the current training config (creator or staff)",
+        summary="Delete your current training config",
         responses={200: TrainConfigDeletedSerializer, 404: ERROR_RESPONSES[404]},
     )
     def delete(self, request: Request) -> Response:
         config = self._current()
-        _deny_unless_allowed(request, config)
         services.delete_train_config(config=config, actor=request.user)
         return Response(TrainConfigDeletedSerializer({"status": "train_config_deleted"}).data)
 
@@ -427,14 +454,13 @@ class TrainConfigViewSet(
 ):
     """Every uploaded training config, each nameable by a project's training_yaml_name."""
 
-    queryset = TrainConfig.objects.select_related("created_by")
     lookup_url_kwarg = "config_id"
 
     def get_serializer_class(self):
         return TrainConfigDetailSerializer if self.action == "retrieve" else TrainConfigSerializer
 
     def get_queryset(self) -> QuerySet[TrainConfig]:
-        queryset = super().get_queryset()
+        queryset = TrainConfig.objects.visible_to(self.request.user).select_related("created_by")
         if task_type := self.request.query_params.get("task_type"):
             queryset = queryset.filter(task_type=task_type)
         return queryset
@@ -454,7 +480,7 @@ class TrainConfigViewSet(
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
-        summary="Upload a training YAML without making it current (unless `current=true`)",
+        summary="Upload a training YAML without making it your current one (unless `current=true`)",
         request={
             "multipart/form-data": inline_serializer(
                 "TrainConfigCreateForm",
@@ -462,6 +488,7 @@ class TrainConfigViewSet(
                     "file": serializers.FileField(),
                     "task_type": serializers.CharField(required=False),
                     "current": serializers.BooleanField(required=False, default=False),
+                    "project": share_with_field(),
                 },
             )
         },
@@ -473,8 +500,12 @@ class TrainConfigViewSet(
         return Response(TrainConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Delete a training config and its file (creator or staff)",
-        responses={200: TrainConfigDeletedSerializer, 403: OpenApiResponse(description="Not yours")},
+        summary="Delete a training config and its file (owner or staff)",
+        responses={
+            200: TrainConfigDeletedSerializer,
+            403: OpenApiResponse(description="Not yours"),
+            404: ERROR_RESPONSES[404],
+        },
     )
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         config = self.get_object()

@@ -109,7 +109,8 @@ class DeidPolicyAdmin(AuditedModelAdmin):
 
 @admin.register(DeidJob)
 class DeidJobAdmin(AuditedModelAdmin):
-    """Jobs are started through the API or console; here operators watch them."""
+    """Jobs are started through the API or console; here operators watch them. A job's seed
+    is shown only to holders of the deid.view_pii_mapping permission, as in the API."""
 
     list_display = ["target_name", "status", "progress", "policy_name", "policy_version_label", "lines", "created_at"]
     list_filter = ["status", "policy_name"]
@@ -122,3 +123,7 @@ class DeidJobAdmin(AuditedModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def get_fields(self, request: HttpRequest, obj: DeidJob | None = None):
+        fields = super().get_fields(request, obj)
+        return fields if services.may_reveal_mapping(request.user) else [name for name in fields if name != "seed"]

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from deid.engine import Deidentifier, PolicyConfig
 from llmplatform.transitions import StatusTransitions
+from llmplatform.users import Visitor
 
 DEFAULT_POLICY_NAME = "default"
 # A pseudonym seed is any 64-bit signed integer (what DeidJob.seed stores).
@@ -113,6 +115,15 @@ FINISHED_JOB_STATUSES = frozenset({DeidJobStatus.SUCCEEDED, DeidJobStatus.FAILED
 class DeidJobQuerySet(models.QuerySet["DeidJob"]):
     def active(self) -> DeidJobQuerySet:
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
+
+    def visible_to(self, user: Visitor) -> DeidJobQuerySet:
+        """A job reads raw personal data: staff see every job; others the ones they started or whose
+        source dataset they own. A project the source is shared with gives its team the copy, not the job."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(Q(created_by=user) | Q(source__created_by=user))
 
 
 class DeidJob(StatusTransitions):

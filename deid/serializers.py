@@ -172,18 +172,31 @@ class DeidPolicyVersionSerializer(serializers.Serializer):
 
 class DatasetDeidentifyRequestSerializer(serializers.Serializer):
     policy_id = serializers.CharField(max_length=64, default="default")
-    seed = StrictIntegerField(default=0, min_value=MIN_SEED, max_value=MAX_SEED)
+    seed = StrictIntegerField(
+        required=False,
+        min_value=MIN_SEED,
+        max_value=MAX_SEED,
+        help_text=(
+            "Pseudonyms follow from the policy and the seed. Leave it out for a random one (anyone who knows "
+            "it can check a guessed original against a pseudonym); give an earlier job's to get its pseudonyms."
+        ),
+    )
     name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="The new dataset's name (default: <source>-deid)."
     )
 
 
 class DeidJobSerializer(serializers.ModelSerializer):
+    """A job; its `seed` only for holders of the deid.view_pii_mapping permission (the context's request user)."""
+
     source_dataset_id = serializers.UUIDField(source="source.pk", read_only=True, default=None)
     target_dataset_id = serializers.UUIDField(source="target.pk", read_only=True, default=None)
     policy_id = serializers.CharField(source="policy_name", read_only=True)
     policy_version = serializers.CharField(source="policy_version_label", read_only=True)
     progress = serializers.FloatField(read_only=True, help_text="0..1, by bytes read.")
+    seed = serializers.IntegerField(
+        read_only=True, required=False, help_text="Only for holders of the deid.view_pii_mapping permission."
+    )
 
     class Meta:
         model = DeidJob
@@ -210,3 +223,10 @@ class DeidJobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, job: DeidJob) -> dict:
+        data = super().to_representation(job)
+        request = self.context.get("request")
+        if not services.may_reveal_mapping(request.user if request else None):
+            del data["seed"]
+        return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from audit.services import record_event, signed_in
 from datasets import services as dataset_services
 from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import Deidentifier, PolicyConfig, Replacement
-from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
+from deid.models import DEFAULT_POLICY_NAME, MAX_SEED, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, FileReport, deidentify_file
 from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
 from llmplatform.users import Actor
@@ -112,6 +113,8 @@ def delete_policy(*, policy: DeidPolicy, actor: Actor) -> None:
 
 
 def may_reveal_mapping(user: Actor) -> bool:
+    """Whether `user` may see what links pseudonyms to personal data: the originals of a
+    mapping, and a job's seed (with it, a guessed original can be checked against a pseudonym)."""
     return user is not None and user.has_perm(PII_MAPPING_PERMISSION)
 
 
@@ -186,21 +189,37 @@ def _source_files(dataset: Dataset) -> list[DatasetFile]:
     return list(dataset.files.stored().order_by("created_at", "id"))
 
 
+def random_seed() -> int:
+    """A seed nobody can guess: what a job gets when none is asked for."""
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+@transaction.atomic
 def start_dataset_deidentification(
-    *, dataset: Dataset, policy: DeidPolicy, seed: int = 0, name: str = "", actor: Actor
+    *, dataset: Dataset, policy: DeidPolicy, seed: int | None = None, name: str = "", actor: Actor
 ) -> DeidJob:
     """Queue a job that writes a scrubbed copy of every stored file of `dataset` into a
-    new dataset derived from it, with the policy's current version."""
+    new dataset derived from it, with the policy's current version.
+
+    Only the dataset's owner and staff may: from now on the dataset counts as raw
+    personal data, seen by them alone, while the copy is shared with the dataset's
+    project. Without a `seed` the job draws a random one (a known seed lets anyone check
+    a guessed original against a pseudonym with `deidentify:test`).
+    """
+    if not dataset.can_change(actor):
+        raise NotPermitted("Only the dataset's owner or staff may de-identify it.")
     files = _source_files(dataset)
     if not files:
         raise NothingToDeidentify(f"Dataset {dataset.name!r} has no stored file to de-identify.")
+    Dataset.objects.filter(pk=dataset.pk).update(personal_data=True)
+    dataset.personal_data = True
     job = DeidJob.objects.create(
         source=dataset,
         policy=policy,
         policy_version=policy.current_version,
         policy_name=policy.name,
         policy_version_label=policy.current.label,
-        seed=seed,
+        seed=random_seed() if seed is None else seed,
         target_name=name or f"{dataset.name}-deid",
         total_bytes=sum(f.bytes for f in files),
         created_by=signed_in(actor),
@@ -299,6 +318,7 @@ def _scrub_dataset(job: DeidJob) -> None:
         },
         created_by=job.created_by,
         parent=source,
+        project=source.project,
     )
     DeidJob.objects.filter(pk=job.pk).update(target=target)
     job.target = target

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -133,48 +133,64 @@ class DeidPolicyViewSet(
         return self.get_paginated_response(DeidPolicyVersionSerializer(page, many=True).data)
 
 
+def job_body(request: Request, job: DeidJob) -> dict:
+    return DeidJobSerializer(job, context={"request": request}).data
+
+
 class DatasetDeidentifyView(APIView):
     """`/v1/datasets/{id}/deidentify`: POST starts a job writing a scrubbed copy of every
     file into a new dataset derived from this one (the source is never modified); GET
     lists this dataset's jobs, newest first."""
 
-    def _dataset(self, dataset_id) -> Dataset:
-        dataset = Dataset.objects.filter(pk=dataset_id).first()
+    def _dataset(self, request: Request, dataset_id) -> Dataset:
+        dataset = Dataset.objects.visible_to(request.user).filter(pk=dataset_id).first()
         if dataset is None:
             raise NotFound(f"No dataset {dataset_id}.")
         return dataset
 
     @extend_schema(
         request=DatasetDeidentifyRequestSerializer,
-        responses={202: DeidJobSerializer},
+        responses={
+            202: DeidJobSerializer,
+            403: OpenApiResponse(description="Only the dataset's owner and staff de-identify it."),
+            404: OpenApiResponse(description="No such dataset visible to you, or no such policy."),
+        },
         operation_id="dataset_deidentify",
     )
     def post(self, request: Request, dataset_id) -> Response:
-        dataset = self._dataset(dataset_id)
+        dataset = self._dataset(request, dataset_id)
         serializer = DatasetDeidentifyRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         policy = policy_or_404(data["policy_id"])
         job = services.start_dataset_deidentification(
-            dataset=dataset, policy=policy, seed=data["seed"], name=data.get("name", ""), actor=request.user
+            dataset=dataset, policy=policy, seed=data.get("seed"), name=data.get("name", ""), actor=request.user
         )
-        return Response(DeidJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(job_body(request, job), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        parameters=PAGED, responses={200: DeidJobSerializer(many=True)}, operation_id="dataset_deidentify_jobs"
+        parameters=PAGED,
+        responses={
+            200: DeidJobSerializer(many=True),
+            404: OpenApiResponse(description="No such dataset visible to you."),
+        },
+        operation_id="dataset_deidentify_jobs",
     )
     def get(self, request: Request, dataset_id) -> Response:
-        dataset = self._dataset(dataset_id)
-        jobs = DeidJob.objects.filter(source=dataset).select_related("source", "target").order_by("-created_at", "-id")
-        return paged_response(request, jobs, DeidJobSerializer)
+        dataset = self._dataset(request, dataset_id)
+        jobs = DeidJob.objects.visible_to(request.user).filter(source=dataset).select_related("source", "target")
+        return paged_response(request, jobs.order_by("-created_at", "-id"), DeidJobSerializer)
 
 
 class DeidJobView(APIView):
     """`GET /v1/deid-jobs/{id}`: a job's status, progress and counts per entity type."""
 
-    @extend_schema(responses={200: DeidJobSerializer}, operation_id="deid_job")
+    @extend_schema(
+        responses={200: DeidJobSerializer, 404: OpenApiResponse(description="No such job visible to you.")},
+        operation_id="deid_job",
+    )
     def get(self, request: Request, job_id) -> Response:
-        job = DeidJob.objects.select_related("source", "target").filter(pk=job_id).first()
+        job = DeidJob.objects.visible_to(request.user).select_related("source", "target").filter(pk=job_id).first()
         if job is None:
             raise NotFound(f"No de-identification job {job_id}.")
-        return Response(DeidJobSerializer(job).data)
+        return Response(job_body(request, job))

@@ -26,6 +26,7 @@ class DeploymentAdmin(AuditedModelAdmin):
         "pid",
         "host",
         "created_by",
+        "project",
         "started_at",
         "stopped_at",
     ]
@@ -33,6 +34,7 @@ class DeploymentAdmin(AuditedModelAdmin):
     search_fields = ["id", "model_path", "served_model_name", "model_version", "tag_set__value"]
     date_hierarchy = "created_at"
     inlines = [DeploymentTagInline]
+    raw_id_fields = ["project"]  # staff share a deployment with a project's team here
     actions = ["stop_deployments", "force_stop_deployments"]
     readonly_fields = [
         "id",

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from llmplatform import processes
 from llmplatform.processes import ProcessIdentity
 from llmplatform.transitions import StatusTransitions
+from projects.sharing import Shared, SharedQuerySet
 
 
 class DeploymentStatus(models.TextChoices):
@@ -36,7 +37,7 @@ LIVE_STATUSES = frozenset({DeploymentStatus.STARTING, DeploymentStatus.RUNNING, 
 ENDED_STATUSES = frozenset({DeploymentStatus.STOPPED, DeploymentStatus.FAILED})
 
 
-class DeploymentQuerySet(models.QuerySet["Deployment"]):
+class DeploymentQuerySet(SharedQuerySet["Deployment"]):
     def live(self) -> DeploymentQuerySet:
         return self.filter(status__in=LIVE_STATUSES)
 
@@ -51,7 +52,7 @@ class DeploymentQuerySet(models.QuerySet["Deployment"]):
         return self.filter(Q(model_path=model) | Q(served_model_name=model))
 
 
-class Deployment(StatusTransitions):
+class Deployment(Shared, StatusTransitions):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(
         max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.STARTING, db_index=True

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.vllm import quoted
+from projects.serializers import share_with_field, shared_with_field
 
 
 class DeploymentCreateSerializer(serializers.Serializer):
@@ -59,6 +60,7 @@ class DeploymentCreateSerializer(serializers.Serializer):
     health_path = serializers.CharField(
         required=False, max_length=200, default="/health", help_text="A plain absolute path probed on the server."
     )
+    project = share_with_field()
 
 
 class DeploymentInfoSerializer(serializers.ModelSerializer):
@@ -71,6 +73,7 @@ class DeploymentInfoSerializer(serializers.ModelSerializer):
     vllm_cmd = serializers.SerializerMethodField(help_text="The server's exact argv, shell-quoted.")
     artifact_id = serializers.UUIDField(read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    project_id = shared_with_field()
     last_log_lines = serializers.SerializerMethodField()
 
     class Meta:
@@ -100,6 +103,7 @@ class DeploymentInfoSerializer(serializers.ModelSerializer):
             "failed_probes",
             "last_log_lines",
             "created_by",
+            "project_id",
         ]
         read_only_fields = fields
 

@@ -30,6 +30,7 @@ from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput, NotPermitted
 from llmplatform.users import Actor, Visitor
+from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,16 @@ def create_deployment(
     gpu_type: str = "",
     health_path: str = "/health",
     allowed_extra_flags: Sequence[str] = (),
+    project: Project | None = None,
 ) -> Deployment:
     """Check the request, claim a GPU and a port, start the server; a DomainError when it cannot.
 
     `extra_args` may hold the vLLM options of deployments.vllm_policy, and those
     of `allowed_extra_flags`, which only staff may give. Returns the deployment in
     `starting` (or `failed` if its process could not even be started). Nothing is
-    left behind when a check or an allocation fails.
+    left behind when a check or an allocation fails. It is owned by `actor` and
+    shared with `project`: by default, a run's artifact is served for the team of
+    the run's project.
     """
     reason = probes.check_health_path(health_path) or _check_labels(tags=tags, model_version=model_version)
     if reason:
@@ -83,6 +87,7 @@ def create_deployment(
     with transaction.atomic():
         deployment = Deployment.objects.create(
             created_by=signed_in(actor),
+            project=project or (source.artifact.run.project if source.artifact else None),
             model_path=source.model_path,
             artifact=source.artifact,
             served_model_name=source.served_model_name,

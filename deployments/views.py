@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from deployments import logs, services
-from deployments.models import Deployment
+from deployments.models import Deployment, DeploymentQuerySet
 from deployments.serializers import (
     DeploymentCreateSerializer,
     DeploymentInfoSerializer,
@@ -22,10 +22,11 @@ from deployments.serializers import (
     DeploymentStopQuerySerializer,
 )
 from llmplatform.api import PAGED, get_or_404, paged_response
+from projects.sharing import project_to_share_with
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input; `detail` says what is wrong."),
-    404: OpenApiResponse(description="No such deployment (or artifact)."),
+    404: OpenApiResponse(description="No such deployment visible to you (or artifact)."),
     409: OpenApiResponse(description="No free GPU or port, the preferred GPU is held, or the state forbids it."),
 }
 
@@ -45,20 +46,23 @@ ERRORS = {
     destroy=extend_schema(
         summary="Stop a deployment's server (SIGTERM its process group; with force, SIGKILL)",
         parameters=[DeploymentStopQuerySerializer],
-        responses={200: DeploymentRemovedSerializer, 403: OpenApiResponse(description="Not its creator."), **ERRORS},
+        responses={200: DeploymentRemovedSerializer, 403: OpenApiResponse(description="Not its owner."), **ERRORS},
     ),
 )
 class DeploymentViewSet(viewsets.ViewSet):
-    """Any signed-in user sees deployments; their creator or staff stop them."""
+    """Deployments are seen by their owner, the team of the project they are shared with, and
+    staff (projects.sharing); their owner or staff stop them."""
+
+    def _visible(self) -> DeploymentQuerySet:
+        return Deployment.objects.visible_to(self.request.user).select_related("created_by").prefetch_related("tag_set")
 
     def _get(self, deployment_id: str) -> Deployment:
-        deployments = Deployment.objects.select_related("created_by").prefetch_related("tag_set")
-        return get_or_404(deployments, f"No deployment {deployment_id}.", pk=deployment_id)
+        return get_or_404(self._visible(), f"No deployment {deployment_id}.", pk=deployment_id)
 
     def list(self, request: Request) -> Response:
         query = DeploymentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        deployments = Deployment.objects.select_related("created_by").prefetch_related("tag_set")
+        deployments = self._visible()
         if "model" in query.validated_data:
             deployments = deployments.serving_model(query.validated_data["model"])
         if "tag" in query.validated_data:
@@ -70,7 +74,9 @@ class DeploymentViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         body = DeploymentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        deployment = services.create_deployment(actor=request.user, **body.validated_data)
+        fields = dict(body.validated_data)
+        project = project_to_share_with(request.user, fields.pop("project", None))
+        deployment = services.create_deployment(actor=request.user, project=project, **fields)
         return Response(DeploymentInfoSerializer(self._get(str(deployment.pk))).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, deployment_id: str) -> Response:
@@ -78,8 +84,8 @@ class DeploymentViewSet(viewsets.ViewSet):
 
     def destroy(self, request: Request, deployment_id: str) -> Response:
         deployment = self._get(deployment_id)
-        if not (request.user.is_staff or deployment.created_by_id == request.user.pk):
-            raise PermissionDenied("Only the deployment's creator or staff may stop it.")
+        if not deployment.can_change(request.user):
+            raise PermissionDenied("Only the deployment's owner or staff may stop it.")
         query = DeploymentStopQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         services.stop_deployment(deployment, actor=request.user, force=query.validated_data["force"])

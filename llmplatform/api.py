@@ -220,10 +220,13 @@ class HeaderLimitOffsetPagination(BasePagination):
 
 
 def paged_response(request: Request, queryset: QuerySet, serializer: type[serializers.BaseSerializer]) -> Response:
-    """One page of `queryset` as a plain array with the paging headers, for views outside DRF's generic ones."""
+    """One page of `queryset` as a plain array with the paging headers, for views outside DRF's generic ones.
+
+    The serializer gets the request in its context, as in DRF's generic views (some fields depend on who asks).
+    """
     paginator = HeaderLimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
+    return paginator.get_paginated_response(serializer(page, many=True, context={"request": request}).data)
 
 
 class PageQuery(serializers.Serializer):

@@ -173,6 +173,8 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         NotFound when none of this queryset's matches: with `visible_to`, an outsider
         cannot tell a project hidden from them from one that does not exist.
         """
+        if "\x00" in reference:  # no name holds one, and PostgreSQL refuses to compare with one
+            raise errors.NotFound(f"No project {reference!r}.")
         try:
             return self.get(pk=uuid.UUID(reference))
         except (ValueError, Project.DoesNotExist):

@@ -141,3 +141,27 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
 
     def validate_members(self, usernames: list[str]) -> list[Any]:
         return users_named(usernames)
+
+
+# --- objects shared with a project (projects.sharing) ---------------------------------
+
+
+def share_with_field() -> serializers.CharField:
+    """The opt-in request field naming the project a new dataset, config or deployment is shared with."""
+    return serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text=(
+            "A project (its id or name) to share it with: the project's creator and members see it. "
+            "Without one, only you and staff see it."
+        ),
+    )
+
+
+def shared_with_field() -> serializers.UUIDField:
+    """The response field `project_id`: which project an object is shared with."""
+    return serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="The project it is shared with (its creator and members see it); null: its owner and staff only.",
+    )

@@ -1,14 +1,15 @@
 """Every route the URL resolver knows, as a concrete path a client can request.
 
 Converters and regex groups are filled with dummy values (a UUID where the
-pattern takes one, else `1`, `x` or `a/b`), so a route added by any app is
-covered without anyone listing it here.
+pattern takes one, else `1`, `x` or `a/b`), or with the values given for their
+names (real objects' ids), so a route added by any app is covered without anyone
+listing it here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
@@ -27,6 +28,7 @@ class Route:
     pattern: str  # the route as written, e.g. "projects/<str:project_reference>"
     name: str | None
     view: Callable
+    parameters: tuple[str, ...] = ()  # the names of the values in its path, in order
 
     def resolves_to_itself(self) -> bool:
         return resolve(self.path).func is self.view
@@ -40,9 +42,12 @@ def dummy_for(regex: str) -> str:
     raise AssertionError(f"no dummy value matches the URL parameter regex {regex!r}; add one to DUMMY_VALUES")
 
 
-def fill_route(pattern: RoutePattern) -> str:
+def fill_route(pattern: RoutePattern, values: Mapping[str, str] | None = None) -> str:
+    values = values or {}
+
     def replace(match: re.Match) -> str:
-        return dummy_for(pattern.converters[match["name"]].regex)
+        name = match["name"]
+        return values[name] if name in values else dummy_for(pattern.converters[name].regex)
 
     return re.sub(r"<(?:[^>:]+:)?(?P<name>[^>]+)>", replace, str(pattern))
 
@@ -63,15 +68,17 @@ def group_end(regex: str, start: int) -> int:
     raise AssertionError(f"unbalanced parentheses in URL regex {regex!r}")
 
 
-def fill_regex(pattern: RegexPattern) -> str:
+def fill_regex(pattern: RegexPattern, values: Mapping[str, str] | None = None) -> str:
+    values = values or {}
     regex = str(pattern).removeprefix("^").removesuffix("$").removesuffix("\\Z")
     parts: list[str] = []
     index = 0
     while index < len(regex):
         if regex.startswith("(?P<", index):
             end = group_end(regex, index)
-            inner = regex[regex.index(">", index) + 1 : end - 1]
-            parts.append(dummy_for(inner))
+            name_end = regex.index(">", index)
+            name, inner = regex[index + 4 : name_end], regex[name_end + 1 : end - 1]
+            parts.append(values[name] if name in values else dummy_for(inner))
             index = end
         elif regex[index] == "\\":
             parts.append(regex[index + 1])
@@ -84,24 +91,38 @@ def fill_regex(pattern: RegexPattern) -> str:
     return "".join(parts)
 
 
-def fill(pattern: RoutePattern | RegexPattern) -> str:
-    return fill_route(pattern) if isinstance(pattern, RoutePattern) else fill_regex(pattern)
+def fill(pattern: RoutePattern | RegexPattern, values: Mapping[str, str]) -> str:
+    return fill_route(pattern, values) if isinstance(pattern, RoutePattern) else fill_regex(pattern, values)
 
 
-def walk(patterns: list, prefix: str = "", pattern_prefix: str = "") -> list[Route]:
+def parameter_names(pattern: RoutePattern | RegexPattern) -> tuple[str, ...]:
+    if isinstance(pattern, RoutePattern):
+        return tuple(pattern.converters)
+    return tuple(sorted(pattern.regex.groupindex, key=pattern.regex.groupindex.__getitem__))
+
+
+def walk(
+    patterns: list,
+    values: Mapping[str, str],
+    prefix: str = "",
+    pattern_prefix: str = "",
+    parameters: tuple[str, ...] = (),
+) -> list[Route]:
     routes: list[Route] = []
     for entry in patterns:
-        path = prefix + fill(entry.pattern)
+        path = prefix + fill(entry.pattern, values)
         written = pattern_prefix + str(entry.pattern)
+        names = parameters + parameter_names(entry.pattern)
         if isinstance(entry, URLResolver):
-            routes += walk(entry.url_patterns, path, written)
+            routes += walk(entry.url_patterns, values, path, written, names)
         elif isinstance(entry, URLPattern):
-            routes.append(Route(path="/" + path, pattern=written, name=entry.name, view=entry.callback))
+            routes.append(Route("/" + path, written, entry.name, entry.callback, names))
     return routes
 
 
-def all_routes() -> list[Route]:
-    return walk(get_resolver().url_patterns)
+def all_routes(values: Mapping[str, str] | None = None) -> list[Route]:
+    """Every route; a parameter named in `values` gets that value, the others a dummy."""
+    return walk(get_resolver().url_patterns, values or {})
 
 
 def api_routes() -> list[Route]:

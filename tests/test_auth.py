@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls.resolvers import RegexPattern
 from rest_framework.authtoken.models import Token
 
@@ -70,6 +72,31 @@ def test_it_prints_the_existing_token_and_sets_a_given_password(db, capsys, owne
     assert owner.check_password("a-new-password")
     assert owner.is_staff
     assert Token.objects.filter(user=owner).count() == 1
+
+
+def test_it_grants_the_permission_the_readmes_mapping_example_needs(db, capsys, client):
+    call_command("create_api_token", "carol", "--grant", "deid.view_pii_mapping")
+    output = capsys.readouterr().out
+    token = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("token: "))
+    readme_example = {
+        "policy_id": "default",
+        "text": ["客户手机号 13812345678"],
+        "options": {"return_mapping": True, "seed": 42},
+    }
+
+    response = client.post(
+        "/v1/deidentify:test", readme_example, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+    )
+
+    assert "granted: deid.view_pii_mapping" in output
+    assert response.status_code == 200, response.json()
+    assert response.json()["mapping"][0]["original"] == "13812345678"
+
+
+def test_it_refuses_an_unknown_permission_before_creating_anyone(db):
+    with pytest.raises(CommandError, match=re.escape("No permission 'deid.view_everything'")):
+        call_command("create_api_token", "carol", "--grant", "deid.view_everything")
+    assert not User.objects.filter(username="carol").exists()
 
 
 def test_it_fills_router_style_regex_routes():

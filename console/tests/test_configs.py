@@ -55,6 +55,29 @@ def test_it_still_checks_csrf(owner):
     assert not TrainConfig.objects.exists()
 
 
-def test_it_lists_configs(member_session, owner_session):
-    owner_session.post(UPLOAD, {"file": SimpleUploadedFile("sft.yaml", SFT_YAML)})
-    assert "sft.yaml" in member_session.get(reverse("console:config-list")).content.decode()
+def test_it_lists_configs_to_those_they_are_shared_with(member_session, outsider_session, owner_session, project):
+    team_upload = {"file": SimpleUploadedFile("team.yaml", SFT_YAML), "project": project.pk, "current": "on"}
+    owner_session.post(UPLOAD, team_upload)
+    owner_session.post(UPLOAD, {"file": SimpleUploadedFile("mine.yaml", SFT_YAML)})
+    team, mine = TrainConfig.objects.get(filename="team.yaml"), TrainConfig.objects.get(filename="mine.yaml")
+    team_page = reverse("console:config-detail", args=[team.pk])
+
+    listed = member_session.get(reverse("console:config-list")).content.decode()
+    assert "team.yaml" in listed and "mine.yaml" not in listed
+    assert "badge-release" not in member_session.get(team_page).content.decode()  # alice's current, not bob's
+    assert "badge-release" in owner_session.get(team_page).content.decode()
+    assert member_session.get(reverse("console:config-detail", args=[mine.pk])).status_code == 404
+    assert "team.yaml" not in outsider_session.get(reverse("console:config-list")).content.decode()
+    assert outsider_session.get(reverse("console:config-detail", args=[team.pk])).status_code == 404
+
+
+def test_it_offers_only_the_users_own_projects_to_share_with(owner_session, outsider_session, project, training_dir):
+    assert project.name in owner_session.get(reverse("console:config-list")).content.decode()
+    assert project.name not in outsider_session.get(reverse("console:config-list")).content.decode()
+    project_files = sorted(str(path) for path in training_dir.rglob("*"))
+
+    response = outsider_session.post(UPLOAD, {"file": SimpleUploadedFile("x.yaml", SFT_YAML), "project": project.pk})
+
+    assert response.status_code == 400
+    assert not TrainConfig.objects.exists()
+    assert sorted(str(path) for path in training_dir.rglob("*")) == project_files  # the staged file went too

@@ -49,6 +49,17 @@ def test_it_shows_each_gpu_free_or_held(owner_session, settings, run):
     assert "run-001" in rows[1]
 
 
+def test_it_names_the_holder_of_a_gpu_only_to_those_who_see_it(owner_session, outsider_session, settings, run):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(gpu_index=1, holder_kind="run", holder_id=str(run.pk), holder_label="qwen-finetune/run-001")
+
+    def held_row(session) -> str:
+        return [row for row in session.get(URL).content.decode().split("<tr>") if "<strong>" in row][1]
+
+    assert "qwen-finetune/run-001" in held_row(owner_session)
+    assert "Training run" in held_row(outsider_session) and "run-001" not in held_row(outsider_session)
+
+
 def test_it_shows_running_deployments(owner_session, owner):
     Deployment.objects.create(
         created_by=owner, model_path="models/qwen", served_model_name="qwen-chat", status="running"

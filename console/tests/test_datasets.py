@@ -42,10 +42,45 @@ def test_it_refuses_an_unknown_task_type(owner_session):
     assert not Dataset.objects.exists()
 
 
-def test_it_lists_and_filters_datasets(member_session, dataset, owner):
-    services.create_dataset(name="corpus", task_type="pretrain", created_by=owner)
+def test_it_lists_and_filters_datasets(member_session, dataset, owner, project):
+    services.create_dataset(name="corpus", task_type="pretrain", created_by=owner, project=project)
     page = member_session.get(reverse("console:dataset-list"), {"task_type": "pretrain"}).content.decode()
     assert ">corpus</a>" in page and ">qwen-sft</a>" not in page
+
+
+def test_it_lists_and_shows_a_dataset_only_to_whom_it_is_shared_with(
+    owner_session, member_session, outsider_session, staff_session, dataset, tmp_path, project
+):
+    shared = services.create_dataset(name="team-set", task_type="sft", created_by=dataset.created_by, project=project)
+    file = add_file(dataset, tmp_path, [json.dumps(GOOD)])
+    pages = [
+        reverse("console:dataset-detail", args=[dataset.pk]),
+        reverse("console:dataset-files", args=[dataset.pk]),
+        reverse("console:dataset-file", args=[dataset.pk, file.pk]),
+        reverse("console:dataset-deid-jobs", args=[dataset.pk]),
+    ]
+
+    listed = member_session.get(reverse("console:dataset-list")).content.decode()
+    assert ">team-set</a>" in listed and ">qwen-sft</a>" not in listed
+    assert ">qwen-sft</a>" in staff_session.get(reverse("console:dataset-list")).content.decode()
+    assert "qwen-sft" not in outsider_session.get(reverse("console:dataset-list")).content.decode()
+    for session in (member_session, outsider_session):
+        assert [session.get(page).status_code for page in pages] == [404, 404, 404, 404]
+    assert [staff_session.get(page).status_code for page in pages] == [200, 200, 200, 200]
+    assert "qwen-finetune" in member_session.get(reverse("console:dataset-detail", args=[shared.pk])).content.decode()
+
+
+def test_it_offers_the_users_projects_to_share_a_new_dataset_with(owner_session, outsider_session, project):
+    assert project.name in owner_session.get(reverse("console:dataset-create")).content.decode()
+    assert project.name not in outsider_session.get(reverse("console:dataset-create")).content.decode()
+
+    refused = outsider_session.post(
+        reverse("console:dataset-create"), {"name": "d1", "task_type": "sft", "project": project.pk}
+    )
+    owner_session.post(reverse("console:dataset-create"), {"name": "d2", "task_type": "sft", "project": project.pk})
+
+    assert refused.status_code == 400 and not Dataset.objects.filter(name="d1").exists()
+    assert Dataset.objects.get(name="d2").project == project
 
 
 def test_it_shows_files_with_their_validation_and_the_path_projects_use(owner_session, dataset, tmp_path):
@@ -56,9 +91,13 @@ def test_it_shows_files_with_their_validation_and_the_path_projects_use(owner_se
     assert 'id="upload"' in page  # the creator may upload
 
 
-def test_it_hides_the_upload_from_those_who_may_not_change_the_dataset(member_session, dataset):
+def test_it_hides_the_upload_and_de_identification_from_those_who_may_not_change_the_dataset(
+    member_session, dataset, project
+):
+    Dataset.objects.filter(pk=dataset.pk).update(project=project)
     page = member_session.get(reverse("console:dataset-detail", args=[dataset.pk])).content.decode()
-    assert 'id="upload"' not in page
+    assert "qwen-sft" in page
+    assert 'id="upload"' not in page and reverse("console:dataset-deidentify", args=[dataset.pk]) not in page
 
 
 def test_it_reports_errors_with_line_field_and_reason(owner_session, dataset, tmp_path):
@@ -91,26 +130,49 @@ def test_it_refreshes_the_files_panel_while_a_file_validates(owner_session, data
     assert "badge-validating" in panel and "every 2s" in panel
 
 
-def test_it_scrubs_a_dataset_into_a_new_one_and_shows_the_job(owner_session, member_session, dataset, tmp_path):
+def test_it_scrubs_a_dataset_into_a_new_one_and_shows_the_job(owner_session, dataset, tmp_path):
     record = {
         "messages": [{"role": "user", "content": "我的手机号是13812345678"}, {"role": "assistant", "content": "好的"}]
     }
     add_file(dataset, tmp_path, [json.dumps(record, ensure_ascii=False)])
-    response = member_session.post(
+    response = owner_session.post(
         reverse("console:dataset-deidentify", args=[dataset.pk]), {"policy": "default", "seed": 3, "name": ""}
     )
     assert response.status_code == 302
     job = DeidJob.objects.get(source=dataset)
     assert (
         'hx-trigger="every 2s"'
-        in member_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
+        in owner_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
     )
     deid_services.run_deid_job(job_id=str(job.pk))  # what the django-q2 worker runs
-    panel = member_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
+    panel = owner_session.get(reverse("console:dataset-deid-jobs", args=[dataset.pk])).content.decode()
     assert "badge-succeeded" in panel and "PHONE_NUMBER × 1" in panel and "hx-trigger" not in panel
     copy = Dataset.objects.get(name="qwen-sft-deid")
     assert copy.parent == dataset
     assert reverse("console:dataset-detail", args=[copy.pk]) in panel
+
+
+def test_it_lets_only_the_owner_de_identify_and_keeps_the_raw_source_from_the_team(
+    owner_session, member_session, outsider_session, dataset, tmp_path, project
+):
+    Dataset.objects.filter(pk=dataset.pk).update(project=project)
+    add_file(dataset, tmp_path, [json.dumps(GOOD)])
+    url = reverse("console:dataset-deidentify", args=[dataset.pk])
+
+    assert outsider_session.post(url, {"policy": "default", "name": ""}).status_code == 404
+    assert member_session.post(url, {"policy": "default", "name": ""}).status_code == 403
+    assert not DeidJob.objects.exists()
+    assert owner_session.post(url, {"policy": "default", "name": ""}).status_code == 302
+    deid_services.run_deid_job(job_id=str(DeidJob.objects.get().pk))
+
+    copy = Dataset.objects.get(name="qwen-sft-deid")
+    assert member_session.get(reverse("console:dataset-detail", args=[dataset.pk])).status_code == 404
+    copy_page = member_session.get(reverse("console:dataset-detail", args=[copy.pk])).content.decode()
+    assert "qwen-finetune" in copy_page
+    assert reverse("console:dataset-detail", args=[dataset.pk]) not in copy_page  # no link to the raw source
+    assert (
+        "raw personal data" in owner_session.get(reverse("console:dataset-detail", args=[dataset.pk])).content.decode()
+    )
 
 
 def test_it_explains_that_an_empty_dataset_has_nothing_to_scrub(owner_session, dataset):

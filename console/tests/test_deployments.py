@@ -78,25 +78,43 @@ def test_it_explains_that_the_picked_gpu_is_busy(owner_session, fake_vllm, tiny_
     assert not Deployment.objects.exists()
 
 
-def test_it_lets_only_the_creator_or_staff_stop(owner_session, member_session, fake_vllm, tiny_model):
-    start(owner_session, tiny_model)
+def test_it_lets_only_the_owner_or_staff_stop(
+    owner_session, member_session, outsider_session, fake_vllm, tiny_model, project
+):
+    start(owner_session, tiny_model, project=project.pk)
     deployment = Deployment.objects.get()
-    assert (
-        "Yes, stop it"
-        not in member_session.get(reverse("console:deployment-detail", args=[deployment.pk])).content.decode()
-    )
+    detail = reverse("console:deployment-detail", args=[deployment.pk])
+    assert "Yes, stop it" not in member_session.get(detail).content.decode()
+    assert outsider_session.post(reverse("console:deployment-stop", args=[deployment.pk])).status_code == 404
     assert member_session.post(reverse("console:deployment-stop", args=[deployment.pk])).status_code == 403
     owner_session.post(reverse("console:deployment-stop", args=[deployment.pk]))
 
 
-def test_it_lists_deployments_by_status(member_session, owner_session, fake_vllm, tiny_model):
-    start(owner_session, tiny_model)
+def test_it_lists_deployments_by_status(member_session, owner_session, fake_vllm, tiny_model, project):
+    start(owner_session, tiny_model, project=project.pk)
     assert "tiny-llama" in member_session.get(reverse("console:deployment-list")).content.decode()
     assert (
         "tiny-llama"
         not in member_session.get(reverse("console:deployment-list"), {"status": "stopped"}).content.decode()
     )
     owner_session.post(reverse("console:deployment-stop", args=[Deployment.objects.get().pk]))
+
+
+def test_it_shows_a_deployment_only_to_whom_it_is_shared_with(
+    owner_session, member_session, outsider_session, staff_session, fake_vllm, tiny_model, project
+):
+    start(owner_session, tiny_model, served_model_name="alices-model")
+    deployment = Deployment.objects.get()
+    pages = [reverse(f"console:deployment-{name}", args=[deployment.pk]) for name in ("detail", "status", "logs")]
+
+    for session in (member_session, outsider_session):
+        assert "alices-model" not in session.get(reverse("console:deployment-list")).content.decode()
+        assert "alices-model" not in session.get(reverse("console:dashboard")).content.decode()
+        assert [session.get(page).status_code for page in pages] == [404, 404, 404]
+    assert "alices-model" in staff_session.get(reverse("console:dashboard")).content.decode()
+    assert staff_session.get(pages[0]).status_code == 200
+    assert "Its owner and staff only" in owner_session.get(pages[0]).content.decode()
+    owner_session.post(reverse("console:deployment-stop", args=[deployment.pk]))
 
 
 def test_it_offers_a_released_artifact_from_the_run_page(owner_session, fake_vllm, run):

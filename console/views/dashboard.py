@@ -10,8 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from console.gpus import gpu_rows
-from console.lookups import visible_runs
-from deployments.models import Deployment
+from console.lookups import visible_deployments, visible_runs
 from runs.models import RunStatus
 
 RECENT_FAILURES_DAYS = 7
@@ -24,8 +23,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "active_runs": runs.active().order_by("-started_at", "-created_at")[:50],
         "recent_failures": runs.filter(status=RunStatus.FAILED, updated_at__gte=since).order_by("-updated_at")[:10],
-        "gpu_rows": gpu_rows(),
-        "deployments": Deployment.objects.live().select_related("created_by").prefetch_related("tag_set")[:20],
+        "gpu_rows": gpu_rows(request.user),
+        "deployments": visible_deployments(request.user).live()[:20],
         "failure_days": RECENT_FAILURES_DAYS,
     }
     return render(request, "console/dashboard.html", context)

@@ -1,4 +1,7 @@
-"""Datasets and training configs: lists, create, upload (through the chunked upload API), reports."""
+"""Datasets and training configs: lists, create, upload (through the chunked upload API), reports.
+
+Each page shows what the user sees (projects.sharing): another's dataset or config is "not found".
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +21,9 @@ from django.views.decorators.http import require_POST
 
 from console.errors import add_service_error, explain
 from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
+from console.lookups import dataset_file_for, dataset_for, visible_configs, visible_datasets
 from datasets import services
-from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
+from datasets.models import CONFIGS_FOLDER, Dataset, FileStatus, TaskType
 from datasets.uploads import UPLOAD_FIELD, ReceivedFile, StagingUploadHandler
 from datasets.validation import read_records
 from deid import services as deid_services
@@ -32,7 +37,7 @@ ACTIVE_FILE_STATUSES = (FileStatus.UPLOADING, FileStatus.VALIDATING)
 
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    datasets = Dataset.objects.select_related("created_by").prefetch_related("files")
+    datasets = visible_datasets(request.user).select_related("created_by").prefetch_related("files")
     task_type = request.GET.get("task_type", "")
     if task_type in TaskType.values:
         datasets = datasets.filter(task_type=task_type)
@@ -52,7 +57,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dataset_create(request: HttpRequest) -> HttpResponse:
-    form = DatasetForm(request.POST or None)
+    form = DatasetForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             dataset = services.create_dataset(created_by=request.user, **form.cleaned_data)
@@ -75,36 +80,37 @@ def dataset_files_context(dataset: Dataset) -> dict:
 
 @login_required
 def dataset_detail(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
-    dataset = get_object_or_404(
-        Dataset.objects.select_related("created_by", "parent").prefetch_related("files", "train_configs"),
-        pk=dataset_id,
-    )
+    dataset = dataset_for(request.user, dataset_id)
     context = {
         **dataset_files_context(dataset),
-        **deid_jobs_context(dataset),
+        **deid_jobs_context(request, dataset),
         "can_change": dataset.can_change(request.user),
+        "parent_visible": dataset.parent_id is not None
+        and visible_datasets(request.user).filter(pk=dataset.parent_id).exists(),
         "deid_form": DatasetDeidForm(initial={"policy": DEFAULT_POLICY_NAME}),
     }
     return render(request, "datasets/detail.html", context)
 
 
-def deid_jobs_context(dataset: Dataset) -> dict:
-    jobs = list(DeidJob.objects.filter(source=dataset).select_related("target")[:20])
+def deid_jobs_context(request: HttpRequest, dataset: Dataset) -> dict:
+    jobs = list(DeidJob.objects.visible_to(request.user).filter(source=dataset).select_related("target")[:20])
     return {"dataset": dataset, "jobs": jobs, "jobs_changing": any(job.status in ACTIVE_JOB_STATUSES for job in jobs)}
 
 
 @login_required
 def dataset_deid_jobs(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
     """The de-identified copies panel alone, refreshed while a job runs."""
-    dataset = get_object_or_404(Dataset, pk=dataset_id)
-    return render(request, "datasets/_deid_jobs.html", deid_jobs_context(dataset))
+    dataset = get_object_or_404(visible_datasets(request.user), pk=dataset_id)
+    return render(request, "datasets/_deid_jobs.html", deid_jobs_context(request, dataset))
 
 
 @login_required
 @require_POST
 def dataset_deidentify(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
     """Start a job writing a scrubbed copy of every file into a new dataset (deid.services)."""
-    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    dataset = get_object_or_404(visible_datasets(request.user), pk=dataset_id)
+    if not dataset.can_change(request.user):
+        raise PermissionDenied
     form = DatasetDeidForm(request.POST)
     if not form.is_valid():
         messages.error(request, form.errors.as_text())
@@ -121,14 +127,14 @@ def dataset_deidentify(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
 @login_required
 def dataset_files(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
     """The files panel alone: refreshed after an upload and while files validate."""
-    dataset = get_object_or_404(Dataset.objects.prefetch_related("files"), pk=dataset_id)
+    dataset = get_object_or_404(visible_datasets(request.user).prefetch_related("files"), pk=dataset_id)
     return render(request, "datasets/_files.html", dataset_files_context(dataset))
 
 
 @login_required
 def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID) -> HttpResponse:
     """A file's validation report (line, field, reason) and a page of its parsed records."""
-    dataset_file = get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id, dataset=dataset_id)
+    dataset_file = dataset_file_for(request.user, dataset_id, upload_id)
     try:
         offset = max(int(request.GET.get("offset", 0)), 0)
     except ValueError:
@@ -151,13 +157,13 @@ def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID)
 
 @login_required
 def config_list(request: HttpRequest) -> HttpResponse:
-    configs = TrainConfig.objects.select_related("created_by", "dataset")
-    return render(request, "datasets/configs.html", {"configs": configs[:200], "form": ConfigUploadForm()})
+    context = {"configs": visible_configs(request.user)[:200], "form": ConfigUploadForm(user=request.user)}
+    return render(request, "datasets/configs.html", context)
 
 
 @login_required
 def config_detail(request: HttpRequest, config_id: UUID) -> HttpResponse:
-    config = get_object_or_404(TrainConfig.objects.select_related("created_by", "dataset"), pk=config_id)
+    config = get_object_or_404(visible_configs(request.user), pk=config_id)
     return render(request, "datasets/config.html", {"config": config})
 
 
@@ -175,26 +181,28 @@ def config_upload(request: HttpRequest) -> HttpResponse:
 def _config_upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("console:config-list")
-    form = ConfigUploadForm(request.POST)
+    form = ConfigUploadForm(request.POST, user=request.user)
     received = request.FILES.get(UPLOAD_FIELD)
     problems: list[str] = []
     if not isinstance(received, ReceivedFile):
         form.add_error(None, _("Choose a .yaml file of at most %(limit)s bytes.") % {"limit": settings.MAX_YAML_BYTES})
-    elif form.is_valid():
-        try:
-            config = services.upload_train_config(
-                staged=received.staged,
-                filename=received.name,
-                created_by=request.user,
-                make_current=form.cleaned_data["current"],
-                task_type=form.cleaned_data["task_type"] or None,
-            )
-        except DomainError as error:
-            add_service_error(form, error)
-            problems = error.fields.get("errors", [])
-        else:
-            messages.success(request, _("Training config %(name)s uploaded.") % {"name": config.filename})
-            return redirect("console:config-detail", config.pk)
-    configs = TrainConfig.objects.select_related("created_by", "dataset")[:200]
-    context = {"configs": configs, "form": form, "problems": problems}
+    else:
+        with received.staged:  # kept only once published: a refused form leaves nothing behind
+            if form.is_valid():
+                try:
+                    config = services.upload_train_config(
+                        staged=received.staged,
+                        filename=received.name,
+                        created_by=request.user,
+                        make_current=form.cleaned_data["current"],
+                        task_type=form.cleaned_data["task_type"] or None,
+                        project=form.cleaned_data["project"],
+                    )
+                except DomainError as error:
+                    add_service_error(form, error)
+                    problems = error.fields.get("errors", [])
+                else:
+                    messages.success(request, _("Training config %(name)s uploaded.") % {"name": config.filename})
+                    return redirect("console:config-detail", config.pk)
+    context = {"configs": visible_configs(request.user)[:200], "form": form, "problems": problems}
     return render(request, "datasets/configs.html", context, status=400)

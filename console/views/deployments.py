@@ -1,4 +1,7 @@
-"""Deployments: vLLM servers with their status and health, started on a GPU the user picks, logs, stop."""
+"""Deployments: vLLM servers with their status and health, started on a GPU the user picks, logs, stop.
+
+Each page shows the deployments the user sees (projects.sharing); another's is "not found".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,6 +20,7 @@ from django.views.decorators.http import require_POST
 from console.errors import add_service_error, explain
 from console.forms import DeploymentForm
 from console.gpus import gpu_rows
+from console.lookups import deployment_for, visible_deployments
 from deployments import logs, services
 from deployments.models import Deployment, DeploymentStatus
 from deployments.vllm import quoted
@@ -38,13 +42,9 @@ def released_artifacts(user) -> list[Artifact]:
     )
 
 
-def deployments_with_tags():
-    return Deployment.objects.select_related("created_by").prefetch_related("tag_set")
-
-
 @login_required
 def deployment_list(request: HttpRequest) -> HttpResponse:
-    deployments = deployments_with_tags()
+    deployments = visible_deployments(request.user)
     status = request.GET.get("status", "")
     if status in DeploymentStatus.values:
         deployments = deployments.filter(status=status)
@@ -59,9 +59,10 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deployment_create(request: HttpRequest) -> HttpResponse:
-    rows = gpu_rows()
+    rows = gpu_rows(request.user)
     form = DeploymentForm(
         request.POST or None,
+        user=request.user,
         initial={"artifact_id": request.GET.get("artifact_id", "")},  # from a run's "Deploy" link
         gpu_rows=rows,
         released=released_artifacts(request.user),
@@ -81,13 +82,13 @@ def detail_context(request: HttpRequest, deployment: Deployment) -> dict:
     return {
         "deployment": deployment,
         "vllm_cmd": quoted(deployment.argv),
-        "can_stop": deployment.is_live and (request.user.is_staff or deployment.created_by_id == request.user.pk),
+        "can_stop": deployment.is_live and deployment.can_change(request.user),
     }
 
 
 @login_required
 def deployment_detail(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
-    deployment = get_object_or_404(deployments_with_tags(), pk=deployment_id)
+    deployment = deployment_for(request.user, deployment_id)
     tail = logs.page_of(Path(deployment.log_file), page=None, page_size=LOG_TAIL_LINES) if deployment.log_file else None
     context = {
         **detail_context(request, deployment),
@@ -99,7 +100,7 @@ def deployment_detail(request: HttpRequest, deployment_id: UUID) -> HttpResponse
 
 @login_required
 def deployment_status(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
-    deployment = get_object_or_404(deployments_with_tags(), pk=deployment_id)
+    deployment = deployment_for(request.user, deployment_id)
     return render(request, "deployments/_status_panel.html", detail_context(request, deployment))
 
 
@@ -110,7 +111,7 @@ def log_poll_url(deployment: Deployment, offset: int) -> str:
 @login_required
 def deployment_logs(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
     """The server's log lines after a byte offset (deployments.logs), for the page's tail."""
-    deployment = get_object_or_404(Deployment, pk=deployment_id)
+    deployment = deployment_for(request.user, deployment_id)
     try:
         offset = int(request.GET.get("after", "0"))
         page = logs.after(Path(deployment.log_file), offset=offset, page_size=500)
@@ -125,8 +126,8 @@ def deployment_logs(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
 @login_required
 @require_POST
 def deployment_stop(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
-    deployment = get_object_or_404(Deployment, pk=deployment_id)
-    if not (request.user.is_staff or deployment.created_by_id == request.user.pk):
+    deployment = deployment_for(request.user, deployment_id)
+    if not deployment.can_change(request.user):
         raise PermissionDenied
     try:
         services.stop_deployment(deployment, actor=request.user, force=request.POST.get("force") == "on")

@@ -61,8 +61,10 @@ def stored_files(training_dir: Path) -> list[str]:
 
 @pytest.fixture
 def make_dataset(owner) -> Callable[..., Dataset]:
-    def make(task_type: str = "sft", *, name: str = "chatglm_pairs_v1", created_by=None) -> Dataset:
-        return services.create_dataset(name=name, task_type=task_type, created_by=created_by or owner)
+    """`owner`'s dataset; shared with `project` when one is given (its member then sees it)."""
+
+    def make(task_type: str = "sft", *, name: str = "chatglm_pairs_v1", created_by=None, project=None) -> Dataset:
+        return services.create_dataset(name=name, task_type=task_type, created_by=created_by or owner, project=project)
 
     return make
 

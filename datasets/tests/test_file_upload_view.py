@@ -158,8 +158,19 @@ def test_it_needs_a_signed_in_user(anonymous_client, make_dataset, training_dir)
     assert stored_files(training_dir) == []
 
 
-def test_it_lets_a_team_member_upload(member_client, make_dataset):
-    assert upload(member_client, make_dataset().pk, "train.jsonl", jsonl(SFT_RECORD)).status_code == 201
+def test_it_lets_only_the_owner_and_staff_add_files_and_hides_the_dataset_from_outsiders(
+    owner_client, member_client, outsider_client, staff_client, make_dataset, project, training_dir
+):
+    dataset = make_dataset(project=project)
+    before = stored_files(training_dir)
+
+    assert upload(outsider_client, dataset.pk, "x.jsonl", b"not json\n").status_code == 404
+    assert upload(member_client, dataset.pk, "x.jsonl", b"not json\n").status_code == 403
+    assert stored_files(training_dir) == before  # nothing kept from either
+    assert owner_client.get(f"/v1/datasets/{dataset.pk}").json()["status"] == "empty"
+    assert upload(owner_client, dataset.pk, "train.jsonl", jsonl(SFT_RECORD)).status_code == 201
+    assert upload(staff_client, dataset.pk, "more.jsonl", jsonl(SFT_RECORD)).status_code == 201
+    assert owner_client.get(f"/v1/datasets/{dataset.pk}").json()["status"] == "ready"
 
 
 def multipart_body(head: bytes, content: bytes, *, closed: bool = True) -> bytes:

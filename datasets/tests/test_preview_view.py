@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def uploaded(owner_client, make_dataset):
-    dataset = make_dataset()
+def uploaded(owner_client, make_dataset, project):
+    """A file of a dataset shared with `project`: its member reads it."""
+    dataset = make_dataset(project=project)
     records = [{**SFT_RECORD, "conversation_id": f"c-{n}"} for n in range(30)]
     upload_id = upload(owner_client, dataset.pk, "train.jsonl", jsonl(*records)).json()["upload_id"]
     return dataset, upload_id
@@ -65,3 +66,11 @@ def test_it_shows_the_validation_report_of_a_file(owner_client, uploaded):
     assert report["errors"] == []
     assert report["stats"]["roles"] == {"user": 30, "assistant": 30}
     assert report["validation_progress"] == 1.0
+
+
+def test_it_hides_a_file_and_its_records_from_outsiders(outsider_client, staff_client, uploaded):
+    dataset, upload_id = uploaded
+
+    assert outsider_client.get(f"/v1/datasets/{dataset.pk}/files/{upload_id}").status_code == 404
+    assert outsider_client.get(f"/v1/datasets/{dataset.pk}/files/{upload_id}/preview").status_code == 404
+    assert staff_client.get(f"/v1/datasets/{dataset.pk}/files/{upload_id}/preview").json()["items"]

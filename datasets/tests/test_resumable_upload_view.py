@@ -200,11 +200,22 @@ def test_it_refuses_an_empty_or_oversized_announcement(owner_client, make_datase
     assert not DatasetFile.objects.exists()
 
 
-def test_it_lets_only_the_creator_or_staff_write_or_abort(owner_client, member_client, staff_client, make_dataset):
-    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+def test_it_lets_only_the_owner_or_staff_start_write_finish_or_abort(
+    owner_client, member_client, outsider_client, staff_client, make_dataset, project
+):
+    dataset = make_dataset(project=project)
+    upload_id = start(owner_client, dataset).json()["upload_id"]
 
-    assert send(member_client, upload_id, 0, CONTENT[:10]).status_code == 403
-    assert member_client.delete(f"/v1/uploads/{upload_id}").status_code == 403
+    assert start(outsider_client, dataset).status_code == 404
+    assert start(member_client, dataset).status_code == 403
+    for client, hidden in ((outsider_client, 404), (member_client, 403)):
+        assert send(client, upload_id, 0, CONTENT[:10]).status_code == hidden
+        assert client.post(f"/v1/uploads/{upload_id}/finish").status_code == hidden
+        assert client.delete(f"/v1/uploads/{upload_id}").status_code == hidden
+    assert outsider_client.get(f"/v1/uploads/{upload_id}").status_code == 404
+    assert outsider_client.head(f"/v1/uploads/{upload_id}").status_code == 404
+    assert member_client.get(f"/v1/uploads/{upload_id}").json()["offset"] == 0  # the team sees how far it got
+    assert DatasetFile.objects.get(pk=upload_id).received_bytes == 0
     assert staff_client.delete(f"/v1/uploads/{upload_id}").status_code == 200
 
 

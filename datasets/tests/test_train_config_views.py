@@ -60,6 +60,10 @@ def put_config(client, content: bytes, name: str = "finetune.yaml", **fields):
     return client.put("/v1/train-config", {"file": SimpleUploadedFile(name, content), **fields}, format="multipart")
 
 
+def post_config(client, name: str, content: bytes = SEED_SFT_YAML, **fields):
+    return client.post("/v1/train-configs", {"file": SimpleUploadedFile(name, content), **fields}, format="multipart")
+
+
 def test_it_keeps_the_uploaded_config_as_the_current_one(owner_client, training_dir):
     response = put_config(owner_client, SEED_SFT_YAML)
 
@@ -73,9 +77,9 @@ def test_it_keeps_the_uploaded_config_as_the_current_one(owner_client, training_
     assert current["path"].startswith("configs/")
 
 
-def test_it_keeps_every_config_as_a_record_with_its_content(owner_client, member_client):
+def test_it_keeps_every_config_as_a_record_with_its_content(owner_client):
     first = put_config(owner_client, SEED_SFT_YAML, "first.yaml").json()["id"]
-    second = put_config(member_client, LLAMA_FACTORY_LORA_YAML, "second.yml").json()["id"]
+    second = put_config(owner_client, LLAMA_FACTORY_LORA_YAML, "second.yml").json()["id"]
 
     listed = owner_client.get("/v1/train-configs").json()
 
@@ -161,13 +165,59 @@ def test_it_deletes_the_current_config_and_its_file(owner_client, training_dir):
     assert stored_files(training_dir) == []
 
 
-def test_it_lets_only_the_creator_or_staff_delete(owner_client, member_client, staff_client):
-    config_id = put_config(owner_client, SEED_SFT_YAML).json()["id"]
+def test_it_keeps_one_current_config_per_user(owner_client, member_client, outsider_client):
+    put_config(owner_client, SEED_SFT_YAML, "alice.yaml")
+    put_config(member_client, SEED_SFT_YAML, "bob.yaml")
 
-    assert member_client.delete("/v1/train-config").status_code == 403
+    assert owner_client.get("/v1/train-config").json()["filename"] == "alice.yaml"
+    assert member_client.get("/v1/train-config").json()["filename"] == "bob.yaml"
+    assert outsider_client.get("/v1/train-config").status_code == 404
+    assert outsider_client.delete("/v1/train-config").status_code == 404
+    assert member_client.delete("/v1/train-config").json() == {"status": "train_config_deleted"}
+    assert owner_client.get("/v1/train-config").json()["filename"] == "alice.yaml"
+    assert TrainConfig.objects.get().filename == "alice.yaml"
+
+
+def test_it_shows_a_config_to_its_owner_its_project_and_staff_only(
+    owner_client, member_client, outsider_client, staff_client, project
+):
+    shared = put_config(owner_client, SEED_SFT_YAML, "shared.yaml", project=project.name).json()["id"]
+    private = post_config(owner_client, "private.yaml").json()["id"]
+
+    assert [c["filename"] for c in owner_client.get("/v1/train-configs").json()] == ["private.yaml", "shared.yaml"]
+    assert [c["id"] for c in staff_client.get("/v1/train-configs").json()] == [private, shared]
+    assert [c["id"] for c in member_client.get("/v1/train-configs").json()] == [shared]
+    assert member_client.get(f"/v1/train-configs/{shared}").json()["content"] == SEED_SFT_YAML.decode()
+    assert member_client.get(f"/v1/train-configs/{shared}").json()["project_id"] == str(project.pk)
+    assert member_client.get(f"/v1/train-configs/{private}").status_code == 404
+    assert outsider_client.get("/v1/train-configs").json() == []
+    assert outsider_client.get(f"/v1/train-configs/{shared}").status_code == 404
+
+
+def test_it_lets_only_the_owner_or_staff_delete(owner_client, member_client, outsider_client, staff_client, project):
+    config_id = put_config(owner_client, SEED_SFT_YAML, project=project.name).json()["id"]
+
+    assert outsider_client.delete(f"/v1/train-configs/{config_id}").status_code == 404
     assert member_client.delete(f"/v1/train-configs/{config_id}").status_code == 403
+    assert member_client.delete("/v1/train-config").status_code == 404  # bob has no current config of his own
     assert staff_client.delete(f"/v1/train-configs/{config_id}").status_code == 200
     assert not TrainConfig.objects.exists()
+
+
+def test_it_refuses_to_share_with_a_project_the_uploader_does_not_see(outsider_client, project, training_dir):
+    project_files = stored_files(training_dir)
+
+    response = put_config(outsider_client, SEED_SFT_YAML, project=project.name)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "project"
+    assert stored_files(training_dir) == project_files and not TrainConfig.objects.exists()
+
+
+def test_it_refuses_a_project_reference_no_project_can_have(owner_client, project):
+    response = put_config(owner_client, SEED_SFT_YAML, project="qwen\x00finetune")
+
+    assert (response.status_code, response.json()["field"]) == (400, "project")
 
 
 def test_it_adds_a_config_without_replacing_the_current_one(owner_client):
@@ -191,6 +241,21 @@ def test_it_links_a_config_to_the_dataset_whose_file_it_names(owner_client, make
     record = owner_client.get(f"/v1/datasets/{dataset.pk}").json()
     assert record["train_config"]["filename"] == "finetune.yaml"
     assert record["train_config"]["dataset_reference"] == path
+
+
+def test_it_links_configs_and_datasets_only_where_both_are_seen(
+    owner_client, member_client, outsider_client, make_dataset, project
+):
+    dataset = make_dataset(project=project)
+    path = upload(owner_client, dataset.pk, "train.jsonl", jsonl(SFT_RECORD)).json()["path"]
+    naming_it = SEED_SFT_YAML.replace(b"datasets/sft_dataset.jsonl", path.encode())
+
+    outsiders = put_config(outsider_client, naming_it).json()["id"]
+    put_config(member_client, naming_it, "bobs.yaml")  # not shared: alice does not see it
+
+    assert outsider_client.get(f"/v1/train-configs/{outsiders}").json()["dataset_id"] is None
+    assert owner_client.get(f"/v1/datasets/{dataset.pk}").json()["train_config"] is None
+    assert member_client.get(f"/v1/datasets/{dataset.pk}").json()["train_config"]["filename"] == "bobs.yaml"
 
 
 def test_it_reads_the_form_fields_sent_beside_the_file(owner_client):

@@ -1,8 +1,9 @@
 """Operators edit policies in the admin; an edit there is a new version too."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
+from deid import services
 from deid.models import DeidPolicy
 
 
@@ -60,3 +61,18 @@ def test_it_creates_policies_and_rejects_bad_rules(admin_client):
 def test_it_does_not_offer_to_delete_the_default_policy(admin_client):
     policy = DeidPolicy.objects.get(name="default")
     assert admin_client.get(f"/admin/deid/deidpolicy/{policy.pk}/delete/").status_code == 403
+
+
+def test_it_shows_a_jobs_seed_only_to_operators_holding_the_mapping_permission(
+    admin_client, staff, staff_session, owner, source_dataset
+):
+    policy = DeidPolicy.objects.get(name="default")
+    job = services.start_dataset_deidentification(dataset=source_dataset, policy=policy, seed=987654321, actor=owner)
+    staff.user_permissions.add(Permission.objects.get(codename="view_deidjob"))
+    url = f"/admin/deid/deidjob/{job.pk}/change/"
+
+    page = staff_session.get(url)
+
+    assert page.status_code == 200 and job.target_name in page.content.decode()
+    assert "987654321" not in page.content.decode()
+    assert "987654321" in admin_client.get(url).content.decode()  # a superuser holds every permission

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from audit.models import AuditEvent
 from datasets import services as dataset_services
@@ -17,21 +18,21 @@ def start(client, dataset, captured, **body):
 
 
 def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
-    member_client, member, source_dataset, django_capture_on_commit_callbacks
+    owner_client, owner, source_dataset, django_capture_on_commit_callbacks
 ):
     originals = {f.name: f.absolute_path.read_bytes() for f in source_dataset.files.all()}
-    response = start(member_client, source_dataset, django_capture_on_commit_callbacks, policy_id="default", seed=7)
+    response = start(owner_client, source_dataset, django_capture_on_commit_callbacks, policy_id="default", seed=7)
     assert response.status_code == 202, response.json()
     job = DeidJob.objects.get(pk=response.json()["id"])
     assert job.status == DeidJobStatus.SUCCEEDED, job.detail
 
-    body = member_client.get(f"/v1/deid-jobs/{job.pk}").json()
+    body = owner_client.get(f"/v1/deid-jobs/{job.pk}").json()
     assert body["status"] == "succeeded" and body["progress"] == 1.0
     assert body["counts"] == {"PHONE_NUMBER": 8, "ID_CARD": 4} and body["lines"] == 4
     assert body["policy_version"] == "2024-01-01" and body["error_count"] == 0
 
     target = Dataset.objects.get(pk=body["target_dataset_id"])
-    assert target.parent == source_dataset and target.name == "chats-deid" and target.created_by == member
+    assert target.parent == source_dataset and target.name == "chats-deid" and target.created_by == owner
     assert target.metadata["deidentified"]["policy_id"] == "default" and target.metadata["language"] == "zh"
     assert "13912345678" not in target.metadata["contact"]  # metadata is scrubbed too
     files = {f.name: f for f in target.files.all()}
@@ -46,10 +47,59 @@ def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
     assert {f.name: f.absolute_path.read_bytes() for f in source_dataset.files.all()} == originals
 
 
-def test_it_lists_a_datasets_jobs(member_client, source_dataset, django_capture_on_commit_callbacks):
-    start(member_client, source_dataset, django_capture_on_commit_callbacks, name="copy-1")
-    jobs = member_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()
+def test_it_lists_a_datasets_jobs(owner_client, source_dataset, django_capture_on_commit_callbacks):
+    start(owner_client, source_dataset, django_capture_on_commit_callbacks, name="copy-1")
+    jobs = owner_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()
     assert [job["target_name"] for job in jobs] == ["copy-1"]
+
+
+def test_it_keeps_the_raw_source_and_the_job_from_the_team_and_gives_it_the_copy(
+    owner_client,
+    member_client,
+    outsider_client,
+    staff_client,
+    source_dataset,
+    project,
+    django_capture_on_commit_callbacks,
+):
+    Dataset.objects.filter(pk=source_dataset.pk).update(project=project)
+    assert member_client.get(f"/v1/datasets/{source_dataset.pk}").status_code == 200  # shared, not yet known raw
+
+    assert start(outsider_client, source_dataset, django_capture_on_commit_callbacks).status_code == 404
+    assert start(member_client, source_dataset, django_capture_on_commit_callbacks).status_code == 403
+    job = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()
+
+    copy = owner_client.get(f"/v1/deid-jobs/{job['id']}").json()["target_dataset_id"]
+    assert member_client.get(f"/v1/datasets/{copy}").json()["project_id"] == str(project.pk)
+    assert [d["id"] for d in member_client.get("/v1/datasets").json()] == [copy]
+    for client in (member_client, outsider_client):
+        assert client.get(f"/v1/datasets/{source_dataset.pk}").status_code == 404
+        assert client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").status_code == 404
+        assert client.get(f"/v1/deid-jobs/{job['id']}").status_code == 404
+    assert owner_client.get(f"/v1/datasets/{source_dataset.pk}").json()["personal_data"] is True
+    assert staff_client.get(f"/v1/deid-jobs/{job['id']}").json()["status"] == "succeeded"
+
+
+def test_it_shows_a_jobs_seed_only_to_holders_of_the_mapping_permission(
+    owner, owner_client, staff_client, source_dataset, django_capture_on_commit_callbacks
+):
+    job = start(owner_client, source_dataset, django_capture_on_commit_callbacks, seed=7).json()
+    urls = [f"/v1/deid-jobs/{job['id']}", f"/v1/datasets/{source_dataset.pk}/deidentify"]
+
+    assert "seed" not in job
+    assert "seed" not in owner_client.get(urls[0]).json() and "seed" not in owner_client.get(urls[1]).json()[0]
+    assert "seed" not in staff_client.get(urls[0]).json()  # staff see the job, not its secret
+    owner.user_permissions.add(Permission.objects.get(codename="view_pii_mapping"))
+    assert owner_client.get(urls[0]).json()["seed"] == 7
+    assert owner_client.get(urls[1]).json()[0]["seed"] == 7
+
+
+def test_it_draws_a_secret_seed_when_none_is_given(owner_client, source_dataset, django_capture_on_commit_callbacks):
+    first = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
+    second = start(owner_client, source_dataset, django_capture_on_commit_callbacks).json()["id"]
+
+    seeds = {job.seed for job in DeidJob.objects.filter(pk__in=[first, second])}
+    assert len(seeds) == 2 and 0 not in seeds
 
 
 def test_it_reports_invalid_utf8_lines_and_still_finishes(
@@ -106,5 +156,5 @@ def test_it_lists_jobs_in_a_fixed_number_of_queries(
 ):
     for index in range(3):
         start(owner_client, source_dataset, django_capture_on_commit_callbacks, name=f"copy-{index}")
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # 2 of them ask whether the caller may see the seeds
         assert len(owner_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()) == 3

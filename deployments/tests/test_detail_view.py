@@ -11,9 +11,10 @@ from deployments.models import Deployment, DeploymentTag
 pytestmark = pytest.mark.django_db
 
 
-def test_it_shows_one_deployment_with_epoch_timestamps(owner, member_client):
+def test_it_shows_one_deployment_with_epoch_timestamps(owner, member_client, project):
     deployment = Deployment.objects.create(
         created_by=owner,
+        project=project,
         model_path="models/a",
         served_model_name="a",
         gpu_id=1,
@@ -32,6 +33,22 @@ def test_it_shows_one_deployment_with_epoch_timestamps(owner, member_client):
     assert info["vllm_cmd"] == "vllm serve '/m/a b'"
     assert info["started_at"] == pytest.approx(1712904843.021) and info["stopped_at"] == 1712905200.0
     assert info["created_by"] == owner.username
+    assert info["project_id"] == str(project.pk)
+
+
+def test_it_shows_a_deployment_to_its_owner_its_project_and_staff_only(
+    owner, owner_client, member_client, outsider_client, staff_client, project
+):
+    shared = Deployment.objects.create(created_by=owner, project=project, model_path="m", served_model_name="shared")
+    private = Deployment.objects.create(created_by=owner, model_path="m", served_model_name="private")
+
+    for client in (owner_client, staff_client):
+        assert client.get(f"/deployments/{private.pk}").json()["served_model_name"] == "private"
+    assert member_client.get(f"/deployments/{shared.pk}").json()["served_model_name"] == "shared"
+    for client, deployment in ((member_client, private), (outsider_client, private), (outsider_client, shared)):
+        for path in (f"/deployments/{deployment.pk}", f"/deployments/{deployment.pk}/logs"):
+            response = client.get(path)  # answered as for a deployment that does not exist
+            assert (response.status_code, response.json()) == (404, {"detail": f"No deployment {deployment.pk}."})
 
 
 def test_it_answers_404_for_unknown_or_malformed_ids(owner_client):

@@ -9,9 +9,17 @@ from deployments.models import Deployment, DeploymentTag
 pytestmark = pytest.mark.django_db
 
 
-def make(owner, *, model_path="models/a", status="running", tags=(), served="a", gpu=None, port=None) -> Deployment:
+def make(
+    owner, *, model_path="models/a", status="running", tags=(), served="a", gpu=None, port=None, project=None
+) -> Deployment:
     deployment = Deployment.objects.create(
-        created_by=owner, model_path=model_path, served_model_name=served, status=status, gpu_id=gpu, port=port
+        created_by=owner,
+        model_path=model_path,
+        served_model_name=served,
+        status=status,
+        gpu_id=gpu,
+        port=port,
+        project=project,
     )
     DeploymentTag.objects.bulk_create(DeploymentTag(deployment=deployment, value=tag) for tag in tags)
     return deployment
@@ -22,11 +30,19 @@ def ids(response) -> list[str]:
     return [item["deployment_id"] for item in response.json()]
 
 
-def test_it_lists_every_deployment_newest_first_to_any_team_member(owner, member_client):
-    older = make(owner, status="stopped")
-    newer = make(owner)
+def test_it_lists_newest_first_what_each_user_may_see(
+    owner, member, owner_client, member_client, outsider_client, staff_client, project
+):
+    older = make(owner, status="stopped", project=project)
+    newer = make(owner, project=project)
+    private = make(owner)
+    bobs = make(member)
 
-    assert ids(member_client.get("/deployments")) == [str(newer.pk), str(older.pk)]
+    assert ids(member_client.get("/deployments")) == [str(bobs.pk), str(newer.pk), str(older.pk)]
+    assert ids(owner_client.get("/deployments")) == [str(private.pk), str(newer.pk), str(older.pk)]
+    assert len(ids(staff_client.get("/deployments"))) == 4
+    response = outsider_client.get("/deployments?status=running")
+    assert ids(response) == [] and response["X-Total-Count"] == "0"
 
 
 def test_it_filters_by_model_tag_and_status(owner, owner_client):

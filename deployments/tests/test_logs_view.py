@@ -24,8 +24,8 @@ def messages(response) -> list[str]:
     return [item["message"] for item in response.json()["items"]]
 
 
-def test_it_returns_the_tail_by_default(member_client, deployment):
-    response = member_client.get(f"/deployments/{deployment.pk}/logs?page_size=50")
+def test_it_returns_the_tail_by_default(owner_client, deployment):
+    response = owner_client.get(f"/deployments/{deployment.pk}/logs?page_size=50")
 
     body = response.json()
     assert (body["page"], body["page_size"], body["total"]) == (3, 50, 122)
@@ -33,33 +33,33 @@ def test_it_returns_the_tail_by_default(member_client, deployment):
     assert body["items"][0]["line"] == 101
 
 
-def test_it_pages_from_the_start_like_run_logs(member_client, deployment):
-    response = member_client.get(f"/deployments/{deployment.pk}/logs?page=2&page_size=10")
+def test_it_pages_from_the_start_like_run_logs(owner_client, deployment):
+    response = owner_client.get(f"/deployments/{deployment.pk}/logs?page=2&page_size=10")
 
     assert messages(response) == [f"line {n}" for n in range(11, 21)]
 
 
-def test_it_follows_the_log_after_a_byte_offset(member_client, deployment):
-    first = member_client.get(f"/deployments/{deployment.pk}/logs?after=0&page_size=100").json()
-    second = member_client.get(f"/deployments/{deployment.pk}/logs?after={first['next_offset']}&page_size=100")
+def test_it_follows_the_log_after_a_byte_offset(owner_client, deployment):
+    first = owner_client.get(f"/deployments/{deployment.pk}/logs?after=0&page_size=100").json()
+    second = owner_client.get(f"/deployments/{deployment.pk}/logs?after={first['next_offset']}&page_size=100")
 
     assert [item["line"] for item in first["items"]] == list(range(1, 101))
     assert messages(second) == [f"line {n}" for n in range(101, 121)] + ["progress 10%"]  # not the partial line
-    again = member_client.get(f"/deployments/{deployment.pk}/logs?after={second.json()['next_offset']}").json()
+    again = owner_client.get(f"/deployments/{deployment.pk}/logs?after={second.json()['next_offset']}").json()
     assert again["items"] == [] and again["next_offset"] == second.json()["next_offset"]
 
 
 @pytest.mark.parametrize(
     "query", ["page=0", "page=4&page_size=50", "page_size=501", "after=-1", "after=99999", "page=1&after=0"]
 )
-def test_it_refuses_out_of_range_values(member_client, deployment, query):
-    response = member_client.get(f"/deployments/{deployment.pk}/logs?{query}")
+def test_it_refuses_out_of_range_values(owner_client, deployment, query):
+    response = owner_client.get(f"/deployments/{deployment.pk}/logs?{query}")
 
     assert response.status_code == 400
     assert response.json()["detail"]
 
 
-def test_it_returns_an_empty_page_before_the_server_wrote_anything(member_client, owner, settings):
+def test_it_returns_an_empty_page_before_the_server_wrote_anything(owner_client, owner, settings):
     deployment = Deployment.objects.create(
         created_by=owner,
         model_path="m",
@@ -67,6 +67,6 @@ def test_it_returns_an_empty_page_before_the_server_wrote_anything(member_client
         log_file=str(Path(settings.DEPLOY_LOG_DIR) / "none.log"),
     )
 
-    body = member_client.get(f"/deployments/{deployment.pk}/logs").json()
+    body = owner_client.get(f"/deployments/{deployment.pk}/logs").json()
 
     assert (body["page"], body["total"], body["items"]) == (1, 0, [])

@@ -53,6 +53,18 @@ def test_it_serves_a_released_checkpoint_as_it_is(member_client, project, fake_v
     supervise_until(info["deployment_id"], "running")
 
 
+def test_it_shares_a_deployed_artifact_with_its_runs_project(
+    owner_client, member_client, outsider_client, project, fake_vllm, tmp_path
+):
+    info = deploy(member_client, artifact_id=str(artifact(project, tmp_path).pk)).json()
+
+    assert info["project_id"] == str(project.pk)
+    assert owner_client.get(f"/deployments/{info['deployment_id']}").json()["created_by"] == "bob"
+    assert owner_client.delete(f"/deployments/{info['deployment_id']}").status_code == 403  # bob's to stop
+    assert outsider_client.get(f"/deployments/{info['deployment_id']}").status_code == 404
+    assert outsider_client.get("/deployments").json() == []
+
+
 def test_it_serves_an_adapter_through_lora_on_its_base_model(member_client, project, fake_vllm, tiny_model, tmp_path):
     adapter = artifact(project, tmp_path, type="adapter", name="adapter-final")
 

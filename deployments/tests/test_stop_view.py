@@ -88,9 +88,12 @@ def test_it_kills_the_whole_group_with_force(owner_client, fake_vllm, tiny_model
     assert not GpuClaim.objects.exists()
 
 
-def test_it_lets_only_the_creator_or_staff_stop(owner_client, member_client, staff_client, fake_vllm, tiny_model):
-    info = start(owner_client, tiny_model)
+def test_it_lets_only_the_owner_or_staff_stop(
+    owner_client, member_client, outsider_client, staff_client, fake_vllm, tiny_model, project
+):
+    info = start(owner_client, tiny_model, project=project.name)
 
+    assert outsider_client.delete(f"/deployments/{info['deployment_id']}").status_code == 404
     assert member_client.delete(f"/deployments/{info['deployment_id']}").status_code == 403
     assert Deployment.objects.get(pk=info["deployment_id"]).is_live
     assert staff_client.delete(f"/deployments/{info['deployment_id']}").status_code == 200

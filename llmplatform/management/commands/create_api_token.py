@@ -1,8 +1,10 @@
-"""`manage.py create_api_token <username> [--staff] [--password PW]`: a user with an API token.
+"""`manage.py create_api_token <username> [--staff] [--grant APP.CODENAME ...] [--password PW]`.
 
 Creates the user when missing (with a generated password unless one is given),
 then prints the token scripts send as `Authorization: Token <key>`. Run it again
 for an existing user to print their token; `--password` then resets the password.
+`--grant` gives the user a permission, e.g. `deid.view_pii_mapping`: seeing original
+personal data beside its pseudonyms (`return_mapping`, de-identification jobs' seeds).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -21,10 +24,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--staff", action="store_true", help="make the user staff (admin site, audit log)")
+        parser.add_argument(
+            "--grant",
+            action="append",
+            default=[],
+            metavar="APP.CODENAME",
+            help="give the user this permission (repeatable), e.g. deid.view_pii_mapping",
+        )
         parser.add_argument("--password", help="set this password (default: generate one for a new user)")
 
     @transaction.atomic
-    def handle(self, *args, username: str, staff: bool, password: str | None, **options) -> None:
+    def handle(self, *args, username: str, staff: bool, grant: list[str], password: str | None, **options) -> None:
+        permissions = [permission_named(name) for name in grant]
         user_model = get_user_model()
         # `defaults` named, so that the unpacked lookup cannot be taken for it.
         user, created = user_model.objects.get_or_create(defaults=None, **{user_model.USERNAME_FIELD: username})
@@ -36,8 +47,22 @@ class Command(BaseCommand):
         if staff:
             user.is_staff = True
         user.save()
+        user.user_permissions.add(*permissions)
         token, _ = Token.objects.get_or_create(user=user)
         self.stdout.write(f"{'Created' if created else 'Found'} user {username}{' (staff)' if user.is_staff else ''}.")
+        for name in grant:
+            self.stdout.write(f"granted: {name}")
         if generated:
             self.stdout.write(f"password: {password}")
         self.stdout.write(f"token: {token.key}")
+
+
+def permission_named(name: str) -> Permission:
+    """`app_label.codename` as `user.has_perm` spells it; an unknown one stops the command before any change."""
+    app_label, _, codename = name.partition(".")
+    try:
+        return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    except Permission.DoesNotExist:
+        raise CommandError(
+            f"No permission {name!r}; give it as app_label.codename, e.g. deid.view_pii_mapping."
+        ) from None
