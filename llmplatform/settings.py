@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "llmplatform.bodies.BodyLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditContextMiddleware",
@@ -224,9 +225,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ExecutorKindEnum": "projects.models.ExecutorKind"},
 }
 
-# Request bodies: uploads stream to disk past this size instead of living in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Request bodies outside the upload endpoints: at most this, held in memory, whatever their
+# type (llmplatform.bodies); the upload endpoints set their own handlers and limits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = ["llmplatform.bodies.BoundedMemoryUploadHandler"]
 
 # --- background work (django-q2) --------------------------------------------
 # retry > timeout, or the ORM broker hands a long task out twice; failed tasks are
