@@ -8,10 +8,12 @@ from uuid import UUID
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from llmplatform.parsers import json_document_problem, nested_too_deeply
 from projects.models import Project, ProjectStatus, users_named, validate_project_name
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
@@ -71,6 +73,10 @@ def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def sentence(problem: str) -> str:
+    return f"{capfirst(problem)}."
+
+
 class JsonObjectField(forms.JSONField):
     """A JSON object typed into a textarea (`{"learning_rate": 2e-5}`); empty means `{}`."""
 
@@ -79,10 +85,21 @@ class JsonObjectField(forms.JSONField):
     def to_python(self, value: Any) -> Any:
         if value in (None, ""):
             return {}
-        parsed = super().to_python(value)
+        try:
+            parsed = super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(sentence(nested_too_deeply())) from None
         if not isinstance(parsed, dict):
             raise forms.ValidationError(_('Enter a JSON object, like {"learning_rate": 2e-5}.'))
+        if problem := json_document_problem(parsed):
+            raise forms.ValidationError(sentence(problem))
         return parsed
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # shown again as typed, like any other JSON it cannot read
+            return forms.fields.InvalidJSONInput(data)
 
 
 class TrainingPathField(forms.CharField):
