@@ -8,8 +8,10 @@ README's "Settings" table; keep the two in step.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -108,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "llmplatform.urls"
@@ -166,6 +171,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Wrong passwords and tokens (llmplatform.authentication): a password login is refused for one
+# username from one address after LOGIN_FAILURE_LIMIT failures, until LOGIN_LOCKOUT_MINUTES have
+# passed since the last; refusals do not extend it, a successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "llmplatform.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "console.views.login.locked_out"
+# Successful logins are not kept (a table nothing would ever empty); failures are, until they expire.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Reverse proxies in front of the platform that append the client's address to X-Forwarded-For;
+# 0 trusts no such header (a client could write any address into it).
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+# Wrong tokens one address may send, as DRF writes a rate: `<count>/<s|min|hour|day>`.
+TOKEN_FAILURE_RATE = os.environ.get("TOKEN_FAILURE_RATE", "20/min")
+if not re.fullmatch(r"\d+/[smhd][a-z]*", TOKEN_FAILURE_RATE):
+    raise ImproperlyConfigured(f"TOKEN_FAILURE_RATE must be like 20/min or 100/hour, got {TOKEN_FAILURE_RATE!r}")
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "console:login"
@@ -194,9 +220,10 @@ STORAGES = {
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "llmplatform.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "NUM_PROXIES": PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
