@@ -64,6 +64,26 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# --- HTTPS ------------------------------------------------------------------
+# Off by default, so that scripts/start serves http://127.0.0.1 as it is. HTTPS=1 says people
+# reach the platform over HTTPS only: cookies are sent over HTTPS only, http:// is redirected
+# (except the health probes, which load balancers and monitors send over plain HTTP), and
+# browsers are told by HSTS to use nothing else.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^_internal/health$"]
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+# Behind a proxy that ends TLS, the header by which it says the client used HTTPS (its value
+# must then be `https`), e.g. X-Forwarded-Proto. Set it only when the proxy always sets the
+# header and drops any a client sent: whoever can set it decides what counts as HTTPS.
+PROXY_SSL_HEADER = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
