@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmplatform.csp.ContentSecurityPolicyMiddleware",
     "llmplatform.middleware.JsonApiMiddleware",
     "llmplatform.middleware.NulCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
