@@ -3,6 +3,8 @@ charts, polling and forms, the admin and Swagger UI work in Chromium, and the br
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from console.tests.browser import log_in, new_page
@@ -20,16 +22,19 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def watched_page(browser, live_server) -> tuple:
-    page = new_page(browser, live_server)
+@pytest.fixture
+def watched_page(chromium_browser, live_server) -> Iterator[tuple]:
+    """A page, and the policy violations its browser reports; closed after the test, so it polls no more."""
+    page = new_page(chromium_browser, live_server)
     page.add_init_script(REPORT_VIOLATIONS)
     violations: list[str] = []
     page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
-    return page, violations
+    yield page, violations
+    page.context.close()
 
 
-def test_it_lets_the_console_work_without_a_violation(chromium_browser, live_server, run):
-    page, violations = watched_page(chromium_browser, live_server)
+def test_it_lets_the_console_work_without_a_violation(watched_page, run):
+    page, violations = watched_page
     log_in(page, "alice", "pw-alice")
     page.goto(f"/console/projects/{run.project_id}/runs/{run.pk}/")
     page.locator(".chart canvas").first.wait_for()  # uPlot's charts
@@ -49,8 +54,8 @@ document.addEventListener("htmx:beforeRequest", (event) => { if (event.defaultPr
 """
 
 
-def test_it_pauses_a_panels_polling_while_its_disclosure_is_open(chromium_browser, live_server, run):
-    page, violations = watched_page(chromium_browser, live_server)
+def test_it_pauses_a_panels_polling_while_its_disclosure_is_open(watched_page, run):
+    page, violations = watched_page
     log_in(page, "alice", "pw-alice")
     page.goto(f"/console/projects/{run.project_id}/runs/{run.pk}/")
     page.evaluate(COUNT_PAUSED_POLLS)
@@ -63,8 +68,8 @@ def test_it_pauses_a_panels_polling_while_its_disclosure_is_open(chromium_browse
     assert violations == []
 
 
-def test_it_lets_the_admin_and_swagger_ui_work_without_a_violation(chromium_browser, live_server, admin_user, run):
-    page, violations = watched_page(chromium_browser, live_server)
+def test_it_lets_the_admin_and_swagger_ui_work_without_a_violation(watched_page, admin_user, run):
+    page, violations = watched_page
     page.goto("/admin/login/")
     page.locator("#id_username").fill("admin")
     page.locator("#id_password").fill("password")
