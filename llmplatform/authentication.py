@@ -20,7 +20,7 @@ reverse proxies the one the outermost proxy saw (X-Forwarded-For).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -32,7 +32,8 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 def client_ip(request: HttpRequest | Request) -> str:
     """The caller's address, as DRF's throttles tell it (REST_FRAMEWORK["NUM_PROXIES"] is PROXY_COUNT)."""
-    return BaseThrottle().get_ident(request) or ""
+    # get_ident reads nothing but `headers` and `META`, which a Django request (django-axes') has too.
+    return BaseThrottle().get_ident(cast(Request, request)) or ""
 
 
 class TokenFailureThrottle(SimpleRateThrottle):
@@ -57,6 +58,6 @@ class ThrottledTokenAuthentication(TokenAuthentication):
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
             throttle = TokenFailureThrottle()
-            if not throttle.allow_request(request, None):
+            if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view runs before authentication
                 raise TooManyTokenFailures(wait=throttle.wait()) from None
             raise

@@ -28,7 +28,12 @@ def watched_page(chromium_browser, live_server) -> Iterator[tuple]:
     page = new_page(chromium_browser, live_server)
     page.add_init_script(REPORT_VIOLATIONS)
     violations: list[str] = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+
+    def keep_violation(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", keep_violation)
     yield page, violations
     page.context.close()
 
