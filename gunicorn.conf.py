@@ -8,8 +8,15 @@ requests (the sync worker closes each one). Environment: WEB_WORKERS, WEB_THREAD
 
 import os
 
+from llmplatform.settings import DATA_DIR
+
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 worker_class = "gthread"
 # Uploads of big files and cancels that wait out a trainer's grace period take minutes.
 timeout = 300
+# gunicornc's control socket (reload, resize, stop) in the platform's own folder, owner-only:
+# gunicorn's default, one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn), is shared by every
+# instance that user runs on the host, so one would take over, or remove, another's.
+control_socket = str(DATA_DIR / "gunicorn.ctl")
+control_socket_mode = 0o600

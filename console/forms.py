@@ -9,10 +9,12 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import Q
 from django.forms.fields import InvalidJSONInput
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from llmplatform.documents import json_document_problem, nested_too_deeply
 from llmplatform.users import Visitor
 from projects.models import (
     Project,
@@ -80,6 +82,10 @@ def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def sentence(problem: str) -> str:
+    return f"{capfirst(problem)}."
+
+
 class JsonObjectField(forms.JSONField):
     """A JSON object typed into a textarea (`{"learning_rate": 2e-5}`); empty means `{}`."""
 
@@ -90,10 +96,12 @@ class JsonObjectField(forms.JSONField):
             return {}
         try:
             parsed = super().to_python(value)
-        except RecursionError:  # Python's JSON parser gives up on nesting no config has
-            raise forms.ValidationError(_("This JSON is nested too deeply to read.")) from None
+        except RecursionError:
+            raise forms.ValidationError(sentence(nested_too_deeply())) from None
         if not isinstance(parsed, dict):
             raise forms.ValidationError(_('Enter a JSON object, like {"learning_rate": 2e-5}.'))
+        if problem := json_document_problem(parsed):
+            raise forms.ValidationError(sentence(problem))
         return parsed
 
     def bound_data(self, data: Any, initial: Any) -> Any:

@@ -48,7 +48,7 @@ from datasets.serializers import (
 )
 from datasets.uploads import StagingMultiPartParser, received_file
 from datasets.validation import read_records
-from llmplatform.api import PAGED, LengthRequired
+from llmplatform.api import PAGED, LengthRequired, get_or_404
 from llmplatform.errors import ConflictingState, InvalidInput, NotFound
 from projects.serializers import share_with_field
 from projects.sharing import project_to_share_with
@@ -190,7 +190,8 @@ class DatasetViewSet(
     def _file(self, upload_id: str) -> DatasetFile:
         """A file of this dataset: an upload id from another dataset is a 404 here."""
         dataset = self.get_object()
-        return get_object_or_404(DatasetFile.objects.select_related("dataset"), pk=upload_id, dataset=dataset)
+        files = DatasetFile.objects.select_related("dataset").filter(dataset=dataset)
+        return get_or_404(files, f"No file {upload_id} in this dataset.", pk=upload_id)
 
     @extend_schema(
         summary="A file of the dataset with its validation report",

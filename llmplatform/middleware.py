@@ -2,25 +2,17 @@
 
 DRF's exception handler (llmplatform.api) shapes the errors of API views; this
 middleware covers what happens outside them: unknown URLs, Django's own 405s and
-400s, the DEBUG error pages, and request bodies over the size limit.
+400s, and the DEBUG error pages. Bodies over the size limit: llmplatform.bodies.
+`NulCharacterMiddleware` refuses a URL no lookup could take.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from llmplatform.api import is_api_path
-
-
-def body_too_large(request: HttpRequest) -> JsonResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return JsonResponse(
-        {"detail": f"The request body is larger than the limit of {limit} bytes.", "limit_bytes": limit}, status=413
-    )
 
 
 def describe_error(request: HttpRequest, response: HttpResponse) -> str:
@@ -34,21 +26,6 @@ def describe_error(request: HttpRequest, response: HttpResponse) -> str:
     return f"{response.reason_phrase}."
 
 
-def read_into_memory(request: HttpRequest) -> bool:
-    """JSON and form bodies are parsed whole in memory, so their size is limited here
-    (DRF's parsers read the stream without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check).
-    Multipart uploads and octet-stream chunks stream to disk; their views limit them."""
-    media_type = request.content_type or ""
-    return media_type in {"application/json", "application/x-www-form-urlencoded"} or media_type.endswith("+json")
-
-
-def content_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
 class JsonApiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -56,15 +33,31 @@ class JsonApiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_api_path(request.path):
             return self.get_response(request)
-        if read_into_memory(request) and content_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return body_too_large(request)
         response = self.get_response(request)
         if response.status_code >= 400 and response.headers.get("Content-Type", "").split(";")[0] != "application/json":
             return JsonResponse({"detail": describe_error(request, response)}, status=response.status_code)
         return response
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        # A multipart form field over the limit surfaces inside the view.
-        if isinstance(exception, RequestDataTooBig) and is_api_path(request.path):
-            return body_too_large(request)
-        return None
+
+NUL_IN_URL = "The URL holds a NUL character (%00); no path or query parameter may."
+
+
+def holds_nul(request: HttpRequest) -> bool:
+    return "\x00" in request.path or any(
+        "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
+    )
+
+
+class NulCharacterMiddleware:
+    """No path or query parameter holds a NUL character: PostgreSQL can neither store nor compare
+    text with one, so a lookup or a filter given one would fail as a 500 instead of a 400."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not holds_nul(request):
+            return self.get_response(request)
+        if is_api_path(request.path):
+            return JsonResponse({"detail": NUL_IN_URL}, status=400)
+        return HttpResponseBadRequest(NUL_IN_URL, content_type="text/plain; charset=utf-8")

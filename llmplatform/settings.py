@@ -8,9 +8,11 @@ README's "Settings" table; keep the two in step.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,26 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# --- HTTPS ------------------------------------------------------------------
+# Off by default, so that scripts/start serves http://127.0.0.1 as it is. HTTPS=1 says people
+# reach the platform over HTTPS only: cookies are sent over HTTPS only, http:// is redirected
+# (except the health probes, which load balancers and monitors send over plain HTTP), and
+# browsers are told by HSTS to use nothing else.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^_internal/health$"]
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+# Behind a proxy that ends TLS, the header by which it says the client used HTTPS (its value
+# must then be `https`), e.g. X-Forwarded-Proto. Set it only when the proxy always sets the
+# header and drops any a client sent: whoever can set it decides what counts as HTTPS.
+PROXY_SSL_HEADER = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -78,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -97,7 +120,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmplatform.csp.ContentSecurityPolicyMiddleware",
     "llmplatform.middleware.JsonApiMiddleware",
+    "llmplatform.middleware.NulCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -105,9 +130,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "llmplatform.bodies.BodyLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "llmplatform.urls"
@@ -168,6 +196,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Wrong passwords and tokens (llmplatform.authentication): a password login is refused for one
+# username from one address after LOGIN_FAILURE_LIMIT failures, until LOGIN_LOCKOUT_MINUTES have
+# passed since the last; refusals do not extend it, a successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "llmplatform.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "console.views.login.locked_out"
+# Successful logins are not kept (a table nothing would ever empty); failures are, until they expire.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Reverse proxies in front of the platform that append the client's address to X-Forwarded-For;
+# 0 trusts no such header (a client could write any address into it).
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+# Wrong tokens one address may send, as DRF writes a rate: `<count>/<s|min|hour|day>`.
+TOKEN_FAILURE_RATE = os.environ.get("TOKEN_FAILURE_RATE", "20/min")
+if not re.fullmatch(r"\d+/[smhd][a-z]*", TOKEN_FAILURE_RATE):
+    raise ImproperlyConfigured(f"TOKEN_FAILURE_RATE must be like 20/min or 100/hour, got {TOKEN_FAILURE_RATE!r}")
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "console:login"
@@ -196,9 +245,10 @@ STORAGES = {
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "llmplatform.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "NUM_PROXIES": PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -228,9 +278,10 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "ENUM_NAME_OVERRIDES": {"ExecutorKindEnum": "projects.models.ExecutorKind"},
 }
 
-# Request bodies: uploads stream to disk past this size instead of living in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Request bodies outside the upload endpoints: at most this, held in memory, whatever their
+# type (llmplatform.bodies); the upload endpoints set their own handlers and limits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_JSON_BODY_BYTES", 10 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = ["llmplatform.bodies.BoundedMemoryUploadHandler"]
 
 # --- background work (django-q2) --------------------------------------------
 # retry > timeout, or the ORM broker hands a long task out twice; failed tasks are

@@ -2,7 +2,8 @@
 
 `load_training_yaml(content)` is `yaml.safe_load` with bounds: at most MAX_YAML_BYTES,
 UTF-8 text, at most MAX_YAML_ALIASES aliases and MAX_YAML_NODES values once aliases
-are expanded, and a mapping with string keys at the top. Whatever it refuses raises
+are expanded, collections nested at most MAX_YAML_DEPTH levels, and a mapping with
+string keys at the top. Whatever it refuses raises
 `TrainingYamlError`, whose problems are short sentences: they quote at most a few
 dozen characters of the input, however big or deep the input is.
 """
@@ -19,6 +20,9 @@ from django.conf import settings
 MAX_YAML_ALIASES = 50
 # ...and neither is a document that expands to more nodes than this.
 MAX_YAML_NODES = 100_000
+# Deeper than any config; PyYAML composes nested collections recursively, so a document
+# nested a few thousand levels deep would end in a RecursionError instead of a refusal.
+MAX_YAML_DEPTH = 64
 # The most characters of the input (a value, a parser message) a problem quotes.
 QUOTE_CHARS = 200
 
@@ -40,11 +44,12 @@ def quoted(value: Any) -> str:
 
 
 class _BoundedSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases."""
+    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases or MAX_YAML_DEPTH levels."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_count = 0
+        self.depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -53,7 +58,15 @@ class _BoundedSafeLoader(yaml.SafeLoader):
                 raise TrainingYamlError(
                     [f"more than {MAX_YAML_ALIASES} YAML aliases (*name); refused as a possible expansion bomb"]
                 )
-        return super().compose_node(parent, index)
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise TrainingYamlError([f"the document is nested more than {MAX_YAML_DEPTH} levels deep; refused"])
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _expanded_nodes(value: Any, budget: int) -> int:

@@ -6,7 +6,7 @@ Errors on API paths are JSON (llmplatform.middleware), so there are no handler40
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from llmplatform import health
 
@@ -15,7 +15,12 @@ urlpatterns = [
     path("healthz", health.HealthView.as_view(), name="healthz"),
     path("_internal/health", health.HealthView.as_view(), name="internal-health"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    # Swagger UI's start-up script is a file of its own (/docs?script=), as the Content-Security-Policy wants.
+    path(
+        "docs",
+        SpectacularSwaggerSplitView.as_view(url_name="openapi", template_name="docs/swagger_ui.html"),
+        name="docs",
+    ),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include("console.urls")),

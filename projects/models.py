@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
+from llmplatform.documents import nesting_depth
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
@@ -59,25 +60,6 @@ def validate_project_name(value: str) -> None:
     except ValueError:
         return
     raise ValidationError(_("must not be a UUID (projects are referenced by id or name)"), code="uuid")
-
-
-def nesting_depth(value: Any, *, limit: int) -> int:
-    """Levels of objects and lists in `value` (a scalar: 0), counted without recursion and not past limit + 1."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            break
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def validate_hyperparameters(value: Any) -> None:

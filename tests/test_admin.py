@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
@@ -55,3 +56,32 @@ def test_it_sends_anonymous_people_to_the_admin_login_page(client, db):
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert client.get("/admin/login/").status_code == 200
+
+
+def admin_login(client, password: str):
+    return client.post(reverse("admin:login"), {"username": "operator", "password": password, "next": "/admin/"})
+
+
+def test_it_locks_a_username_out_of_the_admin_login_after_too_many_wrong_passwords(client, staff, settings):
+    failures = [admin_login(client, "wrong").status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+
+    right = admin_login(client, "pw-operator")
+
+    assert failures[-1] == right.status_code == 429
+    assert right["Retry-After"] == str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    page = right.content.decode()
+    assert "Too many failed logins" in page and "Try again in 15 minutes." in page
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_it_lets_staff_see_and_lift_a_lockout(client, admin_client, staff, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        admin_login(client, "wrong")
+    attempt = AccessAttempt.objects.get()
+
+    listed = admin_client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+    lifted = admin_client.post(reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"})
+
+    assert "operator" in listed
+    assert lifted.status_code == 302
+    assert admin_login(client, "pw-operator")["Location"] == "/admin/"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.urls.resolvers import RegexPattern
 from rest_framework.authtoken.models import Token
 
+from llmplatform.authentication import TokenFailureThrottle
 from tests.routes import PUBLIC_PATHS, all_routes, fill_regex, protected_api_routes
 
 METHODS = ["get", "post", "put", "patch", "delete"]
@@ -49,7 +52,8 @@ def test_it_refuses_an_unknown_token(client, db):
 
 
 def test_it_accepts_a_session_login(client, staff):
-    assert client.login(username="operator", password="pw-operator")
+    # The request lets the login throttle (django-axes) tell where the attempt came from.
+    assert client.login(request=HttpRequest(), username="operator", password="pw-operator")
     assert client.get("/v1/audit-events").status_code == 200
 
 
@@ -102,3 +106,58 @@ def test_it_refuses_an_unknown_permission_before_creating_anyone(db):
 def test_it_fills_router_style_regex_routes():
     pattern = RegexPattern(r"^projects/(?P<pk>[^/.]+)/runs\.(?P<format>[a-z0-9]+)/?$")
     assert fill_regex(pattern) == "projects/00000000-0000-4000-8000-000000000000/runs.1/"
+
+
+def call_with_token(client, key: str, address: str = "203.0.113.7", **headers):
+    return client.get("/v1/audit-events", HTTP_AUTHORIZATION=f"Token {key}", REMOTE_ADDR=address, **headers)
+
+
+@pytest.fixture
+def three_failures_a_minute(settings) -> None:
+    settings.TOKEN_FAILURE_RATE = "3/min"
+
+
+def test_it_answers_429_to_an_address_that_sent_too_many_wrong_tokens(client, db, three_failures_a_minute):
+    failures = [call_with_token(client, f"wrong-{n}").status_code for n in range(3)]
+
+    response = call_with_token(client, "wrong-4")
+
+    assert failures == [401, 401, 401]
+    assert response.status_code == 429
+    assert response.json() == {
+        "detail": "Too many failed token authentications from your address. Expected available in 60 seconds."
+    }
+    assert response["Retry-After"] == "60"
+
+
+def test_it_never_refuses_a_valid_token_nor_another_address(client, staff, three_failures_a_minute):
+    for n in range(4):
+        call_with_token(client, f"wrong-{n}")
+
+    assert call_with_token(client, staff.auth_token.key).status_code == 200
+    assert call_with_token(client, "wrong", address="198.51.100.2").status_code == 401
+
+
+def test_it_answers_401_again_once_the_window_has_passed(client, db, three_failures_a_minute, monkeypatch):
+    for n in range(4):
+        call_with_token(client, f"wrong-{n}")
+    later = time.time() + 61
+    monkeypatch.setattr(TokenFailureThrottle, "timer", lambda throttle: later)
+
+    assert call_with_token(client, "wrong").status_code == 401
+
+
+def test_it_trusts_x_forwarded_for_only_behind_as_many_proxies_as_configured(client, db, settings):
+    settings.TOKEN_FAILURE_RATE = "3/min"
+    spoofed = [call_with_token(client, "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(4)]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # One proxy appends the address it saw: the last entry is the client's, what comes before the client wrote.
+    clients = [call_with_token(client, "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(10, 14)]
+    one_client = [
+        call_with_token(client, "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 192.0.2.99").status_code
+        for n in range(4)
+    ]
+
+    assert spoofed == [401, 401, 401, 429]
+    assert clients == [401, 401, 401, 401]
+    assert one_client == [401, 401, 401, 429]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from datasets.tests.test_train_config_views import SEED_SFT_YAML, YAML_BOMB
-from llmplatform.training_yaml import QUOTE_CHARS, TrainingYamlError, load_training_yaml, read_training_yaml
+from llmplatform.training_yaml import (
+    MAX_YAML_DEPTH,
+    QUOTE_CHARS,
+    TrainingYamlError,
+    load_training_yaml,
+    read_training_yaml,
+)
 
 
 def test_it_refuses_an_alias_bomb_before_expanding_it():
@@ -19,6 +25,20 @@ def test_it_refuses_few_aliases_that_expand_to_a_huge_document():
 
     with pytest.raises(TrainingYamlError, match="expands to more than"):
         load_training_yaml(content)
+
+
+@pytest.mark.parametrize("depth", [MAX_YAML_DEPTH + 1, 5_000])
+def test_it_refuses_a_document_nested_deeper_than_the_limit(depth):
+    content = ("a: " + "[" * (depth - 1) + "]" * (depth - 1)).encode()
+
+    with pytest.raises(TrainingYamlError, match=f"nested more than {MAX_YAML_DEPTH} levels deep"):
+        load_training_yaml(content)
+
+
+def test_it_reads_a_document_nested_as_deep_as_the_limit():
+    content = ("a: " + "[" * (MAX_YAML_DEPTH - 1) + "1" + "]" * (MAX_YAML_DEPTH - 1)).encode()
+
+    assert "a" in load_training_yaml(content)
 
 
 def test_it_allows_a_few_merge_keys():

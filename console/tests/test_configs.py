@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from datasets.models import TrainConfig
+from datasets.tests.test_train_config_views import DEEP_YAML
 
 pytestmark = pytest.mark.django_db
 UPLOAD = reverse("console:config-upload")
@@ -37,6 +38,14 @@ def test_it_lists_the_problems_of_a_refused_yaml_and_keeps_nothing(owner_session
     assert response.status_code == 400
     assert "learning_rate: must be greater than 0" in page
     assert "model_name" in page
+    assert not TrainConfig.objects.exists()
+
+
+def test_it_refuses_a_yaml_nested_thousands_of_levels_deep(owner_session):
+    response = owner_session.post(UPLOAD, {"file": SimpleUploadedFile("deep.yaml", DEEP_YAML)})
+
+    assert response.status_code == 400
+    assert "the document is nested more than 64 levels deep" in response.content.decode()
     assert not TrainConfig.objects.exists()
 
 

@@ -51,8 +51,9 @@ def test_it_offers_an_empty_json_object_for_hyperparameters(owner_session):
         ("dataset_name", "../etc/passwd", "must not contain &#x27;..&#x27; segments"),
         ("training_yaml_name", "/abs/x.yaml", "must be relative to the training directory"),
         ("default_hyperparameters", "[1, 2]", "Enter a JSON object"),
+        ("default_hyperparameters", '{"a": ' * 5000 + "1" + "}" * 5000, "nested more than 64 levels deep"),
+        ("default_hyperparameters", '{"note": "a\\u0000b"}', "`note` holds a NUL character"),
         ("default_hyperparameters", "{nope", "Enter a valid JSON"),
-        ("default_hyperparameters", '{"a": ' * 5000 + "1" + "}" * 5000, "nested too deeply to read"),
         ("members", "bob, nobody", "unknown users: nobody"),
     ],
 )

@@ -46,6 +46,9 @@ warmup_ratio: 0.1
 bf16: true
 """
 
+# A list in a list... 5,000 levels deep: 10 KB that PyYAML would compose recursively.
+DEEP_YAML = b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n"
+
 YAML_BOMB = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
 c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
@@ -106,6 +109,7 @@ def test_it_accepts_a_llama_factory_config_and_infers_its_task_type(owner_client
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "the file is binary, not YAML text (it holds NUL bytes)"),
         (b"task: \xff\xfe oops\n", "the file is not UTF-8 text"),
         (YAML_BOMB, "refused as a possible expansion bomb"),
+        (DEEP_YAML, "the document is nested more than 64 levels deep"),
         (b"   \n", "the file is empty"),
         (b"task_type: sft\nlearning_rate: -1\n", "learning_rate: must be greater than 0"),
     ],

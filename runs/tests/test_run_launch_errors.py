@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from datasets.tests.test_train_config_views import DEEP_YAML
 from projects.models import Project
 from runs.models import Run
 
@@ -119,6 +120,16 @@ def test_it_refuses_a_yaml_alias_bomb_quickly_in_a_short_answer(
     assert "configs/bomb.yaml" in body["detail"] and problem in body["detail"]
     assert len(response.content) < 1000
     assert all(len(record.getMessage()) < 1000 for record in caplog.records)
+    assert not Run.objects.exists()
+
+
+def test_it_refuses_a_yaml_nested_thousands_of_levels_deep(owner_client, project, training_dir):
+    (training_dir / "configs" / "deep.yaml").write_bytes(DEEP_YAML)
+
+    response = launch(owner_client, project.name, {"training_yaml_name": "configs/deep.yaml"})
+
+    assert response.status_code == 400
+    assert "nested more than 64 levels deep" in response.json()["detail"]
     assert not Run.objects.exists()
 
 
