@@ -35,7 +35,10 @@ class StartingDeploymentAdmin(DeploymentAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = StaffDeploymentForm(
-            request.POST or None, gpu_rows=gpu_rows(request.user), released=released_artifacts(request.user)
+            request.POST or None,
+            user=request.user,
+            gpu_rows=gpu_rows(request.user),
+            released=released_artifacts(request.user),
         )
         if request.method == "POST" and form.is_valid():
             try:
