@@ -8,8 +8,10 @@ everything builds on it, so it may import none of the others.
 
 from __future__ import annotations
 
-import ast
 import itertools
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,26 +32,48 @@ def platform_apps() -> dict[str, Path]:
     return found
 
 
-def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:
+# Run in a fresh interpreter: CPython 3.11 before 3.11.8 can fail `ast.parse` with "AST
+# constructor recursion depth mismatch" while another thread of the same process builds an
+# AST (a live server thread of a browser test formatting a traceback, say).
+LIST_IMPORTS = """
+import ast, json, sys
+
+found = {}
+for name in sys.argv[1:]:
+    tree = ast.parse(open(name, encoding="utf-8").read())
     modules = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.append((node.module, node.lineno))
-    return modules
+    found[name] = modules
+print(json.dumps(found))
+"""
+
+
+def imported_modules(sources: list[Path]) -> dict[Path, list[tuple[str, int]]]:
+    """The modules each source imports (absolute imports, anywhere in it), with the line."""
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_IMPORTS, *map(str, sources)], capture_output=True, text=True, check=True
+    )
+    return {Path(name): [(module, line) for module, line in found] for name, found in json.loads(listed.stdout).items()}
 
 
 def import_graph(packages: dict[str, Path], base: Path = settings.BASE_DIR) -> Graph:
     graph: Graph = {name: defaultdict(list) for name in packages}
-    for name, folder in packages.items():
-        for source in sorted(folder.rglob("*.py")):
-            if "tests" in source.relative_to(folder).parts:
-                continue
-            for module, line in imported_modules(ast.parse(source.read_text(encoding="utf-8"))):
-                target = module.split(".")[0]
-                if target in packages and target != name:
-                    graph[name][target].append(f"{source.relative_to(base)}:{line}")
+    sources = {
+        source: name
+        for name, folder in packages.items()
+        for source in sorted(folder.rglob("*.py"))
+        if "tests" not in source.relative_to(folder).parts
+    }
+    for source, modules in imported_modules(list(sources)).items():
+        name = sources[source]
+        for module, line in modules:
+            target = module.split(".")[0]
+            if target in packages and target != name:
+                graph[name][target].append(f"{source.relative_to(base)}:{line}")
     return graph
 
 
