@@ -47,6 +47,9 @@ class ExecutorKind(models.TextChoices):
 # (`Project.max_priority`); people other than staff launch its runs at or below it.
 MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
 
+# A project's GPU cap (`Project.max_concurrent_gpus`): more GPUs than any cluster the platform schedules has.
+MAX_CONCURRENT_GPUS = 100_000
+
 
 def validate_project_name(value: str) -> None:
     """A name `/projects/{project_reference}` can address: a reference is tried as a
@@ -194,7 +197,9 @@ class Project(models.Model):
     # (container, image, partition, account, time limit, command template...).
     executor = models.CharField(max_length=32, blank=True)
     executor_options = models.JSONField(default=dict, blank=True)
-    max_concurrent_gpus = models.PositiveIntegerField(null=True, blank=True)
+    max_concurrent_gpus = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_CONCURRENT_GPUS)]
+    )
     # Blank: settings.DEFAULT_MAX_PRIORITY. Like the GPU cap, only staff set it.
     max_priority = models.IntegerField(
         null=True, blank=True, validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)]

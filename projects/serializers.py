@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from projects.models import (
+    MAX_CONCURRENT_GPUS,
     MAX_PRIORITY,
     MIN_PRIORITY,
     ExecutorKind,
@@ -97,7 +98,11 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Staff only: container, image, partition, command template... per executor.",
     )
     max_concurrent_gpus = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, help_text="Staff only: GPUs the project's runs may hold at once."
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_CONCURRENT_GPUS,
+        help_text="Staff only: GPUs the project's runs may hold at once.",
     )
     max_priority = serializers.IntegerField(
         required=False,

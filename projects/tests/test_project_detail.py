@@ -104,6 +104,17 @@ def test_it_lets_only_staff_set_executor_options_and_gpu_caps(owner_client, staf
     assert owner_client.patch(f"/projects/{project.name}", {"executor": "kubernetes"}, format="json").status_code == 400
 
 
+def test_it_refuses_a_gpu_cap_beyond_any_cluster_naming_the_field(staff_client, project):
+    response = staff_client.patch(
+        f"/projects/{project.name}", {"max_concurrent_gpus": 5_992_462_942_540}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["max_concurrent_gpus"] == ["Ensure this value is less than or equal to 100000."]
+    project.refresh_from_db()
+    assert project.max_concurrent_gpus is None
+
+
 def test_it_lets_only_staff_set_a_priority_ceiling(owner_client, member_client, staff_client, project):
     assert owner_client.patch(f"/projects/{project.name}", {"max_priority": 1000}, format="json").status_code == 403
     assert member_client.patch(f"/projects/{project.name}", {"max_priority": 1000}, format="json").status_code == 403
