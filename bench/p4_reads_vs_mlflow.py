@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
-from runs_setup import REPO, make_project_and_run, parser, setup
+from runs_setup import REPO, machine, make_project_and_run, parser, setup
 
 
 def free_port() -> int:
@@ -190,6 +190,7 @@ def main() -> None:
     arguments.add_argument("--seconds", type=int, default=15, help="length of each wrk round")
     arguments.add_argument("--rounds", type=int, default=3, help="alternating rounds of each server")
     options = arguments.parse_args()
+    at_start = machine()
     scratch = setup(options.database)
     token, path = seed_our_run()
 
@@ -226,6 +227,7 @@ def main() -> None:
             stop_group(server.pid)
     from django.conf import settings
 
+    print(f"at the start, {at_start}\nat the end,   {machine()}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")
     for number, (ours, mlflow) in enumerate(rounds, 1):
         print(f"round {number}:")
