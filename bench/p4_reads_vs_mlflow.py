@@ -138,9 +138,9 @@ def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Ro
     errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     errors += int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
     latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", output, re.MULTILINE)
-    return Round(
-        rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else "", cpu * 1000 / requests
-    )
+    # A server so starved that it answered nothing in the round has no CPU time per request.
+    cpu_ms = cpu * 1000 / requests if requests else float("nan")
+    return Round(rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else "", cpu_ms)
 
 
 def seed_our_run():
