@@ -12,3 +12,6 @@ from django.contrib.auth.models import AnonymousUser, User
 Visitor = User | AnonymousUser
 # Who a service acts for; None when the platform itself acts (a task, a command).
 Actor = User | AnonymousUser | None
+
+# The group of staff who run the platform (made by a migration): what the admin lets them see and do.
+OPERATORS_GROUP = "operators"

@@ -17,11 +17,14 @@ class ReadOnlyMixin:
 
 @admin.register(Run)
 class RunAdmin(AuditedModelAdmin):
+    """Runs are launched and moved through their states by the platform (API, console, supervisor):
+    operators read them and fix what a person chose (name, priority, resources...), never a status."""
+
     list_display = [
         "__str__",
         "project",
         "status",
-        "progress",
+        "progress_percent",
         "executor",
         "host",
         "created_at",
@@ -31,14 +34,22 @@ class RunAdmin(AuditedModelAdmin):
     list_filter = ["status", "executor", "host"]
     list_select_related = ["project"]
     search_fields = ["id", "name", "project__name", "start_command"]
-    raw_id_fields = ["project", "created_by", "resume_source_artifact"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "id", "created_at", "updated_at", "started_at", "completed_at", "cancelled_at", "argv", "start_command",
-        "run_dir", "output_dir", "executor_state", "gpu_indices", "exit_code", "progress", "eta_seconds",
+        "id", "project", "created_by", "resume_source_artifact", "status", "progress_percent",
+        "created_at", "updated_at", "started_at", "completed_at", "cancelled_at",
+        "argv", "start_command", "run_dir", "output_dir", "executor_state", "gpu_indices", "exit_code", "eta_seconds",
         "current_step", "total_steps", "metrics", "gpu_utilization", "log_offset", "next_log_seq", "ingest_state",
         "lease_owner", "lease_expires_at",
     ]  # fmt: skip
+    exclude = ["progress"]  # shown as a percentage instead
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, run: Run) -> str:
+        return f"{run.progress:.0%}"
 
 
 @admin.register(LogLine)

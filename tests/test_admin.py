@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,14 @@ from axes.models import AccessAttempt
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 
+from conftest import session_client
 from gpus.models import GpuClaim
+from llmplatform.testing import admin_form_data
+from runs.models import Run
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 
@@ -85,3 +91,44 @@ def test_it_lets_staff_see_and_lift_a_lockout(client, admin_client, staff, setti
     assert "operator" in listed
     assert lifted.status_code == 302
     assert admin_login(client, "pw-operator")["Location"] == "/admin/"
+
+
+def test_it_gives_an_operator_made_by_create_api_token_the_pages_operators_need(db):
+    call_command("create_api_token", "night-operator", "--staff", "--password", "pw-night", stdout=StringIO())
+    operator = session_client(User.objects.get(username="night-operator"))
+
+    index = operator.get("/admin/")
+
+    assert index.status_code == 200
+    assert "You don’t have permission" not in index.content.decode()
+    statuses = {path: operator.get(path).status_code for path in OPERATOR_PAGES + SUPERUSER_PAGES}
+    assert statuses == {**dict.fromkeys(OPERATOR_PAGES, 200), **dict.fromkeys(SUPERUSER_PAGES, 403)}
+
+
+OPERATOR_PAGES = [
+    "/admin/projects/project/",
+    "/admin/runs/run/",
+    "/admin/datasets/dataset/",
+    "/admin/deployments/deployment/",
+    "/admin/deployments/deployment/add/",
+    "/admin/audit/auditevent/",
+    "/admin/axes/accessattempt/",
+    "/admin/gpus/gpuclaim/",
+]
+# Users, their permissions and their API tokens (with which one acts as anybody).
+SUPERUSER_PAGES = ["/admin/auth/user/", "/admin/auth/group/", "/admin/authtoken/tokenproxy/"]
+
+
+def test_it_lets_nobody_add_a_run_or_set_its_status_by_hand(admin_client, project, owner):
+    run = Run.objects.create(project=project, created_by=owner, name="by-the-platform", progress=0.375)
+    change = reverse("admin:runs_run_change", args=[run.pk])
+    page = admin_client.get(change)
+
+    posted = admin_client.post(change, {**admin_form_data(page), "name": "renamed", "status": "completed"})
+
+    assert admin_client.get(reverse("admin:runs_run_add")).status_code == 403
+    assert "status" not in page.context["adminform"].form.fields
+    assert "38%" in admin_client.get(reverse("admin:runs_run_changelist")).content.decode()
+    assert posted.status_code == 302
+    run.refresh_from_db()
+    assert (run.name, run.status) == ("renamed", "queued")

@@ -1,5 +1,8 @@
 """`manage.py create_api_token <username> [--staff] [--grant APP.CODENAME ...] [--password PW]`.
 
+`--staff` makes an operator: staff, in the `operators` group (the admin's permissions
+for running the platform; users and their tokens stay with superusers).
+
 Creates the user when missing (with a generated password unless one is given),
 then prints the token scripts send as `Authorization: Token <key>`. Run it again
 for an existing user to print their token; `--password` then resets the password.
@@ -12,10 +15,12 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
+
+from llmplatform.users import OPERATORS_GROUP
 
 
 class Command(BaseCommand):
@@ -23,7 +28,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--staff", action="store_true", help="make the user staff (admin site, audit log)")
+        parser.add_argument("--staff", action="store_true", help="make the user an operator: staff, in the operators group (admin site, audit log)")
         parser.add_argument(
             "--grant",
             action="append",
@@ -47,6 +52,8 @@ class Command(BaseCommand):
         if staff:
             user.is_staff = True
         user.save()
+        if staff:
+            user.groups.add(Group.objects.get(name=OPERATORS_GROUP))
         user.user_permissions.add(*permissions)
         token, _ = Token.objects.get_or_create(user=user)
         self.stdout.write(f"{'Created' if created else 'Found'} user {username}{' (staff)' if user.is_staff else ''}.")
