@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runs_setup import make_project_and_run, parser, setup
+from runs_setup import machine, make_project_and_run, parser, setup
 
 if TYPE_CHECKING:  # Django is set up at run time, by setup()
     from runs.models import Run
@@ -103,8 +103,9 @@ def last_page_through_api(user, project, run, page_size: int = 500) -> dict:
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--lines", type=int, default=200_000)
-    arguments.add_argument("--rounds", type=int, default=3)
+    arguments.add_argument("--rounds", type=int, default=5)
     options = arguments.parse_args()
+    at_start = machine()
     scratch = setup(options.database)
 
     from django.db import connection
@@ -128,6 +129,7 @@ def main() -> None:
             rows = [(raw_run_id(raw_run), *row[1:]) for row in rows]
         raw_times.append(time_executemany(rows))
 
+    print(f"at the start, {at_start}\nat the end,   {machine()}")
     print(f"database: {connection.vendor}  lines: {options.lines:,}  rounds: {options.rounds}")
     print(f"ingest_run (file -> rows, levels, metrics) wall: {fmt(ingest_times)}")
     print(f"raw executemany of the same rows           wall: {fmt(raw_times)}")
@@ -135,6 +137,11 @@ def main() -> None:
     # the work and are not inflated by waiting on a busy machine; PostgreSQL works in
     # its own process, so there only wall-clock time tells.
     measures = [("wall", "wall")] + ([("cpu", "cpu")] if connection.vendor == "sqlite" else [])
+    for measure, attribute in measures:
+        # Round by round (each pair ran back to back), so the spread shows how much a figure can be trusted.
+        pairs = zip(ingest_times, raw_times, strict=True)
+        ratios = sorted(getattr(raw, attribute) / getattr(ingest, attribute) for ingest, raw in pairs)
+        print(f"  {measure} ratio per round: {', '.join(f'{ratio:.2f}x' for ratio in ratios)}")
     for label, pick in (("best", min), ("median", statistics.median)):
         for measure, attribute in measures:
             ingest = options.lines / pick(getattr(clock, attribute) for clock in ingest_times)
