@@ -122,6 +122,23 @@ ZH_NAME_CUES = (
     "尊敬的",
     "亲爱的",
     "致",
+    # Jobs and titles written before the name: 护士王静怡, 班主任吴雪梅.
+    "护士",
+    "医生",
+    "班主任",
+    "老师",
+    "经理",
+    "主任",
+    "工程师",
+    "律师",
+    "法官",
+    "警官",
+    "民警",
+    "教授",
+    "专员",
+    "客服",
+    "快递员",
+    "工作人员",
 )
 # Titles, kinship words and verbs that follow a person's name.
 ZH_NAME_FOLLOWERS = (
@@ -198,8 +215,13 @@ ZH_NAME_FOLLOWERS = (
     "的住址",
     "的车",
 )
-# A cue, an optional colon or space, the name (the greedy given name is trimmed in Python).
-ZH_NAME_AFTER_CUE = re.compile(f"(?:{alternation(ZH_NAME_CUES)})[:：\\s]?(?P<name>{ZH_SURNAME}{NAME_CHAR}{{1,2}})")
+# A cue (or a department: 行政部, 财务处), an optional colon, space or 为/是, the name (the
+# greedy given name is trimmed in Python).
+ZH_NAME_AFTER_CUE = re.compile(
+    f"(?:{alternation(ZH_NAME_CUES)}|(?<={NAME_CHAR})(?P<department>[部处科室组]))[:：\\s]?[为是]?"
+    f"(?P<name>{ZH_SURNAME}{NAME_CHAR}{{1,2}})"
+)
+IS_GIVEN_NAME = re.compile(f"[{''.join(lexicon('zh_given_name_chars'))}]+")
 # The name, then its title or verb: the shortest given name the follower comes right after.
 ZH_NAME_BEFORE_TITLE = re.compile(
     f"{opening(lexicon('zh_surnames'))}(?P<name>{ZH_SURNAME}[{ZH_GIVEN_CHARS}]{{1,2}}?)"
@@ -224,7 +246,12 @@ def _chinese_names(text: str) -> list[Finding]:
     spans: dict[int, int] = {}
     for match in ZH_NAME_AFTER_CUE.finditer(text):
         start, end = match.span("name")
-        spans[start] = _trim_given_name(text, start, end)
+        end = _trim_given_name(text, start, end)
+        # After a department, or with a surname that is also a grammar word (于, 和), the
+        # given name must be of the lexicon's characters.
+        loose = match.group("department") or text[start] in FUNCTION_CHARS
+        if not loose or IS_GIVEN_NAME.fullmatch(text, start + 1, end):
+            spans[start] = end
     for pattern in (ZH_NAME_BEFORE_TITLE, ZH_NAME_IN_BRACKETS):
         for match in pattern.finditer(text):
             spans.setdefault(match.start("name"), match.end("name"))
@@ -291,12 +318,33 @@ def _addresses(text: str) -> list[Finding]:
 
 # --- Chinese organisations ----------------------------------------------------------
 
-ORGANIZATION_SUFFIXES = (
+# Suffixes only an organisation's name ends with.
+DISTINCT_ORGANIZATION_SUFFIXES = (
     "股份有限公司",
     "有限责任公司",
     "有限公司",
     "集团公司",
     "集团",
+    "律师事务所",
+    "会计师事务所",
+    "事务所",
+    "研究院",
+    "研究所",
+    "委员会",
+    "出版社",
+    "报社",
+    "电视台",
+    "基金会",
+    "人民医院",
+    "人民法院",
+    "人民检察院",
+    "公安局",
+    "派出所",
+    "幼儿园",
+)
+# Suffixes that are ordinary nouns too (提供公司, 推动学校): a name only with a province,
+# a city or a district in it, where the name starts.
+COMMON_ORGANIZATION_SUFFIXES = (
     "公司",
     "银行",
     "分行",
@@ -305,43 +353,38 @@ ORGANIZATION_SUFFIXES = (
     "卫生院",
     "大学",
     "学院",
-    "研究院",
-    "研究所",
     "中学",
     "小学",
-    "幼儿园",
     "学校",
-    "委员会",
-    "律师事务所",
-    "会计师事务所",
-    "事务所",
-    "出版社",
-    "报社",
-    "电视台",
-    "基金会",
     "协会",
     "商会",
     "合作社",
-    "人民法院",
-    "人民检察院",
-    "公安局",
-    "派出所",
     "工作室",
     "酒店",
+    "局",
+    "厅",
 )
+ORGANIZATION_SUFFIXES = DISTINCT_ORGANIZATION_SUFFIXES + COMMON_ORGANIZATION_SUFFIXES
 ORGANIZATION_SUFFIX = re.compile(alternation(ORGANIZATION_SUFFIXES))
 ORGANIZATION_SUFFIX_AT_END = re.compile(f"(?:{alternation(ORGANIZATION_SUFFIXES)})$")
 IS_NAME_CHAR = re.compile(NAME_CHAR)
 ORGANIZATION_MAX_NAME = 14
+PLACE_IN_NAME = re.compile(f"{REGION}|{NAME_CHAR}{{1,4}}?(?:区|县)")
 
 
 def _organizations(text: str) -> list[Finding]:
-    """Each suffix with the name characters before it: two at least (这家公司, 子公司 are no names)."""
+    """Each suffix with the name characters before it (two at least: 这家公司, 子公司 are
+    no names), from its first province, city or district if it has one."""
     findings = []
     for match in ORGANIZATION_SUFFIX.finditer(text):
         start = match.start()
         while start > 0 and match.start() - start < ORGANIZATION_MAX_NAME and IS_NAME_CHAR.match(text, start - 1):
             start -= 1
+        place = PLACE_IN_NAME.search(text, start, match.start())
+        if place is not None:
+            start = place.start()
+        elif match.group() in COMMON_ORGANIZATION_SUFFIXES:
+            continue
         if match.start() - start >= 2:
             findings.append(Finding(EntityType.ORGANIZATION, start, match.end(), 0.75))
     return findings
