@@ -100,7 +100,7 @@ def create_deployment(
         DeploymentTag.objects.bulk_create(
             DeploymentTag(deployment=deployment, value=tag) for tag in dict.fromkeys(tags)
         )
-        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu, gpu_type=gpu_type.strip())
+        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu, gpu_type=gpu_type.strip(), actor=actor)
         port = allocation.reserve_port(deployment)
         deployment.gpu_id = gpu_id
         deployment.argv = build_argv(
