@@ -18,6 +18,7 @@ from llmplatform.errors import InvalidInput
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
 from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project, validate_hyperparameters
+from projects.trainer_arguments import config_problems, schema_for
 from projects.training_files import clean_training_path
 from runs.executors import get_executor
 
@@ -178,6 +179,12 @@ class Run(Leased, StatusTransitions):
                 check_gpu_request(project=self.project, executor=self.executor, resources=self.resources)
             except InvalidInput as refusal:
                 errors["resources"] = [ValidationError(refusal.detail, code="unsatisfiable")]
+        if "hyperparameters" not in errors and self.project_id and self.status == RunStatus.QUEUED:
+            schema = schema_for(self.project.trainer_in_effect)
+            origin = dict.fromkeys(self.hyperparameters, "hyperparameters")
+            unfit = config_problems(self.hyperparameters, schema=schema, origin=origin) if schema else []
+            if unfit:
+                errors["hyperparameters"] = [ValidationError(problem.sentence, code="unfit") for problem in unfit]
         if errors:
             raise ValidationError(errors)
 

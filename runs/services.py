@@ -33,6 +33,7 @@ from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fi
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project, validate_hyperparameters
+from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
@@ -88,19 +89,15 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
     return path
 
 
-def _refuse_paths_outside(
-    config: dict[str, Any],
-    *,
-    project: Project,
-    run_dir: Path,
-    yaml_keys: list[str],
-    yaml_name: str,
-    overrides: list[str],
-) -> None:
+def config_origin(*, yaml_keys: list[str], yaml_name: str, overrides: list[str]) -> dict[str, str]:
+    """Where each key of a run's effective config came from, for the sentences that name it."""
+    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
+    return origin | {key: "hyperparameters" for key in overrides}
+
+
+def _refuse_paths_outside(config: dict[str, Any], *, project: Project, run_dir: Path, origin: dict[str, str]) -> None:
     """InvalidInput naming each key of the effective config that points the trainer outside what the run may use."""
     checkpoints = Artifact.objects.filter(run__project=project, type=ArtifactType.CHECKPOINT)
-    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
-    origin |= {key: "hyperparameters" for key in overrides}
     problems = confinement_problems(
         config,
         confinement=Confinement.for_run(run_dir=run_dir, checkpoints=checkpoints.values_list("path", flat=True)),
@@ -191,14 +188,9 @@ def create_run(
     config = launch.effective_config(
         base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
     )
-    _refuse_paths_outside(
-        config,
-        project=project,
-        run_dir=run_dir,
-        yaml_keys=list(base_config),
-        yaml_name=training_yaml_name,
-        overrides=list(hyperparameters),
-    )
+    origin = config_origin(yaml_keys=list(base_config), yaml_name=training_yaml_name, overrides=list(hyperparameters))
+    _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
+    refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
     template = _usable_template(project)
     argv = launch.build_argv(
         template,
