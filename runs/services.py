@@ -26,13 +26,14 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
+from datasets.models import DatasetFile
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
-from projects.models import Project, validate_hyperparameters
+from projects.models import Project, TrainerKind, validate_hyperparameters
 from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
@@ -106,6 +107,16 @@ def _refuse_paths_outside(config: dict[str, Any], *, project: Project, run_dir: 
     )
     if problems:
         raise InvalidInput(f"The run's config names paths a run may not use: {'; '.join(problems)}.", errors=problems)
+
+
+def _uploaded_dataset(dataset: str, *, project: Project) -> tuple[str, dict[str, Any]] | None:
+    """The dataset_info.json entry LLaMA-Factory reads `dataset` by, when the project trains with LLaMA-Factory
+    and `dataset` is a validated upload; else None (the YAML's `dataset` stands)."""
+    if project.trainer_in_effect != TrainerKind.LLAMAFACTORY:
+        return None
+    uploads = DatasetFile.objects.filter(relative_path=dataset).select_related("dataset").order_by("-created_at")
+    upload = uploads.first()
+    return launch.dataset_info_entry(upload) if upload is not None else None
 
 
 def _usable_template(project: Project) -> str:
@@ -185,10 +196,16 @@ def create_run(
     output_dir = run_dir / "output"
     config_path = run_dir / "config.yaml"
     checkpoint = Path(resume_from.path) if resume_from is not None else None
+    uploaded = _uploaded_dataset(dataset, project=project)
+    dataset_keys = {"dataset": uploaded[0], "dataset_dir": str(run_dir)} if uploaded else {}
     config = launch.effective_config(
-        base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
+        {**base_config, **dataset_keys},
+        overrides=hyperparameters,
+        output_dir=output_dir,
+        resume_from_checkpoint=checkpoint,
     )
-    origin = config_origin(yaml_keys=list(base_config), yaml_name=training_yaml_name, overrides=list(hyperparameters))
+    yaml_keys = [key for key in base_config if key not in dataset_keys]
+    origin = config_origin(yaml_keys=yaml_keys, yaml_name=training_yaml_name, overrides=list(hyperparameters))
     _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
     refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
     template = _usable_template(project)
@@ -203,6 +220,8 @@ def create_run(
         },
     )
     output_dir.mkdir(parents=True, exist_ok=True)
+    if uploaded:
+        launch.write_dataset_info({uploaded[0]: uploaded[1]}, run_dir)
     launch.write_config(config, config_path)
     try:
         with transaction.atomic():
@@ -245,7 +264,14 @@ def create_run(
     except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    if "dataset" in base_config and str(base_config["dataset"]) != dataset:
+    if uploaded:
+        append_platform_line(
+            run,
+            LogLevel.INFO,
+            f"LLaMA-Factory reads the dataset {dataset!r} as {uploaded[0]!r} ({uploaded[1]['formatting']}) "
+            f"from {launch.DATASET_INFO} in the run's folder.",
+        )
+    elif "dataset" in base_config and str(base_config["dataset"]) != dataset:
         append_platform_line(
             run,
             LogLevel.WARNING,

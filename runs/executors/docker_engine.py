@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -189,6 +190,16 @@ class PathMap:
             key: self.to_container(value) if isinstance(value, str) else value for key, value in config.items()
         }
         launch.write_config(translated, path)
+        self.translate_dataset_info(path.with_name(launch.DATASET_INFO))
+
+    def translate_dataset_info(self, path: Path) -> None:
+        """The dataset_info.json the platform wrote beside the config names the uploaded files by host path."""
+        if not path.is_file():
+            return
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        for entry in entries.values():
+            entry["file_name"] = self.to_container(entry["file_name"])
+        launch.write_dataset_info(entries, path.parent)
 
 
 def create_run_container(run: Run, name: str, spec: LaunchSpec, paths: PathMap) -> None:
