@@ -31,6 +31,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
+from llmplatform.processes import COMMAND_NOT_FOUND, COMMAND_NOT_FOUND_EXIT_CODE
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project, TrainerKind, validate_hyperparameters
@@ -403,10 +404,15 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
         if finished:
             how = f"exited with code {exit_code}" if exit_code is not None else "ended without an exit code"
             errors = _last_error_lines(run)
-            detail = f" Last error lines: {' | '.join(errors)}" if errors else ""
-            append_platform_line(
-                run, LogLevel.ERROR, f"Training failed: the process {how}{f' ({reason})' if reason else ''}.{detail}"
-            )
+            not_found = next((line for line in reversed(errors) if COMMAND_NOT_FOUND in line), None)
+            if exit_code == COMMAND_NOT_FOUND_EXIT_CODE and not_found:
+                # The wrapper's own line says which program: that is the whole story.
+                cause = not_found[not_found.index(COMMAND_NOT_FOUND) :]
+                message = f"Training failed: {cause} (exit code {exit_code})."
+            else:
+                detail = f" Last error lines: {' | '.join(errors)}" if errors else ""
+                message = f"Training failed: the process {how}{f' ({reason})' if reason else ''}.{detail}"
+            append_platform_line(run, LogLevel.ERROR, message)
             ingest_run(run, final=True)
     if finished:
         release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
