@@ -16,6 +16,7 @@ import shlex
 import shutil
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ STARTED_PROGRESS = 0.05  # a started run shows 5 %, before the trainer reports a
 
 def append_platform_line(run: Run, level: str, message: str) -> None:
     """Write one line of the platform's own into the run's log file (ingested like the trainer's)."""
-    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    # This host's local time, as trainers print theirs: the ingest reads it as the line's time.
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
     line = f"{level}: [platform] {stamp} {message}".replace("\r", " ").replace("\n", " ") + "\n"
     run.log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(run.log_path, "ab") as log:  # O_APPEND: one write, never interleaved mid-line
