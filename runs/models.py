@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,9 @@ class Run(Leased, StatusTransitions):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # A cancel asked for without waiting (`?wait=false`): the run stays running until its supervisor
+    # has stopped it (runs.services.carry_out_cancel_request).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     # What to train: the project's defaults with this run's overrides applied.
     model = models.CharField(max_length=512, blank=True)
@@ -187,6 +191,13 @@ class Run(Leased, StatusTransitions):
                 errors["hyperparameters"] = [ValidationError(problem.sentence, code="unfit") for problem in unfit]
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def kill_deadline(self) -> datetime | None:
+        """For a cancel asked for without waiting: about when SIGKILL comes, if SIGTERM has not done it by then."""
+        if self.cancel_requested_at is None or self.status != RunStatus.RUNNING:
+            return None
+        return self.cancel_requested_at + timedelta(seconds=settings.CANCEL_GRACE_SECONDS)
 
     @property
     def is_active(self) -> bool:

@@ -42,7 +42,7 @@ from projects.training_files import UnsafePath, resolve_training_file
 from runs import launch
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.executors.base import LaunchError, LaunchSpec, ProcessState
+from runs.executors.base import Executor, LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import (
     ACTIVE_STATUSES,
@@ -59,6 +59,8 @@ from runs.models import (
 # The Chinese tag names teams use are the same three tags.
 TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
 STARTED_PROGRESS = 0.05  # a started run shows 5 %, before the trainer reports any
+# In a running run's executor_state: who asked for a cancel that its supervisor carries out.
+CANCEL_REQUEST = "cancel_request"
 
 
 def append_platform_line(run: Run, level: str, message: str) -> None:
@@ -447,8 +449,13 @@ def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
             return
 
 
-def cancel_run(*, run: Run, actor: Actor) -> Run:
+def cancel_run(*, run: Run, actor: Actor, wait: bool = True) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
+
+    `wait=False`, for a running run: only the request is recorded (`cancel_requested_at`)
+    and the run stays `running` while its supervisor stops it the same way and then
+    marks it `cancelled` (`carry_out_cancel_request`), so the caller is answered at once
+    and `cancelled` still means that every process is gone.
 
     A run whose command exists (running, or pending in its executor's own queue) is
     marked `cancelled` at once, with a stop order in its `executor_state`. Where this
@@ -468,6 +475,8 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     was = run.status
     user = signed_in(actor)
     who = user.get_username() if user else "the platform"
+    if not wait and was == RunStatus.RUNNING:
+        return _request_cancel(run, actor=actor, who=who)
     here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
     carrier = leases.owner_name("cancel") if here else ""
     order = {"by": who, "carrier": carrier}
@@ -494,14 +503,57 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     return run
 
 
+def _request_cancel(run: Run, *, actor: Actor, who: str) -> Run:
+    """Record a cancel its caller does not wait for; the run's supervisor carries it out."""
+    now = timezone.now()
+    request = {**run.executor_state, CANCEL_REQUEST: {"by": who}}
+    asked = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now, executor_state=request, updated_at=now
+    )
+    if asked:
+        grace = settings.CANCEL_GRACE_SECONDS
+        append_platform_line(
+            run, LogLevel.WARNING, f"Cancel requested by {who}: SIGTERM next, SIGKILL {grace:g} s after it."
+        )
+        record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="request_cancel", changes={})
+    run.refresh_from_db()
+    return run
+
+
+def carry_out_cancel_request(*, run: Run, carrier: str) -> bool:
+    """Stop a running run whose cancel was asked for without waiting, as a cancel stops one, and only then
+    mark it `cancelled`. Its supervisor (`carrier`) calls this, holding its lease; False if it ended meanwhile.
+
+    The status changes with a stop order in its state, as `cancel_run` leaves one: should the
+    supervisor die before the end, whoever carries out orphaned orders finishes the job.
+    """
+    executor = get_executor(run.executor)
+    stopped = executor.cancel(run, grace=settings.CANCEL_GRACE_SECONDS)
+    who = run.executor_state.get(CANCEL_REQUEST, {}).get("by", "the platform")
+    state = {key: value for key, value in run.executor_state.items() if key != CANCEL_REQUEST}
+    state["stop"] = {"by": who, "carrier": carrier}
+    if not run.transition(
+        RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=timezone.now(), queue_reason="", executor_state=state
+    ):
+        return False
+    _record_stop(run, executor=executor, stopped=stopped, who=who)
+    return True
+
+
 def stop_run_processes(*, run: Run) -> bool:
     """Carry out a cancelled run's stop order: SIGTERM, `CANCEL_GRACE_SECONDS` to save,
     SIGKILL, verified gone; then a last read of its files (so its latest complete
     checkpoint is among its artifacts) and its GPUs back to the ledger."""
     executor = get_executor(run.executor)
-    grace = settings.CANCEL_GRACE_SECONDS
     who = run.executor_state.get("stop", {}).get("by", "the platform")
-    stopped = executor.cancel(run, grace=grace)
+    stopped = executor.cancel(run, grace=settings.CANCEL_GRACE_SECONDS)
+    _record_stop(run, executor=executor, stopped=stopped, who=who)
+    return stopped
+
+
+def _record_stop(run: Run, *, executor: Executor, stopped: bool, who: str) -> None:
+    """After a cancel's SIGTERM/SIGKILL: say so in the log, read its files to the end, free its GPUs."""
+    grace = settings.CANCEL_GRACE_SECONDS
     if stopped:
         append_platform_line(run, LogLevel.WARNING, f"Cancelled by {who}; every process of the run has stopped.")
     else:
@@ -512,6 +564,7 @@ def stop_run_processes(*, run: Run) -> bool:
         )
     _ingest_to_the_end(run)
     release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+    # The stop order goes last: should this process die before, the order is carried out again.
     state = {key: value for key, value in run.executor_state.items() if key != "stop"}
     Run.objects.filter(pk=run.pk).update(
         exit_code=executor.observe(run).exit_code, executor_state=state, updated_at=timezone.now()
@@ -524,7 +577,6 @@ def stop_run_processes(*, run: Run) -> bool:
         verb="stop",
         changes={"stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
     )
-    return stopped
 
 
 # --- resuming and tagging ---------------------------------------------------
