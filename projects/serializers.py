@@ -15,6 +15,7 @@ from projects.models import (
     Project,
     ProjectStatus,
     ProjectVersion,
+    TrainerKind,
     users_named,
     validate_executor_options,
     validate_hyperparameters,
@@ -35,6 +36,14 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     runs_started = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
+    trainer = serializers.CharField(
+        source="trainer_in_effect",
+        read_only=True,
+        help_text=(
+            "Which trainer its runs start, so a launch checks their config against its arguments: "
+            "llamafactory-0.9.x, hf-trainer or unchecked (set, or derived from its command)."
+        ),
+    )
 
     class Meta:
         model = Project
@@ -59,6 +68,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "trainer",
         ]
         read_only_fields = fields
 
@@ -112,6 +122,15 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Staff only: the highest priority others may give its runs; null: the platform's default.",
     )
 
+    trainer = serializers.ChoiceField(
+        choices=["", *TrainerKind.values],
+        required=False,
+        help_text=(
+            "Which trainer its runs start: llamafactory-0.9.x, hf-trainer (a script around transformers.Trainer) "
+            "or unchecked; blank: LLaMA-Factory for its commands, else unchecked."
+        ),
+    )
+
     class Meta:
         model = Project
         fields = [
@@ -131,6 +150,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "trainer",
         ]
 
     # The rules are the model's, so the console and the admin refuse the same input alike.

@@ -32,6 +32,7 @@ CONFIGURABLE_FIELDS = (
     "executor_options",
     "max_concurrent_gpus",
     "max_priority",
+    "trainer",
 )
 # Operator powers: where runs execute (containers, images, command templates), GPU quotas
 # and how far ahead in the GPU queue its runs may go.

@@ -112,6 +112,11 @@ class RunSupervisor:
         if run.status == RunStatus.QUEUED and not self.started_from_executor_queue(run):
             return
         ingest_run(run)  # also reads the run's GPU utilisation
+        if run.cancel_requested_at is not None and run.status == RunStatus.RUNNING:
+            # Asked for without waiting: stopped here, within this tick (up to CANCEL_GRACE_SECONDS).
+            services.carry_out_cancel_request(run=run, carrier=self.owner)
+            run.release_lease(self.owner)
+            return
         observation = get_executor(run.executor).observe(run)
         if observation.state in (ProcessState.EXITED, ProcessState.LOST):
             services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
