@@ -296,12 +296,13 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
                 health_ok=True,
                 failed_probes=0,
                 last_probe_at=now,
+                last_probe_seconds=result.seconds,
                 ready_at=deployment.ready_at or now,
                 status_detail="",
             )
         else:
             Deployment.objects.filter(pk=deployment.pk, status=status).update(
-                health_ok=True, failed_probes=0, last_probe_at=now, status_detail=""
+                health_ok=True, failed_probes=0, last_probe_at=now, last_probe_seconds=result.seconds, status_detail=""
             )
         return
     if status == DeploymentStatus.STARTING:
@@ -312,11 +313,12 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
                 DeploymentStatus.UNHEALTHY,
                 health_ok=False,
                 last_probe_at=now,
+                last_probe_seconds=result.seconds,
                 status_detail=f"Not ready after {settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:g} s: {result.detail}",
             )
         else:
             Deployment.objects.filter(pk=deployment.pk, status=status).update(
-                health_ok=False, last_probe_at=now, status_detail=result.detail
+                health_ok=False, last_probe_at=now, last_probe_seconds=result.seconds, status_detail=result.detail
             )
         return
     failed = deployment.failed_probes + 1
@@ -324,6 +326,7 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
         "health_ok": False,
         "failed_probes": failed,
         "last_probe_at": now,
+        "last_probe_seconds": result.seconds,
         "status_detail": result.detail,
     }
     if status == DeploymentStatus.RUNNING and failed >= settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES:

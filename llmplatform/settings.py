@@ -115,10 +115,13 @@ INSTALLED_APPS = [
     "datasets",
     "deployments",
     "deid",
+    "monitoring",
     "console",
 ]
 
 MIDDLEWARE = [
+    # First, so that its request latency counts every other middleware too.
+    "monitoring.requests.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "llmplatform.csp.ContentSecurityPolicyMiddleware",
     "llmplatform.middleware.JsonApiMiddleware",
@@ -382,6 +385,12 @@ DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
 DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
 # A deployment still loading its model after this long is marked `unhealthy`.
 DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
+
+# --- monitoring -------------------------------------------------------------
+# /metrics answers a scraper showing this bearer token, or one from an address in
+# METRICS_ALLOWED_NETWORKS (comma-separated addresses or networks); with neither, nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("datasets.urls")),
     path("", include("deployments.urls")),
     path("", include("deid.urls")),
+    path("", include("monitoring.urls")),
 ]
