@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "deployments",
     "deid",
     "monitoring",
+    "notifications",
     "console",
 ]
 
@@ -391,6 +392,15 @@ DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 180
 # METRICS_ALLOWED_NETWORKS (comma-separated addresses or networks); with neither, nobody.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
+
+# --- notifications ----------------------------------------------------------
+# Webhooks are called from inside the platform's network: only public addresses unless
+# this allows private, loopback and reserved ones too (a receiver on the same network; tests).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", TESTING)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# A failed delivery is tried again after the base, then twice as long each time, up to the maximum attempts.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

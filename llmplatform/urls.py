@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("deid.urls")),
     path("", include("monitoring.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -2,4 +2,4 @@ from django.urls import path
 
 from monitoring import views
 
-urlpatterns = [path("metrics", views.metrics, name="metrics")]
+urlpatterns = [path("metrics", views.MetricsView.as_view(), name="metrics")]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+from typing import Any, NoReturn
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from monitoring.access import may_scrape
+from monitoring.access import address_allowed, token_matches
 from monitoring.collector import PlatformCollector
 from monitoring.requests import REQUEST_SECONDS
 
@@ -16,6 +25,23 @@ REFUSED = (
     "Metrics need the bearer token METRICS_TOKEN names, or an address in METRICS_ALLOWED_NETWORKS "
     "(see the README's Monitoring section)."
 )
+
+
+class ScraperToken(BaseAuthentication):
+    """METRICS_TOKEN as a bearer token: a scraper, not a user (the API's own tokens do not open /metrics)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        return (AnonymousUser(), "metrics-token") if token_matches(request._request) else None
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="metrics"'
+
+
+class MayScrape(BasePermission):
+    message = REFUSED
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.auth == "metrics-token" or address_allowed(request._request)
 
 
 def scrape_registry() -> CollectorRegistry:
@@ -29,12 +55,20 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
-    # Who asks is checked before what: like the API, an unknown caller learns nothing, not even the methods.
-    if not may_scrape(request):
-        response = JsonResponse({"detail": REFUSED}, status=401)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponseNotAllowed(["GET", "HEAD"])
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+class MetricsView(APIView):
+    authentication_classes = [ScraperToken]
+    permission_classes = [MayScrape]
+
+    @extend_schema(
+        tags=["monitoring"],
+        summary="Prometheus metrics (a bearer token of their own, METRICS_TOKEN, or an allowed address)",
+        responses={
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus' text format."),
+            401: OpenApiResponse(description="Neither METRICS_TOKEN nor an address in METRICS_ALLOWED_NETWORKS."),
+        },
+    )
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
+        raise NotAuthenticated(REFUSED)
+
+    def get(self, request: Request) -> HttpResponse:
+        return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -35,7 +35,7 @@ from llmplatform.users import Actor
 from projects.models import Project, validate_hyperparameters
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import launch
+from runs import events, launch
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
@@ -309,6 +309,7 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
             ingest_run(run, final=True)
             release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
             record_event(actor=None, action=AuditAction.ACTION, target=run, verb="fail", changes={"error": str(exc)})
+            events.run_changed(run, error=str(exc))
             return False
         if executor.queues_itself:
             run.executor_state = state
@@ -364,6 +365,7 @@ def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[
     append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
     ingest_run(run)
     record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
+    events.run_changed(run)
     return True
 
 
@@ -395,6 +397,7 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
         record_event(
             actor=None, action=AuditAction.ACTION, target=run, verb=run.status, changes={"exit_code": exit_code}
         )
+        events.run_changed(run, reason=reason)
     return finished
 
 
@@ -435,6 +438,7 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     if run.status == RunStatus.QUEUED and not run.executor_state:
         if run.transition(RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""):
             record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
+            events.run_changed(run)
             return run
         run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
@@ -454,6 +458,7 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
             return run
         raise ConflictingState(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
+    events.run_changed(run)
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it
         # not (stuck, or dead on another host), reading without the lease is still safe:
@@ -559,4 +564,5 @@ def tag_artifact(*, artifact: Artifact, actor: Actor, tag: str, notes: str = "")
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )
+    events.artifact_tagged(artifact, value)
     return artifact
