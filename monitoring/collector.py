@@ -30,6 +30,7 @@ from datasets.models import DatasetFile
 from deployments.models import LIVE_STATUSES, Deployment
 from gpus.inventory import list_gpus, nvml_available
 from gpus.models import GpuClaim
+from notifications.models import Delivery
 from runs.models import Artifact, Run, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -289,6 +290,13 @@ def worker_metrics(now: datetime) -> Iterator[Metric]:
     yield clusters
 
 
+def webhook_metrics(now: datetime) -> Iterator[Metric]:
+    deliveries = GaugeMetricFamily("llmp_webhook_deliveries", "Webhook deliveries by status.", labels=["status"])
+    for row in Delivery.objects.order_by().values("status").annotate(count=Count("id")):
+        deliveries.add_metric([row["status"]], row["count"])
+    yield deliveries
+
+
 PARTS: list[Callable[[datetime], Iterator[Metric]]] = [
     run_metrics,
     queue_metrics,
@@ -298,4 +306,5 @@ PARTS: list[Callable[[datetime], Iterator[Metric]]] = [
     upload_metrics,
     disk_metrics,
     worker_metrics,
+    webhook_metrics,
 ]

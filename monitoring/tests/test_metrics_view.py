@@ -16,6 +16,7 @@ from prometheus_client.samples import Sample
 from datasets import services as dataset_services
 from deployments.models import Deployment
 from gpus.models import GpuClaim, HolderKind
+from notifications.models import Subscription
 from runs.models import Run
 
 TOKEN = "scrape-token-of-the-test"
@@ -106,6 +107,8 @@ def test_it_reports_every_metric_with_its_labels(client, scrape_settings, projec
     dataset_services.add_file_from_path(
         dataset=dataset, source_path=tmp_path / "train.jsonl", filename="train.jsonl", created_by=owner
     )
+    webhook = Subscription.objects.create(project=project, url="https://hooks.example.com/x")
+    webhook.deliveries.create(event="run.failed", status="failed")
     owner_client.get(f"/projects/{project.name}/runs/{running.pk}")
 
     samples = scrape(client)
@@ -137,6 +140,7 @@ def test_it_reports_every_metric_with_its_labels(client, scrape_settings, projec
     assert only(samples, "llmp_worker_clusters") == 0
     route = "/projects/<project_reference>/runs/<run_id>"
     assert only(samples, "llmp_http_request_duration_seconds_count", route=route, method="GET", status="2xx") >= 1
+    assert only(samples, "llmp_webhook_deliveries", status="failed") == 1
     assert {sample.value for sample in samples["llmp_metrics_scrape_error"]} == {0}
 
 
