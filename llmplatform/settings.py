@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "deid",
     "monitoring",
     "notifications",
+    "retention",
     "console",
 ]
 

@@ -1,4 +1,5 @@
-"""What runs tell a project's webhooks (notifications.services.notify), one line at each transition."""
+"""What runs tell a project's webhooks (notifications.services.notify), one line at each transition;
+an ending is also sent as `runs.signals.run_finished` (checkpoint retention listens)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from notifications.models import EventName
 from notifications.services import notify
-from runs.models import Artifact, ArtifactType, Run, RunStatus
+from runs.models import FINISHED_STATUSES, Artifact, ArtifactType, Run, RunStatus
+from runs.signals import run_finished
 
 ENDINGS = {
     RunStatus.COMPLETED: EventName.RUN_COMPLETED,
@@ -30,6 +32,8 @@ def run_data(run: Run) -> dict[str, Any]:
 def run_changed(run: Run, event: EventName | None = None, **details: Any) -> None:
     """The run reached its current status (its ending's event unless `event` says otherwise)."""
     event = event or ENDINGS.get(RunStatus(run.status), EventName.RUN_STARTED)
+    if run.status in FINISHED_STATUSES:
+        run_finished.send(sender=Run, run=run)
     notify(
         project_id=run.project_id,
         event=event,

@@ -35,7 +35,7 @@ from llmplatform.users import Actor
 from projects.models import Project, validate_hyperparameters
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import events, launch
+from runs import disk, events, launch
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
@@ -182,6 +182,7 @@ def create_run(
     if executor not in EXECUTOR_CLASSES:
         raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
     check_gpu_request(project=project, executor=executor, resources=resources)
+    disk.refuse_when_full(project=project, resume_from=resume_from)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
