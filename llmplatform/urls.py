@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("deid.urls")),
     path("", include("monitoring.urls")),
     path("", include("notifications.urls")),
+    path("", include("retention.urls")),
 ]

@@ -13,12 +13,16 @@ import logging
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.db.models import Q
 
 from audit.models import AuditAction
 from audit.services import record_event
 from deployments.models import LIVE_STATUSES, Deployment
+from llmplatform.errors import InvalidInput, NotPermitted
+from llmplatform.users import Actor
+from projects.models import Project
 from retention.models import BestIs, RetentionPolicy
 from runs.models import Artifact, ArtifactTagValue, ArtifactType, MetricPoint, Run
 
@@ -105,3 +109,29 @@ def apply_retention(run: Run) -> list[Artifact]:
         artifact.delete()
         deleted.append(artifact)
     return deleted
+
+
+def set_policy(*, project: Project, actor: Actor, values: dict[str, Any]) -> RetentionPolicy:
+    """Give `project` a policy, or change its policy; its creator and staff only."""
+    if actor is None or not project.can_edit(actor):
+        raise NotPermitted("Only the project's creator and staff set its checkpoint retention.")
+    if values.get("keep_best") and not values.get("best_metric"):
+        raise InvalidInput("keep_best needs best_metric: the metric that ranks checkpoints.", field="best_metric")
+    policy, created = RetentionPolicy.objects.update_or_create(project=project, defaults=values)
+    record_event(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        target=policy,
+        changes={"project": project.name, **values},
+    )
+    return policy
+
+
+def remove_policy(*, project: Project, actor: Actor) -> None:
+    """The project keeps every checkpoint again."""
+    if actor is None or not project.can_edit(actor):
+        raise NotPermitted("Only the project's creator and staff set its checkpoint retention.")
+    policy = RetentionPolicy.objects.filter(project=project).first()
+    if policy is not None:
+        record_event(actor=actor, action=AuditAction.DELETE, target=policy, changes={"project": project.name})
+        policy.delete()

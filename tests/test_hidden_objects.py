@@ -18,6 +18,7 @@ from datasets import services as dataset_services
 from deid.models import DeidJob
 from deployments.models import Deployment
 from notifications.models import Subscription
+from retention.models import RetentionPolicy
 from tests.routes import Route, all_routes
 
 METHODS = ["get", "post", "put", "patch", "delete"]
@@ -45,6 +46,7 @@ def owners_objects(owner, owner_client, project, tmp_path, settings) -> dict[str
     deployment = Deployment.objects.create(
         created_by=owner, model_path="m", served_model_name="m", status="stopped", log_file=str(log_file)
     )
+    RetentionPolicy.objects.create(project=project, keep_last=2)
     webhook = Subscription.objects.create(project=project, url="https://hooks.example.com/x", created_by=owner)
     delivery = webhook.deliveries.create(event="run.failed")
     job = DeidJob.objects.create(
