@@ -13,12 +13,14 @@ Goal: p50 < 1 s.
 
 from __future__ import annotations
 
+import operator
 import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from runs_setup import REPO, parser, setup
@@ -78,7 +80,7 @@ def main() -> None:
             committed = time.perf_counter()
             delivery_id = str(Delivery.objects.get(payload__data__run_id=str(run.pk)).pk)
             with arrived:
-                arrived.wait_for(lambda key=delivery_id: key in arrivals, timeout=30)
+                arrived.wait_for(partial(operator.contains, arrivals, delivery_id), timeout=30)
             samples.append(arrivals[delivery_id] - committed)
         samples = sorted(samples[1:])  # the first wakes the cluster's workers
         broker = "redis" if options.redis else "orm"
