@@ -402,6 +402,14 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 # A failed delivery is tried again after the base, then twice as long each time, up to the maximum attempts.
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "WebhookEventEnum": "notifications.models.EventName",
+        "WebhookFormatEnum": "notifications.models.WebhookFormat",
+        "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "RetentionBestIsEnum": "retention.models.BestIs",
+    }
+)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

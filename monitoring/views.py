@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -37,6 +38,16 @@ class ScraperToken(BaseAuthentication):
         return 'Bearer realm="metrics"'
 
 
+class ScraperTokenScheme(OpenApiAuthenticationExtension):
+    """How the API description names METRICS_TOKEN: an HTTP bearer token."""
+
+    target_class = ScraperToken
+    name = "metricsToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "METRICS_TOKEN"}
+
+
 class MayScrape(BasePermission):
     message = REFUSED
 
@@ -58,13 +69,17 @@ def scrape_registry() -> CollectorRegistry:
 class MetricsView(APIView):
     authentication_classes = [ScraperToken]
     permission_classes = [MayScrape]
+    serializer_class = None  # the answer is Prometheus' text format, described below
 
     @extend_schema(
         tags=["monitoring"],
         summary="Prometheus metrics (a bearer token of their own, METRICS_TOKEN, or an allowed address)",
+        request=None,
         responses={
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus' text format."),
-            401: OpenApiResponse(description="Neither METRICS_TOKEN nor an address in METRICS_ALLOWED_NETWORKS."),
+            401: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="Neither METRICS_TOKEN nor an address in METRICS_ALLOWED_NETWORKS."
+            ),
         },
     )
     def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
