@@ -59,7 +59,7 @@ def test_prometheus_scrapes_every_metric_with_its_labels(live_server, settings, 
         runs = wait_for(lambda: query(port, 'llmp_runs{status="running"}'), timeout=30, what="llmp_runs")
         gpu = query(port, 'llmp_gpu_info{gpu="0"}')
         requests = wait_for(
-            lambda: query(port, 'llmp_http_request_duration_seconds_count{route="/metrics"}'),
+            lambda: query(port, 'llmp_http_request_duration_seconds_count{route="/metrics",method="GET"}'),
             timeout=30,
             what="the request histogram",
         )
@@ -67,7 +67,7 @@ def test_prometheus_scrapes_every_metric_with_its_labels(live_server, settings, 
 
     assert runs[0]["metric"]["project"] == "qwen-finetune" and runs[0]["value"][1] == "1"
     assert gpu[0]["metric"] | {"holder_kind": "run", "holder": "training", "name": "NVIDIA L4"} == gpu[0]["metric"]
-    assert requests[0]["metric"]["method"] == "GET"
+    assert requests[0]["metric"]["status"] == "2xx"
     expected = {
         "llmp_runs",
         "llmp_run_queue_depth",

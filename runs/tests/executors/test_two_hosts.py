@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from llmplatform.models import SupervisorLease
 from llmplatform.processes import ProcessIdentity, is_running
 from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 from projects.models import Project
@@ -62,6 +63,7 @@ def test_a_dead_hosts_local_run_stays_put_while_its_slurm_run_moves(
         assert local.host == "gpu-a"
         trainer = ProcessIdentity.from_dict(local.executor_state)
         with running(manage_py("supervise", "runs"), env=host("gpu-b"), log=tmp_path / "b.log"):
+            wait_for(lambda: SupervisorLease.named("runs@gpu-b").lease_owner, timeout=60, what="host B's loop to run")
             os.killpg(host_a.pid, signal.SIGKILL)  # host A dies; its trainer lives in a session of its own
             host_a.wait(10)
             killed_at = time.monotonic()
