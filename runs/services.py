@@ -39,7 +39,7 @@ from projects.models import Project, TrainerKind, validate_hyperparameters
 from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import launch
+from runs import disk, events, launch
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import Executor, LaunchError, LaunchSpec, ProcessState
@@ -195,6 +195,7 @@ def create_run(
     if executor not in EXECUTOR_CLASSES:
         raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
     check_gpu_request(project=project, executor=executor, resources=resources)
+    disk.refuse_when_full(project=project, resume_from=resume_from)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
@@ -332,6 +333,7 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
             ingest_run(run, final=True)
             release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
             record_event(actor=None, action=AuditAction.ACTION, target=run, verb="fail", changes={"error": str(exc)})
+            events.run_changed(run, error=str(exc))
             return False
         if executor.queues_itself:
             run.executor_state = state
@@ -387,6 +389,7 @@ def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[
     append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
     ingest_run(run)
     record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
+    events.run_changed(run)
     return True
 
 
@@ -423,6 +426,7 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
         record_event(
             actor=None, action=AuditAction.ACTION, target=run, verb=run.status, changes={"exit_code": exit_code}
         )
+        events.run_changed(run, reason=reason)
     return finished
 
 
@@ -468,6 +472,7 @@ def cancel_run(*, run: Run, actor: Actor, wait: bool = True) -> Run:
     if run.status == RunStatus.QUEUED and not run.executor_state:
         if run.transition(RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""):
             record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
+            events.run_changed(run)
             return run
         run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
@@ -489,6 +494,7 @@ def cancel_run(*, run: Run, actor: Actor, wait: bool = True) -> Run:
             return run
         raise ConflictingState(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
+    events.run_changed(run)
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it
         # not (stuck, or dead on another host), reading without the lease is still safe:
@@ -637,4 +643,5 @@ def tag_artifact(*, artifact: Artifact, actor: Actor, tag: str, notes: str = "")
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )
+    events.artifact_tagged(artifact, value)
     return artifact

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gpus.inventory import utilization_of
+from runs import events
 from runs.ingest.checkpoints import FoundArtifact, ScanResult, scan_output_dir
 from runs.ingest.files import read_json_if_changed, tail_jsonl
 from runs.ingest.logfile import read_chunk
@@ -274,6 +275,7 @@ def _commit(
             LogLine.objects.filter(run_id=run.pk, seq=seq).update(message=text)
         store_points(run.pk, work.samples, at=now)
         _store_artifacts(run, work.artifacts.found, work.artifacts.vanished)
+        events.checkpoints_saved(run, work.artifacts.found)
     for name, value in values.items():
         setattr(run, name, value)
 
