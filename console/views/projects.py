@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from console.errors import add_service_error
 from console.forms import ProjectFilterForm, ProjectForm, RunForm
-from console.lookups import project_for
+from console.lookups import project_for, training_files
 from llmplatform.errors import DomainError
 from projects import services as project_services
 from projects.models import Project
@@ -68,7 +68,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
             return redirect("console:project-detail", project.pk)
-    return render(request, "projects/form.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, **training_files(request.user)}
+    return render(request, "projects/form.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -86,7 +87,7 @@ def project_edit(request: HttpRequest, project_id: UUID) -> HttpResponse:
         else:
             messages.success(request, _("Project saved."))
             return redirect("console:project-detail", project.pk)
-    context = {"form": form, "project": project}
+    context = {"form": form, "project": project, **training_files(request.user)}
     return render(request, "projects/form.html", context, status=400 if form.errors else 200)
 
 
