@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from deployments.chat import MAX_ANSWER_TOKENS, MAX_PROMPT_CHARS
 from llmplatform.documents import json_document_problem, nested_too_deeply
 from llmplatform.users import Visitor
 from projects.models import (
@@ -330,6 +331,15 @@ class StaffDeploymentForm(DeploymentForm):
 
     def clean_allowed_extra_flags(self) -> list[str]:
         return self.cleaned_data["allowed_extra_flags"].replace(",", " ").split()
+
+
+class DeploymentChatForm(forms.Form):
+    """A test message for a running deployment (deployments.chat)."""
+
+    prompt = forms.CharField(label=_("Message"), max_length=MAX_PROMPT_CHARS, widget=forms.Textarea(attrs={"rows": 3}))
+    max_tokens = forms.IntegerField(
+        label=_("Longest answer (tokens)"), min_value=1, max_value=MAX_ANSWER_TOKENS, initial=128
+    )
 
 
 class DeidPlaygroundForm(forms.Form):

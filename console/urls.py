@@ -48,6 +48,7 @@ urlpatterns = [
     path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
     path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
     path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
+    path("deployments/<uuid:deployment_id>/chat", deployments.deployment_chat, name="deployment-chat"),
     path("deid/", deid.playground, name="deid"),
     path("audit/", audit.audit_log, name="audit"),
 ]
