@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -19,7 +21,7 @@ from console.forms import ProjectFilterForm, ProjectForm, RunForm
 from console.lookups import project_for, training_files
 from llmplatform.errors import DomainError
 from projects import services as project_services
-from projects.models import Project
+from projects.models import Project, ProjectVersion
 from runs import services as run_services
 
 PROJECTS_PER_PAGE = 25
@@ -39,11 +41,34 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(request, "projects/list.html", context)
 
 
+@dataclass(frozen=True)
+class ChangeRow:
+    field: str
+    label: str
+    before: Any
+    after: Any
+
+
+def change_rows(version: ProjectVersion) -> list[ChangeRow]:
+    """A version's changes as field / before / after. The first version holds the values the
+    project was created with; each later one holds [before, after] per field it changed."""
+    rows = []
+    for name, change in version.changes.items():
+        field = ProjectForm.base_fields.get(name)
+        label = str(field.label) if field is not None and field.label else name
+        if version.version == 1:
+            rows.append(ChangeRow(name, label, None, change))
+        else:
+            before, after = change
+            rows.append(ChangeRow(name, label, before, after))
+    return rows
+
+
 def render_detail(request: HttpRequest, project: Project, run_form: RunForm | None = None) -> HttpResponse:
     context = {
         "project": project,
         "runs": project.runs.all()[:RUNS_ON_PROJECT_PAGE],
-        "versions": project.versions.order_by("-version"),
+        "versions": [(version, change_rows(version)) for version in project.versions.order_by("-version")],
         "run_form": run_form or RunForm.for_project(project),
         "can_edit": project.can_edit(request.user),
         "can_operate": project.can_operate(request.user),
