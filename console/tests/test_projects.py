@@ -93,5 +93,5 @@ def test_it_shows_configuration_changes_as_field_before_and_after(member_session
     assert tags == '<td><span class="muted">—</span></td><td><ul class="change-list"><li>demo</li><li>zh</li></ul></td>'
     changed = page.split('id="version-2"')[1].split("</details>")[0]
     hyperparameters = changed.split('title="default_hyperparameters">Default hyperparameters</th>')[1].split("</tr>")[0]
-    assert '<pre>{\n  &quot;bs&quot;: 8,\n  &quot;lr&quot;: 1e-05\n}</pre>' in hyperparameters
+    assert "<pre>{\n  &quot;bs&quot;: 8,\n  &quot;lr&quot;: 1e-05\n}</pre>" in hyperparameters
     assert "{&#x27;" not in page  # no Python dict
