@@ -120,6 +120,9 @@ class TrainingPathField(forms.CharField):
         return clean_training_path(super().clean(value))
 
 
+TASK_TYPE_CHOICES = [("", "—"), *TaskType.choices]
+
+
 class ProjectForm(forms.Form):
     """The fields of projects.services.create_project / update_project."""
 
@@ -128,7 +131,7 @@ class ProjectForm(forms.Form):
     objective = forms.CharField(label=_("Objective"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner = forms.CharField(label=_("Owner"), required=False, max_length=150, help_text=_("Empty: you."))
     status = forms.ChoiceField(label=_("Status"), choices=ProjectStatus.choices, initial=ProjectStatus.ACTIVE)
-    task_type = forms.ChoiceField(label=_("Task type"), required=False, choices=[("", "—"), *TaskType.choices])
+    task_type = forms.ChoiceField(label=_("Task type"), required=False, choices=TASK_TYPE_CHOICES)
     base_model = forms.CharField(label=_("Base model"), required=False, max_length=512)
     # The lists of files to pick from are datalists of projects/form.html (console.lookups.training_files).
     dataset_name = TrainingPathField(
@@ -169,7 +172,7 @@ class ProjectForm(forms.Form):
             form.initial["task_type"] = task_type.value
         elif project.task_type:  # a name given through the API that is no task type: kept as it is
             field = cast(forms.ChoiceField, form.fields["task_type"])
-            field.choices = [*field.choices, (project.task_type, project.task_type)]
+            field.choices = [*TASK_TYPE_CHOICES, (project.task_type, project.task_type)]
         return form
 
     def clean_tags(self) -> list[str]:

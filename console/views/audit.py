@@ -13,6 +13,7 @@ from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -93,16 +94,16 @@ class ObjectLinks:
         self.file_datasets = dict(self._pairs(DatasetFile, "dataset_id", ids))
 
     @staticmethod
-    def _wanted(model: type, ids: dict[str, set[str]]) -> list[str]:
+    def _wanted(model: type[Model], ids: dict[str, set[str]]) -> list[str]:
         wanted = ids.get(model._meta.label_lower, set())
         return [value for value in wanted if re.fullmatch(r"[0-9a-fA-F-]{32,36}", value)]
 
-    def _ids(self, model: type, ids: dict[str, set[str]]) -> set[str]:
-        found = model.objects.filter(pk__in=self._wanted(model, ids)).values_list("pk", flat=True)
+    def _ids(self, model: type[Model], ids: dict[str, set[str]]) -> set[str]:
+        found = model._default_manager.filter(pk__in=self._wanted(model, ids)).values_list("pk", flat=True)
         return {str(pk) for pk in found}
 
-    def _pairs(self, model: type, parent: str, ids: dict[str, set[str]]) -> list[tuple[str, str]]:
-        found = model.objects.filter(pk__in=self._wanted(model, ids)).values_list("pk", parent)
+    def _pairs(self, model: type[Model], parent: str, ids: dict[str, set[str]]) -> list[tuple[str, str]]:
+        found = model._default_manager.filter(pk__in=self._wanted(model, ids)).values_list("pk", parent)
         return [(str(pk), str(parent_id)) for pk, parent_id in found]
 
     def url(self, event: AuditEvent) -> str | None:

@@ -17,7 +17,7 @@ from console import services
 
 @login_required
 def api_token(request: HttpRequest) -> HttpResponse:
-    token = Token.objects.filter(user_id=request.user.pk).first()
+    token = Token.objects.filter(user=request.user).first() if isinstance(request.user, User) else None
     return render(request, "console/api_token.html", {"token": token})
 
 
