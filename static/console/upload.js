@@ -56,7 +56,7 @@
     if (report.status === "validating") { return panel.dataset.labelValidating; }
     if (report.status !== "invalid") { return panel.dataset.labelDone; }
     var first = (report.errors || [])[0];
-    var reason = first ? " " + (first.line ? panel.dataset.labelLine + " " + first.line + ": " : "") +
+    var reason = first ? " " + (first.line ? panel.dataset.labelLine.replace("{number}", first.line) + ": " : "") +
       (first.field ? first.field + ": " : "") + first.reason : "";
     var more = report.error_count > 1 ? " (" + report.error_count + " " + panel.dataset.labelMoreErrors + ")" : "";
     status.classList.add("errorlist");
