@@ -4,6 +4,7 @@ in English and Chinese, on a wide screen and a phone; screenshots under artifact
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -50,9 +51,12 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
     page.locator("#upload-start").click()
     page.locator("#upload-status.errorlist").wait_for()
     status = page.locator("#upload-status").inner_text()
-    assert " 2: not valid JSON: Expecting value at column 15" in status
     if locale == "en-US":
-        assert status.startswith("Uploaded, but it failed validation:")
+        assert status.startswith(
+            "Uploaded, but it failed validation: line 2: not valid JSON: Expecting value at column 15"
+        )
+    else:
+        assert status.startswith("已上传，但未通过校验： 第 2 行: not valid JSON: Expecting value at column 15")
     page.locator("#dataset-files .badge-invalid").first.wait_for()
     screenshot(page, f"dataset-upload-invalid-{name}")
 
@@ -79,7 +83,7 @@ def test_it_sends_a_test_chat_to_a_running_deployment(
     page.locator("#deployment-chat button[type=submit]").click()
     page.locator("#chat-answer").wait_for()
     assert page.locator("#deployment-chat pre.chat-answer").inner_text() == "echo: 你好, tiny-llama"
-    assert "ms" in page.locator("#chat-latency").inner_text()
+    assert re.match(r"(Answered in \d+ ms|用时 \d+ 毫秒)", page.locator("#chat-latency").inner_text())
     assert fits_the_screen(page)
     screenshot(page, f"deployment-chat-{name}")
 
