@@ -62,6 +62,6 @@ def statistics(stats: dict[str, Any]) -> Statistics:
             shown.summaries.append((label, value))
         elif value and all(is_summary(item) for item in value.values()):
             shown.summaries += [(f"{label} ({name})", summary) for name, summary in value.items()]
-        elif value:
-            shown.charts.append((label, bars(value)))
+        elif counted := bars(value):
+            shown.charts.append((label, counted))
     return shown
