@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
+from deployments.chat import MAX_ANSWER_TOKENS, MAX_PROMPT_CHARS
 from llmplatform.documents import json_document_problem, nested_too_deeply
 from llmplatform.users import Visitor
 from projects.models import (
@@ -119,6 +120,9 @@ class TrainingPathField(forms.CharField):
         return clean_training_path(super().clean(value))
 
 
+TASK_TYPE_CHOICES = [("", "—"), *TaskType.choices]
+
+
 class ProjectForm(forms.Form):
     """The fields of projects.services.create_project / update_project."""
 
@@ -127,13 +131,22 @@ class ProjectForm(forms.Form):
     objective = forms.CharField(label=_("Objective"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     owner = forms.CharField(label=_("Owner"), required=False, max_length=150, help_text=_("Empty: you."))
     status = forms.ChoiceField(label=_("Status"), choices=ProjectStatus.choices, initial=ProjectStatus.ACTIVE)
-    task_type = forms.CharField(label=_("Task type"), required=False, max_length=64, help_text="sft, pt, dpo …")
+    task_type = forms.ChoiceField(label=_("Task type"), required=False, choices=TASK_TYPE_CHOICES)
     base_model = forms.CharField(label=_("Base model"), required=False, max_length=512)
+    # The lists of files to pick from are datalists of projects/form.html (console.lookups.training_files).
     dataset_name = TrainingPathField(
-        label=_("Dataset"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
+        label=_("Dataset"),
+        required=False,
+        max_length=1024,
+        help_text=_("Pick an uploaded dataset file, or type a path relative to the training directory."),
+        widget=forms.TextInput(attrs={"list": "dataset-files", "autocomplete": "off"}),
     )
     training_yaml_name = TrainingPathField(
-        label=_("Training YAML"), required=False, max_length=1024, help_text=_("Relative to the training directory.")
+        label=_("Training YAML"),
+        required=False,
+        max_length=1024,
+        help_text=_("Pick an uploaded training config, or type a path relative to the training directory."),
+        widget=forms.TextInput(attrs={"list": "training-configs", "autocomplete": "off"}),
     )
     default_hyperparameters = JsonObjectField(
         label=_("Default hyperparameters"), required=False, initial=dict, validators=[validate_hyperparameters]
@@ -154,7 +167,13 @@ class ProjectForm(forms.Form):
         initial = {name: getattr(project, name) for name in CONFIGURABLE_FIELDS}
         initial["tags"] = ", ".join(project.tags)
         initial["members"] = ", ".join(sorted(user.get_username() for user in project.members.all()))
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        if task_type := TaskType.of(project.task_type):
+            form.initial["task_type"] = task_type.value
+        elif project.task_type:  # a name given through the API that is no task type: kept as it is
+            field = cast(forms.ChoiceField, form.fields["task_type"])
+            field.choices = [*TASK_TYPE_CHOICES, (project.task_type, project.task_type)]
+        return form
 
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
@@ -315,6 +334,15 @@ class StaffDeploymentForm(DeploymentForm):
 
     def clean_allowed_extra_flags(self) -> list[str]:
         return self.cleaned_data["allowed_extra_flags"].replace(",", " ").split()
+
+
+class DeploymentChatForm(forms.Form):
+    """A test message for a running deployment (deployments.chat)."""
+
+    prompt = forms.CharField(label=_("Message"), max_length=MAX_PROMPT_CHARS, widget=forms.Textarea(attrs={"rows": 3}))
+    max_tokens = forms.IntegerField(
+        label=_("Longest answer (tokens)"), min_value=1, max_value=MAX_ANSWER_TOKENS, initial=128
+    )
 
 
 class DeidPlaygroundForm(forms.Form):

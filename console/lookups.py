@@ -17,6 +17,9 @@ from llmplatform.users import Visitor
 from projects.models import Project
 from runs.models import Run, RunQuerySet
 
+# Files a project form offers to pick from (typing a path still works beyond them).
+PICKER_LIMIT = 200
+
 
 def visible_runs(user: Visitor) -> RunQuerySet:
     return Run.objects.filter(project__in=Project.objects.visible_to(user))
@@ -56,3 +59,19 @@ def visible_deployments(user: Visitor) -> DeploymentQuerySet:
 
 def deployment_for(user: Visitor, deployment_id: UUID) -> Deployment:
     return get_object_or_404(visible_deployments(user), pk=deployment_id)
+
+
+def training_files(user: Visitor) -> dict[str, list[tuple[str, str]]]:
+    """(path, label) of the dataset files and training configs the user sees, newest first,
+    for a project to name by `dataset_name` and `training_yaml_name`."""
+    files = (
+        DatasetFile.objects.filter(dataset__in=visible_datasets(user))
+        .stored()
+        .select_related("dataset")
+        .order_by("-created_at")[:PICKER_LIMIT]
+    )
+    configs = visible_configs(user)[:PICKER_LIMIT]
+    return {
+        "dataset_files": [(file.relative_path, f"{file.dataset.name} / {file.name}") for file in files],
+        "training_configs": [(config.relative_path, config.filename) for config in configs],
+    }

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, webhooks
+from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, token, webhooks
 
 app_name = "console"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api-token/", token.api_token, name="api-token"),
+    path("api-token/rotate", token.api_token_rotate, name="api-token-rotate"),
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),
@@ -48,6 +50,7 @@ urlpatterns = [
     path("deployments/<uuid:deployment_id>/status", deployments.deployment_status, name="deployment-status"),
     path("deployments/<uuid:deployment_id>/logs", deployments.deployment_logs, name="deployment-logs"),
     path("deployments/<uuid:deployment_id>/stop", deployments.deployment_stop, name="deployment-stop"),
+    path("deployments/<uuid:deployment_id>/chat", deployments.deployment_chat, name="deployment-chat"),
     path("deid/", deid.playground, name="deid"),
     path("audit/", audit.audit_log, name="audit"),
 ]

@@ -16,6 +16,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.users import Visitor
+
+# TaskType is defined with projects, which share the list; datasets name it from here too.
+from projects.models import TaskType as TaskType
 from projects.sharing import Shared, SharedQuerySet
 
 # Folders under HOST_TRAINING_DIR, named once.
@@ -28,13 +31,6 @@ PARTIAL_FOLDER = f"{DATASETS_FOLDER}/.partial"
 
 def training_path(relative_path: str) -> Path:
     return Path(settings.HOST_TRAINING_DIR) / relative_path
-
-
-class TaskType(models.TextChoices):
-    SFT = "sft", _("Supervised fine-tuning")
-    LORA = "lora", _("LoRA fine-tuning")
-    RL = "rl", _("Reinforcement learning (RLHF, DPO, PPO)")
-    PRETRAIN = "pretrain", _("Pretraining")
 
 
 class FileStatus(models.TextChoices):

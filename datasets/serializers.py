@@ -225,6 +225,7 @@ class DatasetFileUploadSerializer(serializers.Serializer):
 class DatasetPreviewItemSerializer(serializers.Serializer):
     line = serializers.IntegerField()
     record = serializers.JSONField(allow_null=True)
+    text = serializers.CharField(required=False, help_text="A line that is no record, as written.")
     error = serializers.CharField(required=False)
 
 

@@ -567,6 +567,10 @@ def record_checker(task_type: str) -> RecordTallies:
 @dataclass
 class ValidationReport:
     records: int = 0
+    # Lines that are a record with no error, and lines with at least one: `records` counts
+    # every line that parsed, faulty or not.
+    valid_records: int = 0
+    invalid_lines: int = 0
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -591,6 +595,8 @@ class ValidationReport:
         self.errors += [{**error, "line": error["line"] + self.lines} for error in later.errors[:room]]
         self.error_count += later.error_count
         self.records += later.records
+        self.valid_records += later.valid_records
+        self.invalid_lines += later.invalid_lines
         self.bytes_read += later.bytes_read
         self.lines += later.lines
 
@@ -694,7 +700,12 @@ def finish_report(report: ValidationReport, checker: RecordTallies) -> Validatio
     """The report of a whole file, once all its lines are in `report` and `checker`."""
     if report.records == 0 and report.error_count == 0:
         report.add_error(0, "", "the file holds no records")
-    report.stats = {"records": report.records, **checker.stats()}
+    report.stats = {
+        "records": report.records,
+        "valid_records": report.valid_records,
+        "invalid_lines": report.invalid_lines,
+        **checker.stats(),
+    }
     trainer_format = checker.trainer_format(report.records) if report.is_valid else None
     if trainer_format is not None:
         report.stats["llamafactory"] = trainer_format
@@ -731,7 +742,7 @@ def _check_piece(
     problems: list[Problem] = []
     # Locals, not report attributes, in this loop: it runs once per line of a multi-GB file.
     length = end - start
-    number = bytes_read = records = 0
+    number = bytes_read = records = valid_records = invalid_lines = 0
     next_progress = PROGRESS_EVERY_BYTES
     with open(path, "rb") as source:
         source.seek(start)
@@ -749,16 +760,21 @@ def _check_piece(
             record, problem = line_record(raw)
             if problem:
                 report.add_error(number, "", problem)
+                invalid_lines += 1
                 continue
             if record is None:
                 continue
             records += 1
             checker.check(record, problems)
             if problems:
+                invalid_lines += 1
                 for field_name, reason in problems:
                     report.add_error(number, field_name, reason)
                 problems.clear()
+            else:
+                valid_records += 1
     report.lines, report.bytes_read, report.records = number, bytes_read, records
+    report.valid_records, report.invalid_lines = valid_records, invalid_lines
     return report, checker
 
 
@@ -813,9 +829,14 @@ def _end_with_parent() -> None:
     ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
+PREVIEW_LINE_CHARS = 2000
+
+
 def read_records(path: Path, task_type: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
-    """Lines offset+1 .. offset+limit, parsed: {line, record} or {line, error}."""
-    plain_text = is_plain_text_corpus(path.name, task_type)
+    """Lines offset+1 .. offset+limit: {line, record} or, for a line that is not a record,
+    {line, record: None, text, error} with the line as written (cut at PREVIEW_LINE_CHARS)
+    and the same reason validation gives."""
+    line_record = _text_line_record if is_plain_text_corpus(path.name, task_type) else _json_line_record
     items: list[dict[str, Any]] = []
     with open(path, "rb") as source:
         for number, raw in enumerate(source, start=1):
@@ -824,9 +845,10 @@ def read_records(path: Path, task_type: str, *, offset: int, limit: int) -> list
             if len(items) >= limit:
                 break
             line = raw[len(UTF8_BOM) :] if number == 1 and raw.startswith(UTF8_BOM) else raw
-            try:
-                text = line.decode("utf-8").rstrip("\r\n")
-                items.append({"line": number, "record": {"text": text} if plain_text else json.loads(text)})
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                items.append({"line": number, "record": None, "error": str(exc)})
+            record, problem = line_record(line)
+            if problem:
+                text = line.decode("utf-8", errors="replace").rstrip("\r\n")[:PREVIEW_LINE_CHARS]
+                items.append({"line": number, "record": None, "text": text, "error": problem})
+            else:
+                items.append({"line": number, "record": record if record is not None else {"text": ""}})
     return items

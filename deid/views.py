@@ -22,6 +22,8 @@ from deid.serializers import (
 from llmplatform.api import PAGED, paged_response
 from llmplatform.errors import NotFound
 
+DEID_TAG = "de-identification"
+
 
 def policy_or_404(policy_id: str) -> DeidPolicy:
     policy = DeidPolicy.objects.select_related("current_version").filter(name=policy_id).first()
@@ -30,6 +32,7 @@ def policy_or_404(policy_id: str) -> DeidPolicy:
     return policy
 
 
+@extend_schema_view(post=extend_schema(tags=[DEID_TAG], summary="Scrub a few texts with a policy and see the result"))
 class DeidentifyTestView(APIView):
     """`POST /v1/deidentify:test`: scrub a few texts with a policy and see the result."""
 
@@ -86,7 +89,15 @@ class PolicyPermission(permissions.BasePermission):
         return request.user.has_perm(self.ACTION_PERMS.get(request.method or "", "deid.change_deidpolicy"))
 
 
-@extend_schema_view(list=extend_schema(parameters=PAGED))
+@extend_schema_view(
+    list=extend_schema(tags=[DEID_TAG], summary="List de-identification policies", parameters=PAGED),
+    create=extend_schema(tags=[DEID_TAG], summary="Create a policy (staff, or with the permission to add policies)"),
+    retrieve=extend_schema(tags=[DEID_TAG], summary="Get a policy with its current rules"),
+    update=extend_schema(tags=[DEID_TAG], summary="Replace a policy's rules: a new version"),
+    partial_update=extend_schema(tags=[DEID_TAG], summary="Change some of a policy's rules: a new version"),
+    destroy=extend_schema(tags=[DEID_TAG], summary="Delete a policy"),
+    versions=extend_schema(tags=[DEID_TAG], summary="List a policy's versions, newest first"),
+)
 class DeidPolicyViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -138,6 +149,10 @@ def job_body(request: Request, job: DeidJob) -> dict:
     return DeidJobSerializer(job, context={"request": request}).data
 
 
+@extend_schema_view(
+    post=extend_schema(tags=[DEID_TAG], summary="Start a job writing a de-identified copy of a dataset"),
+    get=extend_schema(tags=[DEID_TAG], summary="List a dataset's de-identification jobs"),
+)
 class DatasetDeidentifyView(APIView):
     """`/v1/datasets/{id}/deidentify`: POST starts a job writing a scrubbed copy of every
     file into a new dataset derived from this one (the source is never modified); GET
@@ -183,6 +198,7 @@ class DatasetDeidentifyView(APIView):
         return paged_response(request, jobs.order_by("-created_at", "-id"), DeidJobSerializer)
 
 
+@extend_schema_view(get=extend_schema(tags=[DEID_TAG], summary="Get a de-identification job's progress"))
 class DeidJobView(APIView):
     """`GET /v1/deid-jobs/{id}`: a job's status, progress and counts per entity type."""
 

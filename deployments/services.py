@@ -24,7 +24,7 @@ from audit.services import record_event, signed_in
 from deployments import allocation, probes, sources
 from deployments.logs import last_lines
 from deployments.models import LIVE_STATUSES, Deployment, DeploymentStatus, DeploymentTag
-from deployments.vllm import build_argv, check_extra_args, check_staff_allowed, quoted
+from deployments.vllm import build_argv, check_extra_args, check_installed, check_staff_allowed, quoted
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
@@ -85,6 +85,7 @@ def create_deployment(
             "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
         )
     extra_argv = check_extra_args(extra_args, folders=source.folders(), staff_allowed=staff_allowed)
+    check_installed()
 
     with transaction.atomic():
         deployment = Deployment.objects.create(

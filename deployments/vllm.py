@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+import shutil
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -21,11 +22,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from deployments.vllm_options import VllmOption, vllm_options
 from deployments.vllm_policy import ALLOWED, PLATFORM_OPTIONS, REFUSED_BECAUSE, AsVllmReads, ModelFolders, Shape
-from llmplatform.errors import InvalidInput
+from llmplatform.errors import ConflictingState, InvalidInput
 
 TEMPLATE_PLACEHOLDERS = frozenset({"model_path", "port", "name", "gpu_id"})
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 STAFF_ALLOWED = AsVllmReads()
+
+
+class VllmNotInstalled(ConflictingState):
+    """The program VLLM_COMMAND starts is not on this host: a server would only exit with 127."""
 
 
 class BadExtraArgs(InvalidInput):
@@ -208,6 +213,28 @@ def build_argv(
     if lora is not None:
         argv += ["--enable-lora", "--lora-modules", f"{lora.name}={lora.path}"]
     return argv + list(extra_args)
+
+
+def missing_program(template: str | None = None) -> str | None:
+    """The program VLLM_COMMAND starts when this host has no executable of that name (on PATH, or
+    at that path), else None. A template that does not split is the system check's to report."""
+    try:
+        words = shlex.split(template if template is not None else settings.VLLM_COMMAND)
+    except ValueError:
+        return None
+    if words and shutil.which(words[0]) is None:
+        return words[0]
+    return None
+
+
+def check_installed(template: str | None = None) -> None:
+    """Refuse to start a server whose program is missing, in the sentence API, console and admin show."""
+    if program := missing_program(template):
+        raise VllmNotInstalled(
+            f"vLLM is not installed on this host: {program!r} is no executable program here. "
+            "An operator installs vLLM or sets VLLM_COMMAND.",
+            program=program,
+        )
 
 
 def quoted(argv: Sequence[str]) -> str:

@@ -71,6 +71,9 @@ class MetricsView(APIView):
     permission_classes = [MayScrape]
     serializer_class = None  # the answer is Prometheus' text format, described below
 
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
+        raise NotAuthenticated(REFUSED)
+
     @extend_schema(
         tags=["monitoring"],
         summary="Prometheus metrics (a bearer token of their own, METRICS_TOKEN, or an allowed address)",
@@ -82,8 +85,5 @@ class MetricsView(APIView):
             ),
         },
     )
-    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
-        raise NotAuthenticated(REFUSED)
-
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -35,6 +35,32 @@ class ProjectStatus(models.TextChoices):
     ARCHIVED = "archived", _("Archived")
 
 
+class TaskType(models.TextChoices):
+    """What is trained, one list for datasets (their validation follows it) and projects."""
+
+    SFT = "sft", _("Supervised fine-tuning")
+    LORA = "lora", _("LoRA fine-tuning")
+    RL = "rl", _("Reinforcement learning (RLHF, DPO, PPO)")
+    PRETRAIN = "pretrain", _("Pretraining")
+
+    @classmethod
+    def of(cls, name: str) -> TaskType | None:
+        """The task type a project's free-form `task_type` names ("pt", "dpo" included), if any."""
+        name = name.strip().lower()
+        if name in cls.values:
+            return cls(name)
+        return TASK_TYPE_ALIASES.get(name)
+
+
+# Other names projects were given before they chose from TaskType; the API keeps taking any.
+TASK_TYPE_ALIASES = {
+    "pt": TaskType.PRETRAIN,
+    "dpo": TaskType.RL,
+    "ppo": TaskType.RL,
+    "rlhf": TaskType.RL,
+}
+
+
 class ExecutorKind(models.TextChoices):
     """Where runs execute: a project chooses one for its runs, runs.executors implements each."""
 

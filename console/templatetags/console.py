@@ -72,8 +72,10 @@ def status_badge(obj: Any) -> dict[str, str]:
 
 
 @register.filter
-def before_after(change: Any) -> tuple[Any, Any]:
-    """A version entry's change as (before, after); a bare value is a field set on creation."""
-    if isinstance(change, list | tuple) and len(change) == 2:
-        return change[0], change[1]
-    return None, change
+def value_kind(value: Any) -> str:
+    """How a configuration value reads: "empty", "list", "mapping" or "text"."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "empty"
+    if isinstance(value, list | tuple):
+        return "list"
+    return "mapping" if isinstance(value, dict) else "text"

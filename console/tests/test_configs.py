@@ -90,3 +90,9 @@ def test_it_offers_only_the_users_own_projects_to_share_with(owner_session, outs
     assert response.status_code == 400
     assert not TrainConfig.objects.exists()
     assert sorted(str(path) for path in training_dir.rglob("*")) == project_files  # the staged file went too
+
+
+def test_it_shows_configs_as_a_section_of_their_own_not_under_datasets(owner_session):
+    page = owner_session.get(reverse("console:config-list")).content.decode()
+    main = page.split('<main id="main"')[1]
+    assert reverse("console:dataset-list") + '">Datasets</a> /' not in main

@@ -190,3 +190,57 @@ def test_it_shows_how_far_an_upload_has_arrived_and_been_checked(owner_session, 
     panel = owner_session.get(reverse("console:dataset-files", args=[dataset.pk])).content.decode()
 
     assert "3.0\xa0KB / 4.0\xa0KB · 2.0\xa0KB checked" in panel
+
+
+def test_it_says_there_are_no_datasets_yet_and_how_to_make_one_when_nothing_is_filtered(owner_session):
+    page = owner_session.get(reverse("console:dataset-list")).content.decode()
+    assert "There are no datasets yet." in page and "No dataset matches." not in page
+    assert f'href="{reverse("console:dataset-create")}">Create a dataset</a>' in page
+
+
+def test_it_says_no_dataset_matches_a_filter_that_finds_none(owner_session, dataset):
+    page = owner_session.get(reverse("console:dataset-list"), {"q": "nothing-like-it"}).content.decode()
+    assert "No dataset matches." in page and "There are no datasets yet." not in page
+
+
+def test_it_counts_valid_records_and_lines_with_errors_apart(owner_session, dataset, tmp_path):
+    lines = [json.dumps(GOOD), "{not json", json.dumps({"messages": []}), json.dumps(GOOD)]
+    bad = add_file(dataset, tmp_path, lines)
+    page = owner_session.get(reverse("console:dataset-file", args=[dataset.pk, bad.pk])).content.decode()
+    counts = page.split('id="record-counts"')[1].split("</dl>")[0]
+    assert "<dt>Valid records</dt><dd>2</dd>" in counts
+    assert "<dt>Lines with errors</dt><dd>2</dd>" in counts
+
+
+def test_it_previews_a_bad_line_as_written_with_its_number_and_reason(owner_session, dataset, tmp_path):
+    bad = add_file(dataset, tmp_path, [json.dumps(GOOD), '{"messages": [oops]}', json.dumps({"messages": []})])
+    page = owner_session.get(reverse("console:dataset-file", args=[dataset.pk, bad.pk])).content.decode()
+    broken = page.split('id="line-2"')[1].split('id="line-3"')[0]
+    assert "{&quot;messages&quot;: [oops]}" in broken
+    assert "not valid JSON: Expecting value at column 15" in broken
+    assert "Expecting value: line 1" not in page  # the parser's own wording
+    empty = page.split('id="line-3"')[1].split("</div>\n      </div>")[0]
+    assert "messages" in empty and "record-invalid" in page.split('id="line-3"')[0].rsplit("<div", 1)[1]
+
+
+def test_it_shows_statistics_as_a_table_and_bars_not_json(owner_session, dataset, tmp_path):
+    good = add_file(dataset, tmp_path, [json.dumps(GOOD)] * 3)
+    page = owner_session.get(reverse("console:dataset-file", args=[dataset.pk, good.pk])).content.decode()
+    statistics = page.split('id="statistics"')[1].split("</section>")[0]
+    assert '<th scope="row">Turns per conversation</th><td class="num">3</td>' in statistics
+    assert '<th scope="row">Characters per message (assistant)</th>' in statistics
+    assert "<figcaption>Messages by role</figcaption>" in statistics
+    assert 'class="bar-name mono">user</span><span class="bar"><span style="width:100.0%">' in statistics
+    assert "{" not in statistics  # no JSON
+
+
+def test_it_offers_the_dataset_files_and_configs_the_user_sees_to_a_project(
+    owner_session, outsider_session, dataset, tmp_path
+):
+    add_file(dataset, tmp_path, [json.dumps(GOOD)])
+    stored = DatasetFile.objects.get(dataset=dataset)
+    page = owner_session.get(reverse("console:project-create")).content.decode()
+    picker = page.split('<datalist id="dataset-files">')[1].split("</datalist>")[0]
+    assert f'<option value="{stored.relative_path}" label="qwen-sft / train.jsonl">' in picker
+    assert 'list="dataset-files"' in page and 'list="training-configs"' in page
+    assert stored.relative_path not in outsider_session.get(reverse("console:project-create")).content.decode()

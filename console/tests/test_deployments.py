@@ -4,6 +4,7 @@ vLLM needs a GPU, which these machines lack) through the real VLLM_COMMAND templ
 from __future__ import annotations
 
 import html
+import re
 import shlex
 from pathlib import Path
 
@@ -149,3 +150,53 @@ def test_it_starts_a_server_with_every_allowed_option(owner_session, fake_vllm, 
     assert given <= {word.partition("=")[0] for word in argv}
     template = Path(settings.MODELS_DIR, tiny_model, "chat_template.jinja").resolve()
     assert argv[argv.index("--chat-template") + 1] == str(template)  # the file that was checked
+
+
+def test_it_disables_start_and_says_why_where_the_host_has_no_gpu(owner_session, fake_vllm):
+    fake_vllm.GPU_IDS = ""
+    page = owner_session.get(CREATE).content.decode()
+    assert '<button type="submit" disabled aria-describedby="start-blocked">Start</button>' in page
+    assert "This host has no GPU" in page.split('id="start-blocked"')[1]
+
+
+def test_it_disables_start_and_says_vllm_is_not_installed(owner_session, fake_vllm, tiny_model):
+    fake_vllm.VLLM_COMMAND = "vllm-not-here serve {model_path} --port {port}"
+    page = owner_session.get(CREATE).content.decode()
+    assert "vLLM is not installed on this host" in page.split('id="start-blocked"')[1]
+    refused = start(owner_session, tiny_model)
+    assert refused.status_code == 400
+    assert "vLLM is not installed on this host" in refused.content.decode()
+    assert not Deployment.objects.exists()
+
+
+def test_it_keeps_start_enabled_where_a_gpu_and_vllm_are_there(owner_session, fake_vllm):
+    page = owner_session.get(CREATE).content.decode()
+    assert 'id="start-blocked"' not in page and '<button type="submit" >Start</button>' in page
+
+
+def test_it_sends_a_test_chat_to_a_running_deployment_and_shows_answer_and_latency(
+    owner_session, member_session, outsider_session, fake_vllm, tiny_model, project
+):
+    start(owner_session, tiny_model, project=project.pk)
+    deployment = supervise_until(Deployment.objects.get().pk, DeploymentStatus.RUNNING)
+    url = reverse("console:deployment-chat", args=[deployment.pk])
+    assert (
+        'id="deployment-chat"'
+        in owner_session.get(reverse("console:deployment-detail", args=[deployment.pk])).content.decode()
+    )
+
+    panel = member_session.post(url, {"prompt": "你好", "max_tokens": 16}, HTTP_HX_REQUEST="true").content.decode()
+    assert '<pre class="chat-answer">echo: 你好</pre>' in panel
+    assert re.search(r"Answered in \d+ ms", panel)
+    assert outsider_session.post(url, {"prompt": "hi", "max_tokens": 16}).status_code == 404
+    too_long = owner_session.post(url, {"prompt": "x" * 4001, "max_tokens": 16})
+    assert too_long.status_code == 400 and "chat-answer" not in too_long.content.decode()
+
+
+def test_it_says_a_deployment_that_is_not_running_cannot_answer(owner_session, fake_vllm, tiny_model):
+    start(owner_session, tiny_model)
+    deployment = supervise_until(Deployment.objects.get().pk, DeploymentStatus.RUNNING)
+    owner_session.post(reverse("console:deployment-stop", args=[deployment.pk]))
+    url = reverse("console:deployment-chat", args=[deployment.pk])
+    panel = owner_session.post(url, {"prompt": "hi", "max_tokens": 16}, HTTP_HX_REQUEST="true").content.decode()
+    assert "not running: nothing answers" in panel and "chat-answer" not in panel

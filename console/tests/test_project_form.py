@@ -87,3 +87,23 @@ def test_it_lets_only_the_creator_and_staff_edit(member_session, outsider_sessio
     assert member_session.get(url).status_code == 403
     assert outsider_session.get(url).status_code == 404
     assert staff_session.get(url).status_code == 200
+
+
+def test_it_offers_the_task_types_datasets_use(owner_session):
+    form = owner_session.get(CREATE).content.decode()
+    select = form.split('name="task_type"')[1].split("</select>")[0]
+    assert [part.split('"')[1] for part in select.split("<option value=")[1:]] == ["", "sft", "lora", "rl", "pretrain"]
+    assert owner_session.post(CREATE, form_data(task_type="pt")).status_code == 400
+
+
+def test_it_shows_a_projects_older_task_type_name_as_the_task_type_it_means(owner_session, project):
+    Project.objects.filter(pk=project.pk).update(task_type="pt")
+    form = owner_session.get(reverse("console:project-edit", args=[project.pk])).content.decode()
+    assert '<option value="pretrain" selected>' in form
+
+
+def test_it_keeps_a_task_type_named_through_the_api_that_is_no_task_type(owner_session, project):
+    Project.objects.filter(pk=project.pk).update(task_type="distill")
+    url = reverse("console:project-edit", args=[project.pk])
+    assert '<option value="distill" selected>' in owner_session.get(url).content.decode()
+    assert owner_session.post(url, form_data(name=project.name, task_type="distill")).status_code == 302

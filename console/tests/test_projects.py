@@ -74,3 +74,24 @@ def test_it_needs_few_queries_however_many_runs(owner_session, project, django_a
         ProjectVersion.objects.create(project=project, version=number + 2, changes={"owner": ["a", "b"]})
     with django_assert_max_num_queries(6):
         assert owner_session.get(detail_url(project)).status_code == 200
+
+
+def test_it_shows_configuration_changes_as_field_before_and_after(member_session, project):
+    ProjectVersion.objects.filter(project=project).delete()
+    ProjectVersion.objects.create(
+        project=project, version=1, changes={"tags": ["demo", "zh"], "default_hyperparameters": {"lr": 3e-5}}
+    )
+    ProjectVersion.objects.create(
+        project=project,
+        version=2,
+        changes={"tags": [["demo", "zh"], ["demo"]], "default_hyperparameters": [{"lr": 3e-5}, {"lr": 1e-5, "bs": 8}]},
+    )
+    page = member_session.get(detail_url(project)).content.decode()
+    created = page.split('id="version-1"')[1].split("</details>")[0]
+    tags = created.split('title="tags">Tags</th>')[1].split("</tr>")[0]
+    # Two tags given at creation are one list after an empty "before", not a before/after pair.
+    assert tags == '<td><span class="muted">—</span></td><td><ul class="change-list"><li>demo</li><li>zh</li></ul></td>'
+    changed = page.split('id="version-2"')[1].split("</details>")[0]
+    hyperparameters = changed.split('title="default_hyperparameters">Default hyperparameters</th>')[1].split("</tr>")[0]
+    assert "<pre>{\n  &quot;bs&quot;: 8,\n  &quot;lr&quot;: 1e-05\n}</pre>" in hyperparameters
+    assert "{&#x27;" not in page  # no Python dict

@@ -1,17 +1,141 @@
-"""The audit log, for staff: who did what to which object, through which door."""
+"""The audit log, for staff: who did what to which object, through which door.
+
+Objects read as people name them (a translated kind, the name without the stored file's
+UUID prefix) and link to their console page while they exist.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditEvent
+from datasets.models import Dataset, DatasetFile, TrainConfig
+from deployments.models import Deployment
+from projects.models import Project
+from runs.models import Run
 
 EVENTS_PER_PAGE = 50
-DOORS = ("api", "console", "admin", "system")  # audit.middleware.door_of, or a task
+DOORS: dict[str, Promise] = {  # audit.middleware.door_of, or the platform itself
+    "api": _("API"),
+    "console": _("console"),
+    "admin": _("admin"),
+    "system": _("system"),
+}
+OBJECT_TYPES: dict[str, Promise] = {
+    "projects.project": _("Project"),
+    "projects.projectversion": _("Project version"),
+    "runs.run": _("Run"),
+    "runs.artifact": _("Artifact"),
+    "runs.artifacttag": _("Artifact tag"),
+    "datasets.dataset": _("Dataset"),
+    "datasets.datasetfile": _("Dataset file"),
+    "datasets.trainconfig": _("Training config"),
+    "deployments.deployment": _("Deployment"),
+    "gpus.gpuclaim": _("GPU claim"),
+    "deid.deidpolicy": _("De-identification policy"),
+    "deid.deidjob": _("De-identification job"),
+    "auth.user": _("User"),
+}
+VERBS: dict[str, Promise] = {
+    "login": _("logged in"),
+    "logout": _("logged out"),
+    "login failed": _("login failed"),
+}
+# Stored files are named `<uuid>_<name>`: people know them by the name.
+STORED_PREFIX = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}_", re.IGNORECASE)
+
+
+def object_type_label(label: str) -> str:
+    if label in OBJECT_TYPES:
+        return str(OBJECT_TYPES[label])
+    try:
+        return str(capfirst(apps.get_model(label)._meta.verbose_name))
+    except (LookupError, ValueError):
+        return label
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: AuditEvent
+    object_type: str
+    name: str
+    url: str | None
+    verb: str
+    door: str
+
+
+class ObjectLinks:
+    """Console pages of the objects a page of events names, found in a few queries."""
+
+    def __init__(self, events: list[AuditEvent]) -> None:
+        ids: dict[str, set[str]] = {}
+        for event in events:
+            ids.setdefault(event.object_type, set()).add(event.object_id)
+        self.existing = {
+            "projects.project": self._ids(Project, ids),
+            "datasets.dataset": self._ids(Dataset, ids),
+            "datasets.trainconfig": self._ids(TrainConfig, ids),
+            "deployments.deployment": self._ids(Deployment, ids),
+        }
+        self.run_projects = dict(self._pairs(Run, "project_id", ids))
+        self.file_datasets = dict(self._pairs(DatasetFile, "dataset_id", ids))
+
+    @staticmethod
+    def _wanted(model: type[Model], ids: dict[str, set[str]]) -> list[str]:
+        wanted = ids.get(model._meta.label_lower, set())
+        return [value for value in wanted if re.fullmatch(r"[0-9a-fA-F-]{32,36}", value)]
+
+    def _ids(self, model: type[Model], ids: dict[str, set[str]]) -> set[str]:
+        found = model._default_manager.filter(pk__in=self._wanted(model, ids)).values_list("pk", flat=True)
+        return {str(pk) for pk in found}
+
+    def _pairs(self, model: type[Model], parent: str, ids: dict[str, set[str]]) -> list[tuple[str, str]]:
+        found = model._default_manager.filter(pk__in=self._wanted(model, ids)).values_list("pk", parent)
+        return [(str(pk), str(parent_id)) for pk, parent_id in found]
+
+    def url(self, event: AuditEvent) -> str | None:
+        kind, pk = event.object_type, event.object_id
+        if kind == "runs.run" and pk in self.run_projects:
+            return reverse("console:run-detail", args=[self.run_projects[pk], pk])
+        if kind == "datasets.datasetfile" and pk in self.file_datasets:
+            return reverse("console:dataset-file", args=[self.file_datasets[pk], pk])
+        pages = {
+            "projects.project": "console:project-detail",
+            "datasets.dataset": "console:dataset-detail",
+            "datasets.trainconfig": "console:config-detail",
+            "deployments.deployment": "console:deployment-detail",
+        }
+        if kind in pages and pk in self.existing[kind]:
+            return reverse(pages[kind], args=[pk])
+        return None
+
+
+def event_rows(events: list[AuditEvent]) -> list[EventRow]:
+    links = ObjectLinks(events)
+    return [
+        EventRow(
+            event=event,
+            object_type=object_type_label(event.object_type),
+            name=STORED_PREFIX.sub("", event.object_repr),
+            url=links.url(event),
+            verb=str(VERBS.get(event.verb, event.verb)),
+            door=str(DOORS.get(event.via, event.via)),
+        )
+        for event in events
+    ]
 
 
 @login_required
@@ -29,6 +153,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request, "audit/list.html", {"page": page, "filters": filters, "doors": DOORS, "query": query.urlencode()}
-    )
+    context = {
+        "page": page,
+        "rows": event_rows(list(page.object_list)),
+        "filters": filters,
+        "doors": DOORS,
+        "object_types": sorted(((label, str(name)) for label, name in OBJECT_TYPES.items()), key=lambda kind: kind[1]),
+        "query": query.urlencode(),
+    }
+    return render(request, "audit/list.html", context)

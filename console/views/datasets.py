@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from console.dataset_stats import statistics
 from console.errors import add_service_error, explain
 from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
 from console.lookups import dataset_file_for, dataset_for, visible_configs, visible_datasets
@@ -47,6 +48,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "page": Paginator(datasets, DATASETS_PER_PAGE).get_page(request.GET.get("page")),
+        "filtered": bool(text or task_type in TaskType.values),
         "task_types": TaskType.choices,
         "task_type": task_type,
         "q": text,
@@ -144,9 +146,15 @@ def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID)
         records = read_records(
             dataset_file.absolute_path, dataset_file.dataset.task_type, offset=offset, limit=PREVIEW_LINES
         )
+    problems_by_line: dict[int, list[dict]] = {}
+    for problem in dataset_file.errors:
+        problems_by_line.setdefault(problem["line"], []).append(problem)
+    for item in records:
+        item["problems"] = problems_by_line.get(item["line"], [])
     context = {
         "file": dataset_file,
         "dataset": dataset_file.dataset,
+        "statistics": statistics(dataset_file.stats),
         "records": records,
         "offset": offset,
         "previous_offset": max(offset - PREVIEW_LINES, 0) if offset else None,

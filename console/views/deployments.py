@@ -18,12 +18,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.errors import add_service_error, explain
-from console.forms import DeploymentForm
+from console.forms import DeploymentChatForm, DeploymentForm
 from console.gpus import gpu_rows
 from console.lookups import deployment_for, visible_deployments
-from deployments import logs, services
+from deployments import chat, logs, services
 from deployments.models import Deployment, DeploymentStatus
-from deployments.vllm import quoted
+from deployments.vllm import missing_program, quoted
 from llmplatform.errors import DomainError
 from projects.models import Project
 from runs.models import Artifact, ArtifactTagValue
@@ -75,12 +75,25 @@ def deployment_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Deployment started; it is loading the model."))
             return redirect("console:deployment-detail", deployment.pk)
-    return render(request, "deployments/form.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, "start_blocked": start_blocked(rows)}
+    return render(request, "deployments/form.html", context, status=400 if form.errors else 200)
+
+
+def start_blocked(rows: list) -> str | None:
+    """Why no deployment can start on this host at all, or None: said before anyone fills the form."""
+    if not rows:
+        return _("This host has no GPU (no NVML driver and no GPU_IDS setting): a model server cannot start here.")
+    if program := missing_program():
+        return _("vLLM is not installed on this host (%(program)s is no executable program here).") % {
+            "program": program
+        }
+    return None
 
 
 def detail_context(request: HttpRequest, deployment: Deployment) -> dict:
     return {
         "deployment": deployment,
+        "chat_form": DeploymentChatForm(),
         "vllm_cmd": quoted(deployment.argv),
         "can_stop": deployment.is_live and deployment.can_change(request.user),
     }
@@ -136,3 +149,21 @@ def deployment_stop(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
     else:
         messages.success(request, _("Deployment stopped; its GPU and port are free."))
     return redirect("console:deployment-detail", deployment.pk)
+
+
+@login_required
+@require_POST
+def deployment_chat(request: HttpRequest, deployment_id: UUID) -> HttpResponse:
+    """Send one test message to a running deployment the user sees; its answer and latency, or why none."""
+    deployment = deployment_for(request.user, deployment_id)
+    form = DeploymentChatForm(request.POST)
+    answer = None
+    if form.is_valid():
+        try:
+            answer = chat.send_test_chat(deployment, **form.cleaned_data)
+        except DomainError as error:
+            add_service_error(form, error)
+    context = {"deployment": deployment, "chat_form": form, "answer": answer}
+    # htmx swaps the panel; it swaps no 4xx, so a refusal is a 200 there.
+    status = 400 if form.errors and not request.headers.get("HX-Request") else 200
+    return render(request, "deployments/_chat.html", context, status=status)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -16,10 +18,10 @@ from django.views.decorators.http import require_POST
 
 from console.errors import add_service_error
 from console.forms import ProjectFilterForm, ProjectForm, RunForm
-from console.lookups import project_for
+from console.lookups import project_for, training_files
 from llmplatform.errors import DomainError
 from projects import services as project_services
-from projects.models import Project
+from projects.models import Project, ProjectVersion
 from runs import services as run_services
 
 PROJECTS_PER_PAGE = 25
@@ -39,11 +41,34 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(request, "projects/list.html", context)
 
 
+@dataclass(frozen=True)
+class ChangeRow:
+    field: str
+    label: str
+    before: Any
+    after: Any
+
+
+def change_rows(version: ProjectVersion) -> list[ChangeRow]:
+    """A version's changes as field / before / after. The first version holds the values the
+    project was created with; each later one holds [before, after] per field it changed."""
+    rows = []
+    for name, change in version.changes.items():
+        field = ProjectForm.base_fields.get(name)
+        label = str(field.label) if field is not None and field.label else name
+        if version.version == 1:
+            rows.append(ChangeRow(name, label, None, change))
+        else:
+            before, after = change
+            rows.append(ChangeRow(name, label, before, after))
+    return rows
+
+
 def render_detail(request: HttpRequest, project: Project, run_form: RunForm | None = None) -> HttpResponse:
     context = {
         "project": project,
         "runs": project.runs.all()[:RUNS_ON_PROJECT_PAGE],
-        "versions": project.versions.order_by("-version"),
+        "versions": [(version, change_rows(version)) for version in project.versions.order_by("-version")],
         "run_form": run_form or RunForm.for_project(project),
         "can_edit": project.can_edit(request.user),
         "can_operate": project.can_operate(request.user),
@@ -68,7 +93,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
             return redirect("console:project-detail", project.pk)
-    return render(request, "projects/form.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, **training_files(request.user)}
+    return render(request, "projects/form.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -86,7 +112,7 @@ def project_edit(request: HttpRequest, project_id: UUID) -> HttpResponse:
         else:
             messages.success(request, _("Project saved."))
             return redirect("console:project-detail", project.pk)
-    context = {"form": form, "project": project}
+    context = {"form": form, "project": project, **training_files(request.user)}
     return render(request, "projects/form.html", context, status=400 if form.errors else 200)
 
 

@@ -203,7 +203,8 @@ def test_it_reads_a_page_of_records(tmp_path):
     assert [item["line"] for item in items] == [9, 10, 11]
     assert items[0]["record"] == {"text": "doc 8"}
     assert items[2]["record"] is None
-    assert "Expecting value" in items[2]["error"]
+    assert items[2]["text"] == "broken"
+    assert items[2]["error"] == "not valid JSON: Expecting value at column 1"
 
 
 def records_of_every_kind() -> dict[str, tuple[str, bytes]]:
@@ -253,6 +254,9 @@ def test_it_gives_the_same_report_when_pieces_are_checked_in_processes(tmp_path,
         one_pass.error_count,
         one_pass.stats,
     )
+    # A broken line is no record; a record with a bad field is one, but not a valid one.
+    expected_counts = (341, 1) if kind == "pretrain-txt" else (394, 6)
+    assert (in_pieces.stats["valid_records"], in_pieces.stats["invalid_lines"]) == expected_counts
 
 
 def test_it_keeps_the_first_errors_in_file_order_across_pieces(tmp_path):

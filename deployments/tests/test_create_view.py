@@ -262,15 +262,32 @@ def test_it_refuses_anonymous_callers(anonymous_client, fake_vllm, tiny_model):
     assert deploy(anonymous_client, model_path=tiny_model).status_code in {401, 403}
 
 
-def test_it_marks_a_server_that_cannot_start_failed_and_frees_its_gpu(owner_client, fake_vllm, tiny_model, settings):
-    settings.VLLM_COMMAND = "/nonexistent/vllm serve {model_path} --port {port}"
+def test_it_marks_a_server_that_exits_at_once_failed_and_frees_its_gpu(owner_client, fake_vllm, tiny_model, settings):
+    settings.VLLM_COMMAND = "/bin/sh -c 'echo no CUDA device; exit 7' {model_path} --port {port}"
 
     info = deploy(owner_client, model_path=tiny_model).json()
 
     deployment = supervise_until(info["deployment_id"], "failed")
-    assert deployment.exit_code == 127
-    assert "not found" in deployment.last_log_lines
+    assert deployment.exit_code == 7
+    assert "no CUDA device" in deployment.last_log_lines
     wait_for(lambda: not GpuClaim.objects.exists(), timeout=15, what="the GPU to be released")
+
+
+@pytest.mark.parametrize("program", ["/nonexistent/vllm", "vllm-that-is-not-on-path", "{tmp}/not-executable"])
+def test_it_refuses_to_start_when_vllm_is_not_installed(
+    owner_client, fake_vllm, tiny_model, settings, tmp_path, program
+):
+    program = program.format(tmp=tmp_path)
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    (tmp_path / "not-executable").chmod(0o644)
+    settings.VLLM_COMMAND = f"{program} serve {{model_path}} --port {{port}}"
+
+    response = deploy(owner_client, model_path=tiny_model)
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("vLLM is not installed on this host")
+    assert response.json()["program"] == program
+    assert not Deployment.objects.exists() and not GpuClaim.objects.exists()
 
 
 def test_it_names_the_deployment_that_holds_a_preferred_gpu(owner_client, fake_vllm, tiny_model):

@@ -51,10 +51,23 @@
       });
   }
 
+  /* What the finished upload's report says: valid, still validating, or why it failed. */
+  function outcome(report) {
+    if (report.status === "validating") { return panel.dataset.labelValidating; }
+    if (report.status !== "invalid") { return panel.dataset.labelDone; }
+    var first = (report.errors || [])[0];
+    var reason = first ? " " + (first.line ? panel.dataset.labelLine.replace("{number}", first.line) + ": " : "") +
+      (first.field ? first.field + ": " : "") + first.reason : "";
+    var more = report.error_count > 1 ? " (" + report.error_count + " " + panel.dataset.labelMoreErrors + ")" : "";
+    status.classList.add("errorlist");
+    return panel.dataset.labelInvalid + reason + more;
+  }
+
   button.addEventListener("click", function () {
     var file = input.files[0];
     if (!file) { input.focus(); return; }
     button.disabled = true;
+    status.classList.remove("errorlist");
     var body = JSON.stringify({ filename: file.name, total_bytes: file.size });
     api("POST", panel.dataset.createUrl, body, { "Content-Type": "application/json" })
       .then(function (upload) {
@@ -63,8 +76,8 @@
           return api("POST", panel.dataset.uploadUrl + upload.upload_id + "/finish");
         });
       })
-      .then(function () {
-        show(1, panel.dataset.labelDone);
+      .then(function (report) {
+        show(1, outcome(report));
         input.value = "";
         document.body.dispatchEvent(new CustomEvent("files-changed"));
       })
