@@ -10,8 +10,10 @@ from rest_framework import serializers
 from projects.models import (
     MAX_CONCURRENT_GPUS,
     MAX_PRIORITY,
+    MAX_RETRIES,
     MIN_PRIORITY,
     ExecutorKind,
+    OnStall,
     Project,
     ProjectStatus,
     ProjectVersion,
@@ -59,6 +61,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "max_retries",
+            "stall_after_seconds",
+            "on_stall",
+            "may_preempt",
         ]
         read_only_fields = fields
 
@@ -111,6 +117,26 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         max_value=MAX_PRIORITY,
         help_text="Staff only: the highest priority others may give its runs; null: the platform's default.",
     )
+    max_retries = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_RETRIES,
+        help_text="How often a failed run is resumed by itself from its latest complete checkpoint (0: never).",
+    )
+    stall_after_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Seconds without a new step (GPUs or CPUs idle) after which a run counts as stalled; "
+        "null: ten times its median step time, at least the platform's floor.",
+    )
+    on_stall = serializers.ChoiceField(
+        choices=OnStall.choices, required=False, help_text="What to do with a stalled run: leave, cancel, or resume."
+    )
+    may_preempt = serializers.BooleanField(
+        required=False,
+        help_text="Staff only: its queued runs may stop lower-priority runs that hold the GPUs they need.",
+    )
 
     class Meta:
         model = Project
@@ -131,6 +157,10 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "max_retries",
+            "stall_after_seconds",
+            "on_stall",
+            "may_preempt",
         ]
 
     # The rules are the model's, so the console and the admin refuse the same input alike.

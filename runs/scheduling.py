@@ -21,7 +21,10 @@ The rule, which the README's "Scheduling and fair share" states for users:
 4. A project may cap the GPUs its runs hold at once (`Project.max_concurrent_gpus`): its
    next GPU run then waits, with its project's later GPU runs behind it, while other
    projects go on.
-5. A run that can never start (more GPUs, or of a type, than the host has, or more than its
+5. A run of a project that may preempt (`Project.may_preempt`, set by staff), first in line for
+   GPUs that are not free, has running runs of lower priority stopped for them and requeued to
+   resume from their last checkpoint (runs.healing), as few as it needs, lowest priority first.
+6. A run that can never start (more GPUs, or of a type, than the host has, or more than its
    project's cap: refused at launch, but GPUs and caps may change later) waits saying so
    and holds nothing back.
 
@@ -52,7 +55,7 @@ from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus, free_gpus, gpu_shortfall, waiting_for
 from llmplatform import leases
-from runs import services
+from runs import healing, services
 from runs.executors import get_executor
 from runs.models import Run, RunStatus, gpu_request
 
@@ -254,6 +257,8 @@ def dispatch_queued_runs() -> list[Run]:
                 waiting.append(_Waiting(run, usable))
                 if ahead is not None:
                     _wait(run, _behind(ahead, run))
+                elif preempting := healing.preempt_for(run, needed=needed, usable=usable - reserved):
+                    _wait(run, preempting)
                 else:
                     short.append((run, usable - reserved))
                 continue
