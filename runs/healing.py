@@ -396,6 +396,12 @@ def preempt_for(run: Run, *, needed: int, usable: frozenset[int]) -> str:
     return f"waiting for {marked} run(s) of lower priority to save and give back their GPUs (preempted)"
 
 
+def preempted_note(resume_from: Artifact | None) -> str:
+    """The start of a preempted run's queue reason until it starts again."""
+    start = f"resumes from {resume_from.name}" if resume_from else "starts again (no complete checkpoint)"
+    return f"preempted by a higher-priority run; {start}"
+
+
 def carry_out_preemption(run: Run) -> bool:
     """Stop a running run marked for preemption and requeue it to resume from its latest complete
     checkpoint; the caller holds its lease. True once it is queued again."""
@@ -421,8 +427,7 @@ def carry_out_preemption(run: Run) -> bool:
     if checkpoint is not None:
         config = launch.read_config(run.config_path)
         launch.write_config({**config, "resume_from_checkpoint": checkpoint.path}, run.config_path)
-    start = f"resumes from {checkpoint.name}" if checkpoint else "starts again (no complete checkpoint)"
-    reason = _short(f"preempted by a run of priority {by}; {start} once GPUs are free")
+    reason = _short(f"{preempted_note(checkpoint)}; waiting for GPUs")
     requeued = run.transition(
         RunStatus.RUNNING,
         RunStatus.QUEUED,

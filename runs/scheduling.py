@@ -197,6 +197,8 @@ def _over_project_cap(run: Run, needed: int, in_use: Counter[uuid.UUID]) -> str:
 
 
 def _wait(run: Run, reason: str) -> None:
+    if run.preempted_at is not None:  # queued again by a preemption, and not started since
+        reason = f"{healing.preempted_note(run.resume_source_artifact)}; {reason}"
     reason = reason[: Run._meta.get_field("queue_reason").max_length]
     if run.queue_reason != reason:
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(queue_reason=reason)
