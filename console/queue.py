@@ -13,7 +13,7 @@ from console.lookups import visible_runs
 from llmplatform.users import Visitor
 from projects.models import Project
 from runs.models import Run, RunStatus
-from runs.scheduling import dispatch_order, gpus_in_use
+from runs.scheduling import Queued, dispatch_order, gpus_in_use
 
 MAX_CHAIN = 50  # attempts shown along one run's chain
 RETRIED_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED})
@@ -24,7 +24,7 @@ class ProjectQueue:
     project: Project
     gpus_held: int = 0
     running: list[Run] = field(default_factory=list)
-    waiting: list[tuple[int, Run]] = field(default_factory=list)  # (queue position, run)
+    waiting: list[tuple[int, Queued]] = field(default_factory=list)  # (queue position, run)
 
 
 def project_queues(user: Visitor) -> list[ProjectQueue]:
@@ -34,15 +34,15 @@ def project_queues(user: Visitor) -> list[ProjectQueue]:
     visible = set(Project.objects.visible_to(user).values_list("pk", flat=True))
     queues: dict[object, ProjectQueue] = {}
 
-    def queue_of(run: Run) -> ProjectQueue:
-        return queues.setdefault(run.project_id, ProjectQueue(run.project, gpus_held=in_use[run.project_id]))
+    def queue_of(project: Project) -> ProjectQueue:
+        return queues.setdefault(project.pk, ProjectQueue(project, gpus_held=in_use[project.pk]))
 
-    for position, run in enumerate(order, start=1):
-        if run.project_id in visible:
-            queue_of(run).waiting.append((position, run))
+    for position, waiting in enumerate(order, start=1):
+        if waiting.project_id in visible:
+            queue_of(waiting.project).waiting.append((position, waiting))
     running = visible_runs(user).filter(status=RunStatus.RUNNING).select_related("project").order_by("started_at")
     for run in running:
-        queue_of(run).running.append(run)
+        queue_of(run.project).running.append(run)
     return sorted(queues.values(), key=lambda queue: queue.project.name)
 
 

@@ -44,6 +44,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -62,6 +63,9 @@ from runs.executors import get_executor
 from runs.executors.base import ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import PREEMPTION_PENDING, Artifact, ArtifactType, LogLevel, Run, RunStatus
+
+if TYPE_CHECKING:
+    from runs.scheduling import Queued
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +354,7 @@ def dump_stacks(run: Run) -> Artifact:
 # --- preemption -------------------------------------------------------------
 
 
-def preempt_for(run: Run, *, needed: int, usable: frozenset[int]) -> str:
+def preempt_for(run: Queued, *, needed: int, usable: frozenset[int]) -> str:
     """Mark lower-priority runs holding GPUs `run` may use for preemption until enough would be free;
     the queue reason for `run` meanwhile, or "" when preempting would not free enough."""
     if not run.project.may_preempt:
@@ -383,22 +387,16 @@ def preempt_for(run: Run, *, needed: int, usable: frozenset[int]) -> str:
         marked += (
             Run.objects.filter(pk=victim.pk, status=RunStatus.RUNNING)
             .exclude(PREEMPTION_PENDING)
-            .update(preempted_by=run, preempted_at=now)
+            .update(preempted_by_id=run.pk, preempted_at=now)
         )
-    if marked:
-        record_event(
-            actor=None,
-            action=AuditAction.ACTION,
-            target=run,
-            verb="preempt",
-            changes={"runs": [str(victim.pk) for victim in victims]},
-        )
+    for victim in victims:
+        record_event(actor=None, action=AuditAction.ACTION, target=victim, verb="preempt", changes={"by": str(run.pk)})
     return f"waiting for {marked} run(s) of lower priority to save and give back their GPUs (preempted)"
 
 
-def preempted_note(resume_from: Artifact | None) -> str:
-    """The start of a preempted run's queue reason until it starts again."""
-    start = f"resumes from {resume_from.name}" if resume_from else "starts again (no complete checkpoint)"
+def preempted_note(resume_from: str | None) -> str:
+    """The start of a preempted run's queue reason until it starts again; `resume_from` names its checkpoint."""
+    start = f"resumes from {resume_from}" if resume_from else "starts again (no complete checkpoint)"
     return f"preempted by a higher-priority run; {start}"
 
 
@@ -427,7 +425,7 @@ def carry_out_preemption(run: Run) -> bool:
     if checkpoint is not None:
         config = launch.read_config(run.config_path)
         launch.write_config({**config, "resume_from_checkpoint": checkpoint.path}, run.config_path)
-    reason = _short(f"{preempted_note(checkpoint)}; waiting for GPUs")
+    reason = _short(f"{preempted_note(checkpoint.name if checkpoint else None)}; waiting for GPUs")
     requeued = run.transition(
         RunStatus.RUNNING,
         RunStatus.QUEUED,

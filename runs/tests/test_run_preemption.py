@@ -76,7 +76,7 @@ def test_it_preempts_a_lower_priority_run_which_resumes_from_its_checkpoint_when
     stopped = fresh(low)
     checkpoint = stopped.resume_source_artifact
     assert (stopped.status, stopped.preempted_by_id) == (RunStatus.QUEUED, urgent.pk)
-    assert checkpoint is not None and checkpoint.run_id == low.pk and checkpoint.step >= 10
+    assert checkpoint is not None and checkpoint.run_id == low.pk and (checkpoint.step or 0) >= 10
     assert not GpuClaim.objects.filter(holder_id=str(low.pk)).exists()
     supervisor.tick()
     assert (fresh(urgent).status, sorted(fresh(urgent).gpu_indices)) == (RunStatus.RUNNING, [0, 1])
@@ -144,7 +144,7 @@ def test_it_finishes_a_preemption_whose_supervisor_was_killed_and_starts_no_run_
         stopped = fresh(low)
         assert (stopped.status, stopped.preempted_by_id) == (RunStatus.QUEUED, urgent.pk)
         checkpoint = stopped.resume_source_artifact
-        assert checkpoint is not None and checkpoint.step >= 10
+        assert checkpoint is not None and (checkpoint.step or 0) >= 10
         services.cancel_run(run=fresh(urgent), actor=staff)
         wait_for(
             lambda: fresh(low).log_lines.filter(message__contains=f"from global step {checkpoint.step}").exists(),

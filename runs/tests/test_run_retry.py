@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -34,7 +35,7 @@ def launch(client, project, capture, hyperparameters: dict, **body) -> str:
     return response.json()["id"]
 
 
-def chain(run_id: str) -> list[Run]:
+def chain(run_id: uuid.UUID | str) -> list[Run]:
     """The run and its retries, in order."""
     runs = [Run.objects.get(pk=run_id)]
     while (following := Run.objects.filter(retry_of=runs[-1]).first()) is not None:
@@ -181,8 +182,8 @@ def test_it_retries_each_failure_once_while_supervisors_are_killed_and_restarted
         loop = SupervisorLease.objects.get(name=supervision.lease_name("runs")).lease_owner
         (first if f"/{first.pid}/" in loop else second).send_signal(signal.SIGKILL)
         with running(manage_py("supervise", "runs"), env=env, log=isolated_dirs / "third.log"):
-            runs = wait_for(
-                lambda: len(found := chain(run.pk)) == 2 and found[-1].retry_reason and found,
+            runs: list[Run] = wait_for(
+                lambda: found if len(found := chain(run.pk)) == 2 and found[-1].retry_reason else None,
                 timeout=60,
                 what="the retry to fail and be judged",
             )

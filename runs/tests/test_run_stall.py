@@ -87,6 +87,7 @@ def test_it_cancels_a_stalled_run_and_resumes_it_from_its_last_complete_checkpoi
     assert stalled.status == RunStatus.CANCELLED
     assert stalled.stall_reason.startswith("no new step for ")
     assert stalled.retry_reason == f"retried as run {resumed.name} (attempt 2) from checkpoint-10"
+    assert resumed.resume_source_artifact is not None
     assert (resumed.attempt, resumed.resume_source_artifact.step) == (2, 10)
     # The resumed run hangs at the same step: it is cancelled too, and not resumed a second time.
     wait_for(lambda: fresh(resumed).retry_reason, between=supervisor.tick, timeout=30, what="the second stall judged")
