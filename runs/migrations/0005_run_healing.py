@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0004_project_healing'),
+        ('projects', '0005_project_healing'),
         ('runs', '0004_drop_supervisor_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

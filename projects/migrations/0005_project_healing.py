@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0003_project_max_priority'),
+        ('projects', '0004_gpu_cap_bounded'),
     ]
 
     operations = [
