@@ -123,7 +123,7 @@ def main() -> None:
             heapq.heappush(endings, (now + rng.uniform(5, 25), run.pk))
         return running
 
-    services.start_run = simulated_start  # type: ignore[assignment]
+    services.start_run = simulated_start
     passes: list[tuple[int, float]] = []  # (runs waiting, milliseconds)
     total = len(backlog) + len(arrivals)
     changed = True
