@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from projects.models import (
     MAX_CONCURRENT_GPUS,
@@ -78,6 +79,12 @@ class ProjectSerializer(serializers.ModelSerializer):
         return sorted(user.get_username() for user in project.members.all())
 
 
+class LeftOutWhenAbsent(serializers.BooleanField):
+    """A flag a form body may leave out: absent stays absent, where DRF reads an absent checkbox as False."""
+
+    default_empty_html = empty
+
+
 class ProjectWriteSerializer(serializers.ModelSerializer):
     """The body of `POST /projects` and `PATCH /projects/{ref}`; only `name` is required to create."""
 
@@ -133,7 +140,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
     on_stall = serializers.ChoiceField(
         choices=OnStall.choices, required=False, help_text="What to do with a stalled run: leave, cancel, or resume."
     )
-    may_preempt = serializers.BooleanField(
+    may_preempt = LeftOutWhenAbsent(
         required=False,
         help_text="Staff only: its queued runs may stop lower-priority runs that hold the GPUs they need.",
     )

@@ -426,6 +426,8 @@ def carry_out_preemption(run: Run) -> bool:
         config = launch.read_config(run.config_path)
         launch.write_config({**config, "resume_from_checkpoint": checkpoint.path}, run.config_path)
     reason = _short(f"{preempted_note(checkpoint.name if checkpoint else None)}; waiting for GPUs")
+    # Its processes are gone: the GPUs go back first, so a supervisor killed here leaks none.
+    release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
     requeued = run.transition(
         RunStatus.RUNNING,
         RunStatus.QUEUED,
@@ -438,7 +440,6 @@ def carry_out_preemption(run: Run) -> bool:
         stall_reason="",
         watch_state={},
     )
-    release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
     if requeued:
         services.append_platform_line(run, LogLevel.WARNING, f"Back in the queue: {reason}.")
         ingest_run(run)

@@ -182,6 +182,8 @@ class Run(Leased, StatusTransitions):
         indexes = [
             models.Index(fields=["project", "-created_at"]),
             models.Index(fields=["status", "priority", "created_at"]),
+            # The supervisor looks for failures owed a retry every tick: few among many finished runs.
+            models.Index(fields=["retry_due"], condition=models.Q(retry_due=True), name="run_retry_due"),
         ]
         constraints = [
             # One retry per failure, whichever supervisor decides it, however often it restarts.

@@ -171,6 +171,26 @@ def queued_runs(window: int | None = None) -> list[Queued]:
     return rows
 
 
+def release_gpus_of_ended_runs() -> int:
+    """Give back GPUs the ledger still holds for runs that have ended (a supervisor killed between
+    recording a run's end and releasing its GPUs); a cancelled run keeps them until its stop is
+    carried out. How many were given back."""
+    holders = []
+    for holder in GpuClaim.objects.filter(holder_kind=HolderKind.RUN).values_list("holder_id", flat=True):
+        try:
+            holders.append(uuid.UUID(holder))
+        except ValueError:
+            continue
+    if not holders:
+        return 0
+    ended = Run.objects.filter(pk__in=holders).finished().exclude(executor_state__has_key="stop")
+    ended_ids = [str(pk) for pk in ended.values_list("pk", flat=True)]
+    if not ended_ids:
+        return 0
+    deleted, _ = GpuClaim.objects.filter(holder_kind=HolderKind.RUN, holder_id__in=ended_ids).delete()
+    return deleted
+
+
 def gpus_in_use() -> Counter[uuid.UUID]:
     """GPUs the ledger holds for each project's runs (a cancelled run holds them until its processes are gone)."""
     held: Counter[uuid.UUID] = Counter()
@@ -358,6 +378,7 @@ def _whole(run: Queued) -> Run | None:
 def dispatch_queued_runs() -> list[Run]:
     """Start every queued run that can start now, in fair-share order; return those started."""
     owner = leases.owner_name("dispatch")
+    release_gpus_of_ended_runs()
     inventory = list_gpus()
     in_use = gpus_in_use()
     free = {gpu.index for gpu in free_gpus(inventory)}

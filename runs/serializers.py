@@ -24,6 +24,7 @@ from runs.models import (
     LogLevel,
     LogLine,
     Run,
+    RunStatus,
 )
 from runs.scheduling import queue_position
 
@@ -153,6 +154,8 @@ class RunDetailSerializer(RunSerializer):
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_retried_by_id(self, run: Run) -> str | None:
         """The run that retries this one, if the platform retried it."""
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            return None  # only a failed or stalled run is retried
         retry = run.retries.values_list("pk", flat=True).first()
         return str(retry) if retry else None
 

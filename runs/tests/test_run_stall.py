@@ -50,6 +50,7 @@ def test_it_flags_a_hung_trainer_within_stall_after_and_clears_the_flag_when_ste
     flagged = wait_for(lambda: detail(owner_client, project, run)["stalled"] and fresh(run), between=supervisor.tick)
     flagged_after = time.monotonic() - last_step_seen
 
+    print(f"flagged {flagged_after:.2f} s after the last step was seen (stall_after {STALL_AFTER} s)")
     assert flagged_after <= STALL_AFTER + 5
     assert flagged.status == RunStatus.RUNNING  # a flag, not a status
     body = detail(owner_client, project, run)

@@ -148,3 +148,21 @@ def test_it_looks_at_a_window_of_each_projects_queue_and_tells_the_runs_beyond_i
         *[scheduling.BEHIND_OWN_PROJECT] * 3,
     ]
     assert [scheduling.queue_position(run) for run in waiting] == [1, 2, 3, 4]  # the whole queue, in order
+
+
+def test_it_gives_back_the_gpus_of_a_run_whose_supervisor_died_before_releasing_them(project, owner, sleeper):
+    ended = Run.objects.create(project=project, name="ended", status=RunStatus.FAILED, gpu_indices=[0, 1])
+    stopping = Run.objects.create(
+        project=project, name="stopping", status=RunStatus.CANCELLED, executor_state={"stop": {"by": "alice"}}
+    )
+    for index, holder in ((0, ended), (1, ended), (2, stopping)):
+        GpuClaim.objects.create(gpu_index=index, holder_kind=HolderKind.RUN, holder_id=str(holder.pk))
+    waiting = queue(project, owner, gpus=2, name="waiting")
+
+    assert [run.name for run in dispatch_queued_runs()] == ["waiting"]
+
+    assert sorted(GpuClaim.objects.values_list("gpu_index", "holder_id")) == [
+        (0, str(waiting.pk)),
+        (1, str(waiting.pk)),
+        (2, str(stopping.pk)),  # kept until its processes are stopped
+    ]
