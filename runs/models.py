@@ -182,6 +182,8 @@ class Run(Leased, StatusTransitions):
         indexes = [
             models.Index(fields=["project", "-created_at"]),
             models.Index(fields=["status", "priority", "created_at"]),
+            # Dispatch asks each project when it last started a GPU run (runs.scheduling).
+            models.Index(fields=["project", "-started_at"], name="run_project_started"),
             # The supervisor looks for failures owed a retry every tick: few among many finished runs.
             models.Index(fields=["retry_due"], condition=models.Q(retry_due=True), name="run_retry_due"),
         ]

@@ -59,7 +59,7 @@ from itertools import groupby
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, Max, Q, Value, When, Window
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -206,14 +206,16 @@ def gpus_in_use() -> Counter[uuid.UUID]:
 
 
 def _last_gpu_starts(projects: set[uuid.UUID]) -> dict[uuid.UUID, tuple[int, float]]:
-    """When each of `projects` last started a run on GPUs of the ledger, as a turn (see `_turn_order`)."""
+    """When each of `projects` last started a run on GPUs of the ledger, as a turn (see `_turn_order`).
+
+    Per project, its newest started runs back to the first that held GPUs (index run_project_started).
+    """
+    gpu_runs = Run.objects.filter(project=OuterRef("pk"), started_at__isnull=False).exclude(gpu_indices=[])
     latest = (
-        Run.objects.filter(project_id__in=projects, started_at__isnull=False)
-        .exclude(gpu_indices=[])
-        .order_by()
-        .values("project_id")
-        .annotate(latest=Max("started_at"))
-        .values_list("project_id", "latest")
+        Project.objects.filter(pk__in=projects)
+        .annotate(latest=Subquery(gpu_runs.order_by("-started_at").values("started_at")[:1]))
+        .exclude(latest=None)
+        .values_list("pk", "latest")
     )
     return {project_id: (0, started.timestamp()) for project_id, started in latest}
 
@@ -394,10 +396,11 @@ def dispatch_queued_runs() -> list[Run]:
     def usable_of(gpu_type: str) -> frozenset[int]:
         return frozenset(gpu.index for gpu in inventory if gpu.has_type(gpu_type))
 
-    @cache
     def never_starts(needed: int, gpu_type: str, project: Project) -> str:
         """Why such a run can never start here, or "": launch refuses such runs, but GPUs and caps change."""
-        return gpu_shortfall(count=needed, gpu_type=gpu_type, inventory=inventory) or project.gpu_cap_shortfall(needed)
+        if needed > len(usable_of(gpu_type)):
+            return gpu_shortfall(count=needed, gpu_type=gpu_type, inventory=inventory)
+        return project.gpu_cap_shortfall(needed)
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
     order = dispatch_order(in_use, window=WINDOW)
