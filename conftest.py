@@ -145,7 +145,8 @@ def project(owner, member, training_dir: Path) -> Project:
     """`owner`'s project with `member` in it, created as people create one (version 1, an audit event).
 
     Its dataset and training YAML are in the training directory, so a run of it launches;
-    the YAML's step settings are the stand-in trainer's (runs/tests/fixtures/fake_trainer.py).
+    the YAML's step settings are the stand-in trainer's (runs/tests/fixtures/fake_trainer.py),
+    so its trainer is "unchecked": no known trainer's arguments describe them.
     """
     (training_dir / "datasets").mkdir(parents=True, exist_ok=True)
     (training_dir / "configs").mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,7 @@ def project(owner, member, training_dir: Path) -> Project:
             "dataset_name": PROJECT_DATASET,
             "training_yaml_name": PROJECT_TRAINING_YAML,
             "default_hyperparameters": {"learning_rate": 3e-5},
+            "trainer": "unchecked",
         },
         members=[member],
     )

@@ -20,3 +20,23 @@ timeout = 300
 # instance that user runs on the host, so one would take over, or remove, another's.
 control_socket = str(DATA_DIR / "gunicorn.ctl")
 control_socket_mode = 0o600
+
+# Request metrics (monitoring.requests) from every worker: prometheus_client keeps each
+# worker's counts in files here, emptied when gunicorn starts, and /metrics adds them up.
+# Set before any worker imports prometheus_client, which reads it at import.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "prometheus"))
+
+
+def on_starting(server: object) -> None:
+    import shutil
+    from pathlib import Path
+
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]  # gunicorn's Worker

@@ -1,90 +1,142 @@
-"""P4b metric ingestion: points/s from a trainer's metrics file to the metrics API, vs MLflow log-batch.
+"""P4b metric ingestion: points/s from trainers to stored, read-back points, vs MLflow log-batch.
 
-Ours: a trainer's `metrics.jsonl` of `--steps` records × 100 metrics is taken in by
-`ingest_run` (the supervisor's per-tick call) and every point is then read back
-through GET …/metrics: nothing may be missing. MLflow: its tracking server (own
-venv, `--workers 2`, SQLite backend) takes `runs/log-batch` requests of 100 metrics
-from `wrk -t2 -c32` for `--seconds`; afterwards the history of one metric must
-hold one point per successful request.
+Both sides take the same points the same way: `--writers` trainers at once, each
+writing `--steps` distinct steps of `--metrics` values, as fast as they can; the
+clock runs from the first write to the moment the last point is stored, and what
+each side stored is then counted by reading it back.
+
+- Ours, through its real ingestion path (the platform has no metric write API):
+  `--writers` runs of the stand-in trainer (runs/tests/fixtures/fake_trainer.py,
+  `metrics.jsonl` records of `--metrics` values per step), launched as any run is and
+  ingested by the real supervision loop (`manage.py supervise runs`); the points are
+  read back through GET …/metrics.
+- MLflow: its tracking server (own venv, `--workers 2`, SQLite backend), `--writers`
+  threads each posting one `runs/log-batch` per step to a run of its own (as a
+  trainer's MLflow callback does); the points are read back through
+  `metrics/get-history`, every metric of every run.
 
     python bench/p4b_metric_ingestion.py --mlflow /work/venv-mlflow/bin/mlflow [--database postgres://…]
 
-Goal: ≥ 10× MLflow's metrics/s, nothing lost.
+Goal: ≥ 10× MLflow's points/s, 0 points lost on either side.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import subprocess
+import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
-from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up, wrk_figure
-from runs_setup import make_project_and_run, parser, setup
-
-METRICS_PER_RECORD = 100
+from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up
+from runs_setup import REPO, machine, parser, setup
 
 
-def ours(steps: int) -> tuple[float, int]:
-    """(points/s into the database, points the API returns)."""
+class Side(NamedTuple):
+    seconds: float  # from the first write to the last point stored
+    stored: int  # points read back
+    failed: int  # writes refused (MLflow: requests that did not succeed)
+
+
+def metric_names(metrics: int, prefix: str = "") -> list[str]:
+    return [f"{prefix}metric_{n}" for n in range(metrics)]
+
+
+def ours(scratch: Path, *, writers: int, steps: int, metrics: int) -> Side:
+    from django.conf import settings
+    from django.contrib.auth.models import User
     from rest_framework.test import APIClient
 
-    from runs.ingest import ingest_run
+    from projects.services import create_project
+    from runs.models import MetricPoint, Run, RunStatus
+    from runs.services import create_run
 
-    user, project, run = make_project_and_run()
-    with open(Path(run.output_dir) / "metrics.jsonl", "w") as handle:
-        for step in range(1, steps + 1):
-            record = {"step": step, **{f"metric_{n}": step / (n + 1) for n in range(METRICS_PER_RECORD)}}
-            handle.write(json.dumps(record) + "\n")
-    started = time.perf_counter()
-    ingest_run(run)
-    elapsed = time.perf_counter() - started
+    training = Path(settings.HOST_TRAINING_DIR)
+    (training / "datasets").mkdir(parents=True, exist_ok=True)
+    (training / "configs").mkdir(exist_ok=True)
+    (training / "datasets" / "tiny.jsonl").write_text('{"messages": []}\n')
+    (training / "configs" / "metrics.yaml").write_text(
+        f"max_steps: {steps}\nstep_seconds: 0\nlogging_steps: 1\nsave_steps: 0\nspawn_worker: false\n"
+        f"metrics_jsonl: true\nmetrics_per_step: {metrics}\n"
+    )
+    user = User.objects.create_user("bench", is_staff=True)
+    fields = {"name": "metrics", "dataset_name": "datasets/tiny.jsonl", "training_yaml_name": "configs/metrics.yaml"}
+    project = create_project(actor=user, fields=fields)
+    runs = [create_run(project=project, actor=user, name=f"writer-{n}") for n in range(writers)]
+    ids = [run.pk for run in runs]
+    expected = writers * steps * metrics
+    supervisor = subprocess.Popen(
+        [sys.executable, str(REPO / "manage.py"), "supervise", "runs"],
+        cwd=REPO,
+        stdout=open(scratch / "supervise.log", "wb"),  # noqa: SIM115 (lives as long as the process)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    # The platform files a trainer's own metrics under `train/`.
+    ours_points = MetricPoint.objects.filter(run__in=ids, name__in=metric_names(metrics, "train/"))
+    try:
+        deadline = time.monotonic() + 600
+        while ours_points.count() < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stored_at = time.time()
+        while Run.objects.filter(pk__in=ids, status=RunStatus.RUNNING).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the runs finish: nothing more will come
+    finally:
+        stop_group(supervisor.pid)
+    first_start = min(run.started_at for run in Run.objects.filter(pk__in=ids) if run.started_at)
     client = APIClient()
     client.force_authenticate(user)
-    series = client.get(f"/projects/{project.name}/runs/{run.pk}/metrics").json()["series"]
-    returned = sum(len(item["points"]) for item in series)
-    return steps * METRICS_PER_RECORD / elapsed, returned
+    stored = 0
+    for run_id in ids:
+        series = client.get(f"/projects/{project.name}/runs/{run_id}/metrics").json()["series"]
+        stored += sum(len(item["points"]) for item in series if item["name"].startswith("train/metric_"))
+    failed = Run.objects.filter(pk__in=ids).exclude(status=RunStatus.COMPLETED).count()
+    return Side(stored_at - first_start.timestamp(), stored, failed)
 
 
-def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, int]:
-    """(metrics/s, failed requests, points missing from the stored history)."""
+def mlflow(executable: str, scratch: Path, *, writers: int, steps: int, metrics: int) -> Side:
     port = free_port()
     server = start_mlflow(executable, scratch, port)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/health", {})
         experiment = post_json(f"{base}/api/2.0/mlflow/experiments/create", {"name": "bench"})["experiment_id"]
-        run_id = post_json(f"{base}/api/2.0/mlflow/runs/create", {"experiment_id": experiment})["run"]["info"]["run_id"]
-        body = {
-            "run_id": run_id,
-            "metrics": [
-                {"key": f"metric_{n}", "value": 1.0 / (n + 1), "timestamp": int(time.time() * 1000), "step": 1}
-                for n in range(METRICS_PER_RECORD)
-            ],
-        }
-        script = scratch / "log_batch.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = [[{json.dumps(body)}]]\n"
-        )
-        output = subprocess.run(
-            ["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", str(script), f"{base}/api/2.0/mlflow/runs/log-batch"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        requests = int(wrk_figure(r"(\d+) requests in", output))
-        failed = int(match.group(1)) if (match := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
-        failed += sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-        elapsed = float(wrk_figure(r"requests in ([\d.]+)s", output))
-        history_url = (
-            f"{base}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=metric_0&max_results=1000000"
-        )
-        with urllib.request.urlopen(history_url, timeout=120) as response:
-            stored = len(json.loads(response.read()).get("metrics", []))
-        return (requests - failed) * METRICS_PER_RECORD / elapsed, failed, (requests - failed) - stored
+        run_ids = [
+            post_json(f"{base}/api/2.0/mlflow/runs/create", {"experiment_id": experiment})["run"]["info"]["run_id"]
+            for _ in range(writers)
+        ]
+        failures = [0] * writers
+
+        def write(index: int) -> None:
+            for step in range(1, steps + 1):
+                now = int(time.time() * 1000)
+                batch = [
+                    {"key": f"metric_{n}", "value": step / (n + 1), "timestamp": now, "step": step}
+                    for n in range(metrics)
+                ]
+                try:
+                    post_json(f"{base}/api/2.0/mlflow/runs/log-batch", {"run_id": run_ids[index], "metrics": batch})
+                except OSError:
+                    failures[index] += 1
+
+        threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
+        started = time.time()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.time() - started
+        stored = 0
+        for run_id in run_ids:
+            for name in metric_names(metrics):
+                url = f"{base}/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key={name}&max_results=100000"
+                with urllib.request.urlopen(url, timeout=120) as response:
+                    stored += len(json.loads(response.read()).get("metrics", []))
+        return Side(seconds, stored, sum(failures))
     finally:
         stop_group(server.pid)
 
@@ -92,21 +144,37 @@ def mlflow(executable: str, scratch: Path, seconds: int) -> tuple[float, int, in
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--mlflow", default="/work/venv-mlflow/bin/mlflow", help="the mlflow executable")
-    arguments.add_argument("--steps", type=int, default=1000)
-    arguments.add_argument("--seconds", type=int, default=15)
+    arguments.add_argument("--writers", type=int, default=8, help="trainers writing at once, on each side")
+    arguments.add_argument("--steps", type=int, default=200, help="distinct steps each trainer writes")
+    arguments.add_argument("--metrics", type=int, default=100, help="values per step")
     options = arguments.parse_args()
-    scratch = setup(options.database)
+    at_start = machine()
+    from runs.tests.fixtures import fake_trainer_command
 
-    our_rate, returned = ours(options.steps)
-    mlflow_rate, failed, missing = mlflow(options.mlflow, scratch, options.seconds)
+    os.environ["TRAINING_COMMAND"] = fake_trainer_command()
+    scratch = setup(options.database)
+    shape = {"writers": options.writers, "steps": options.steps, "metrics": options.metrics}
+    expected = options.writers * options.steps * options.metrics
+
+    platform = ours(scratch, **shape)
+    anchor = mlflow(options.mlflow, scratch, **shape)
     from django.conf import settings
 
-    expected = options.steps * METRICS_PER_RECORD
+    print(f"at the start, {at_start}\nat the end,   {machine()}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
-    print(f"platform: {our_rate:,.0f} points/s (metrics.jsonl -> ingest_run), API returned {returned:,}/{expected:,}")
-    print(f"MLflow log-batch x{METRICS_PER_RECORD}, wrk -t2 -c32: {mlflow_rate:,.0f} metrics/s,")
-    print(f"  {failed} failed requests, {missing} accepted batches missing from the history")
-    print(f"ratio: {our_rate / mlflow_rate:.1f}x (goal >= 10x, nothing lost)")
+    print(f"{options.writers} writers x {options.steps} steps x {options.metrics} metrics = {expected:,} points a side")
+    for name, side, how in (
+        ("platform", platform, "trainers' metrics.jsonl -> supervise runs"),
+        ("MLflow  ", anchor, "log-batch over HTTP"),
+    ):
+        print(
+            f"{name}: {expected / side.seconds:9,.0f} points/s ({how}, {side.seconds:.1f} s),"
+            f" read back {side.stored:,}/{expected:,}, {side.failed} failed"
+        )
+    print(
+        f"ratio: {anchor.seconds / platform.seconds:.1f}x (goal >= 10x, 0 lost);"
+        f" lost: platform {expected - platform.stored:,}, MLflow {expected - anchor.stored:,}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from projects.models import (
     Project,
     ProjectQuerySet,
     ProjectStatus,
+    TrainerKind,
     users_named,
     validate_hyperparameters,
     validate_project_name,
@@ -136,6 +137,12 @@ class ProjectForm(forms.Form):
     )
     default_hyperparameters = JsonObjectField(
         label=_("Default hyperparameters"), required=False, initial=dict, validators=[validate_hyperparameters]
+    )
+    trainer = forms.ChoiceField(
+        label=_("Trainer"),
+        required=False,
+        choices=[("", _("From its command (LLaMA-Factory's, else unchecked)")), *TrainerKind.choices],
+        help_text=_("A launch checks the run's config against this trainer's arguments."),
     )
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(

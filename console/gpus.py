@@ -1,17 +1,16 @@
 """Who holds which GPU: this host's inventory joined with the shared GPU ledger.
 
 Everyone sees which GPUs are free or held; the run or deployment holding one is named
-only to those who may see it (console.lookups), so the table reveals nobody's work.
+only to those who may see it (deployments.holders), so the table reveals nobody's work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from console.lookups import visible_deployments, visible_runs
+from deployments.holders import visible_holders
 from gpus.inventory import Gpu, list_gpus
-from gpus.models import GpuClaim, HolderKind
+from gpus.models import GpuClaim
 from llmplatform.users import Visitor
 
 
@@ -38,18 +37,6 @@ class GpuRow:
         if not total or free is None:
             return None
         return (total - free) / total
-
-
-def visible_holders(user: Visitor, claims: Iterable[GpuClaim]) -> set[tuple[str, str]]:
-    """(kind, id) of the claims' holders that `user` sees."""
-    ids: dict[str, list[str]] = {HolderKind.RUN: [], HolderKind.DEPLOYMENT: []}
-    for claim in claims:
-        ids.setdefault(claim.holder_kind, []).append(claim.holder_id)
-    seen: set[tuple[str, str]] = set()
-    for kind, holders in ((HolderKind.RUN, visible_runs(user)), (HolderKind.DEPLOYMENT, visible_deployments(user))):
-        if ids[kind]:
-            seen |= {(kind, str(pk)) for pk in holders.filter(pk__in=ids[kind]).values_list("pk", flat=True)}
-    return seen
 
 
 def gpu_rows(user: Visitor) -> list[GpuRow]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs
+from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, webhooks
 
 app_name = "console"
 
@@ -26,6 +26,12 @@ urlpatterns = [
     path(run + "cancel", runs.run_cancel, name="run-cancel"),
     path(run + "resume", runs.run_resume, name="run-resume"),
     path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
+    path("projects/<uuid:project_id>/webhooks/", webhooks.webhook_list, name="webhooks"),
+    path(
+        "projects/<uuid:project_id>/webhooks/deliveries/<uuid:delivery_id>/replay",
+        webhooks.delivery_replay,
+        name="delivery-replay",
+    ),
     path("compare/", compare.compare_runs, name="compare"),
     path("datasets/", datasets.dataset_list, name="dataset-list"),
     path("datasets/new/", datasets.dataset_create, name="dataset-create"),

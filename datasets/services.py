@@ -60,6 +60,7 @@ from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLa
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project
+from projects.trainer_arguments import refuse_unfit_config, trainer_of_upload
 
 logger = logging.getLogger(__name__)
 
@@ -642,6 +643,12 @@ def upload_train_config(
         report = inspect_training_yaml(mapping, task_type)
         if report.problems:
             raise InvalidInput("The training YAML has problems.", errors=report.problems, warnings=report.warnings)
+        refuse_unfit_config(
+            mapping,
+            trainer=trainer_of_upload(mapping, project),
+            origin=dict.fromkeys(mapping, "the training YAML"),
+            what="The training YAML",
+        )
         config_id = uuid.uuid4()
         stored_name = f"{config_id}_{name}"
         reference = (report.dataset or "").removeprefix("./")

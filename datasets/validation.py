@@ -131,6 +131,15 @@ _CONVERSATION_OPTIONAL = (
     OptionalField("task_tags", (list,), "a list of strings", each_item=_non_empty_string),
     OptionalField("metadata", (dict,), "an object"),
 )
+# An instruction record as Alpaca and LLaMA-Factory's "alpaca" formatting write it (instruction and
+# output required): each field and the dataset_info.json column it maps to.
+ALPACA_COLUMNS = {
+    "instruction": "prompt",
+    "input": "query",
+    "output": "response",
+    "system": "system",
+    "history": "history",
+}
 _PREFERENCE_OPTIONAL = (OptionalField("metadata", (dict,), "an object"),)
 _PRETRAIN_OPTIONAL = (
     OptionalField("doc_id", (str, int), "a string"),
@@ -170,6 +179,11 @@ class RecordTallies(ABC):
 
     def settle(self) -> None:  # noqa: B027 (a hook: only ConversationRecords sets figures aside)
         """Bring figures set aside for speed into the tallies (ConversationRecords has some)."""
+
+    def trainer_format(self, records: int) -> dict[str, Any] | None:
+        """How LLaMA-Factory reads a file of these `records` (all valid): its dataset_info.json entry
+        without `file_name` (`formatting`, `columns`, `tags`, `ranking`); None when no one entry fits."""
+        return None
 
     def state(self) -> dict[str, Any]:
         self.settle()
@@ -224,6 +238,8 @@ class ConversationRecords(RecordTallies):
         self.optional_fields: Counter[str] = Counter()
         self.ranks = Summary()
         self.target_modules: Counter[str] = Counter()
+        # Alpaca records (instruction/output) and the optional fields they use; the others have `messages`.
+        self.alpaca_fields: Counter[str] = Counter()
         # Content lengths of well-formed conversations not yet in the statistics, by role sequence.
         # Keyed by the roles as the records give them, checked before a key is added.
         self._unfolded: dict[tuple[Any, ...], list[int]] = {}
@@ -231,6 +247,9 @@ class ConversationRecords(RecordTallies):
 
     def check(self, record: dict, problems: list[Problem]) -> None:
         messages = record.get("messages")
+        if messages is None and "instruction" in record:
+            self._check_alpaca(record, problems)
+            return
         if not self._set_aside_well_formed(messages):
             self._check_messages(messages, problems)
         if len(record) > 1:
@@ -324,6 +343,56 @@ class ConversationRecords(RecordTallies):
         if not has_assistant:
             problems.append(("messages", "needs at least one assistant turn"))
 
+    def _check_alpaca(self, record: dict, problems: list[Problem]) -> None:
+        """An instruction record: `instruction` and `output` non-empty, `input` and `system` strings,
+        `history` a list of [instruction, output] pairs of earlier turns."""
+        self.alpaca_fields["records"] += 1
+        for name in ("instruction", "output"):
+            if not _non_empty_string(record.get(name)):
+                problems.append((name, "must be a non-empty string (an instruction record has instruction and output)"))
+        for name in ("input", "system"):
+            if name in record and not isinstance(record[name], str):
+                problems.append((name, f"must be a string, got {_type_name(record[name])}"))
+        history = record.get("history")
+        if "history" in record and not (
+            isinstance(history, list)
+            and all(isinstance(pair, list) and len(pair) == 2 and _string_list(pair) for pair in history)
+        ):
+            problems.append(("history", "must be a list of [instruction, output] pairs of strings"))
+        self.alpaca_fields.update(name for name in ("input", "system", "history") if name in record)
+        self.roles.update(("user", "assistant"))
+        self.turns.add(2)
+        for name, role in (("instruction", "user"), ("output", "assistant")):
+            if isinstance(record.get(name), str):
+                self.content_chars[role].add(len(record[name]))
+        if self.lora:
+            self._check_lora_overrides(record, problems)
+
+    def trainer_format(self, records: int) -> dict[str, Any] | None:
+        self._fold()
+        alpaca = self.alpaca_fields["records"]
+        if alpaca == records:
+            used = ["instruction", "output", *(name for name in ALPACA_COLUMNS if self.alpaca_fields[name])]
+            return {
+                "formatting": "alpaca",
+                "columns": {ALPACA_COLUMNS[name]: name for name in ALPACA_COLUMNS if name in used},
+            }
+        if alpaca:
+            return None  # instruction records and conversations mixed: no one mapping reads both
+        columns = {"messages": "messages"}
+        if self.optional_fields["system_prompt"]:
+            columns["system"] = "system_prompt"
+        tags = {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        }
+        if self.roles["tool"]:
+            tags["observation_tag"] = "tool"
+        return {"formatting": "sharegpt", "columns": columns, "tags": tags}
+
     def _check_lora_overrides(self, record: dict, problems: list[Problem]) -> None:
         if "target_modules" in record:
             modules = record["target_modules"]
@@ -349,6 +418,7 @@ class ConversationRecords(RecordTallies):
         self.optional_fields.update(other.optional_fields)
         self.ranks.merge(other.ranks)
         self.target_modules.update(other.target_modules)
+        self.alpaca_fields.update(other.alpaca_fields)
 
     def stats(self) -> dict[str, Any]:
         self._fold()
@@ -358,6 +428,8 @@ class ConversationRecords(RecordTallies):
             "content_chars": {role: summary.as_dict() for role, summary in self.content_chars.items() if summary.count},
             "optional_fields": dict(self.optional_fields),
         }
+        if self.alpaca_fields:
+            stats["instruction_records"] = dict(self.alpaca_fields)
         if self.lora:
             stats["rank"] = self.ranks.as_dict()
             stats["target_modules"] = dict(self.target_modules.most_common(20))
@@ -427,6 +499,12 @@ class PreferenceRecords(RecordTallies):
         self.responses_per_prompt.merge(other.responses_per_prompt)
         self.optional_fields.update(other.optional_fields)
 
+    def trainer_format(self, records: int) -> dict[str, Any] | None:
+        if self.kinds["pair"] != records:
+            return None  # scored responses: LLaMA-Factory reads preference pairs only
+        columns = {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}
+        return {"formatting": "alpaca", "ranking": True, "columns": columns}
+
     def stats(self) -> dict[str, Any]:
         return {
             "kinds": dict(self.kinds),
@@ -466,6 +544,9 @@ class PretrainRecords(RecordTallies):
         """Add the figures of another piece of the same file."""
         self.text_chars.merge(other.text_chars)
         self.optional_fields.update(other.optional_fields)
+
+    def trainer_format(self, records: int) -> dict[str, Any] | None:
+        return {"formatting": "alpaca", "columns": {"prompt": "text"}}  # the pt stage reads the prompt column
 
     def stats(self) -> dict[str, Any]:
         return {"text_chars": self.text_chars.as_dict(), "optional_fields": dict(self.optional_fields)}
@@ -614,6 +695,9 @@ def finish_report(report: ValidationReport, checker: RecordTallies) -> Validatio
     if report.records == 0 and report.error_count == 0:
         report.add_error(0, "", "the file holds no records")
     report.stats = {"records": report.records, **checker.stats()}
+    trainer_format = checker.trainer_format(report.records) if report.is_valid else None
+    if trainer_format is not None:
+        report.stats["llamafactory"] = trainer_format
     return report
 
 

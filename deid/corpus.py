@@ -17,6 +17,7 @@ import argparse
 import datetime
 import json
 import random
+import re
 import string
 import sys
 from collections import Counter
@@ -60,6 +61,21 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰")
 EN_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
+EN_SURNAMES = ("Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson", "Taylor", "Clark")
+# Addresses: a province-level city or a province and its capital, then district, road, number.
+ADDRESS_REGIONS = ("北京市", "上海市", "广东省广州市", "浙江省杭州市", "四川省成都市", "湖北省武汉市", "江苏省南京市")
+ADDRESS_DISTRICTS = ("海淀区", "朝阳区", "浦东新区", "天河区", "西湖区", "武侯区", "洪山区", "鼓楼区")
+ADDRESS_ROADS = ("中关村大街", "人民路", "建设路", "解放大道", "文三路", "科华北路", "珞喻路", "中山东路")
+ORG_BRANDS = ("华信", "恒通", "博远", "星河", "嘉和", "云启")
+ORG_KINDS = ("科技有限公司", "贸易有限公司", "股份有限公司", "人民医院", "实验中学", "律师事务所")
+# Numbers of other countries as people write them: country code, area, subscriber.
+INTERNATIONAL_NUMBERS = (
+    ("+1", "415", "555", "{4}"),
+    ("+44", "20", "7946", "{4}"),
+    ("+852", "", "2123", "{4}"),
+    ("+81", "3", "1234", "{4}"),
+    ("+65", "", "6123", "{4}"),
+)
 
 
 @dataclass
@@ -160,6 +176,23 @@ def plate(rng: random.Random) -> str:
     return head + "".join(tail)
 
 
+def international_phone(rng: random.Random) -> str:
+    country, area, exchange, _ = rng.choice(INTERNATIONAL_NUMBERS)
+    subscriber = "".join(rng.choices(string.digits, k=4))
+    separator = rng.choice((" ", "-"))
+    return separator.join(part for part in (country, area, exchange, subscriber) if part)
+
+
+def address(rng: random.Random) -> str:
+    number = f"{rng.randint(1, 999)}号"
+    detail = rng.choice(("", f"{rng.randint(1, 20)}号楼{rng.randint(1, 6)}单元{rng.randint(101, 2505)}室"))
+    return rng.choice(ADDRESS_REGIONS) + rng.choice(ADDRESS_DISTRICTS) + rng.choice(ADDRESS_ROADS) + number + detail
+
+
+def organization(rng: random.Random) -> str:
+    return rng.choice(ADDRESS_REGIONS)[-3:-1] + rng.choice(ORG_BRANDS) + rng.choice(ORG_KINDS)
+
+
 ENTITY_MAKERS: dict[str, Callable[[random.Random], str]] = {
     EntityType.PHONE_NUMBER: mobile,
     EntityType.LANDLINE_NUMBER: landline,
@@ -170,7 +203,11 @@ ENTITY_MAKERS: dict[str, Callable[[random.Random], str]] = {
     EntityType.URL: url,
     EntityType.PASSPORT: passport,
     EntityType.LICENSE_PLATE: plate,
+    EntityType.ADDRESS: address,
+    EntityType.ORGANIZATION: organization,
 }
+# Entities of a type that another maker makes too: drawn in its place now and then.
+SECOND_MAKERS: dict[str, Callable[[random.Random], str]] = {EntityType.PHONE_NUMBER: international_phone}
 
 
 # --- near-misses ----------------------------------------------------------------
@@ -258,6 +295,8 @@ ZH_TEMPLATES = {
     EntityType.URL: ("详情见{}", "请访问{}下载附件", "链接：{}，有效期七天"),
     EntityType.PASSPORT: ("护照号{}已过期", "{name}持护照{}出境", "请提供护照{}的复印件"),
     EntityType.LICENSE_PLATE: ("车牌{}的车辆违停", "{name}驾驶{}于昨日进入园区", "车辆{}已缴费"),
+    EntityType.ADDRESS: ("收货地址：{}", "{name}的住址是{}", "请把发票寄到{}"),
+    EntityType.ORGANIZATION: ("{name}在{}工作", "我们与{}签订了合同", "来自{}的投诉已处理"),
 }
 EN_TEMPLATES = {
     EntityType.PHONE_NUMBER: (
@@ -273,6 +312,8 @@ EN_TEMPLATES = {
     EntityType.URL: ("See {} for details.", "Download it from {}."),
     EntityType.PASSPORT: ("Passport {} expires next year.", "{ename} travels with passport {}."),
     EntityType.LICENSE_PLATE: ("The car {} was parked outside.", "Vehicle {} entered the garage."),
+    EntityType.ADDRESS: ("Ship it to {} please.", "{ename} moved to {} last year."),
+    EntityType.ORGANIZATION: ("{ename} works at {} now.", "The invoice came from {}."),
 }
 ZH_NEAR_MISS = ("订单号{}已发货", "时间戳{}", "编号{}的记录已归档", "金额{}元", "流水号：{}", "{}更新了版本")
 EN_NEAR_MISS = ("Order {} has shipped.", "Timestamp {} recorded.", "Ticket #{} was closed.", "Total {} paid.")
@@ -289,13 +330,28 @@ EN_PLAIN = (
 )
 
 
-def _fill(template: str, value: str, rng: random.Random) -> tuple[str, int]:
-    """Fill a template's names, then its slot; return the text and the slot's offset."""
-    template = template.replace("{name}", rng.choice(SURNAMES) + rng.choice(GIVEN)).replace(
-        "{ename}", rng.choice(EN_NAMES).title()
-    )
-    before, _, after = template.partition("{}")
-    return before + value + after, len(before)
+SLOTS = re.compile(r"(\{name\}|\{ename\}|\{\})")
+
+
+def _fill(template: str, value: str, rng: random.Random) -> tuple[str, int, list[tuple[str, int, int]]]:
+    """Fill a template's names, then its slot; return the text, the slot's offset and
+    the names' spans (a person's name is an entity too)."""
+    chinese_name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    english_name = rng.choice(EN_NAMES).title() + (f" {rng.choice(EN_SURNAMES)}" if rng.random() < 0.5 else "")
+    text = ""
+    offset = 0
+    names: list[tuple[str, int, int]] = []
+    for piece in SLOTS.split(template):
+        if piece in ("{name}", "{ename}"):
+            name = chinese_name if piece == "{name}" else english_name
+            names.append((EntityType.PERSON, len(text), len(text) + len(name)))
+            text += name
+        elif piece == "{}":
+            offset = len(text)
+            text += value
+        else:
+            text += piece
+    return text, offset, names
 
 
 def make_line(rng: random.Random) -> LabelledLine:
@@ -307,13 +363,15 @@ def make_line(rng: random.Random) -> LabelledLine:
         if roll < 0.55:
             entity_type = rng.choice(tuple(ENTITY_MAKERS))
             templates = (ZH_TEMPLATES if chinese else EN_TEMPLATES)[entity_type]
-            value = ENTITY_MAKERS[entity_type](rng)
-            clause, offset = _fill(rng.choice(templates), value, rng)
-            start = len(line.text) + offset
+            maker = SECOND_MAKERS.get(entity_type) if rng.random() < 0.3 else None
+            value = (maker or ENTITY_MAKERS[entity_type])(rng)
+            clause, offset, names = _fill(rng.choice(templates), value, rng)
+            start = len(line.text)
+            entities = [*names, (entity_type, offset, offset + len(value))]
+            line.entities += sorted(((kind, start + s, start + e) for kind, s, e in entities), key=lambda e: e[1])
             line.text += clause
-            line.entities.append((entity_type, start, start + len(value)))
         elif roll < 0.85:
-            clause, _ = _fill(
+            clause, _, _ = _fill(
                 rng.choice(ZH_NEAR_MISS if chinese else EN_NEAR_MISS), rng.choice(NEAR_MISS_MAKERS)(rng), rng
             )
             line.text += clause

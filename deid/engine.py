@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from deid.entities import ALL_ENTITY_TYPES, DEFAULT_LOCALE, EntityType
 from deid.pseudonyms import hmac_message, pseudonym
-from deid.recognizers import ALL_ENTITY_TYPES, EntityType, find_entities
+from deid.recognizers import find_entities
 
 
 class Operator:
@@ -85,6 +86,7 @@ class Deidentifier:
     config: PolicyConfig
     secret: bytes
     seed: int = 0
+    locale: str = DEFAULT_LOCALE  # which recognisers of names, addresses and organisations run
     counts: dict[str, int] = field(default_factory=dict)  # replacements per entity type, over all calls
     _cache: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
@@ -93,7 +95,7 @@ class Deidentifier:
         self._min_score = self.config.min_score
 
     def deidentify(self, text: str) -> tuple[str, list[Replacement]]:
-        findings = find_entities(text, self._enabled, min_score=self._min_score)
+        findings = find_entities(text, self._enabled, min_score=self._min_score, locale=self.locale)
         if not findings:
             return text, []
         pieces: list[str] = []

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from deid.engine import Deidentifier, PolicyConfig
+from deid.entities import DEFAULT_LOCALE
 from llmplatform.transitions import StatusTransitions
 from llmplatform.users import Visitor
 
@@ -72,9 +73,11 @@ class DeidPolicy(models.Model):
     def is_default(self) -> bool:
         return self.name == DEFAULT_POLICY_NAME
 
-    def deidentifier(self, *, seed: int = 0, version: DeidPolicyVersion | None = None) -> Deidentifier:
+    def deidentifier(
+        self, *, seed: int = 0, version: DeidPolicyVersion | None = None, locale: str = DEFAULT_LOCALE
+    ) -> Deidentifier:
         version = version or self.current
-        return Deidentifier(config=version.policy_config, secret=bytes.fromhex(self.secret), seed=seed)
+        return Deidentifier(config=version.policy_config, secret=bytes.fromhex(self.secret), seed=seed, locale=locale)
 
 
 class DeidPolicyVersion(models.Model):

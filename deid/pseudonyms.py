@@ -6,7 +6,12 @@ seed, so a person stays one person across a dialogue or a dataset. Each pseudony
 keeps its entity's shape and validity: a mobile keeps a real prefix, an ID number
 keeps its region and birth year and gets a real date and a correct check character,
 a card keeps its issuer (first six digits) and length and passes Luhn, an e-mail
-keeps `local@domain`, an IP address stays a valid address of the same kind.
+keeps `local@domain`, an IP address stays a valid address of the same kind, a number of
+another country keeps its country code and area and stays valid for `phonenumbers`. A
+Chinese name becomes another Chinese name of the same length (a compound surname stays
+compound), an English name other census names; an address keeps its province and city
+and its hierarchy, each lower level a fictitious name with the same suffix and numbers
+of the same length; an organisation keeps its region and its kind (有限公司, 大学...).
 """
 
 from __future__ import annotations
@@ -20,13 +25,18 @@ import string
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from deid import names
 from deid.recognizers import (
     COUNTRY_CODE,
     IMPORT_YEAR,
     MOBILE_PREFIXES,
+    NANP_REGION,
     EntityType,
     id_check_char,
     luhn_check_digit,
+    parse_phone,
+    validate_landline,
+    validate_phone,
 )
 
 T = TypeVar("T")
@@ -120,13 +130,38 @@ def scramble(value: str, stream: KeyedStream) -> str:
 
 
 def pseudo_phone(value: str, stream: KeyedStream) -> str:
+    if not validate_phone(value):
+        return pseudo_international(value, stream)
     prefix_match = COUNTRY_CODE.match(value) if value[0] != "1" else None
     country = prefix_match.group() if prefix_match else ""
     number = value[len(country) :]
     return country + refill(number, stream.choice(SORTED_MOBILE_PREFIXES) + stream.digits(8))
 
 
+# Digits of a number's national part that stay: its area or operator, not the subscriber.
+KEPT_NATIONAL_DIGITS = 3
+PHONE_ATTEMPTS = 50
+
+
+def pseudo_international(value: str, stream: KeyedStream) -> str:
+    """Keeps `+`, the country code, the first digits of the national number and the
+    separators; the other digits are drawn until `phonenumbers` holds the number valid."""
+    region = None if value.lstrip("(").startswith("+") else NANP_REGION
+    number = parse_phone(value, region)
+    digits = "".join(c for c in value if c.isdigit())
+    national = str(number.national_number) if number is not None else digits
+    kept = len(digits) - len(national) + KEPT_NATIONAL_DIGITS
+    candidate = digits
+    for _ in range(PHONE_ATTEMPTS):
+        candidate = digits[:kept] + stream.digits(len(digits) - kept)
+        if candidate != digits and parse_phone(refill(value, candidate), region) is not None:
+            break
+    return refill(value, candidate)
+
+
 def pseudo_landline(value: str, stream: KeyedStream) -> str:
+    if not validate_landline(value) or value.startswith("+"):
+        return pseudo_international(value, stream)
     digits = "".join(c for c in value if c.isdigit())
     area_length = 3 if digits[1] in "12" else 4
     subscriber = str(2 + stream.below(7)) + stream.digits(len(digits) - area_length - 1)
@@ -218,6 +253,85 @@ def pseudo_plate(value: str, stream: KeyedStream) -> str:
     return "".join(out)
 
 
+# Characters of fictitious place and organisation names.
+PLACE_NAME_CHARS = "安平和兴华东西南北新阳山河林泉石桥溪湖光明丰盛福康宁泰永昌隆青云松柏梅兰竹金玉长春秋"
+BRAND_CHARS = "恒达信瑞丰泰嘉禾鼎盛宏远优创博源智联汇通佳华海天星辰启航卓越精诚宇晨"
+EN_GIVEN_SORTED = tuple(sorted(names.EN_GIVEN - names.EN_WORD_NAMES))
+EN_SURNAMES_SORTED = tuple(sorted(names.lexicon("en_surnames")))
+PINYIN_SORTED = tuple(sorted(names.PINYIN_SURNAMES))
+ZH_SINGLE_SURNAMES = tuple(s for s in names.lexicon("zh_surnames") if len(s) == 1)
+ZH_COMPOUND_SURNAMES = tuple(s for s in names.lexicon("zh_surnames") if len(s) == 2)
+ZH_GIVEN = names.ZH_GIVEN_CHARS
+CITIES = names.lexicon("zh_cities")
+
+
+def pseudo_person(value: str, stream: KeyedStream) -> str:
+    if value.isascii():
+        return pseudo_english_name(value, stream)
+    compound = len(value) > 2 and value[:2] in ZH_COMPOUND_SURNAMES
+    surname = stream.choice(ZH_COMPOUND_SURNAMES) if compound else stream.choice(ZH_SINGLE_SURNAMES)
+    return surname + "".join(stream.choice(ZH_GIVEN) for _ in range(len(value) - len(surname)))
+
+
+def pseudo_english_name(value: str, stream: KeyedStream) -> str:
+    """Each word of the name another of its kind: a pinyin surname stays pinyin, an initial an initial."""
+    words = value.split(" ")
+    out = []
+    for index, word in enumerate(words):
+        if word.endswith("."):
+            out.append(stream.choice(string.ascii_uppercase) + ".")
+        elif word in names.PINYIN_SURNAMES and index == 0 and len(words) > 1:
+            out.append(stream.choice(PINYIN_SORTED))
+        elif index == len(words) - 1 and len(words) > 1:
+            out.append(stream.choice(PINYIN_SORTED if words[0] in names.PINYIN_SURNAMES else EN_SURNAMES_SORTED))
+        else:
+            out.append(stream.choice(EN_GIVEN_SORTED))
+    return " ".join(out)
+
+
+def fictitious(body: str, stream: KeyedStream, pool: str) -> str:
+    """As many characters as `body` has: Chinese ones from `pool`, digits for digits, the rest kept."""
+    out = []
+    for c in body:
+        if c.isdigit() and c.isascii():
+            out.append(str(stream.below(10)))
+        elif names.IS_NAME_CHAR.match(c):
+            out.append(stream.choice(pool))
+        else:
+            out.append(c)
+    if out and out[0] == "0" and body[0] != "0":
+        out[0] = str(1 + stream.below(9))
+    return "".join(out)
+
+
+def pseudo_address(value: str, stream: KeyedStream) -> str:
+    """Keeps the province and city of the lexicon; every lower level is fictitious."""
+    region = names.ADDRESS_REGION.match(value)
+    kept = region.end() if region else 0
+    out = [value[:kept]]
+    position = kept
+    for part in names.ADDRESS_PART.finditer(value, kept):
+        suffix_start = next(part.start(group) for group in part.groupdict() if part.group(group) is not None)
+        out += [
+            value[position : part.start()],
+            fictitious(value[part.start() : suffix_start], stream, PLACE_NAME_CHARS),
+        ]
+        out.append(value[suffix_start : part.end()])
+        position = part.end()
+    return "".join(out) + value[position:]
+
+
+def pseudo_organization(value: str, stream: KeyedStream) -> str:
+    """Keeps a leading province or city and the suffix that says what kind of organisation it is."""
+    region = names.ADDRESS_REGION.match(value)
+    kept = region.end() if region else 0
+    suffix = names.ORGANIZATION_SUFFIX_AT_END.search(value, kept)
+    end = suffix.start() if suffix else len(value)
+    if end == kept:  # a region and a suffix only (北京大学): another city's
+        return stream.choice(CITIES) + value[end:]
+    return value[:kept] + fictitious(value[kept:end], stream, BRAND_CHARS) + value[end:]
+
+
 def pseudo_long_number(value: str, stream: KeyedStream) -> str:
     first = value[0] if value[0] == "0" else str(1 + stream.below(9))
     return first + stream.digits(len(value) - 1)
@@ -233,6 +347,9 @@ GENERATORS: dict[str, Callable[[str, KeyedStream], str]] = {
     EntityType.URL: pseudo_url,
     EntityType.PASSPORT: pseudo_passport,
     EntityType.LICENSE_PLATE: pseudo_plate,
+    EntityType.PERSON: pseudo_person,
+    EntityType.ADDRESS: pseudo_address,
+    EntityType.ORGANIZATION: pseudo_organization,
     EntityType.LONG_NUMBER: pseudo_long_number,
 }
 

@@ -5,10 +5,15 @@ digit, `+`, `(`, a passport letter or a licence-plate province; its first elemen
 character class, so Python's regex engine skips ordinary text in C without entering
 the matcher. E-mail addresses, URLs and IPv6 addresses get their own scan, run only on
 texts that contain `@`, `://`/`www.` or two colons. Candidates are then validated
-(checksums, real dates, real prefixes, `ipaddress`) and scored; overlapping findings
-resolve to one: the longest, then the highest score.
+(checksums, real dates, real prefixes, `ipaddress`, Google's `phonenumbers` for
+international numbers) and scored; overlapping findings resolve to one: the longest,
+then the highest score. Person names, addresses and organisations come from
+`deid.names`, chosen by locale.
 
-Numbers are delimited with ASCII look-arounds, never `\\b`: in Python a Chinese
+Where a finding may start and end is decided by Unicode category (`deid.charclasses`),
+never `\\b` or a list of characters: a letter of a spaced script, a digit, a combining
+mark or connector punctuation next to a number makes it part of a longer token; an
+ideograph, a space, any other punctuation or a symbol ends it. In Python a Chinese
 character is a word character, so `\\b1[3-9]\\d{9}\\b` misses `手机号13812345678`.
 """
 
@@ -21,42 +26,12 @@ import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
+import phonenumbers
 
-class EntityType:
-    PHONE_NUMBER = "PHONE_NUMBER"  # mainland mobile
-    LANDLINE_NUMBER = "LANDLINE_NUMBER"
-    ID_CARD = "ID_CARD"  # 18-digit resident identity card number
-    BANK_CARD = "BANK_CARD"
-    EMAIL_ADDRESS = "EMAIL_ADDRESS"
-    IP_ADDRESS = "IP_ADDRESS"
-    URL = "URL"
-    PASSPORT = "PASSPORT"
-    LICENSE_PLATE = "LICENSE_PLATE"
-    LONG_NUMBER = "LONG_NUMBER"  # fallback: any run of 8+ digits, off unless a policy enables it
-
-
-ALL_ENTITY_TYPES: tuple[str, ...] = (
-    EntityType.PHONE_NUMBER,
-    EntityType.LANDLINE_NUMBER,
-    EntityType.ID_CARD,
-    EntityType.BANK_CARD,
-    EntityType.EMAIL_ADDRESS,
-    EntityType.IP_ADDRESS,
-    EntityType.URL,
-    EntityType.PASSPORT,
-    EntityType.LICENSE_PLATE,
-    EntityType.LONG_NUMBER,
-)
-
-
-class Finding(NamedTuple):
-    type: str
-    start: int
-    end: int
-    score: float
-
+from deid.charclasses import JOINS, JOINS_NUMBERS
+from deid.entities import ALL_ENTITY_TYPES, DEFAULT_LOCALE, EntityType, Finding
+from deid.names import find_names
 
 # --- validators -------------------------------------------------------------------
 
@@ -212,10 +187,45 @@ def always(value: str) -> bool:
     return True
 
 
+# Where a number without a country code is read as a North American one.
+NANP_REGION = "US"
+PHONE_GROUP_SEPARATORS = re.compile(r"[ .\-]+")
+
+
+def parse_phone(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def phone_type(number: phonenumbers.PhoneNumber) -> str:
+    """A mainland fixed line is a landline, like the mainland shapes; every other number is a phone number."""
+    if number.country_code == 86 and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
+        return EntityType.LANDLINE_NUMBER
+    return EntityType.PHONE_NUMBER
+
+
+def international_phone(value: str) -> tuple[int, str] | None:
+    """The longest leading run of digit groups of `+...` that `phonenumbers` holds for a
+    valid number, as (its length, its type): a year or a count written after a number
+    is not part of it."""
+    ends = [match.start() for match in PHONE_GROUP_SEPARATORS.finditer(value)] + [len(value)]
+    for end in reversed(ends):
+        number = parse_phone(value[:end], None)
+        if number is not None:
+            return end, phone_type(number)
+    return None
+
+
+def north_american_phone(value: str) -> tuple[int, str] | None:
+    number = parse_phone(value, NANP_REGION)
+    return (len(value), EntityType.PHONE_NUMBER) if number is not None else None
+
+
 # --- patterns ---------------------------------------------------------------------
 
-NOT_AFTER_ALNUM = r"(?<![0-9A-Za-z].)"  # placed after the first character: the one before it is not [0-9A-Za-z]
-NOT_BEFORE_ALNUM = r"(?![0-9A-Za-z])"
 PROVINCE_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 PLATE_LETTER = "[A-HJ-NP-Z]"  # plates never use I or O
 PLATE_ALNUM = "[A-HJ-NP-Z0-9]"
@@ -235,24 +245,39 @@ class Recognizer:
     rest: str
     validate: Callable[[str], bool]
     score: float
-    # Whether an ASCII letter or digit may not come right before (a plate opens with a
-    # Chinese character, so anything may precede it).
-    delimited_before: bool = True
+    # The characters that may not touch the shape, before and after (None: any may
+    # precede it, as before a plate, which opens with a Chinese character).
+    joins_before: str | None = JOINS
+    joins_after: str = JOINS
+    # For shapes `phonenumbers` reads: how much of the match is a valid number, and its type.
+    measure: Callable[[str], tuple[int, str] | None] | None = None
 
     @property
     def branch(self) -> str:
         """This shape inside the combined scan, whose union class consumed `first` already."""
-        before = NOT_AFTER_ALNUM if self.delimited_before else ""
-        return f"(?<={self.first}){before}(?:{self.rest}){NOT_BEFORE_ALNUM}"
+        before = f"(?<!{self.joins_before}.)" if self.joins_before else ""
+        return f"(?<={self.first}){before}(?:{self.rest}){self.after}"
 
     @property
     def pattern(self) -> str:
         """This shape on its own, to try it where another shape failed validation."""
-        before = "(?<![0-9A-Za-z])" if self.delimited_before else ""
-        return f"{before}{self.first}(?:{self.rest}){NOT_BEFORE_ALNUM}"
+        before = f"(?<!{self.joins_before})" if self.joins_before else ""
+        return f"{before}{self.first}(?:{self.rest}){self.after}"
+
+    @property
+    def after(self) -> str:
+        return f"(?!{self.joins_after})"
+
+    def check(self, value: str) -> tuple[int, str] | None:
+        """(length, type) of the entity at the start of the match `value`, or None."""
+        if self.measure is not None:
+            return self.measure(value)
+        return (len(value), self.type) if self.validate(value) else None
 
 
 DATE_DIGITS = r"(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+# Groups of digits after `+` and a country code; a group may sit in brackets, `(0)` too.
+INTERNATIONAL_REST = r"\d{1,3}(?:[ .\-]?(?:\(\d{1,5}\)|\d{1,5})){2,7}"
 
 # Order matters where two shapes can start at the same character: the first one that
 # validates wins, so longer shapes come before shorter ones.
@@ -273,6 +298,9 @@ NUMERIC_RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer("mobile_86", EntityType.PHONE_NUMBER, "8", r"6[ -]1[3-9]\d(?:[ -]?\d{4}){2}", validate_phone, 0.85),
     Recognizer(
+        "international", EntityType.PHONE_NUMBER, r"\+", INTERNATIONAL_REST, always, 0.85, measure=international_phone
+    ),
+    Recognizer(
         "landline",
         EntityType.LANDLINE_NUMBER,
         "0",
@@ -288,7 +316,37 @@ NUMERIC_RECOGNIZERS: tuple[Recognizer, ...] = (
         validate_landline,
         0.6,
     ),
-    Recognizer("ipv4", EntityType.IP_ADDRESS, r"\d", r"\d{0,2}(?:\.\d{1,3}){3}(?!\.\d)", validate_ip, 0.9),
+    # North American numbers without a country code: only the written shapes, (212) 555-0166 and 303-555-0100.
+    Recognizer(
+        "nanp_paren",
+        EntityType.PHONE_NUMBER,
+        r"\(",
+        r"[2-9]\d\d\) ?[2-9]\d\d[-. ]\d{4}",
+        always,
+        0.7,
+        joins_before=None,
+        measure=north_american_phone,
+    ),
+    Recognizer(
+        "ipv4",
+        EntityType.IP_ADDRESS,
+        r"\d",
+        r"\d{0,2}(?:\.\d{1,3}){3}(?!\.\d)",
+        validate_ip,
+        0.9,
+        # A dotted quad delimits itself: letters may touch it (`IP10.2.3.4`), digits may not.
+        joins_before=JOINS_NUMBERS,
+        joins_after=JOINS_NUMBERS,
+    ),
+    Recognizer(
+        "nanp",
+        EntityType.PHONE_NUMBER,
+        "[2-9]",
+        r"\d\d(?:-[2-9]\d\d-|\.[2-9]\d\d\.)\d{4}",
+        always,
+        0.7,
+        measure=north_american_phone,
+    ),
     Recognizer("passport", EntityType.PASSPORT, "[EG]", r"\d{8}|(?<=E)" + PLATE_LETTER + r"\d{7}", always, 0.6),
     Recognizer(
         "plate",
@@ -298,24 +356,25 @@ NUMERIC_RECOGNIZERS: tuple[Recognizer, ...] = (
         r")",
         validate_plate,
         0.7,
-        delimited_before=False,
+        joins_before=None,
     ),
     Recognizer("long_number", EntityType.LONG_NUMBER, r"\d", r"\d{7,}", always, 0.5),
 )
 
+# What an e-mail's local part and a host name are made of: these touching one make it longer.
 EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}+@"
+    rf"(?<!{JOINS})(?<![._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{{0,63}}+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*"
-    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+    rf"\.[A-Za-z]{{2,24}}(?!{JOINS})(?!-)"
 )
-# A URL runs until whitespace, a quote or bracket, or a Chinese character or punctuation.
-URL = re.compile(
-    r"(?<![A-Za-z0-9])(?P<prefix>(?:https?|ftp)://|www\.)"
-    r"[^\s<>\"'`()\[\]{}\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+"
-)
-URL_TRAILING_PUNCTUATION = ".,;:!?'\""
+# A URL is made of the characters RFC 3986 allows outside quotes and brackets, and of the
+# letters, digits and marks of internationalised names; an ideograph, a space, a quote,
+# a bracket or any other punctuation or symbol ends it.
+URL = re.compile(rf"(?<!{JOINS})(?P<prefix>(?:https?|ftp)://|www\.)" + rf"(?:[A-Za-z0-9\-._~:/?#@!$&*+,;=%]|{JOINS})+")
+URL_TRAILING_PUNCTUATION = ".,;:!?"
 IPV6 = re.compile(
-    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:\d{1,3}\.){3}\d{1,3})(?![0-9A-Za-z:])"
+    rf"(?<!{JOINS})(?<![:.])(?:[0-9A-Fa-f]{{0,4}}:){{2,7}}(?:[0-9A-Fa-f]{{1,4}}|:|(?:\d{{1,3}}\.){{3}}\d{{1,3}})"
+    rf"(?!{JOINS})(?!:)"
 )
 
 COMBINED = re.compile(
@@ -372,23 +431,26 @@ def _numeric_findings(text: str, enabled: frozenset[str]) -> list[Finding]:
     for match in COMBINED.finditer(text):
         start, end = match.span()
         recognizer = BY_GROUP[match.lastindex]  # type: ignore[index]  # each alternative is a group
-        if recognizer.type in enabled and recognizer.validate(text[start:end]):
-            findings.append(Finding(recognizer.type, start, end, recognizer.score))
-        else:
-            fallback = _fallback(text, start, recognizer, enabled)
-            if fallback is not None:
-                findings.append(fallback)
+        finding = _checked(recognizer, text, start, end, enabled) or _fallback(text, start, recognizer, enabled)
+        if finding is not None:
+            findings.append(finding)
     return findings
+
+
+def _checked(recognizer: Recognizer, text: str, start: int, end: int, enabled: frozenset[str]) -> Finding | None:
+    checked = recognizer.check(text[start:end]) if recognizer.type in enabled or recognizer.measure else None
+    if checked is None or checked[1] not in enabled:
+        return None
+    return Finding(checked[1], start, start + checked[0], recognizer.score)
 
 
 def _fallback(text: str, start: int, failed: Recognizer, enabled: frozenset[str]) -> Finding | None:
     """The next shape that matches at `start` and validates, once the first one did not."""
     for recognizer in _later_shapes(failed.name, text[start]):
-        if recognizer.type not in enabled:
-            continue
         match = SINGLE[recognizer.name].match(text, start)
-        if match is not None and recognizer.validate(match.group()):
-            return Finding(recognizer.type, start, match.end(), recognizer.score)
+        finding = match and _checked(recognizer, text, start, match.end(), enabled)
+        if finding:
+            return finding
     return None
 
 
@@ -431,17 +493,21 @@ def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
     return chosen
 
 
-def find_entities(text: str, enabled: Iterable[str] = ALL_ENTITY_TYPES, *, min_score: float = 0.0) -> list[Finding]:
-    """Every entity of an `enabled` type in `text`, ordered by position, not overlapping."""
+def find_entities(
+    text: str, enabled: Iterable[str] = ALL_ENTITY_TYPES, *, min_score: float = 0.0, locale: str = DEFAULT_LOCALE
+) -> list[Finding]:
+    """Every entity of an `enabled` type in `text`, ordered by position, not overlapping;
+    `locale` chooses the recognisers of names, addresses and organisations."""
     enabled = enabled if isinstance(enabled, frozenset) else frozenset(enabled)
     findings = _numeric_findings(text, enabled)
-    side = _side_findings(text, enabled)
+    side = _side_findings(text, enabled) + find_names(text, enabled, locale)
     if side:
         findings = resolve_overlaps(findings + side)
     scored = []
     for finding in findings:
         start = finding.start
-        if start and CONTEXT_RES[finding.type].search(text[max(0, start - CONTEXT_WINDOW) : start].lower()):
+        context = CONTEXT_RES.get(finding.type)
+        if start and context and context.search(text[max(0, start - CONTEXT_WINDOW) : start].lower()):
             finding = finding._replace(score=min(1.0, finding.score + CONTEXT_BOOST))
         if finding.score >= min_score:
             scored.append(finding)

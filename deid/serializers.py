@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from deid import services
 from deid.engine import OPERATORS, PolicyConfig
+from deid.entities import ALL_ENTITY_TYPES, DEFAULT_LOCALE, LOCALES, parse_locale
 from deid.models import MAX_SEED, MIN_SEED, DeidJob, DeidPolicy, duplicate_policy_message
-from deid.recognizers import ALL_ENTITY_TYPES
 from deid.services import TextFormat
 
 
@@ -56,7 +56,14 @@ class TextListField(serializers.ListField):
 
 class DeidOptionsSerializer(serializers.Serializer):
     locale = serializers.CharField(
-        max_length=35, default="zh-CN", help_text="e.g. zh-CN, en-US; both are always scanned."
+        max_length=35,
+        default=DEFAULT_LOCALE,
+        help_text=(
+            f"Which recognisers of person names, addresses and organisations run: {', '.join(LOCALES)} "
+            f"(default {DEFAULT_LOCALE}); a zh-* or en-* tag counts as its language. zh-CN: Chinese names, "
+            "addresses and organisations; en: English names; both: all of them. Numbers, e-mails, URLs and the "
+            "other structured types are found in every locale."
+        ),
     )
     format = serializers.ChoiceField(
         choices=[TextFormat.TEXT, TextFormat.JSON],
@@ -72,6 +79,12 @@ class DeidOptionsSerializer(serializers.Serializer):
         max_value=MAX_SEED,
         help_text="Same seed and input give the same output; a different seed gives other pseudonyms.",
     )
+
+    def validate_locale(self, value: str) -> str:
+        try:
+            return parse_locale(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class DeidRequestSerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from audit.services import record_event, signed_in
 from datasets import services as dataset_services
 from datasets.models import PARTIAL_FOLDER, Dataset, DatasetFile
 from deid.engine import Deidentifier, PolicyConfig, Replacement
+from deid.entities import DEFAULT_LOCALE
 from deid.models import DEFAULT_POLICY_NAME, MAX_SEED, DeidJob, DeidJobStatus, DeidPolicy, DeidPolicyVersion
 from deid.transform import MAX_REPORTED_ERRORS, FileReport, deidentify_file
 from llmplatform.errors import ConflictingState, NotPermitted, TooLarge
@@ -153,16 +154,17 @@ def deidentify_texts(
     texts: list[str],
     seed: int = 0,
     text_format: str = TextFormat.TEXT,
+    locale: str = DEFAULT_LOCALE,
     reveal_mapping: bool = False,
     actor: Actor,
 ) -> DeidOutcome:
-    """Scrub `texts` with the policy's current version. JSON items must parse (callers
-    validate them first). Revealing the mapping needs the PII permission and is
-    audited: who saw personal data."""
+    """Scrub `texts` with the policy's current version and the `locale`'s recognisers
+    (`deid.entities.parse_locale`). JSON items must parse (callers validate them first).
+    Revealing the mapping needs the PII permission and is audited: who saw personal data."""
     check_text_size(texts)
     if reveal_mapping:
         check_may_reveal_mapping(actor)
-    deidentifier = policy.deidentifier(seed=seed)
+    deidentifier = policy.deidentifier(seed=seed, locale=locale)
     scrub = deidentifier.deidentify_json_text if text_format == TextFormat.JSON else deidentifier.deidentify
     results = [scrub(text) for text in texts]
     counts = dict(Counter(r.type for _, found in results for r in found))

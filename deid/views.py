@@ -49,6 +49,7 @@ class DeidentifyTestView(APIView):
             texts=data["text"],
             seed=options["seed"],
             text_format=options["format"],
+            locale=options["locale"],
             reveal_mapping=options["return_mapping"],
             actor=request.user,
         )

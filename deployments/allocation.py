@@ -16,11 +16,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
+from deployments.holders import holder_names
 from deployments.models import Deployment
 from gpus.inventory import list_gpus
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, claim_gpus, require_gpu_type
+from gpus.services import GpuHeld, GpusUnavailable, claim_gpus, require_gpu_type
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.users import Actor
 
 
 def port_range() -> range:
@@ -47,9 +49,9 @@ def port_is_bindable(port: int) -> bool:
     return True
 
 
-def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = "") -> int:
+def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = "", actor: Actor) -> int:
     """Claim `preferred`, or the free GPU of `gpu_type` ("": any) with the most free
-    memory, in the shared ledger."""
+    memory, in the shared ledger. A refusal names the holders `actor` may see."""
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
@@ -72,10 +74,13 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
             gpu_type=gpu_type,
             preferred=preferred,
         )[0]
+    except GpuHeld as held:
+        name = holder_names(actor, [held.claim])[held.claim.gpu_index]
+        raise ConflictingState(f"GPU {preferred} is held by {name}.") from None
     except GpusUnavailable:
         if preferred is not None:
-            raise  # it names the preferred GPU's holder
-    holders = "; ".join(str(claim) for claim in GpuClaim.objects.all())
+            raise
+    holders = "; ".join(f"GPU {index} → {name}" for index, name in holder_names(actor, GpuClaim.objects.all()).items())
     of_type = f" {gpu_type}" if gpu_type else ""
     raise ConflictingState(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
 

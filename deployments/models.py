@@ -94,6 +94,7 @@ class Deployment(Shared, StatusTransitions):
     health_ok = models.BooleanField(default=False)
     failed_probes = models.PositiveIntegerField(default=0, help_text="Failed probes in a row.")
     last_probe_at = models.DateTimeField(null=True, blank=True)
+    last_probe_seconds = models.FloatField(null=True, blank=True, help_text="How long the last probe took.")
     status_detail = models.TextField(blank=True, help_text="Why it is in its status, in a sentence.")
     last_log_lines = models.TextField(blank=True, help_text="The end of the log when the server failed.")
     started_at = models.DateTimeField(null=True, blank=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 from dataclasses import dataclass
 
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
@@ -36,6 +37,7 @@ def check_health_path(path: str) -> str | None:
 class ProbeResult:
     ok: bool
     detail: str
+    seconds: float = 0.0  # how long the probe took, answered or not
 
 
 def _get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
@@ -57,6 +59,12 @@ def _lists_model(body: bytes, served_model_name: str) -> bool:
 
 
 def probe(*, port: int, health_path: str, served_model_name: str, timeout: float) -> ProbeResult:
+    started = time.perf_counter()
+    result = _probe(port=port, health_path=health_path, served_model_name=served_model_name, timeout=timeout)
+    return ProbeResult(ok=result.ok, detail=result.detail, seconds=time.perf_counter() - started)
+
+
+def _probe(*, port: int, health_path: str, served_model_name: str, timeout: float) -> ProbeResult:
     try:
         status, _ = _get(port, health_path, timeout)
         if status != 200:

@@ -30,6 +30,8 @@ from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput, NotPermitted
 from llmplatform.users import Actor, Visitor
+from notifications.models import EventName
+from notifications.services import notify
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def create_deployment(
         DeploymentTag.objects.bulk_create(
             DeploymentTag(deployment=deployment, value=tag) for tag in dict.fromkeys(tags)
         )
-        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu, gpu_type=gpu_type.strip())
+        gpu_id = allocation.claim_gpu(deployment, preferred=preferred_gpu, gpu_type=gpu_type.strip(), actor=actor)
         port = allocation.reserve_port(deployment)
         deployment.gpu_id = gpu_id
         deployment.argv = build_argv(
@@ -296,27 +298,30 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
                 health_ok=True,
                 failed_probes=0,
                 last_probe_at=now,
+                last_probe_seconds=result.seconds,
                 ready_at=deployment.ready_at or now,
                 status_detail="",
             )
         else:
             Deployment.objects.filter(pk=deployment.pk, status=status).update(
-                health_ok=True, failed_probes=0, last_probe_at=now, status_detail=""
+                health_ok=True, failed_probes=0, last_probe_at=now, last_probe_seconds=result.seconds, status_detail=""
             )
         return
     if status == DeploymentStatus.STARTING:
         loading_for = now - (deployment.started_at or deployment.created_at)
         if loading_for.total_seconds() > settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:
-            deployment.transition(
+            if deployment.transition(
                 status,
                 DeploymentStatus.UNHEALTHY,
                 health_ok=False,
                 last_probe_at=now,
+                last_probe_seconds=result.seconds,
                 status_detail=f"Not ready after {settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:g} s: {result.detail}",
-            )
+            ):
+                _announce_unhealthy(deployment)
         else:
             Deployment.objects.filter(pk=deployment.pk, status=status).update(
-                health_ok=False, last_probe_at=now, status_detail=result.detail
+                health_ok=False, last_probe_at=now, last_probe_seconds=result.seconds, status_detail=result.detail
             )
         return
     failed = deployment.failed_probes + 1
@@ -324,9 +329,30 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
         "health_ok": False,
         "failed_probes": failed,
         "last_probe_at": now,
+        "last_probe_seconds": result.seconds,
         "status_detail": result.detail,
     }
     if status == DeploymentStatus.RUNNING and failed >= settings.DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES:
-        deployment.transition(status, DeploymentStatus.UNHEALTHY, **fields)
+        if deployment.transition(status, DeploymentStatus.UNHEALTHY, **fields):
+            _announce_unhealthy(deployment)
     else:
         Deployment.objects.filter(pk=deployment.pk, status=status).update(**fields)
+
+
+def _announce_unhealthy(deployment: Deployment) -> None:
+    """Tell the webhooks of the project the deployment is shared with (one shared with none has no audience)."""
+    if deployment.project_id is None:
+        return
+    notify(
+        project_id=deployment.project_id,
+        event=EventName.DEPLOYMENT_UNHEALTHY,
+        summary=f"deployment {deployment} is unhealthy: {deployment.status_detail}",
+        data={
+            "deployment_id": str(deployment.pk),
+            "model": deployment.served_model_name,
+            "host": deployment.host,
+            "gpu": deployment.gpu_id,
+            "failed_probes": deployment.failed_probes,
+            "detail": deployment.status_detail,
+        },
+    )

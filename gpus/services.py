@@ -16,6 +16,15 @@ class GpusUnavailable(ConflictingState):
     """Not enough free GPUs; `str()` says why in a sentence fit for a user."""
 
 
+class GpuHeld(GpusUnavailable):
+    """The GPU asked for is held. `str()` says so without naming the holder, which not
+    everybody may see; `claim` is the holder's claim, for callers that know who may."""
+
+    def __init__(self, detail: str, *, claim: GpuClaim) -> None:
+        super().__init__(detail)
+        self.claim = claim
+
+
 class UnknownGpuType(InvalidInput):
     """No GPU of the host is of the type asked for; `str()` names the types there are."""
 
@@ -93,7 +102,7 @@ def claim_gpus(
 
     Free GPUs with the most free memory go first; one a concurrent claim took a moment
     ago is passed over for the next. Raises GpusUnavailable when the preferred GPU is
-    unknown or held (naming the holder), or too few are free.
+    unknown or too few are free, GpuHeld when the preferred GPU is held.
     """
     inventory = list_gpus()
     known = {gpu.index for gpu in inventory}
@@ -102,9 +111,7 @@ def claim_gpus(
             raise GpusUnavailable(f"GPU {preferred} does not exist on this host (GPUs: {sorted(known)}).")
         holder = GpuClaim.objects.filter(gpu_index=preferred).first()
         if holder:
-            raise GpusUnavailable(
-                f"GPU {preferred} is held by {holder.holder_kind} {holder.holder_label or holder.holder_id}."
-            )
+            raise GpuHeld(f"GPU {preferred} is held by another {holder.holder_kind}.", claim=holder)
         if _claim([preferred], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return [preferred]
         raise GpusUnavailable(f"GPU {preferred} was claimed by someone else a moment ago; try again.")

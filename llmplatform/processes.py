@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -23,11 +24,41 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+COMMAND_NOT_FOUND = "command not found"
+COMMAND_NOT_FOUND_EXIT_CODE = 127  # the shell's own code for it
+
+
+def program_check(argument: str) -> str:
+    """A shell condition: the program named by `argument` ("$1") can be run, as exec would find it: a name
+    with a slash is an executable file, a bare name is on PATH (or a builtin)."""
+    return (
+        f"case {argument} in */*) [ -f {argument} ] && [ -x {argument} ];; "
+        f"*) command -v {argument} >/dev/null 2>&1;; esac"
+    )
+
+
 # $0 = exit-code file; "$@" = the program's argv. User text only ever arrives as
 # positional arguments, never inside this script. A TERM handler (not an ignore,
 # which children would inherit) keeps the wrapper alive until the program has
-# exited, so its exit code is still recorded when the group is sent SIGTERM.
-EXIT_CODE_WRAPPER = 'trap "" HUP; trap ":" TERM INT; "$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"'
+# exited, so its exit code is still recorded when the group is sent SIGTERM. A
+# program that cannot be run is said so in one ERROR line, not in the shell's words
+# (which start with this script's name, the exit-code file's path).
+EXIT_CODE_WRAPPER = (
+    'trap "" HUP; trap ":" TERM INT; '
+    "if " + program_check('"$1"') + '; then "$@"; code=$?; '
+    f'else echo "ERROR: {COMMAND_NOT_FOUND}: $1"; code={COMMAND_NOT_FOUND_EXIT_CODE}; fi; '
+    'echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"'
+)
+
+
+def program_problem(program: str, *, cwd: Path, env: Mapping[str, str]) -> str | None:
+    """Why `program` (argv[0]) cannot be started from `cwd` with `env`'s PATH, as the wrapper would say, or None."""
+    if "/" in program:
+        path = cwd / program
+        runnable = path.is_file() and os.access(path, os.X_OK)
+    else:
+        runnable = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+    return None if runnable else f"{COMMAND_NOT_FOUND}: {program}"
 
 
 # The platform's own secrets stay out of the environment of every program it starts.

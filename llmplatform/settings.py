@@ -115,10 +115,15 @@ INSTALLED_APPS = [
     "datasets",
     "deployments",
     "deid",
+    "monitoring",
+    "notifications",
+    "retention",
     "console",
 ]
 
 MIDDLEWARE = [
+    # First, so that its request latency counts every other middleware too.
+    "monitoring.requests.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "llmplatform.csp.ContentSecurityPolicyMiddleware",
     "llmplatform.middleware.JsonApiMiddleware",
@@ -388,6 +393,29 @@ DEPLOY_PROBE_TIMEOUT_SECONDS = env_float("DEPLOY_PROBE_TIMEOUT_SECONDS", 3.0)
 DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES = env_int("DEPLOY_UNHEALTHY_AFTER_FAILED_PROBES", 3)
 # A deployment still loading its model after this long is marked `unhealthy`.
 DEPLOY_STARTUP_TIMEOUT_SECONDS = env_float("DEPLOY_STARTUP_TIMEOUT_SECONDS", 1800.0)
+
+# --- monitoring -------------------------------------------------------------
+# /metrics answers a scraper showing this bearer token, or one from an address in
+# METRICS_ALLOWED_NETWORKS (comma-separated addresses or networks); with neither, nobody.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
+
+# --- notifications ----------------------------------------------------------
+# Webhooks are called from inside the platform's network: only public addresses unless
+# this allows private, loopback and reserved ones too (a receiver on the same network; tests).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", TESTING)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# A failed delivery is tried again after the base, then twice as long each time, up to the maximum attempts.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "WebhookEventEnum": "notifications.models.EventName",
+        "WebhookFormatEnum": "notifications.models.WebhookFormat",
+        "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "RetentionBestIsEnum": "retention.models.BestIs",
+    }
+)
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

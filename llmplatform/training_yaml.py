@@ -10,6 +10,7 @@ dozen characters of the input, however big or deep the input is.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ def quoted(value: Any) -> str:
 
 
 class _BoundedSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases or MAX_YAML_DEPTH levels."""
+    """SafeLoader that refuses a document with more than MAX_YAML_ALIASES aliases or MAX_YAML_DEPTH levels,
+    and reads `1e-3` as the number YAML 1.2 (and LLaMA-Factory's OmegaConf) reads, not as YAML 1.1's text:
+    the effective config written from it must hand the trainer the number the YAML's author wrote."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -67,6 +70,12 @@ class _BoundedSafeLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+
+# A float without a dot (`1e-3`, `5E+4`), which YAML 1.1's resolver leaves as text.
+_BoundedSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def _expanded_nodes(value: Any, budget: int) -> int:

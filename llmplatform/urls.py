@@ -29,4 +29,7 @@ urlpatterns = [
     path("", include("datasets.urls")),
     path("", include("deployments.urls")),
     path("", include("deid.urls")),
+    path("", include("monitoring.urls")),
+    path("", include("notifications.urls")),
+    path("", include("retention.urls")),
 ]

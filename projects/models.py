@@ -55,6 +55,20 @@ class ExecutorKind(models.TextChoices):
     SLURM = "slurm", _("Slurm job")
 
 
+class TrainerKind(models.TextChoices):
+    """Which trainer a project's runs start, so that a launch can check their config against its arguments
+    (projects.trainer_arguments); blank on a project: derived from its command (`Project.trainer_in_effect`)."""
+
+    LLAMAFACTORY = "llamafactory-0.9.x", _("LLaMA-Factory 0.9.x")
+    HF_TRAINER = "hf-trainer", _("A script around transformers.Trainer")
+    UNCHECKED = "unchecked", _("Another trainer: its config is not checked")
+
+
+# LLaMA-Factory's own entry points: its command line, and the release script the platform's
+# default TRAINING_COMMAND (`bash run_train_full_sft.sh {training_yaml}`) runs.
+LLAMAFACTORY_PROGRAMS = frozenset({"llamafactory-cli", "run_train_full_sft.sh"})
+
+
 # A run's place in the queue (higher goes first). Each project has a ceiling on it that staff set
 # (`Project.max_priority`); people other than staff launch its runs at or below it.
 MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
@@ -115,6 +129,15 @@ def validate_executor_options(value: Any) -> None:
         ) from None
 
 
+def validate_trainer(value: Any) -> None:
+    if value not in ("", *TrainerKind.values):
+        raise ValidationError(
+            _("must be one of %(choices)s, or blank"),
+            code="invalid_choice",
+            params={"choices": ", ".join(TrainerKind.values)},
+        )
+
+
 # The rules on the JSON fields, which have no field validators (the model's clean() runs them).
 JSON_FIELD_RULES: dict[str, Callable[[Any], object]] = {
     "default_hyperparameters": validate_hyperparameters,
@@ -125,6 +148,7 @@ FIELD_RULES: dict[str, Callable[[Any], object]] = {
     "name": validate_project_name,
     "dataset_name": clean_training_path,
     "training_yaml_name": clean_training_path,
+    "trainer": validate_trainer,
     **JSON_FIELD_RULES,
 }
 
@@ -212,6 +236,12 @@ class Project(models.Model):
     max_concurrent_gpus = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(MAX_CONCURRENT_GPUS)]
     )
+    trainer = models.CharField(
+        max_length=32,
+        blank=True,
+        choices=TrainerKind.choices,
+        help_text=_("Which trainer its runs start; blank: LLaMA-Factory for its commands, else unchecked."),
+    )
     # Blank: settings.DEFAULT_MAX_PRIORITY. Like the GPU cap, only staff set it.
     max_priority = models.IntegerField(
         null=True, blank=True, validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)]
@@ -250,6 +280,20 @@ class Project(models.Model):
         problems = errors.field_problems({field: getattr(self, field) for field in JSON_FIELD_RULES}, JSON_FIELD_RULES)
         if problems:
             raise ValidationError(problems)
+
+    @property
+    def trainer_in_effect(self) -> str:
+        """Its `trainer`; blank: LLaMA-Factory when its command runs one of LLaMA-Factory's entry points
+        (the default TRAINING_COMMAND does), else unchecked."""
+        if self.trainer:
+            return self.trainer
+        template = self.executor_options.get("command") or settings.TRAINING_COMMAND
+        try:
+            tokens = check_command_template(template)
+        except ValueError:
+            return TrainerKind.UNCHECKED.value
+        programs = {token.rsplit("/", 1)[-1] for token in tokens[:2]}
+        return (TrainerKind.LLAMAFACTORY if programs & LLAMAFACTORY_PROGRAMS else TrainerKind.UNCHECKED).value
 
     @property
     def is_archived(self) -> bool:

@@ -18,6 +18,7 @@ from projects.models import (
     Project,
     ProjectStatus,
     ProjectVersion,
+    TrainerKind,
     users_named,
     validate_executor_options,
     validate_hyperparameters,
@@ -38,6 +39,14 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     runs_started = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
+    trainer = serializers.CharField(
+        source="trainer_in_effect",
+        read_only=True,
+        help_text=(
+            "Which trainer its runs start, so a launch checks their config against its arguments: "
+            "llamafactory-0.9.x, hf-trainer or unchecked (set, or derived from its command)."
+        ),
+    )
 
     class Meta:
         model = Project
@@ -62,6 +71,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "trainer",
             "max_retries",
             "stall_after_seconds",
             "on_stall",
@@ -145,6 +155,15 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Staff only: its queued runs may stop lower-priority runs that hold the GPUs they need.",
     )
 
+    trainer = serializers.ChoiceField(
+        choices=["", *TrainerKind.values],
+        required=False,
+        help_text=(
+            "Which trainer its runs start: llamafactory-0.9.x, hf-trainer (a script around transformers.Trainer) "
+            "or unchecked; blank: LLaMA-Factory for its commands, else unchecked."
+        ),
+    )
+
     class Meta:
         model = Project
         fields = [
@@ -164,6 +183,7 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "executor_options",
             "max_concurrent_gpus",
             "max_priority",
+            "trainer",
             "max_retries",
             "stall_after_seconds",
             "on_stall",

@@ -32,6 +32,7 @@ CONFIGURABLE_FIELDS = (
     "executor_options",
     "max_concurrent_gpus",
     "max_priority",
+    "trainer",
     "max_retries",
     "stall_after_seconds",
     "on_stall",

@@ -37,7 +37,7 @@ class RunAdmin(AuditedModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [
         "id", "project", "created_by", "resume_source_artifact", "status", "progress_percent",
-        "created_at", "updated_at", "started_at", "completed_at", "cancelled_at",
+        "created_at", "updated_at", "started_at", "completed_at", "cancelled_at", "cancel_requested_at",
         "argv", "start_command", "run_dir", "output_dir", "executor_state", "gpu_indices", "exit_code", "eta_seconds",
         "current_step", "total_steps", "metrics", "gpu_utilization", "log_offset", "next_log_seq", "ingest_state",
         "lease_owner", "lease_expires_at", "retry_of", "attempt", "retry_due", "retry_reason", "stalled_since",

@@ -4,7 +4,10 @@ The effective config is the project's YAML with the run's hyperparameter overrid
 `output_dir` set to the run's own output folder and, when resuming,
 `resume_from_checkpoint`. No other key is added: those two are Hugging Face
 `TrainingArguments` names every HF-based trainer accepts, and LLaMA-Factory refuses
-keys it does not know.
+keys it does not know. For LLaMA-Factory, a run whose dataset is an uploaded file gets
+the file's entry in a dataset_info.json of its own folder (format and column mapping
+as the upload's validation found them), and `dataset`/`dataset_dir` naming it, in
+place of the YAML's; the run's own hyperparameters still win.
 
 The command template (`TRAINING_COMMAND`, or the project's) is split with shlex once;
 placeholders are replaced inside single arguments, so a value with spaces or quotes
@@ -14,12 +17,15 @@ what a template may hold).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from datasets.models import DatasetFile, FileStatus
 from projects.training_command import PLACEHOLDER, check_command_template
 
 
@@ -34,6 +40,25 @@ def effective_config(
     if resume_from_checkpoint is not None:
         config["resume_from_checkpoint"] = str(resume_from_checkpoint)
     return config
+
+
+DATASET_INFO = "dataset_info.json"
+
+
+def dataset_info_entry(dataset_file: DatasetFile) -> tuple[str, dict[str, Any]] | None:
+    """LLaMA-Factory's dataset_info.json entry of a validated upload, under a name its `dataset` key can
+    hold (it splits the key at commas), or None when its validation found no one format for the whole file."""
+    trainer_format = dataset_file.stats.get("llamafactory") if dataset_file.status == FileStatus.READY else None
+    if not trainer_format:
+        return None
+    name = re.sub(r"[^\w.-]+", "_", dataset_file.dataset.name).strip("_") or "dataset"
+    return name, {"file_name": str(dataset_file.absolute_path), **trainer_format}
+
+
+def write_dataset_info(entries: Mapping[str, Mapping[str, Any]], run_dir: Path) -> Path:
+    path = run_dir / DATASET_INFO
+    path.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def write_config(config: Mapping[str, Any], path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from llmplatform.errors import InvalidInput
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
 from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project, validate_hyperparameters
+from projects.trainer_arguments import config_problems, schema_for
 from projects.training_files import clean_training_path
 from runs.executors import get_executor
 
@@ -115,6 +117,9 @@ class Run(Leased, StatusTransitions):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # A cancel asked for without waiting (`?wait=false`): the run stays running until its supervisor
+    # has stopped it (runs.services.carry_out_cancel_request).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     # What to train: the project's defaults with this run's overrides applied.
     model = models.CharField(max_length=512, blank=True)
@@ -217,8 +222,21 @@ class Run(Leased, StatusTransitions):
                 check_gpu_request(project=self.project, executor=self.executor, resources=self.resources)
             except InvalidInput as refusal:
                 errors["resources"] = [ValidationError(refusal.detail, code="unsatisfiable")]
+        if "hyperparameters" not in errors and self.project_id and self.status == RunStatus.QUEUED:
+            schema = schema_for(self.project.trainer_in_effect)
+            origin = dict.fromkeys(self.hyperparameters, "hyperparameters")
+            unfit = config_problems(self.hyperparameters, schema=schema, origin=origin) if schema else []
+            if unfit:
+                errors["hyperparameters"] = [ValidationError(problem.sentence, code="unfit") for problem in unfit]
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def kill_deadline(self) -> datetime | None:
+        """For a cancel asked for without waiting: about when SIGKILL comes, if SIGTERM has not done it by then."""
+        if self.cancel_requested_at is None or self.status != RunStatus.RUNNING:
+            return None
+        return self.cancel_requested_at + timedelta(seconds=settings.CANCEL_GRACE_SECONDS)
 
     @property
     def is_active(self) -> bool:

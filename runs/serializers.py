@@ -90,6 +90,7 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
             "started_at",
             "completed_at",
             "cancelled_at",
+            "cancel_requested_at",
             "progress",
             "eta_seconds",
             "current_step",

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +27,22 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
+from datasets.models import DatasetFile
 from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
+from llmplatform.processes import COMMAND_NOT_FOUND, COMMAND_NOT_FOUND_EXIT_CODE
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
-from projects.models import Project, validate_hyperparameters
+from projects.models import Project, TrainerKind, validate_hyperparameters
+from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import launch
+from runs import disk, events, launch
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.executors.base import LaunchError, LaunchSpec, ProcessState
+from runs.executors.base import Executor, LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import (
     ACTIVE_STATUSES,
@@ -55,11 +59,14 @@ from runs.models import (
 # The Chinese tag names teams use are the same three tags.
 TAG_ALIASES = {"候选": ArtifactTagValue.CANDIDATE, "发布": ArtifactTagValue.RELEASE, "归档": ArtifactTagValue.ARCHIVED}
 STARTED_PROGRESS = 0.05  # a started run shows 5 %, before the trainer reports any
+# In a running run's executor_state: who asked for a cancel that its supervisor carries out.
+CANCEL_REQUEST = "cancel_request"
 
 
 def append_platform_line(run: Run, level: str, message: str) -> None:
     """Write one line of the platform's own into the run's log file (ingested like the trainer's)."""
-    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    # This host's local time, as trainers print theirs: the ingest reads it as the line's time.
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
     line = f"{level}: [platform] {stamp} {message}".replace("\r", " ").replace("\n", " ") + "\n"
     run.log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(run.log_path, "ab") as log:  # O_APPEND: one write, never interleaved mid-line
@@ -88,19 +95,15 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
     return path
 
 
-def _refuse_paths_outside(
-    config: dict[str, Any],
-    *,
-    project: Project,
-    run_dir: Path,
-    yaml_keys: list[str],
-    yaml_name: str,
-    overrides: list[str],
-) -> None:
+def config_origin(*, yaml_keys: list[str], yaml_name: str, overrides: list[str]) -> dict[str, str]:
+    """Where each key of a run's effective config came from, for the sentences that name it."""
+    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
+    return origin | {key: "hyperparameters" for key in overrides}
+
+
+def _refuse_paths_outside(config: dict[str, Any], *, project: Project, run_dir: Path, origin: dict[str, str]) -> None:
     """InvalidInput naming each key of the effective config that points the trainer outside what the run may use."""
     checkpoints = Artifact.objects.filter(run__project=project, type=ArtifactType.CHECKPOINT)
-    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
-    origin |= {key: "hyperparameters" for key in overrides}
     problems = confinement_problems(
         config,
         confinement=Confinement.for_run(run_dir=run_dir, checkpoints=checkpoints.values_list("path", flat=True)),
@@ -109,6 +112,16 @@ def _refuse_paths_outside(
     )
     if problems:
         raise InvalidInput(f"The run's config names paths a run may not use: {'; '.join(problems)}.", errors=problems)
+
+
+def _uploaded_dataset(dataset: str, *, project: Project) -> tuple[str, dict[str, Any]] | None:
+    """The dataset_info.json entry LLaMA-Factory reads `dataset` by, when the project trains with LLaMA-Factory
+    and `dataset` is a validated upload; else None (the YAML's `dataset` stands)."""
+    if project.trainer_in_effect != TrainerKind.LLAMAFACTORY:
+        return None
+    uploads = DatasetFile.objects.filter(relative_path=dataset).select_related("dataset").order_by("-created_at")
+    upload = uploads.first()
+    return launch.dataset_info_entry(upload) if upload is not None else None
 
 
 def _usable_template(project: Project) -> str:
@@ -182,23 +195,25 @@ def create_run(
     if executor not in EXECUTOR_CLASSES:
         raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
     check_gpu_request(project=project, executor=executor, resources=resources)
+    disk.refuse_when_full(project=project, resume_from=resume_from)
 
     run_id = uuid.uuid4()
     run_dir = Path(settings.RUNS_DIR) / str(run_id)
     output_dir = run_dir / "output"
     config_path = run_dir / "config.yaml"
     checkpoint = Path(resume_from.path) if resume_from is not None else None
+    uploaded = _uploaded_dataset(dataset, project=project)
+    dataset_keys = {"dataset": uploaded[0], "dataset_dir": str(run_dir)} if uploaded else {}
     config = launch.effective_config(
-        base_config, overrides=hyperparameters, output_dir=output_dir, resume_from_checkpoint=checkpoint
+        {**base_config, **dataset_keys},
+        overrides=hyperparameters,
+        output_dir=output_dir,
+        resume_from_checkpoint=checkpoint,
     )
-    _refuse_paths_outside(
-        config,
-        project=project,
-        run_dir=run_dir,
-        yaml_keys=list(base_config),
-        yaml_name=training_yaml_name,
-        overrides=list(hyperparameters),
-    )
+    yaml_keys = [key for key in base_config if key not in dataset_keys]
+    origin = config_origin(yaml_keys=yaml_keys, yaml_name=training_yaml_name, overrides=list(hyperparameters))
+    _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
+    refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
     template = _usable_template(project)
     argv = launch.build_argv(
         template,
@@ -211,6 +226,8 @@ def create_run(
         },
     )
     output_dir.mkdir(parents=True, exist_ok=True)
+    if uploaded:
+        launch.write_dataset_info({uploaded[0]: uploaded[1]}, run_dir)
     launch.write_config(config, config_path)
     try:
         with transaction.atomic():
@@ -253,7 +270,14 @@ def create_run(
     except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    if "dataset" in base_config and str(base_config["dataset"]) != dataset:
+    if uploaded:
+        append_platform_line(
+            run,
+            LogLevel.INFO,
+            f"LLaMA-Factory reads the dataset {dataset!r} as {uploaded[0]!r} ({uploaded[1]['formatting']}) "
+            f"from {launch.DATASET_INFO} in the run's folder.",
+        )
+    elif "dataset" in base_config and str(base_config["dataset"]) != dataset:
         append_platform_line(
             run,
             LogLevel.WARNING,
@@ -309,6 +333,7 @@ def start_run(*, run: Run, gpu_indices: list[int], lease_owner: str) -> bool:
             ingest_run(run, final=True)
             release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
             record_event(actor=None, action=AuditAction.ACTION, target=run, verb="fail", changes={"error": str(exc)})
+            events.run_changed(run, error=str(exc))
             return False
         if executor.queues_itself:
             run.executor_state = state
@@ -364,6 +389,7 @@ def mark_running(*, run: Run, executor_state: dict[str, Any], gpu_indices: list[
     append_platform_line(run, LogLevel.INFO, f"Training started{gpus}: {run.start_command}")
     ingest_run(run)
     record_event(actor=None, action=AuditAction.ACTION, target=run, verb="start", changes={"host": run.host})
+    events.run_changed(run)
     return True
 
 
@@ -389,16 +415,22 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
         if finished:
             how = f"exited with code {exit_code}" if exit_code is not None else "ended without an exit code"
             errors = _last_error_lines(run)
-            detail = f" Last error lines: {' | '.join(errors)}" if errors else ""
-            append_platform_line(
-                run, LogLevel.ERROR, f"Training failed: the process {how}{f' ({reason})' if reason else ''}.{detail}"
-            )
+            not_found = next((line for line in reversed(errors) if COMMAND_NOT_FOUND in line), None)
+            if exit_code == COMMAND_NOT_FOUND_EXIT_CODE and not_found:
+                # The wrapper's own line says which program: that is the whole story.
+                cause = not_found[not_found.index(COMMAND_NOT_FOUND) :]
+                message = f"Training failed: {cause} (exit code {exit_code})."
+            else:
+                detail = f" Last error lines: {' | '.join(errors)}" if errors else ""
+                message = f"Training failed: the process {how}{f' ({reason})' if reason else ''}.{detail}"
+            append_platform_line(run, LogLevel.ERROR, message)
             ingest_run(run, final=True)
     if finished:
         release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
         record_event(
             actor=None, action=AuditAction.ACTION, target=run, verb=run.status, changes={"exit_code": exit_code}
         )
+        events.run_changed(run, reason=reason)
     return finished
 
 
@@ -425,8 +457,13 @@ def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
             return
 
 
-def cancel_run(*, run: Run, actor: Actor) -> Run:
+def cancel_run(*, run: Run, actor: Actor, wait: bool = True) -> Run:
     """Stop a queued or running run; finished runs are a 409, cancelling twice is harmless.
+
+    `wait=False`, for a running run: only the request is recorded (`cancel_requested_at`)
+    and the run stays `running` while its supervisor stops it the same way and then
+    marks it `cancelled` (`carry_out_cancel_request`), so the caller is answered at once
+    and `cancelled` still means that every process is gone.
 
     A run whose command exists (running, or pending in its executor's own queue) is
     marked `cancelled` at once, with a stop order in its `executor_state`. Where this
@@ -439,6 +476,7 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     if run.status == RunStatus.QUEUED and not run.executor_state:
         if run.transition(RunStatus.QUEUED, RunStatus.CANCELLED, cancelled_at=now, queue_reason=""):
             record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": "queued"})
+            events.run_changed(run)
             return run
         run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
@@ -446,6 +484,8 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     was = run.status
     user = signed_in(actor)
     who = user.get_username() if user else "the platform"
+    if not wait and was == RunStatus.RUNNING:
+        return _request_cancel(run, actor=actor, who=who)
     here = get_executor(run.executor).watched_here(run, settings.HOSTNAME)
     carrier = leases.owner_name("cancel") if here else ""
     order = {"by": who, "carrier": carrier}
@@ -458,6 +498,7 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
             return run
         raise ConflictingState(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
+    events.run_changed(run)
     if here:
         # Its supervisor lets go of a run that no longer runs on its next tick. Should it
         # not (stuck, or dead on another host), reading without the lease is still safe:
@@ -472,14 +513,57 @@ def cancel_run(*, run: Run, actor: Actor) -> Run:
     return run
 
 
+def _request_cancel(run: Run, *, actor: Actor, who: str) -> Run:
+    """Record a cancel its caller does not wait for; the run's supervisor carries it out."""
+    now = timezone.now()
+    request = {**run.executor_state, CANCEL_REQUEST: {"by": who}}
+    asked = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now, executor_state=request, updated_at=now
+    )
+    if asked:
+        grace = settings.CANCEL_GRACE_SECONDS
+        append_platform_line(
+            run, LogLevel.WARNING, f"Cancel requested by {who}: SIGTERM next, SIGKILL {grace:g} s after it."
+        )
+        record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="request_cancel", changes={})
+    run.refresh_from_db()
+    return run
+
+
+def carry_out_cancel_request(*, run: Run, carrier: str) -> bool:
+    """Stop a running run whose cancel was asked for without waiting, as a cancel stops one, and only then
+    mark it `cancelled`. Its supervisor (`carrier`) calls this, holding its lease; False if it ended meanwhile.
+
+    The status changes with a stop order in its state, as `cancel_run` leaves one: should the
+    supervisor die before the end, whoever carries out orphaned orders finishes the job.
+    """
+    executor = get_executor(run.executor)
+    stopped = executor.cancel(run, grace=settings.CANCEL_GRACE_SECONDS)
+    who = run.executor_state.get(CANCEL_REQUEST, {}).get("by", "the platform")
+    state = {key: value for key, value in run.executor_state.items() if key != CANCEL_REQUEST}
+    state["stop"] = {"by": who, "carrier": carrier}
+    if not run.transition(
+        RunStatus.RUNNING, RunStatus.CANCELLED, cancelled_at=timezone.now(), queue_reason="", executor_state=state
+    ):
+        return False
+    _record_stop(run, executor=executor, stopped=stopped, who=who)
+    return True
+
+
 def stop_run_processes(*, run: Run) -> bool:
     """Carry out a cancelled run's stop order: SIGTERM, `CANCEL_GRACE_SECONDS` to save,
     SIGKILL, verified gone; then a last read of its files (so its latest complete
     checkpoint is among its artifacts) and its GPUs back to the ledger."""
     executor = get_executor(run.executor)
-    grace = settings.CANCEL_GRACE_SECONDS
     who = run.executor_state.get("stop", {}).get("by", "the platform")
-    stopped = executor.cancel(run, grace=grace)
+    stopped = executor.cancel(run, grace=settings.CANCEL_GRACE_SECONDS)
+    _record_stop(run, executor=executor, stopped=stopped, who=who)
+    return stopped
+
+
+def _record_stop(run: Run, *, executor: Executor, stopped: bool, who: str) -> None:
+    """After a cancel's SIGTERM/SIGKILL: say so in the log, read its files to the end, free its GPUs."""
+    grace = settings.CANCEL_GRACE_SECONDS
     if stopped:
         append_platform_line(run, LogLevel.WARNING, f"Cancelled by {who}; every process of the run has stopped.")
     else:
@@ -490,6 +574,7 @@ def stop_run_processes(*, run: Run) -> bool:
         )
     _ingest_to_the_end(run)
     release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
+    # The stop order goes last: should this process die before, the order is carried out again.
     state = {key: value for key, value in run.executor_state.items() if key != "stop"}
     Run.objects.filter(pk=run.pk).update(
         exit_code=executor.observe(run).exit_code, executor_state=state, updated_at=timezone.now()
@@ -502,7 +587,6 @@ def stop_run_processes(*, run: Run) -> bool:
         verb="stop",
         changes={"stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
     )
-    return stopped
 
 
 # --- resuming and tagging ---------------------------------------------------
@@ -563,4 +647,5 @@ def tag_artifact(*, artifact: Artifact, actor: Actor, tag: str, notes: str = "")
     record_event(
         actor=actor, action=AuditAction.ACTION, target=artifact, verb="tag", changes={"tag": value, "notes": notes}
     )
+    events.artifact_tagged(artifact, value)
     return artifact

@@ -113,6 +113,13 @@ class RunSupervisor:
     def supervise(self, run: Run) -> None:
         if run.status == RunStatus.QUEUED and not self.started_from_executor_queue(run):
             return
+        if run.cancel_requested_at is not None and run.status == RunStatus.RUNNING:
+            # Asked for without waiting: stopped here, within this tick (up to CANCEL_GRACE_SECONDS).
+            ingest_run(run)
+            services.carry_out_cancel_request(run=run, carrier=self.owner)
+            self.stalls.forget(run)
+            run.release_lease(self.owner)
+            return
         if run.preemption_pending:
             healing.carry_out_preemption(run)
         else:

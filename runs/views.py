@@ -113,10 +113,24 @@ class RunViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Cancel a run (SIGTERM, grace, SIGKILL, verified); keeps its latest checkpoint",
-        parameters=[PROJECT_REFERENCE, RUN_ID],
+        parameters=[
+            PROJECT_REFERENCE,
+            RUN_ID,
+            OpenApiParameter(
+                "wait",
+                OpenApiTypes.BOOL,
+                required=False,
+                description=(
+                    "true (default): answer once every process is gone (200, status cancelled). false: answer at "
+                    "once, 202 with the run still running and cancel_requested_at set, while its supervisor stops it "
+                    "(SIGKILL CANCEL_GRACE_SECONDS after SIGTERM) and then marks it cancelled."
+                ),
+            ),
+        ],
         request=None,
         responses={
             200: RunDetailSerializer,
+            202: RunDetailSerializer,
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: OpenApiResponse(description="The run has already finished."),
@@ -125,8 +139,9 @@ class RunViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, project_reference: str, run_id: str) -> Response:
         run = self._run(self._project(operate=True))
-        run = services.cancel_run(run=run, actor=request.user)
-        return self._detail(run)
+        wait = request.query_params.get("wait", "true").strip().lower() not in {"false", "0", "no"}
+        run = services.cancel_run(run=run, actor=request.user, wait=wait)
+        return self._detail(run, status=202 if run.is_active else 200)
 
     @extend_schema(
         summary="Start a new run continuing from a checkpoint of this project",

@@ -17,6 +17,8 @@ from django.test import Client
 from datasets import services as dataset_services
 from deid.models import DeidJob
 from deployments.models import Deployment
+from notifications.models import Subscription
+from retention.models import RetentionPolicy
 from tests.routes import Route, all_routes
 
 METHODS = ["get", "post", "put", "patch", "delete"]
@@ -44,6 +46,9 @@ def owners_objects(owner, owner_client, project, tmp_path, settings) -> dict[str
     deployment = Deployment.objects.create(
         created_by=owner, model_path="m", served_model_name="m", status="stopped", log_file=str(log_file)
     )
+    RetentionPolicy.objects.create(project=project, keep_last=2)
+    webhook = Subscription.objects.create(project=project, url="https://hooks.example.com/x", created_by=owner)
+    delivery = webhook.deliveries.create(event="run.failed")
     job = DeidJob.objects.create(
         source=dataset, policy_name="default", policy_version_label="v1", target_name="copy", created_by=owner
     )
@@ -57,6 +62,8 @@ def owners_objects(owner, owner_client, project, tmp_path, settings) -> dict[str
         "config_id": config["id"],
         "deployment_id": str(deployment.pk),
         "job_id": str(job.pk),
+        "webhook_id": str(webhook.pk),
+        "delivery_id": str(delivery.pk),
     }
 
 

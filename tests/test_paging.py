@@ -30,6 +30,7 @@ from datasets.models import Dataset, TrainConfig
 from deid.models import DeidJob
 from deployments.models import Deployment
 from llmplatform.api import DEFAULT_LIMIT, MAX_LIMIT
+from notifications.models import Subscription
 from projects.services import create_project
 from runs.models import Artifact, LogLine, Run
 
@@ -115,6 +116,11 @@ def two_of_everything(owner, member, staff, staff_client) -> dict[str, str]:
     for target_name in ("chats-scrubbed", "chats-scrubbed-2"):
         DeidJob.objects.create(source=dataset, policy_name="default", target_name=target_name)
 
+    webhook = Subscription.objects.create(project=project, url="https://hooks.example.com/a")
+    Subscription.objects.create(project=project, url="https://hooks.example.com/b")
+    for event in ("run.failed", "run.completed"):
+        webhook.deliveries.create(event=event)
+
     created = staff_client.post("/v1/deid-policies", {"id": "strict", "entities": {"URL": "mask"}}, format="json")
     assert created.status_code == 201, created.json()
     staff_client.patch("/v1/deid-policies/strict", {"entities": {"URL": "redact"}}, format="json")
@@ -122,6 +128,7 @@ def two_of_everything(owner, member, staff, staff_client) -> dict[str, str]:
     return {
         "project_reference": project.name,
         "run_id": str(run.pk),
+        "webhook_id": str(webhook.pk),
         "deployment_id": str(deployment.pk),
         "dataset_id": str(dataset.pk),
         "policy_id": "strict",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -31,6 +32,12 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return str(timedelta(seconds=round(max(seconds, 0))))
+
+
+@register.filter
+def seconds_until(moment: datetime | None) -> int:
+    """Whole seconds from now until `moment` (0 once it has passed)."""
+    return max(round((moment - timezone.now()).total_seconds()), 0) if moment else 0
 
 
 @register.filter

@@ -73,5 +73,19 @@ def test_it_needs_few_queries(owner_session, owner, project, run, django_assert_
     for number in range(20):
         Run.objects.create(project=project, name=f"queued-{number}")
         Deployment.objects.create(created_by=owner, model_path="m", served_model_name=f"d{number}", status="running")
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         assert owner_session.get(URL).status_code == 200
+
+
+def test_it_shows_each_visible_projects_disk_usage(owner_session, outsider_session, project):
+    run = Run.objects.create(project=project, name="kept", status=RunStatus.COMPLETED)
+    for step in (10, 20):
+        run.artifacts.create(name=f"checkpoint-{step}", type="checkpoint", path=f"/o/c{step}", size_bytes=3 * 2**30)
+    run.artifacts.create(name="events", type="event", path="/o/events", size_bytes=2**30)
+
+    page = owner_session.get(URL).content.decode()
+    disk = page[page.index('id="disk-title"') :]
+    assert "qwen-finetune" in disk
+    assert "6.0\xa0GB (2)" in disk and "7.0\xa0GB" in disk
+    assert "free where runs write" in disk
+    assert "qwen-finetune" not in outsider_session.get(URL).content.decode()

@@ -131,3 +131,20 @@ def test_it_keeps_outsiders_out_of_every_action(outsider_session, run):
 
 def test_it_only_accepts_posts_for_actions(owner_session, run):
     assert owner_session.get(reverse("console:run-cancel", args=[run.project_id, run.pk])).status_code == 405
+
+
+def test_it_cancels_a_running_run_without_waiting_and_counts_down_to_sigkill(owner_session, run, settings, tmp_path):
+    settings.CANCEL_GRACE_SECONDS = 30.0
+    Run.objects.filter(pk=run.pk).update(run_dir=str(tmp_path / "run"))  # where its log, and the request's line, go
+
+    response = owner_session.post(reverse("console:run-cancel", args=[run.project_id, run.pk]), follow=True)
+
+    page = response.content.decode()
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested_at is not None) == (RunStatus.RUNNING, True)
+    assert "Stopping run" in page
+    assert "SIGKILL in" in page and 'data-kill-at="' in page
+    countdown = int(page.split("data-countdown>", 1)[1].split("<", 1)[0])
+    assert 28 <= countdown <= 30
+    assert "Yes, cancel this run" not in page, "no second cancel while one is under way"
+    assert "Cancel requested by alice" in (tmp_path / "run" / "train.log").read_text()

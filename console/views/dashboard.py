@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,9 +16,25 @@ from django.utils import timezone
 from console.gpus import gpu_rows
 from console.lookups import visible_deployments, visible_runs
 from console.queue import project_queues
-from runs.models import RunStatus
+from runs.models import Artifact, ArtifactType, RunStatus
 
 RECENT_FAILURES_DAYS = 7
+
+
+def disk_usage(runs: Any) -> dict[str, Any]:
+    """Free space where runs write, and what the artifacts of each project the user sees take."""
+    usage = (
+        Artifact.objects.filter(run__in=runs)
+        .order_by()
+        .values("run__project__name")
+        .annotate(
+            total=Sum("size_bytes"),
+            checkpoints=Sum("size_bytes", filter=Q(type=ArtifactType.CHECKPOINT)),
+            checkpoint_count=Count("id", filter=Q(type=ArtifactType.CHECKPOINT)),
+        )
+        .order_by("-total")
+    )
+    return {"free_bytes": shutil.disk_usage(settings.RUNS_DIR).free, "projects": list(usage[:20])}
 
 
 @login_required
@@ -27,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "gpu_rows": gpu_rows(request.user),
         "deployments": visible_deployments(request.user).live()[:20],
         "failure_days": RECENT_FAILURES_DAYS,
+        "disk": disk_usage(runs),
     }
     return render(request, "console/dashboard.html", context)
 

@@ -168,11 +168,15 @@ def operable_run(request: HttpRequest, project_id: UUID, run_id: UUID) -> Run:
 def run_cancel(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResponse:
     run = operable_run(request, project_id, run_id)
     try:
-        run = services.cancel_run(run=run, actor=request.user)
+        # Without waiting: the page answers at once and counts down to SIGKILL while the supervisor stops it.
+        run = services.cancel_run(run=run, actor=request.user, wait=False)
     except DomainError as error:
         messages.error(request, explain(error))
     else:
-        messages.success(request, _("Run %(name)s cancelled.") % {"name": run})
+        if run.is_active:
+            messages.success(request, _("Stopping run %(name)s: it may save a checkpoint first.") % {"name": run})
+        else:
+            messages.success(request, _("Run %(name)s cancelled.") % {"name": run})
     return redirect("console:run-detail", run.project_id, run.pk)
 
 

@@ -101,6 +101,35 @@ def test_it_accepts_a_llama_factory_config_and_infers_its_task_type(owner_client
     assert response.json()["task_type"] == "lora"
 
 
+def test_it_refuses_a_llama_factory_config_with_a_key_llama_factory_does_not_know(owner_client):
+    response = put_config(owner_client, LLAMA_FACTORY_LORA_YAML + b"num_epochs: 3\n")
+
+    assert response.status_code == 400
+    assert response.json()["config_problems"] == [
+        {
+            "key": "num_epochs",
+            "origin": "the training YAML",
+            "problem": "is unknown to LLaMA-Factory 0.9.5",
+            "nearest": "num_train_epochs",
+        }
+    ]
+    assert not TrainConfig.objects.exists()
+
+
+def test_it_checks_a_config_shared_with_a_project_against_the_projects_trainer(owner_client, project):
+    project.trainer = "hf-trainer"
+    project.save(update_fields=["trainer"])
+
+    kept = put_config(owner_client, SEED_SFT_YAML, project=project.name)
+    refused = put_config(owner_client, SEED_SFT_YAML + b"batch_size: 4\n", project=project.name)
+
+    assert kept.status_code == 200, kept.json()
+    assert refused.status_code == 400
+    assert [(item["key"], item["nearest"]) for item in refused.json()["config_problems"]] == [
+        ("batch_size", "per_device_train_batch_size")
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

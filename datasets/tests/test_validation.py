@@ -335,3 +335,87 @@ def test_it_finds_where_the_last_whole_line_ends(tmp_path):
     assert complete_lines_end(path, 4, 150_000) == 4  # a long line, still arriving
     assert complete_lines_end(path, 4, 200_005) == 200_005
     assert complete_lines_end(path, 0, 200_010) == 200_005
+
+
+ALPACA_RECORD = {
+    "instruction": "Translate to French",
+    "input": "good morning",
+    "output": "bonjour",
+    "system": "Be brief",
+}
+
+
+def test_it_says_how_llama_factory_reads_a_file_of_conversations(tmp_path):
+    conversation = {**SFT_RECORD, "system_prompt": "You are helpful."}
+
+    report = validate_file(write(tmp_path, jsonl(SFT_RECORD, conversation)), "sft")
+
+    assert report.is_valid, report.errors
+    assert report.stats["llamafactory"] == {
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "system": "system_prompt"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        },
+    }
+
+
+def test_it_takes_alpaca_instruction_records_and_says_which_field_maps_where(tmp_path):
+    plain = {"instruction": "Say hi", "output": "hi"}
+
+    report = validate_file(write(tmp_path, jsonl(ALPACA_RECORD, plain)), "lora")
+
+    assert report.is_valid, report.errors
+    assert report.stats["llamafactory"] == {
+        "formatting": "alpaca",
+        "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
+    }
+    assert report.stats["instruction_records"] == {"records": 2, "input": 1, "system": 1}
+    assert report.stats["roles"] == {"user": 2, "assistant": 2}
+
+
+def test_it_names_what_an_alpaca_record_lacks_and_maps_no_file_that_mixes_formats(tmp_path):
+    broken = validate_file(write(tmp_path, jsonl({"instruction": "Say hi", "input": 3}), "a.jsonl"), "sft")
+    mixed = validate_file(write(tmp_path, jsonl(ALPACA_RECORD, SFT_RECORD), "b.jsonl"), "sft")
+
+    assert errors_of(broken) == [
+        (1, "output", "must be a non-empty string (an instruction record has instruction and output)"),
+        (1, "input", "must be a string, got a number"),
+    ]
+    assert "llamafactory" not in broken.stats
+    assert mixed.is_valid
+    assert "llamafactory" not in mixed.stats
+
+
+@pytest.mark.parametrize(
+    ("task_type", "records", "entry"),
+    [
+        ("pretrain", [{"text": "a document"}], {"formatting": "alpaca", "columns": {"prompt": "text"}}),
+        (
+            "rl",
+            [{"prompt": "p", "chosen": "good", "rejected": "bad"}],
+            {
+                "formatting": "alpaca",
+                "ranking": True,
+                "columns": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
+            },
+        ),
+    ],
+)
+def test_it_maps_column_records_as_hugging_face_datasets_write_them(tmp_path, task_type, records, entry):
+    report = validate_file(write(tmp_path, jsonl(*records)), task_type)
+
+    assert report.stats["llamafactory"] == entry
+
+
+def test_the_format_of_a_file_checked_in_pieces_is_that_of_the_whole(tmp_path):
+    path = write(tmp_path, jsonl(*[ALPACA_RECORD] * 400))
+
+    report = validate_file(path, "sft", processes=2, piece_bytes=4096)
+
+    assert report.records == 400
+    assert report.stats["llamafactory"]["formatting"] == "alpaca"

@@ -111,6 +111,8 @@ def test_it_needs_authentication(anonymous_client):
         ({"text": ["x"], "options": {"seed": True}}, 400, "seed"),
         ({"text": ["x"], "options": {"format": "xml"}}, 400, "format"),
         ({"text": ["not json"], "options": {"format": "json"}}, 400, "JSON"),
+        ({"text": ["x"], "options": {"locale": "fr"}}, 400, "locale"),
+        ({"text": ["x"], "options": {"locale": 7}}, 400, "locale"),
     ],
 )
 def test_it_rejects_bad_input_naming_what_is_wrong(owner_client, body, status, field):
@@ -133,3 +135,23 @@ def test_it_appears_in_the_openapi_schema(owner_client):
     operation = schema["paths"]["/v1/deidentify:test"]["post"]
     assert operation["operationId"] == "deidentify_test"
     assert "/v1/deid-policies/{policy_id}" in schema["paths"]
+    locale = schema["components"]["schemas"]["DeidOptionsRequest"]["properties"]["locale"]
+    assert locale["default"] == "both" and all(name in locale["description"] for name in ("zh-CN", "en", "both"))
+
+
+@pytest.mark.parametrize(
+    ("locale", "found"),
+    [
+        (None, {"PERSON": 2, "ADDRESS": 1, "PHONE_NUMBER": 1}),
+        ("both", {"PERSON": 2, "ADDRESS": 1, "PHONE_NUMBER": 1}),
+        ("zh-CN", {"PERSON": 1, "ADDRESS": 1, "PHONE_NUMBER": 1}),
+        ("zh-Hans", {"PERSON": 1, "ADDRESS": 1, "PHONE_NUMBER": 1}),
+        ("en-US", {"PERSON": 1, "PHONE_NUMBER": 1}),
+    ],
+)
+def test_it_chooses_the_name_recognisers_by_locale(owner_client, locale, found):
+    text = "客户张三，住址：北京市海淀区中关村大街1号，手机13812345678; ask for Alice Johnson"
+    options = {} if locale is None else {"locale": locale}
+    body = post(owner_client, {"text": [text], "options": options}).json()
+    assert body["counts"] == found
+    assert ("张三" in body["deidentified"][0]) == ("ADDRESS" not in found)  # Chinese names go with addresses

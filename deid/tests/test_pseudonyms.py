@@ -3,9 +3,11 @@
 import ipaddress
 import random
 
+import phonenumbers
 import pytest
 
 from deid.corpus import ENTITY_MAKERS
+from deid.names import EN_GIVEN, lexicon
 from deid.pseudonyms import pseudonym
 from deid.recognizers import (
     MOBILE_PREFIXES,
@@ -79,3 +81,49 @@ def test_it_gives_pseudonyms_the_detector_recognises_as_the_same_type(entity_typ
         )
         if entity_type == EntityType.BANK_CARD:
             assert validate_bank_card(pseudo)
+
+
+@pytest.mark.parametrize("name", ["张三", "王小明", "欧阳娜娜"])
+def test_it_gives_a_chinese_name_another_chinese_name_of_the_same_length(name):
+    pseudo = pseudonym(KEY, 0, EntityType.PERSON, name)
+    assert pseudo != name and len(pseudo) == len(name) and all("\u4e00" <= c <= "\u9fff" for c in pseudo)
+    assert find_entities(f"客户{pseudo}", {EntityType.PERSON})[0].start == 2
+    compound = pseudo[:2] in {s for s in lexicon("zh_surnames") if len(s) == 2}
+    assert compound == (name == "欧阳娜娜")
+
+
+def test_it_gives_an_english_name_census_names_of_the_same_shape():
+    pseudo = pseudonym(KEY, 0, EntityType.PERSON, "John F. Kennedy")
+    given, initial, surname = pseudo.split(" ")
+    assert given in EN_GIVEN and len(initial) == 2 and initial.endswith(".") and surname != "Kennedy"
+
+
+def test_it_keeps_an_addresss_province_city_and_hierarchy_with_fictitious_parts():
+    original = "上海市浦东新区世纪大道100号2号楼301室"
+    pseudo = pseudonym(KEY, 0, EntityType.ADDRESS, original)
+    assert pseudo.startswith("上海市") and pseudo != original and len(pseudo) == len(original)
+    kept = [index for index, char in enumerate(original) if char in "市新区大道号楼室"]
+    assert [pseudo[index] for index in kept] == [original[index] for index in kept]
+    assert "浦东" not in pseudo and "世纪" not in pseudo
+    assert [(f.type, f.start, f.end) for f in find_entities(pseudo)] == [(EntityType.ADDRESS, 0, len(pseudo))]
+
+
+def test_it_keeps_an_organisations_region_and_kind():
+    pseudo = pseudonym(KEY, 0, EntityType.ORGANIZATION, "北京字节跳动科技有限公司")
+    assert pseudo.startswith("北京") and pseudo.endswith("有限公司") and "字节" not in pseudo
+    assert pseudonym(KEY, 0, EntityType.ORGANIZATION, "北京大学") != "北京大学"
+
+
+@pytest.mark.parametrize(
+    ("number", "region"),
+    [("+44 20 7946 0958", None), ("+852 2123 4567", None), ("(212) 555-0166", "US"), ("303-555-0100", "US")],
+)
+def test_it_keeps_other_countries_numbers_valid_with_their_country_and_area(number, region):
+    pseudo = pseudonym(KEY, 0, EntityType.PHONE_NUMBER, number)
+    assert pseudo != number and len(pseudo) == len(number)
+    assert phonenumbers.is_valid_number(phonenumbers.parse(pseudo, region))
+    national = str(phonenumbers.parse(number, region).national_number)
+    digits, pseudo_digits = ([c for c in value if c.isdigit()] for value in (number, pseudo))
+    kept = len(digits) - len(national) + 3  # the country code and the area
+    assert pseudo_digits[:kept] == digits[:kept] and pseudo_digits != digits
+    assert pseudonym(KEY, 0, EntityType.PHONE_NUMBER, number) == pseudo

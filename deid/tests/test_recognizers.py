@@ -152,3 +152,81 @@ def test_it_raises_the_score_when_context_words_precede_a_finding():
     assert with_context.score > plain.score
     assert find_entities("E12345678", DEFAULT_TYPES, min_score=0.8) == []
     assert len(find_entities("passport E12345678", DEFAULT_TYPES, min_score=0.8)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Call +1 415-555-0123 today.", "+1 415-555-0123"),
+        ("Office: (212) 555-0166.", "(212) 555-0166"),
+        ("Denver desk 303-555-0100, ext. 4", "303-555-0100"),
+        ("伦敦办公室+44 20 7946 0958，周一至周五", "+44 20 7946 0958"),
+        ("香港+852 2123 4567联系", "+852 2123 4567"),
+        ("Tokyo +81 3-1234-5678 in 2024", "+81 3-1234-5678"),  # the year after it is not part of it
+        ("UK +44 (0)20 7946 0958", "+44 (0)20 7946 0958"),
+    ],
+)
+def test_it_finds_other_countries_numbers_that_phonenumbers_validates(text, value):
+    assert found(text) == [(EntityType.PHONE_NUMBER, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Call +1 123-456-7890", "Ratio +44 1", "Dial 123-555-0100", "Order 303-155-0100", "Sum +12 34"],
+)
+def test_it_leaves_numbers_no_numbering_plan_allows_alone(text):
+    assert found(text) == []
+
+
+def test_it_tells_a_mainland_fixed_line_with_a_country_code_from_a_phone_number():
+    assert found("北京办公室+86 10 6234 5678") == [(EntityType.LANDLINE_NUMBER, "+86 10 6234 5678")]
+
+
+def test_it_finds_an_ip_address_glued_after_letters_and_stops_a_url_at_a_curly_quote():
+    assert found("登录IP10.2.3.4谢谢") == [(EntityType.IP_ADDRESS, "10.2.3.4")]
+    assert found("链接“https://example.com/a”请查收") == [(EntityType.URL, "https://example.com/a")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("客户张三，住址：北京市海淀区中关村大街1号", [("PERSON", "张三"), ("ADDRESS", "北京市海淀区中关村大街1号")]),
+        ("联系人：欧阳娜娜", [("PERSON", "欧阳娜娜")]),
+        ("李明华先生表示同意", [("PERSON", "李明华")]),
+        ("请联系13812345678（王伟）", [("PHONE_NUMBER", "13812345678"), ("PERSON", "王伟")]),
+        ("请寄到上海市浦东新区世纪大道100号2号楼301室", [("ADDRESS", "上海市浦东新区世纪大道100号2号楼301室")]),
+        ("我在北京字节跳动科技有限公司工作", [("ORGANIZATION", "北京字节跳动科技有限公司")]),
+        ("承办单位深圳市第二职业技术学校负责", [("ORGANIZATION", "深圳市第二职业技术学校")]),
+        ("Yesterday Alice Johnson met Dr. Smith.", [("PERSON", "Alice Johnson"), ("PERSON", "Smith")]),
+        ("Mr. Wang Wei and Zhang Li spoke.", [("PERSON", "Wang Wei"), ("PERSON", "Zhang Li")]),
+    ],
+)
+def test_it_finds_names_addresses_and_organisations(text, expected):
+    assert found(text, ALL_ENTITY_TYPES) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高度重视，方面军做好准备",  # surname characters inside ordinary words
+        "经查，当事人于今年八月",  # a surname that is a grammar word, and no given name
+        "请您提供公司名称，根据学校安排",  # organisation suffixes that are ordinary nouns
+        "北京时间八点，在上海工作",  # a city is no address
+        "May is here. Will you come in June?",  # months and words that are given names too
+        "He flew to Hong Kong.",
+    ],
+)
+def test_it_leaves_ordinary_words_that_look_like_names_alone(text):
+    assert found(text, ALL_ENTITY_TYPES) == []
+
+
+def test_it_chooses_the_name_recognisers_by_locale():
+    text = "客户张三 met Alice Johnson"
+    assert [v for _, v in found_in_locale(text, "zh-CN")] == ["张三"]
+    assert [v for _, v in found_in_locale(text, "en")] == ["Alice Johnson"]
+    assert [v for _, v in found_in_locale(text, "both")] == ["张三", "Alice Johnson"]
+    assert found_in_locale("手机13812345678", "en") == [(EntityType.PHONE_NUMBER, "13812345678")]
+
+
+def found_in_locale(text: str, locale: str) -> list[tuple[str, str]]:
+    return [(f.type, text[f.start : f.end]) for f in find_entities(text, ALL_ENTITY_TYPES, locale=locale)]

@@ -80,14 +80,22 @@ def test_it_keeps_a_model_path_with_spaces_one_argument(owner_client, fake_vllm,
     supervise_until(info["deployment_id"], "running")
 
 
-def test_it_refuses_a_busy_preferred_gpu_naming_its_holder(owner_client, fake_vllm, tiny_model):
-    GpuClaim.objects.create(gpu_index=0, holder_kind="run", holder_id="r1", holder_label="run finetune-7")
+def test_it_refuses_a_busy_preferred_gpu_without_naming_work_the_caller_cannot_see(
+    owner_client, outsider_client, fake_vllm, tiny_model
+):
+    theirs = deploy(outsider_client, model_path=tiny_model, preferred_gpu=0).json()
 
     response = deploy(owner_client, model_path=tiny_model, preferred_gpu=0)
+    mine = deploy(owner_client, model_path=tiny_model).json()  # the last free GPU
+    none_free = deploy(owner_client, model_path=tiny_model)
 
     assert response.status_code == 409
-    assert "run finetune-7" in response.json()["detail"]
-    assert not Deployment.objects.exists()
+    assert response.json()["detail"] == "GPU 0 is held by another deployment."
+    assert none_free.status_code == 409
+    assert mine["deployment_id"][:8] in none_free.json()["detail"]
+    assert theirs["deployment_id"][:8] not in none_free.json()["detail"]
+    assert "GPU 0 → another deployment" in none_free.json()["detail"]
+    assert Deployment.objects.count() == 2
 
 
 def test_it_refuses_when_no_gpu_is_free_and_leaves_nothing_behind(owner_client, fake_vllm, tiny_model):

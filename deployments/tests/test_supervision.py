@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -19,6 +20,8 @@ from deployments.tests.conftest import fake_behaviour, server_of, supervise_unti
 from gpus.models import GpuClaim
 from llmplatform import processes
 from llmplatform.testing import wait_for
+from notifications.services import create_subscription
+from notifications.tests.receiver import receiver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -164,3 +167,22 @@ def test_it_does_not_call_a_server_failed_when_a_stop_began_after_it_looked(owne
     supervise(deployment)
 
     assert Deployment.objects.get(pk=deployment.pk).status == "starting"  # left for the stopper to finish
+
+
+def test_it_tells_the_projects_webhooks_when_a_server_turns_unhealthy(
+    owner, project, fake_vllm, tiny_model, django_capture_on_commit_callbacks
+):
+    fake_behaviour(fake_vllm, "--fake-unhealthy-after 1.5")
+    with receiver() as hook:
+        create_subscription(project=project, actor=owner, url=hook.url, events=["deployment.unhealthy"])
+        deployment = create_deployment(actor=owner, model_path=tiny_model, project=project)
+        running = supervise_until(deployment.pk, "running")
+        assert running.last_probe_seconds is not None and 0 < running.last_probe_seconds < 3
+        with django_capture_on_commit_callbacks(execute=True):
+            supervise_until(deployment.pk, "unhealthy")
+
+    [request] = hook.requests
+    body = json.loads(request.body)
+    assert body["event"] == "deployment.unhealthy"
+    assert body["data"]["deployment_id"] == str(deployment.pk)
+    assert "/health answered 503" in body["data"]["detail"]

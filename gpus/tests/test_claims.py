@@ -7,7 +7,7 @@ import pytest
 from gpus import services
 from gpus.inventory import Gpu
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, claim_gpus
+from gpus.services import GpuHeld, GpusUnavailable, claim_gpus
 
 pytestmark = pytest.mark.django_db
 
@@ -62,9 +62,14 @@ def test_it_claims_all_or_nothing_and_says_how_many_are_free():
     assert list(GpuClaim.objects.values_list("gpu_index", flat=True)) == [2]
 
 
-def test_it_names_the_holder_of_a_preferred_gpu():
-    GpuClaim.objects.create(gpu_index=1, holder_kind=HolderKind.DEPLOYMENT, holder_id="d1", holder_label="tiny-llama")
+def test_it_refuses_a_held_preferred_gpu_keeping_its_holder_for_those_who_may_see_it():
+    held = GpuClaim.objects.create(
+        gpu_index=1, holder_kind=HolderKind.DEPLOYMENT, holder_id="d1", holder_label="tiny-llama"
+    )
 
-    with pytest.raises(GpusUnavailable, match="GPU 1 is held by deployment tiny-llama"):
+    with pytest.raises(GpuHeld) as refused:
         claim(preferred=1)
+
+    assert str(refused.value) == "GPU 1 is held by another deployment."
+    assert refused.value.claim == held
     assert claim(preferred=0) == [0]

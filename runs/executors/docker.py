@@ -67,7 +67,9 @@ class DockerExecutor(Executor):
                     engine.create_run_container(run, name, spec, paths)
                 container = engine.running_container(name)
                 workdir = paths.working_dir(spec)
-                engine.preflight(container, workdir, paths.to_container(str(spec.run_dir)))
+                engine.preflight(
+                    container, workdir, paths.to_container(str(spec.run_dir)), paths.to_container(spec.argv[0])
+                )
                 paths.translate_config(spec.run_dir / "config.yaml")
                 pid, start_time = engine.exec_detached(container, command, env=env, workdir=workdir, pid_path=pid_path)
         except LaunchError:

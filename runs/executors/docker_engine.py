@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -27,6 +28,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import DeviceRequest
 
+from llmplatform.processes import COMMAND_NOT_FOUND, program_check
 from llmplatform.training_yaml import read_training_yaml
 from runs import launch
 from runs.executors.base import EngineUnreachable, LaunchError, LaunchSpec
@@ -41,9 +43,12 @@ LAUNCHER = (
     'exec < /dev/null >> "$2" 2>&1; shift 2; exec /bin/sh -c "$0" "$@"'
 )
 
-# $1 = working directory, $2 = run folder (container paths): checked before launching
-# so that a wrong mount is a sentence, not a silent non-start.
-PREFLIGHT = '[ -d "$1" ] || { echo workdir; exit 1; }; [ -d "$2" ] && [ -w "$2" ] || { echo run_dir; exit 1; }'
+# $1 = working directory, $2 = run folder (container paths), $3 = the program: checked before
+# launching so that a wrong mount or a missing program is a sentence, not a silent non-start.
+PREFLIGHT = (
+    '[ -d "$1" ] || { echo workdir; exit 1; }; [ -d "$2" ] && [ -w "$2" ] || { echo run_dir; exit 1; }; '
+    'cd "$1" && { ' + program_check('"$3"') + "; } || { echo program; exit 1; }"
+)
 
 # $1 = action (status | TERM | KILL), $2 = pid, $3 = its start time. Prints the group's
 # state: "running" (the wrapper lives), "orphans" (it is gone, children are left) or
@@ -189,6 +194,16 @@ class PathMap:
             key: self.to_container(value) if isinstance(value, str) else value for key, value in config.items()
         }
         launch.write_config(translated, path)
+        self.translate_dataset_info(path.with_name(launch.DATASET_INFO))
+
+    def translate_dataset_info(self, path: Path) -> None:
+        """The dataset_info.json the platform wrote beside the config names the uploaded files by host path."""
+        if not path.is_file():
+            return
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        for entry in entries.values():
+            entry["file_name"] = self.to_container(entry["file_name"])
+        launch.write_dataset_info(entries, path.parent)
 
 
 def create_run_container(run: Run, name: str, spec: LaunchSpec, paths: PathMap) -> None:
@@ -228,8 +243,8 @@ def run_script(container: Container, script: str, *args: str) -> tuple[int, str]
     return cast(int, result.exit_code), cast(bytes, result.output).decode(errors="replace").strip()
 
 
-def preflight(container: Container, workdir: str, run_dir: str) -> None:
-    code, output = run_script(container, PREFLIGHT, workdir, run_dir)
+def preflight(container: Container, workdir: str, run_dir: str, program: str) -> None:
+    code, output = run_script(container, PREFLIGHT, workdir, run_dir, program)
     if code == 0:
         return
     if output == "workdir":
@@ -243,6 +258,8 @@ def preflight(container: Container, workdir: str, run_dir: str) -> None:
             "Mount RUNS_DIR into the container and set DOCKER_RUNS_DIR to where it is mounted, or keep "
             "RUNS_DIR inside HOST_TRAINING_DIR (e.g. $HOST_TRAINING_DIR/.llmp-runs)."
         )
+    if output == "program":
+        raise LaunchError(f"{COMMAND_NOT_FOUND}: {program} (in container {container.name!r}, from {workdir!r})")
     raise LaunchError(f"Container {container.name!r} cannot run /bin/sh (exit {code}: {output}).")
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from llmplatform.processes import ProcessIdentity, group_members, is_running, signal_group, spawn
+from llmplatform.processes import (
+    ProcessIdentity,
+    group_members,
+    is_running,
+    program_problem,
+    signal_group,
+    spawn,
+)
 from runs.executors.base import Executor, LaunchError, LaunchSpec, Observation, ProcessState
 from runs.models import Run
 
@@ -27,11 +34,14 @@ class LocalExecutor(Executor):
         """Spawn the wrapped argv in a new session, output appended to the run's log."""
         if not spec.cwd.is_dir():
             raise LaunchError(f"the working directory {spec.cwd} does not exist (setting HOST_TRAINING_DIR)")
+        env = spec.inherited_env()
+        if problem := program_problem(spec.argv[0], cwd=spec.cwd, env=env):
+            raise LaunchError(problem)
         try:
             identity = spawn(
                 spec.argv,
                 cwd=spec.cwd,
-                env=spec.inherited_env(),
+                env=env,
                 log_path=spec.log_path,
                 exit_code_path=spec.exit_code_path,
             )

@@ -9,6 +9,7 @@ continues exactly where the last committed read stopped.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ class LogChunk:
     tail: str  # the incomplete last line (a bar being drawn), for progress only
     tail_nested: bool
     at_end: bool  # nothing complete is left to read after end_offset
+    start_offset: int = 0
+    file_size: int = 0  # the file's size and last modification (seconds since the epoch) as read
+    modified: float | None = None
 
 
 def _truncated(text: str) -> str:
@@ -67,8 +71,9 @@ def read_chunk(path: Path, offset: int, *, final: bool, max_bytes: int) -> LogCh
         with open(path, "rb") as handle:
             handle.seek(offset)
             data = handle.read(max_bytes + 1)
+            stat = os.fstat(handle.fileno())
     except FileNotFoundError:
-        return LogChunk([], frozenset(), offset, "", False, True)
+        return LogChunk([], frozenset(), offset, "", False, True, start_offset=offset, file_size=offset)
     more_on_disk = len(data) > max_bytes
     data = data[:max_bytes]
 
@@ -87,4 +92,7 @@ def read_chunk(path: Path, offset: int, *, final: bool, max_bytes: int) -> LogCh
         tail=tail[-1] if tail else "",
         tail_nested=bool(tail_nested),
         at_end=not more_on_disk,
+        start_offset=offset,
+        file_size=max(stat.st_size, offset + len(data)),
+        modified=stat.st_mtime,
     )

@@ -13,8 +13,8 @@ brings the exact history at each checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -23,6 +23,7 @@ from runs.ingest.levels import LevelClassifier
 from runs.ingest.logfile import LogChunk
 from runs.ingest.metrics import MetricSample, parse_log_dict, samples_from_dict
 from runs.ingest.progress import StepProgress, from_bar, split_bar
+from runs.ingest.times import as_datetime, prefix_time, spread
 from runs.models import LogLevel, LogLine
 
 # Printed dicts kept for the next pass at most (a trainer prints one per logging step).
@@ -35,33 +36,58 @@ class LogBatch:
     bar_rewrite: tuple[int, str] | None = None  # (seq, text): a bar row from an earlier pass redrew
     samples: list[MetricSample] = field(default_factory=list)
     bar: StepProgress | None = None  # the training bar's latest reading
+    reached: list[tuple[int, float]] = field(default_factory=list)  # (step, when the bar showed it)
 
 
 class LogStream:
-    """Reads chunks one after another; `state` (a part of `Run.ingest_state`) carries over."""
+    """Reads chunks one after another; `state` (a part of `Run.ingest_state`) carries over.
 
-    def __init__(self, *, next_seq: int, state: dict[str, Any], run_value: Any, timestamp: Any) -> None:
+    Each line is stamped with the time in its prefix, else with the log file's
+    modification time spread over the bytes read since the last pass (runs.ingest.times),
+    starting from `since` (when the run started) on the first.
+    """
+
+    def __init__(
+        self, *, next_seq: int, state: dict[str, Any], run_value: Any, to_db: Callable[[float], Any], since: float
+    ) -> None:
         self.next_seq = next_seq
         self.state = state
-        self.run_value, self.timestamp = run_value, timestamp  # the same in every row of a pass
+        self.run_value, self.to_db = run_value, to_db
+        self.since = since
         self.levels = LevelClassifier(in_traceback=bool(state.get("traceback")))
+
+    def _line_times(self, chunk: LogChunk) -> list[float]:
+        start = float(self.state.get("time", self.since))
+        modified = max(chunk.modified if chunk.modified is not None else start, start)
+        unread = chunk.file_size - chunk.start_offset
+        read = chunk.end_offset - chunk.start_offset
+        # A chunk that stops short of the end of the file was written before the rest.
+        until = start + (modified - start) * read / unread if unread > 0 else modified
+        self.state["time"] = until
+        return spread((len(line) + 1 for line in chunk.lines), since=start, until=until)
 
     def feed(self, chunk: LogChunk, *, final: bool = False) -> LogBatch:
         batch = LogBatch()
         bar_row: list | None = None  # the row of an open bar created in this batch
         bar_seq: int | None = self.state.get("bar_seq")
         # Printed dicts waiting for their step, some maybe from the previous pass.
-        waiting: list[dict[str, object]] = self.state.pop("waiting", [])
+        # Each [dict, when printed]; a state saved before times were kept holds bare dicts.
+        waiting = [item if isinstance(item, list) else [item, None] for item in self.state.pop("waiting", [])]
 
         nested = chunk.nested
+        times = self._line_times(chunk)
+        latest = float(self.state.get("latest", 0.0))  # the latest prefix time: later lines are no earlier
         # The loop runs once per log line: locals instead of attribute lookups.
         append, classify, next_seq = batch.rows.append, self.levels.classify, self.next_seq
-        run_value, timestamp = self.run_value, self.timestamp
+        run_value, to_db = self.run_value, self.to_db
         for index, text in enumerate(chunk.lines):
+            written = max(times[index], latest)
             if ("%|" in text or "it [" in text) and (parts := split_bar(text)) is not None:
                 bar_text, text = parts
+                timestamp = to_db(written)
                 if reading := from_bar(bar_text, nested=index in nested):
                     batch.bar = reading
+                    batch.reached.append((reading.current, written))
                     batch.samples.extend(self._stamp(waiting, reading.current))
                     waiting = []
                 if bar_row is not None:
@@ -75,8 +101,11 @@ class LogStream:
                 if not text:
                     continue
             bar_row = bar_seq = None
+            if (prefixed := prefix_time(text)) is not None:  # the line's own time: the rest follow it
+                written = latest = prefixed
+            timestamp = to_db(written)
             if text[0] == "{" and (logged := parse_log_dict(text)) is not None:
-                waiting.append(logged)
+                waiting.append([logged, written])
             append([run_value, next_seq, timestamp, classify(text), text])
             next_seq += 1
 
@@ -84,6 +113,7 @@ class LogStream:
         tail = chunk.tail
         if tail and (parts := split_bar(tail)) and (reading := from_bar(parts[0], nested=chunk.tail_nested)):
             batch.bar = reading
+            batch.reached.append((reading.current, max(float(self.state["time"]), latest)))
             batch.samples.extend(self._stamp(waiting, reading.current))
             waiting = []
         last_step = batch.bar.current if batch.bar else self.state.get("bar_step")
@@ -93,6 +123,7 @@ class LogStream:
             else:
                 self.state["waiting"] = waiting[-MAX_WAITING_DICTS:]
 
+        self.state["latest"] = latest
         self.state["bar_seq"] = bar_seq
         self.state["traceback"] = self.levels.in_traceback
         if batch.bar is not None:
@@ -100,19 +131,28 @@ class LogStream:
         return batch
 
     @staticmethod
-    def _stamp(dicts: list[dict[str, object]], step: int) -> list[MetricSample]:
-        return [sample for logged in dicts for sample in samples_from_dict(logged, step=step)]
+    def _stamp(dicts: list[list[Any]], step: int) -> list[MetricSample]:
+        """The points of printed dicts ([dict, when printed]), at the step the bar showed next."""
+        return [sample for logged, at in dicts for sample in samples_from_dict(logged, step=step, at=at)]
 
 
-def row_constants(run_id: Any, at: datetime) -> tuple[Any, Any]:
-    """The run and timestamp columns of a pass's rows, as `store_lines` hands them to the driver."""
+def row_constants(run_id: Any) -> tuple[Any, Callable[[float], Any]]:
+    """The run column of a pass's rows and how a time becomes a timestamp column, as `store_lines`
+    hands them to the driver."""
     if connection.vendor == "postgresql":
-        return run_id, at  # COPY adapts Python values itself
+        return run_id, as_datetime  # COPY adapts Python values itself
     meta = LogLine._meta
-    return (
-        meta.get_field("run").target_field.get_db_prep_value(run_id, connection),
-        meta.get_field("timestamp").get_db_prep_value(at, connection),
-    )
+    timestamp = meta.get_field("timestamp")
+    whole_seconds: dict[int, str] = {}
+
+    def to_db(seconds: float) -> Any:
+        # Once per second of log, not per line: the column is text, the microseconds are appended.
+        whole = int(seconds)
+        if (text := whole_seconds.get(whole)) is None:
+            text = whole_seconds[whole] = str(timestamp.get_db_prep_value(as_datetime(whole), connection))
+        return f"{text}.{int((seconds - whole) * 1e6):06d}"
+
+    return meta.get_field("run").target_field.get_db_prep_value(run_id, connection), to_db
 
 
 def store_lines(rows: list[list]) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from runs.ingest.times import as_datetime
 from runs.models import MetricPoint
 
 # Bookkeeping in the dicts, not metrics.
@@ -41,6 +42,7 @@ class MetricSample:
     name: str
     step: int
     value: float
+    at: float | None = None  # when the trainer wrote it (seconds since the epoch), when known (runs.ingest.times)
 
 
 def metric_name(key: str, *, summary: bool = False) -> str:
@@ -54,7 +56,7 @@ def metric_name(key: str, *, summary: bool = False) -> str:
     return "train/" + key
 
 
-def samples_from_dict(values: Mapping[str, object], *, step: int) -> list[MetricSample]:
+def samples_from_dict(values: Mapping[str, object], *, step: int, at: float | None = None) -> list[MetricSample]:
     """The numeric entries of one logged dict, named by the rule above."""
     summary = "train_runtime" in values
     evaluation = any(key.startswith(("eval_", "test_", "predict_")) for key in values)
@@ -64,7 +66,7 @@ def samples_from_dict(values: Mapping[str, object], *, step: int) -> list[Metric
             continue
         value = as_number(raw)
         if value is not None:
-            samples.append(MetricSample(metric_name(key, summary=summary), step, value))
+            samples.append(MetricSample(metric_name(key, summary=summary), step, value, at))
     return samples
 
 
@@ -103,15 +105,24 @@ def as_number(raw: object) -> float | None:
 
 
 def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: datetime) -> None:
-    """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again)."""
-    latest: dict[tuple[str, int], float] = {}
+    """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again).
+
+    A point is stamped with the time the trainer wrote it, `at` (the time of reading) where that is unknown.
+    """
+    latest: dict[tuple[str, int], MetricSample] = {}
     for sample in samples:
-        latest[(sample.name, sample.step)] = sample.value  # one row per key per statement
+        latest[(sample.name, sample.step)] = sample  # one row per key per statement
     if not latest:
         return
     points = [
-        MetricPoint(run_id=run_id, name=name, step=step, value=value, timestamp=at)
-        for (name, step), value in latest.items()
+        MetricPoint(
+            run_id=run_id,
+            name=name,
+            step=step,
+            value=sample.value,
+            timestamp=as_datetime(sample.at) if sample.at is not None else at,
+        )
+        for (name, step), sample in latest.items()
     ]
     MetricPoint.objects.bulk_create(
         points,

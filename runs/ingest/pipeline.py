@@ -10,6 +10,8 @@ no line lost, none stored twice.
 from __future__ import annotations
 
 import copy
+import functools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gpus.inventory import utilization_of
+from runs import events
 from runs.ingest.checkpoints import FoundArtifact, ScanResult, scan_output_dir
 from runs.ingest.files import read_json_if_changed, tail_jsonl
 from runs.ingest.logfile import read_chunk
@@ -30,7 +33,9 @@ from runs.ingest.progress import (
     from_metrics_record,
     from_trainer_state,
     furthest,
+    parse_clock,
 )
+from runs.ingest.times import ElapsedClock, StepTimes
 from runs.models import Artifact, ArtifactType, LogLine, Run
 
 LLAMAFACTORY_LOG = "trainer_log.jsonl"
@@ -79,12 +84,17 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
     """
     run_dir = Path(run.run_dir) if run.run_dir else None
     output_dir = Path(run.output_dir) if run.output_dir else None
+    run_value, to_db = row_constants(run.pk)
+    began = run.started_at or run.created_at
     while True:
         now = timezone.now()
         state = copy.deepcopy(run.ingest_state or {})
-        run_value, timestamp = row_constants(run.pk, now)
         stream = LogStream(
-            next_seq=run.next_log_seq, state=state.setdefault("log", {}), run_value=run_value, timestamp=timestamp
+            next_seq=run.next_log_seq,
+            state=state.setdefault("log", {}),
+            run_value=run_value,
+            to_db=to_db,
+            since=(began or now).timestamp(),
         )
         offset = run.log_offset
         work = _Pass()
@@ -98,9 +108,12 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         observations: dict[str, StepProgress] = {}
         if work.log.bar is not None:
             observations["tqdm"] = work.log.bar
+        step_times = StepTimes(state)
+        for step, at in work.log.reached:
+            step_times.learn(step, at)
         if caught_up:
             # The trainer's other files, read once the log has been caught up with.
-            _read_output_files(run_dir, output_dir, state, work, observations, final=final)
+            _read_output_files(run_dir, output_dir, state, work, observations, step_times, final=final)
         work.samples = work.log.samples + work.samples
         fields = _progress_fields(run, state, work.samples, observations, now=now, final=final)
         if (reading := _gpu_sample(run, state, fields)) is not None:
@@ -120,21 +133,38 @@ def _read_output_files(
     state: dict[str, Any],
     work: _Pass,
     observations: dict[str, StepProgress],
+    step_times: StepTimes,
     *,
     final: bool,
 ) -> None:
     tails = state.setdefault("jsonl", {})
     seen = state.setdefault("json_seen", {})
-    jsonl_sources = []
+    # The log's printed dicts first: the files' records may date the same steps better.
+    for sample in work.log.samples:
+        if sample.at is not None:
+            step_times.learn(sample.step, sample.at)
+    jsonl_sources: list[tuple[str, Path]] = []
     if output_dir is not None:
-        jsonl_sources.append(("llamafactory", output_dir / LLAMAFACTORY_LOG, from_llamafactory_record))
-        jsonl_sources.append(("metrics_jsonl", output_dir / METRICS_FILE, from_metrics_record))
+        jsonl_sources += [("llamafactory", output_dir / LLAMAFACTORY_LOG), ("metrics_jsonl", output_dir / METRICS_FILE)]
     if run_dir is not None and run_dir != output_dir:
-        jsonl_sources.append(("metrics_jsonl_run", run_dir / METRICS_FILE, from_metrics_record))
-    for source, path, parse in jsonl_sources:
-        for record in tail_jsonl(path, tails.setdefault(source, {})):
-            progress, samples = parse(record)
+        jsonl_sources.append(("metrics_jsonl_run", run_dir / METRICS_FILE))
+    for source, path in jsonl_sources:
+        position = tails.setdefault(source, {})
+        records = tail_jsonl(path, position)
+        if not records:
+            continue
+        modified = _modified(path)
+        if source == "llamafactory":
+            clock = ElapsedClock(position)
+            clock.observe(last_elapsed=parse_clock(records[-1].get("elapsed_time")), modified=modified)
+            parsed = [from_llamafactory_record(record, began=clock.at(0)) for record in records]
+        else:
+            parsed = [from_metrics_record(record, at=modified) for record in records]
+        for progress, samples in parsed:
             work.samples.extend(samples)
+            for sample in samples:
+                if sample.at is not None:
+                    step_times.learn(sample.step, sample.at)
             if progress is not None:
                 observations[source] = progress
 
@@ -150,12 +180,22 @@ def _read_output_files(
         state_files.insert(0, Path(newest.path) / TRAINER_STATE)
     for path in state_files:
         if (trainer_state := read_json_if_changed(path, seen)) is not None:
-            progress, samples = from_trainer_state(trainer_state)
+            progress, samples = from_trainer_state(
+                trainer_state, step_time=functools.partial(step_times.at_or, fallback=_modified(path))
+            )
             work.samples.extend(samples)
             if progress is not None:
                 best = furthest([progress, observations.get("trainer_state")])
                 assert best is not None  # `progress` is one of them
                 observations["trainer_state"] = best
+
+
+def _modified(path: Path) -> float:
+    """When `path` was last written (it was just read; one removed since counts as written now)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 def _progress_fields(
@@ -235,6 +275,7 @@ def _commit(
             LogLine.objects.filter(run_id=run.pk, seq=seq).update(message=text)
         store_points(run.pk, work.samples, at=now)
         _store_artifacts(run, work.artifacts.found, work.artifacts.vanished)
+        events.checkpoints_saved(run, work.artifacts.found)
     for name, value in values.items():
         setattr(run, name, value)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from runs.ingest.metrics import MetricSample, samples_from_dict
@@ -104,7 +104,10 @@ _LLAMAFACTORY_PROGRESS_KEYS = frozenset(
 _LLAMAFACTORY_NAMES = {"lr": "learning_rate"}
 
 
-def from_llamafactory_record(record: Mapping[str, object]) -> tuple[StepProgress | None, list[MetricSample]]:
+def from_llamafactory_record(
+    record: Mapping[str, object], *, began: float | None = None
+) -> tuple[StepProgress | None, list[MetricSample]]:
+    """Progress and points of one record; `began`: when its training began (its points are dated from it)."""
     step = _as_int(record.get("current_steps"))
     if step is None:
         return None, []
@@ -118,11 +121,16 @@ def from_llamafactory_record(record: Mapping[str, object]) -> tuple[StepProgress
         for key, value in record.items()
         if key not in _LLAMAFACTORY_PROGRESS_KEYS
     }
-    return progress, samples_from_dict(values, step=step)
+    elapsed = parse_clock(record.get("elapsed_time"))
+    at = began + elapsed if began is not None and elapsed is not None else None
+    return progress, samples_from_dict(values, step=step, at=at)
 
 
 # --- Hugging Face trainer_state.json ----------------------------------------
-def from_trainer_state(state: Mapping[str, object]) -> tuple[StepProgress | None, list[MetricSample]]:
+def from_trainer_state(
+    state: Mapping[str, object], *, step_time: Callable[[int], float | None] = lambda step: None
+) -> tuple[StepProgress | None, list[MetricSample]]:
+    """Progress and the log history's points; `step_time` dates a step (the history has no times)."""
     step = _as_int(state.get("global_step"))
     progress = None
     if step is not None:
@@ -132,7 +140,7 @@ def from_trainer_state(state: Mapping[str, object]) -> tuple[StepProgress | None
     if isinstance(history, list):
         for entry in history:
             if isinstance(entry, dict) and (entry_step := _as_int(entry.get("step"))) is not None:
-                samples.extend(samples_from_dict(entry, step=entry_step))
+                samples.extend(samples_from_dict(entry, step=entry_step, at=step_time(entry_step)))
     return progress, samples
 
 
@@ -140,7 +148,10 @@ def from_trainer_state(state: Mapping[str, object]) -> tuple[StepProgress | None
 _STEP_KEYS = ("step", "global_step", "current_steps", "iteration")
 
 
-def from_metrics_record(record: Mapping[str, object]) -> tuple[StepProgress | None, list[MetricSample]]:
+def from_metrics_record(
+    record: Mapping[str, object], *, at: float | None = None
+) -> tuple[StepProgress | None, list[MetricSample]]:
+    """Progress and points of one record of a plain metrics file; `at`: when it was written, if known."""
     step_key = next((key for key in _STEP_KEYS if key in record), None)
     step = _as_int(record.get(step_key)) if step_key else None
     if step is None:
@@ -148,7 +159,7 @@ def from_metrics_record(record: Mapping[str, object]) -> tuple[StepProgress | No
     total = _as_int(record.get("total_steps") or record.get("max_steps"))
     progress = StepProgress(current=step, total=total or None) if total else None
     values = {key: value for key, value in record.items() if key not in (*_STEP_KEYS, "total_steps", "max_steps")}
-    return progress, samples_from_dict(values, step=step)
+    return progress, samples_from_dict(values, step=step, at=at)
 
 
 # --- combining --------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.processes import group_members, read_start_time
+from llmplatform.processes import group_members, read_exit_code, read_start_time, spawn
 from llmplatform.testing import wait_for
 from runs.executors.base import LaunchError, LaunchSpec, ProcessState
 from runs.executors.local import LocalExecutor
@@ -65,6 +65,31 @@ def test_it_never_mistakes_a_recycled_pid_for_the_trainer(tmp_path):
 def test_it_refuses_a_missing_working_directory(tmp_path):
     with pytest.raises(LaunchError, match="does not exist"):
         LocalExecutor().launch(a_run(tmp_path), spec(tmp_path, ["true"], cwd=tmp_path / "gone"))
+
+
+@pytest.mark.parametrize("program", ["/nonexistent/trainer", "no-such-trainer", "./data.txt"])
+def test_it_refuses_a_program_that_cannot_run_before_starting_it(tmp_path, program):
+    (tmp_path / "data.txt").write_text("not a program\n")
+
+    with pytest.raises(LaunchError, match=f"^command not found: {program}$"):
+        LocalExecutor().launch(a_run(tmp_path), spec(tmp_path, [program]))
+    assert not (tmp_path / "exit_code").exists(), "nothing was started"
+
+
+def test_the_wrapper_says_which_program_it_could_not_run_without_its_own_internals(tmp_path):
+    exit_code_path = tmp_path / "exit_code"
+    spawn(
+        ["/vanished/trainer", "x.yaml"],
+        cwd=tmp_path,
+        env={},
+        log_path=tmp_path / "train.log",
+        exit_code_path=exit_code_path,
+    )
+
+    wait_for(lambda: read_exit_code(exit_code_path) is not None)
+
+    assert read_exit_code(exit_code_path) == 127
+    assert (tmp_path / "train.log").read_text() == "ERROR: command not found: /vanished/trainer\n"
 
 
 def test_it_cancels_the_whole_group(tmp_path):

@@ -195,3 +195,42 @@ def test_it_finishes_a_stop_whose_carrier_died(owner, project, fake_trainer):
 
     assert group_members(pgid) == []
     assert "stop" not in Run.objects.get(pk=run.pk).executor_state
+
+
+@pytest.mark.slow
+def test_a_cancel_without_waiting_answers_at_once_and_the_supervisor_stops_the_trainer(
+    member_client, project, fake_trainer, supervisor, settings, django_capture_on_commit_callbacks
+):
+    settings.GPU_IDS = "0"
+    settings.CANCEL_GRACE_SECONDS = 1.0
+    run = start(
+        member_client,
+        project,
+        django_capture_on_commit_callbacks,
+        {**LONG, "ignore_sigterm": True},  # holds out for the whole grace period
+        resources={"gpu_count": 1},
+    )
+    wait_for(lambda: checkpoints(member_client, project, run), between=supervisor.tick)
+    pgid = Run.objects.get(pk=run.pk).executor_state["pgid"]
+    url = f"/projects/{project.name}/runs/{run.pk}"
+
+    response = member_client.post(f"{url}/cancel?wait=false")
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["status"], body["cancelled_at"]) == ("running", None)
+    assert body["cancel_requested_at"] is not None
+    assert group_members(pgid), "nothing is stopped before the answer"
+    again = member_client.post(f"{url}/cancel?wait=false")
+    assert (again.status_code, again.json()["cancel_requested_at"]) == (202, body["cancel_requested_at"])
+
+    supervisor.tick()  # SIGTERM, the grace period, SIGKILL
+
+    done = member_client.get(url).json()
+    assert done["status"] == "cancelled"
+    assert group_members(pgid) == []
+    assert not GpuClaim.objects.exists()
+    messages = [line["message"] for line in member_client.get(f"{url}/logs", {"page_size": 500}).json()["items"]]
+    assert any("Cancel requested by bob: SIGTERM next, SIGKILL 1 s after it." in message for message in messages)
+    assert any("Cancelled by bob; every process of the run has stopped." in message for message in messages)
+    assert "stop" not in Run.objects.get(pk=run.pk).executor_state

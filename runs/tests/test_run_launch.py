@@ -110,10 +110,26 @@ def test_it_warns_when_the_yaml_names_another_dataset(
     assert "something_else" in warnings[0] and project.dataset_name in warnings[0]
 
 
-def test_it_fails_a_run_whose_command_cannot_start(
-    owner_client, project, settings, supervisor, django_capture_on_commit_callbacks
+def test_it_fails_a_run_whose_command_cannot_start_saying_so_before_it_ever_runs(
+    owner_client, project, settings, django_capture_on_commit_callbacks
 ):
-    settings.HOST_TRAINING_DIR = settings.HOST_TRAINING_DIR  # files exist there
+    settings.TRAINING_COMMAND = "/no/such/trainer {training_yaml}"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = launch(owner_client, project)
+
+    failed = run_detail(owner_client, project, response.json()["id"])
+    assert failed["status"] == "failed"
+    [line] = failed["logs"]  # no "Training started" first
+    assert line["level"] == "ERROR"
+    assert line["message"].endswith("The training command could not start: command not found: /no/such/trainer")
+
+
+def test_a_program_gone_when_the_wrapper_runs_it_fails_the_run_with_that_reason(
+    owner_client, project, settings, supervisor, django_capture_on_commit_callbacks, monkeypatch
+):
+    # Where the executor cannot look first (a Slurm node), the wrapper finds the program missing.
+    monkeypatch.setattr("runs.executors.local.program_problem", lambda *args, **kwargs: None)
     settings.TRAINING_COMMAND = "/no/such/trainer {training_yaml}"
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -126,7 +142,9 @@ def test_it_fails_a_run_whose_command_cannot_start(
     )
     assert failed["exit_code"] == 127
     errors = [line["message"] for line in failed["logs"] if line["level"] == "ERROR"]
-    assert any("exited with code 127" in message for message in errors)
+    assert errors[0] == "ERROR: command not found: /no/such/trainer"
+    assert errors[-1].endswith("Training failed: command not found: /no/such/trainer (exit code 127).")
+    assert not any("exit_code" in line["message"] for line in failed["logs"]), "no wrapper internals"
 
 
 def test_it_claims_gpus_of_the_type_asked_for_and_sets_cuda_visible_devices(

@@ -207,3 +207,25 @@ def test_it_refuses_hyperparameters_nested_deeper_than_a_config(
     assert console.context["run_form"].errors["hyperparameters"] == [says]
     assert admin.context["adminform"].form.errors["hyperparameters"] == [says]
     assert list(Run.objects.values_list("hyperparameters", flat=True)) == [{}]
+
+
+def test_it_refuses_a_key_the_projects_trainer_does_not_know_naming_the_one_meant(
+    owner_client, owner_session, admin_client, project, run, training_dir
+):
+    project.trainer = "llamafactory-0.9.x"
+    project.save(update_fields=["trainer"])
+    (training_dir / project.training_yaml_name).write_text("stage: sft\nfinetuning_type: lora\n")
+    says = (
+        "hyperparameters key 'batch_size' is unknown to LLaMA-Factory 0.9.5; "
+        "did you mean 'per_device_train_batch_size'?"
+    )
+
+    api = owner_client.post(f"/projects/{project.name}/runs", {"hyperparameters": {"batch_size": 16}}, format="json")
+    console = console_launch(owner_session, project, hyperparameters=json.dumps({"batch_size": 16}))
+    admin = admin_change(admin_client, run, hyperparameters=json.dumps({"batch_size": 16}))
+
+    assert (api.status_code, console.status_code, admin.status_code) == (400, 400, 200)
+    assert says in api.json()["detail"]
+    assert [says in error for error in console.context["run_form"].non_field_errors()] == [True]
+    assert admin.context["adminform"].form.errors["hyperparameters"] == [says]
+    assert list(Run.objects.values_list("hyperparameters", flat=True)) == [{}]

@@ -28,7 +28,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--staff", action="store_true", help="make the user an operator: staff, in the operators group (admin site, audit log)")
+        parser.add_argument(
+            "--staff",
+            action="store_true",
+            help="make the user an operator: staff, in the operators group (admin site, audit log)",
+        )
         parser.add_argument(
             "--grant",
             action="append",

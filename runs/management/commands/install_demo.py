@@ -35,6 +35,8 @@ DEMO_PROJECT = {
     "training_yaml_name": "configs/demo_sft.yaml",
     "task_type": "sft",
     "base_model": "tiny-llama-2x32",
+    # train_sft.py reads TrainingArguments' names and a few of its own (model_name, max_seq_length...).
+    "trainer": "hf-trainer",
 }
 
 

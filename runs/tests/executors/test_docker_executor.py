@@ -215,6 +215,15 @@ def test_it_refuses_a_run_folder_the_container_cannot_see(docker_settings, execu
         shutil.rmtree(docker_settings.RUNS_DIR)
 
 
+@pytest.mark.parametrize("program", ["/nonexistent/trainer", "no-such-trainer", "./train.py"])
+def test_it_refuses_a_program_the_container_cannot_run_before_starting_it(docker_settings, executor_run, program):
+    run, spec = executor_run("docker", [program, "config.yaml"])  # train.py is there but not executable
+
+    with pytest.raises(LaunchError, match=rf"^command not found: {program} \(in container"):
+        DockerExecutor().launch(run, spec)
+    assert not spec.exit_code_path.exists(), "nothing was started"
+
+
 def test_it_runs_a_per_run_container_without_network_and_removes_it_afterwards(
     docker_settings, executor_run, trainer, poll
 ):

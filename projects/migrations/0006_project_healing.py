@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0004_gpu_cap_bounded'),
+        ('projects', '0005_project_trainer'),
     ]
 
     operations = [

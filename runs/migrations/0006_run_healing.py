@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0005_project_healing'),
-        ('runs', '0004_drop_supervisor_schedule'),
+        ('projects', '0006_project_healing'),
+        ('runs', '0005_run_cancel_requested_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

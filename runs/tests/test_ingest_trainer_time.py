@@ -1,0 +1,107 @@
+"""Log lines and metric points keep the time the trainer wrote them, even when they are read much later.
+
+A supervisor killed with SIGKILL mid-run reads, once restarted, seconds of lines at
+once: each must still carry the trainer's time, not the time of the catch-up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from llmplatform.testing import wait_for
+from runs.ingest.times import prefix_time, spread
+from runs.models import LogLine, MetricPoint, Run
+from runs.tests.test_supervisor import supervise_command
+
+LLAMAFACTORY_PREFIX = re.compile(r"^\[(INFO|WARNING)\|")
+
+
+@pytest.mark.parametrize(
+    ("line", "written"),
+    [
+        ("[INFO|2025-06-01 12:34:56] llamafactory.hparams.parser:143 >> Process rank: 0", "2025-06-01 12:34:56"),
+        ("2025-06-01 12:34:56,250 - INFO - __main__ - Training", "2025-06-01 12:34:56.250"),
+        ("06/01/2025 12:34:56 - INFO - __main__ - Training", "2025-06-01 12:34:56"),
+        ("INFO: [platform] 2025-06-01 12:34:56 Training started", "2025-06-01 12:34:56"),
+        ("[rank0]: 2025-06-01T12:34:56Z step 3", None),
+    ],
+)
+def test_it_reads_the_time_in_a_log_lines_prefix(line, written):
+    expected = (
+        datetime.fromisoformat(written).timestamp()
+        if written
+        else datetime.fromisoformat("2025-06-01T12:34:56+00:00").timestamp()
+    )
+
+    assert prefix_time(line) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "line", ["{'loss': '1.2', 'epoch': '0.5'}", " 45%|████▌     | 9/20", "Epoch 2025-13-45 00:00:00", ""]
+)
+def test_a_line_without_a_time_has_none(line):
+    assert prefix_time(line) is None
+
+
+def test_lines_without_a_time_are_spread_over_the_bytes_written_between_two_reads():
+    assert spread([10, 30, 60], since=100.0, until=110.0) == pytest.approx([101.0, 104.0, 110.0])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_every_line_and_point_keeps_the_trainers_time_across_a_supervisor_killed_mid_run(
+    owner_client, project, fake_trainer, settings, tmp_path
+):
+    first = supervise_command(settings, tmp_path, "first")
+    second = None
+    try:
+        wait_for(lambda: "started" in (tmp_path / "first.log").read_text(), timeout=60)
+        hyperparameters = {"max_steps": 150, "step_seconds": 0.04, "logging_steps": 5, "save_steps": 50}
+        response = owner_client.post(
+            f"/projects/{project.name}/runs", {"hyperparameters": {**hyperparameters, "log_times": True}}, format="json"
+        )
+        run = Run.objects.get(pk=response.json()["id"])
+        written_at = Path(run.output_dir) / "written_at.jsonl"
+        wait_for(lambda: MetricPoint.objects.filter(run=run, name="train/loss").count() >= 2, timeout=30)
+        first.kill()  # kill -9 mid-run
+        first.wait()
+        killed = time.time()
+
+        def printed_after_the_kill() -> bool:
+            lines = written_at.read_text().splitlines()
+            return bool(lines) and json.loads(lines[-1])["time"] > killed + 2.5
+
+        wait_for(printed_after_the_kill, timeout=30, what="the trainer to go on printing for seconds unwatched")
+        second = supervise_command(settings, tmp_path, "second")
+        wait_for(lambda: Run.objects.get(pk=run.pk).status == "completed", timeout=60)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    printed = {record["step"]: record["time"] for record in map(json.loads, written_at.read_text().splitlines())}
+    assert max(printed.values()) - min(printed.values()) > 4, "the run lasted seconds"
+    points = dict(MetricPoint.objects.filter(run=run, name="train/loss").values_list("step", "timestamp"))
+    assert sorted(points) == sorted(printed)
+    late = {
+        step: points[step].timestamp() - printed[step]
+        for step in points
+        if abs(points[step].timestamp() - printed[step]) > 1
+    }
+    assert late == {}, "points stamped more than a second away from when the trainer wrote them"
+
+    lines = list(LogLine.objects.filter(run=run).order_by("seq").values_list("message", "timestamp"))
+    prefixed = [(message, stamp) for message, stamp in lines if LLAMAFACTORY_PREFIX.match(message)]
+    assert len(prefixed) > 5
+    assert [message for message, stamp in prefixed if stamp.timestamp() != prefix_time(message)] == []
+    dicts = [stamp for message, stamp in lines if message.startswith("{'loss'")]
+    assert len(dicts) == len(printed)
+    off = [round(stamp.timestamp() - when, 2) for stamp, when in zip(dicts, printed.values(), strict=True)]
+    assert [gap for gap in off if abs(gap) > 1] == [], "printed dicts stamped a second or more away"
