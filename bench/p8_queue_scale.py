@@ -127,39 +127,42 @@ def main() -> None:
     passes: list[tuple[int, float]] = []  # (runs waiting, milliseconds)
     total = len(backlog) + len(arrivals)
     changed = True
-    while sum(len(values) for values in waits.values()) < total:
-        ended = []
-        while endings and endings[0][0] <= now:
-            ended.append(heapq.heappop(endings)[1])
-        if ended:
-            Run.objects.filter(pk__in=ended).update(status=RunStatus.COMPLETED, completed_at=timezone.now())
-            GpuClaim.objects.filter(holder_kind=HolderKind.RUN, holder_id__in=[str(pk) for pk in ended]).delete()
-            changed = True
-        fresh = []
-        while arrivals and arrivals[0][0] <= now:
-            _, serial = arrivals.pop(0)
-            run = new_run(HIGH, now, 100_000 + serial)
-            fresh.append(run)
-            arrived_at[run.pk], priority_of[run.pk] = now, HIGH
-        if fresh:
-            Run.objects.bulk_create(fresh)
-            changed = True
-        if changed:
-            waiting = total - sum(len(values) for values in waits.values()) - len(arrivals)
-            began = time.perf_counter()
-            scheduling.dispatch_queued_runs()
-            passes.append((waiting, (time.perf_counter() - began) * 1000))
-            changed = False
-            if options.max_passes and len(passes) >= options.max_passes:
+    try:  # stopped early (SIGINT: `timeout -s INT`), it reports what it has
+        while sum(len(values) for values in waits.values()) < total:
+            ended = []
+            while endings and endings[0][0] <= now:
+                ended.append(heapq.heappop(endings)[1])
+            if ended:
+                Run.objects.filter(pk__in=ended).update(status=RunStatus.COMPLETED, completed_at=timezone.now())
+                GpuClaim.objects.filter(holder_kind=HolderKind.RUN, holder_id__in=[str(pk) for pk in ended]).delete()
+                changed = True
+            fresh = []
+            while arrivals and arrivals[0][0] <= now:
+                _, serial = arrivals.pop(0)
+                run = new_run(HIGH, now, 100_000 + serial)
+                fresh.append(run)
+                arrived_at[run.pk], priority_of[run.pk] = now, HIGH
+            if fresh:
+                Run.objects.bulk_create(fresh)
+                changed = True
+            if changed:
+                waiting = total - sum(len(values) for values in waits.values()) - len(arrivals)
+                began = time.perf_counter()
+                scheduling.dispatch_queued_runs()
+                passes.append((waiting, (time.perf_counter() - began) * 1000))
+                changed = False
+                if options.max_passes and len(passes) >= options.max_passes:
+                    break
+            upcoming = [
+                moment
+                for moment in (endings[0][0] if endings else None, arrivals[0][0] if arrivals else None)
+                if moment is not None
+            ]
+            if not upcoming:
                 break
-        upcoming = [
-            moment
-            for moment in (endings[0][0] if endings else None, arrivals[0][0] if arrivals else None)
-            if moment is not None
-        ]
-        if not upcoming:
-            break
-        now = max(now + 1.0, float(math.ceil(min(upcoming))))
+            now = max(now + 1.0, float(math.ceil(min(upcoming))))
+    except KeyboardInterrupt:
+        print("stopped early")
 
     admitted = sum(len(values) for values in waits.values())
     at_full = [ms for waiting, ms in passes if waiting >= 13_000 * options.scale]
