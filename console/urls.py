@@ -9,6 +9,7 @@ run = "projects/<uuid:project_id>/runs/<uuid:run_id>/"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("queue/", dashboard.queue, name="queue"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api-token/", token.api_token, name="api-token"),

@@ -124,6 +124,28 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User plus system CPU time the live processes among `pids` have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return ticks / CLOCK_TICKS_PER_SECOND
+
+
+def is_python(pid: int) -> bool:
+    """Whether the process runs a Python interpreter (what a stack dumper can read)."""
+    try:
+        program = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return Path(program).name.startswith("python")
+
+
 def spawn(
     argv: Sequence[str],
     *,

@@ -352,6 +352,12 @@ DEFAULT_MAX_PRIORITY = env_int("DEFAULT_MAX_PRIORITY", 0)
 # After queuing this long, a run waiting for GPUs holds them back from later runs of other
 # projects too, not only of its own (runs.scheduling): big runs are not starved for ever.
 GPU_RESERVATION_AFTER_SECONDS = env_float("GPU_RESERVATION_AFTER_SECONDS", 3600.0)
+# Stall detection (runs.healing): a run whose project sets no stall_after_seconds is stalled after
+# ten times its median step time without a step, never sooner than this floor (model loading and
+# evaluation are slow steps); CPU time is judged over this window; a stack dump may take this long.
+STALL_AFTER_FLOOR_SECONDS = env_float("STALL_AFTER_FLOOR_SECONDS", 300.0)
+STALL_CPU_WINDOW_SECONDS = env_float("STALL_CPU_WINDOW_SECONDS", 5.0)
+STACK_DUMP_TIMEOUT_SECONDS = env_float("STACK_DUMP_TIMEOUT_SECONDS", 20.0)
 # Every supervision loop (llmplatform.supervision) and every run a loop watches is held by a
 # lease of this length; a holder on another host that stops renewing it is replaced after it.
 SUPERVISOR_LEASE_SECONDS = env_float("SUPERVISOR_LEASE_SECONDS", 30.0)

@@ -61,6 +61,18 @@ TASK_TYPE_ALIASES = {
 }
 
 
+class OnStall(models.TextChoices):
+    """What the platform does with a run it finds stalled (runs.healing)."""
+
+    LEAVE = "leave", _("Leave it running, flagged")
+    CANCEL = "cancel", _("Cancel it")
+    RESUME = "cancel_and_resume", _("Cancel it and resume from its last complete checkpoint")
+
+
+# A project retries a failed run at most this often (`Project.max_retries`).
+MAX_RETRIES = 10
+
+
 class ExecutorKind(models.TextChoices):
     """Where runs execute: a project chooses one for its runs, runs.executors implements each."""
 
@@ -260,6 +272,15 @@ class Project(models.Model):
     max_priority = models.IntegerField(
         null=True, blank=True, validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)]
     )
+    # Runs that heal (runs.healing). A failed run is resumed from its latest complete checkpoint
+    # up to `max_retries` times; a running run writing no step for `stall_after_seconds`
+    # (blank: ten times its median step time, at least STALL_AFTER_FLOOR_SECONDS) while its GPUs
+    # or CPUs idle is flagged stalled, then handled as `on_stall` says. Its creator sets these.
+    max_retries = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_RETRIES)])
+    stall_after_seconds = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    on_stall = models.CharField(max_length=32, choices=OnStall.choices, default=OnStall.LEAVE)
+    # Staff only: its queued runs may stop lower-priority runs holding the GPUs they need.
+    may_preempt = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_projects"
     )

@@ -6,12 +6,15 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from projects.models import (
     MAX_CONCURRENT_GPUS,
     MAX_PRIORITY,
+    MAX_RETRIES,
     MIN_PRIORITY,
     ExecutorKind,
+    OnStall,
     Project,
     ProjectStatus,
     ProjectVersion,
@@ -69,6 +72,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "max_concurrent_gpus",
             "max_priority",
             "trainer",
+            "max_retries",
+            "stall_after_seconds",
+            "on_stall",
+            "may_preempt",
         ]
         read_only_fields = fields
 
@@ -80,6 +87,12 @@ class ProjectSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_members(self, project: Project) -> list[str]:
         return sorted(user.get_username() for user in project.members.all())
+
+
+class LeftOutWhenAbsent(serializers.BooleanField):
+    """A flag a form body may leave out: absent stays absent, where DRF reads an absent checkbox as False."""
+
+    default_empty_html = empty
 
 
 class ProjectWriteSerializer(serializers.ModelSerializer):
@@ -121,6 +134,26 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         max_value=MAX_PRIORITY,
         help_text="Staff only: the highest priority others may give its runs; null: the platform's default.",
     )
+    max_retries = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_RETRIES,
+        help_text="How often a failed run is resumed by itself from its latest complete checkpoint (0: never).",
+    )
+    stall_after_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Seconds without a new step (GPUs or CPUs idle) after which a run counts as stalled; "
+        "null: ten times its median step time, at least the platform's floor.",
+    )
+    on_stall = serializers.ChoiceField(
+        choices=OnStall.choices, required=False, help_text="What to do with a stalled run: leave, cancel, or resume."
+    )
+    may_preempt = LeftOutWhenAbsent(
+        required=False,
+        help_text="Staff only: its queued runs may stop lower-priority runs that hold the GPUs they need.",
+    )
 
     trainer = serializers.ChoiceField(
         choices=["", *TrainerKind.values],
@@ -151,6 +184,10 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "max_concurrent_gpus",
             "max_priority",
             "trainer",
+            "max_retries",
+            "stall_after_seconds",
+            "on_stall",
+            "may_preempt",
         ]
 
     # The rules are the model's, so the console and the admin refuse the same input alike.

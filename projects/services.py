@@ -33,10 +33,14 @@ CONFIGURABLE_FIELDS = (
     "max_concurrent_gpus",
     "max_priority",
     "trainer",
+    "max_retries",
+    "stall_after_seconds",
+    "on_stall",
+    "may_preempt",
 )
-# Operator powers: where runs execute (containers, images, command templates), GPU quotas
-# and how far ahead in the GPU queue its runs may go.
-STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus", "max_priority"})
+# Operator powers: where runs execute (containers, images, command templates), GPU quotas,
+# how far ahead in the GPU queue its runs may go and whether they may stop others' runs.
+STAFF_ONLY_FIELDS = frozenset({"executor_options", "max_concurrent_gpus", "max_priority", "may_preempt"})
 
 
 def _actor_name(actor: Actor) -> str:

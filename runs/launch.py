@@ -69,6 +69,11 @@ def write_config(config: Mapping[str, Any], path: Path) -> None:
     temporary.replace(path)
 
 
+def read_config(path: Path) -> dict[str, Any]:
+    """An effective config written by `write_config`."""
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
 def build_argv(template: str, values: Mapping[str, str]) -> list[str]:
     """Split once, then substitute `{name}` inside each argument (each stays one argument)."""
     return [PLACEHOLDER.sub(lambda match: values[match.group(1)], token) for token in check_command_template(template)]

@@ -81,6 +81,11 @@ def check_gpu_request(*, project: Project, executor: str, resources: dict[str, A
         raise InvalidInput(shortfall, max_gpu_count=project.max_concurrent_gpus)
 
 
+# Running runs marked for preemption that have not been stopped yet (a resumed run was
+# started after it was last preempted).
+PREEMPTION_PENDING = models.Q(preempted_at__isnull=False, preempted_at__gte=models.F("started_at"))
+
+
 class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -151,6 +156,30 @@ class Run(Leased, StatusTransitions):
     next_log_seq = models.PositiveBigIntegerField(default=1)
     ingest_state = models.JSONField(default=dict, blank=True, help_text="Parser positions in the trainer's files.")
 
+    # Healing (runs.healing). The status values stay the contract's: a retry is a new run linked
+    # to the failed one (which stays `failed`), a stall is a flag on a `running` run, and a
+    # preempted run goes back to `queued`.
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        help_text="The run it retries.",
+    )
+    attempt = models.PositiveIntegerField(default=1, help_text="1 for a run launched by people, 2 for its first retry…")
+    retry_due = models.BooleanField(default=False, help_text="Failed, and the platform has yet to decide on a retry.")
+    retry_reason = models.CharField(max_length=255, blank=True, help_text="Why it was, or was not, retried.")
+    stalled_since = models.DateTimeField(null=True, blank=True)
+    stall_reason = models.CharField(max_length=255, blank=True)
+    watch_state = models.JSONField(
+        default=dict, blank=True, help_text="When steps were last seen, and how long they took."
+    )
+    preempted_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The run it made way for."
+    )
+    preempted_at = models.DateTimeField(null=True, blank=True)
+
     objects = RunQuerySet.as_manager()
 
     class Meta:
@@ -158,6 +187,16 @@ class Run(Leased, StatusTransitions):
         indexes = [
             models.Index(fields=["project", "-created_at"]),
             models.Index(fields=["status", "priority", "created_at"]),
+            # Dispatch asks each project when it last started a GPU run (runs.scheduling).
+            models.Index(fields=["project", "-started_at"], name="run_project_started"),
+            # The supervisor looks for failures owed a retry every tick: few among many finished runs.
+            models.Index(fields=["retry_due"], condition=models.Q(retry_due=True), name="run_retry_due"),
+        ]
+        constraints = [
+            # One retry per failure, whichever supervisor decides it, however often it restarts.
+            models.UniqueConstraint(
+                fields=["retry_of"], condition=models.Q(retry_of__isnull=False), name="one_retry_per_run"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -206,6 +245,15 @@ class Run(Leased, StatusTransitions):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def preemption_pending(self) -> bool:
+        """Marked for preemption and not yet stopped (see PREEMPTION_PENDING)."""
+        return self.preempted_at is not None and (self.started_at is None or self.preempted_at >= self.started_at)
+
+    @property
+    def is_stalled(self) -> bool:
+        return self.status == RunStatus.RUNNING and self.stalled_since is not None
 
     @property
     def log_path(self) -> Path:

@@ -24,6 +24,7 @@ from runs.models import (
     LogLevel,
     LogLine,
     Run,
+    RunStatus,
 )
 from runs.scheduling import queue_position
 
@@ -64,6 +65,18 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
     project_id = serializers.UUIDField(read_only=True)
     resume_source_artifact_id = serializers.UUIDField(read_only=True, allow_null=True)
     resumed_from = serializers.SerializerMethodField()
+    retry_of_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The failed (or stalled) run this one retries."
+    )
+    attempt = serializers.IntegerField(read_only=True, help_text="1, or 2 for the first retry of a run, and so on.")
+    retry_reason = serializers.CharField(read_only=True, help_text="Why it was, or was not, retried.")
+    stalled = serializers.SerializerMethodField()
+    stalled_since = serializers.DateTimeField(read_only=True, allow_null=True)
+    stall_reason = serializers.CharField(read_only=True)
+    preempted_by_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The higher-priority run it last made way for."
+    )
+    preempted_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Run
@@ -99,8 +112,21 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
             "output_dir",
             "resume_source_artifact_id",
             "resumed_from",
+            "retry_of_id",
+            "attempt",
+            "retry_reason",
+            "stalled",
+            "stalled_since",
+            "stall_reason",
+            "preempted_by_id",
+            "preempted_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_stalled(self, run: Run) -> bool:
+        """A running run that has written no step for its project's stall_after while its GPUs or CPUs idle."""
+        return run.is_stalled
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_resumed_from(self, run: Run) -> str | None:
@@ -113,10 +139,26 @@ class RunDetailSerializer(RunSerializer):
     latest_checkpoint = serializers.SerializerMethodField()
     logs = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
+    retried_by_id = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "artifacts", "latest_checkpoint", "logs", "queue_position"]
+        fields = [
+            *RunSerializer.Meta.fields,
+            "artifacts",
+            "latest_checkpoint",
+            "logs",
+            "queue_position",
+            "retried_by_id",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_retried_by_id(self, run: Run) -> str | None:
+        """The run that retries this one, if the platform retried it."""
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            return None  # only a failed or stalled run is retried
+        retry = run.retries.values_list("pk", flat=True).first()
+        return str(retry) if retry else None
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_queue_position(self, run: Run) -> int | None:

@@ -407,7 +407,11 @@ def finish_run(*, run: Run, exit_code: int | None, reason: str = "") -> bool:
             RunStatus.RUNNING, RunStatus.COMPLETED, completed_at=now, progress=1.0, exit_code=0, eta_seconds=0
         )
     else:
-        finished = run.transition(RunStatus.RUNNING, RunStatus.FAILED, completed_at=now, exit_code=exit_code)
+        # A failure while running is retried where its project allows it (runs.healing).
+        retry_due = run.retry_due or run.project.max_retries > 0
+        finished = run.transition(
+            RunStatus.RUNNING, RunStatus.FAILED, completed_at=now, exit_code=exit_code, retry_due=retry_due
+        )
         if finished:
             how = f"exited with code {exit_code}" if exit_code is not None else "ended without an exit code"
             errors = _last_error_lines(run)

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from llmplatform import leases
 from llmplatform.supervision import always
-from runs import scheduling, services
+from runs import healing, scheduling, services
 from runs.executors import get_executor
 from runs.executors.base import ProcessState
 from runs.ingest import ingest_run
@@ -51,17 +51,19 @@ class RunSupervisor:
 
     def __init__(self, *, owner: str = "") -> None:
         self.owner = owner or leases.owner_name(f"{self.name}-{uuid.uuid4().hex[:8]}")
+        self.stalls = healing.StallWatch()
         self.hostname = settings.HOSTNAME
         self.interval = float(settings.SUPERVISOR_INTERVAL_SECONDS)
         self.lease_seconds = float(settings.SUPERVISOR_LEASE_SECONDS)
 
     @classmethod
     def has_work(cls) -> bool:
-        return Run.objects.filter(Q(status__in=WATCHED) | STOP_ORDERED).exists()
+        return Run.objects.filter(Q(status__in=WATCHED) | STOP_ORDERED | healing.RETRY_DUE).exists()
 
     def tick(self, keep_going: Callable[[], bool] = always) -> None:
         scheduling.dispatch_queued_runs()
         self.carry_out_stop_orders()
+        healing.retry_due_runs()
         for run in self.hold_runs():
             if not keep_going():
                 break
@@ -83,7 +85,7 @@ class RunSupervisor:
         )
         held = []
         watched = Run.objects.filter(status=RunStatus.RUNNING) | Run.objects.submitted()
-        for run in watched.select_related("resume_source_artifact"):
+        for run in watched.select_related("project", "resume_source_artifact"):
             if not get_executor(run.executor).watched_here(run, self.hostname):
                 continue
             if run.lease_owner == self.owner:
@@ -111,15 +113,24 @@ class RunSupervisor:
     def supervise(self, run: Run) -> None:
         if run.status == RunStatus.QUEUED and not self.started_from_executor_queue(run):
             return
-        ingest_run(run)  # also reads the run's GPU utilisation
         if run.cancel_requested_at is not None and run.status == RunStatus.RUNNING:
             # Asked for without waiting: stopped here, within this tick (up to CANCEL_GRACE_SECONDS).
+            ingest_run(run)
             services.carry_out_cancel_request(run=run, carrier=self.owner)
+            self.stalls.forget(run)
             run.release_lease(self.owner)
             return
-        observation = get_executor(run.executor).observe(run)
-        if observation.state in (ProcessState.EXITED, ProcessState.LOST):
-            services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
+        if run.preemption_pending:
+            healing.carry_out_preemption(run)
+        else:
+            ingest_run(run)  # also reads the run's GPU utilisation
+            observation = get_executor(run.executor).observe(run)
+            if observation.state in (ProcessState.EXITED, ProcessState.LOST):
+                services.finish_run(run=run, exit_code=observation.exit_code, reason=observation.reason)
+            else:
+                self.stalls.look(run)  # may cancel it (the project's on_stall)
+        if run.status != RunStatus.RUNNING:
+            self.stalls.forget(run)
             run.release_lease(self.owner)
 
     def started_from_executor_queue(self, run: Run) -> bool:

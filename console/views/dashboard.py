@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from console.gpus import gpu_rows
 from console.lookups import visible_deployments, visible_runs
+from console.queue import project_queues
 from runs.models import Artifact, ArtifactType, RunStatus
 
 RECENT_FAILURES_DAYS = 7
@@ -49,3 +50,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "disk": disk_usage(runs),
     }
     return render(request, "console/dashboard.html", context)
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The GPU queue: who holds each GPU, and per project what runs and what waits, in order and why."""
+    context = {"gpu_rows": gpu_rows(request.user), "queues": project_queues(request.user)}
+    return render(request, "console/queue.html", context)

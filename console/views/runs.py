@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from console.errors import explain
 from console.forms import LogFilterForm, TagForm
 from console.lookups import run_for
+from console.queue import run_chain
 from llmplatform.errors import DomainError
 from runs import services
 from runs.logs import LogQuery, read_log_page
@@ -84,6 +85,7 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         "artifacts": artifacts,
         "effective_config": effective_config(artifacts),
         "can_operate": run.project.can_operate(request.user),
+        "chain": run_chain(request.user, run),
         "metrics_url": reverse("console:run-metrics", args=[run.project_id, run.pk]),
     }
     return render(request, "runs/detail.html", context)
@@ -93,7 +95,7 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
 def run_status(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResponse:
     """The status panel alone; the page polls it while the run is active."""
     run = run_for(request.user, project_id, run_id)
-    context = {"run": run, "can_operate": run.project.can_operate(request.user)}
+    context = {"run": run, "can_operate": run.project.can_operate(request.user), "chain": run_chain(request.user, run)}
     return render(request, "runs/_status_panel.html", context)
 
 

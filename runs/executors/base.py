@@ -128,6 +128,11 @@ class Executor(ABC):
         """Give back what the engine holds for an ended run (a per-run container); most hold nothing."""
         return None
 
+    def process_ids(self, run: Run) -> list[int] | None:
+        """The pids of the command's processes as this host sees them; None where they are not
+        this host's to read (a container's or a Slurm node's), so their CPU time and stacks are unknown."""
+        return None
+
     def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:
         """Raise InvalidInput when no host of this engine could ever give one run `count` GPUs
         of `gpu_type` ("": any) at once: such a run would wait for ever. An engine that does not

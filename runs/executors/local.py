@@ -62,6 +62,10 @@ class LocalExecutor(Executor):
         """Any live process left in the group, the wrapper's children included."""
         return bool(group_members(_pgid(run)))
 
+    def process_ids(self, run: Run) -> list[int] | None:
+        """Every process of the run's group: the wrapper, the trainer and its workers."""
+        return group_members(_pgid(run)) if run.executor_state.get(self.handle) else []
+
 
 def _pgid(run: Run) -> int:
     return int(run.executor_state.get("pgid", run.executor_state["pid"]))

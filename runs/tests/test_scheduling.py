@@ -9,7 +9,7 @@ from gpus.models import GpuClaim, HolderKind
 from llmplatform.testing import wait_for
 from projects.models import Project
 from projects.services import create_project
-from runs import services
+from runs import scheduling, services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
 
@@ -131,3 +131,38 @@ def test_it_lets_a_run_that_can_no_longer_start_hold_nothing_back(project, owner
     assert [run.name for run in dispatch_queued_runs()] == ["small"]
     big.refresh_from_db()
     assert (big.status, big.queue_reason) == (RunStatus.QUEUED, says)
+
+
+def test_it_looks_at_a_window_of_each_projects_queue_and_tells_the_runs_beyond_it_why_they_wait(
+    project, owner, sleeper, monkeypatch
+):
+    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    gpu_runs = [queue(project, owner, gpus=2, name=f"gpu-{index}") for index in range(5)]
+    queue(project, owner, name="cpu-only")  # beyond the window of GPU runs, in its own
+
+    assert [run.name for run in dispatch_queued_runs()] == ["gpu-0", "cpu-only"]
+
+    waiting = [Run.objects.get(pk=run.pk) for run in gpu_runs[1:]]
+    assert [run.queue_reason for run in waiting] == [
+        "waiting for 2 GPU(s), 0 free of 2",
+        *[scheduling.BEHIND_OWN_PROJECT] * 3,
+    ]
+    assert [scheduling.queue_position(run) for run in waiting] == [1, 2, 3, 4]  # the whole queue, in order
+
+
+def test_it_gives_back_the_gpus_of_a_run_whose_supervisor_died_before_releasing_them(project, owner, sleeper):
+    ended = Run.objects.create(project=project, name="ended", status=RunStatus.FAILED, gpu_indices=[0, 1])
+    stopping = Run.objects.create(
+        project=project, name="stopping", status=RunStatus.CANCELLED, executor_state={"stop": {"by": "alice"}}
+    )
+    for index, holder in ((0, ended), (1, ended), (2, stopping)):
+        GpuClaim.objects.create(gpu_index=index, holder_kind=HolderKind.RUN, holder_id=str(holder.pk))
+    waiting = queue(project, owner, gpus=2, name="waiting")
+
+    assert [run.name for run in dispatch_queued_runs()] == ["waiting"]
+
+    assert sorted(GpuClaim.objects.values_list("gpu_index", "holder_id")) == [
+        (0, str(waiting.pk)),
+        (1, str(waiting.pk)),
+        (2, str(stopping.pk)),  # kept until its processes are stopped
+    ]
