@@ -9,14 +9,14 @@ multipart parser streams the `file` part to disk (`datasets.uploads`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import F, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
@@ -207,7 +207,12 @@ class DatasetViewSet(
             OpenApiParameter("offset", int, description="Lines to skip (default 0)"),
             OpenApiParameter("limit", int, description=f"Lines to return, 1..{PREVIEW_MAX_LIMIT} (default 20)"),
         ],
-        responses={200: DatasetPreviewSerializer, 400: ERROR_RESPONSES[400], 404: ERROR_RESPONSES[404]},
+        responses={
+            200: DatasetPreviewSerializer,
+            400: ERROR_RESPONSES[400],
+            404: ERROR_RESPONSES[404],
+            409: OpenApiResponse(description="The file is still uploading"),
+        },
     )
     @action(detail=True, methods=["get"], url_path=r"files/(?P<upload_id>[^/]+)/preview")
     def preview(self, request: Request, dataset_id: str, upload_id: str) -> Response:
@@ -282,6 +287,25 @@ def _upload_headers(dataset_file: DatasetFile) -> dict[str, str]:
     return headers
 
 
+def append_chunk_schema(summary: str) -> Callable[[F], F]:
+    """PATCH and PUT of an upload are one operation under two methods."""
+    return extend_schema(
+        summary=summary,
+        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={
+            200: UploadSessionSerializer,
+            400: OpenApiResponse(description="No offset, or the chunk ended early (`received_bytes`: resume there)"),
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
+            404: ERROR_RESPONSES[404],
+            409: OpenApiResponse(description="Wrong offset (`received_bytes` says where to resume) or not uploading"),
+            411: OpenApiResponse(description="No Content-Length, or an empty chunk"),
+            413: OpenApiResponse(description="The chunk goes past total_bytes"),
+            415: OpenApiResponse(description="Body is not application/octet-stream"),
+        },
+    )
+
+
 @extend_schema(tags=["datasets"])
 class UploadView(APIView):
     """One upload: its offset (resume), its chunks, and abort / removal."""
@@ -300,19 +324,7 @@ class UploadView(APIView):
     def head(self, request: Request, upload_id: str) -> Response:
         return Response(headers=_upload_headers(self._upload(upload_id)))
 
-    @extend_schema(
-        summary="Append a chunk at `offset` (also PUT)",
-        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
-        request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={
-            200: UploadSessionSerializer,
-            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
-            404: ERROR_RESPONSES[404],
-            409: OpenApiResponse(description="Wrong offset (`received_bytes` says where to resume) or not uploading"),
-            413: OpenApiResponse(description="The chunk goes past total_bytes"),
-            415: OpenApiResponse(description="Body is not application/octet-stream"),
-        },
-    )
+    @append_chunk_schema("Append a chunk at `offset` (also PUT)")
     def patch(self, request: Request, upload_id: str) -> Response:
         dataset_file = self._upload(upload_id)
         _deny_unless_allowed(request, dataset_file)
@@ -329,12 +341,7 @@ class UploadView(APIView):
         services.append_chunk(dataset_file=dataset_file, offset=offset, length=length, stream=request.stream)
         return Response(UploadSessionSerializer(dataset_file).data, headers=_upload_headers(dataset_file))
 
-    @extend_schema(
-        summary="Append a chunk at `offset` (same as PATCH)",
-        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
-        request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={200: UploadSessionSerializer},
-    )
+    @append_chunk_schema("Append a chunk at `offset` (same as PATCH)")
     def put(self, request: Request, upload_id: str) -> Response:
         return self.patch(request, upload_id)
 
