@@ -331,7 +331,8 @@ class UploadView(APIView):
         media_type = (request.content_type or "").split(";")[0].strip().lower()
         if media_type not in CHUNK_MEDIA_TYPES:
             raise UnsupportedMediaType(media_type or "(none)", detail="Send chunks as application/octet-stream.")
-        raw_offset = request.query_params.get("offset", request.headers.get("Upload-Offset"))
+        # An empty ?offset= is none at all, as for every query parameter (the header may still give it).
+        raw_offset = request.query_params.get("offset") or request.headers.get("Upload-Offset")
         if raw_offset is None:
             raise InvalidInput("Say where the chunk starts: ?offset=N or the Upload-Offset header.", missing=["offset"])
         offset = _parse_int("offset", raw_offset, minimum=0, maximum=None)
