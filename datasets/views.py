@@ -204,8 +204,12 @@ class DatasetViewSet(
     @extend_schema(
         summary="Parsed records of a file, a page at a time",
         parameters=[
-            OpenApiParameter("offset", int, description="Lines to skip (default 0)"),
-            OpenApiParameter("limit", int, description=f"Lines to return, 1..{PREVIEW_MAX_LIMIT} (default 20)"),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Lines to skip (default 0)"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": PREVIEW_MAX_LIMIT},
+                description=f"Lines to return, 1..{PREVIEW_MAX_LIMIT} (default 20)",
+            ),
         ],
         responses={
             200: DatasetPreviewSerializer,
@@ -291,7 +295,13 @@ def append_chunk_schema(summary: str) -> Callable[[F], F]:
     """PATCH and PUT of an upload are one operation under two methods."""
     return extend_schema(
         summary=summary,
-        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
+        parameters=[
+            OpenApiParameter(
+                "offset",
+                {"type": "integer", "minimum": 0},
+                description="Where the chunk starts; or the Upload-Offset header",
+            )
+        ],
         request={"application/octet-stream": OpenApiTypes.BINARY},
         responses={
             200: UploadSessionSerializer,
