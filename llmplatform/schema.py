@@ -5,8 +5,8 @@ the same way everywhere, so `PlatformAutoSchema` (DRF's DEFAULT_SCHEMA_CLASS) ad
 to every operation from what the view is made of:
 
 - 401 where the view authenticates, 429 where it counts wrong tokens or throttles;
-- 403 where a permission may refuse someone signed in, or the method is unsafe and a
-  console session may send it (CSRF);
+- 403 where a permission may refuse someone signed in (unless the view answers refusals its
+  own way), or the method is unsafe and a console session may send it (CSRF);
 - 404 where the path names an object, 400 where there is a parameter or a body to get wrong;
 - 413 and 415 where there is a body (llmplatform.bodies, DRF's parsers).
 
@@ -39,6 +39,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from llmplatform.authentication import ThrottledTokenAuthentication
 
@@ -86,7 +87,7 @@ COMMON_REASONS: dict[int, str] = {
 
 REFUSAL_HEADERS: dict[int, dict[str, Any]] = {
     status.HTTP_401_UNAUTHORIZED: {
-        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "How to authenticate: `Token`."}
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "The scheme to authenticate with."}
     },
     status.HTTP_429_TOO_MANY_REQUESTS: {
         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}
@@ -108,7 +109,11 @@ class PlatformAutoSchema(AutoSchema):
             statuses.append(status.HTTP_401_UNAUTHORIZED)
         if any(isinstance(each, ThrottledTokenAuthentication) for each in authenticators) or self.view.get_throttles():
             statuses.append(status.HTTP_429_TOO_MANY_REQUESTS)
-        refusing = [p for p in self.view.get_permissions() if not isinstance(p, ADMITTING_EVERYONE_SIGNED_IN)]
+        # A view that answers refusals its own way (permission_denied) declares what it answers.
+        own_refusals = type(self.view).permission_denied is not APIView.permission_denied
+        refusing = not own_refusals and any(
+            not isinstance(permission, ADMITTING_EVERYONE_SIGNED_IN) for permission in self.view.get_permissions()
+        )
         csrf = self.method not in SAFE_METHODS and any(isinstance(a, SessionAuthentication) for a in authenticators)
         if refusing or csrf:
             statuses.append(status.HTTP_403_FORBIDDEN)
