@@ -9,14 +9,14 @@ multipart parser streams the `file` part to disk (`datasets.uploads`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import F, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
@@ -204,10 +204,19 @@ class DatasetViewSet(
     @extend_schema(
         summary="Parsed records of a file, a page at a time",
         parameters=[
-            OpenApiParameter("offset", int, description="Lines to skip (default 0)"),
-            OpenApiParameter("limit", int, description=f"Lines to return, 1..{PREVIEW_MAX_LIMIT} (default 20)"),
+            OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="Lines to skip (default 0)"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": PREVIEW_MAX_LIMIT},
+                description=f"Lines to return, 1..{PREVIEW_MAX_LIMIT} (default 20)",
+            ),
         ],
-        responses={200: DatasetPreviewSerializer, 400: ERROR_RESPONSES[400], 404: ERROR_RESPONSES[404]},
+        responses={
+            200: DatasetPreviewSerializer,
+            400: ERROR_RESPONSES[400],
+            404: ERROR_RESPONSES[404],
+            409: OpenApiResponse(description="The file is still uploading"),
+        },
     )
     @action(detail=True, methods=["get"], url_path=r"files/(?P<upload_id>[^/]+)/preview")
     def preview(self, request: Request, dataset_id: str, upload_id: str) -> Response:
@@ -282,6 +291,31 @@ def _upload_headers(dataset_file: DatasetFile) -> dict[str, str]:
     return headers
 
 
+def append_chunk_schema(summary: str) -> Callable[[F], F]:
+    """PATCH and PUT of an upload are one operation under two methods."""
+    return extend_schema(
+        summary=summary,
+        parameters=[
+            OpenApiParameter(
+                "offset",
+                {"type": "integer", "minimum": 0},
+                description="Where the chunk starts; or the Upload-Offset header",
+            )
+        ],
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={
+            200: UploadSessionSerializer,
+            400: OpenApiResponse(description="No offset, or the chunk ended early (`received_bytes`: resume there)"),
+            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
+            404: ERROR_RESPONSES[404],
+            409: OpenApiResponse(description="Wrong offset (`received_bytes` says where to resume) or not uploading"),
+            411: OpenApiResponse(description="No Content-Length, or an empty chunk"),
+            413: OpenApiResponse(description="The chunk goes past total_bytes"),
+            415: OpenApiResponse(description="Body is not application/octet-stream"),
+        },
+    )
+
+
 @extend_schema(tags=["datasets"])
 class UploadView(APIView):
     """One upload: its offset (resume), its chunks, and abort / removal."""
@@ -300,26 +334,15 @@ class UploadView(APIView):
     def head(self, request: Request, upload_id: str) -> Response:
         return Response(headers=_upload_headers(self._upload(upload_id)))
 
-    @extend_schema(
-        summary="Append a chunk at `offset` (also PUT)",
-        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
-        request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={
-            200: UploadSessionSerializer,
-            403: OpenApiResponse(description="Not yours: only the dataset's owner and staff add files"),
-            404: ERROR_RESPONSES[404],
-            409: OpenApiResponse(description="Wrong offset (`received_bytes` says where to resume) or not uploading"),
-            413: OpenApiResponse(description="The chunk goes past total_bytes"),
-            415: OpenApiResponse(description="Body is not application/octet-stream"),
-        },
-    )
+    @append_chunk_schema("Append a chunk at `offset` (also PUT)")
     def patch(self, request: Request, upload_id: str) -> Response:
         dataset_file = self._upload(upload_id)
         _deny_unless_allowed(request, dataset_file)
         media_type = (request.content_type or "").split(";")[0].strip().lower()
         if media_type not in CHUNK_MEDIA_TYPES:
             raise UnsupportedMediaType(media_type or "(none)", detail="Send chunks as application/octet-stream.")
-        raw_offset = request.query_params.get("offset", request.headers.get("Upload-Offset"))
+        # An empty ?offset= is none at all, as for every query parameter (the header may still give it).
+        raw_offset = request.query_params.get("offset") or request.headers.get("Upload-Offset")
         if raw_offset is None:
             raise InvalidInput("Say where the chunk starts: ?offset=N or the Upload-Offset header.", missing=["offset"])
         offset = _parse_int("offset", raw_offset, minimum=0, maximum=None)
@@ -329,12 +352,7 @@ class UploadView(APIView):
         services.append_chunk(dataset_file=dataset_file, offset=offset, length=length, stream=request.stream)
         return Response(UploadSessionSerializer(dataset_file).data, headers=_upload_headers(dataset_file))
 
-    @extend_schema(
-        summary="Append a chunk at `offset` (same as PATCH)",
-        parameters=[OpenApiParameter("offset", int, description="Where the chunk starts; or the Upload-Offset header")],
-        request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={200: UploadSessionSerializer},
-    )
+    @append_chunk_schema("Append a chunk at `offset` (same as PATCH)")
     def put(self, request: Request, upload_id: str) -> Response:
         return self.patch(request, upload_id)
 

@@ -196,6 +196,15 @@ def random_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
+COPY_SUFFIX = "-deid"
+
+
+def copy_name(source_name: str) -> str:
+    """`<source>-deid`, the source's name shortened as needed for it to stay a dataset name."""
+    limit = min(Dataset._meta.get_field("name").max_length or 0, DeidJob._meta.get_field("target_name").max_length or 0)
+    return source_name[: limit - len(COPY_SUFFIX)] + COPY_SUFFIX
+
+
 @transaction.atomic
 def start_dataset_deidentification(
     *, dataset: Dataset, policy: DeidPolicy, seed: int | None = None, name: str = "", actor: Actor
@@ -222,7 +231,7 @@ def start_dataset_deidentification(
         policy_name=policy.name,
         policy_version_label=policy.current.label,
         seed=random_seed() if seed is None else seed,
-        target_name=name or f"{dataset.name}-deid",
+        target_name=name or copy_name(dataset.name),
         total_bytes=sum(f.bytes for f in files),
         created_by=signed_in(actor),
     )

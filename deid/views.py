@@ -23,6 +23,7 @@ from llmplatform.api import PAGED, paged_response
 from llmplatform.errors import NotFound
 
 DEID_TAG = "de-identification"
+NO_POLICY = OpenApiResponse(description="No such de-identification policy.")
 
 
 def policy_or_404(policy_id: str) -> DeidPolicy:
@@ -37,7 +38,14 @@ class DeidentifyTestView(APIView):
     """`POST /v1/deidentify:test`: scrub a few texts with a policy and see the result."""
 
     @extend_schema(
-        request=DeidRequestSerializer, responses={200: DeidResponseSerializer}, operation_id="deidentify_test"
+        request=DeidRequestSerializer,
+        responses={
+            200: DeidResponseSerializer,
+            403: OpenApiResponse(description="`return_mapping` needs the deid.view_pii_mapping permission."),
+            404: NO_POLICY,
+            413: OpenApiResponse(description="More than DEID_MAX_TEXTS texts or DEID_MAX_REQUEST_BYTES of text."),
+        },
+        operation_id="deidentify_test",
     )
     def post(self, request: Request) -> Response:
         serializer = DeidRequestSerializer(data=request.data)
@@ -95,7 +103,11 @@ class PolicyPermission(permissions.BasePermission):
     retrieve=extend_schema(tags=[DEID_TAG], summary="Get a policy with its current rules"),
     update=extend_schema(tags=[DEID_TAG], summary="Replace a policy's rules: a new version"),
     partial_update=extend_schema(tags=[DEID_TAG], summary="Change some of a policy's rules: a new version"),
-    destroy=extend_schema(tags=[DEID_TAG], summary="Delete a policy"),
+    destroy=extend_schema(
+        tags=[DEID_TAG],
+        summary="Delete a policy",
+        responses={204: None, 404: NO_POLICY, 409: OpenApiResponse(description="The default policy stays.")},
+    ),
     versions=extend_schema(tags=[DEID_TAG], summary="List a policy's versions, newest first"),
 )
 class DeidPolicyViewSet(
@@ -170,6 +182,7 @@ class DatasetDeidentifyView(APIView):
             202: DeidJobSerializer,
             403: OpenApiResponse(description="Only the dataset's owner and staff de-identify it."),
             404: OpenApiResponse(description="No such dataset visible to you, or no such policy."),
+            409: OpenApiResponse(description="The dataset has no stored file to de-identify."),
         },
         operation_id="dataset_deidentify",
     )

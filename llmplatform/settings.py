@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
         "llmplatform.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "llmplatform.schema.PlatformAutoSchema",
     # Every list is paged, bounded by default (see llmplatform.api).
     "DEFAULT_PAGINATION_CLASS": "llmplatform.api.HeaderLimitOffsetPagination",
     "EXCEPTION_HANDLER": "llmplatform.api.exception_handler",
@@ -281,6 +281,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enum components as drf-spectacular makes them, then links between operations (llmplatform.schema).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "llmplatform.schema.add_links"],
     # Runs and projects both have an `executor` field of these choices: one component name.
     "ENUM_NAME_OVERRIDES": {"ExecutorKindEnum": "projects.models.ExecutorKind"},
 }

@@ -6,15 +6,16 @@ Errors on API paths are JSON (llmplatform.middleware), so there are no handler40
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from llmplatform import health
+from llmplatform.schema_view import SchemaView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", health.HealthView.as_view(), name="healthz"),
     path("_internal/health", health.HealthView.as_view(), name="internal-health"),
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("openapi.json", SchemaView.as_view(), name="openapi"),
     # Swagger UI's start-up script is a file of its own (/docs?script=), as the Content-Security-Policy wants.
     path(
         "docs",

@@ -80,9 +80,8 @@ class MetricsView(APIView):
         request=None,
         responses={
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus' text format."),
-            401: OpenApiResponse(
-                OpenApiTypes.OBJECT, description="Neither METRICS_TOKEN nor an address in METRICS_ALLOWED_NETWORKS."
-            ),
+            # Its body is every refusal's (llmplatform.schema); a refused address is a 401 too, never a 403.
+            401: OpenApiResponse(description="Neither METRICS_TOKEN nor an address in METRICS_ALLOWED_NETWORKS."),
         },
     )
     def get(self, request: Request) -> HttpResponse:

@@ -158,7 +158,7 @@ class RunViewSet(viewsets.GenericViewSet):
             400: BAD_INPUT,
             403: LAUNCH_FORBIDDEN,
             404: NOT_FOUND,
-            409: OpenApiResponse(),
+            409: OpenApiResponse(description="The project is archived."),
         },
     )
     @action(detail=True, methods=["post"])

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema_rs
 import pytest
 import schemathesis
+from django.test import Client
+from drf_spectacular import plumbing
+from drf_spectacular.extensions import OpenApiViewExtension
 
 from tests.routes import api_routes
 
@@ -75,3 +81,38 @@ def test_it_serves_swagger_ui_without_inline_scripts_or_styles(client, db):
     assert start_up.status_code == 200
     assert start_up["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle({" in start_up.content.decode()
+
+
+@pytest.fixture
+def extension_of_a_missing_package():
+    """A drf-spectacular extension for a package that is not installed, not loaded yet, as every
+    extension is before a process makes its first schema."""
+
+    class MissingPackageView(OpenApiViewExtension):
+        target_class = "a_package_not_installed.views.View"
+        optional = True
+
+        def view_replacement(self):
+            return self.target
+
+    yield MissingPackageView
+    OpenApiViewExtension._registry.remove(MissingPackageView)
+
+
+def test_it_makes_the_first_schema_for_two_threads_at_once(db, monkeypatch, extension_of_a_missing_package):
+    # Both threads are held inside the import of the missing package until the other arrives (or, when
+    # only one can be there, as it should be, until the barrier gives up waiting for the second).
+    both_importing = threading.Barrier(2, timeout=3)
+    import_string = plumbing.import_string
+
+    def held_import(path: str):
+        if path == extension_of_a_missing_package.target_class:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_importing.wait()
+        return import_string(path)
+
+    monkeypatch.setattr(plumbing, "import_string", held_import)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = list(pool.map(lambda _: Client().get("/openapi.json").status_code, range(2)))
+
+    assert statuses == [200, 200]

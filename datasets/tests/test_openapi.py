@@ -69,3 +69,17 @@ def test_it_describes_chunks_as_octet_stream(schema):
 
     assert "application/octet-stream" in operation["requestBody"]["content"]
     assert "offset" in {parameter["name"] for parameter in operation["parameters"]}
+
+
+def test_it_bounds_the_numbers_a_preview_and_a_chunk_take_as_the_views_do(schema):
+    preview = schema["paths"]["/v1/datasets/{dataset_id}/files/{upload_id}/preview"]["get"]
+    chunk = schema["paths"]["/v1/uploads/{upload_id}"]["patch"]
+    bounds = {
+        (name, where): (parameter["schema"].get("minimum"), parameter["schema"].get("maximum"))
+        for where, operation in (("preview", preview), ("chunk", chunk))
+        for parameter in operation["parameters"]
+        for name in [parameter["name"]]
+        if name in {"offset", "limit"}
+    }
+
+    assert bounds == {("offset", "preview"): (0, None), ("limit", "preview"): (1, 200), ("offset", "chunk"): (0, None)}

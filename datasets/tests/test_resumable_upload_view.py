@@ -179,6 +179,23 @@ def test_it_takes_the_offset_from_the_upload_offset_header(owner_client, make_da
     assert response["Upload-Offset"] == "3"
 
 
+def test_it_reads_an_empty_offset_parameter_as_none_given(owner_client, make_dataset):
+    upload_id = start(owner_client, make_dataset()).json()["upload_id"]
+
+    from_header = owner_client.patch(
+        f"/v1/uploads/{upload_id}?offset=",
+        b"abc",
+        content_type="application/octet-stream",
+        headers={"Upload-Offset": "0"},
+    )
+    neither = owner_client.patch(f"/v1/uploads/{upload_id}?offset=", b"abc", content_type="application/octet-stream")
+
+    assert from_header.status_code == 200
+    assert from_header["Upload-Offset"] == "3"
+    assert neither.status_code == 400
+    assert neither.json()["missing"] == ["offset"]
+
+
 def test_it_aborts_an_upload_and_removes_its_bytes(owner_client, make_dataset, training_dir):
     upload_id = start(owner_client, make_dataset()).json()["upload_id"]
     send(owner_client, upload_id, 0, CONTENT[:100])

@@ -47,6 +47,20 @@ def test_it_writes_a_scrubbed_validated_copy_into_a_new_derived_dataset(
     assert {f.name: f.absolute_path.read_bytes() for f in source_dataset.files.all()} == originals
 
 
+def test_it_names_the_copy_of_a_dataset_with_the_longest_name_within_the_limit(
+    owner_client, source_dataset, django_capture_on_commit_callbacks
+):
+    Dataset.objects.filter(pk=source_dataset.pk).update(name="长" * 200)  # as long as a dataset name may be
+
+    response = start(owner_client, source_dataset, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 202, response.json()
+    target = Dataset.objects.get(
+        pk=owner_client.get(f"/v1/deid-jobs/{response.json()['id']}").json()["target_dataset_id"]
+    )
+    assert target.name == "长" * 195 + "-deid"
+
+
 def test_it_lists_a_datasets_jobs(owner_client, source_dataset, django_capture_on_commit_callbacks):
     start(owner_client, source_dataset, django_capture_on_commit_callbacks, name="copy-1")
     jobs = owner_client.get(f"/v1/datasets/{source_dataset.pk}/deidentify").json()
