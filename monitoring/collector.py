@@ -2,7 +2,7 @@
 
 One custom collector answers every scrape with a fixed handful of queries (aggregates
 grouped by label, never a query per run), so a scrape costs the same with ten runs or
-ten thousand: see bench/p8_metrics_scrape.py. What lives outside the database comes
+ten thousand: see bench/p10_metrics_scrape.py. What lives outside the database comes
 from where it lives: GPU readings from NVML on the host that answers, running runs' log
 files from the disk, django-q2's queue from its broker and its heartbeats from the cache.
 

@@ -1,4 +1,4 @@
-"""P8 /metrics: how long one Prometheus scrape takes with 1,000 runs and 64 GPUs.
+"""P10 /metrics: how long one Prometheus scrape takes with 1,000 runs and 64 GPUs.
 
 The database gets 20 projects with 1,000 runs between them in every status (50
 running, each with a log file on disk, 200 queued, the rest finished with a start
@@ -7,7 +7,7 @@ the ledger, 3 checkpoints per run and 100 dataset files. Each scrape is a GET /m
 with the bearer token through Django's test client (the whole middleware stack and
 the view, no network); the first is left out of the figures (connections, imports).
 
-    python bench/p8_metrics_scrape.py [--database postgres://postgres@127.0.0.1:5432/llmp_bench_p8] [--scrapes 50]
+    python bench/p10_metrics_scrape.py [--database postgres://postgres@127.0.0.1:5432/llmp_bench_p10] [--scrapes 50]
 
 Goal: < 100 ms.
 """
