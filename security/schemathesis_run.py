@@ -15,8 +15,9 @@ What it does, in a throwaway folder (removed at the end unless `--keep`):
    queued, running, finished as real processes without taking the machine's CPUs.
 4. Through the API, things for the stateful phase to start from: the member added to the demo
    project and a project of their own, a dataset with a file, a resumable upload, training configs,
-   a run and a deployment (vLLM is not installed: it is recorded as failed) of each user, a
-   de-identification policy and job.
+   a run and a deployment of each user (model servers are the tests' stand-in for vLLM,
+   deployments/tests/fixtures/fake_vllm.py, stopped at the end), a de-identification policy
+   and job.
 5. `schemathesis run` once per user, every phase (examples, coverage, fuzzing, stateful), every
    check, `--max-examples` per operation, and a JSON and JUnit report per user in the folder.
 
@@ -51,6 +52,7 @@ SCHEMATHESIS = Path(PYTHON).with_name("schemathesis")
 PHASES = "examples,coverage,fuzzing,stateful"
 STATEFUL_MAX_STEPS = 12
 USERS = {"member": "fuzz-member", "staff": "fuzz-staff"}
+FAKE_VLLM = REPO / "deployments" / "tests" / "fixtures" / "fake_vllm.py"
 
 
 def free_port() -> int:
@@ -61,6 +63,7 @@ def free_port() -> int:
 
 def platform_environment(scratch: Path, database: str | None) -> dict[str, str]:
     data_dir = scratch / "data"
+    ports = 20000 + 50 * secrets.randbelow(180)  # a range of 50 ports other runs are unlikely to share
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "llmplatform.settings",
@@ -71,6 +74,10 @@ def platform_environment(scratch: Path, database: str | None) -> dict[str, str]:
         "HOST_TRAINING_DIR": str(scratch / "training"),
         "MODELS_DIR": str(scratch / "models"),
         "GPU_IDS": "0,1",
+        # vLLM needs a GPU: the tests' stand-in serves a model's endpoints without one.
+        "VLLM_COMMAND": f"{PYTHON} {FAKE_VLLM} serve {{model_path}} --host 127.0.0.1 --port {{port}} "
+        "--served-model-name {name}",
+        "DEPLOY_PORT_RANGE": f"{ports}-{ports + 49}",
         # A run's process lives a while and does nothing: cancels find it running, and the machine stays free.
         "TRAINING_COMMAND": "bash -c 'sleep 20' {training_yaml}",
         "WEB_WORKERS": "2",
@@ -108,7 +115,13 @@ class Api:
         self.token = token
 
     def call(
-        self, method: str, path: str, body: Any = None, *, files: dict[str, tuple[str, bytes]] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        files: dict[str, tuple[str, bytes]] | None = None,
+        refused_ok: bool = False,
     ) -> Any:
         headers = {"Authorization": f"Token {self.token}"}
         data: bytes | None = None
@@ -135,6 +148,8 @@ class Api:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
                 content = response.read()
         except urllib.error.HTTPError as refused:
+            if refused_ok:
+                return None
             sys.exit(f"seeding: {method} {path} answered {refused.code}: {refused.read().decode(errors='replace')}")
         return json.loads(content) if content else None
 
@@ -270,6 +285,14 @@ def figures(role: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def stop_model_servers(base: str, staff_token: str) -> None:
+    """Model servers run in sessions of their own, beyond gunicorn and qcluster: stop them through the API."""
+    staff = Api(base, staff_token)
+    for status in ("starting", "running", "unhealthy"):
+        for deployment in staff.call("GET", f"/deployments?status={status}&limit=500"):
+            staff.call("DELETE", f"/deployments/{deployment['deployment_id']}?force=true", refused_ok=True)
+
+
 def stop_group(server: subprocess.Popen) -> None:
     try:
         os.killpg(server.pid, signal.SIGTERM)
@@ -312,6 +335,7 @@ def main() -> int:
             print(f"\n==> schemathesis as the {role} ({USERS[role]})", flush=True)
             outcomes[role] = run_schemathesis(base, tokens[role], scratch / f"report-{role}", options.max_examples)
     finally:
+        stop_model_servers(base, tokens["staff"])
         stop_group(server)
         stop_group(worker)
     print("\n==> figures")
