@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import runs_setup
+from machine import machine
 
 REPORT_EVERY_SECONDS = 20
 
@@ -128,4 +129,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

@@ -39,6 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from machine import machine
+
 from deid.corpus import LabelledLine, Score, generate, score
 from deid.engine import Deidentifier, PolicyConfig
 from deid.evaluation import evaluation_sets
@@ -147,20 +149,6 @@ def map_presidio(corpus: list[LabelledLine], findings: list) -> list[list[tuple[
 def _precision(result: Score) -> str:
     """ "n/a" where nothing of the type was reported at all."""
     return f"{result.precision:.4f}" if result.true_positives + result.false_positives else "n/a"
-
-
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        "unknown CPU",
-    )
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    return f"machine: {model}, {os.cpu_count()} cores, load average {' '.join(load)}; commit {commit}"
 
 
 def total(scores: dict[str, Score]) -> Score:

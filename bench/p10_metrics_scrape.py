@@ -19,6 +19,7 @@ import statistics
 import time
 from datetime import timedelta
 
+from machine import machine
 from runs_setup import parser, setup
 
 RUNS, PROJECTS, GPUS, DEPLOYMENTS = 1000, 20, 64, 10
@@ -135,4 +136,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

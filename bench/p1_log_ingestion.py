@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runs_setup import machine, make_project_and_run, parser, setup
+from machine import machine
+from runs_setup import make_project_and_run, parser, setup
 
 if TYPE_CHECKING:  # Django is set up at run time, by setup()
     from runs.models import Run

@@ -18,6 +18,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from machine import machine
 from runs_setup import make_project_and_run, parser, setup
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,4 +103,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

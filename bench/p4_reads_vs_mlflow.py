@@ -37,7 +37,8 @@ import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
-from runs_setup import REPO, machine, make_project_and_run, parser, setup
+from machine import machine
+from runs_setup import REPO, make_project_and_run, parser, setup
 
 
 def free_port() -> int:

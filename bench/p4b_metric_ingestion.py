@@ -32,8 +32,9 @@ import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
+from machine import machine
 from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up
-from runs_setup import REPO, machine, parser, setup
+from runs_setup import REPO, parser, setup
 
 
 class Side(NamedTuple):

@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 
 import orjson
+from machine import REPO, machine
 
-REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 
 
@@ -390,4 +390,6 @@ def run(work: Path, size: int, processes: list[subprocess.Popen]) -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from machine import machine
 from runs_setup import REPO, parser, setup
 
 HYPERPARAMETERS = {"logging_steps": 10, "save_steps": 200, "eval_steps": 100_000}
@@ -141,4 +142,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

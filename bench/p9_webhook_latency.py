@@ -23,6 +23,7 @@ import time
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from machine import machine
 from runs_setup import REPO, parser, setup
 
 arrivals: dict[str, float] = {}
@@ -97,4 +98,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

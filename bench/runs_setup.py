@@ -1,4 +1,4 @@
-"""Django set up for the issue-3 (runs) benchmarks: a throwaway database, migrated.
+"""Django set up for the benchmarks of runs: a throwaway database, migrated.
 
 `--database sqlite` (default): a SQLite file in a temporary folder.
 `--database postgres://…`: that PostgreSQL database, created if missing.
@@ -10,22 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from machine import REPO
+
 sys.path.insert(0, str(REPO))
-
-
-def machine() -> str:
-    """Where a figure comes from: CPU model, cores, load average now, and the commit measured."""
-    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in cpu_lines if "model name" in line), "unknown CPU")
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
-    return f"machine: {model}, {os.cpu_count()} cores, load average {load}; commit {commit.stdout.strip() or '?'}"
 
 
 def parser(description: str) -> argparse.ArgumentParser:
