@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from llmplatform.api import PAGED, PROJECT_REFERENCE, get_or_404
 from llmplatform.errors import InvalidInput
 from llmplatform.prepared import Prepared
-from projects.models import Project
+from projects.models import Project, visible_project
 from runs import services
 from runs.logs import read_log_page
 from runs.models import Artifact, MetricPoint, Run, RunStatus
@@ -52,7 +52,7 @@ class RunViewSet(viewsets.GenericViewSet):
 
     # --- lookups -----------------------------------------------------------
     def _project(self, *, operate: bool = False) -> Project:
-        project = Project.objects.visible_to(self.request.user).by_reference(self.kwargs["project_reference"])
+        project = visible_project(self.request.user, self.kwargs["project_reference"])
         if operate and not project.can_operate(self.request.user):
             raise PermissionDenied("Only the project's creator, members and staff may launch or change its runs.")
         return project
