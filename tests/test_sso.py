@@ -153,6 +153,14 @@ def test_it_keeps_passwords_working_beside_single_sign_on(client, owner, setting
     assert signed_in["Location"] == reverse("console:dashboard")
 
 
+def test_it_offers_the_provider_in_chinese(client, settings):
+    settings.OIDC_ENABLED, settings.OIDC_PROVIDER_NAME = True, "企业微信"
+
+    page = client.get(reverse("console:login"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+    assert "使用 企业微信 登录" in page
+
+
 def test_it_offers_passwords_only_while_no_provider_is_configured(client, owner):
     page = client.get(reverse("console:login")).content.decode()
 
