@@ -9,6 +9,7 @@ project, with the dataset and training YAML it names in `training_dir`.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from llmplatform.testing import manage_py, running, subprocess_env
+from llmplatform.testing import free_port, manage_py, running, subprocess_env
 from projects.models import Project
 from projects.services import create_project
 
@@ -179,3 +180,17 @@ def qcluster(transactional_db, isolated_dirs: Path) -> Iterator[subprocess.Popen
     """
     with running(manage_py("qcluster"), env=subprocess_env(), log=isolated_dirs / "qcluster.log") as process:
         yield process
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Redis on a free loopback port (scripts/services/redis.sh); skips with the reason without one."""
+    script = Path(__file__).parent / "scripts" / "services" / "redis.sh"
+    env = {**os.environ, "REDIS_PORT": str(free_port()), "REDIS_DIR": str(tmp_path / "redis")}
+    started = subprocess.run([str(script), "start"], env=env, capture_output=True, text=True, timeout=60)
+    if started.returncode != 0:
+        pytest.skip(f"Redis did not start: {started.stderr.strip()[-500:]}")
+    try:
+        yield started.stdout.strip().splitlines()[-1].removeprefix("export REDIS_URL=")
+    finally:
+        subprocess.run([str(script), "stop"], env=env, capture_output=True, timeout=60)

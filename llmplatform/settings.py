@@ -360,6 +360,8 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# Each host's workers also take the tasks queued for that host alone (llmplatform.queues).
+Q_CLUSTER["broker_class"] = "llmplatform.queues.Redis" if REDIS_URL else "llmplatform.queues.ORM"
 # django-q2 keeps its cluster heartbeats in the cache, so the cache must be shared by
 # the web server and the workers: Redis when configured, else files under DATA_DIR.
 if REDIS_URL:

@@ -15,7 +15,9 @@ How a loop runs:
   its successor while there is work. Slices are short because qcluster waits for running
   tasks when it is told to stop.
 - `wake(duty)` queues a loop unless a live loop holds the lease or there is nothing to
-  watch. It is called where work appears (a run is queued, a model server is started),
+  watch, in this host's own queue (`llmplatform.queues`): where every host's workers
+  share a broker, a loop queued by host A must run on A, since it supervises the host
+  whose worker runs it. It is called where work appears (a run is queued, a model server is started),
   by a loop handing over, and by every django-q2 worker process as it starts (django-q2's
   `post_spawn`): at a cluster start, and when the cluster replaces a worker that died.
   So after `kill -9` of the worker running a loop, the cluster starts a new worker within
@@ -48,7 +50,7 @@ from django.utils import timezone
 from django_q.signals import post_spawn
 from django_q.tasks import async_task
 
-from llmplatform import leases
+from llmplatform import leases, queues
 from llmplatform.models import SupervisorLease
 
 logger = logging.getLogger(__name__)
@@ -184,8 +186,15 @@ def wake(duty_name: str) -> bool:
     if lease is not None and lease.held_by_another_live_process():
         return False
     # Always through the broker, even where tasks otherwise run inline in their caller:
-    # a loop runs for a whole slice.
-    async_task(f"{__name__}.supervise", duty_name, task_name=f"supervise {duty_name}", group="supervision", sync=False)
+    # a loop runs for a whole slice. In this host's queue: a loop is its executing host's.
+    async_task(
+        f"{__name__}.supervise",
+        duty_name,
+        task_name=f"supervise {duty_name}",
+        group="supervision",
+        cluster=queues.host_queue(),
+        sync=False,
+    )
     return True
 
 

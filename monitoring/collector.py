@@ -30,6 +30,7 @@ from datasets.models import DatasetFile
 from deployments.models import LIVE_STATUSES, Deployment
 from gpus.inventory import list_gpus, nvml_available
 from gpus.models import GpuClaim
+from llmplatform import queues
 from notifications.models import Delivery
 from runs.models import Artifact, Run, RunStatus
 
@@ -270,24 +271,25 @@ def disk_metrics(now: datetime) -> Iterator[Metric]:
 
 
 def worker_metrics(now: datetime) -> Iterator[Metric]:
-    """django-q2: tasks waiting in the broker, and the age of each cluster's heartbeat."""
-    from django_q.brokers import get_broker
+    """django-q2: tasks waiting in the broker's queues (the shared one and every host's), and the age of each
+    cluster's heartbeat (every host's cluster has the same name, so all of them are read)."""
     from django_q.status import Stat
 
     size = GaugeMetricFamily("llmp_task_queue_size", "Background tasks waiting in django-q2's broker.")
-    size.add_metric([], get_broker().queue_size() or 0)
+    size.add_metric([], queues.waiting_tasks())
     yield size
     heartbeat = GaugeMetricFamily(
         "llmp_worker_heartbeat_age_seconds", "Seconds since a django-q2 cluster's last heartbeat.", labels=["host"]
     )
     newest: dict[str, float] = {}
-    for cluster in Stat.get_all():
+    stats = Stat.get_all()
+    for cluster in stats:
         age = max(0.0, (now - cluster.timestamp).total_seconds())
         newest[cluster.host] = min(age, newest.get(cluster.host, age))
     for host, age in sorted(newest.items()):
         heartbeat.add_metric([host], age)
     clusters = GaugeMetricFamily("llmp_worker_clusters", "django-q2 clusters with a live heartbeat.")
-    clusters.add_metric([], len(newest))
+    clusters.add_metric([], len(stats))  # two clusters may run on one machine
     yield heartbeat
     yield clusters
 

@@ -17,6 +17,7 @@ import shutil
 import time
 import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +269,7 @@ def create_run(
                     "resume_source_artifact": str(resume_from.pk) if resume_from else None,
                 },
             )
-            transaction.on_commit(_enqueue_dispatch)
+            transaction.on_commit(partial(_enqueue_dispatch, run))
     except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -289,10 +290,16 @@ def create_run(
     return run
 
 
-def _enqueue_dispatch() -> None:
+def _enqueue_dispatch(run: Run) -> None:
+    """A worker that may start the run dispatches: for a local run, one of the host that launched it."""
     from django_q.tasks import async_task
 
-    async_task("runs.tasks.dispatch_queued_runs", task_name="dispatch queued runs", group="runs")
+    async_task(
+        "runs.tasks.dispatch_queued_runs",
+        task_name="dispatch queued runs",
+        group="runs",
+        cluster=get_executor(run.executor).task_queue(run),
+    )
 
 
 # --- starting and finishing -------------------------------------------------

@@ -159,6 +159,12 @@ def test_it_wakes_a_duty_with_work_unless_a_live_loop_holds_it(work, settings):
     assert queued_loops() == [("llmplatform.supervision.supervise", ("deployments",))]
 
 
+def test_it_queues_a_loop_for_the_workers_of_its_own_host_only(work, settings):
+    assert supervision.wake("deployments") is True
+
+    assert [task.key for task in OrmQ.objects.all()] == [f"{settings.Q_CLUSTER['name']}@{settings.HOSTNAME}"]
+
+
 def test_it_wakes_nothing_without_work():
     assert supervision.wake("deployments") is False
     assert supervision.wake("runs") is False

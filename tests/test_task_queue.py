@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-import redis
 from django_q.models import OrmQ, Task
 from django_q.tasks import async_task, result
 
-from llmplatform.testing import free_port, manage_py, running, subprocess_env, wait_for
+from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 from tests.probes import health_report, last_json_line
 
 
@@ -46,40 +40,6 @@ def test_it_records_a_failed_task_once_and_does_not_retry_it(qcluster):
     assert task.attempt_count == 1
     # Acknowledged: nothing left in the queue to hand out again.
     assert wait_for(lambda: OrmQ.objects.count() == 0, timeout=10, what="the failed task to be acknowledged")
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port (Debian's `redis-server`)."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(binary).exists():
-        pytest.skip("redis-server is not installed (apt-get install redis-server); the Redis broker is untested")
-    port = free_port()
-    argv = [
-        binary,
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    with running(argv, env={}, log=tmp_path / "redis.log") as server:
-
-        def answers() -> bool:
-            if server.poll() is not None:
-                pytest.skip(f"redis-server exited at start: {(tmp_path / 'redis.log').read_text()[-500:]}")
-            try:
-                return redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
-            except redis.ConnectionError:
-                return False
-
-        wait_for(answers, timeout=20, what="redis-server to answer PING")
-        yield f"redis://127.0.0.1:{port}/0"
 
 
 def test_it_runs_a_task_through_redis_and_reports_the_heartbeat_from_there(transactional_db, redis_url, tmp_path):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from gpus.services import require_gpus
 from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
+from llmplatform.queues import host_queue
 
 if TYPE_CHECKING:
     from runs.models import Run
@@ -193,6 +194,11 @@ class Executor(ABC):
     def watched_here(self, run: Run, hostname: str) -> bool:
         """Whether this host's supervisor may watch the run; elsewhere the run's lease prevents doubles."""
         return run.host == hostname or not self.bound_to_host
+
+    def task_queue(self, run: Run) -> str | None:
+        """The django-q2 queue of the workers that may do a task on the run: its host's own where only that
+        host can reach its processes and files, else the queue every host shares (None)."""
+        return host_queue(run.host) if self.bound_to_host and run.host else None
 
     def _while_unreachable(self, run: Run, error: EngineUnreachable) -> Observation:
         """An engine restarting is not a lost run until it stays away `unreachable_grace`
