@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.tasks import async_task
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from datasets import services as dataset_services
 from deployments.models import Deployment
 from gpus.models import GpuClaim, HolderKind
+from llmplatform import queues
 from notifications.models import Subscription
 from runs.models import Run
 
@@ -142,6 +145,13 @@ def test_it_reports_every_metric_with_its_labels(client, scrape_settings, projec
     assert only(samples, "llmp_http_request_duration_seconds_count", route=route, method="GET", status="2xx") >= 1
     assert only(samples, "llmp_webhook_deliveries", status="failed") == 1
     assert {sample.value for sample in samples["llmp_metrics_scrape_error"]} == {0}
+
+
+def test_it_counts_the_tasks_waiting_in_the_shared_queue_and_in_every_hosts_own(client, db, scrape_settings):
+    for queue in [Conf.PREFIX, queues.host_queue("gpu-a"), queues.host_queue("gpu-b")]:
+        async_task("math.floor", 2.5, cluster=queue, sync=False)
+
+    assert only(scrape(client), "llmp_task_queue_size") == 3
 
 
 def test_it_labels_requests_by_route_pattern_never_by_raw_path(client, scrape_settings, owner_client):

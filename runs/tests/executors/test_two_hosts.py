@@ -119,6 +119,16 @@ print(json.dumps(str(run.pk)))
 """
 
 
+SCRAPE = """
+import json
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+response = Client(HTTP_HOST="127.0.0.1").get("/metrics", HTTP_AUTHORIZATION="Bearer scrape")
+families = text_string_to_metric_families(response.content.decode())
+print(json.dumps({sample.name: sample.value for family in families for sample in family.samples if not sample.labels}))
+"""
+
+
 @pytest.fixture
 def on_postgresql(transactional_db) -> None:
     if connection.vendor != "postgresql":
@@ -182,6 +192,8 @@ def test_two_hosts_qclusters_keep_their_own_local_runs_when_one_dies_and_the_slu
             )
             loops_a = loops_holding("runs@gpu-a")
             wait_for(lambda: loops_a() > 6, timeout=60, what="host A's loop to hand over to successors on host A")
+            # /metrics on either host sees both clusters' heartbeats, though both run on this one machine.
+            assert last_json_line(SCRAPE, env_b | {"METRICS_TOKEN": "scrape"})["llmp_worker_clusters"] == 2
             # A loop lets go of its runs between slices: a run is its host's loop's, or nobody's for a moment.
             assert (lease_host(local_a) in {"gpu-a", ""}, lease_host(local_b) in {"gpu-b", ""}) == (True, True)
 
