@@ -17,8 +17,8 @@ How a loop runs:
 - `wake(duty)` queues a loop unless a live loop holds the lease or there is nothing to
   watch, in this host's own queue (`llmplatform.queues`): where every host's workers
   share a broker, a loop queued by host A must run on A, since it supervises the host
-  whose worker runs it. It is called where work appears (a run is queued, a model server is started),
-  by a loop handing over, and by every django-q2 worker process as it starts (django-q2's
+  whose worker runs it. It is called where work appears (a run is queued, a model server
+  is started), by a loop handing over, and by every django-q2 worker process as it starts (django-q2's
   `post_spawn`): at a cluster start, and when the cluster replaces a worker that died.
   So after `kill -9` of the worker running a loop, the cluster starts a new worker within
   half a second, that worker finds the lease's holder gone from /proc and queues the loop,

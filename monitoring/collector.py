@@ -275,7 +275,7 @@ def worker_metrics(now: datetime) -> Iterator[Metric]:
     cluster's heartbeat (every host's cluster has the same name, so all of them are read)."""
     from django_q.status import Stat
 
-    size = GaugeMetricFamily("llmp_task_queue_size", "Background tasks waiting in django-q2's broker.")
+    size = GaugeMetricFamily("llmp_task_queue_size", "Background tasks waiting in django-q2's queues, every host's.")
     size.add_metric([], queues.waiting_tasks())
     yield size
     heartbeat = GaugeMetricFamily(
