@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
@@ -135,9 +136,9 @@ def on_postgresql(transactional_db) -> None:
         pytest.skip("hosts share one PostgreSQL database; an SQLite file cannot be shared between hosts")
 
 
-def launched_on(env: dict[str, str], project: Project) -> Run:
+def launched_on(env: dict[str, str], project: Project, *, by: User) -> Run:
     """A run launched by a host's web server: a platform process with the host's settings, its tasks on Redis."""
-    code = LAUNCH.format(project=project.name, user=project.created_by.username, hyperparameters=ENDLESS)
+    code = LAUNCH.format(project=project.name, user=by.username, hyperparameters=ENDLESS)
     return Run.objects.get(pk=last_json_line(code, env))
 
 
@@ -172,8 +173,8 @@ def test_two_hosts_qclusters_keep_their_own_local_runs_when_one_dies_and_the_slu
     env_a, env_b = qcluster_host("gpu-a", slice_seconds="1"), qcluster_host("gpu-b", slice_seconds="60")
     slurm = slurm_project(project)
     with running(manage_py("qcluster"), env=env_a, log=tmp_path / "a.log") as host_a:
-        local_a = launched_on(env_a, project)
-        on_slurm = launched_on(env_a, slurm)
+        local_a = launched_on(env_a, project, by=owner)
+        on_slurm = launched_on(env_a, slurm, by=owner)
         wait_for(
             lambda: (
                 all(Run.objects.get(pk=run.pk).status == RunStatus.RUNNING for run in (local_a, on_slurm))
@@ -184,7 +185,7 @@ def test_two_hosts_qclusters_keep_their_own_local_runs_when_one_dies_and_the_slu
         )
         trainer_a = ProcessIdentity.from_dict(Run.objects.get(pk=local_a.pk).executor_state)
         with running(manage_py("qcluster"), env=env_b, log=tmp_path / "b.log"):
-            local_b = launched_on(env_b, project)
+            local_b = launched_on(env_b, project, by=owner)
             wait_for(
                 lambda: Run.objects.get(pk=local_b.pk).status == RunStatus.RUNNING and lease_host(local_b) == "gpu-b",
                 timeout=120,
