@@ -660,20 +660,21 @@ def measure_token_lengths(*, dataset_file: DatasetFile, model: str, actor: Actor
     tokenizer = find_tokenizer(model)
     sha256 = tokenizer_sha256(tokenizer)
     fields = {"model": model, "tokenizer_path": str(tokenizer)}
-    try:
-        with transaction.atomic():
-            lengths, created = TokenLengths.objects.get_or_create(
-                dataset_file=dataset_file, tokenizer_sha256=sha256, defaults=fields
-            )
-    except IntegrityError:  # asked twice at once: the other request made it
-        lengths, created = TokenLengths.objects.get(dataset_file=dataset_file, tokenizer_sha256=sha256), False
-    retried = not created and (
-        TokenLengths.objects.filter(pk=lengths.pk, status=TokenLengthsStatus.FAILED).update(
-            status=TokenLengthsStatus.MEASURING, measured_bytes=0, error="", finished_at=None, **fields
-        )
-    )
-    if not (created or retried):
-        return lengths
+    measured = TokenLengths.objects.filter(dataset_file=dataset_file, tokenizer_sha256=sha256)
+    lengths = measured.first()
+    if lengths is None:
+        try:
+            with transaction.atomic():
+                lengths = TokenLengths.objects.create(dataset_file=dataset_file, tokenizer_sha256=sha256, **fields)
+        except IntegrityError:  # asked twice at once: the other request measures it
+            return measured.get()
+    elif lengths.status != TokenLengthsStatus.FAILED:
+        return lengths  # measured, or being measured
+    elif not measured.filter(status=TokenLengthsStatus.FAILED).update(
+        status=TokenLengthsStatus.MEASURING, measured_bytes=0, error="", finished_at=None, **fields
+    ):
+        lengths.refresh_from_db()
+        return lengths  # another request started it again
     record_event(
         actor=actor,
         action=AuditAction.ACTION,
