@@ -251,6 +251,8 @@ def create_run(
                 output_dir=str(output_dir),
                 queue_reason="waiting to be dispatched",
                 warnings=warnings,
+                # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
+                host=settings.HOSTNAME,
             )
             Artifact.objects.create(
                 run=run,
