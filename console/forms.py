@@ -157,6 +157,22 @@ class ProjectForm(forms.Form):
         choices=[("", _("From its command (LLaMA-Factory's, else unchecked)")), *TrainerKind.choices],
         help_text=_("A launch checks the run's config against this trainer's arguments."),
     )
+    max_truncated_share = forms.FloatField(
+        label=_("Records allowed past cutoff_len"),
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        initial=Project._meta.get_field("max_truncated_share").default,
+        help_text=_(
+            "The share (0 to 1) of the dataset's records longer than the config's cutoff_len, by the base "
+            "model's tokenizer, above which a launch warns."
+        ),
+    )
+    refuse_truncation = forms.BooleanField(
+        label=_("Refuse such launches"),
+        required=False,
+        help_text=_("Refuse the launch instead of warning."),
+    )
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(
         label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
@@ -177,6 +193,11 @@ class ProjectForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
+
+    def clean_max_truncated_share(self) -> float:
+        """Left empty: the platform's default share."""
+        share = self.cleaned_data["max_truncated_share"]
+        return self.fields["max_truncated_share"].initial if share is None else share
 
     def clean_members(self) -> list[User]:
         return users_named(comma_list(self.cleaned_data["members"]))
@@ -253,6 +274,16 @@ class SharingForm(forms.Form):
         self.order_fields([*(name for name in self.fields if name != "project"), "project"])
 
 
+class TokenLengthsForm(forms.Form):
+    """What datasets.services.measure_token_lengths takes besides the file."""
+
+    model = forms.CharField(
+        label=_("Model folder"),
+        max_length=1024,
+        help_text=_("Its tokenizer.json counts the tokens: relative to the training directory, else to MODELS_DIR."),
+    )
+
+
 class DatasetForm(SharingForm):
     """What datasets.services.create_dataset takes."""
 
@@ -315,6 +346,11 @@ class DeploymentForm(SharingForm):
 
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
+
+    def clean_max_truncated_share(self) -> float:
+        """Left empty: the platform's default share."""
+        share = self.cleaned_data["max_truncated_share"]
+        return self.fields["max_truncated_share"].initial if share is None else share
 
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -44,6 +44,11 @@ urlpatterns = [
     path("datasets/<uuid:dataset_id>/", datasets.dataset_detail, name="dataset-detail"),
     path("datasets/<uuid:dataset_id>/files", datasets.dataset_files, name="dataset-files"),
     path("datasets/<uuid:dataset_id>/files/<uuid:upload_id>/", datasets.dataset_file_report, name="dataset-file"),
+    path(
+        "datasets/<uuid:dataset_id>/files/<uuid:upload_id>/token-lengths",
+        datasets.dataset_file_token_lengths,
+        name="dataset-file-token-lengths",
+    ),
     path("datasets/<uuid:dataset_id>/deidentify", datasets.dataset_deidentify, name="dataset-deidentify"),
     path("datasets/<uuid:dataset_id>/deid-jobs", datasets.dataset_deid_jobs, name="dataset-deid-jobs"),
     path("configs/", datasets.config_list, name="config-list"),

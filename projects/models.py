@@ -269,6 +269,17 @@ class Project(models.Model):
     on_stall = models.CharField(max_length=32, choices=OnStall.choices, default=OnStall.LEAVE)
     # Staff only: its queued runs may stop lower-priority runs holding the GPUs they need.
     may_preempt = models.BooleanField(default=False)
+    # The length check of a launch (runs.lengths): more than this share of the dataset's records longer
+    # than the config's cutoff_len (which the trainer cuts them at) warns, or refuses the launch.
+    max_truncated_share = models.FloatField(
+        default=0.01,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("The share of records (0 to 1) that may be longer than cutoff_len before a launch warns."),
+    )
+    refuse_truncation = models.BooleanField(
+        default=False,
+        help_text=_("Refuse a launch, rather than warn, when more records than that are longer than cutoff_len."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_projects"
     )

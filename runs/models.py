@@ -132,6 +132,8 @@ class Run(Leased, StatusTransitions):
     resume_source_artifact = models.ForeignKey(
         "Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_runs"
     )
+    # What its launch found worth saying without refusing it (runs.lengths): {code, message, ...figures}.
+    warnings = models.JSONField(default=list, blank=True)
 
     # How it runs.
     executor = models.CharField(max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL)

@@ -78,6 +78,12 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="The higher-priority run it last made way for."
     )
     preempted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="What its launch warned of without refusing it: {code, message, ...figures} (records longer "
+        "than cutoff_len, token lengths not checked).",
+    )
 
     class Meta:
         model = Run
@@ -121,6 +127,7 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
             "stall_reason",
             "preempted_by_id",
             "preempted_at",
+            "warnings",
         ]
         read_only_fields = fields
 

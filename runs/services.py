@@ -39,7 +39,7 @@ from projects.models import Project, TrainerKind, validate_hyperparameters
 from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import disk, events, launch
+from runs import disk, events, launch, lengths
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import Executor, LaunchError, LaunchSpec, ProcessState
@@ -215,6 +215,7 @@ def create_run(
     _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
     refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
     template = _usable_template(project)
+    warnings = lengths.length_warnings(project=project, dataset=dataset, config=config, model=model, actor=actor)
     argv = launch.build_argv(
         template,
         {
@@ -249,6 +250,7 @@ def create_run(
                 run_dir=str(run_dir),
                 output_dir=str(output_dir),
                 queue_reason="waiting to be dispatched",
+                warnings=warnings,
                 # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
                 host=settings.HOSTNAME,
             )
@@ -272,6 +274,9 @@ def create_run(
     except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    for warning in warnings:
+        level = LogLevel.WARNING if warning["code"] == lengths.TRUNCATION else LogLevel.INFO
+        append_platform_line(run, level, warning["message"])
     if uploaded:
         append_platform_line(
             run,

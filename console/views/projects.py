@@ -130,5 +130,7 @@ def run_create(request: HttpRequest, project_id: UUID) -> HttpResponse:
             add_service_error(form, error)
         else:
             messages.success(request, _("Run %(name)s queued.") % {"name": run.name})
+            for warning in run.warnings:
+                messages.warning(request, warning["message"])
             return redirect("console:run-detail", project.pk, run.pk)
     return render_detail(request, project, run_form=form)
