@@ -9,13 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.errors import InvalidInput
+from llmplatform.json_lists import list_holds
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
 from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project, validate_hyperparameters
@@ -60,6 +61,29 @@ def validate_resources(value: dict[str, Any]) -> None:
     MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
 
 
+# A run's notes and tags, as people write them.
+MAX_RUN_NOTES_CHARS = 10_000
+MAX_RUN_TAGS = 32
+MAX_RUN_TAG_CHARS = 64
+
+
+def validate_run_tags(value: Any) -> None:
+    """A list of at most MAX_RUN_TAGS distinct, non-blank texts of at most MAX_RUN_TAG_CHARS."""
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValidationError(_("must be a list of texts"), code="invalid")
+    if len(value) > MAX_RUN_TAGS:
+        raise ValidationError(_("at most %(limit)d tags"), code="too_many", params={"limit": MAX_RUN_TAGS})
+    for tag in value:
+        if not tag.strip() or len(tag) > MAX_RUN_TAG_CHARS or tag != tag.strip():
+            raise ValidationError(
+                _("each tag is 1 to %(limit)d characters, without spaces around it"),
+                code="invalid_tag",
+                params={"limit": MAX_RUN_TAG_CHARS},
+            )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("each tag once"), code="duplicate")
+
+
 def gpu_request(resources: dict[str, Any]) -> tuple[int, str]:
     """(gpu_count, gpu_type) a run's resources ask for: 0 GPUs when absent or malformed, "" for any type."""
     count = resources.get("gpu_count") if isinstance(resources, dict) else None
@@ -100,6 +124,10 @@ class RunQuerySet(models.QuerySet["Run"]):
     def submitted(self) -> RunQuerySet:
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
+
+    def with_tag(self, tag: str) -> RunQuerySet:
+        """Runs whose `tags` list holds `tag`."""
+        return self.filter(list_holds(self.model, "tags", tag))
 
 
 class Run(Leased, StatusTransitions):
@@ -180,6 +208,10 @@ class Run(Leased, StatusTransitions):
     )
     preempted_at = models.DateTimeField(null=True, blank=True)
 
+    # What its team says about it: free text and labels, changed by those who may operate it.
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_RUN_NOTES_CHARS)])
+    tags = models.JSONField(default=list, blank=True, validators=[validate_run_tags])
+
     objects = RunQuerySet.as_manager()
 
     class Meta:
@@ -191,6 +223,10 @@ class Run(Leased, StatusTransitions):
             models.Index(fields=["project", "-started_at"], name="run_project_started"),
             # The supervisor looks for failures owed a retry every tick: few among many finished runs.
             models.Index(fields=["retry_due"], condition=models.Q(retry_due=True), name="run_retry_due"),
+            # The console's runs table filters a project's runs by status or creator, newest first, and sorts by name.
+            models.Index(fields=["project", "status", "-created_at"], name="run_project_status_created"),
+            models.Index(fields=["project", "created_by", "-created_at"], name="run_project_creator_created"),
+            models.Index(fields=["project", "name"], name="run_project_name"),
         ]
         constraints = [
             # One retry per failure, whichever supervisor decides it, however often it restarts.
@@ -237,6 +273,14 @@ class Run(Leased, StatusTransitions):
         if self.cancel_requested_at is None or self.status != RunStatus.RUNNING:
             return None
         return self.cancel_requested_at + timedelta(seconds=settings.CANCEL_GRACE_SECONDS)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """How long it ran: from its start to its end, or to now while it runs; None before it started."""
+        if self.started_at is None:
+            return None
+        end = self.completed_at or self.cancelled_at or (timezone.now() if self.is_active else self.updated_at)
+        return max((end - self.started_at).total_seconds(), 0.0)
 
     @property
     def is_active(self) -> bool:
