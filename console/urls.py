@@ -1,7 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, token, webhooks
+from console.views import (
+    audit,
+    compare,
+    dashboard,
+    datasets,
+    deid,
+    deployments,
+    projects,
+    run_table,
+    runs,
+    token,
+    webhooks,
+)
 
 app_name = "console"
 
@@ -18,7 +30,9 @@ urlpatterns = [
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<uuid:project_id>/edit/", projects.project_edit, name="project-edit"),
-    path("projects/<uuid:project_id>/runs/", projects.run_create, name="run-create"),
+    # GET the runs table, POST a launch: one address, two names.
+    path("projects/<uuid:project_id>/runs/", run_table.project_runs, name="run-list"),
+    path("projects/<uuid:project_id>/runs/", run_table.project_runs, name="run-create"),
     path(run, runs.run_detail, name="run-detail"),
     path(run + "status", runs.run_status, name="run-status"),
     path(run + "logs", runs.run_logs, name="run-logs"),
@@ -27,6 +41,7 @@ urlpatterns = [
     path(run + "artifacts", runs.run_artifacts, name="run-artifacts"),
     path(run + "cancel", runs.run_cancel, name="run-cancel"),
     path(run + "resume", runs.run_resume, name="run-resume"),
+    path(run + "notes", runs.run_notes, name="run-notes"),
     path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
     path("projects/<uuid:project_id>/webhooks/", webhooks.webhook_list, name="webhooks"),
     path(

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.errors import explain
-from console.forms import LogFilterForm, TagForm
+from console.forms import LogFilterForm, RunNotesForm, TagForm
 from console.lookups import run_for
 from console.queue import run_chain
 from llmplatform.errors import DomainError
@@ -87,6 +87,7 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         "can_operate": run.project.can_operate(request.user),
         "chain": run_chain(request.user, run),
         "metrics_url": reverse("console:run-metrics", args=[run.project_id, run.pk]),
+        "notes_form": RunNotesForm.for_run(run),
     }
     return render(request, "runs/detail.html", context)
 
@@ -194,6 +195,24 @@ def run_resume(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         return redirect("console:run-detail", run.project_id, run.pk)
     messages.success(request, _("Run %(name)s queued, resuming from the checkpoint.") % {"name": resumed})
     return redirect("console:run-detail", resumed.project_id, resumed.pk)
+
+
+@login_required
+@require_POST
+def run_notes(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResponse:
+    """Change the run's notes and tags (its page's form)."""
+    run = operable_run(request, project_id, run_id)
+    form = RunNotesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors.as_text())
+    else:
+        try:
+            services.annotate_run(run=run, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, explain(error))
+        else:
+            messages.success(request, _("Notes and tags of %(name)s saved.") % {"name": run})
+    return redirect("console:run-detail", run.project_id, run.pk)
 
 
 @login_required
