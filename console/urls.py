@@ -43,6 +43,8 @@ urlpatterns = [
     path(run + "resume", runs.run_resume, name="run-resume"),
     path(run + "notes", runs.run_notes, name="run-notes"),
     path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
+    path(run + "artifacts/<uuid:artifact_id>/", runs.artifact_files, name="artifact-files"),
+    path(run + "artifacts/<uuid:artifact_id>/download", runs.artifact_download, name="artifact-download"),
     path("projects/<uuid:project_id>/webhooks/", webhooks.webhook_list, name="webhooks"),
     path(
         "projects/<uuid:project_id>/webhooks/deliveries/<uuid:delivery_id>/replay",

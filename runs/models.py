@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from llmplatform.errors import InvalidInput
+from llmplatform.errors import InvalidInput, NotFound
 from llmplatform.json_lists import list_holds
 from llmplatform.leases import Leased
 from llmplatform.transitions import StatusTransitions
@@ -382,6 +383,17 @@ class ArtifactType(models.TextChoices):
     LOG = "log", _("Log")
 
 
+MAX_LISTED_FILES = 2000  # files a folder's listing shows; a checkpoint holds a few dozen
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A file inside an artifact's folder: its path relative to the folder, and its size."""
+
+    relative: str
+    size_bytes: int
+
+
 class Artifact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
@@ -403,6 +415,39 @@ class Artifact(models.Model):
     def tag_list(self) -> list[ArtifactTag]:
         """Its tags, oldest first (from a prefetch_related("tags") when there was one)."""
         return list(self.tags.all())
+
+    @cached_property
+    def on_disk(self) -> str:
+        """ "file" or "folder" where this host can read it inside its run's folder, else ""."""
+        try:
+            path = self.local_path()
+        except NotFound:
+            return ""
+        return "folder" if path.is_dir() else "file" if path.is_file() else ""
+
+    def local_path(self, relative: str = "") -> Path:
+        """Its file or folder, or (`relative`) a file inside its folder, symlinks followed, where it lies
+        inside its run's folder on this host; NotFound otherwise, so that no path of a run's record, nor
+        one a person types, ever reads anything else."""
+        if not self.run.run_dir or Path(relative).is_absolute() or ".." in Path(relative).parts:
+            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+        root = Path(self.run.run_dir).resolve()
+        base = Path(self.path).resolve()
+        target = (base / relative).resolve() if relative else base
+        if not (target.is_relative_to(root) and target.is_relative_to(base) and target.exists()):
+            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+        return target
+
+    def files(self) -> list[ArtifactFile]:
+        """The files inside its folder (none for a file), by path, at most MAX_LISTED_FILES."""
+        folder = self.local_path()
+        listed: list[ArtifactFile] = []
+        for path in sorted(folder.rglob("*")):
+            if len(listed) >= MAX_LISTED_FILES:
+                break
+            if path.is_file() and path.resolve().is_relative_to(folder):
+                listed.append(ArtifactFile(str(path.relative_to(folder)), path.stat().st_size))
+        return listed
 
 
 class ArtifactTagValue(models.TextChoices):
