@@ -52,6 +52,12 @@ def test_it_lists_a_checkpoint_folder_and_downloads_its_files(owner_session, run
     assert b"".join(response.streaming_content) == b"\0" * 3000
 
 
+def test_it_answers_a_folders_download_with_its_listing(owner_session, run, run_dir):
+    checkpoint = Artifact.objects.get(name="checkpoint-40")
+    response = download(owner_session, checkpoint)
+    assert response["Location"] == reverse("console:artifact-files", args=[run.project_id, run.pk, checkpoint.pk])
+
+
 @pytest.mark.parametrize("path", ["../../config.yaml", "/etc/passwd", "optimizer", "missing.bin", "../checkpoint-40/x"])
 def test_it_404s_paths_outside_the_folder_folders_and_missing_files(owner_session, run, run_dir, path):
     assert download(owner_session, Artifact.objects.get(name="checkpoint-40"), path).status_code == 404

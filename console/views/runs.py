@@ -174,13 +174,17 @@ def artifact_of(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_i
 
 
 @login_required
-def artifact_download(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> FileResponse:
-    """The artifact's file, or (`?path=`) a file of its folder, streamed; anything outside the run's folder is 404."""
+def artifact_download(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> HttpResponse:
+    """The artifact's file, or (`?path=`) a file of its folder, streamed; a folder's own download is its
+    listing; anything outside the run's folder is 404."""
     artifact = artifact_of(request, project_id, run_id, artifact_id)
+    relative = request.GET.get("path", "")
     try:
-        path = artifact.local_path(request.GET.get("path", ""))
+        path = artifact.local_path(relative)
     except NotFound:
         raise Http404 from None
+    if path.is_dir() and not relative:
+        return redirect("console:artifact-files", project_id, run_id, artifact_id)
     if not path.is_file():
         raise Http404
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
