@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -174,7 +175,7 @@ def artifact_of(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_i
 
 
 @login_required
-def artifact_download(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> HttpResponse:
+def artifact_download(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> HttpResponseBase:
     """The artifact's file, or (`?path=`) a file of its folder, streamed; a folder's own download is its
     listing; anything outside the run's folder is 404."""
     artifact = artifact_of(request, project_id, run_id, artifact_id)
