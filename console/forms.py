@@ -29,7 +29,17 @@ from projects.models import (
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
-from runs.models import MAX_GPU_COUNT, MAX_PRIORITY, MIN_PRIORITY, ArtifactTagValue
+from runs.models import (
+    MAX_GPU_COUNT,
+    MAX_PRIORITY,
+    MAX_RUN_NOTES_CHARS,
+    MAX_RUN_TAG_CHARS,
+    MIN_PRIORITY,
+    ArtifactTagValue,
+    Run,
+    RunStatus,
+    gpu_request,
+)
 
 
 class ProjectFilterForm(forms.Form):
@@ -225,9 +235,15 @@ class RunForm(forms.Form):
     priority = forms.IntegerField(label=_("Priority"), min_value=MIN_PRIORITY, max_value=MAX_PRIORITY, initial=0)
 
     @classmethod
-    def for_project(cls, project: Project, data: Any = None) -> RunForm:
-        """The form with the project's values shown where an empty field falls back to them."""
-        form = cls(data, initial={"hyperparameters": project.default_hyperparameters})
+    def for_project(cls, project: Project, data: Any = None, *, clone: Run | None = None) -> RunForm:
+        """The form with the project's values shown where an empty field falls back to them;
+        filled with `clone`'s config when a run is cloned to launch another like it."""
+        initial: dict[str, Any] = {"hyperparameters": project.default_hyperparameters}
+        if clone is not None:
+            initial = {name: getattr(clone, name) for name in ("model", "dataset", "training_yaml_name", "priority")}
+            initial["hyperparameters"] = clone.hyperparameters
+            initial["gpu_count"] = gpu_request(clone.resources)[0]
+        form = cls(data, initial=initial)
         for name, default in (
             ("model", project.base_model),
             ("dataset", project.dataset_name),
@@ -248,6 +264,47 @@ class RunForm(forms.Form):
             if data[name]:
                 arguments[name] = data[name]
         return arguments
+
+
+class RunTableFilterForm(forms.Form):
+    """The runs table's search and filters (console.run_table.filtered); the creators are the project's."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200, help_text=_("In names and notes."))
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *RunStatus.choices])
+    tag = forms.CharField(
+        label=_("Tag"), required=False, max_length=MAX_RUN_TAG_CHARS, widget=forms.TextInput(attrs={"list": "run-tags"})
+    )
+    creator = forms.ChoiceField(label=_("Launched by"), required=False)
+
+    def __init__(self, data: Any, *, creators: list[str]) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["creator"]).choices = [("", _("Anyone")), *[(c, c) for c in creators]]
+
+    def filters(self) -> dict[str, str]:
+        """The filters as console.run_table.filtered takes them; none where the form is invalid."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "text": data.get("q", ""),
+            "status": data.get("status", ""),
+            "tag": data.get("tag", "").strip(),
+            "creator": data.get("creator", ""),
+        }
+
+
+class RunNotesForm(forms.Form):
+    """What runs.services.annotate_run takes: notes, and tags typed with commas between them."""
+
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=MAX_RUN_NOTES_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+
+    @classmethod
+    def for_run(cls, run: Run, data: Any = None) -> RunNotesForm:
+        return cls(data, initial={"notes": run.notes, "tags": ", ".join(run.tags)})
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
 
 
 class TagForm(forms.Form):
