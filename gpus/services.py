@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 
@@ -37,6 +37,11 @@ def free_gpus(inventory: Sequence[Gpu] | None = None) -> list[Gpu]:
     gpus = list(inventory if inventory is not None else list_gpus())
     held = set(GpuClaim.objects.values_list("gpu_index", flat=True))
     return [gpu for gpu in gpus if gpu.index not in held]
+
+
+def most_free_memory_first(gpus: Iterable[Gpu]) -> list[Gpu]:
+    """The order GPUs are handed out in: most free memory first (NVML), else as listed."""
+    return sorted(gpus, key=lambda gpu: -(gpu.memory_free_bytes or 0))
 
 
 def describe_models(inventory: Sequence[Gpu]) -> str:
@@ -118,7 +123,7 @@ def claim_gpus(
     candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
     # Each lost race leaves at least one more GPU held, so this ends within len(candidates) tries.
     for _ in range(len(candidates) + 1):
-        free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
+        free = most_free_memory_first(free_gpus(candidates))
         if len(free) < count:
             raise GpusUnavailable(
                 waiting_for(count=count, gpu_type=gpu_type, free=len(free), candidates=len(candidates))
@@ -131,12 +136,18 @@ def claim_gpus(
 
 def _claim(indices: list[int], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:
     """Write the claims of `indices`, all or none; False when one of them is held already."""
+    return claim_listed(
+        GpuClaim(gpu_index=index, holder_kind=holder_kind, holder_id=str(holder_id), holder_label=holder_label)
+        for index in indices
+    )
+
+
+def claim_listed(claims: Iterable[GpuClaim]) -> bool:
+    """Write `claims` (new rows, of any holders) in one INSERT, all or none; False when one of their
+    GPUs is held already. For a caller that chose free GPUs itself, as dispatch does for several runs."""
     try:
         with transaction.atomic():
-            GpuClaim.objects.bulk_create(
-                GpuClaim(gpu_index=index, holder_kind=holder_kind, holder_id=str(holder_id), holder_label=holder_label)
-                for index in indices
-            )
+            GpuClaim.objects.bulk_create(claims)
     except IntegrityError:
         return False
     return True
