@@ -36,7 +36,9 @@ until GPUs enough for it are free; a higher priority (which only staff grant) go
 
 Slurm allocates its own GPUs: its runs go to sbatch at their turn and wait in Slurm's
 queue. Dispatch is safe to run in several processes at once: a run is launched only by
-whoever holds its lease.
+whoever holds its lease. On several hosts, each host's dispatch starts local runs launched on
+that host only (`Run.host`: its GPUs, its training folder, its processes), and Docker and Slurm
+runs whichever host gets there first; projects' shares count their GPUs on every host.
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
 waiting runs): it reads, as light rows (`Queued`) in one query, in dispatch order, the first
@@ -92,7 +94,7 @@ from gpus.services import (
 from llmplatform import leases
 from projects.models import Project
 from runs import healing, services
-from runs.executors import get_executor
+from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.models import Artifact, Run, RunQuerySet, RunStatus, gpu_request
 
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
@@ -107,6 +109,15 @@ BEHIND_OWN_PROJECT = "waiting for GPUs behind earlier runs of the same project"
 @cache
 def _queues_itself(executor: str) -> bool:
     return get_executor(executor).queues_itself
+
+
+def dispatchable_on(runs: RunQuerySet, host: str | None) -> RunQuerySet:
+    """Those of `runs` the dispatch of `host` may start (None: every host's): local runs only where they
+    were launched, or anywhere when launched before runs knew their host; Docker and Slurm runs anywhere."""
+    if host is None:
+        return runs
+    bound = [kind for kind in EXECUTOR_CLASSES if get_executor(kind).bound_to_host]
+    return runs.filter(~Q(executor__in=bound) | Q(host=host) | Q(host=""))
 
 
 def gpus_needed(run: Run | Queued) -> int:
@@ -236,23 +247,24 @@ def _asked_ahead() -> Any:
     return Window(Sum("ledger_gpus"), partition_by=[F("project_id")], order_by=in_order) - F("ledger_gpus")
 
 
-def queued_runs(fair: FairShare, window: int) -> list[Queued]:
+def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> list[Queued]:
     """The queued runs one dispatch pass may start, in dispatch order: one more than the first `window`
     runs of each project at each priority, of those that take ledger GPUs and of those that take none
-    (see WINDOW); the last of each is `beyond` it.
+    (see WINDOW); the last of each is `beyond` it. Of the runs `host` may dispatch (see `dispatchable_on`).
 
     The database numbers and sums each project's queue; the few rows left are sorted here by
     `FairShare.key`, sparing the database a sort of the whole queue.
     """
     with_gpus = Window(Sum(Case(When(ledger_gpus=0, then=Value(0)), default=Value(1))), **IN_PROJECT_QUEUE)
     place = Case(When(ledger_gpus=0, then=Window(RowNumber(), **IN_PROJECT_QUEUE) - with_gpus), default=with_gpus)
-    runs = Run.objects.in_dispatch_order().order_by().annotate(asked_ahead=_asked_ahead(), place=place)
+    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
+    runs = queue.annotate(asked_ahead=_asked_ahead(), place=place)
     # Narrow rows through the windows, the few fields of the runs found read apart by their keys.
     found = {
         pk: (asked, place)
         for pk, asked, place in runs.filter(place__lte=window + 1).values_list("pk", "asked_ahead", "place")
     }
-    still_queued = Run.objects.in_dispatch_order().order_by().filter(pk__in=list(found))
+    still_queued = queue.filter(pk__in=list(found))
     rows = [Queued(*fields) for fields in still_queued.values_list(*Queued.FIELDS)]
     for row in rows:
         row.asked_ahead, number = found[row.pk]
@@ -269,40 +281,43 @@ def queued_runs(fair: FairShare, window: int) -> list[Queued]:
     return rows
 
 
-def _claims_of_runs() -> tuple[set[int], dict[int, tuple[Run, str]]]:
-    """The GPUs held in the ledger, and for each held by a run, the run (its project, status and lease)
-    and its holder id as the claim has it."""
-    claims = list(GpuClaim.objects.values_list("gpu_index", "holder_kind", "holder_id"))
-    holder_of: dict[int, tuple[uuid.UUID, str]] = {}
-    for index, kind, holder in claims:
+def _claims_of_runs() -> tuple[set[int], dict[tuple[str, int], tuple[Run, str]]]:
+    """The GPUs of this host held in the ledger, and for each GPU of any host held by a run, the run (its
+    project, status and lease) and its holder id as the claim has it."""
+    claims = list(GpuClaim.objects.values_list("host", "gpu_index", "holder_kind", "holder_id"))
+    holder_of: dict[tuple[str, int], tuple[uuid.UUID, str]] = {}
+    for host, index, kind, holder in claims:
         if kind == HolderKind.RUN:
             try:
-                holder_of[index] = (uuid.UUID(holder), holder)
+                holder_of[host, index] = (uuid.UUID(holder), holder)
             except ValueError:
                 continue  # not a run's claim: no project's share
     fields = ("project_id", "status", "executor_state", "lease_owner", "lease_expires_at")
     runs = Run.objects.only(*fields).in_bulk({run_id for run_id, _ in holder_of.values()})
-    held_by_runs = {index: (runs[run_id], holder) for index, (run_id, holder) in holder_of.items() if run_id in runs}
-    return {index for index, _, _ in claims}, held_by_runs
+    held_by_runs = {gpu: (runs[run_id], holder) for gpu, (run_id, holder) in holder_of.items() if run_id in runs}
+    return {index for host, index, _, _ in claims if host == settings.HOSTNAME}, held_by_runs
 
 
 def gpus_in_use() -> Counter[uuid.UUID]:
-    """GPUs the ledger holds for each project's runs (a cancelled run holds them until its processes are gone)."""
+    """GPUs the ledger holds for each project's runs, on every host (a cancelled run holds them until its
+    processes are gone)."""
     return Counter(run.project_id for run, _ in _claims_of_runs()[1].values())
 
 
 def _tidy_ledger() -> tuple[Counter[uuid.UUID], set[int]]:
-    """`gpus_in_use()` and the GPUs held at all, once the claims of runs that need them no more are given
-    back (see `_needs_no_gpus`)."""
+    """`gpus_in_use()` and the GPUs of this host held at all, once the claims of runs that need them no
+    more are given back (see `_needs_no_gpus`)."""
     held, held_by_runs = _claims_of_runs()
-    given_back = {index: holder for index, (run, holder) in held_by_runs.items() if _needs_no_gpus(run)}
+    given_back = {gpu: holder for gpu, (run, holder) in held_by_runs.items() if _needs_no_gpus(run)}
     if given_back:
         # Claim by claim: a run started again since then holds other GPUs, which stay its own.
         GpuClaim.objects.filter(
-            reduce(or_, (Q(gpu_index=index, holder_id=holder) for index, holder in given_back.items()))
+            reduce(
+                or_, (Q(host=host, gpu_index=index, holder_id=holder) for (host, index), holder in given_back.items())
+            )
         ).delete()
-    in_use = Counter(run.project_id for index, (run, _) in held_by_runs.items() if index not in given_back)
-    return in_use, held - set(given_back)
+    in_use = Counter(run.project_id for gpu, (run, _) in held_by_runs.items() if gpu not in given_back)
+    return in_use, held - {index for host, index in given_back if host == settings.HOSTNAME}
 
 
 def _needs_no_gpus(run: Run) -> bool:
@@ -314,9 +329,9 @@ def _needs_no_gpus(run: Run) -> bool:
     return run.status == RunStatus.QUEUED and not run.executor_state and not run.held_by_another_live_process()
 
 
-def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW) -> list[Queued]:
-    """The queued runs a dispatch pass may start (see `queued_runs`), in dispatch order."""
-    return queued_runs(fair or FairShare.now(), window)
+def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> list[Queued]:
+    """The queued runs a dispatch pass may start (`host`: see `queued_runs`), in dispatch order."""
+    return queued_runs(fair or FairShare.now(), window, host=host)
 
 
 @dataclass(slots=True)
@@ -339,27 +354,30 @@ class _Place:
         return Q(priority__gt=self.priority) | Q(priority=self.priority) & (Q(share__lt=self.share) | tied)
 
 
-def _positions(places: Sequence[_Place], fair: FairShare) -> dict[uuid.UUID, int]:
-    """Where each of `places` stands in dispatch order (1: first): one query counting the runs ahead of
-    each (runs of lower priorities play no part), however long the queue."""
+def _positions(places: Sequence[_Place], fair: FairShare, queue: RunQuerySet) -> dict[uuid.UUID, int]:
+    """Where each of `places` stands in dispatch order among `queue` (1: first): one query counting the
+    runs ahead of each (runs of lower priorities play no part), however long the queue."""
     if not places:
         return {}
     lowest = min(place.priority for place in places)
     counts = {f"ahead_{number}": Count("pk", filter=place.ahead()) for number, place in enumerate(places)}
-    ahead = fair.order(Run.objects.in_dispatch_order().filter(priority__gte=lowest)).aggregate(**counts)
+    ahead = fair.order(queue.filter(priority__gte=lowest)).aggregate(**counts)
     return {place.pk: ahead[f"ahead_{number}"] + 1 for number, place in enumerate(places)}
 
 
 def queue_positions(runs: Sequence[Run], fair: FairShare) -> dict[uuid.UUID, int]:
-    """Where each of `runs`, queued runs read through `fair.order`, stands in dispatch order."""
+    """Where each of `runs`, queued runs read through `fair.order`, stands in dispatch order (of every host)."""
     places = [_Place(run.pk, run.priority, run.share, run.turn, run.created_at) for run in runs]  # type: ignore[attr-defined]
-    return _positions(places, fair)
+    return _positions(places, fair, Run.objects.in_dispatch_order())
 
 
 def queue_position(run: Run) -> int | None:
-    """Where a queued run stands in dispatch order (1: first); None once it has left the queue."""
+    """Where a queued run stands in dispatch order (1: first) among the runs the dispatch that will start
+    it looks at: for a local run, its host's; None once it has left the queue."""
     if run.status != RunStatus.QUEUED or run.executor_state:
         return None
+    host = run.host if run.host and get_executor(run.executor).bound_to_host else None
+    queue = dispatchable_on(Run.objects.in_dispatch_order(), host)
     fair = FairShare.now()
     # Its share as `FairShare.order` sums it: the GPUs its project holds, and those its project's runs
     # of a higher priority or queued before it ask for.
@@ -368,10 +386,8 @@ def queue_position(run: Run) -> int | None:
     ahead_in_project = Q(project_id=run.project_id) & (
         Q(priority__gt=run.priority) | Q(priority=run.priority) & place.earlier()
     )
-    place.share += (
-        Run.objects.in_dispatch_order().filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
-    )
-    return _positions([place], fair)[run.pk]
+    place.share += queue.filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
+    return _positions([place], fair, queue)[run.pk]
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,13 +512,21 @@ def _start(starts: list[_Start], *, owner: str, short: list[tuple[Queued, frozen
     """
     if not starts:
         return []
-    queued = Run.objects.in_dispatch_order().filter(pk__in=[start.run.pk for start in starts])
+    queued = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME).filter(
+        pk__in=[start.run.pk for start in starts]
+    )
     expires = timezone.now() + timedelta(seconds=settings.SUPERVISOR_LEASE_SECONDS)
     leases.take_leases(queued, owner, expires=expires, seen_holders=[start.run.lease_owner for start in starts])
     whole = queued.filter(lease_owner=owner).select_related("project", "resume_source_artifact").in_bulk()
     left = [start for start in starts if start.run.pk in whole]
     claimed = claim_listed(
-        GpuClaim(gpu_index=index, holder_kind=HolderKind.RUN, holder_id=str(start.run.pk), holder_label=str(start.run))
+        GpuClaim(
+            host=settings.HOSTNAME,
+            gpu_index=index,
+            holder_kind=HolderKind.RUN,
+            holder_id=str(start.run.pk),
+            holder_label=str(start.run),
+        )
         for start in left
         for index in start.gpu_indices
     )
@@ -560,7 +584,7 @@ def dispatch_queued_runs() -> list[Run]:
         return project.gpu_cap_shortfall(needed)
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
-    order = dispatch_order(FairShare.now(in_use), window=WINDOW)
+    order = dispatch_order(FairShare.now(in_use), window=WINDOW, host=settings.HOSTNAME)
     beyond = {(run.priority, run.project_id): run for run in order if run.beyond and gpus_needed(run)}
     for place, run in enumerate(run for run in order if not run.beyond):
         window[run.priority, run.project_id].append(run)
@@ -625,7 +649,8 @@ def _tell_the_rest(
             continue  # its last run looked at is starting: the others are looked at next pass
         if first_beyond.queue_reason == reason:
             continue
-        rest = Run.objects.in_dispatch_order().filter(priority=priority, project_id=project_id)
+        rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
+        rest = rest.filter(priority=priority, project_id=project_id)
         rest.exclude(pk__in=[run.pk for run in looked_at]).exclude(queue_reason=reason).update(queue_reason=reason)
 
 

@@ -245,3 +245,18 @@ def test_it_gives_back_the_gpus_claimed_for_a_queued_run_nobody_is_starting(proj
     assert [run.name for run in dispatch_queued_runs()] == ["abandoned", "waiting"]
 
     assert sorted(GpuClaim.objects.values_list("holder_id", flat=True)) == sorted([str(abandoned.pk), str(waiting.pk)])
+
+
+def test_it_starts_a_local_run_only_on_the_host_that_launched_it(project, owner, sleeper, settings):
+    settings.HOSTNAME = "gpu-a"
+    run = queue(project, owner, gpus=1, name="on-a")
+
+    settings.HOSTNAME = "gpu-b"  # another host's loop, with GPUs free
+    assert dispatch_queued_runs() == []
+    run.refresh_from_db()
+    assert (run.status, run.host, run.queue_reason) == (RunStatus.QUEUED, "gpu-a", "waiting to be dispatched")
+    assert not GpuClaim.objects.exists()
+
+    settings.HOSTNAME = "gpu-a"
+    assert [started.name for started in dispatch_queued_runs()] == ["on-a"]
+    assert list(GpuClaim.objects.values_list("host", "gpu_index")) == [("gpu-a", 0)]
