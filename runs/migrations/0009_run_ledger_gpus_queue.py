@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('projects', '0006_project_healing'),
-        ('runs', '0006_run_healing'),
+        ('runs', '0008_run_notes_tags_table_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
