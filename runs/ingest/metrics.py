@@ -15,12 +15,15 @@ not a finite number is skipped (SQLite cannot store NaN, JSON cannot carry it).
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.db import connection
 
 from runs.ingest.times import as_datetime
 from runs.models import MetricPoint
@@ -37,8 +40,9 @@ _FLAT_DICT = re.compile(rf"\{{'[^'\\]*': {_FLAT_VALUE}(?:, '[^'\\]*': {_FLAT_VAL
 _FLAT_ITEM = re.compile(rf"'([^'\\]*)': {_FLAT_VALUE}")
 
 
-@dataclass(frozen=True, slots=True)
-class MetricSample:
+class MetricSample(NamedTuple):
+    """A tuple, not a dataclass: a trainer's metrics file brings tens of thousands per pass."""
+
     name: str
     step: int
     value: float
@@ -46,6 +50,11 @@ class MetricSample:
 
 
 def metric_name(key: str, *, summary: bool = False) -> str:
+    return _metric_name(key, summary)
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys come back in every record
+def _metric_name(key: str, summary: bool) -> str:
     if "/" in key:
         return key
     if summary:
@@ -66,7 +75,7 @@ def samples_from_dict(values: Mapping[str, object], *, step: int, at: float | No
             continue
         value = as_number(raw)
         if value is not None:
-            samples.append(MetricSample(metric_name(key, summary=summary), step, value, at))
+            samples.append(MetricSample(_metric_name(key, summary), step, value, at))
     return samples
 
 
@@ -90,6 +99,8 @@ def parse_log_dict(line: str) -> dict[str, object] | None:
 
 
 def as_number(raw: object) -> float | None:
+    if type(raw) is float:  # the usual value, first
+        return raw if math.isfinite(raw) else None
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
@@ -108,28 +119,58 @@ def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: date
     """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again).
 
     A point is stamped with the time the trainer wrote it, `at` (the time of reading) where that is unknown.
+    One `INSERT … ON CONFLICT … DO UPDATE`, not `bulk_create`: building and compiling a model
+    instance per point costs several times what the database does. PostgreSQL takes all rows
+    as arrays in one statement (`executemany` there is one statement per row); SQLite runs it
+    per row with `executemany`, inside the process.
     """
     latest: dict[tuple[str, int], MetricSample] = {}
     for sample in samples:
         latest[(sample.name, sample.step)] = sample  # one row per key per statement
     if not latest:
         return
-    points = [
-        MetricPoint(
-            run_id=run_id,
-            name=name,
-            step=step,
-            value=sample.value,
-            timestamp=as_datetime(sample.at) if sample.at is not None else at,
-        )
-        for (name, step), sample in latest.items()
-    ]
-    MetricPoint.objects.bulk_create(
-        points,
-        update_conflicts=True,
-        unique_fields=["run", "name", "step"],
-        update_fields=["value", "timestamp"],
-        batch_size=500,
+    meta = MetricPoint._meta
+    timestamp = meta.get_field("timestamp")
+    run_value = meta.get_field("run").target_field.get_db_prep_value(run_id, connection)
+    read_at = timestamp.get_db_prep_value(at, connection)
+    # The points of one record share its time: each time is converted once.
+    stamps: dict[float, Any] = {}
+
+    def stamp(seconds: float | None) -> Any:
+        if seconds is None:
+            return read_at
+        if (value := stamps.get(seconds)) is None:
+            value = stamps[seconds] = timestamp.get_db_prep_value(as_datetime(seconds), connection)
+        return value
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _upsert_sql("SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::float8[], %s::timestamptz[])"),
+                [
+                    run_value,
+                    [name for name, _ in latest],
+                    [step for _, step in latest],
+                    [sample.value for sample in latest.values()],
+                    [stamp(sample.at) for sample in latest.values()],
+                ],
+            )
+        else:
+            cursor.executemany(
+                _upsert_sql("VALUES (%s, %s, %s, %s, %s)"),
+                [(run_value, name, step, sample.value, stamp(sample.at)) for (name, step), sample in latest.items()],
+            )
+
+
+def _upsert_sql(rows: str) -> str:
+    """`INSERT` of `rows` (run, name, step, value, timestamp) into the points, the last write winning."""
+    meta = MetricPoint._meta
+    quote = connection.ops.quote_name
+    column_of = {field.name: field.column for field in meta.concrete_fields}
+    run, name, step, value, time = (quote(column_of[field]) for field in ("run", "name", "step", "value", "timestamp"))
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({run}, {name}, {step}, {value}, {time}) {rows}"
+        f" ON CONFLICT ({run}, {name}, {step}) DO UPDATE SET {value} = excluded.{value}, {time} = excluded.{time}"
     )
 
 
