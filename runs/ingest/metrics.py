@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -30,6 +30,9 @@ from runs.models import MetricPoint
 
 # Bookkeeping in the dicts, not metrics.
 _NOT_METRICS = frozenset({"step", "total_flos", "current_flos"})
+# An evaluation's or the summary's epoch is not a point on the training curve.
+_NOT_METRICS_WITH_EPOCH = _NOT_METRICS | {"epoch"}
+_EVALUATION_KEY = re.compile("eval_|test_|predict_")
 # What makes a printed dict a training log rather than, say, a config dump.
 _LOG_KEYS = frozenset({"loss", "learning_rate", "grad_norm", "epoch"})
 _SPLIT_PREFIXES = {"eval_": "eval/", "test_": "test/", "predict_": "test/", "train_": "train/"}
@@ -68,15 +71,14 @@ def _metric_name(key: str, summary: bool) -> str:
 def samples_from_dict(values: Mapping[str, object], *, step: int, at: float | None = None) -> list[MetricSample]:
     """The numeric entries of one logged dict, named by the rule above."""
     summary = "train_runtime" in values
-    evaluation = any(key.startswith(("eval_", "test_", "predict_")) for key in values)
-    samples = []
-    for key, raw in values.items():
-        if key in _NOT_METRICS or ((summary or evaluation) and key == "epoch"):
-            continue
-        value = as_number(raw)
-        if value is not None:
-            samples.append(MetricSample(_metric_name(key, summary), step, value, at))
-    return samples
+    evaluation = any(map(_EVALUATION_KEY.match, values))
+    skipped = _NOT_METRICS_WITH_EPOCH if summary or evaluation else _NOT_METRICS
+    # One comprehension: a metrics file's record holds a hundred values, and there is one record per step.
+    return [
+        MetricSample(_metric_name(key, summary), step, value, at)
+        for key, raw in values.items()
+        if key not in skipped and (value := as_number(raw)) is not None
+    ]
 
 
 def parse_log_dict(line: str) -> dict[str, object] | None:
@@ -134,15 +136,10 @@ def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: date
     run_value = meta.get_field("run").target_field.get_db_prep_value(run_id, connection)
     read_at = timestamp.get_db_prep_value(at, connection)
     # The points of one record share its time: each time is converted once.
-    stamps: dict[float, Any] = {}
-
-    def stamp(seconds: float | None) -> Any:
-        if seconds is None:
-            return read_at
-        if (value := stamps.get(seconds)) is None:
-            value = stamps[seconds] = timestamp.get_db_prep_value(as_datetime(seconds), connection)
-        return value
-
+    stamps = {
+        seconds: read_at if seconds is None else timestamp.get_db_prep_value(as_datetime(seconds), connection)
+        for seconds in {sample.at for sample in latest.values()}
+    }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -152,13 +149,13 @@ def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: date
                     [name for name, _ in latest],
                     [step for _, step in latest],
                     [sample.value for sample in latest.values()],
-                    [stamp(sample.at) for sample in latest.values()],
+                    [stamps[sample.at] for sample in latest.values()],
                 ],
             )
         else:
             cursor.executemany(
                 _upsert_sql("VALUES (%s, %s, %s, %s, %s)"),
-                [(run_value, name, step, sample.value, stamp(sample.at)) for (name, step), sample in latest.items()],
+                [(run_value, name, step, sample.value, stamps[sample.at]) for (name, step), sample in latest.items()],
             )
 
 
