@@ -1,7 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, login, projects, runs, token, webhooks
+from console.views import (
+    audit,
+    compare,
+    dashboard,
+    datasets,
+    deid,
+    deployments,
+    login,
+    projects,
+    run_table,
+    runs,
+    token,
+    webhooks,
+)
 from llmplatform import sso
 
 app_name = "console"
@@ -22,7 +35,9 @@ urlpatterns = [
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<uuid:project_id>/edit/", projects.project_edit, name="project-edit"),
-    path("projects/<uuid:project_id>/runs/", projects.run_create, name="run-create"),
+    # GET the runs table, POST a launch: one address, two names.
+    path("projects/<uuid:project_id>/runs/", run_table.project_runs, name="run-list"),
+    path("projects/<uuid:project_id>/runs/", run_table.project_runs, name="run-create"),
     path(run, runs.run_detail, name="run-detail"),
     path(run + "status", runs.run_status, name="run-status"),
     path(run + "logs", runs.run_logs, name="run-logs"),
@@ -31,7 +46,10 @@ urlpatterns = [
     path(run + "artifacts", runs.run_artifacts, name="run-artifacts"),
     path(run + "cancel", runs.run_cancel, name="run-cancel"),
     path(run + "resume", runs.run_resume, name="run-resume"),
+    path(run + "notes", runs.run_notes, name="run-notes"),
     path(run + "artifacts/<uuid:artifact_id>/tag", runs.artifact_tag, name="artifact-tag"),
+    path(run + "artifacts/<uuid:artifact_id>/", runs.artifact_files, name="artifact-files"),
+    path(run + "artifacts/<uuid:artifact_id>/download", runs.artifact_download, name="artifact-download"),
     path("projects/<uuid:project_id>/webhooks/", webhooks.webhook_list, name="webhooks"),
     path(
         "projects/<uuid:project_id>/webhooks/deliveries/<uuid:delivery_id>/replay",
@@ -44,6 +62,11 @@ urlpatterns = [
     path("datasets/<uuid:dataset_id>/", datasets.dataset_detail, name="dataset-detail"),
     path("datasets/<uuid:dataset_id>/files", datasets.dataset_files, name="dataset-files"),
     path("datasets/<uuid:dataset_id>/files/<uuid:upload_id>/", datasets.dataset_file_report, name="dataset-file"),
+    path(
+        "datasets/<uuid:dataset_id>/files/<uuid:upload_id>/token-lengths",
+        datasets.dataset_file_token_lengths,
+        name="dataset-file-token-lengths",
+    ),
     path("datasets/<uuid:dataset_id>/deidentify", datasets.dataset_deidentify, name="dataset-deidentify"),
     path("datasets/<uuid:dataset_id>/deid-jobs", datasets.dataset_deid_jobs, name="dataset-deid-jobs"),
     path("configs/", datasets.config_list, name="config-list"),
