@@ -1,7 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, token, webhooks
+from console.views import (
+    audit,
+    compare,
+    dashboard,
+    datasets,
+    deid,
+    deployments,
+    projects,
+    runs,
+    sentences,
+    token,
+    webhooks,
+)
 
 app_name = "console"
 
@@ -14,6 +26,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api-token/", token.api_token, name="api-token"),
     path("api-token/rotate", token.api_token_rotate, name="api-token-rotate"),
+    path("translate", sentences.translate_sentences, name="translate"),
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),
