@@ -15,7 +15,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Count, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
@@ -180,7 +182,7 @@ FIELD_RULES: dict[str, Callable[[Any], object]] = {
 
 
 def duplicate_name_message(name: str) -> str:
-    return f"A project named {name!r} already exists; choose another name."
+    return gettext_noop("A project named {name!r} already exists; choose another name.").format(name=name)
 
 
 def users_named(usernames: Collection[str]) -> list[User]:
@@ -221,7 +223,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         cannot tell a project hidden from them from one that does not exist.
         """
         if "\x00" in reference:  # no name holds one, and PostgreSQL refuses to compare with one
-            raise errors.NotFound(f"No project {reference!r}.")
+            raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))
         try:
             return self.get(pk=uuid.UUID(reference))
         except (ValueError, Project.DoesNotExist):
@@ -229,7 +231,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         try:
             return self.get(name=reference)
         except Project.DoesNotExist:
-            raise errors.NotFound(f"No project {reference!r}.") from None
+            raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference)) from None
 
 
 class Project(models.Model):
@@ -347,8 +349,15 @@ class Project(models.Model):
         if priority <= self.priority_ceiling or user is None or user.is_staff:
             return
         raise errors.NotPermitted(
-            f"Priority {priority} is above the ceiling of project {self.name!r}: "
-            f"{self.priority_ceiling} (max_priority, set by staff).",
+            format_lazy(
+                _(
+                    "Priority {priority} is above the ceiling of project {name!r}: {ceiling} "
+                    "(max_priority, set by staff)."
+                ),
+                priority=priority,
+                name=self.name,
+                ceiling=self.priority_ceiling,
+            ),
             max_priority=self.priority_ceiling,
         )
 
@@ -358,10 +367,10 @@ class Project(models.Model):
         cap = self.max_concurrent_gpus
         if cap is None or gpu_count <= cap:
             return ""
-        return (
-            f"Project {self.name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
-            f"this run asks for {gpu_count}."
-        )
+        return gettext_noop(
+            "Project {name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
+            "this run asks for {count}."
+        ).format(name=self.name, cap=cap, count=gpu_count)
 
 
 class ProjectVersion(models.Model):

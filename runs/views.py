@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -77,7 +79,9 @@ class RunViewSet(viewsets.GenericViewSet):
         runs = project.runs.order_by("-created_at")
         if status := request.query_params.get("status"):
             if status not in RunStatus.values:
-                raise InvalidInput(f"status must be one of {', '.join(RunStatus.values)}.")
+                raise InvalidInput(
+                    format_lazy(_("status must be one of {choices}."), choices=", ".join(RunStatus.values))
+                )
             runs = runs.filter(status=status)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(RunSerializer(page, many=True).data)
