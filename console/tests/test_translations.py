@@ -31,3 +31,8 @@ def test_it_ships_a_compiled_catalog_matching_the_po_file(locale):
         compiled = gettext.GNUTranslations(mo)
     for msgid, msgstr in entries.items():
         assert compiled.gettext(msgid) == msgstr, msgid
+
+
+def test_it_keeps_the_same_messages_in_every_catalog():
+    """llmplatform.sentences reads its templates from the en catalog: it must hold every message."""
+    assert set(po_entries(catalog("en") / "django.po")) == set(po_entries(catalog("zh_Hans") / "django.po"))
