@@ -26,7 +26,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -60,6 +59,7 @@ from datasets.validation import (
 )
 from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLarge
+from llmplatform.sentences import gettext_noop
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project

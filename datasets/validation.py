@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeGuard
 
 import orjson
-from django.utils.translation import gettext_noop
 
 from datasets.models import TaskType
-from llmplatform.sentences import MUST_BE, MUST_BE_ONE_OF, NON_EMPTY_STRING
+from llmplatform.sentences import MUST_BE, MUST_BE_ONE_OF, NON_EMPTY_STRING, gettext_noop
 
 MAX_ERRORS_KEPT = 100
 PROGRESS_EVERY_BYTES = 16 * 1024 * 1024

@@ -17,10 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext_noop
-
 from datasets.models import TaskType
-from llmplatform.sentences import MUST_BE_ONE_OF, NON_EMPTY_STRING, range_text
+from llmplatform.sentences import MUST_BE_ONE_OF, NON_EMPTY_STRING, gettext_noop, range_text
 from llmplatform.training_yaml import quoted
 
 # How much a run needs a key: refused without it, warned without it, or checked only when set.

@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_noop
+from llmplatform.sentences import gettext_noop
 
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 MAX_BODY_BYTES = 1024 * 1024

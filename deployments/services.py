@@ -20,7 +20,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -32,6 +31,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput, NotPermitted
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor, Visitor
 from notifications.models import EventName
 from notifications.services import notify

@@ -8,11 +8,11 @@ from collections.abc import Collection, Sequence
 from django.db import IntegrityError, transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.sentences import gettext_noop
 
 
 class GpusUnavailable(ConflictingState):

@@ -25,9 +25,16 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import Promise, lazy
-from django.utils.translation import gettext_noop
 
 Text = str | Promise
+
+
+def gettext_noop(message: str) -> str:
+    """Mark `message` for the catalog (makemessages looks for this name) and keep it as it is. Django's own
+    needs settings even for this; modules that make sentences are also imported without them (a bare Python
+    imports datasets.storage, whose errors come from here)."""
+    return message
+
 
 # Parts of a stored sentence made by joining several with this separator.
 JOINED = gettext_noop("; ")

@@ -16,9 +16,8 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.utils.translation import gettext_noop
 
-from llmplatform.sentences import JOINED
+from llmplatform.sentences import JOINED, gettext_noop
 
 # More aliases than this in one file is not a config, it is an expansion bomb.
 MAX_YAML_ALIASES = 50

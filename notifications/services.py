@@ -23,11 +23,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from llmplatform.errors import InvalidInput, NotPermitted
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor
 from notifications import formats, transport
 from notifications.models import Delivery, DeliveryStatus, EventName, Subscription, WebhookFormat

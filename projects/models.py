@@ -17,10 +17,10 @@ from django.db.models import Count, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
 from projects.training_files import clean_training_path

@@ -32,10 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.utils.translation import gettext_noop
-
 from llmplatform.errors import InvalidInput
-from llmplatform.sentences import JOINED, MUST_BE, MUST_BE_ONE_OF, OR, range_text
+from llmplatform.sentences import JOINED, MUST_BE, MUST_BE_ONE_OF, OR, gettext_noop, range_text
 from llmplatform.training_yaml import quoted
 from projects.models import Project, TrainerKind
 

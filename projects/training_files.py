@@ -20,7 +20,8 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_noop
+
+from llmplatform.sentences import gettext_noop
 
 # Linux's limits on one path component and on a whole path (with its closing NUL).
 NAME_MAX_BYTES = 255

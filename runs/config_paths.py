@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext_noop
 
+from llmplatform.sentences import gettext_noop
 from projects.training_files import path_problem
 
 KEYS_FILE = Path(__file__).with_name("trainer_path_keys.json")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Sum
-from django.utils.translation import gettext_noop
 
 from llmplatform.errors import ConflictingState
+from llmplatform.sentences import gettext_noop
 from notifications.models import EventName
 from notifications.services import notify
 from projects.models import Project

@@ -50,7 +50,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from audit.models import AuditAction
 from audit.services import record_event
@@ -58,6 +57,7 @@ from gpus.models import HolderKind
 from gpus.services import free_gpus, release_gpus
 from llmplatform.errors import DomainError
 from llmplatform.processes import cpu_seconds, is_python
+from llmplatform.sentences import gettext_noop
 from projects.models import OnStall
 from runs import launch, services
 from runs.executors import get_executor

@@ -62,12 +62,12 @@ from django.conf import settings
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import GpusUnavailable, claim_gpus, free_gpus, gpu_shortfall, waiting_for
 from llmplatform import leases
+from llmplatform.sentences import gettext_noop
 from projects.models import Project
 from runs import healing, services
 from runs.executors import EXECUTOR_CLASSES, get_executor

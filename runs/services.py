@@ -26,7 +26,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -36,7 +35,7 @@ from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
 from llmplatform.processes import COMMAND_NOT_FOUND, COMMAND_NOT_FOUND_EXIT_CODE
-from llmplatform.sentences import JOINED
+from llmplatform.sentences import JOINED, gettext_noop
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project, TrainerKind, validate_hyperparameters

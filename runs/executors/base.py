@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.utils.translation import gettext_noop
-
 from gpus.services import require_gpus
 from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
+from llmplatform.sentences import gettext_noop
 
 if TYPE_CHECKING:
     from runs.models import Run

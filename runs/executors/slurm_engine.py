@@ -16,9 +16,9 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext_noop
 
 from llmplatform.processes import EXIT_CODE_WRAPPER
+from llmplatform.sentences import gettext_noop
 from runs.executors.base import EngineUnreachable, LaunchError, LaunchSpec, Observation, ProcessState
 
 # $1 = the exit code file, then the argv: both reach the wrapper as its $0 and "$@".
