@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim
 from llmplatform.errors import ConflictingState, InvalidInput
-from llmplatform.sentences import gettext_noop
+from llmplatform.sentences import Text, gettext_noop
 
 
 class GpusUnavailable(ConflictingState):
@@ -23,7 +23,7 @@ class GpuHeld(GpusUnavailable):
     """The GPU asked for is held. `str()` says so without naming the holder, which not
     everybody may see; `claim` is the holder's claim, for callers that know who may."""
 
-    def __init__(self, detail: str, *, claim: GpuClaim) -> None:
+    def __init__(self, detail: Text, *, claim: GpuClaim) -> None:
         super().__init__(detail)
         self.claim = claim
 
@@ -130,7 +130,12 @@ def claim_gpus(
             )
         holder = GpuClaim.objects.filter(gpu_index=preferred).first()
         if holder:
-            raise GpuHeld(f"GPU {preferred} is held by another {holder.holder_kind}.", claim=holder)
+            raise GpuHeld(
+                format_lazy(
+                    _("GPU {preferred} is held by another {kind}."), preferred=preferred, kind=holder.holder_kind
+                ),
+                claim=holder,
+            )
         if _claim([preferred], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return [preferred]
         raise GpusUnavailable(
