@@ -66,7 +66,6 @@
     if (report.status !== "invalid") { return panel.dataset.labelDone; }
     var first = (report.errors || [])[0];
     var more = report.error_count > 1 ? " (" + report.error_count + " " + panel.dataset.labelMoreErrors + ")" : "";
-    status.classList.add("errorlist");
     return translated(first ? first.reason : "").then(function (why) {
       var reason = first ? " " + (first.line ? panel.dataset.labelLine.replace("{number}", first.line) + ": " : "") +
         (first.field ? first.field + ": " : "") + why : "";
@@ -90,6 +89,7 @@
       .then(function (report) {
         return Promise.resolve(outcome(report)).then(function (text) {
           show(1, text);
+          if (report.status === "invalid") { status.classList.add("errorlist"); }
           input.value = "";
           document.body.dispatchEvent(new CustomEvent("files-changed"));
         });
