@@ -95,7 +95,8 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
     except GpusUnavailable:
         if preferred is not None:
             raise
-    holders = "; ".join(f"GPU {index} → {name}" for index, name in holder_names(actor, GpuClaim.objects.all()).items())
+    held_here = holder_names(actor, GpuClaim.objects.on_this_host())
+    holders = "; ".join(f"GPU {index} → {name}" for index, name in held_here.items())
     if gpu_type:
         none_free = _("No {gpu_type} GPU is free on this host ({count} in all): {holders}.")
     else:
