@@ -1,5 +1,6 @@
 """The queue as people see it: per project, its waiting runs in dispatch order with why they
-wait; per GPU, who holds it; and along a run's retry chain, which runs retried or preempted it.
+wait; per GPU, who holds it; along a run's retry chain, which runs retried or preempted it;
+and along its resumes, which checkpoints it continues and which runs continue it.
 
 Like the GPU table, it names only runs the user may see: another project's run that preempted
 one of yours shows as "a run of another project".
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from console.lookups import visible_runs
 from llmplatform.users import Visitor
 from projects.models import Project
-from runs.models import Run, RunStatus
+from runs.models import Artifact, Run, RunStatus
 from runs.scheduling import Queued, dispatch_order, gpus_in_use
 
 MAX_CHAIN = 50  # attempts shown along one run's chain
@@ -70,3 +71,28 @@ def run_chain(user: Visitor, run: Run) -> Chain:
         attempts.append(following)
     preempted_by = visible_runs(user).filter(pk=run.preempted_by_id).first() if run.preempted_by_id else None
     return Chain(attempts=attempts, preempted_by=preempted_by)
+
+
+@dataclass(frozen=True)
+class Resumes:
+    """The checkpoints a run continues from, the first run's first (each with the run that saved it),
+    and the runs resumed from this run's checkpoints, oldest first; only runs the user sees."""
+
+    continues: list[Artifact]
+    continued_by: list[Run]
+
+
+def run_resumes(user: Visitor, run: Run) -> Resumes:
+    visible = visible_runs(user)
+    continues: list[Artifact] = []
+    seen = {run.pk}
+    artifact_id = run.resume_source_artifact_id
+    while artifact_id and len(continues) < MAX_CHAIN:
+        artifact = Artifact.objects.select_related("run").filter(pk=artifact_id, run__in=visible).first()
+        if artifact is None or artifact.run_id in seen:
+            break
+        continues.insert(0, artifact)
+        seen.add(artifact.run_id)
+        artifact_id = artifact.run.resume_source_artifact_id
+    continued_by = visible.filter(resume_source_artifact__run=run).select_related("resume_source_artifact")
+    return Resumes(continues=continues, continued_by=list(continued_by.order_by("created_at")[:MAX_CHAIN]))
