@@ -95,6 +95,28 @@ def gpu_request(resources: dict[str, Any]) -> tuple[int, str]:
     return count, str(resources.get("gpu_type") or "").strip()
 
 
+class RequestedGpuCount(models.Func):
+    """`gpu_request(resources)[0]` in SQL: `gpu_count` when it is a whole number above 0, else 0."""
+
+    output_field = models.BigIntegerField()
+    template = (  # SQLite, whose JSON is text
+        "CASE WHEN json_type(%(expressions)s, '$.gpu_count') = 'integer' "
+        "THEN max(json_extract(%(expressions)s, '$.gpu_count'), 0) ELSE 0 END"
+    )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = (
+            "CASE WHEN jsonb_typeof(%(expressions)s -> 'gpu_count') = 'number' "
+            "AND (%(expressions)s ->> 'gpu_count') ~ '^[0-9]{1,18}$' "
+            "THEN (%(expressions)s ->> 'gpu_count')::bigint ELSE 0 END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+# Executors that allocate GPUs themselves (their `queues_itself`): their runs take none from the ledger.
+GPUS_OF_THEIR_OWN = (ExecutorKind.SLURM.value,)
+
+
 def check_gpu_request(*, project: Project, executor: str, resources: dict[str, Any]) -> None:
     """Raise InvalidInput when a run of `project` asking for `resources` could never start, in
     a sentence naming what there is: more GPUs (of its gpu_type) than where `executor` runs
@@ -158,6 +180,17 @@ class Run(Leased, StatusTransitions):
     training_yaml_name = models.CharField(max_length=1024, blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)
     resources = models.JSONField(default=dict, blank=True)
+    # The GPUs it takes from the ledger (runs.scheduling.gpus_needed), kept by the database: dispatch
+    # sums those of the whole queue every pass without reading JSON.
+    ledger_gpus = models.GeneratedField(
+        expression=models.Case(
+            models.When(executor__in=GPUS_OF_THEIR_OWN, then=models.Value(0)),
+            default=RequestedGpuCount("resources"),
+            output_field=models.BigIntegerField(),
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
     priority = models.IntegerField(default=0)
     resume_source_artifact = models.ForeignKey(
         "Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_runs"
@@ -224,6 +257,12 @@ class Run(Leased, StatusTransitions):
         indexes = [
             models.Index(fields=["project", "-created_at"]),
             models.Index(fields=["status", "priority", "created_at"]),
+            # Each project's queue in the order dispatch sums its shares in (runs.scheduling.FairShare).
+            models.Index(
+                fields=["project", "priority", "created_at", "id"],
+                condition=models.Q(status="queued"),
+                name="run_queue_by_project",
+            ),
             # Dispatch asks each project when it last started a GPU run (runs.scheduling).
             models.Index(fields=["project", "-started_at"], name="run_project_started"),
             # The supervisor looks for failures owed a retry every tick: few among many finished runs.

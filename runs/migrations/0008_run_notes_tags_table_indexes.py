@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('projects', '0006_project_healing'),
-        ('runs', '0006_run_healing'),
+        ('runs', '0007_run_warnings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
