@@ -12,6 +12,7 @@ from console.views import (
     projects,
     run_table,
     runs,
+    sentences,
     token,
     webhooks,
 )
@@ -31,6 +32,7 @@ urlpatterns = [
     path("oidc/callback/", sso.CallbackView.as_view(), name="oidc-callback"),
     path("api-token/", token.api_token, name="api-token"),
     path("api-token/rotate", token.api_token_rotate, name="api-token-rotate"),
+    path("translate", sentences.translate_sentences, name="translate"),
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),
     path("projects/<uuid:project_id>/", projects.project_detail, name="project-detail"),

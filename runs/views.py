@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -89,7 +91,9 @@ class RunViewSet(viewsets.GenericViewSet):
         runs = project.runs.select_related("created_by").order_by("-created_at")
         if status := request.query_params.get("status"):
             if status not in RunStatus.values:
-                raise InvalidInput(f"status must be one of {', '.join(RunStatus.values)}.")
+                raise InvalidInput(
+                    format_lazy(_("status must be one of {choices}."), choices=", ".join(RunStatus.values))
+                )
             runs = runs.filter(status=status)
         if tag := request.query_params.get("tag"):
             runs = runs.with_tag(tag)
