@@ -670,12 +670,17 @@ def find_tokenizer(model: str) -> Path:
     for root, root_name in roots if problem is None else ():
         if found := _tokenizer_under(Path(root), root_name, model):
             return found
-    why = f" ({problem})" if problem else ""
-    raise InvalidInput(
-        f"No tokenizer.json in a model folder {model!r}{why} under the training directory or MODELS_DIR; "
-        "token lengths are measured with the model's own tokenizer, never a downloaded one.",
-        field="model",
-    )
+    if problem:
+        sentence = _(
+            "No tokenizer.json in a model folder {model!r} ({problem}) under the training directory or "
+            "MODELS_DIR; token lengths are measured with the model's own tokenizer, never a downloaded one."
+        )
+    else:
+        sentence = _(
+            "No tokenizer.json in a model folder {model!r} under the training directory or MODELS_DIR; "
+            "token lengths are measured with the model's own tokenizer, never a downloaded one."
+        )
+    raise InvalidInput(format_lazy(sentence, model=model, problem=problem), field="model")
 
 
 def _tokenizer_under(root: Path, root_name: str, model: str) -> Path | None:
@@ -697,7 +702,11 @@ def measure_token_lengths(*, dataset_file: DatasetFile, model: str, actor: Actor
     (TOKEN_LENGTHS_INLINE_BYTES) and by a worker otherwise."""
     if dataset_file.status != FileStatus.READY:
         raise ConflictingState(
-            f"File {dataset_file.name!r} is {dataset_file.status}; token lengths are measured once it is valid."
+            format_lazy(
+                _("File {name!r} is {status}; token lengths are measured once it is valid."),
+                name=dataset_file.name,
+                status=dataset_file.status,
+            )
         )
     tokenizer = find_tokenizer(model)
     sha256 = tokenizer_sha256(tokenizer)
