@@ -1,7 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import audit, compare, dashboard, datasets, deid, deployments, projects, runs, token, webhooks
+from console.views import (
+    audit,
+    compare,
+    dashboard,
+    datasets,
+    deid,
+    deployments,
+    metrics,
+    projects,
+    runs,
+    token,
+    webhooks,
+)
 
 app_name = "console"
 
@@ -23,7 +35,8 @@ urlpatterns = [
     path(run + "status", runs.run_status, name="run-status"),
     path(run + "logs", runs.run_logs, name="run-logs"),
     path(run + "log.txt", runs.run_log_download, name="run-log-download"),
-    path(run + "metrics.json", runs.run_metrics, name="run-metrics"),
+    path(run + "metrics.json", metrics.run_metrics, name="run-metrics"),
+    path(run + "metrics.csv", metrics.run_metrics_csv, name="run-metrics-csv"),
     path(run + "artifacts", runs.run_artifacts, name="run-artifacts"),
     path(run + "cancel", runs.run_cancel, name="run-cancel"),
     path(run + "resume", runs.run_resume, name="run-resume"),
