@@ -31,7 +31,7 @@ from projects.models import (
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
-from runs.metric_series import MAX_EXPORT_ROWS, MAX_POINTS_LIMIT, MIN_POINTS, SeriesQuery
+from runs.metric_series import MAX_EXPORT_ROWS, MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
 from runs.models import MAX_GPU_COUNT, MAX_PRIORITY, MIN_PRIORITY, ArtifactTagValue
 
 
@@ -392,8 +392,8 @@ class MetricsQueryForm(forms.Form):
 
     after_id = forms.IntegerField(required=False, min_value=0)
     name = forms.CharField(required=False, max_length=128)
-    since_step = forms.IntegerField(required=False)
-    until_step = forms.IntegerField(required=False)
+    since_step = forms.IntegerField(required=False, min_value=MIN_STEP, max_value=MAX_STEP)
+    until_step = forms.IntegerField(required=False, min_value=MIN_STEP, max_value=MAX_STEP)
     max_points = forms.IntegerField(required=False, min_value=MIN_POINTS, max_value=MAX_POINTS_LIMIT)
     limit = forms.IntegerField(required=False, min_value=1, max_value=MAX_EXPORT_ROWS)
     offset = forms.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)

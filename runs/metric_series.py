@@ -31,6 +31,8 @@ from runs.models import MetricPoint, Run
 MAX_POINTS_LIMIT = 10_000
 # The fewest: one bucket of first, lowest, highest and last.
 MIN_POINTS = 4
+# A step range's bounds: what a 64-bit integer column holds (beyond it the database refuses the query).
+MIN_STEP, MAX_STEP = -(2**63), 2**63 - 1
 # The most rows one CSV export answers; a longer series is read in pages.
 MAX_EXPORT_ROWS = 100_000
 

@@ -14,7 +14,7 @@ from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
 from projects.training_files import clean_training_path
 from runs.logs import LogQuery
-from runs.metric_series import MAX_POINTS_LIMIT, MIN_POINTS, SeriesQuery
+from runs.metric_series import MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
 from runs.models import (
     MAX_GPU_COUNT,
     MAX_PRIORITY,
@@ -274,8 +274,12 @@ class RunLogPageSerializer(serializers.Serializer):
 
 class RunMetricsQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=128, help_text="Only this metric.")
-    since_step = serializers.IntegerField(required=False, help_text="Only points with step ≥ this.")
-    until_step = serializers.IntegerField(required=False, help_text="Only points with step ≤ this.")
+    since_step = serializers.IntegerField(
+        required=False, min_value=MIN_STEP, max_value=MAX_STEP, help_text="Only points with step ≥ this."
+    )
+    until_step = serializers.IntegerField(
+        required=False, min_value=MIN_STEP, max_value=MAX_STEP, help_text="Only points with step ≤ this."
+    )
     max_points = serializers.IntegerField(
         required=False,
         min_value=MIN_POINTS,

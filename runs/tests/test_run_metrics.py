@@ -93,6 +93,7 @@ def test_it_keeps_every_point_and_the_contracts_fields_without_max_points(owner_
         ("?max_points=10001", "max_points"),
         ("?max_points=many", "max_points"),
         ("?until_step=later", "until_step"),
+        (f"?since_step={2**63}", "since_step"),
         ("?since_step=10&until_step=5", "until_step"),
     ],
 )
