@@ -41,11 +41,11 @@ class GpuRow:
 
 def gpu_rows(user: Visitor) -> list[GpuRow]:
     """Every GPU of this host with its claim, if any, and whether `user` may see its holder."""
-    claims = {claim.gpu_index: claim for claim in GpuClaim.objects.all()}
+    claims = {(claim.host, claim.gpu_index): claim for claim in GpuClaim.objects.on_this_host()}
     seen = visible_holders(user, claims.values())
     rows = []
     for gpu in list_gpus():
-        claim = claims.get(gpu.index)
+        claim = claims.get(gpu.key)
         visible = claim is not None and (claim.holder_kind, claim.holder_id) in seen
         rows.append(GpuRow(gpu=gpu, claim=claim, holder_visible=visible))
     return rows

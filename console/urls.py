@@ -8,12 +8,14 @@ from console.views import (
     datasets,
     deid,
     deployments,
+    login,
     metrics,
     projects,
     runs,
     token,
     webhooks,
 )
+from llmplatform import sso
 
 app_name = "console"
 
@@ -22,8 +24,11 @@ run = "projects/<uuid:project_id>/runs/<uuid:run_id>/"
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("queue/", dashboard.queue, name="queue"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", login.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on: 404 until a provider is configured (llmplatform.sso).
+    path("oidc/authenticate/", sso.AuthenticateView.as_view(), name="oidc-authenticate"),
+    path("oidc/callback/", sso.CallbackView.as_view(), name="oidc-callback"),
     path("api-token/", token.api_token, name="api-token"),
     path("api-token/rotate", token.api_token_rotate, name="api-token-rotate"),
     path("projects/", projects.project_list, name="project-list"),

@@ -80,7 +80,8 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
     except GpusUnavailable:
         if preferred is not None:
             raise
-    holders = "; ".join(f"GPU {index} → {name}" for index, name in holder_names(actor, GpuClaim.objects.all()).items())
+    held_here = holder_names(actor, GpuClaim.objects.on_this_host())
+    holders = "; ".join(f"GPU {index} → {name}" for index, name in held_here.items())
     of_type = f" {gpu_type}" if gpu_type else ""
     raise ConflictingState(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
 

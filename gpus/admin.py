@@ -12,10 +12,10 @@ class GpuClaimAdmin(AuditedModelAdmin):
     """The GPU ledger. Claims are made and released by runs and deployments; an operator
     may only delete a claim left behind by a holder that is gone (the deletion is audited)."""
 
-    list_display = ["gpu_index", "holder_kind", "holder_label", "holder_id", "claimed_at"]
-    list_filter = ["holder_kind"]
+    list_display = ["host", "gpu_index", "holder_kind", "holder_label", "holder_id", "claimed_at"]
+    list_filter = ["holder_kind", "host"]
     search_fields = ["holder_id", "holder_label"]
-    readonly_fields = ["gpu_index", "holder_kind", "holder_id", "holder_label", "claimed_at"]
+    readonly_fields = ["host", "gpu_index", "holder_kind", "holder_id", "holder_label", "claimed_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,9 +1,12 @@
-"""What GPUs this host has: NVML when a driver is present, else the GPU_IDS setting."""
+"""What GPUs this host has: NVML when a driver is present, else the GPU_IDS setting.
+
+A GPU is named by its host (LLMP_HOSTNAME) and its index there, as in the ledger (gpus.models).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -18,6 +21,12 @@ class Gpu:
     memory_total_bytes: int | None = None
     memory_free_bytes: int | None = None
     utilization: float | None = None  # 0.0–1.0
+    host: str = field(default_factory=lambda: settings.HOSTNAME)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What names it among every host's GPUs (a claim's host and gpu_index)."""
+        return (self.host, self.index)
 
     def has_type(self, gpu_type: str) -> bool:
         """Whether this GPU is of `gpu_type` ("" is any type): every word of the type appears,

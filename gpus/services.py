@@ -35,8 +35,8 @@ class TooFewGpus(InvalidInput):
 
 def free_gpus(inventory: Sequence[Gpu] | None = None) -> list[Gpu]:
     gpus = list(inventory if inventory is not None else list_gpus())
-    held = set(GpuClaim.objects.values_list("gpu_index", flat=True))
-    return [gpu for gpu in gpus if gpu.index not in held]
+    held = set(GpuClaim.objects.filter(host__in={gpu.host for gpu in gpus}).values_list("host", "gpu_index"))
+    return [gpu for gpu in gpus if gpu.key not in held]
 
 
 def describe_models(inventory: Sequence[Gpu]) -> str:
@@ -105,14 +105,15 @@ def claim_gpus(
     unknown or too few are free, GpuHeld when the preferred GPU is held.
     """
     inventory = list_gpus()
-    known = {gpu.index for gpu in inventory}
+    known = {gpu.index: gpu for gpu in inventory}
     if preferred is not None:
         if preferred not in known:
             raise GpusUnavailable(f"GPU {preferred} does not exist on this host (GPUs: {sorted(known)}).")
-        holder = GpuClaim.objects.filter(gpu_index=preferred).first()
+        gpu = known[preferred]
+        holder = GpuClaim.objects.filter(host=gpu.host, gpu_index=gpu.index).first()
         if holder:
             raise GpuHeld(f"GPU {preferred} is held by another {holder.holder_kind}.", claim=holder)
-        if _claim([preferred], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
+        if _claim([gpu], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return [preferred]
         raise GpusUnavailable(f"GPU {preferred} was claimed by someone else a moment ago; try again.")
     candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
@@ -123,19 +124,25 @@ def claim_gpus(
             raise GpusUnavailable(
                 waiting_for(count=count, gpu_type=gpu_type, free=len(free), candidates=len(candidates))
             )
-        chosen = [gpu.index for gpu in free[:count]]
+        chosen = free[:count]
         if _claim(chosen, holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
-            return chosen
+            return [gpu.index for gpu in chosen]
     raise GpusUnavailable("the free GPUs were claimed by someone else a moment ago; try again.")
 
 
-def _claim(indices: list[int], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:
-    """Write the claims of `indices`, all or none; False when one of them is held already."""
+def _claim(gpus: list[Gpu], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:
+    """Write the claims of `gpus`, all or none; False when one of them is held already."""
     try:
         with transaction.atomic():
             GpuClaim.objects.bulk_create(
-                GpuClaim(gpu_index=index, holder_kind=holder_kind, holder_id=str(holder_id), holder_label=holder_label)
-                for index in indices
+                GpuClaim(
+                    host=gpu.host,
+                    gpu_index=gpu.index,
+                    holder_kind=holder_kind,
+                    holder_id=str(holder_id),
+                    holder_label=holder_label,
+                )
+                for gpu in gpus
             )
     except IntegrityError:
         return False
@@ -143,5 +150,6 @@ def _claim(indices: list[int], *, holder_kind: str, holder_id: object, holder_la
 
 
 def release_gpus(*, holder_kind: str, holder_id: object) -> int:
+    """Give back every GPU the holder holds, on whichever host (a run watched by another host's loop ends there)."""
     deleted, _ = GpuClaim.objects.held_by(holder_kind, holder_id).delete()
     return deleted

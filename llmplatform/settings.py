@@ -226,6 +226,48 @@ LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "console:login"
 
+# --- single sign-on (OpenID Connect, llmplatform.sso) -------------------------
+# Off until a client id is set; then the endpoints are required (the provider's discovery
+# document, <issuer>/.well-known/openid-configuration, lists them) and the login page offers
+# "Sign in with OIDC_PROVIDER_NAME" beside the password form, which keeps working.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+# When set, an ID token's `iss` must be exactly this.
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT_SECONDS", 10.0)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "") or "SSO"
+# Which claims name the user, their e-mail address and their groups.
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_EMAIL_CLAIM = os.environ.get("OIDC_EMAIL_CLAIM", "email")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+# Groups of that claim: one of OIDC_REQUIRED_GROUPS to sign in at all (empty: anyone the provider
+# signs in); OIDC_STAFF_GROUPS makes staff; OIDC_OPERATOR_GROUPS makes staff in the `operators` group.
+OIDC_REQUIRED_GROUPS = env_list("OIDC_REQUIRED_GROUPS", "")
+OIDC_STAFF_GROUPS = env_list("OIDC_STAFF_GROUPS", "")
+OIDC_OPERATOR_GROUPS = env_list("OIDC_OPERATOR_GROUPS", "")
+OIDC_AUTHENTICATE_CLASS = "llmplatform.sso.AuthenticateView"
+OIDC_CALLBACK_CLASS = "llmplatform.sso.CallbackView"
+OIDC_AUTHENTICATION_CALLBACK_URL = "console:oidc-callback"
+if OIDC_ENABLED:
+    missing = [
+        name
+        for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT")
+        if not os.environ.get(name)
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) and not OIDC_OP_JWKS_ENDPOINT:
+        missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so single sign-on needs {', '.join(missing)} too.")
+    AUTHENTICATION_BACKENDS.append("llmplatform.sso.PlatformOIDCBackend")
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

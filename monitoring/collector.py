@@ -156,7 +156,7 @@ def ingestion_metrics(now: datetime) -> Iterator[Metric]:
 
 def gpu_metrics(now: datetime) -> Iterator[Metric]:
     """This host's GPUs (NVML, else GPU_IDS), and who holds each in the ledger."""
-    claims = {claim.gpu_index: claim for claim in GpuClaim.objects.order_by()}
+    claims = {(claim.host, claim.gpu_index): claim for claim in GpuClaim.objects.on_this_host().order_by()}
     gpus = list_gpus()
     info = GaugeMetricFamily(
         "llmp_gpu_info",
@@ -168,7 +168,7 @@ def gpu_metrics(now: datetime) -> Iterator[Metric]:
     total = GaugeMetricFamily("llmp_gpu_memory_total_bytes", "GPU memory (NVML).", labels=["gpu"])
     for gpu in gpus:
         index = str(gpu.index)
-        claim = claims.get(gpu.index)
+        claim = claims.get(gpu.key)
         holder = [claim.holder_kind, claim.holder_id, claim.holder_label] if claim else ["", "", ""]
         info.add_metric([index, gpu.name, *holder], 1)
         if gpu.utilization is not None:
@@ -177,7 +177,9 @@ def gpu_metrics(now: datetime) -> Iterator[Metric]:
             total.add_metric([index], gpu.memory_total_bytes)
             if gpu.memory_free_bytes is not None:
                 used.add_metric([index], gpu.memory_total_bytes - gpu.memory_free_bytes)
-    held = GaugeMetricFamily("llmp_gpus_held", "GPUs held in the ledger, by holder kind.", labels=["holder_kind"])
+    held = GaugeMetricFamily(
+        "llmp_gpus_held", "This host's GPUs held in the ledger, by holder kind.", labels=["holder_kind"]
+    )
     for kind in sorted({claim.holder_kind for claim in claims.values()}):
         held.add_metric([kind], sum(1 for claim in claims.values() if claim.holder_kind == kind))
     nvml = GaugeMetricFamily("llmp_gpu_nvml_available", "1 when this host reads its GPUs through NVML.")

@@ -22,7 +22,7 @@ from notifications.serializers import (
     SubscriptionCreateSerializer,
     SubscriptionSerializer,
 )
-from projects.models import Project
+from projects.models import Project, visible_project
 
 WEBHOOK_ID = OpenApiParameter("webhook_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The webhook's id.")
 DELIVERY_ID = OpenApiParameter(
@@ -40,7 +40,7 @@ class WebhookViewSet(viewsets.GenericViewSet):
     queryset = Subscription.objects.none()  # every action looks its project and webhook up itself
 
     def _project(self) -> Project:
-        return Project.objects.visible_to(self.request.user).by_reference(self.kwargs["project_reference"])
+        return visible_project(self.request.user, self.kwargs["project_reference"])
 
     def _webhook(self) -> Subscription:
         project = self._project()

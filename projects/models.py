@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
+from llmplatform.prepared import Prepared
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
@@ -192,6 +193,10 @@ def users_named(usernames: Collection[str]) -> list[User]:
     return users
 
 
+def created_or_joined_by(user_id: int) -> Q:
+    return Q(created_by_id=user_id) | Q(members__id=user_id)
+
+
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user: Visitor) -> ProjectQuerySet:
         """Staff see every project; others the ones they created or are members of."""
@@ -199,7 +204,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
             return self.none()
         if user.is_staff:
             return self
-        return self.filter(Q(created_by=user) | Q(members=user)).distinct()
+        return self.filter(created_or_joined_by(user.pk)).distinct()
 
     def with_tag(self, tag: str) -> ProjectQuerySet:
         """Projects whose `tags` list holds `tag`."""
@@ -213,23 +218,6 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 
     def with_runs_started(self) -> ProjectQuerySet:
         return self.annotate(runs_started=Count("runs", filter=Q(runs__started_at__isnull=False)))
-
-    def by_reference(self, reference: str) -> Project:
-        """A project by its UUID or its unique name (the contract's `{project_reference}`).
-
-        NotFound when none of this queryset's matches: with `visible_to`, an outsider
-        cannot tell a project hidden from them from one that does not exist.
-        """
-        if "\x00" in reference:  # no name holds one, and PostgreSQL refuses to compare with one
-            raise errors.NotFound(f"No project {reference!r}.")
-        try:
-            return self.get(pk=uuid.UUID(reference))
-        except (ValueError, Project.DoesNotExist):
-            pass
-        try:
-            return self.get(name=reference)
-        except Project.DoesNotExist:
-            raise errors.NotFound(f"No project {reference!r}.") from None
 
 
 class Project(models.Model):
@@ -379,3 +367,34 @@ class ProjectVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} v{self.version}"
+
+
+# Every project-scoped request looks its project up: by id or by name, as staff or not,
+# each shape compiled once (llmplatform.prepared).
+_STAFF_LOOKUPS: dict[str, Prepared[Project]] = {
+    "pk": Prepared(lambda key: Project.objects.filter(pk=key)),
+    "name": Prepared(lambda key: Project.objects.filter(name=key)),
+}
+_MEMBER_LOOKUPS: dict[str, Prepared[Project]] = {
+    "pk": Prepared(lambda user, key: Project.objects.filter(created_or_joined_by(user), pk=key).distinct()),
+    "name": Prepared(lambda user, key: Project.objects.filter(created_or_joined_by(user), name=key).distinct()),
+}
+
+
+def visible_project(user: Visitor, reference: str) -> Project:
+    """A project `user` may see, by its UUID or its unique name (the contract's `{project_reference}`).
+
+    NotFound when there is none: an outsider cannot tell a project hidden from them from
+    one that does not exist. A NUL names nothing (PostgreSQL refuses to compare with one).
+    """
+    if not user.is_authenticated or "\x00" in reference:
+        raise errors.NotFound(f"No project {reference!r}.")
+    try:
+        keys: list[tuple[str, uuid.UUID | str]] = [("pk", uuid.UUID(reference)), ("name", reference)]
+    except ValueError:
+        keys = [("name", reference)]
+    for field, key in keys:
+        found = _STAFF_LOOKUPS[field].objects(key) if user.is_staff else _MEMBER_LOOKUPS[field].objects(user.pk, key)
+        if found:
+            return found[0]
+    raise errors.NotFound(f"No project {reference!r}.")

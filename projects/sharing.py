@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llmplatform.errors import InvalidInput, NotFound
 from llmplatform.users import Actor, Visitor
-from projects.models import Project
+from projects.models import Project, visible_project
 
 
 def is_owner_or_staff(user: Actor, owner_id: int | None) -> bool:
@@ -79,6 +79,6 @@ def project_to_share_with(actor: Actor, reference: str | None) -> Project | None
     if actor is None:
         raise InvalidInput("Only a signed-in user shares with a project.", field="project")
     try:
-        return Project.objects.visible_to(actor).by_reference(str(reference))
+        return visible_project(actor, str(reference))
     except NotFound:
         raise InvalidInput(f"No project {reference!r} you can share with.", field="project") from None

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from llmplatform.api import PROJECT_REFERENCE
 from llmplatform.errors import NotFound
-from projects.models import Project
+from projects.models import Project, visible_project
 from retention import services
 from retention.models import RetentionPolicy
 from retention.serializers import RetentionPolicySerializer
@@ -23,7 +23,7 @@ FORBIDDEN = OpenApiResponse(description="Only the project's creator and staff se
 
 class RetentionPolicyView(APIView):
     def _project(self, reference: str) -> Project:
-        return Project.objects.visible_to(self.request.user).by_reference(reference)
+        return visible_project(self.request.user, reference)
 
     @extend_schema(
         summary="The project's checkpoint retention policy",

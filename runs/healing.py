@@ -361,7 +361,7 @@ def preempt_for(run: Queued, *, needed: int, usable: frozenset[int]) -> str:
         return ""
     free = {gpu.index for gpu in free_gpus()}
     holders = list(
-        Run.objects.filter(status=RunStatus.RUNNING, priority__lt=run.priority)
+        Run.objects.filter(status=RunStatus.RUNNING, priority__lt=run.priority, host=settings.HOSTNAME)
         .exclude(gpu_indices=[])
         .only("pk", "priority", "started_at", "gpu_indices", "preempted_at", "executor")
         .order_by("priority", "-started_at")

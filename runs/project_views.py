@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from llmplatform.api import PAGED, PROJECT_REFERENCE
 from llmplatform.errors import InvalidInput
 from projects import services
-from projects.models import Project, ProjectStatus, ProjectVersion
+from projects.models import Project, ProjectStatus, ProjectVersion, visible_project
 from projects.serializers import ProjectSerializer, ProjectWriteSerializer
 from runs.models import Run
 from runs.serializers import ProjectDetailSerializer
@@ -120,11 +120,11 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self._detail(project, status=201)
 
     def retrieve(self, request: Request, project_reference: str) -> Response:
-        project = Project.objects.visible_to(request.user).by_reference(project_reference)
+        project = visible_project(request.user, project_reference)
         return self._detail(project)
 
     def partial_update(self, request: Request, project_reference: str) -> Response:
-        project = Project.objects.visible_to(request.user).by_reference(project_reference)
+        project = visible_project(request.user, project_reference)
         if not project.can_edit(request.user):
             raise PermissionDenied("Only the project's creator and staff may change it.")
         body = ProjectWriteSerializer(project, data=request.data, partial=True)

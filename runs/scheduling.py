@@ -34,7 +34,9 @@ until GPUs enough for it are free; a higher priority (which only staff grant) go
 
 Slurm allocates its own GPUs: its runs go to sbatch at their turn and wait in Slurm's
 queue. Dispatch is safe to run in several processes at once: a run is launched only by
-whoever holds its lease.
+whoever holds its lease. On several hosts, each host's dispatch starts local runs launched on
+that host only (`Run.host`: its GPUs, its training folder, its processes), and Docker and Slurm
+runs whichever host gets there first; projects' shares count their GPUs on every host.
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
 waiting runs): it reads, as light rows (`Queued`) in one query, the first WINDOW runs of
@@ -70,7 +72,7 @@ from llmplatform import leases
 from projects.models import Project
 from runs import healing, services
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.models import Run, RunStatus, gpu_request
+from runs.models import Run, RunQuerySet, RunStatus, gpu_request
 
 NEVER = (0, float("-inf"))  # the turn of a project that has never started a GPU run
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
@@ -85,6 +87,15 @@ BEHIND_OWN_PROJECT = "waiting for GPUs behind earlier runs of the same project"
 @cache
 def _queues_itself(executor: str) -> bool:
     return get_executor(executor).queues_itself
+
+
+def dispatchable_on(runs: RunQuerySet, host: str | None) -> RunQuerySet:
+    """Those of `runs` the dispatch of `host` may start (None: every host's): local runs only where they
+    were launched, or anywhere when launched before runs knew their host; Docker and Slurm runs anywhere."""
+    if host is None:
+        return runs
+    bound = [kind for kind in EXECUTOR_CLASSES if get_executor(kind).bound_to_host]
+    return runs.filter(~Q(executor__in=bound) | Q(host=host) | Q(host=""))
 
 
 def gpus_needed(run: Run | Queued) -> int:
@@ -137,14 +148,15 @@ class Queued:
         return str(RunStatus.QUEUED.label)
 
 
-def queued_runs(window: int | None = None) -> list[Queued]:
-    """The queued runs not yet handed to an executor, highest priority first, then oldest first.
+def queued_runs(window: int | None = None, *, host: str | None = None) -> list[Queued]:
+    """The queued runs not yet handed to an executor (that `host` may dispatch, see `dispatchable_on`),
+    highest priority first, then oldest first.
 
     With a `window`, one more than the first `window` runs of each project at each priority
     (of those that take ledger GPUs, and of those that take none): the runs one dispatch pass
     may start (see WINDOW), and the next one, `beyond` it.
     """
-    runs = Run.objects.in_dispatch_order()
+    runs = dispatchable_on(Run.objects.in_dispatch_order(), host)
     if window is None:
         rows = [Queued(*row) for row in runs.values_list(*Queued.FIELDS)]
     else:
@@ -256,16 +268,20 @@ def _take_turns(
             heapq.heappush(heap, turn(project))
 
 
-def dispatch_order(in_use: Counter[uuid.UUID] | None = None, *, window: int | None = None) -> list[Queued]:
-    """The queued runs not yet handed to an executor (`window`: see `queued_runs`), in dispatch order."""
-    return _turn_order(queued_runs(window), gpus_in_use() if in_use is None else in_use)
+def dispatch_order(
+    in_use: Counter[uuid.UUID] | None = None, *, window: int | None = None, host: str | None = None
+) -> list[Queued]:
+    """The queued runs not yet handed to an executor (`window`, `host`: see `queued_runs`), in dispatch order."""
+    return _turn_order(queued_runs(window, host=host), gpus_in_use() if in_use is None else in_use)
 
 
 def queue_position(run: Run) -> int | None:
-    """Where a queued run stands in dispatch order (1: first); None once it has left the queue."""
+    """Where a queued run stands in dispatch order (1: first) among the runs the dispatch that will start
+    it looks at: for a local run, its host's; None once it has left the queue."""
     if run.status != RunStatus.QUEUED or run.executor_state:
         return None
-    order = [queued.pk for queued in dispatch_order()]
+    host = run.host if run.host and get_executor(run.executor).bound_to_host else None
+    order = [queued.pk for queued in dispatch_order(host=host)]
     return order.index(run.pk) + 1 if run.pk in order else None
 
 
@@ -374,7 +390,8 @@ class _Reasons:
 
 def _whole(run: Queued) -> Run | None:
     """The run itself, to be launched; None once it has left the queue."""
-    return Run.objects.in_dispatch_order().select_related("project", "resume_source_artifact").filter(pk=run.pk).first()
+    runs = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
+    return runs.select_related("project", "resume_source_artifact").filter(pk=run.pk).first()
 
 
 def dispatch_queued_runs() -> list[Run]:
@@ -403,7 +420,7 @@ def dispatch_queued_runs() -> list[Run]:
         return project.gpu_cap_shortfall(needed)
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
-    order = dispatch_order(in_use, window=WINDOW)
+    order = dispatch_order(in_use, window=WINDOW, host=settings.HOSTNAME)
     beyond = {(run.priority, run.project_id): run for run in order if run.beyond and gpus_needed(run)}
     for place, run in enumerate(run for run in order if not run.beyond):
         window[run.priority, run.project_id].append(run)
@@ -489,7 +506,8 @@ def _tell_the_rest(
             continue  # its last run looked at is starting: the others are looked at next pass
         if first_beyond.queue_reason == reason:
             continue
-        rest = Run.objects.in_dispatch_order().filter(priority=priority, project_id=project_id)
+        rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
+        rest = rest.filter(priority=priority, project_id=project_id)
         rest.exclude(pk__in=[run.pk for run in looked_at]).exclude(queue_reason=reason).update(queue_reason=reason)
 
 

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
+from llmplatform.prepared import Prepared
 from llmplatform.readonly import DirectReadMixin
 from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
@@ -189,13 +190,19 @@ class RunDetailSerializer(RunSerializer):
     _children: dict[str, Any]
 
 
+RECENT_LOG_LINES_OF: Prepared[LogLine] = Prepared(
+    lambda run: (
+        LogLine.objects.filter(run_id=run).order_by("-seq").values(*RunLogLineSerializer.Meta.fields)[:RECENT_LOG_LINES]
+    )
+)
+
+
 def recent_children(run: Run) -> dict[str, Any]:
     """The run detail's artifacts (with tags), latest checkpoint and recent log lines: two queries."""
     artifacts = run.artifacts_with_tags()
     checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
     latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)
-    fields = RunLogLineSerializer.Meta.fields
-    newest_first = list(LogLine.objects.filter(run=run).order_by("-seq").values(*fields)[:RECENT_LOG_LINES])
+    newest_first = RECENT_LOG_LINES_OF.rows(run.pk)
     return {
         "artifacts": RunArtifactSerializer(many=True).to_representation(artifacts),
         "latest_checkpoint": RunArtifactSerializer().to_representation(latest) if latest else None,

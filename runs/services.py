@@ -249,6 +249,8 @@ def create_run(
                 run_dir=str(run_dir),
                 output_dir=str(output_dir),
                 queue_reason="waiting to be dispatched",
+                # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
+                host=settings.HOSTNAME,
             )
             Artifact.objects.create(
                 run=run,

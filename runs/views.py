@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from llmplatform.api import PAGED, PROJECT_REFERENCE, get_or_404
 from llmplatform.errors import InvalidInput
-from projects.models import Project
+from llmplatform.prepared import Prepared
+from projects.models import Project, visible_project
 from runs import services
 from runs.logs import read_log_page
 from runs.metric_series import read_series
@@ -30,6 +33,8 @@ from runs.serializers import (
     RunTagRequestSerializer,
 )
 
+# Every run endpoint looks its run up: compiled once (llmplatform.prepared).
+RUN_IN_PROJECT: Prepared[Run] = Prepared(lambda project, run: Run.objects.filter(project_id=project, pk=run))
 RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id.")
 NOT_FOUND = OpenApiResponse(description="No such project or run visible to you.")
 BAD_INPUT = OpenApiResponse(description="Bad input: `{detail, ...}` naming what is wrong.")
@@ -48,16 +53,20 @@ class RunViewSet(viewsets.GenericViewSet):
 
     # --- lookups -----------------------------------------------------------
     def _project(self, *, operate: bool = False) -> Project:
-        project = Project.objects.visible_to(self.request.user).by_reference(self.kwargs["project_reference"])
+        project = visible_project(self.request.user, self.kwargs["project_reference"])
         if operate and not project.can_operate(self.request.user):
             raise PermissionDenied("Only the project's creator, members and staff may launch or change its runs.")
         return project
 
     def _run(self, project: Project) -> Run:
         run_id = self.kwargs["run_id"]
-        return get_or_404(
-            Run.objects.filter(project=project), f"No run {run_id} in project {project.name!r}.", pk=run_id
-        )
+        try:
+            found = RUN_IN_PROJECT.objects(project.pk, uuid.UUID(run_id))
+        except ValueError:  # not a UUID: it names no run either
+            found = []
+        if not found:
+            raise NotFound(f"No run {run_id} in project {project.name!r}.")
+        return found[0]
 
     def _detail(self, run: Run, status: int = 200) -> Response:
         fresh = Run.objects.get(pk=run.pk)

@@ -51,6 +51,14 @@ def test_it_refuses_an_unknown_token(client, db):
     assert response.headers["WWW-Authenticate"] == "Token"
 
 
+def test_it_refuses_the_token_of_a_deactivated_user(staff_client, staff):
+    staff.is_active = False
+    staff.save(update_fields=["is_active"])
+    response = staff_client.get("/v1/audit-events")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User inactive or deleted."}
+
+
 def test_it_accepts_a_session_login(client, staff):
     # The request lets the login throttle (django-axes) tell where the attempt came from.
     assert client.login(request=HttpRequest(), username="operator", password="pw-operator")

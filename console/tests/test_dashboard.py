@@ -49,6 +49,15 @@ def test_it_shows_each_gpu_free_or_held(owner_session, settings, run):
     assert "run-001" in rows[1]
 
 
+def test_it_shows_gpus_free_that_only_another_host_holds_gpus_of_the_index_of(owner_session, settings, run):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(host="gpu-b", gpu_index=0, holder_kind="run", holder_id=str(run.pk), holder_label="on-b")
+    response = owner_session.get(URL)
+    rows = [row for row in response.content.decode().split("<tr>") if "<strong>" in row]
+    assert len(rows) == 2
+    assert all("free" in row and "on-b" not in row for row in rows)
+
+
 def test_it_names_the_holder_of_a_gpu_only_to_those_who_see_it(owner_session, outsider_session, settings, run):
     settings.GPU_IDS = "0,1"
     GpuClaim.objects.create(gpu_index=1, holder_kind="run", holder_id=str(run.pk), holder_label="qwen-finetune/run-001")

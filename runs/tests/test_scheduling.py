@@ -166,3 +166,18 @@ def test_it_gives_back_the_gpus_of_a_run_whose_supervisor_died_before_releasing_
         (1, str(waiting.pk)),
         (2, str(stopping.pk)),  # kept until its processes are stopped
     ]
+
+
+def test_it_starts_a_local_run_only_on_the_host_that_launched_it(project, owner, sleeper, settings):
+    settings.HOSTNAME = "gpu-a"
+    run = queue(project, owner, gpus=1, name="on-a")
+
+    settings.HOSTNAME = "gpu-b"  # another host's loop, with GPUs free
+    assert dispatch_queued_runs() == []
+    run.refresh_from_db()
+    assert (run.status, run.host, run.queue_reason) == (RunStatus.QUEUED, "gpu-a", "waiting to be dispatched")
+    assert not GpuClaim.objects.exists()
+
+    settings.HOSTNAME = "gpu-a"
+    assert [started.name for started in dispatch_queued_runs()] == ["on-a"]
+    assert list(GpuClaim.objects.values_list("host", "gpu_index")) == [("gpu-a", 0)]

@@ -21,6 +21,7 @@ from llmplatform.testing import manage_py, running, subprocess_env, wait_for
 from projects.models import Project
 from runs import services
 from runs.models import Run, RunStatus
+from runs.scheduling import dispatch_queued_runs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -36,17 +37,35 @@ def lease_host(run: Run) -> str:
     return run.lease_owner.split("/", 1)[0]
 
 
+def slurm_project(project: Project) -> Project:
+    return Project.objects.create(
+        name="on-slurm",
+        executor="slurm",
+        created_by=project.created_by,
+        dataset_name=project.dataset_name,
+        training_yaml_name=project.training_yaml_name,
+    )
+
+
+def test_any_hosts_dispatch_starts_a_slurm_run_another_host_launched(
+    project, owner, fake_trainer, slurm_cluster, settings
+):
+    settings.HOSTNAME = "gpu-a"
+    run = services.create_run(project=slurm_project(project), actor=owner, hyperparameters={"max_steps": 1})
+
+    settings.HOSTNAME = "gpu-b"
+    assert dispatch_queued_runs() == [run]
+
+    run.refresh_from_db()
+    subprocess.run(["scancel", str(run.executor_state["job_id"])], check=False)
+    assert run.host == "gpu-b"
+
+
 def test_a_dead_hosts_local_run_stays_put_while_its_slurm_run_moves(
     transactional_db, project, owner, fake_trainer, slurm_cluster, tmp_path, settings
 ):
     settings.HOSTNAME = "gpu-a"  # this test launches its runs as host A's web server would
-    slurm = Project.objects.create(
-        name="on-slurm",
-        executor="slurm",
-        created_by=owner,
-        dataset_name=project.dataset_name,
-        training_yaml_name=project.training_yaml_name,
-    )
+    slurm = slurm_project(project)
     endless = {"max_steps": 100000, "step_seconds": 0.05, "save_steps": 0}
     with running(manage_py("supervise", "runs"), env=host("gpu-a"), log=tmp_path / "a.log") as host_a:
         local = services.create_run(project=project, actor=owner, hyperparameters=endless)

@@ -1,0 +1,82 @@
+"""A query compiled once (llmplatform.prepared) answers what the ORM answers, key after key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from llmplatform.prepared import Prepared
+from projects.models import Project
+from projects.services import create_project
+from runs.models import Artifact, ArtifactTag, LogLine, Run
+
+
+@pytest.fixture
+def two_runs(owner) -> list[Run]:
+    """Two runs of one project with log lines, artifacts and a tag, so that each key changes the answer."""
+    project = create_project(actor=owner, fields={"name": "prepared"})
+    runs = []
+    for number in range(2):
+        run = Run.objects.create(
+            project=project, name=f"run-{number}", created_by=owner, started_at=timezone.now() - timedelta(hours=1)
+        )
+        LogLine.objects.bulk_create(
+            LogLine(run=run, seq=seq, timestamp=timezone.now(), message=f"run {number} line {seq}")
+            for seq in range(1, 6 + number)
+        )
+        checkpoint = Artifact.objects.create(
+            run=run, name="checkpoint-10", type="checkpoint", path=f"/r{number}", step=10
+        )
+        ArtifactTag.objects.create(artifact=checkpoint, value=["candidate", "release"][number], applied_by=owner)
+        runs.append(run)
+    return runs
+
+
+def test_it_answers_values_rows_as_the_orm_does_for_each_key(two_runs):
+    recent = Prepared(lambda run: LogLine.objects.filter(run_id=run).order_by("-seq").values("seq", "timestamp")[:3])
+    for run in two_runs:
+        assert recent.rows(run.pk) == list(run.log_lines.order_by("-seq").values("seq", "timestamp")[:3])
+
+
+def test_it_answers_rows_across_a_join(two_runs):
+    tagged = Prepared(lambda run: Artifact.objects.filter(run_id=run).values("name", "tags__value"))
+    for run in two_runs:
+        assert tagged.rows(run.pk) == list(run.artifacts.values("name", "tags__value"))
+
+
+def test_it_answers_model_instances_with_every_field_converted(two_runs):
+    lookup = Prepared(lambda project, run: Run.objects.filter(project_id=project, pk=run))
+    for run in two_runs:
+        [found] = lookup.objects(run.project_id, run.pk)
+        expected = Run.objects.get(pk=run.pk)
+        for field in Run._meta.concrete_fields:
+            assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+        assert found._state.adding is False  # saved objects, as the ORM gives them
+
+
+def test_it_binds_text_and_integer_keys(two_runs, owner):
+    by_name = Prepared(lambda name, user: Project.objects.filter(name=name, created_by_id=user).values("name"))
+    assert by_name.rows("prepared", owner.pk) == [{"name": "prepared"}]
+    assert by_name.rows("prepared", owner.pk + 1) == []
+    assert by_name.rows("no such project", owner.pk) == []
+
+
+def test_it_finds_nothing_for_a_key_that_names_nothing(two_runs):
+    lookup = Prepared(lambda project, run: Run.objects.filter(project_id=project, pk=run))
+    assert lookup.objects(two_runs[0].project_id, uuid.uuid4()) == []
+
+
+def test_it_refuses_a_queryset_whose_sql_ignores_a_key(db):
+    ignoring = Prepared(lambda unused: User.objects.all())
+    with pytest.raises(ValueError, match="does not reach the SQL"):
+        ignoring.objects(uuid.uuid4())
+
+
+def test_it_refuses_related_objects_it_cannot_build(two_runs):
+    joined = Prepared(lambda run: Run.objects.select_related("project").filter(pk=run))
+    with pytest.raises(ValueError, match="select_related"):
+        joined.objects(two_runs[0].pk)
