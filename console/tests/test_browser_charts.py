@@ -18,7 +18,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # (Accept-Language, width): the two languages, each on a wide screen and a phone.
 VIEWS = [("en-US", 1440), ("zh-CN", 390), ("en-US", 390), ("zh-CN", 1440)]
 TEXT = {
-    "en": {"train": "Training metrics", "system": "System metrics", "smoothed": "smoothed", "epoch": "epoch", "png": "Save as PNG"},
+    "en": {
+        "train": "Training metrics",
+        "system": "System metrics",
+        "smoothed": "smoothed",
+        "epoch": "epoch",
+        "png": "Save as PNG",
+    },
     "zh": {"train": "训练指标", "system": "系统指标", "smoothed": "平滑", "epoch": "轮次", "png": "保存为 PNG"},
 }
 

@@ -59,7 +59,9 @@ def long_run(project) -> Run:
 
 
 def test_it_downsamples_on_request_keeping_the_extremes_and_the_ends(member_client, long_run):
-    body = get(member_client, long_run, "?max_points=200").json()
+    response = get(member_client, long_run, "?max_points=200")
+    assert response.status_code == 200, response.content[:500]
+    body = response.json()
 
     [series] = body["series"]
     steps = [point["step"] for point in series["points"]]
