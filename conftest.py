@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from llmplatform.testing import manage_py, running, subprocess_env
 from projects.models import Project
@@ -26,6 +27,9 @@ from projects.services import create_project
 
 PROJECT_DATASET = "datasets/qwen_demo.jsonl"
 PROJECT_TRAINING_YAML = "configs/qwen_demo.yaml"
+WORD_TOKENIZER_MODEL = "models/tiny-word-model"
+# What the tiny model's tokenizer learnt: one token per word of these, [UNK] for any other word.
+WORD_TOKENIZER_LINES = ["say hi to the user", "hi there how are you", "one two three four five six seven eight"]
 
 
 def make_user(username: str, *, is_staff: bool = False) -> User:
@@ -179,3 +183,18 @@ def qcluster(transactional_db, isolated_dirs: Path) -> Iterator[subprocess.Popen
     """
     with running(manage_py("qcluster"), env=subprocess_env(), log=isolated_dirs / "qcluster.log") as process:
         yield process
+
+
+@pytest.fixture
+def word_tokenizer_model(training_dir: Path) -> str:
+    """A model folder in the training directory (named as a config's model_name_or_path names it) holding only
+    a tokenizer.json: a word-level tokenizer trained here on WORD_TOKENIZER_LINES, so a text holds one token per
+    word. It is saved with truncation at 4 tokens on, which counting must undo."""
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(WORD_TOKENIZER_LINES, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tokenizer.enable_truncation(4)
+    folder = training_dir / WORD_TOKENIZER_MODEL
+    folder.mkdir(parents=True)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return WORD_TOKENIZER_MODEL

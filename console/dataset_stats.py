@@ -1,4 +1,5 @@
-"""A dataset file's statistics (datasets.validation's `stats`) as tables and bar charts a person reads."""
+"""A dataset file's statistics (datasets.validation's `stats`) and token lengths (datasets.token_lengths)
+as tables and bar charts a person reads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from datasets.models import TOTAL_FIELD, TokenLengths
+from datasets.token_lengths import histogram, summary
 
 # Shown above the tables, not in them.
 COUNTS = ("records", "valid_records", "invalid_lines")
@@ -65,3 +69,34 @@ def statistics(stats: dict[str, Any]) -> Statistics:
         elif counted := bars(value):
             shown.charts.append((label, counted))
     return shown
+
+
+TOKEN_FIELD_LABELS: dict[str, Promise] = {
+    TOTAL_FIELD: _("Tokens per record"),
+    "prompt": _("Tokens per prompt"),
+    "response": _("Tokens per response"),
+    "chosen": _("Tokens per chosen response"),
+    "rejected": _("Tokens per rejected response"),
+    "text": _("Tokens per text"),
+}
+
+
+@dataclass
+class TokenChart:
+    label: str
+    summary: dict[str, Any]
+    bars: list[Bar]
+
+
+def token_charts(lengths: TokenLengths) -> list[TokenChart]:
+    """A measurement's fields, the whole record first: figures and records per power-of-two range of tokens."""
+    order = sorted(lengths.lengths, key=lambda name: (name != TOTAL_FIELD, name))
+    charts = []
+    for name in order:
+        counts = lengths.lengths[name]
+        ranges = {
+            (str(bucket.low) if bucket.low == bucket.high else f"{bucket.low}–{bucket.high}"): bucket.count
+            for bucket in histogram(counts)
+        }
+        charts.append(TokenChart(str(TOKEN_FIELD_LABELS.get(name, name)), summary(counts), bars(ranges)))
+    return charts

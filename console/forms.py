@@ -32,7 +32,17 @@ from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
 from runs.metric_series import MAX_EXPORT_ROWS, MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
-from runs.models import MAX_GPU_COUNT, MAX_PRIORITY, MIN_PRIORITY, ArtifactTagValue
+from runs.models import (
+    MAX_GPU_COUNT,
+    MAX_PRIORITY,
+    MAX_RUN_NOTES_CHARS,
+    MAX_RUN_TAG_CHARS,
+    MIN_PRIORITY,
+    ArtifactTagValue,
+    Run,
+    RunStatus,
+    gpu_request,
+)
 
 
 class ProjectFilterForm(forms.Form):
@@ -160,6 +170,22 @@ class ProjectForm(forms.Form):
         choices=[("", _("From its command (LLaMA-Factory's, else unchecked)")), *TrainerKind.choices],
         help_text=_("A launch checks the run's config against this trainer's arguments."),
     )
+    max_truncated_share = forms.FloatField(
+        label=_("Records allowed past cutoff_len"),
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        initial=Project._meta.get_field("max_truncated_share").default,
+        help_text=_(
+            "The share (0 to 1) of the dataset's records longer than the config's cutoff_len, by the base "
+            "model's tokenizer, above which a launch warns."
+        ),
+    )
+    refuse_truncation = forms.BooleanField(
+        label=_("Refuse such launches"),
+        required=False,
+        help_text=_("Refuse the launch instead of warning."),
+    )
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
     members = forms.CharField(
         label=_("Members"), required=False, help_text=_("Usernames, separated by commas; they may launch runs.")
@@ -180,6 +206,11 @@ class ProjectForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
+
+    def clean_max_truncated_share(self) -> float:
+        """Left empty: the platform's default share."""
+        share = self.cleaned_data["max_truncated_share"]
+        return self.fields["max_truncated_share"].initial if share is None else share
 
     def clean_members(self) -> list[User]:
         return users_named(comma_list(self.cleaned_data["members"]))
@@ -207,9 +238,15 @@ class RunForm(forms.Form):
     priority = forms.IntegerField(label=_("Priority"), min_value=MIN_PRIORITY, max_value=MAX_PRIORITY, initial=0)
 
     @classmethod
-    def for_project(cls, project: Project, data: Any = None) -> RunForm:
-        """The form with the project's values shown where an empty field falls back to them."""
-        form = cls(data, initial={"hyperparameters": project.default_hyperparameters})
+    def for_project(cls, project: Project, data: Any = None, *, clone: Run | None = None) -> RunForm:
+        """The form with the project's values shown where an empty field falls back to them;
+        filled with `clone`'s config when a run is cloned to launch another like it."""
+        initial: dict[str, Any] = {"hyperparameters": project.default_hyperparameters}
+        if clone is not None:
+            initial = {name: getattr(clone, name) for name in ("model", "dataset", "training_yaml_name", "priority")}
+            initial["hyperparameters"] = clone.hyperparameters
+            initial["gpu_count"] = gpu_request(clone.resources)[0]
+        form = cls(data, initial=initial)
         for name, default in (
             ("model", project.base_model),
             ("dataset", project.dataset_name),
@@ -230,6 +267,47 @@ class RunForm(forms.Form):
             if data[name]:
                 arguments[name] = data[name]
         return arguments
+
+
+class RunTableFilterForm(forms.Form):
+    """The runs table's search and filters (console.run_table.filtered); the creators are the project's."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200, help_text=_("In names and notes."))
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *RunStatus.choices])
+    tag = forms.CharField(
+        label=_("Tag"), required=False, max_length=MAX_RUN_TAG_CHARS, widget=forms.TextInput(attrs={"list": "run-tags"})
+    )
+    creator = forms.ChoiceField(label=_("Launched by"), required=False)
+
+    def __init__(self, data: Any, *, creators: list[str]) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["creator"]).choices = [("", _("Anyone")), *[(c, c) for c in creators]]
+
+    def filters(self) -> dict[str, str]:
+        """The filters as console.run_table.filtered takes them; none where the form is invalid."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "text": data.get("q", ""),
+            "status": data.get("status", ""),
+            "tag": data.get("tag", "").strip(),
+            "creator": data.get("creator", ""),
+        }
+
+
+class RunNotesForm(forms.Form):
+    """What runs.services.annotate_run takes: notes, and tags typed with commas between them."""
+
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=MAX_RUN_NOTES_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas."))
+
+    @classmethod
+    def for_run(cls, run: Run, data: Any = None) -> RunNotesForm:
+        return cls(data, initial={"notes": run.notes, "tags": ", ".join(run.tags)})
+
+    def clean_tags(self) -> list[str]:
+        return comma_list(self.cleaned_data["tags"])
 
 
 class TagForm(forms.Form):
@@ -254,6 +332,16 @@ class SharingForm(forms.Form):
         # `fields` holds copies of the declared fields, typed only as Field.
         cast(forms.ModelChoiceField, self.fields["project"]).queryset = projects
         self.order_fields([*(name for name in self.fields if name != "project"), "project"])
+
+
+class TokenLengthsForm(forms.Form):
+    """What datasets.services.measure_token_lengths takes besides the file."""
+
+    model = forms.CharField(
+        label=_("Model folder"),
+        max_length=1024,
+        help_text=_("Its tokenizer.json counts the tokens: relative to the training directory, else to MODELS_DIR."),
+    )
 
 
 class DatasetForm(SharingForm):
@@ -318,6 +406,11 @@ class DeploymentForm(SharingForm):
 
     def clean_tags(self) -> list[str]:
         return comma_list(self.cleaned_data["tags"])
+
+    def clean_max_truncated_share(self) -> float:
+        """Left empty: the platform's default share."""
+        share = self.cleaned_data["max_truncated_share"]
+        return self.fields["max_truncated_share"].initial if share is None else share
 
     def service_arguments(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from audit.admin import AuditedModelAdmin
 from datasets import services
-from datasets.models import Dataset, DatasetFile, TrainConfig, ValidatedPiece
+from datasets.models import Dataset, DatasetFile, TokenLengths, TrainConfig, ValidatedPiece
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -79,6 +79,18 @@ class ValidatedPieceInline(admin.TabularInline):
         return piece.report["error_count"]
 
 
+class TokenLengthsInline(admin.TabularInline):
+    """The file's token lengths by each tokenizer they were measured with (the counts are in the API)."""
+
+    model = TokenLengths
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("model", "tokenizer_sha256", "status", "measured_bytes", "records", "finished_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # measured by the platform, never by hand
+
+
 @admin.register(DatasetFile)
 class DatasetFileAdmin(ServiceDeletingAdmin[DatasetFile]):
     list_display = ["stored_name", "dataset", "status", "bytes", "records", "error_count", "uploaded_at"]
@@ -87,7 +99,7 @@ class DatasetFileAdmin(ServiceDeletingAdmin[DatasetFile]):
     list_select_related = ["dataset"]
     # The running SHA-256's raw state means nothing to a reader; hashed_bytes says how far it got.
     readonly_fields = [field.name for field in DatasetFile._meta.fields if field.name != "sha256_state"]
-    inlines = [ValidatedPieceInline]
+    inlines = [ValidatedPieceInline, TokenLengthsInline]
 
     def remove(self, request: HttpRequest, obj: DatasetFile) -> None:
         services.remove_dataset_file(dataset_file=obj, actor=request.user)

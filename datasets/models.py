@@ -198,6 +198,61 @@ class ValidatedPiece(models.Model):
         return f"{self.dataset_file_id} [{self.start}, {self.end})"
 
 
+class TokenLengthsStatus(models.TextChoices):
+    MEASURING = "measuring", _("Measuring")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+# Lengths up to this many tokens are counted exactly; longer ones together, as one more than it.
+MAX_COUNTED_TOKENS = 131_072
+# The record's whole sequence, the one a trainer cuts at `cutoff_len`, beside its fields.
+TOTAL_FIELD = "total"
+
+
+class TokenLengths(models.Model):
+    """How many tokens a ready file's records hold, per field and in all, by one tokenizer.
+
+    `lengths` is `{field: {tokens: records}}`, exact up to MAX_COUNTED_TOKENS, so that any
+    `cutoff_len` can be checked against it. The same tokenizer file (by its SHA-256) gives the
+    same counts whichever model folder holds it: one measurement per file and tokenizer.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="token_lengths")
+    model = models.CharField(max_length=1024, help_text=_("The model folder as it was named."))
+    tokenizer_path = models.CharField(max_length=2048, help_text=_("The tokenizer.json that was read."))
+    tokenizer_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=TokenLengthsStatus.choices, default=TokenLengthsStatus.MEASURING)
+    measured_bytes = models.BigIntegerField(default=0)
+    records = models.BigIntegerField(null=True, blank=True)
+    lengths = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset_file", "tokenizer_sha256"], name="one_measurement_per_tokenizer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_file_id} / {self.model}"
+
+    @property
+    def progress(self) -> float:
+        if self.status != TokenLengthsStatus.MEASURING:
+            return 1.0
+        size = self.dataset_file.bytes
+        return round(min(self.measured_bytes / size, 1.0), 4) if size else 0.0
+
+    def records_over(self, tokens: int) -> int:
+        """Records whose whole sequence holds more than `tokens` tokens."""
+        counts = self.lengths.get(TOTAL_FIELD, {})
+        return sum(count for length, count in counts.items() if int(length) > tokens)
+
+
 class TrainConfigQuerySet(SharedQuerySet["TrainConfig"]):
     def current_of(self, user: Visitor) -> TrainConfig | None:
         """The user's own current config: /v1/train-config keeps one per user."""

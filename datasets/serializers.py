@@ -8,7 +8,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from datasets.models import Dataset, DatasetFile, FileStatus, TaskType, TrainConfig
+from datasets.models import Dataset, DatasetFile, FileStatus, TaskType, TokenLengths, TrainConfig
+from datasets.token_lengths import histogram, summary
 from projects.serializers import share_with_field, shared_with_field
 
 
@@ -77,6 +78,69 @@ class DatasetFileReportSerializer(DatasetFileSerializer):
             "errors",
             "stats",
         ]
+
+
+class DatasetTokenLengthsRequestSerializer(serializers.Serializer):
+    model = serializers.CharField(
+        max_length=1024,
+        help_text="The model folder whose tokenizer.json counts the tokens: relative to HOST_TRAINING_DIR "
+        "(as a config's model_name_or_path), else to MODELS_DIR.",
+    )
+
+
+class DatasetTokenLengthsFieldSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="prompt, response, chosen, rejected, text, or total (the whole record).")
+    count = serializers.IntegerField()
+    min = serializers.IntegerField(allow_null=True)
+    max = serializers.IntegerField(allow_null=True)
+    mean = serializers.FloatField(allow_null=True)
+    p50 = serializers.IntegerField(allow_null=True)
+    p90 = serializers.IntegerField(allow_null=True)
+    p99 = serializers.IntegerField(allow_null=True)
+    histogram = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Records per power-of-two range of token counts: [{low, high, count}], both ends included.",
+    )
+
+
+class DatasetTokenLengthsSerializer(serializers.ModelSerializer):
+    """A file's token lengths by one tokenizer: progress while a worker measures, then per-field figures."""
+
+    upload_id = serializers.UUIDField(source="dataset_file_id")
+    progress = serializers.FloatField(help_text="0..1 while measuring.")
+    by_field = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TokenLengths
+        fields = [
+            "id",
+            "upload_id",
+            "model",
+            "tokenizer_sha256",
+            "status",
+            "progress",
+            "measured_bytes",
+            "records",
+            "error",
+            "created_at",
+            "finished_at",
+            "by_field",
+        ]
+
+    @extend_schema_field(DatasetTokenLengthsFieldSerializer(many=True))
+    def get_by_field(self, lengths: TokenLengths) -> list[dict[str, Any]]:
+        return [
+            {
+                "field": name,
+                **summary(counts),
+                "histogram": [vars(bucket) for bucket in histogram(counts)],
+            }
+            for name, counts in lengths.lengths.items()
+        ]
+
+
+class DatasetTokenLengthsListSerializer(serializers.Serializer):
+    items = DatasetTokenLengthsSerializer(many=True)
 
 
 class TrainConfigSummarySerializer(serializers.ModelSerializer):

@@ -35,6 +35,8 @@ from datasets.models import (
     DatasetFile,
     FileStatus,
     TaskType,
+    TokenLengths,
+    TokenLengthsStatus,
     TrainConfig,
     ValidatedPiece,
     training_path,
@@ -47,6 +49,7 @@ from datasets.storage import (
     clean_file_name,
     sha256_of,
 )
+from datasets.token_lengths import load_tokenizer, measure, tokenizer_file, tokenizer_sha256
 from datasets.validation import (
     RecordTallies,
     ValidationReport,
@@ -61,6 +64,7 @@ from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project
 from projects.trainer_arguments import refuse_unfit_config, trainer_of_upload
+from projects.training_files import UnsafePath, path_problem, resolve_training_file
 
 logger = logging.getLogger(__name__)
 
@@ -610,6 +614,114 @@ def validate_dataset_file(*, upload_id: uuid.UUID | str) -> DatasetFile | None:
             changes={"status": status, "records": report.records, "errors": report.error_count},
         )
     return dataset_file
+
+
+# --- token lengths --------------------------------------------------------------
+
+
+def find_tokenizer(model: str) -> Path:
+    """The tokenizer.json of the model folder `model` names: relative to the training directory (where
+    trainers read it), else to MODELS_DIR; or an absolute path in one of them. Nothing is downloaded:
+    InvalidInput when no such folder holds one (a hub id such as `Qwen/Qwen2.5-7B` not on disk)."""
+    problem = path_problem(model) if model else "is not set"
+    roots = ((settings.HOST_TRAINING_DIR, "the training directory"), (settings.MODELS_DIR, "MODELS_DIR"))
+    for root, root_name in roots if problem is None else ():
+        if found := _tokenizer_under(Path(root), root_name, model):
+            return found
+    why = f" ({problem})" if problem else ""
+    raise InvalidInput(
+        f"No tokenizer.json in a model folder {model!r}{why} under the training directory or MODELS_DIR; "
+        "token lengths are measured with the model's own tokenizer, never a downloaded one.",
+        field="model",
+    )
+
+
+def _tokenizer_under(root: Path, root_name: str, model: str) -> Path | None:
+    relative = model
+    if Path(model).is_absolute():
+        resolved, base = Path(model).resolve(), root.resolve()
+        if not resolved.is_relative_to(base):
+            return None
+        relative = str(resolved.relative_to(base))
+    try:
+        return tokenizer_file(resolve_training_file(relative, root=root, root_name=root_name))
+    except (UnsafePath, OSError):
+        return None
+
+
+def measure_token_lengths(*, dataset_file: DatasetFile, model: str, actor: Actor) -> TokenLengths:
+    """The token lengths of a ready file by the tokenizer of `model`'s folder: the measurement there is
+    (a failed one is started again), else a new one, measured at once when the file is small
+    (TOKEN_LENGTHS_INLINE_BYTES) and by a worker otherwise."""
+    if dataset_file.status != FileStatus.READY:
+        raise ConflictingState(
+            f"File {dataset_file.name!r} is {dataset_file.status}; token lengths are measured once it is valid."
+        )
+    tokenizer = find_tokenizer(model)
+    sha256 = tokenizer_sha256(tokenizer)
+    fields = {"model": model, "tokenizer_path": str(tokenizer)}
+    measured = TokenLengths.objects.filter(dataset_file=dataset_file, tokenizer_sha256=sha256)
+    lengths = measured.first()
+    if lengths is None:
+        try:
+            with transaction.atomic():
+                lengths = TokenLengths.objects.create(dataset_file=dataset_file, tokenizer_sha256=sha256, **fields)
+        except IntegrityError:  # asked twice at once: the other request measures it
+            return measured.get()
+    elif lengths.status != TokenLengthsStatus.FAILED:
+        return lengths  # measured, or being measured
+    elif not measured.filter(status=TokenLengthsStatus.FAILED).update(
+        status=TokenLengthsStatus.MEASURING, measured_bytes=0, error="", finished_at=None, **fields
+    ):
+        lengths.refresh_from_db()
+        return lengths  # another request started it again
+    record_event(
+        actor=actor,
+        action=AuditAction.ACTION,
+        verb="measure token lengths",
+        target=dataset_file,
+        changes={"model": model, "tokenizer_sha256": sha256},
+    )
+    if dataset_file.bytes <= settings.TOKEN_LENGTHS_INLINE_BYTES:
+        run_token_lengths(lengths_id=lengths.pk)
+    else:
+        _enqueue("datasets.tasks.measure_token_lengths", lengths.pk)
+    lengths.refresh_from_db()
+    return lengths
+
+
+def run_token_lengths(*, lengths_id: uuid.UUID | str) -> TokenLengths | None:
+    """Measure, recording progress as the file is read; no-op when it is gone or done."""
+    lengths = (
+        TokenLengths.objects.select_related("dataset_file__dataset")
+        .filter(pk=lengths_id, status=TokenLengthsStatus.MEASURING)
+        .first()
+    )
+    if lengths is None:
+        return None
+    pending = TokenLengths.objects.filter(pk=lengths.pk, status=TokenLengthsStatus.MEASURING)
+    dataset_file = lengths.dataset_file
+    try:
+        tokenizer = load_tokenizer(Path(lengths.tokenizer_path))
+        measured = measure(
+            dataset_file.absolute_path,
+            dataset_file.dataset.task_type,
+            tokenizer,
+            progress=lambda done: pending.update(measured_bytes=done),
+        )
+    except Exception as exc:  # the tokenizers library raises plain Exceptions for a file it cannot read
+        logger.warning("token lengths %s failed: %s", lengths.pk, exc)
+        pending.update(status=TokenLengthsStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now())
+    else:
+        pending.update(
+            status=TokenLengthsStatus.READY,
+            measured_bytes=dataset_file.bytes,
+            records=measured.records,
+            lengths=measured.lengths,
+            finished_at=timezone.now(),
+        )
+    lengths.refresh_from_db()
+    return lengths
 
 
 # --- training configs -----------------------------------------------------------

@@ -21,3 +21,8 @@ def validate_received_bytes(upload_id: str) -> int:
 def purge_abandoned_uploads() -> int:
     """Hourly (see migration 0002): uploads idle longer than UPLOAD_SESSION_MAX_IDLE_HOURS."""
     return services.purge_abandoned_uploads(older_than=timedelta(hours=settings.UPLOAD_SESSION_MAX_IDLE_HOURS))
+
+
+def measure_token_lengths(lengths_id: str) -> str | None:
+    lengths = services.run_token_lengths(lengths_id=lengths_id)
+    return lengths.status if lengths else None

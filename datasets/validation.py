@@ -653,6 +653,15 @@ def _text_line_record(raw: bytes) -> tuple[dict | None, str | None]:
     return {"text": text}, None
 
 
+LineParser = Callable[[bytes], tuple[dict | None, str | None]]
+
+
+def line_parser(name: str, task_type: str) -> LineParser:
+    """How a line of the file named `name` becomes a record: (record, None), (None, why not), or
+    (None, None) for a blank line of a plain-text corpus."""
+    return _text_line_record if is_plain_text_corpus(name, task_type) else _json_line_record
+
+
 def validate_file(
     path: Path,
     task_type: str,
@@ -836,7 +845,7 @@ def read_records(path: Path, task_type: str, *, offset: int, limit: int) -> list
     """Lines offset+1 .. offset+limit: {line, record} or, for a line that is not a record,
     {line, record: None, text, error} with the line as written (cut at PREVIEW_LINE_CHARS)
     and the same reason validation gives."""
-    line_record = _text_line_record if is_plain_text_corpus(path.name, task_type) else _json_line_record
+    line_record = line_parser(path.name, task_type)
     items: list[dict[str, Any]] = []
     with open(path, "rb") as source:
         for number, raw in enumerate(source, start=1):

@@ -26,7 +26,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from datasets import services
-from datasets.models import CONFIGS_FOLDER, PARTIAL_FOLDER, Dataset, DatasetFile, FileStatus, TrainConfig
+from datasets.models import (
+    CONFIGS_FOLDER,
+    PARTIAL_FOLDER,
+    Dataset,
+    DatasetFile,
+    FileStatus,
+    TokenLengthsStatus,
+    TrainConfig,
+)
 from datasets.serializers import (
     DatasetCreatedSerializer,
     DatasetCreateSerializer,
@@ -35,6 +43,9 @@ from datasets.serializers import (
     DatasetFileUploadSerializer,
     DatasetPreviewSerializer,
     DatasetRecordSerializer,
+    DatasetTokenLengthsListSerializer,
+    DatasetTokenLengthsRequestSerializer,
+    DatasetTokenLengthsSerializer,
     DatasetUploadedSerializer,
     TrainConfigDeletedSerializer,
     TrainConfigDetailSerializer,
@@ -235,6 +246,42 @@ class DatasetViewSet(
             "next_offset": offset + limit if more else None,
         }
         return Response(DatasetPreviewSerializer(body).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A file's token lengths, by each tokenizer they were measured with",
+        responses={200: DatasetTokenLengthsListSerializer, 404: ERROR_RESPONSES[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Measure a file's token lengths with a model's own tokenizer",
+        description=(
+            "Counts the tokens of each field of every record (and of each record in all) with the tokenizer.json "
+            "of the model folder named, never a downloaded one. A small file is measured at once (200); a bigger "
+            "one by a worker (202, with `progress`). Measured already with the same tokenizer: that measurement."
+        ),
+        request=DatasetTokenLengthsRequestSerializer,
+        responses={
+            200: DatasetTokenLengthsSerializer,
+            202: DatasetTokenLengthsSerializer,
+            400: OpenApiResponse(description="No tokenizer.json in such a model folder"),
+            404: ERROR_RESPONSES[404],
+            409: OpenApiResponse(description="The file is not validated (ready) yet"),
+        },
+    )
+    @action(detail=True, methods=["get", "post"], url_path=r"files/(?P<upload_id>[^/]+)/token-lengths")
+    def token_lengths(self, request: Request, dataset_id: str, upload_id: str) -> Response:
+        dataset_file = self._file(upload_id)
+        if request.method == "GET":
+            items = dataset_file.token_lengths.select_related("dataset_file")
+            return Response(DatasetTokenLengthsListSerializer({"items": items}).data)
+        body = DatasetTokenLengthsRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        lengths = services.measure_token_lengths(
+            dataset_file=dataset_file, model=body.validated_data["model"], actor=request.user
+        )
+        done = lengths.status != TokenLengthsStatus.MEASURING
+        return Response(DatasetTokenLengthsSerializer(lengths).data, status=200 if done else 202)
 
     @extend_schema(
         summary="Start a resumable upload of a large file",

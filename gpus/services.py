@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 
@@ -37,6 +37,11 @@ def free_gpus(inventory: Sequence[Gpu] | None = None) -> list[Gpu]:
     gpus = list(inventory if inventory is not None else list_gpus())
     held = set(GpuClaim.objects.filter(host__in={gpu.host for gpu in gpus}).values_list("host", "gpu_index"))
     return [gpu for gpu in gpus if gpu.key not in held]
+
+
+def most_free_memory_first(gpus: Iterable[Gpu]) -> list[Gpu]:
+    """The order GPUs are handed out in: most free memory first (NVML), else as listed."""
+    return sorted(gpus, key=lambda gpu: -(gpu.memory_free_bytes or 0))
 
 
 def describe_models(inventory: Sequence[Gpu]) -> str:
@@ -119,7 +124,7 @@ def claim_gpus(
     candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
     # Each lost race leaves at least one more GPU held, so this ends within len(candidates) tries.
     for _ in range(len(candidates) + 1):
-        free = sorted(free_gpus(candidates), key=lambda gpu: -(gpu.memory_free_bytes or 0))
+        free = most_free_memory_first(free_gpus(candidates))
         if len(free) < count:
             raise GpusUnavailable(
                 waiting_for(count=count, gpu_type=gpu_type, free=len(free), candidates=len(candidates))
@@ -132,18 +137,24 @@ def claim_gpus(
 
 def _claim(gpus: list[Gpu], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:
     """Write the claims of `gpus`, all or none; False when one of them is held already."""
+    return claim_listed(
+        GpuClaim(
+            host=gpu.host,
+            gpu_index=gpu.index,
+            holder_kind=holder_kind,
+            holder_id=str(holder_id),
+            holder_label=holder_label,
+        )
+        for gpu in gpus
+    )
+
+
+def claim_listed(claims: Iterable[GpuClaim]) -> bool:
+    """Write `claims` (new rows, of any holders) in one INSERT, all or none; False when one of their
+    GPUs is held already. For a caller that chose free GPUs itself, as dispatch does for several runs."""
     try:
         with transaction.atomic():
-            GpuClaim.objects.bulk_create(
-                GpuClaim(
-                    host=gpu.host,
-                    gpu_index=gpu.index,
-                    holder_kind=holder_kind,
-                    holder_id=str(holder_id),
-                    holder_label=holder_label,
-                )
-                for gpu in gpus
-            )
+            GpuClaim.objects.bulk_create(claims)
     except IntegrityError:
         return False
     return True

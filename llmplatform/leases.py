@@ -13,7 +13,8 @@ expires (`SUPERVISOR_LEASE_SECONDS`).
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -39,6 +40,17 @@ def holder_is_dead(owner: str) -> bool:
     return host == settings.HOSTNAME and not is_running(identity)
 
 
+def take_leases(rows: models.QuerySet, owner: str, *, expires: datetime, seen_holders: Iterable[str] = ()) -> int:
+    """Hold (or renew) until `expires`, for `owner`, in one UPDATE, each of `rows` no other live holder has;
+    how many. `seen_holders` are the holders last seen on them: one on this host whose process is gone
+    loses them at once."""
+    free = Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_expires_at__lt=timezone.now())
+    dead = [holder for holder in set(seen_holders) if holder and holder != owner and holder_is_dead(holder)]
+    if dead:
+        free |= Q(lease_owner__in=dead)
+    return rows.filter(free).update(lease_owner=owner, lease_expires_at=expires)
+
+
 class Leased(models.Model):
     """A row that at most one live process works on at a time."""
 
@@ -53,13 +65,9 @@ class Leased(models.Model):
 
         A holder last seen on this row whose process is gone loses it at once.
         """
-        now = timezone.now()
-        free = Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_expires_at__lt=now)
-        if self.lease_owner and self.lease_owner != owner and holder_is_dead(self.lease_owner):
-            free |= Q(lease_owner=self.lease_owner)
-        expires = now + timedelta(seconds=seconds)
-        rows = type(self)._default_manager.filter(free, where or Q(), pk=self.pk)
-        taken = rows.update(lease_owner=owner, lease_expires_at=expires) == 1
+        rows = type(self)._default_manager.filter(where or Q(), pk=self.pk)
+        expires = timezone.now() + timedelta(seconds=seconds)
+        taken = take_leases(rows, owner, expires=expires, seen_holders=[self.lease_owner]) == 1
         if taken:
             self.lease_owner, self.lease_expires_at = owner, expires
         return taken

@@ -38,7 +38,8 @@ def _stand_in(index: int, key: Key) -> Key:
     if isinstance(key, uuid.UUID):
         return uuid.UUID(int=0x5EED_0000 + index)
     if isinstance(key, int):
-        return -7_340_000_000 - index
+        # Inside a 32-bit column's range: Django compiles a lookup past it to "no rows", dropping the key.
+        return 1_987_654_321 + index
     return f"prepared-stand-in-{index}-{uuid.UUID(int=index).hex}"
 
 

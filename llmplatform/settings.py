@@ -487,6 +487,9 @@ VALIDATION_PROCESSES = env_int("VALIDATION_PROCESSES", len(os.sched_getaffinity(
 # A resumable upload is checked while it arrives: each time this many more bytes are in, a worker
 # checks the whole lines it has not seen yet, so little is left to check when it is finished (0: off).
 UPLOAD_VALIDATION_STEP_BYTES = env_int("UPLOAD_VALIDATION_STEP_BYTES", 128 * 1024 * 1024)
+# Token lengths of files up to this size are measured inside the request that asks (a launch,
+# the API, the console); bigger ones by a django-q2 worker.
+TOKEN_LENGTHS_INLINE_BYTES = env_int("TOKEN_LENGTHS_INLINE_BYTES", 1024 * 1024)
 # Resumable uploads with no new bytes for this long are removed by `manage.py purge_uploads`.
 UPLOAD_SESSION_MAX_IDLE_HOURS = env_int("UPLOAD_SESSION_MAX_IDLE_HOURS", 48)
 # Name the datasets' choice sets in the OpenAPI schema (a bare "status" collides across apps).

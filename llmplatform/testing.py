@@ -9,6 +9,8 @@ directories; `subprocess_env` builds that environment from the live settings.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import os
 import signal
 import socket
@@ -17,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -135,3 +138,39 @@ def admin_form_data(page: TestResponse) -> dict[str, Any]:
             if value is not None and value is not False:  # what a browser leaves out of the post
                 data[field.html_name] = value
     return data
+
+
+def load_script(name: str) -> ModuleType:
+    """`scripts/<name>.py` as a module, importing its siblings by name as it does when run."""
+    scripts = str(Path(settings.BASE_DIR) / "scripts")
+    if scripts not in sys.path:
+        sys.path.append(scripts)
+    spec = importlib.util.spec_from_file_location(name, Path(scripts) / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining a class
+    spec.loader.exec_module(module)
+    return module
+
+
+def trainer_wheels() -> dict[str, str]:
+    """The trainers' wheels projects/trainer_arguments.json was made of, from the folder TRAINER_WHEELS names
+    (scripts/test downloads them there): `llamafactory`, `llamafactory_transformers` (the transformers it runs
+    with) and `transformers` (requirements-trainer.txt's). Skips the test that asks when they are not there."""
+    import pytest
+
+    folder = os.environ.get("TRAINER_WHEELS", "")
+    if not folder:
+        pytest.skip("TRAINER_WHEELS is unset: scripts/test downloads LLaMA-Factory's and transformers' wheels there")
+    schema = Path(settings.BASE_DIR) / "projects" / "trainer_arguments.json"
+    trainers = json.loads(schema.read_text(encoding="utf-8"))["trainers"]
+    llamafactory, hf_trainer = trainers["llamafactory-0.9.x"]["versions"], trainers["hf-trainer"]["versions"]
+    wheels = {
+        "llamafactory": f"llamafactory-{llamafactory['llamafactory']}-py3-none-any.whl",
+        "llamafactory_transformers": f"transformers-{llamafactory['transformers']}-py3-none-any.whl",
+        "transformers": f"transformers-{hf_trainer['transformers']}-py3-none-any.whl",
+    }
+    missing = [name for name in wheels.values() if not (Path(folder) / name).is_file()]
+    if missing:
+        pytest.skip(f"{folder} lacks {', '.join(missing)}")
+    return {role: str(Path(folder) / name) for role, name in wheels.items()}

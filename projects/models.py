@@ -12,13 +12,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
-from django.db.models import Count, ExpressionWrapper, Q
-from django.db.models.expressions import RawSQL
+from django.db import models
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
+from llmplatform.json_lists import list_holds
 from llmplatform.prepared import Prepared
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
@@ -208,13 +208,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 
     def with_tag(self, tag: str) -> ProjectQuerySet:
         """Projects whose `tags` list holds `tag`."""
-        if connection.vendor == "postgresql":
-            return self.filter(tags__contains=[tag])
-        # SQLite has no JSON containment operator; its json_each() walks the list.
-        # The table name is our own model's, never user text.
-        sql = f'EXISTS (SELECT 1 FROM json_each("{self.model._meta.db_table}"."tags") WHERE value = %s)'  # noqa: S608
-        in_tags = RawSQL(sql, [tag])  # noqa: S611 (the tag is a bound parameter)
-        return self.filter(ExpressionWrapper(in_tags, output_field=models.BooleanField()))
+        return self.filter(list_holds(self.model, "tags", tag))
 
     def with_runs_started(self) -> ProjectQuerySet:
         return self.annotate(runs_started=Count("runs", filter=Q(runs__started_at__isnull=False)))
@@ -269,6 +263,17 @@ class Project(models.Model):
     on_stall = models.CharField(max_length=32, choices=OnStall.choices, default=OnStall.LEAVE)
     # Staff only: its queued runs may stop lower-priority runs holding the GPUs they need.
     may_preempt = models.BooleanField(default=False)
+    # The length check of a launch (runs.lengths): more than this share of the dataset's records longer
+    # than the config's cutoff_len (which the trainer cuts them at) warns, or refuses the launch.
+    max_truncated_share = models.FloatField(
+        default=0.01,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("The share of records (0 to 1) that may be longer than cutoff_len before a launch warns."),
+    )
+    refuse_truncation = models.BooleanField(
+        default=False,
+        help_text=_("Refuse a launch, rather than warn, when more records than that are longer than cutoff_len."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_projects"
     )

@@ -76,6 +76,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "stall_after_seconds",
             "on_stall",
             "may_preempt",
+            "max_truncated_share",
+            "refuse_truncation",
         ]
         read_only_fields = fields
 
@@ -155,6 +157,19 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
         help_text="Staff only: its queued runs may stop lower-priority runs that hold the GPUs they need.",
     )
 
+    max_truncated_share = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The share of a dataset's records (0 to 1) that may be longer than the config's cutoff_len, "
+        "by the base model's tokenizer, before a launch warns (or is refused, with refuse_truncation).",
+    )
+    refuse_truncation = LeftOutWhenAbsent(
+        required=False,
+        help_text="Refuse a launch (400 naming the figures) rather than warn when more records than "
+        "max_truncated_share are longer than cutoff_len.",
+    )
+
     trainer = serializers.ChoiceField(
         choices=["", *TrainerKind.values],
         required=False,
@@ -188,6 +203,8 @@ class ProjectWriteSerializer(serializers.ModelSerializer):
             "stall_after_seconds",
             "on_stall",
             "may_preempt",
+            "max_truncated_share",
+            "refuse_truncation",
         ]
 
     # The rules are the model's, so the console and the admin refuse the same input alike.

@@ -37,6 +37,8 @@ CONFIGURABLE_FIELDS = (
     "stall_after_seconds",
     "on_stall",
     "may_preempt",
+    "max_truncated_share",
+    "refuse_truncation",
 )
 # Operator powers: where runs execute (containers, images, command templates), GPU quotas,
 # how far ahead in the GPU queue its runs may go and whether they may stop others' runs.

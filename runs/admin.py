@@ -41,7 +41,7 @@ class RunAdmin(AuditedModelAdmin):
         "argv", "start_command", "run_dir", "output_dir", "executor_state", "gpu_indices", "exit_code", "eta_seconds",
         "current_step", "total_steps", "metrics", "gpu_utilization", "log_offset", "next_log_seq", "ingest_state",
         "lease_owner", "lease_expires_at", "retry_of", "attempt", "retry_due", "retry_reason", "stalled_since",
-        "stall_reason", "watch_state", "preempted_by", "preempted_at",
+        "stall_reason", "watch_state", "preempted_by", "preempted_at", "warnings",
     ]  # fmt: skip
     exclude = ["progress"]  # shown as a percentage instead
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from llmplatform.errors import InvalidInput
+from llmplatform.errors import InvalidInput, NotFound
+from llmplatform.json_lists import list_holds
 from llmplatform.leases import Leased
 from llmplatform.prepared import Prepared
 from llmplatform.transitions import StatusTransitions
@@ -61,12 +63,57 @@ def validate_resources(value: dict[str, Any]) -> None:
     MaxValueValidator(MAX_GPU_COUNT)(gpu_count)
 
 
+# A run's notes and tags, as people write them.
+MAX_RUN_NOTES_CHARS = 10_000
+MAX_RUN_TAGS = 32
+MAX_RUN_TAG_CHARS = 64
+
+
+def validate_run_tags(value: Any) -> None:
+    """A list of at most MAX_RUN_TAGS distinct, non-blank texts of at most MAX_RUN_TAG_CHARS."""
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValidationError(_("must be a list of texts"), code="invalid")
+    if len(value) > MAX_RUN_TAGS:
+        raise ValidationError(_("at most %(limit)d tags"), code="too_many", params={"limit": MAX_RUN_TAGS})
+    for tag in value:
+        if not tag.strip() or len(tag) > MAX_RUN_TAG_CHARS or tag != tag.strip():
+            raise ValidationError(
+                _("each tag is 1 to %(limit)d characters, without spaces around it"),
+                code="invalid_tag",
+                params={"limit": MAX_RUN_TAG_CHARS},
+            )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("each tag once"), code="duplicate")
+
+
 def gpu_request(resources: dict[str, Any]) -> tuple[int, str]:
     """(gpu_count, gpu_type) a run's resources ask for: 0 GPUs when absent or malformed, "" for any type."""
     count = resources.get("gpu_count") if isinstance(resources, dict) else None
     if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
         return 0, ""
     return count, str(resources.get("gpu_type") or "").strip()
+
+
+class RequestedGpuCount(models.Func):
+    """`gpu_request(resources)[0]` in SQL: `gpu_count` when it is a whole number above 0, else 0."""
+
+    output_field = models.BigIntegerField()
+    template = (  # SQLite, whose JSON is text
+        "CASE WHEN json_type(%(expressions)s, '$.gpu_count') = 'integer' "
+        "THEN max(json_extract(%(expressions)s, '$.gpu_count'), 0) ELSE 0 END"
+    )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = (
+            "CASE WHEN jsonb_typeof(%(expressions)s -> 'gpu_count') = 'number' "
+            "AND (%(expressions)s ->> 'gpu_count') ~ '^[0-9]{1,18}$' "
+            "THEN (%(expressions)s ->> 'gpu_count')::bigint ELSE 0 END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+# Executors that allocate GPUs themselves (their `queues_itself`): their runs take none from the ledger.
+GPUS_OF_THEIR_OWN = (ExecutorKind.SLURM.value,)
 
 
 def check_gpu_request(*, project: Project, executor: str, resources: dict[str, Any]) -> None:
@@ -102,6 +149,10 @@ class RunQuerySet(models.QuerySet["Run"]):
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""
         return self.filter(status=RunStatus.QUEUED).exclude(executor_state={})
 
+    def with_tag(self, tag: str) -> RunQuerySet:
+        """Runs whose `tags` list holds `tag`."""
+        return self.filter(list_holds(self.model, "tags", tag))
+
 
 class Run(Leased, StatusTransitions):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
@@ -128,10 +179,23 @@ class Run(Leased, StatusTransitions):
     training_yaml_name = models.CharField(max_length=1024, blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)
     resources = models.JSONField(default=dict, blank=True)
+    # The GPUs it takes from the ledger (runs.scheduling.gpus_needed), kept by the database: dispatch
+    # sums those of the whole queue every pass without reading JSON.
+    ledger_gpus = models.GeneratedField(
+        expression=models.Case(
+            models.When(executor__in=GPUS_OF_THEIR_OWN, then=models.Value(0)),
+            default=RequestedGpuCount("resources"),
+            output_field=models.BigIntegerField(),
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
     priority = models.IntegerField(default=0)
     resume_source_artifact = models.ForeignKey(
         "Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_runs"
     )
+    # What its launch found worth saying without refusing it (runs.lengths): {code, message, ...figures}.
+    warnings = models.JSONField(default=list, blank=True)
 
     # How it runs.
     executor = models.CharField(max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL)
@@ -181,6 +245,10 @@ class Run(Leased, StatusTransitions):
     )
     preempted_at = models.DateTimeField(null=True, blank=True)
 
+    # What its team says about it: free text and labels, changed by those who may operate it.
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_RUN_NOTES_CHARS)])
+    tags = models.JSONField(default=list, blank=True, validators=[validate_run_tags])
+
     objects = RunQuerySet.as_manager()
 
     class Meta:
@@ -188,10 +256,20 @@ class Run(Leased, StatusTransitions):
         indexes = [
             models.Index(fields=["project", "-created_at"]),
             models.Index(fields=["status", "priority", "created_at"]),
+            # Each project's queue in the order dispatch sums its shares in (runs.scheduling.FairShare).
+            models.Index(
+                fields=["project", "priority", "created_at", "id"],
+                condition=models.Q(status="queued"),
+                name="run_queue_by_project",
+            ),
             # Dispatch asks each project when it last started a GPU run (runs.scheduling).
             models.Index(fields=["project", "-started_at"], name="run_project_started"),
             # The supervisor looks for failures owed a retry every tick: few among many finished runs.
             models.Index(fields=["retry_due"], condition=models.Q(retry_due=True), name="run_retry_due"),
+            # The console's runs table filters a project's runs by status or creator, newest first, and sorts by name.
+            models.Index(fields=["project", "status", "-created_at"], name="run_project_status_created"),
+            models.Index(fields=["project", "created_by", "-created_at"], name="run_project_creator_created"),
+            models.Index(fields=["project", "name"], name="run_project_name"),
         ]
         constraints = [
             # One retry per failure, whichever supervisor decides it, however often it restarts.
@@ -238,6 +316,14 @@ class Run(Leased, StatusTransitions):
         if self.cancel_requested_at is None or self.status != RunStatus.RUNNING:
             return None
         return self.cancel_requested_at + timedelta(seconds=settings.CANCEL_GRACE_SECONDS)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """How long it ran: from its start to its end, or to now while it runs; None before it started."""
+        if self.started_at is None:
+            return None
+        end = self.completed_at or self.cancelled_at or (timezone.now() if self.is_active else self.updated_at)
+        return max((end - self.started_at).total_seconds(), 0.0)
 
     @property
     def is_active(self) -> bool:
@@ -335,6 +421,17 @@ class ArtifactType(models.TextChoices):
     LOG = "log", _("Log")
 
 
+MAX_LISTED_FILES = 2000  # files a folder's listing shows; a checkpoint holds a few dozen
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A file inside an artifact's folder: its path relative to the folder, and its size."""
+
+    relative: str
+    size_bytes: int
+
+
 class Artifact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
@@ -356,6 +453,39 @@ class Artifact(models.Model):
     def tag_list(self) -> list[ArtifactTag]:
         """Its tags, oldest first (from a prefetch_related("tags") when there was one)."""
         return list(self.tags.all())
+
+    @cached_property
+    def on_disk(self) -> str:
+        """ "file" or "folder" where this host can read it inside its run's folder, else ""."""
+        try:
+            path = self.local_path()
+        except NotFound:
+            return ""
+        return "folder" if path.is_dir() else "file" if path.is_file() else ""
+
+    def local_path(self, relative: str = "") -> Path:
+        """Its file or folder, or (`relative`) a file inside its folder, symlinks followed, where it lies
+        inside its run's folder on this host; NotFound otherwise, so that no path of a run's record, nor
+        one a person types, ever reads anything else."""
+        if not self.run.run_dir or Path(relative).is_absolute() or ".." in Path(relative).parts:
+            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+        root = Path(self.run.run_dir).resolve()
+        base = Path(self.path).resolve()
+        target = (base / relative).resolve() if relative else base
+        if not (target.is_relative_to(root) and target.is_relative_to(base) and target.exists()):
+            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+        return target
+
+    def files(self) -> list[ArtifactFile]:
+        """The files inside its folder (none for a file), by path, at most MAX_LISTED_FILES."""
+        folder = self.local_path()
+        listed: list[ArtifactFile] = []
+        for path in sorted(folder.rglob("*")):
+            if len(listed) >= MAX_LISTED_FILES:
+                break
+            if path.is_file() and path.resolve().is_relative_to(folder):
+                listed.append(ArtifactFile(str(path.relative_to(folder)), path.stat().st_size))
+        return listed
 
 
 class ArtifactTagValue(models.TextChoices):

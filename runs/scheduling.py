@@ -4,11 +4,13 @@ The rule, which the README's "Scheduling and fair share" states for users:
 
 1. Priority first. People other than staff launch a run at most at its project's ceiling
    (`Project.max_priority`, set by staff; DEFAULT_MAX_PRIORITY when blank).
-2. Within a priority, projects take turns: the next turn goes to the project holding the
-   fewest GPUs (those its runs hold in the ledger, plus those of its runs given a turn
-   before), between equals to the one that started a GPU run least recently; a project's
-   own runs take their turns first come first served. A run's `queue_position` is its place
-   in this order (1: first).
+2. Within a priority, projects take turns by GPUs: a run's share is the GPUs its project's
+   runs hold in the ledger plus those its project's runs ahead of it ask for (of a higher
+   priority, or queued before it); the smallest share goes first, between equal shares the
+   project that started a GPU run least recently, then the run queued first. So a project's
+   own runs go first come first served, and a project holding few GPUs gets turns until it
+   has caught up. A run's `queue_position` is its place in this order (1: first), counted
+   by the database in the order the dispatcher reads (DISPATCH_ORDER).
 3. Local and Docker runs hold the GPUs they ask for (`resources.gpu_count`, of
    `resources.gpu_type` when given) in the GPU ledger from launch until they end. A run
    whose GPUs are not free waits with a `queue_reason` that says why ("waiting for 2 A100
@@ -39,42 +41,62 @@ that host only (`Run.host`: its GPUs, its training folder, its processes), and D
 runs whichever host gets there first; projects' shares count their GPUs on every host.
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
-waiting runs): it reads, as light rows (`Queued`) in one query, the first WINDOW runs of
-each project at each priority, which are all a pass could start; what each one holds back is
+waiting runs): it reads, as light rows (`Queued`) in one query, in dispatch order, the first
+WINDOW runs of each project at each priority, which are all a pass could start; what each one holds back is
 kept as running unions per project, per higher priority and for old runs instead of comparing
 every pair; only a run that may start is read whole; queue reasons that changed are written
 grouped, one UPDATE per distinct reason; and a project's runs beyond the window are told,
 together and only when it changes, what its last run looked at waits for, or that they wait
-behind their own project's earlier runs. `queue_position` still orders the whole queue.
+behind their own project's earlier runs. `queue_position` still counts the whole queue.
 """
 
 from __future__ import annotations
 
-import heapq
 import uuid
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from itertools import groupby
+from functools import cache, reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim, HolderKind
-from gpus.services import GpusUnavailable, claim_gpus, free_gpus, gpu_shortfall, waiting_for
+from gpus.services import (
+    GpusUnavailable,
+    claim_gpus,
+    claim_listed,
+    free_gpus,
+    gpu_shortfall,
+    most_free_memory_first,
+    release_gpus,
+    waiting_for,
+)
 from llmplatform import leases
 from projects.models import Project
 from runs import healing, services
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.models import Run, RunQuerySet, RunStatus, gpu_request
+from runs.models import Artifact, Run, RunQuerySet, RunStatus, gpu_request
 
-NEVER = (0, float("-inf"))  # the turn of a project that has never started a GPU run
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
 WRITE_BATCH = 500  # runs per UPDATE of queue reasons (SQLite bounds a statement's parameters)
 # A pass looks at the first WINDOW runs of each project at each priority, of those that take ledger
@@ -123,7 +145,10 @@ class Queued:
     executor: str
     queue_reason: str
     preempted_at: datetime | None
-    resume_from: str | None  # the name of the checkpoint it resumes from
+    resume_source_artifact_id: uuid.UUID | None
+    lease_owner: str  # the process starting it, if one is
+    resume_from: str | None = None  # the name of the checkpoint it resumes from
+    asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `_asked_ahead`)
     beyond: bool = False  # past the window of runs a pass may start (see `queued_runs`)
     project: Project = field(init=False)
     status: str = RunStatus.QUEUED
@@ -138,7 +163,8 @@ class Queued:
         "executor",
         "queue_reason",
         "preempted_at",
-        "resume_source_artifact__name",
+        "resume_source_artifact_id",
+        "lease_owner",
     )
 
     def __str__(self) -> str:
@@ -148,131 +174,201 @@ class Queued:
         return str(RunStatus.QUEUED.label)
 
 
-def queued_runs(window: int | None = None, *, host: str | None = None) -> list[Queued]:
-    """The queued runs not yet handed to an executor (that `host` may dispatch, see `dispatchable_on`),
-    highest priority first, then oldest first.
+def _per_project(values: Mapping[uuid.UUID, int]) -> Case:
+    """A value per project, for the run of the row (0 for projects not in `values`)."""
+    whens = [When(project_id=project, then=Value(value)) for project, value in values.items() if value]
+    # Cast: an ORDER BY of a bare 0, when no project has a value, would name a column by its position.
+    return Case(*whens, default=Cast(Value(0), BigIntegerField()), output_field=BigIntegerField())
 
-    With a `window`, one more than the first `window` runs of each project at each priority
-    (of those that take ledger GPUs, and of those that take none): the runs one dispatch pass
-    may start (see WINDOW), and the next one, `beyond` it.
+
+# The dispatch order (rules 1 and 2), over the fields `FairShare.order` adds. Higher priority first; within a
+# priority the run whose project's `share` is smallest: the GPUs its runs hold, plus those its runs ahead of
+# this one in the queue ask for (of a higher priority, or queued before it), so projects take turns by GPUs;
+# between equal shares the project whose `turn` comes first (0: it never started a GPU run, then the one that
+# started one least recently); then first come first served. `queue_position` counts in it, the dispatcher
+# sorts its few rows by the same key (`FairShare.key`), and both sum shares alike (`_asked_ahead`).
+DISPATCH_ORDER = ("-priority", "share", "turn", "created_at", "pk")
+
+
+@dataclass(frozen=True)
+class FairShare:
+    """What the dispatch order takes besides the queued runs' own rows, read once: the GPUs each project's
+    runs hold in the ledger, each project's turn between equal shares, and the projects with queued runs."""
+
+    held: Counter[uuid.UUID]
+    turns: dict[uuid.UUID, int]
+    projects: dict[uuid.UUID, Project]
+
+    @classmethod
+    def now(cls, held: Counter[uuid.UUID] | None = None) -> FairShare:
+        """As the ledger and the queue stand (`held`: `gpus_in_use()`, when the caller has it)."""
+        gpu_runs = Run.objects.filter(project=OuterRef("pk"), started_at__isnull=False).exclude(gpu_indices=[])
+        latest = Subquery(gpu_runs.order_by("-started_at").values("started_at")[:1])  # index run_project_started
+        queued = Exists(Run.objects.in_dispatch_order().filter(project=OuterRef("pk")))
+        projects: dict[uuid.UUID, Project] = {}
+        last_gpu_starts: dict[uuid.UUID, datetime] = {}
+        for project in Project.objects.filter(queued).annotate(last_gpu_start=latest):
+            projects[project.pk] = project
+            if project.last_gpu_start:  # type: ignore[attr-defined]  # the annotation
+                last_gpu_starts[project.pk] = project.last_gpu_start  # type: ignore[attr-defined]
+        rank = {start: number for number, start in enumerate(sorted(set(last_gpu_starts.values())), start=1)}
+        turns = {pk: rank[start] for pk, start in last_gpu_starts.items()}
+        return cls(held=gpus_in_use() if held is None else held, turns=turns, projects=projects)
+
+    def order(self, runs: RunQuerySet) -> RunQuerySet:
+        """Queued `runs` (each project's whole queue from some priority up) with their `share` and `turn`,
+        in dispatch order."""
+        share = _per_project(self.held) + _asked_ahead()
+        return runs.annotate(share=share, turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
+
+    def key(self, run: Queued) -> tuple[int, int, int, datetime, uuid.UUID]:
+        """DISPATCH_ORDER's key of a run read by `queued_runs`, for sorting in Python."""
+        share = self.held[run.project_id] + run.asked_ahead
+        return (-run.priority, share, self.turns.get(run.project_id, 0), run.created_at, run.pk)
+
+
+# Each project's queue at each priority, first come first served: highest priority first, like the order
+# `_asked_ahead` sums in, so the database sorts the queue once for both.
+HIGHEST_FIRST = F("priority") * -1
+IN_PROJECT_QUEUE: dict[str, Any] = {
+    "partition_by": [F("project_id"), HIGHEST_FIRST],
+    "order_by": [F("created_at"), F("pk")],
+}
+
+
+def _asked_ahead() -> Any:
+    """What the queued runs ahead of a queued run in its project's own queue ask for: those of a higher
+    priority, and those of its priority queued before it.
+
+    A running sum over each project's queue in the order `queued_runs` numbers runs in, so the
+    database sorts the queue once.
     """
-    runs = dispatchable_on(Run.objects.in_dispatch_order(), host)
-    if window is None:
-        rows = [Queued(*row) for row in runs.values_list(*Queued.FIELDS)]
-    else:
-        no_gpu = (
-            Q(executor__in=[kind for kind in EXECUTOR_CLASSES if _queues_itself(kind)])
-            | ~Q(resources__has_key="gpu_count")
-            | Q(resources__gpu_count=None)
-            | Q(resources__gpu_count=0)
-        )
-        takes_gpus = Case(When(no_gpu, then=Value(0)), default=Value(1))
-        place = Window(
-            RowNumber(),
-            partition_by=[F("priority"), F("project_id"), takes_gpus],
-            order_by=[F("created_at"), F("pk")],
-        )
-        found = runs.annotate(place=place).filter(place__lte=window + 1).values_list(*Queued.FIELDS, "place")
-        rows = []
-        for *fields, number in found:
-            rows.append(queued := Queued(*fields))
-            queued.beyond = number > window
-    projects = Project.objects.in_bulk({row.project_id for row in rows})
+    in_order: list[Any] = [HIGHEST_FIRST, F("created_at"), F("pk")]
+    return Window(Sum("ledger_gpus"), partition_by=[F("project_id")], order_by=in_order) - F("ledger_gpus")
+
+
+def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> list[Queued]:
+    """The queued runs one dispatch pass may start, in dispatch order: one more than the first `window`
+    runs of each project at each priority, of those that take ledger GPUs and of those that take none
+    (see WINDOW); the last of each is `beyond` it. Of the runs `host` may dispatch (see `dispatchable_on`).
+
+    The database numbers and sums each project's queue; the few rows left are sorted here by
+    `FairShare.key`, sparing the database a sort of the whole queue.
+    """
+    with_gpus = Window(Sum(Case(When(ledger_gpus=0, then=Value(0)), default=Value(1))), **IN_PROJECT_QUEUE)
+    place = Case(When(ledger_gpus=0, then=Window(RowNumber(), **IN_PROJECT_QUEUE) - with_gpus), default=with_gpus)
+    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
+    runs = queue.annotate(asked_ahead=_asked_ahead(), place=place)
+    # Narrow rows through the windows, the few fields of the runs found read apart by their keys.
+    found = {
+        pk: (asked, place)
+        for pk, asked, place in runs.filter(place__lte=window + 1).values_list("pk", "asked_ahead", "place")
+    }
+    still_queued = queue.filter(pk__in=list(found))
+    rows = [Queued(*fields) for fields in still_queued.values_list(*Queued.FIELDS)]
+    for row in rows:
+        row.asked_ahead, number = found[row.pk]
+        row.beyond = number > window
+    rows.sort(key=fair.key)
+    # A run queued since `fair` was read may be its project's first.
+    projects = fair.projects | Project.objects.in_bulk({row.project_id for row in rows} - fair.projects.keys())
+    # Few runs resume from a checkpoint: their names are read apart, sparing the queue a join.
+    resumed = {row.resume_source_artifact_id for row in rows} - {None}
+    checkpoints = dict(Artifact.objects.filter(pk__in=resumed).values_list("pk", "name")) if resumed else {}
     for row in rows:
         row.project = projects[row.project_id]
+        row.resume_from = checkpoints.get(row.resume_source_artifact_id) if row.resume_source_artifact_id else None
     return rows
 
 
-def release_gpus_of_ended_runs() -> int:
-    """Give back GPUs the ledger still holds for runs that have ended (a supervisor killed between
-    recording a run's end and releasing its GPUs); a cancelled run keeps them until its stop is
-    carried out. How many were given back."""
-    holders = []
-    for holder in GpuClaim.objects.filter(holder_kind=HolderKind.RUN).values_list("holder_id", flat=True):
-        try:
-            holders.append(uuid.UUID(holder))
-        except ValueError:
-            continue
-    if not holders:
-        return 0
-    ended = Run.objects.filter(pk__in=holders).finished().exclude(executor_state__has_key="stop")
-    ended_ids = [str(pk) for pk in ended.values_list("pk", flat=True)]
-    if not ended_ids:
-        return 0
-    deleted, _ = GpuClaim.objects.filter(holder_kind=HolderKind.RUN, holder_id__in=ended_ids).delete()
-    return deleted
+def _claims_of_runs() -> tuple[set[int], dict[tuple[str, int], tuple[Run, str]]]:
+    """The GPUs of this host held in the ledger, and for each GPU of any host held by a run, the run (its
+    project, status and lease) and its holder id as the claim has it."""
+    claims = list(GpuClaim.objects.values_list("host", "gpu_index", "holder_kind", "holder_id"))
+    holder_of: dict[tuple[str, int], tuple[uuid.UUID, str]] = {}
+    for host, index, kind, holder in claims:
+        if kind == HolderKind.RUN:
+            try:
+                holder_of[host, index] = (uuid.UUID(holder), holder)
+            except ValueError:
+                continue  # not a run's claim: no project's share
+    fields = ("project_id", "status", "executor_state", "lease_owner", "lease_expires_at")
+    runs = Run.objects.only(*fields).in_bulk({run_id for run_id, _ in holder_of.values()})
+    held_by_runs = {gpu: (runs[run_id], holder) for gpu, (run_id, holder) in holder_of.items() if run_id in runs}
+    return {index for host, index, _, _ in claims if host == settings.HOSTNAME}, held_by_runs
 
 
 def gpus_in_use() -> Counter[uuid.UUID]:
-    """GPUs the ledger holds for each project's runs (a cancelled run holds them until its processes are gone)."""
-    held: Counter[uuid.UUID] = Counter()
-    for holder in GpuClaim.objects.filter(holder_kind=HolderKind.RUN).values_list("holder_id", flat=True):
-        try:
-            held[uuid.UUID(holder)] += 1
-        except ValueError:
-            continue  # not a run's claim: no project's share
-    in_use: Counter[uuid.UUID] = Counter()
-    for run_id, project_id in Run.objects.filter(pk__in=list(held)).values_list("pk", "project_id"):
-        in_use[project_id] += held[run_id]
-    return in_use
+    """GPUs the ledger holds for each project's runs, on every host (a cancelled run holds them until its
+    processes are gone)."""
+    return Counter(run.project_id for run, _ in _claims_of_runs()[1].values())
 
 
-def _last_gpu_starts(projects: set[uuid.UUID]) -> dict[uuid.UUID, tuple[int, float]]:
-    """When each of `projects` last started a run on GPUs of the ledger, as a turn (see `_turn_order`).
-
-    Per project, its newest started runs back to the first that held GPUs (index run_project_started).
-    """
-    gpu_runs = Run.objects.filter(project=OuterRef("pk"), started_at__isnull=False).exclude(gpu_indices=[])
-    latest = (
-        Project.objects.filter(pk__in=projects)
-        .annotate(latest=Subquery(gpu_runs.order_by("-started_at").values("started_at")[:1]))
-        .exclude(latest=None)
-        .values_list("pk", "latest")
-    )
-    return {project_id: (0, started.timestamp()) for project_id, started in latest}
-
-
-def _turn_order(queued: list[Queued], in_use: Counter[uuid.UUID]) -> list[Queued]:
-    """`queued` (highest priority first, then oldest first) in the order projects take turns."""
-    gpus = Counter(in_use)
-    turns = _last_gpu_starts({run.project_id for run in queued})
-    order: list[Queued] = []
-    for _, same_priority in groupby(queued, key=lambda run: run.priority):
-        _take_turns(list(same_priority), gpus=gpus, turns=turns, order=order)
-    return order
+def _tidy_ledger() -> tuple[Counter[uuid.UUID], set[int]]:
+    """`gpus_in_use()` and the GPUs of this host held at all, once the claims of runs that need them no
+    more are given back (see `_needs_no_gpus`)."""
+    held, held_by_runs = _claims_of_runs()
+    given_back = {gpu: holder for gpu, (run, holder) in held_by_runs.items() if _needs_no_gpus(run)}
+    if given_back:
+        # Claim by claim: a run started again since then holds other GPUs, which stay its own.
+        GpuClaim.objects.filter(
+            reduce(
+                or_, (Q(host=host, gpu_index=index, holder_id=holder) for (host, index), holder in given_back.items())
+            )
+        ).delete()
+    in_use = Counter(run.project_id for gpu, (run, _) in held_by_runs.items() if gpu not in given_back)
+    return in_use, held - {index for host, index in given_back if host == settings.HOSTNAME}
 
 
-def _take_turns(
-    runs: list[Queued], *, gpus: Counter[uuid.UUID], turns: dict[uuid.UUID, tuple[int, float]], order: list[Queued]
-) -> None:
-    """Append `runs`, all of one priority and oldest first, to `order` as their projects take
-    turns; a turn given to a GPU run counts its GPUs in `gpus` and its place in `turns`."""
-    by_project: dict[uuid.UUID, deque[Queued]] = defaultdict(deque)
-    for run in runs:
-        by_project[run.project_id].append(run)
-
-    def turn(project: uuid.UUID) -> tuple:
-        head = by_project[project][0]
-        return (gpus[project], turns.get(project, NEVER), head.created_at, str(head.pk), project)
-
-    heap = [turn(project) for project in by_project]
-    heapq.heapify(heap)
-    while heap:
-        project = heapq.heappop(heap)[-1]
-        run = by_project[project].popleft()
-        order.append(run)
-        if needed := gpus_needed(run):
-            gpus[project] += needed
-            turns[project] = (1, len(order))
-        if by_project[project]:
-            heapq.heappush(heap, turn(project))
+def _needs_no_gpus(run: Run) -> bool:
+    """Whether the GPUs a run holds in the ledger can go back: it has ended (a supervisor killed between
+    recording the end and releasing them; a cancelled run keeps them until its stop is carried out), or
+    it waits in the queue and nobody is starting it (a dispatcher killed between claiming and starting)."""
+    if run.is_finished:
+        return "stop" not in run.executor_state
+    return run.status == RunStatus.QUEUED and not run.executor_state and not run.held_by_another_live_process()
 
 
-def dispatch_order(
-    in_use: Counter[uuid.UUID] | None = None, *, window: int | None = None, host: str | None = None
-) -> list[Queued]:
-    """The queued runs not yet handed to an executor (`window`, `host`: see `queued_runs`), in dispatch order."""
-    return _turn_order(queued_runs(window, host=host), gpus_in_use() if in_use is None else in_use)
+def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> list[Queued]:
+    """The queued runs a dispatch pass may start (`host`: see `queued_runs`), in dispatch order."""
+    return queued_runs(fair or FairShare.now(), window, host=host)
+
+
+@dataclass(slots=True)
+class _Place:
+    """A queued run's key in DISPATCH_ORDER."""
+
+    pk: uuid.UUID
+    priority: int
+    share: int
+    turn: int
+    created_at: datetime
+
+    def earlier(self) -> Q:
+        """Runs queued before it (first come first served)."""
+        return Q(created_at__lt=self.created_at) | Q(created_at=self.created_at, pk__lt=self.pk)
+
+    def ahead(self) -> Q:
+        """The runs ahead of it, of those `FairShare.order` annotates."""
+        tied = Q(share=self.share) & (Q(turn__lt=self.turn) | Q(turn=self.turn) & self.earlier())
+        return Q(priority__gt=self.priority) | Q(priority=self.priority) & (Q(share__lt=self.share) | tied)
+
+
+def _positions(places: Sequence[_Place], fair: FairShare, queue: RunQuerySet) -> dict[uuid.UUID, int]:
+    """Where each of `places` stands in dispatch order among `queue` (1: first): one query counting the
+    runs ahead of each (runs of lower priorities play no part), however long the queue."""
+    if not places:
+        return {}
+    lowest = min(place.priority for place in places)
+    counts = {f"ahead_{number}": Count("pk", filter=place.ahead()) for number, place in enumerate(places)}
+    ahead = fair.order(queue.filter(priority__gte=lowest)).aggregate(**counts)
+    return {place.pk: ahead[f"ahead_{number}"] + 1 for number, place in enumerate(places)}
+
+
+def queue_positions(runs: Sequence[Run], fair: FairShare) -> dict[uuid.UUID, int]:
+    """Where each of `runs`, queued runs read through `fair.order`, stands in dispatch order (of every host)."""
+    places = [_Place(run.pk, run.priority, run.share, run.turn, run.created_at) for run in runs]  # type: ignore[attr-defined]
+    return _positions(places, fair, Run.objects.in_dispatch_order())
 
 
 def queue_position(run: Run) -> int | None:
@@ -281,8 +377,17 @@ def queue_position(run: Run) -> int | None:
     if run.status != RunStatus.QUEUED or run.executor_state:
         return None
     host = run.host if run.host and get_executor(run.executor).bound_to_host else None
-    order = [queued.pk for queued in dispatch_order(host=host)]
-    return order.index(run.pk) + 1 if run.pk in order else None
+    queue = dispatchable_on(Run.objects.in_dispatch_order(), host)
+    fair = FairShare.now()
+    # Its share as `FairShare.order` sums it: the GPUs its project holds, and those its project's runs
+    # of a higher priority or queued before it ask for.
+    turn = fair.turns.get(run.project_id, 0)
+    place = _Place(run.pk, run.priority, fair.held[run.project_id], turn, run.created_at)
+    ahead_in_project = Q(project_id=run.project_id) & (
+        Q(priority__gt=run.priority) | Q(priority=run.priority) & place.earlier()
+    )
+    place.share += queue.filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
+    return _positions([place], fair, queue)[run.pk]
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,20 +493,79 @@ class _Reasons:
                 Run.objects.filter(pk__in=batch, status=RunStatus.QUEUED).update(queue_reason=reason)
 
 
-def _whole(run: Queued) -> Run | None:
-    """The run itself, to be launched; None once it has left the queue."""
-    runs = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
-    return runs.select_related("project", "resume_source_artifact").filter(pk=run.pk).first()
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """A run a pass starts: the GPUs chosen for it, those held back from it, and those it may use."""
+
+    run: Queued
+    gpu_indices: list[int]
+    excluding: frozenset[int]
+    usable: frozenset[int]
+
+
+def _start(starts: list[_Start], *, owner: str, short: list[tuple[Queued, frozenset[int]]]) -> list[Run]:
+    """Start the runs a pass chose, in order; those started.
+
+    Their leases are taken in one UPDATE (of runs still queued), the runs read whole in one query and
+    their GPUs claimed in one INSERT; where another process claimed one of those GPUs a moment ago,
+    each run claims its own again, and one that finds too few free waits (in `short`) for the next pass.
+    """
+    if not starts:
+        return []
+    queued = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME).filter(
+        pk__in=[start.run.pk for start in starts]
+    )
+    expires = timezone.now() + timedelta(seconds=settings.SUPERVISOR_LEASE_SECONDS)
+    leases.take_leases(queued, owner, expires=expires, seen_holders=[start.run.lease_owner for start in starts])
+    whole = queued.filter(lease_owner=owner).select_related("project", "resume_source_artifact").in_bulk()
+    left = [start for start in starts if start.run.pk in whole]
+    claimed = claim_listed(
+        GpuClaim(
+            host=settings.HOSTNAME,
+            gpu_index=index,
+            holder_kind=HolderKind.RUN,
+            holder_id=str(start.run.pk),
+            holder_label=str(start.run),
+        )
+        for start in left
+        for index in start.gpu_indices
+    )
+    started = []
+    try:
+        while left:
+            start = left.pop(0)
+            run, gpu_indices = whole[start.run.pk], start.gpu_indices
+            if gpu_indices and not claimed:
+                try:
+                    gpu_indices = claim_gpus(
+                        holder_kind=HolderKind.RUN,
+                        holder_id=run.pk,
+                        holder_label=str(run),
+                        count=len(gpu_indices),
+                        gpu_type=gpu_type_wanted(start.run),
+                        excluding=start.excluding,
+                    )
+                except GpusUnavailable:  # another process took them
+                    run.release_lease(owner)
+                    short.append((start.run, start.usable))
+                    continue
+            if services.start_run(run=run, gpu_indices=gpu_indices, lease_owner=owner):
+                started.append(run)
+    finally:
+        for start in left:  # an error stopped the pass: the rest wait in the queue as they did
+            if claimed:
+                release_gpus(holder_kind=HolderKind.RUN, holder_id=start.run.pk)
+            whole[start.run.pk].release_lease(owner)
+    return started
 
 
 def dispatch_queued_runs() -> list[Run]:
     """Start every queued run that can start now, in fair-share order; return those started."""
     owner = leases.owner_name("dispatch")
-    release_gpus_of_ended_runs()
+    in_use, held = _tidy_ledger()
     inventory = list_gpus()
-    in_use = gpus_in_use()
-    free = {gpu.index for gpu in free_gpus(inventory)}
-    started: list[Run] = []
+    free = {gpu.index for gpu in inventory} - held
+    starts: list[_Start] = []  # the runs this pass starts, in order, with the GPUs chosen for them
     reservations = _Reservations()
     reasons = _Reasons()
     short: list[
@@ -420,7 +584,7 @@ def dispatch_queued_runs() -> list[Run]:
         return project.gpu_cap_shortfall(needed)
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
-    order = dispatch_order(in_use, window=WINDOW, host=settings.HOSTNAME)
+    order = dispatch_order(FairShare.now(in_use), window=WINDOW, host=settings.HOSTNAME)
     beyond = {(run.priority, run.project_id): run for run in order if run.beyond and gpus_needed(run)}
     for place, run in enumerate(run for run in order if not run.beyond):
         window[run.priority, run.project_id].append(run)
@@ -450,32 +614,11 @@ def dispatch_queued_runs() -> list[Run]:
             reservations.add(_Waiting(run, place, usable))
             _short_of_gpus(run, ahead, needed=needed, usable=usable - reserved, reasons=reasons, short=short)
             continue
-        whole = _whole(run)
-        if whole is None or not whole.take_lease(
-            owner, seconds=settings.SUPERVISOR_LEASE_SECONDS, where=Q(status=RunStatus.QUEUED)
-        ):
-            continue
-        gpu_indices: list[int] = []
-        if needed:
-            try:
-                gpu_indices = claim_gpus(
-                    holder_kind=HolderKind.RUN,
-                    holder_id=run.pk,
-                    holder_label=str(run),
-                    count=needed,
-                    gpu_type=gpu_type,
-                    excluding=reserved,
-                )
-            except GpusUnavailable:  # another process claimed them a moment ago
-                whole.release_lease(owner)
-                free -= set(candidates)
-                reservations.add(_Waiting(run, place, usable))
-                _short_of_gpus(run, ahead, needed=needed, usable=usable - reserved, reasons=reasons, short=short)
-                continue
+        gpu_indices = [gpu.index for gpu in most_free_memory_first(inventory) if gpu.index in candidates][:needed]
         free -= set(gpu_indices)
-        if services.start_run(run=whole, gpu_indices=gpu_indices, lease_owner=owner):
-            in_use[run.project_id] += len(gpu_indices)
-            started.append(whole)
+        in_use[run.project_id] += needed
+        starts.append(_Start(run, gpu_indices, excluding=frozenset(reserved), usable=usable - reserved))
+    started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
     reasons.write()
     _tell_the_rest(window, beyond, reasons, reservations, capped)

@@ -19,6 +19,9 @@ from runs.metric_series import MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP,
 from runs.models import (
     MAX_GPU_COUNT,
     MAX_PRIORITY,
+    MAX_RUN_NOTES_CHARS,
+    MAX_RUN_TAG_CHARS,
+    MAX_RUN_TAGS,
     MIN_PRIORITY,
     Artifact,
     ArtifactTag,
@@ -79,6 +82,18 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="The higher-priority run it last made way for."
     )
     preempted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="What its launch warned of without refusing it: {code, message, ...figures} (records longer "
+        "than cutoff_len, token lengths not checked).",
+    )
+    created_by = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="From its start to its end, or to now while it runs."
+    )
+    notes = serializers.CharField(read_only=True, help_text="What its team noted about it.")
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="Labels its team gave it.")
 
     class Meta:
         model = Run
@@ -122,8 +137,18 @@ class RunSerializer(DirectReadMixin, serializers.ModelSerializer):
             "stall_reason",
             "preempted_by_id",
             "preempted_at",
+            "warnings",
+            "created_by",
+            "duration_seconds",
+            "notes",
+            "tags",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, run: Run) -> str | None:
+        """The username of who launched it; null for the platform (a retry) or a deleted user."""
+        return run.created_by.get_username() if run.created_by_id and run.created_by else None
 
     @extend_schema_field(serializers.BooleanField())
     def get_stalled(self, run: Run) -> bool:
@@ -236,6 +261,20 @@ class RunCreateSerializer(serializers.Serializer):
 
     def validate_training_yaml_name(self, value: str) -> str:
         return clean_training_path(value)
+
+
+class RunNotesSerializer(serializers.Serializer):
+    """The body of changing a run's notes and tags; an absent field stays as it is."""
+
+    notes = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_RUN_NOTES_CHARS
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_RUN_TAG_CHARS, allow_blank=True),
+        required=False,
+        max_length=MAX_RUN_TAGS,
+        help_text="The whole list, replacing the run's tags.",
+    )
 
 
 class RunTagRequestSerializer(serializers.Serializer):

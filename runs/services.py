@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -39,13 +40,14 @@ from projects.models import Project, TrainerKind, validate_hyperparameters
 from projects.trainer_arguments import refuse_unfit_config
 from projects.training_command import check_command_template
 from projects.training_files import UnsafePath, resolve_training_file
-from runs import disk, events, launch
+from runs import disk, events, launch, lengths
 from runs.config_paths import Confinement, confinement_problems
 from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import Executor, LaunchError, LaunchSpec, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import (
     ACTIVE_STATUSES,
+    MAX_RUN_NOTES_CHARS,
     Artifact,
     ArtifactTag,
     ArtifactTagValue,
@@ -54,6 +56,7 @@ from runs.models import (
     Run,
     RunStatus,
     check_gpu_request,
+    validate_run_tags,
 )
 
 # The Chinese tag names teams use are the same three tags.
@@ -215,6 +218,7 @@ def create_run(
     _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
     refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
     template = _usable_template(project)
+    warnings = lengths.length_warnings(project=project, dataset=dataset, config=config, model=model, actor=actor)
     argv = launch.build_argv(
         template,
         {
@@ -249,6 +253,7 @@ def create_run(
                 run_dir=str(run_dir),
                 output_dir=str(output_dir),
                 queue_reason="waiting to be dispatched",
+                warnings=warnings,
                 # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
                 host=settings.HOSTNAME,
             )
@@ -272,6 +277,9 @@ def create_run(
     except Exception:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    for warning in warnings:
+        level = LogLevel.WARNING if warning["code"] == lengths.TRUNCATION else LogLevel.INFO
+        append_platform_line(run, level, warning["message"])
     if uploaded:
         append_platform_line(
             run,
@@ -589,6 +597,32 @@ def _record_stop(run: Run, *, executor: Executor, stopped: bool, who: str) -> No
         verb="stop",
         changes={"stopped": stopped, "latest_checkpoint": checkpoint.name if checkpoint else None},
     )
+
+
+# --- notes and tags ---------------------------------------------------------
+
+
+def clean_run_tags(tags: list[str]) -> list[str]:
+    """Tags as people type them: spaces around each dropped, blanks and repeats left out, first seen first."""
+    return list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+
+
+def annotate_run(*, run: Run, actor: Actor, notes: str | None = None, tags: list[str] | None = None) -> Run:
+    """Change a run's notes and tags (None: leave as is), with an audit event naming what changed.
+
+    Written with an update of these fields alone, so what its supervisor writes meanwhile stays."""
+    values: dict[str, Any] = {}
+    if notes is not None:
+        values["notes"] = notes
+    if tags is not None:
+        values["tags"] = clean_run_tags(tags)
+    refuse_invalid_fields(values, {"notes": MaxLengthValidator(MAX_RUN_NOTES_CHARS), "tags": validate_run_tags})
+    changes = {name: [getattr(run, name), value] for name, value in values.items() if getattr(run, name) != value}
+    if changes:
+        Run.objects.filter(pk=run.pk).update(**values, updated_at=timezone.now())
+        record_event(actor=actor, action=AuditAction.UPDATE, target=run, changes=changes)
+    run.refresh_from_db()
+    return run
 
 
 # --- resuming and tagging ---------------------------------------------------

@@ -29,6 +29,7 @@ from runs.serializers import (
     RunLogQuerySerializer,
     RunMetricsQuerySerializer,
     RunMetricsSerializer,
+    RunNotesSerializer,
     RunSerializer,
     RunTagRequestSerializer,
 )
@@ -69,7 +70,7 @@ class RunViewSet(viewsets.GenericViewSet):
         return found[0]
 
     def _detail(self, run: Run, status: int = 200) -> Response:
-        fresh = Run.objects.get(pk=run.pk)
+        fresh = Run.objects.select_related("created_by").get(pk=run.pk)
         return Response(RunDetailSerializer(fresh).data, status=status)
 
     # --- collection --------------------------------------------------------
@@ -78,17 +79,23 @@ class RunViewSet(viewsets.GenericViewSet):
         parameters=[
             PROJECT_REFERENCE,
             OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only this status."),
+            OpenApiParameter("tag", OpenApiTypes.STR, description="Only runs carrying this tag."),
+            OpenApiParameter("created_by", OpenApiTypes.STR, description="Only runs this user (a username) launched."),
             *PAGED,
         ],
         responses={200: RunSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
     )
     def list(self, request: Request, project_reference: str) -> Response:
         project = self._project()
-        runs = project.runs.order_by("-created_at")
+        runs = project.runs.select_related("created_by").order_by("-created_at")
         if status := request.query_params.get("status"):
             if status not in RunStatus.values:
                 raise InvalidInput(f"status must be one of {', '.join(RunStatus.values)}.")
             runs = runs.filter(status=status)
+        if tag := request.query_params.get("tag"):
+            runs = runs.with_tag(tag)
+        if creator := request.query_params.get("created_by"):
+            runs = runs.filter(created_by__username=creator)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(RunSerializer(page, many=True).data)
 
@@ -120,6 +127,19 @@ class RunViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, project_reference: str, run_id: str) -> Response:
         run = self._run(self._project())
         return Response(RunDetailSerializer(run).data)
+
+    @extend_schema(
+        summary="Change a run's notes and tags",
+        parameters=[PROJECT_REFERENCE, RUN_ID],
+        request=RunNotesSerializer,
+        responses={200: RunDetailSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def partial_update(self, request: Request, project_reference: str, run_id: str) -> Response:
+        run = self._run(self._project(operate=True))
+        body = RunNotesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.annotate_run(run=run, actor=request.user, **body.validated_data)
+        return self._detail(run)
 
     @extend_schema(
         summary="Cancel a run (SIGTERM, grace, SIGKILL, verified); keeps its latest checkpoint",

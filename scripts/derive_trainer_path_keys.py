@@ -4,14 +4,16 @@ Writes runs/trainer_path_keys.json, the one list runs.config_paths reads to conf
 what a run's effective config may point its trainer at. Run it again, and review
 the difference, whenever the trainers move:
 
-    .venv/bin/pip download llamafactory==0.9.5 --no-deps -d /tmp/lf
-    .venv/bin/python scripts/derive_trainer_path_keys.py /tmp/lf/llamafactory-0.9.5-py3-none-any.whl
+    .venv/bin/pip download --no-deps -d var/wheels llamafactory==0.9.5 transformers==5.6.0
+    .venv/bin/python scripts/derive_trainer_path_keys.py var/wheels/llamafactory-0.9.5-py3-none-any.whl \
+        var/wheels/transformers-5.6.0-py3-none-any.whl
 
-The sources: transformers' `Seq2SeqTrainingArguments` (every field of
-`TrainingArguments` and the few it adds; LLaMA-Factory's own `TrainingArguments`
-extends it), read with `dataclasses.fields` from the installed package; and every
-`@dataclass` in LLaMA-Factory's `llamafactory/hparams/*_args.py`, read from its wheel
-as source (parsed with `ast`, never imported: it needs a GPU stack to import).
+The sources, both read from their wheels as source by scripts/trainer_wheels.py:
+the transformers LLaMA-Factory runs with (the newest its `Requires-Dist` allows:
+5.6.0 for 0.9.5; the same as projects/trainer_arguments.json's), for
+`Seq2SeqTrainingArguments` (every field of `TrainingArguments` and the few it adds;
+LLaMA-Factory's own `TrainingArguments` extends it); and every `@dataclass` in
+LLaMA-Factory's `llamafactory/hparams/*_args.py`.
 
 A field is path-valued when
   1. its type admits a string (the annotation names `str` or `Path`), and
@@ -27,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import json
 import re
 import sys
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from trainer_wheels import TRANSFORMERS_SOURCES, SourceClass, help_text, read_wheel
 
 OUTPUT = Path(__file__).resolve().parent.parent / "runs" / "trainer_path_keys.json"
 NAME_SUFFIXES = ("_dir", "_dirs", "logdir", "_path", "_paths", "_file", "_files", "_folder")
@@ -42,6 +43,7 @@ PATH_WORDS = re.compile(r"\b(paths?|director(y|ies)|folders?|files?)\b", re.IGNO
 STRING_TYPE = re.compile(r"\b(str|Path)\b")
 DICT_TYPE = re.compile(r"\b(dict|Dict)\b")
 HPARAMS = re.compile(r"^llamafactory/hparams/\w+_args\.py$")
+TRANSFORMERS_PARSER = "Seq2SeqTrainingArguments"
 
 REVIEWED_IN = {
     "dataset": (
@@ -62,72 +64,29 @@ class Field:
     source: str
 
 
-def transformers_fields() -> tuple[str, list[Field]]:
-    import transformers
-    from transformers import Seq2SeqTrainingArguments
+def field_of(name: str, statement: ast.AnnAssign, source: str) -> Field:
+    return Field(name=name, type=ast.unparse(statement.annotation), help=help_text(statement), source=source)
 
-    fields = [
-        Field(
-            name=field.name,
-            type=str(field.type),
-            help=str(field.metadata.get("help", "")),
-            source="transformers Seq2SeqTrainingArguments",
-        )
-        for field in dataclasses.fields(Seq2SeqTrainingArguments)
+
+def transformers_fields(wheel: Path) -> tuple[str, list[Field]]:
+    """Every field of `Seq2SeqTrainingArguments` and its bases, as `dataclasses.fields` lists them."""
+    package = read_wheel(str(wheel), TRANSFORMERS_SOURCES)
+    source = f"transformers {TRANSFORMERS_PARSER}"
+    fields = [field_of(found.name, found.statement, source) for found in package.fields([TRANSFORMERS_PARSER])]
+    return package.version, fields
+
+
+def fields_of_every_dataclass(classes: dict[str, SourceClass], module: str) -> list[Field]:
+    return [
+        field_of(name, statement, f"{module} {class_name}")
+        for class_name, source_class in classes.items()
+        for name, statement in source_class.fields.items()
     ]
-    return transformers.__version__, fields
-
-
-def _help_text(call: ast.expr | None) -> str:
-    """The `metadata={"help": ...}` of a `field(...)` call, when it is a literal."""
-    if not isinstance(call, ast.Call):
-        return ""
-    for keyword in call.keywords:
-        if keyword.arg == "metadata" and isinstance(keyword.value, ast.Dict):
-            for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == "help":
-                    try:
-                        return str(ast.literal_eval(value))
-                    except ValueError:
-                        return ast.unparse(value)
-    return ""
-
-
-def _is_dataclass(node: ast.ClassDef) -> bool:
-    return any(ast.unparse(decorator).split("(")[0].endswith("dataclass") for decorator in node.decorator_list)
-
-
-def dataclass_fields_in_source(source: str, module: str) -> Iterator[Field]:
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef) and _is_dataclass(node):
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    yield Field(
-                        name=statement.target.id,
-                        type=ast.unparse(statement.annotation),
-                        help=_help_text(statement.value),
-                        source=f"{module} {node.name}",
-                    )
 
 
 def llamafactory_fields(wheel: Path) -> tuple[str, list[Field]]:
-    with zipfile.ZipFile(wheel) as archive:
-        names = sorted(name for name in archive.namelist() if HPARAMS.match(name))
-        if not names:
-            raise SystemExit(f"{wheel} holds no llamafactory/hparams/*_args.py")
-        version = next(
-            line.split(":", 1)[1].strip()
-            for name in archive.namelist()
-            if name.endswith(".dist-info/METADATA")
-            for line in archive.read(name).decode("utf-8").splitlines()
-            if line.startswith("Version:")
-        )
-        fields = [
-            field
-            for name in names
-            for field in dataclass_fields_in_source(archive.read(name).decode("utf-8"), "llamafactory")
-        ]
-    return version, fields
+    package = read_wheel(str(wheel), HPARAMS)
+    return package.version, fields_of_every_dataclass(package.classes, "llamafactory")
 
 
 def verdict(field: Field) -> str | None:
@@ -164,9 +123,10 @@ def path_keys(fields: list[Field]) -> dict[str, dict[str, object]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("llamafactory_wheel", type=Path, help="a llamafactory-*.whl (pip download --no-deps)")
+    parser.add_argument("transformers_wheel", type=Path, help="transformers-*.whl: the one LLaMA-Factory runs with")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     arguments = parser.parse_args(argv)
-    transformers_version, from_transformers = transformers_fields()
+    transformers_version, from_transformers = transformers_fields(arguments.transformers_wheel)
     llamafactory_version, from_llamafactory = llamafactory_fields(arguments.llamafactory_wheel)
     document = {
         "about": (

@@ -11,8 +11,7 @@ value to the dataclass as it is (a string where a number belongs fails later).
         var/wheels/transformers-5.6.0-py3-none-any.whl var/wheels/transformers-5.23.0-py3-none-any.whl \
         > projects/trainer_arguments.json
 
-Three wheels, read as source with `ast`, never imported (LLaMA-Factory needs a GPU
-stack to import, and the transformers it runs with is not the platform's):
+Three wheels, read as source by scripts/trainer_wheels.py:
 - LLaMA-Factory's, for its five parser dataclasses (`_TRAIN_ARGS` in `llamafactory/hparams/
   parser.py`: Model, Data, Training, Finetuning and Generating arguments) and every class
   they inherit from, and its enums (`llamafactory/extras/constants.py`);
@@ -35,12 +34,12 @@ import argparse
 import ast
 import dataclasses
 import json
-import re
 import sys
-import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Any
+
+from trainer_wheels import LLAMAFACTORY_SOURCES, TRANSFORMERS_SOURCES, FoundField, Package, read_wheel, takes_init
 
 # The dataclasses LLaMA-Factory's train parser is made of (hparams/parser.py, `_TRAIN_ARGS`).
 LLAMAFACTORY_PARSER = (
@@ -50,12 +49,9 @@ LLAMAFACTORY_PARSER = (
     "FinetuningArguments",
     "GeneratingArguments",
 )
-LLAMAFACTORY_SOURCES = re.compile(r"^llamafactory/(hparams/\w+\.py|extras/constants\.py)$")
 # LLaMA-Factory's name for the transformers class its TrainingArguments extends.
 LLAMAFACTORY_BASE = "BaseTrainingArguments"
 TRANSFORMERS_PARSER = ("Seq2SeqTrainingArguments",)
-TRANSFORMERS_SOURCES = re.compile(r"^transformers/(training_args\w*|trainer_utils|debug_utils|utils/generic)\.py$")
-ENUM_BASES = {"Enum", "StrEnum", "IntEnum", "ExplicitEnum"}
 
 TYPE_NAMES = {
     "bool": "boolean",
@@ -131,107 +127,30 @@ def type_name(kind: type) -> str:
     return TYPE_NAMES.get(kind.__name__, "any")
 
 
-@dataclasses.dataclass
-class SourceClass:
-    bases: list[str]
-    fields: dict[str, ast.AnnAssign]
-
-
-def _is_dataclass(node: ast.ClassDef) -> bool:
-    return any(ast.unparse(decorator).split("(")[0].endswith("dataclass") for decorator in node.decorator_list)
-
-
-def _takes_init(statement: ast.AnnAssign) -> bool:
-    call = statement.value
-    return not (
-        isinstance(call, ast.Call)
-        and any(
-            keyword.arg == "init" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False
-            for keyword in call.keywords
-        )
-    )
-
-
-def read_source_classes(sources: Iterable[str]) -> tuple[dict[str, SourceClass], dict[str, list[str]]]:
-    """(dataclasses by name, enums' values by name) defined in `sources`."""
-    classes: dict[str, SourceClass] = {}
-    enums: dict[str, list[str]] = {}
-    for source in sources:
-        for node in ast.parse(source).body:
-            if not isinstance(node, ast.ClassDef):
-                continue
-            bases = [ast.unparse(base) for base in node.bases]
-            if any(base.rsplit(".", 1)[-1] in ENUM_BASES for base in bases):
-                enums[node.name] = [
-                    str(ast.literal_eval(statement.value))
-                    for statement in node.body
-                    if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
-                ]
-            elif _is_dataclass(node):
-                fields = {
-                    statement.target.id: statement
-                    for statement in node.body
-                    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                }
-                classes[node.name] = SourceClass(bases=bases, fields=fields)
-    return classes, enums
-
-
-@dataclasses.dataclass
-class Package:
-    name: str
-    version: str
-    classes: dict[str, SourceClass]
-    enums: dict[str, list[str]]
-
-    def arguments(self, parser: Iterable[str], base: Callable[[str], dict[str, Any] | None]) -> dict[str, Any]:
-        """The keys the dataclasses `parser` (and their bases) define; `base` gives a foreign base class's keys."""
-        arguments: dict[str, Any] = {}
-
-        def take(class_name: str) -> None:
-            if (foreign := base(class_name)) is not None:
-                arguments.update(foreign)
-                return
-            if class_name not in self.classes:
-                raise SystemExit(f"{class_name}, a base of {self.name}'s arguments, is defined nowhere read here")
-            # As dataclasses do: the last base's fields first, each earlier base's over them, the class's own last.
-            for base_name in reversed(self.classes[class_name].bases):
-                take(base_name)
-            for key, statement in self.classes[class_name].fields.items():
-                if not _takes_init(statement):
-                    arguments.pop(key, None)
-                    continue
-                kind = ArgumentType()
-                read_annotation(statement.annotation, lambda name: self.enums.get(name.rsplit(".", 1)[-1]), kind)
-                arguments[key] = kind.as_json()
-
-        for class_name in parser:
-            take(class_name)
-        return dict(sorted(arguments.items()))
-
-
-def read_wheel(wheel: str, sources: re.Pattern[str]) -> Package:
-    with zipfile.ZipFile(wheel) as archive:
-        metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
-        headers = dict(
-            line.split(": ", 1) for line in archive.read(metadata).decode("utf-8").splitlines() if ": " in line
-        )
-        names = sorted(name for name in archive.namelist() if sources.match(name))
-        classes, enums = read_source_classes(archive.read(name).decode("utf-8") for name in names)
-    return Package(name=headers["Name"], version=headers["Version"], classes=classes, enums=enums)
+def arguments(
+    package: Package, parser: Iterable[str], foreign: Callable[[str], list[FoundField] | None] = lambda name: None
+) -> dict[str, Any]:
+    """The keys the dataclasses `parser` (and their bases) take, with their types."""
+    taken: dict[str, Any] = {}
+    for field in package.fields(parser, foreign):
+        if takes_init(field.statement):
+            kind = ArgumentType()
+            read_annotation(field.statement.annotation, field.package.enum_values, kind)
+            taken[field.name] = kind.as_json()
+    return dict(sorted(taken.items()))
 
 
 def transformers_arguments(package: Package) -> dict[str, Any]:
-    return package.arguments(TRANSFORMERS_PARSER, lambda name: None)
+    return arguments(package, TRANSFORMERS_PARSER)
 
 
 def schema(llamafactory_wheel: str, llamafactory_transformers_wheel: str, transformers_wheel: str) -> dict[str, Any]:
     llamafactory = read_wheel(llamafactory_wheel, LLAMAFACTORY_SOURCES)
     beneath = read_wheel(llamafactory_transformers_wheel, TRANSFORMERS_SOURCES)
     transformers = read_wheel(transformers_wheel, TRANSFORMERS_SOURCES)
-    beneath_arguments = transformers_arguments(beneath)
-    from_llamafactory = llamafactory.arguments(
-        LLAMAFACTORY_PARSER, lambda name: beneath_arguments if name == LLAMAFACTORY_BASE else None
+    beneath_fields = beneath.fields(TRANSFORMERS_PARSER)
+    from_llamafactory = arguments(
+        llamafactory, LLAMAFACTORY_PARSER, lambda name: beneath_fields if name == LLAMAFACTORY_BASE else None
     )
     return {
         "about": (

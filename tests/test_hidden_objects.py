@@ -30,8 +30,11 @@ CONFIG_YAML = b"task_type: sft\nmodel_name: qwen-7b\ndataset: datasets/x.jsonl\n
 @pytest.fixture
 def owners_objects(owner, owner_client, project, tmp_path, settings) -> dict[str, str]:
     """Path parameter → the id of an object of `owner` (the project has `member`, never `outsider`)."""
-    run = project.runs.create(name="run-001", created_by=owner)
-    artifact = run.artifacts.create(name="checkpoint-10", type="checkpoint", path=str(tmp_path / "checkpoint-10"))
+    run = project.runs.create(name="run-001", created_by=owner, run_dir=str(tmp_path / "run"))
+    (tmp_path / "run" / "checkpoint-10").mkdir(parents=True)  # its files are listed, and downloaded, from there
+    artifact = run.artifacts.create(
+        name="checkpoint-10", type="checkpoint", path=str(tmp_path / "run" / "checkpoint-10")
+    )
     dataset = dataset_services.create_dataset(name="private", task_type="sft", created_by=owner)
     (tmp_path / "train.jsonl").write_text('{"messages": []}\n')
     dataset_file = dataset_services.add_file_from_path(

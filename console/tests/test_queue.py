@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from console.queue import WAITING_PER_PAGE
 from gpus.models import GpuClaim, HolderKind
 from projects.services import create_project
 from runs.models import Run, RunStatus
@@ -53,3 +56,30 @@ def test_it_shows_the_outsider_only_their_own_project(outsider_session, queue_st
 
     assert "secret-run" in page
     assert "qwen-finetune" not in page and "mine" not in page
+
+
+def test_it_pages_the_waiting_runs_in_as_many_queries_however_many_wait(
+    member_session, queue_state, project, django_assert_num_queries
+):
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert member_session.get(reverse("console:queue")).status_code == 200
+        return len(queries)
+
+    queries_for_the_page()  # once for what a first request of the session reads
+    few = queries_for_the_page()
+    more = [
+        Run.objects.create(project=project, name=f"more-{number:02d}", resources={"gpu_count": 1})
+        for number in range(WAITING_PER_PAGE + 10)
+    ]
+
+    with django_assert_num_queries(few):
+        first = member_session.get(reverse("console:queue")).content.decode()
+    last = member_session.get(reverse("console:queue"), {"page": 2}).content.decode()
+
+    assert "Page 1 of 2" in first and more[WAITING_PER_PAGE - 2].name in first
+    assert more[WAITING_PER_PAGE - 1].name not in first
+    # Behind the other project's run and `mine`, in the whole queue: the member sees their places in it.
+    last_link = reverse("console:run-detail", args=[project.pk, more[-1].pk])
+    assert f'<td class="num">62</td><td><a href="{last_link}"' in last
+    assert '<td class="num">61</td>' in first  # waiting in the member's project, counted on every page

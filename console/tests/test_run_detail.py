@@ -75,5 +75,35 @@ def test_it_refreshes_artifacts_while_active(owner_session, run):
 
 def test_it_needs_few_queries_however_long_the_log(owner_session, run, django_assert_max_num_queries):
     add_log(run, *[("INFO", f"step {number}") for number in range(500)])
-    with django_assert_max_num_queries(6):
+    # session, user, run, artifacts, their tags, log lines, the runs resumed from it
+    with django_assert_max_num_queries(7):
         assert owner_session.get(url("run-detail", run)).status_code == 200
+
+
+def resumed_from(artifact: Artifact, name: str) -> Run:
+    return Run.objects.create(
+        project=artifact.run.project, name=name, status=RunStatus.COMPLETED, resume_source_artifact=artifact
+    )
+
+
+def test_it_links_the_chain_of_resumes_both_ways(member_session, run):
+    second = resumed_from(run.artifacts.get(), "run-002")
+    checkpoint = Artifact.objects.create(run=second, name="checkpoint-80", type="checkpoint", path="/tmp/x/80", step=80)
+    third = resumed_from(checkpoint, "run-003")
+
+    page = member_session.get(url("run-detail", third)).content.decode()
+    chain = page.split('id="resumed-from"')[1].split("</ol>")[0]
+    assert chain.index(url("run-detail", run)) < chain.index(url("run-detail", second))
+    assert "checkpoint-40" in chain and "checkpoint-80" in chain
+    first_page = member_session.get(url("run-detail", run)).content.decode()
+    assert url("run-detail", second) in first_page.split('id="continued-by"')[1].split("</dd>")[0]
+
+
+def test_it_leaves_out_of_the_chain_a_run_the_viewer_cannot_see(member_session, run, outsider):
+    hidden_project = type(run.project).objects.create(name="hidden", created_by=outsider)
+    hidden = Run.objects.create(project=hidden_project, name="theirs")
+    checkpoint = Artifact.objects.create(run=hidden, name="checkpoint-9", type="checkpoint", path="/tmp/x/9", step=9)
+    Run.objects.filter(pk=run.pk).update(resume_source_artifact=checkpoint)
+    page = member_session.get(url("run-detail", run)).content.decode()
+    assert "theirs" not in page and "checkpoint-9" not in page
+    assert "a checkpoint of a run you cannot see" in page

@@ -45,6 +45,29 @@ def test_it_answers_no_content_while_nothing_is_new_and_stops_polling_once_finis
     assert logs(owner_session, run, after_seq=3).status_code == 286  # htmx: stop polling
 
 
+def test_it_ends_following_with_the_last_lines_once_the_run_has_finished(owner_session, run):
+    run.transition(RunStatus.RUNNING, RunStatus.COMPLETED)
+    add_log(run, ("INFO", "Training finished"))
+    response = logs(owner_session, run, after_seq=3)
+    assert response.status_code == 286  # htmx: swap these in, then stop polling
+    page = response.content.decode()
+    assert messages_in(response) == ["Training finished"]
+    assert 'id="log-mode" hx-swap-oob="true">The run has finished: no more lines will come.' in page
+    assert "log-poller" not in page
+
+
+def test_it_keeps_following_a_cancelled_run_until_its_processes_are_stopped(owner_session, run):
+    run.transition(RunStatus.RUNNING, RunStatus.CANCELLED, executor_state={"stop": {"by": "alice", "carrier": ""}})
+    assert logs(owner_session, run, after_seq=3).status_code == 204
+
+
+def test_it_opens_a_finished_runs_page_without_following(owner_session, run):
+    run.transition(RunStatus.RUNNING, RunStatus.FAILED)
+    page = owner_session.get(reverse("console:run-detail", args=[run.project_id, run.pk])).content.decode()
+    assert "The run has finished: no more lines will come." in page
+    assert "Following:" not in page and "log-poller" not in page
+
+
 def test_it_filters_by_minimum_level(owner_session, run):
     assert messages_in(logs(owner_session, run, level="WARNING")) == ["dataset differs", "CUDA hiccup"]
 

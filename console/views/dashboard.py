@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.gpus import gpu_rows
 from console.lookups import visible_deployments, visible_runs
-from console.queue import project_queues
+from console.queue import queue_for
 from runs.models import Artifact, ArtifactType, RunStatus
 
 RECENT_FAILURES_DAYS = 7
@@ -55,5 +55,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """The GPU queue: who holds each GPU, and per project what runs and what waits, in order and why."""
-    context = {"gpu_rows": gpu_rows(request.user), "queues": project_queues(request.user)}
+    state = queue_for(request.user, request.GET.get("page"))
+    context = {"gpu_rows": gpu_rows(request.user), "queue": state, "page": state.waiting}
     return render(request, "console/queue.html", context)

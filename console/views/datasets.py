@@ -15,16 +15,17 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from console.dataset_stats import statistics
+from console.dataset_stats import statistics, token_charts
 from console.errors import add_service_error, explain
-from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm
+from console.forms import ConfigUploadForm, DatasetDeidForm, DatasetForm, TokenLengthsForm
 from console.lookups import dataset_file_for, dataset_for, visible_configs, visible_datasets
 from datasets import services
-from datasets.models import CONFIGS_FOLDER, Dataset, FileStatus, TaskType
+from datasets.models import CONFIGS_FOLDER, Dataset, DatasetFile, FileStatus, TaskType, TokenLengthsStatus
 from datasets.uploads import UPLOAD_FIELD, ReceivedFile, StagingUploadHandler
 from datasets.validation import read_records
 from deid import services as deid_services
@@ -152,7 +153,7 @@ def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID)
     for item in records:
         item["problems"] = problems_by_line.get(item["line"], [])
     context = {
-        "file": dataset_file,
+        **token_lengths_context(dataset_file),
         "dataset": dataset_file.dataset,
         "statistics": statistics(dataset_file.stats),
         "records": records,
@@ -161,6 +162,36 @@ def dataset_file_report(request: HttpRequest, dataset_id: UUID, upload_id: UUID)
         "next_offset": offset + PREVIEW_LINES if len(records) == PREVIEW_LINES else None,
     }
     return render(request, "datasets/file.html", context)
+
+
+def token_lengths_context(dataset_file: DatasetFile) -> dict:
+    measurements = list(dataset_file.token_lengths.select_related("dataset_file"))
+    last_model = measurements[0].model if measurements else ""
+    return {
+        "file": dataset_file,
+        "measurements": [(lengths, token_charts(lengths)) for lengths in measurements],
+        "measuring": any(lengths.status == TokenLengthsStatus.MEASURING for lengths in measurements),
+        "token_lengths_form": TokenLengthsForm(initial={"model": last_model}),
+    }
+
+
+@login_required
+def dataset_file_token_lengths(request: HttpRequest, dataset_id: UUID, upload_id: UUID) -> HttpResponse:
+    """GET: the token lengths panel alone, refreshed while a worker measures. POST: measure with a model's tokenizer."""
+    dataset_file = dataset_file_for(request.user, dataset_id, upload_id)
+    if request.method != "POST":
+        return render(request, "datasets/_token_lengths.html", token_lengths_context(dataset_file))
+    form = TokenLengthsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors.as_text())
+    else:
+        try:
+            services.measure_token_lengths(
+                dataset_file=dataset_file, model=form.cleaned_data["model"], actor=request.user
+            )
+        except DomainError as error:
+            messages.error(request, explain(error))
+    return redirect(reverse("console:dataset-file", args=[dataset_id, upload_id]) + "#token-lengths")
 
 
 @login_required

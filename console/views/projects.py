@@ -11,18 +11,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.errors import add_service_error
 from console.forms import ProjectFilterForm, ProjectForm, RunForm
-from console.lookups import project_for, training_files
+from console.lookups import project_for, run_for, training_files
 from llmplatform.errors import DomainError
 from projects import services as project_services
 from projects.models import Project, ProjectVersion
 from runs import services as run_services
+from runs.models import Run
 
 PROJECTS_PER_PAGE = 25
 RUNS_ON_PROJECT_PAGE = 50
@@ -64,12 +65,15 @@ def change_rows(version: ProjectVersion) -> list[ChangeRow]:
     return rows
 
 
-def render_detail(request: HttpRequest, project: Project, run_form: RunForm | None = None) -> HttpResponse:
+def render_detail(
+    request: HttpRequest, project: Project, run_form: RunForm | None = None, *, clone: Run | None = None
+) -> HttpResponse:
     context = {
         "project": project,
         "runs": project.runs.all()[:RUNS_ON_PROJECT_PAGE],
         "versions": [(version, change_rows(version)) for version in project.versions.order_by("-version")],
-        "run_form": run_form or RunForm.for_project(project),
+        "run_form": run_form or RunForm.for_project(project, clone=clone),
+        "clone": clone,
         "can_edit": project.can_edit(request.user),
         "can_operate": project.can_operate(request.user),
     }
@@ -78,7 +82,15 @@ def render_detail(request: HttpRequest, project: Project, run_form: RunForm | No
 
 @login_required
 def project_detail(request: HttpRequest, project_id: UUID) -> HttpResponse:
-    return render_detail(request, project_for(request.user, project_id))
+    """The project; with `?clone=<run id>`, its launch form filled with that run's config ("clone and edit")."""
+    project = project_for(request.user, project_id)
+    clone = None
+    if clone_id := request.GET.get("clone"):
+        try:
+            clone = run_for(request.user, project.pk, UUID(clone_id))
+        except ValueError:
+            raise Http404 from None
+    return render_detail(request, project, clone=clone)
 
 
 @login_required
@@ -130,5 +142,7 @@ def run_create(request: HttpRequest, project_id: UUID) -> HttpResponse:
             add_service_error(form, error)
         else:
             messages.success(request, _("Run %(name)s queued.") % {"name": run.name})
+            for warning in run.warnings:
+                messages.warning(request, warning["message"])
             return redirect("console:run-detail", project.pk, run.pk)
     return render_detail(request, project, run_form=form)

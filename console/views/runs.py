@@ -9,7 +9,8 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -18,14 +19,14 @@ from django.views.decorators.http import require_POST
 
 from console.comparison import PALETTE
 from console.errors import explain
-from console.forms import LogFilterForm, TagForm
+from console.forms import LogFilterForm, RunNotesForm, TagForm
 from console.lookups import run_for
-from console.queue import run_chain
+from console.queue import run_chain, run_resumes
 from console.views.metrics import chart_run
-from llmplatform.errors import DomainError
+from llmplatform.errors import DomainError, NotFound
 from runs import services
 from runs.logs import LogQuery, read_log_page
-from runs.models import Artifact, ArtifactTagValue, ArtifactType, LogLine, Run
+from runs.models import MAX_LISTED_FILES, Artifact, ArtifactTagValue, ArtifactType, LogLine, Run
 
 TAIL_LINES = 200  # lines shown when the page opens
 POLL_BATCH = 500  # most lines one poll appends
@@ -60,8 +61,10 @@ def log_context(run: Run, form: LogFilterForm) -> dict:
     )
     follow = not form.cleaned_data.get("start_time")
     catching_up = after_seq is not None and len(lines) == POLL_BATCH  # more are waiting: ask again at once
+    # Following ends with the run: once it has finished, its stop order (if any) carried out, and every line read.
+    complete = run.is_finished and "stop" not in run.executor_state and not catching_up
     context = {"run": run, "lines": lines, "log_form": form, "follow": follow, "poll_url": poll_url}
-    return {**context, "catching_up": catching_up}
+    return {**context, "catching_up": catching_up, "live": follow and not complete}
 
 
 def effective_config(artifacts: list[Artifact]) -> str | None:
@@ -81,7 +84,7 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
     run = run_for(request.user, project_id, run_id)
     form = LogFilterForm(request.GET)
     form.is_valid()
-    artifacts = list(run.artifacts.prefetch_related("tags"))
+    artifacts = in_step_order(run)
     context = {
         **log_context(run, form),
         "artifacts": artifacts,
@@ -89,6 +92,8 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         "can_operate": run.project.can_operate(request.user),
         "chain": run_chain(request.user, run),
         "chart_runs": [chart_run(run, PALETTE[0])],
+        "notes_form": RunNotesForm.for_run(run),
+        "resumes": run_resumes(request.user, run),
     }
     return render(request, "runs/detail.html", context)
 
@@ -111,8 +116,10 @@ def run_logs(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpRespon
     context = log_context(run, form)
     if form.cleaned_data.get("after_seq") is None:
         return render(request, "runs/_log_panel.html", context)
+    if not context["live"]:  # the last lines, and "finished" in place of "Following"; htmx stops polling
+        return render(request, "runs/_log_lines.html", {**context, "oob": True}, status=STOP_POLLING)
     if not context["lines"]:
-        return HttpResponse(status=STOP_POLLING if run.is_finished else 204)
+        return HttpResponse(status=204)
     return render(request, "runs/_log_lines.html", {**context, "oob": True})
 
 
@@ -129,15 +136,56 @@ def run_log_download(request: HttpRequest, project_id: UUID, run_id: UUID) -> St
     return response
 
 
+def in_step_order(run: Run) -> list[Artifact]:
+    """The run's artifacts with their tags: checkpoints by step, then the rest as they came."""
+    artifacts = list(run.artifacts.prefetch_related("tags"))
+    for artifact in artifacts:
+        artifact.run = run  # on_disk reads the run's folder
+    return sorted(artifacts, key=lambda artifact: (artifact.step is None, artifact.step or 0))
+
+
 @login_required
 def run_artifacts(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResponse:
     run = run_for(request.user, project_id, run_id)
-    context = {
-        "run": run,
-        "artifacts": run.artifacts.prefetch_related("tags"),
-        "can_operate": run.project.can_operate(request.user),
-    }
+    context = {"run": run, "artifacts": in_step_order(run), "can_operate": run.project.can_operate(request.user)}
     return render(request, "runs/_artifacts.html", context)
+
+
+def artifact_of(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> Artifact:
+    """An artifact of a run this user sees (its project's creator, members, staff), else 404."""
+    run = run_for(request.user, project_id, run_id)
+    artifact = get_object_or_404(run.artifacts, pk=artifact_id)
+    artifact.run = run
+    return artifact
+
+
+@login_required
+def artifact_download(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> HttpResponseBase:
+    """The artifact's file, or (`?path=`) a file of its folder, streamed; a folder's own download is its
+    listing; anything outside the run's folder is 404."""
+    artifact = artifact_of(request, project_id, run_id, artifact_id)
+    relative = request.GET.get("path", "")
+    try:
+        path = artifact.local_path(relative)
+    except NotFound:
+        raise Http404 from None
+    if path.is_dir() and not relative:
+        return redirect("console:artifact-files", project_id, run_id, artifact_id)
+    if not path.is_file():
+        raise Http404
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+def artifact_files(request: HttpRequest, project_id: UUID, run_id: UUID, artifact_id: UUID) -> HttpResponse:
+    """The files of a folder artifact (a checkpoint), each with its size and a download link."""
+    artifact = artifact_of(request, project_id, run_id, artifact_id)
+    try:
+        files = artifact.files()
+    except NotFound:
+        raise Http404 from None
+    context = {"run": artifact.run, "artifact": artifact, "files": files, "limit": MAX_LISTED_FILES}
+    return render(request, "runs/artifact_files.html", context)
 
 
 def operable_run(request: HttpRequest, project_id: UUID, run_id: UUID) -> Run:
@@ -179,6 +227,24 @@ def run_resume(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         return redirect("console:run-detail", run.project_id, run.pk)
     messages.success(request, _("Run %(name)s queued, resuming from the checkpoint.") % {"name": resumed})
     return redirect("console:run-detail", resumed.project_id, resumed.pk)
+
+
+@login_required
+@require_POST
+def run_notes(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResponse:
+    """Change the run's notes and tags (its page's form)."""
+    run = operable_run(request, project_id, run_id)
+    form = RunNotesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors.as_text())
+    else:
+        try:
+            services.annotate_run(run=run, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, explain(error))
+        else:
+            messages.success(request, _("Notes and tags of %(name)s saved.") % {"name": run})
+    return redirect("console:run-detail", run.project_id, run.pk)
 
 
 @login_required

@@ -6,9 +6,7 @@ LLaMA-Factory's wheel and the installed transformers; the last tests hold it to 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from llmplatform.errors import InvalidInput
+from llmplatform.testing import load_script, trainer_wheels
 from projects.models import Project, TrainerKind
 from projects.trainer_arguments import (
     SCHEMA_FILE,
@@ -189,15 +188,6 @@ def test_an_upload_is_checked_against_its_projects_trainer_else_llamafactory_whe
 # --- the shipped file is what the generator makes ------------------------------------------------
 
 
-def generator():
-    spec = importlib.util.spec_from_file_location("trainer_arguments_schema", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while defining a class
-    spec.loader.exec_module(module)
-    return module
-
-
 HPARAMS_SOURCE = """
 from dataclasses import dataclass, field
 from typing import Literal, Optional
@@ -221,8 +211,9 @@ class RopeScaling(StrEnum):
 
 
 def test_the_generator_reads_fields_types_choices_enums_and_inheritance_from_source():
-    derive = generator()
-    classes, enums = derive.read_source_classes([HPARAMS_SOURCE])
+    derive = load_script("trainer_arguments_schema")
+    wheels = load_script("trainer_wheels")
+    classes, enums = wheels.read_source_classes([HPARAMS_SOURCE])
 
     assert classes["DataArguments"].bases == ["BaseArguments"]
     assert enums == {"RopeScaling": ["linear", "yarn"]}
@@ -230,7 +221,7 @@ def test_the_generator_reads_fields_types_choices_enums_and_inheritance_from_sou
     for key, statement in classes["DataArguments"].fields.items():
         kind = derive.ArgumentType()
         derive.read_annotation(statement.annotation, enums.get, kind)
-        read[key] = (kind.as_json(), derive._takes_init(statement))
+        read[key] = (kind.as_json(), wheels.takes_init(statement))
     assert read == {
         "stage": ({"types": ["string"], "choices": ["pt", "sft"]}, True),
         "rope_scaling": ({"types": ["null", "string"], "choices": ["linear", "yarn"]}, True),
@@ -246,25 +237,8 @@ def test_the_hf_trainer_arguments_are_those_of_the_transformers_the_trainer_inst
     assert f"transformers=={shipped['versions']['transformers']}" in requirements.split()
 
 
-def shipped_wheels() -> list[str]:
-    """The wheels the shipped file was made of, from TRAINER_WHEELS (scripts/test downloads them there)."""
-    folder = os.environ.get("TRAINER_WHEELS", "")
-    if not folder:
-        pytest.skip("TRAINER_WHEELS is unset: scripts/test downloads LLaMA-Factory's and transformers' wheels there")
-    versions = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))["trainers"]
-    names = [
-        f"llamafactory-{versions[LLAMAFACTORY]['versions']['llamafactory']}-py3-none-any.whl",
-        f"transformers-{versions[LLAMAFACTORY]['versions']['transformers']}-py3-none-any.whl",
-        f"transformers-{versions[HF_TRAINER]['versions']['transformers']}-py3-none-any.whl",
-    ]
-    missing = [name for name in names if not (Path(folder) / name).is_file()]
-    if missing:
-        pytest.skip(f"{folder} lacks {', '.join(missing)}")
-    return [str(Path(folder) / name) for name in names]
-
-
 def test_the_shipped_file_is_what_the_generator_makes_of_the_trainers_wheels():
-    wheels = shipped_wheels()
+    wheels = list(trainer_wheels().values())
 
     result = subprocess.run(
         [sys.executable, str(GENERATOR), *wheels], capture_output=True, text=True, timeout=120, check=False

@@ -23,6 +23,7 @@ from django.utils import timezone
 from gpus.inventory import utilization_of
 from runs import events
 from runs.ingest.checkpoints import FoundArtifact, ScanResult, scan_output_dir
+from runs.ingest.eta import windowed_eta
 from runs.ingest.files import read_json_if_changed, tail_jsonl
 from runs.ingest.logfile import read_chunk
 from runs.ingest.logstream import LogBatch, LogStream, row_constants, store_lines
@@ -247,14 +248,8 @@ def _gpu_sample(run: Run, state: dict[str, Any], fields: dict[str, Any]) -> Metr
 
 
 def _eta(best: StepProgress, state: dict[str, Any], now: datetime) -> float | None:
-    """The trainer's own estimate, else one from the step rate seen since the first reading."""
-    if best.eta_seconds is not None:
-        return best.eta_seconds
-    first = state.setdefault("first_reading", [best.current, now.timestamp()])
-    steps_done = best.current - first[0]
-    if not best.total or steps_done <= 0:
-        return None
-    return round((now.timestamp() - first[1]) / steps_done * (best.total - best.current), 1)
+    """From the step rate over a window of recent readings (runs.ingest.eta), else the trainer's own estimate."""
+    return windowed_eta(state, current=best.current, total=best.total, at=now.timestamp(), trainer_eta=best.eta_seconds)
 
 
 def _commit(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from gpus.models import GpuClaim, HolderKind
 from llmplatform.testing import wait_for
-from projects.models import Project
+from projects.models import ExecutorKind, Project
 from projects.services import create_project
 from runs import scheduling, services
 from runs.models import Run, RunStatus
@@ -166,6 +168,83 @@ def test_it_gives_back_the_gpus_of_a_run_whose_supervisor_died_before_releasing_
         (1, str(waiting.pk)),
         (2, str(stopping.pk)),  # kept until its processes are stopped
     ]
+
+
+def test_it_counts_a_queued_runs_position_in_the_order_the_dispatcher_starts_runs(
+    project, owner, outsider, staff, sleeper, settings
+):
+    settings.GPU_IDS = "0,1,2,3"
+    project.max_priority = 1  # as staff allow it
+    project.save(update_fields=["max_priority"])
+    other = create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+    holder = Run.objects.create(project=project, name="holder", status=RunStatus.RUNNING, gpu_indices=[0, 1])
+    GpuClaim.objects.bulk_create(
+        GpuClaim(gpu_index=index, holder_kind=HolderKind.RUN, holder_id=str(holder.pk)) for index in (0, 1)
+    )
+    Run.objects.create(project=other, name="yesterday", status=RunStatus.COMPLETED, started_at=timezone.now())
+    waiting = [
+        queue(project, owner, gpus=2, name="mine-2"),
+        queue(other, outsider, gpus=4, name="theirs-4"),
+        queue(project, owner, gpus=1, name="mine-1"),
+        queue(other, outsider, name="theirs-cpu"),
+        queue(other, outsider, gpus=1, name="theirs-1"),
+        queue(project, owner, gpus=1, priority=1, name="mine-urgent"),
+        queue(other, outsider, gpus=2, name="theirs-2"),
+    ]
+    positions = {}
+    for run in waiting:
+        position = scheduling.queue_position(run)
+        assert position is not None
+        positions[run.name] = position
+    assert sorted(positions.values()) == list(range(1, len(waiting) + 1))
+    settings.GPU_IDS = ",".join(str(index) for index in range(2 + 2 + 4 + 1 + 1 + 1 + 2))  # room for every run
+
+    started = [run.name for run in dispatch_queued_runs()]
+
+    assert started == sorted(positions, key=positions.__getitem__)
+    # Higher priority first; then the project holding fewer GPUs goes first until it has caught up.
+    assert started == ["mine-urgent", "theirs-4", "mine-2", "theirs-cpu", "theirs-1", "mine-1", "theirs-2"]
+
+
+def test_it_keeps_the_gpus_a_run_takes_from_the_ledger_in_the_database_as_the_dispatcher_counts_them(project):
+    asked = [
+        ("local", {"gpu_count": 2}),
+        ("local", {}),
+        ("local", {"gpu_count": None}),
+        ("local", {"gpu_count": 0}),
+        ("local", {"gpu_count": -1}),
+        ("local", {"gpu_count": True}),
+        ("local", {"gpu_count": 2.5}),
+        ("local", {"gpu_count": "2"}),
+        ("local", ["gpu_count"]),
+        *((executor, {"gpu_count": 2}) for executor in ExecutorKind.values),
+    ]
+    runs = [Run.objects.create(project=project, executor=kind, resources=resources) for kind, resources in asked]
+
+    counted = dict(Run.objects.values_list("pk", "ledger_gpus"))
+
+    assert [counted[run.pk] for run in runs] == [scheduling.gpus_needed(run) for run in runs]
+    assert [counted[run.pk] for run in runs][:9] == [2, 0, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_it_gives_back_the_gpus_claimed_for_a_queued_run_nobody_is_starting(project, owner, sleeper, settings):
+    abandoned = queue(project, owner, gpus=1, name="abandoned")
+    # A dispatcher killed between claiming its GPU and starting it: its lease names a process that is gone.
+    dead = f"{settings.HOSTNAME}/{2**22 + 1}/1/dispatch"
+    Run.objects.filter(pk=abandoned.pk).update(lease_owner=dead, lease_expires_at=timezone.now() + timedelta(hours=1))
+    GpuClaim.objects.create(gpu_index=1, holder_kind=HolderKind.RUN, holder_id=str(abandoned.pk))
+    waiting = queue(project, owner, gpus=1, name="waiting")
+
+    assert [run.name for run in dispatch_queued_runs()] == ["abandoned", "waiting"]
+
+    assert sorted(GpuClaim.objects.values_list("holder_id", flat=True)) == sorted([str(abandoned.pk), str(waiting.pk)])
 
 
 def test_it_starts_a_local_run_only_on_the_host_that_launched_it(project, owner, sleeper, settings):

@@ -1,31 +1,24 @@
 """runs/trainer_path_keys.json: the path-valued keys, as scripts/derive_trainer_path_keys.py derives them.
 
 The file is shipped, not derived at run time (LLaMA-Factory is not installed); these
-tests hold it to the generator's rule and to the transformers that is installed.
+tests hold it to the generator's rule and to what the generator makes of the trainers'
+wheels (TRAINER_WHEELS, which scripts/test fills).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from django.conf import settings
 
+from llmplatform.testing import load_script, trainer_wheels
 from runs.config_paths import KEYS_FILE, PATH, PATH_OR_INLINE, path_keys
 
-
-def generator() -> ModuleType:
-    path = Path(settings.BASE_DIR) / "scripts" / "derive_trainer_path_keys.py"
-    spec = importlib.util.spec_from_file_location("derive_trainer_path_keys", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while defining a class
-    spec.loader.exec_module(module)
-    return module
+GENERATOR = Path(settings.BASE_DIR) / "scripts" / "derive_trainer_path_keys.py"
 
 
 HPARAMS_SOURCE = """
@@ -46,8 +39,9 @@ class NotADataclass:
 
 
 def test_it_reads_path_valued_fields_by_type_name_and_help_text():
-    derive = generator()
-    fields = list(derive.dataclass_fields_in_source(HPARAMS_SOURCE, "llamafactory"))
+    derive = load_script("derive_trainer_path_keys")
+    classes, _enums = load_script("trainer_wheels").read_source_classes([HPARAMS_SOURCE])
+    fields = derive.fields_of_every_dataclass(classes, "llamafactory")
 
     keys = derive.path_keys(fields)
 
@@ -62,23 +56,33 @@ def test_it_reads_path_valued_fields_by_type_name_and_help_text():
     assert keys["dataset_dir"]["from"] == ["llamafactory DataArguments"]
 
 
-@pytest.mark.trainer
-def test_the_shipped_file_holds_what_the_installed_transformers_defines():
-    pytest.importorskip("transformers", reason="transformers is not installed: pip install -r requirements-trainer.txt")
-    derive = generator()
-    version, fields = derive.transformers_fields()
+def test_the_shipped_file_is_what_the_generator_makes_of_the_trainers_wheels(tmp_path):
+    wheels = trainer_wheels()
+    output = tmp_path / "trainer_path_keys.json"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            wheels["llamafactory"],
+            wheels["llamafactory_transformers"],
+            "--output",
+            output,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert output.read_text(encoding="utf-8") == KEYS_FILE.read_text(encoding="utf-8")
+
+
+def test_the_shipped_file_ends_path_keys_as_the_generator_does():
     shipped = json.loads(KEYS_FILE.read_text(encoding="utf-8"))
 
-    derived = derive.path_keys(fields)
-
-    assert shipped["trainers"]["transformers"] == version, "transformers moved: run scripts/derive_trainer_path_keys.py"
-    from_transformers = {
-        name: entry["kind"]
-        for name, entry in shipped["keys"].items()
-        if any(source.startswith("transformers ") for source in entry["from"])
-    }
-    assert from_transformers == {name: entry["kind"] for name, entry in derived.items() if entry["from"] != ["review"]}
-    assert shipped["name_suffixes"] == list(derive.NAME_SUFFIXES)
+    assert shipped["name_suffixes"] == list(load_script("derive_trainer_path_keys").NAME_SUFFIXES)
 
 
 @pytest.mark.parametrize(
