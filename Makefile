@@ -25,8 +25,8 @@ fmt:
 migrations:
 	$(MANAGE) makemigrations
 
-messages:  ## refresh and compile the Simplified Chinese translations
-	$(MANAGE) makemessages -l zh_Hans --ignore=.venv --ignore=var
+messages:  ## refresh and compile the catalogs: Simplified Chinese, and English (its templates are what llmplatform.sentences reads)
+	$(MANAGE) makemessages -l zh_Hans -l en --no-obsolete --ignore=.venv --ignore=var
 	$(MANAGE) compilemessages --ignore=.venv
 
 postgres-start:

@@ -84,7 +84,7 @@ def post_json(url: str, body: dict, attempts: int = 3) -> dict:
     raise AssertionError("unreachable")
 
 
-def start_mlflow(executable: str, scratch: Path, port: int) -> subprocess.Popen:
+def start_mlflow(executable: str, scratch: Path, port: int, workers: int = 2) -> subprocess.Popen:
     """MLflow's tracking server on loopback, SQLite backend, in its own process group."""
     return subprocess.Popen(
         [
@@ -99,7 +99,7 @@ def start_mlflow(executable: str, scratch: Path, port: int) -> subprocess.Popen:
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(workers),
         ],
         cwd=scratch,
         stdout=open(scratch / "mlflow.log", "wb"),

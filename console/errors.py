@@ -5,12 +5,13 @@ from __future__ import annotations
 from django import forms
 
 from llmplatform.errors import DomainError
+from llmplatform.sentences import translate_lazy
 
 
 def explain(error: DomainError) -> str:
-    """The services' sentence, plus the files they list as missing."""
+    """The services' sentence in the reader's language, plus the files they list as missing."""
     missing = error.fields.get("missing")
-    detail = error.detail
+    detail = translate_lazy(error.message)
     return f"{detail} ({', '.join(missing)})" if missing and not all(item in detail for item in missing) else detail
 
 

@@ -9,12 +9,14 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import Q
 from django.forms.fields import InvalidJSONInput
+from django.http import QueryDict
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from datasets.models import TaskType
 from deid.models import MAX_SEED, MIN_SEED, DeidPolicy
 from deployments.chat import MAX_ANSWER_TOKENS, MAX_PROMPT_CHARS
+from llmplatform.api import MAX_OFFSET
 from llmplatform.documents import json_document_problem, nested_too_deeply
 from llmplatform.users import Visitor
 from projects.models import (
@@ -29,6 +31,7 @@ from projects.models import (
 from projects.services import CONFIGURABLE_FIELDS
 from projects.training_files import clean_training_path
 from runs.logs import SEVERITY, LogQuery
+from runs.metric_series import MAX_EXPORT_ROWS, MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
 from runs.models import (
     MAX_GPU_COUNT,
     MAX_PRIORITY,
@@ -474,3 +477,29 @@ class DatasetDeidForm(forms.Form):
     name = forms.CharField(
         label=_("New dataset name"), required=False, max_length=200, help_text=_("Empty: <name>-deid.")
     )
+
+
+class MetricsQueryForm(forms.Form):
+    """What a chart asks of a run's metrics: new points after `after_id`, or a step range with at most
+    `max_points` per series; the CSV export's rows are paged by `limit` and `offset`."""
+
+    after_id = forms.IntegerField(required=False, min_value=0)
+    name = forms.CharField(required=False, max_length=128)
+    since_step = forms.IntegerField(required=False, min_value=MIN_STEP, max_value=MAX_STEP)
+    until_step = forms.IntegerField(required=False, min_value=MIN_STEP, max_value=MAX_STEP)
+    max_points = forms.IntegerField(required=False, min_value=MIN_POINTS, max_value=MAX_POINTS_LIMIT)
+    limit = forms.IntegerField(required=False, min_value=1, max_value=MAX_EXPORT_ROWS)
+    offset = forms.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
+
+    def __init__(self, data: QueryDict) -> None:
+        super().__init__(data)
+        self.names = tuple(name for name in data.getlist("name") if name)
+
+    def series_query(self) -> SeriesQuery:
+        data = self.cleaned_data
+        return SeriesQuery(
+            names=self.names,
+            since_step=data.get("since_step"),
+            until_step=data.get("until_step"),
+            max_points=data.get("max_points"),
+        )

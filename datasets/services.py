@@ -24,6 +24,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -60,6 +62,7 @@ from datasets.validation import (
 )
 from datasets.yaml_schema import inspect_training_yaml
 from llmplatform.errors import ConflictingState, InvalidInput, OutOfSpace, TooLarge
+from llmplatform.sentences import gettext_noop
 from llmplatform.training_yaml import TrainingYamlError, load_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project
@@ -94,7 +97,9 @@ def create_dataset(
 ) -> Dataset:
     """A dataset owned by `created_by`, shared with `project` when one is given (projects.sharing)."""
     if task_type not in TaskType.values:
-        raise InvalidInput(f"task_type must be one of {', '.join(TaskType.values)}.", field="task_type")
+        raise InvalidInput(
+            format_lazy(_("task_type must be one of {choices}."), choices=", ".join(TaskType.values)), field="task_type"
+        )
     dataset = Dataset.objects.create(
         name=name,
         type=type,
@@ -154,7 +159,7 @@ def publish_staged_file(*, dataset: Dataset, staged: StagedFile, filename: str, 
     with staged:
         name = clean_file_name(filename)
         if staged.size == 0:
-            raise InvalidInput("The file is empty; nothing was kept.", field="file")
+            raise InvalidInput(_("The file is empty; nothing was kept."), field="file")
         dataset_file = _publish(
             dataset=dataset,
             name=name,
@@ -260,13 +265,21 @@ def start_resumable_upload(
     """Open an upload session for a large file: chunks are appended to its partial file."""
     name = clean_file_name(filename)
     if total_bytes <= 0:
-        raise InvalidInput("total_bytes must be positive: an empty file is not a dataset.", field="total_bytes")
+        raise InvalidInput(_("total_bytes must be positive: an empty file is not a dataset."), field="total_bytes")
     if total_bytes > settings.MAX_LARGE_FILE_BYTES:
-        raise TooLarge(f"The file is larger than the {settings.MAX_LARGE_FILE_BYTES} bytes allowed.")
+        raise TooLarge(
+            format_lazy(_("The file is larger than the {limit} bytes allowed."), limit=settings.MAX_LARGE_FILE_BYTES)
+        )
     directory = staging_directory(PARTIAL_FOLDER)
     free = shutil.disk_usage(directory).free
     if total_bytes > free:
-        raise OutOfSpace(f"Not enough disk space: {total_bytes} bytes announced, {free} free.")
+        raise OutOfSpace(
+            format_lazy(
+                _("Not enough disk space: {total_bytes} bytes announced, {free} free."),
+                total_bytes=total_bytes,
+                free=free,
+            )
+        )
     with transaction.atomic():
         dataset_file = _new_file_record(
             dataset=dataset,
@@ -294,17 +307,27 @@ class _LockedPartial:
 
     def __init__(self, dataset_file: DatasetFile) -> None:
         if dataset_file.status != FileStatus.UPLOADING:
-            raise ConflictingState(f"Upload {dataset_file.pk} is {dataset_file.status}, no longer taking chunks.")
+            raise ConflictingState(
+                format_lazy(
+                    _("Upload {upload} is {status}, no longer taking chunks."),
+                    upload=dataset_file.pk,
+                    status=dataset_file.status,
+                )
+            )
         try:
             self.file = open(dataset_file.partial_path, "r+b")  # noqa: SIM115 (closed in __exit__)
         except FileNotFoundError:
-            raise ConflictingState(f"Upload {dataset_file.pk} has no partial file any more; it was aborted.") from None
+            raise ConflictingState(
+                format_lazy(_("Upload {upload} has no partial file any more; it was aborted."), upload=dataset_file.pk)
+            ) from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
             raise ConflictingState(
-                f"Another request is writing to upload {dataset_file.pk}; retry when it is done."
+                format_lazy(
+                    _("Another request is writing to upload {upload}; retry when it is done."), upload=dataset_file.pk
+                )
             ) from None
 
     @property
@@ -329,12 +352,20 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
         received = partial.size
         if offset != received:
             raise ConflictingState(
-                f"The chunk starts at {offset} but the upload has {received} bytes; resume from there.",
+                format_lazy(
+                    _("The chunk starts at {offset} but the upload has {received} bytes; resume from there."),
+                    offset=offset,
+                    received=received,
+                ),
                 received_bytes=received,
             )
         expected = dataset_file.expected_bytes or 0
         if received + length > expected:
-            raise TooLarge(f"The chunk would take the upload past its announced {expected} bytes.")
+            raise TooLarge(
+                format_lazy(
+                    _("The chunk would take the upload past its announced {expected} bytes."), expected=expected
+                )
+            )
         # Where no SHA-256 state can be saved, finishing hashes the whole file instead.
         hasher = _running_sha256(dataset_file, partial, received) if ResumableSha256.available() else None
         partial.file.seek(received)
@@ -362,7 +393,12 @@ def append_chunk(*, dataset_file: DatasetFile, offset: int, length: int, stream:
     _follow_with_validation(dataset_file, before=offset, now=received)
     if remaining:
         raise InvalidInput(
-            f"The chunk ended after {length - remaining} of {length} bytes; resume from offset {received}.",
+            format_lazy(
+                _("The chunk ended after {written} of {length} bytes; resume from offset {received}."),
+                written=length - remaining,
+                length=length,
+                received=received,
+            ),
             received_bytes=received,
         )
     return received
@@ -403,7 +439,11 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: Actor) -> Datas
         received = partial.size
         if received != dataset_file.expected_bytes:
             raise ConflictingState(
-                f"The upload has {received} of {dataset_file.expected_bytes} bytes; send the rest first.",
+                format_lazy(
+                    _("The upload has {received} of {expected_bytes} bytes; send the rest first."),
+                    received=received,
+                    expected_bytes=dataset_file.expected_bytes,
+                ),
                 received_bytes=received,
             )
         digest = _running_sha256(dataset_file, partial, received).hexdigest()
@@ -411,7 +451,7 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: Actor) -> Datas
         if dataset_file.expected_sha256 and digest != dataset_file.expected_sha256:
             remove_dataset_file(dataset_file=dataset_file, actor=actor)
             raise InvalidInput(
-                "The SHA-256 of the received bytes does not match the one announced; the upload was discarded.",
+                _("The SHA-256 of the received bytes does not match the one announced; the upload was discarded."),
                 expected_sha256=dataset_file.expected_sha256,
                 received_sha256=digest,
             )
@@ -424,7 +464,9 @@ def finish_resumable_upload(*, dataset_file: DatasetFile, actor: Actor) -> Datas
                 uploaded_at=timezone.now(),
             )
             if updated != 1:
-                raise ConflictingState(f"Upload {dataset_file.pk} was finished or aborted meanwhile.")
+                raise ConflictingState(
+                    format_lazy(_("Upload {upload} was finished or aborted meanwhile."), upload=dataset_file.pk)
+                )
             destination = dataset_file.absolute_path
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(dataset_file.partial_path, destination)
@@ -628,12 +670,17 @@ def find_tokenizer(model: str) -> Path:
     for root, root_name in roots if problem is None else ():
         if found := _tokenizer_under(Path(root), root_name, model):
             return found
-    why = f" ({problem})" if problem else ""
-    raise InvalidInput(
-        f"No tokenizer.json in a model folder {model!r}{why} under the training directory or MODELS_DIR; "
-        "token lengths are measured with the model's own tokenizer, never a downloaded one.",
-        field="model",
-    )
+    if problem:
+        sentence = _(
+            "No tokenizer.json in a model folder {model!r} ({problem}) under the training directory or "
+            "MODELS_DIR; token lengths are measured with the model's own tokenizer, never a downloaded one."
+        )
+    else:
+        sentence = _(
+            "No tokenizer.json in a model folder {model!r} under the training directory or MODELS_DIR; "
+            "token lengths are measured with the model's own tokenizer, never a downloaded one."
+        )
+    raise InvalidInput(format_lazy(sentence, model=model, problem=problem), field="model")
 
 
 def _tokenizer_under(root: Path, root_name: str, model: str) -> Path | None:
@@ -655,7 +702,11 @@ def measure_token_lengths(*, dataset_file: DatasetFile, model: str, actor: Actor
     (TOKEN_LENGTHS_INLINE_BYTES) and by a worker otherwise."""
     if dataset_file.status != FileStatus.READY:
         raise ConflictingState(
-            f"File {dataset_file.name!r} is {dataset_file.status}; token lengths are measured once it is valid."
+            format_lazy(
+                _("File {name!r} is {status}; token lengths are measured once it is valid."),
+                name=dataset_file.name,
+                status=dataset_file.status,
+            )
         )
     tokenizer = find_tokenizer(model)
     sha256 = tokenizer_sha256(tokenizer)
@@ -745,21 +796,21 @@ def upload_train_config(
     with staged:
         name = clean_file_name(filename)
         if not name.lower().endswith(YAML_SUFFIXES):
-            raise InvalidInput("A training config must be a .yaml or .yml file.", field="file")
+            raise InvalidInput(_("A training config must be a .yaml or .yml file."), field="file")
         staged.close()
         content = staged.path.read_bytes()
         try:
             mapping = load_training_yaml(content)
         except TrainingYamlError as exc:
-            raise InvalidInput("The file is not a usable training YAML.", errors=exc.problems) from None
+            raise InvalidInput(_("The file is not a usable training YAML."), errors=exc.problems) from None
         report = inspect_training_yaml(mapping, task_type)
         if report.problems:
-            raise InvalidInput("The training YAML has problems.", errors=report.problems, warnings=report.warnings)
+            raise InvalidInput(_("The training YAML has problems."), errors=report.problems, warnings=report.warnings)
         refuse_unfit_config(
             mapping,
             trainer=trainer_of_upload(mapping, project),
-            origin=dict.fromkeys(mapping, "the training YAML"),
-            what="The training YAML",
+            origin=dict.fromkeys(mapping, gettext_noop("the training YAML")),
+            what=gettext_noop("The training YAML"),
         )
         config_id = uuid.uuid4()
         stored_name = f"{config_id}_{name}"

@@ -17,6 +17,9 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from llmplatform.errors import InvalidInput
 
 READ_CHUNK_BYTES = 1024 * 1024
@@ -49,7 +52,9 @@ def clean_file_name(raw: str) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
     if not name or set(name) <= {".", "_", " "}:
-        raise UnusableFileName(f"The file name {raw!r} has nothing usable left after cleaning.", field="filename")
+        raise UnusableFileName(
+            format_lazy(_("The file name {raw!r} has nothing usable left after cleaning."), raw=raw), field="filename"
+        )
     stem, dot, suffix = name.rpartition(".")
     if not dot or len(suffix) > 16:
         stem, suffix = name, ""

@@ -19,6 +19,7 @@ from typing import IO, Any
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
@@ -134,5 +135,5 @@ def received_file(request: Any) -> ReceivedFile:
     """The request's `file` part; InvalidInput naming it as `missing` when there is none."""
     received = request.FILES.get(UPLOAD_FIELD)
     if not isinstance(received, ReceivedFile):
-        raise InvalidInput("Send the file as the multipart field `file`, with a file name.", missing=[UPLOAD_FIELD])
+        raise InvalidInput(_("Send the file as the multipart field `file`, with a file name."), missing=[UPLOAD_FIELD])
     return received

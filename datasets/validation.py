@@ -33,6 +33,7 @@ from typing import Any, NamedTuple, Self, TypeGuard
 import orjson
 
 from datasets.models import TaskType
+from llmplatform.sentences import MUST_BE, MUST_BE_ONE_OF, NON_EMPTY_STRING, gettext_noop
 
 MAX_ERRORS_KEPT = 100
 PROGRESS_EVERY_BYTES = 16 * 1024 * 1024
@@ -54,6 +55,9 @@ _NEXT_ROLES = {
 }
 
 Problem = tuple[str, str]  # (field, reason)
+# Reasons are catalog templates filled in English: the report keeps them so, and the
+# console shows them in the reader's language (llmplatform.sentences.translate).
+REQUIRED_NON_EMPTY_STRING = gettext_noop("is required: a non-empty string")
 
 
 class Summary:
@@ -105,10 +109,32 @@ def _non_empty_string(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value != "" and not value.isspace()
 
 
+_TYPE_NAMES = {
+    dict: gettext_noop("an object"),
+    list: gettext_noop("a list"),
+    str: gettext_noop("a string"),
+    bool: gettext_noop("a boolean"),
+    type(None): "null",
+}
+A_NUMBER = gettext_noop("a number")
+# What Python's json module says of a line it cannot parse, for the catalog (the reason quotes it).
+JSON_PARSER_MESSAGES = (
+    gettext_noop("Expecting value"),
+    gettext_noop("Expecting property name enclosed in double quotes"),
+    gettext_noop("Expecting ',' delimiter"),
+    gettext_noop("Expecting ':' delimiter"),
+    gettext_noop("Extra data"),
+    gettext_noop("Unterminated string starting at"),
+    gettext_noop("Invalid control character at"),
+    gettext_noop("Invalid \\escape"),
+    gettext_noop("Invalid \\uXXXX escape"),
+    gettext_noop("Illegal trailing comma before end of object"),
+    gettext_noop("Illegal trailing comma before end of array"),
+)
+
+
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+    return _TYPE_NAMES.get(type(value), A_NUMBER)
 
 
 def _string_list(value: Any) -> bool:
@@ -125,11 +151,11 @@ class OptionalField(NamedTuple):
 
 
 _CONVERSATION_OPTIONAL = (
-    OptionalField("conversation_id", (str, int), "a string"),
-    OptionalField("system_prompt", (str,), "a string"),
-    OptionalField("input_template", (str,), "a string"),
-    OptionalField("task_tags", (list,), "a list of strings", each_item=_non_empty_string),
-    OptionalField("metadata", (dict,), "an object"),
+    OptionalField("conversation_id", (str, int), gettext_noop("a string")),
+    OptionalField("system_prompt", (str,), gettext_noop("a string")),
+    OptionalField("input_template", (str,), gettext_noop("a string")),
+    OptionalField("task_tags", (list,), gettext_noop("a list of strings"), each_item=_non_empty_string),
+    OptionalField("metadata", (dict,), gettext_noop("an object")),
 )
 # An instruction record as Alpaca and LLaMA-Factory's "alpaca" formatting write it (instruction and
 # output required): each field and the dataset_info.json column it maps to.
@@ -140,10 +166,10 @@ ALPACA_COLUMNS = {
     "system": "system",
     "history": "history",
 }
-_PREFERENCE_OPTIONAL = (OptionalField("metadata", (dict,), "an object"),)
+_PREFERENCE_OPTIONAL = (OptionalField("metadata", (dict,), gettext_noop("an object")),)
 _PRETRAIN_OPTIONAL = (
-    OptionalField("doc_id", (str, int), "a string"),
-    OptionalField("metadata", (dict,), "an object"),
+    OptionalField("doc_id", (str, int), gettext_noop("a string")),
+    OptionalField("metadata", (dict,), gettext_noop("an object")),
 )
 
 
@@ -157,7 +183,7 @@ def _check_optional(
             if type(value) not in optional.types or (
                 optional.each_item is not None and not all(map(optional.each_item, value))
             ):
-                problems.append((optional.name, f"must be {optional.expected}, got {_type_name(value)}"))
+                problems.append((optional.name, MUST_BE.format(expected=optional.expected, got=_type_name(value))))
 
 
 class RecordTallies(ABC):
@@ -303,9 +329,16 @@ class ConversationRecords(RecordTallies):
 
     def _check_messages(self, messages: Any, problems: list[Problem]) -> None:
         if messages is None:
-            problems.append(("messages", "is required: a list of {role, content} turns"))
+            problems.append(("messages", gettext_noop("is required: a list of {role, content} turns")))
         elif not isinstance(messages, list):
-            problems.append(("messages", f"must be a list of {{role, content}} turns, got {_type_name(messages)}"))
+            problems.append(
+                (
+                    "messages",
+                    gettext_noop("must be a list of {{role, content}} turns, got {got}").format(
+                        got=_type_name(messages)
+                    ),
+                )
+            )
         else:
             self._check_turns(messages, problems)
 
@@ -315,20 +348,29 @@ class ConversationRecords(RecordTallies):
         for index, turn in enumerate(messages):
             if not isinstance(turn, dict):
                 problems.append(
-                    (f"messages[{index}]", f"must be an object with role and content, got {_type_name(turn)}")
+                    (
+                        f"messages[{index}]",
+                        gettext_noop("must be an object with role and content, got {got}").format(got=_type_name(turn)),
+                    )
                 )
                 previous = None
                 continue
             role, content = turn.get("role"), turn.get("content")
             if not isinstance(role, str) or role not in _ROLE_SET:  # a list is no role, and unhashable
                 problems.append(
-                    (f"messages[{index}].role", f"must be one of {', '.join(CONVERSATION_ROLES)}, got {role!r}")
+                    (
+                        f"messages[{index}].role",
+                        MUST_BE_ONE_OF.format(choices=", ".join(CONVERSATION_ROLES), got=repr(role)),
+                    )
                 )
                 previous = None
             else:
                 if role not in _NEXT_ROLES[previous]:
-                    after = f"after {previous!r}" if previous else "to open the conversation"
-                    problems.append((f"messages[{index}].role", f"{role!r} is out of order {after}"))
+                    if previous:
+                        out_of_order = gettext_noop("{role!r} is out of order after {previous!r}")
+                    else:
+                        out_of_order = gettext_noop("{role!r} is out of order to open the conversation")
+                    problems.append((f"messages[{index}].role", out_of_order.format(role=role, previous=previous)))
                 has_user = has_user or role == "user"
                 has_assistant = has_assistant or role == "assistant"
                 self.roles[role] += 1
@@ -336,12 +378,12 @@ class ConversationRecords(RecordTallies):
                     self.content_chars[role].add(len(content))
                 previous = role
             if not _non_empty_string(content):
-                problems.append((f"messages[{index}].content", "must be a non-empty string"))
+                problems.append((f"messages[{index}].content", NON_EMPTY_STRING))
         self.turns.add(len(messages))
         if not has_user:
-            problems.append(("messages", "needs at least one user turn"))
+            problems.append(("messages", gettext_noop("needs at least one user turn")))
         if not has_assistant:
-            problems.append(("messages", "needs at least one assistant turn"))
+            problems.append(("messages", gettext_noop("needs at least one assistant turn")))
 
     def _check_alpaca(self, record: dict, problems: list[Problem]) -> None:
         """An instruction record: `instruction` and `output` non-empty, `input` and `system` strings,
@@ -349,16 +391,23 @@ class ConversationRecords(RecordTallies):
         self.alpaca_fields["records"] += 1
         for name in ("instruction", "output"):
             if not _non_empty_string(record.get(name)):
-                problems.append((name, "must be a non-empty string (an instruction record has instruction and output)"))
+                problems.append(
+                    (
+                        name,
+                        gettext_noop("must be a non-empty string (an instruction record has instruction and output)"),
+                    )
+                )
         for name in ("input", "system"):
             if name in record and not isinstance(record[name], str):
-                problems.append((name, f"must be a string, got {_type_name(record[name])}"))
+                problems.append(
+                    (name, gettext_noop("must be a string, got {got}").format(got=_type_name(record[name])))
+                )
         history = record.get("history")
         if "history" in record and not (
             isinstance(history, list)
             and all(isinstance(pair, list) and len(pair) == 2 and _string_list(pair) for pair in history)
         ):
-            problems.append(("history", "must be a list of [instruction, output] pairs of strings"))
+            problems.append(("history", gettext_noop("must be a list of [instruction, output] pairs of strings")))
         self.alpaca_fields.update(name for name in ("input", "system", "history") if name in record)
         self.roles.update(("user", "assistant"))
         self.turns.add(2)
@@ -399,13 +448,13 @@ class ConversationRecords(RecordTallies):
             if _string_list(modules) and modules:
                 self.target_modules.update(modules)
             else:
-                problems.append(("target_modules", "must be a non-empty list of module names"))
+                problems.append(("target_modules", gettext_noop("must be a non-empty list of module names")))
         if "rank" in record:
             rank = record["rank"]
             if isinstance(rank, int) and not isinstance(rank, bool) and rank > 0:
                 self.ranks.add(rank)
             else:
-                problems.append(("rank", f"must be a positive integer, got {rank!r}"))
+                problems.append(("rank", gettext_noop("must be a positive integer, got {rank!r}").format(rank=rank)))
 
     def merge(self, other: ConversationRecords) -> None:
         """Add the figures of another piece of the same file."""
@@ -449,19 +498,24 @@ class PreferenceRecords(RecordTallies):
     def check(self, record: dict, problems: list[Problem]) -> None:
         prompt = record.get("prompt")
         if not _non_empty_string(prompt):
-            problems.append(("prompt", "is required: a non-empty string"))
+            problems.append(("prompt", REQUIRED_NON_EMPTY_STRING))
         else:
             self.prompt_chars.add(len(prompt))
         has_pair = "chosen" in record or "rejected" in record
         has_responses = "responses" in record
         if has_pair and has_responses:
-            problems.append(("responses", "give either chosen + rejected or responses, not both"))
+            problems.append(("responses", gettext_noop("give either chosen + rejected or responses, not both")))
         elif has_pair:
             self.kinds["pair"] += 1
             for key in ("chosen", "rejected"):
                 if not _non_empty_string(record.get(key)):
                     problems.append(
-                        (key, "must be a non-empty string (a preference pair needs both chosen and rejected)")
+                        (
+                            key,
+                            gettext_noop(
+                                "must be a non-empty string (a preference pair needs both chosen and rejected)"
+                            ),
+                        )
                     )
                 else:
                     self.response_chars.add(len(record[key]))
@@ -469,27 +523,37 @@ class PreferenceRecords(RecordTallies):
             self.kinds["responses"] += 1
             self._check_responses(record["responses"], problems)
         else:
-            problems.append(("chosen", "a record needs chosen + rejected, or a list of scored responses"))
+            problems.append(("chosen", gettext_noop("a record needs chosen + rejected, or a list of scored responses")))
         _check_optional(record, _PREFERENCE_OPTIONAL, self.optional_fields, problems)
 
     def _check_responses(self, responses: Any, problems: list[Problem]) -> None:
         if not isinstance(responses, list) or len(responses) < 2:
-            problems.append(("responses", "must be a list of at least two {content, score} objects"))
+            problems.append(("responses", gettext_noop("must be a list of at least two {content, score} objects")))
             return
         self.responses_per_prompt.add(len(responses))
         for index, response in enumerate(responses):
             if not isinstance(response, dict):
                 problems.append(
-                    (f"responses[{index}]", f"must be an object with content and score, got {_type_name(response)}")
+                    (
+                        f"responses[{index}]",
+                        gettext_noop("must be an object with content and score, got {got}").format(
+                            got=_type_name(response)
+                        ),
+                    )
                 )
                 continue
             content, score = response.get("content"), response.get("score")
             if not _non_empty_string(content):
-                problems.append((f"responses[{index}].content", "must be a non-empty string"))
+                problems.append((f"responses[{index}].content", NON_EMPTY_STRING))
             else:
                 self.response_chars.add(len(content))
             if not isinstance(score, int | float) or isinstance(score, bool):
-                problems.append((f"responses[{index}].score", f"must be a number, got {_type_name(score)}"))
+                problems.append(
+                    (
+                        f"responses[{index}].score",
+                        gettext_noop("must be a number, got {got}").format(got=_type_name(score)),
+                    )
+                )
 
     def merge(self, other: PreferenceRecords) -> None:
         """Add the figures of another piece of the same file."""
@@ -519,7 +583,9 @@ def _control_character_problem(text: str) -> str | None:
     found = _CONTROL_CHARACTERS.search(text)
     if found is None:
         return None
-    return f"holds control character U+{ord(found.group()):04X} at character {found.start() + 1}; clean the text"
+    return gettext_noop("holds control character U+{code:04X} at character {position}; clean the text").format(
+        code=ord(found.group()), position=found.start() + 1
+    )
 
 
 class PretrainRecords(RecordTallies):
@@ -532,7 +598,7 @@ class PretrainRecords(RecordTallies):
     def check(self, record: dict, problems: list[Problem]) -> None:
         text = record.get("text")
         if not _non_empty_string(text):
-            problems.append(("text", "is required: a non-empty string"))
+            problems.append(("text", REQUIRED_NON_EMPTY_STRING))
         else:
             self.text_chars.add(len(text))
             if problem := _control_character_problem(text):
@@ -610,7 +676,9 @@ def _decode_problem(raw: bytes) -> str | None:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        return gettext_noop("not valid UTF-8 (byte 0x{byte:02x} at offset {offset})").format(
+            byte=raw[exc.start], offset=exc.start
+        )
     return None
 
 
@@ -625,7 +693,7 @@ def _json_line_record(raw: bytes) -> tuple[dict | None, str | None]:
     except orjson.JSONDecodeError as fast_error:
         return None, _json_problem(raw, fast_error)
     if type(record) is not dict:
-        return None, f"each line must be a JSON object, got {_type_name(record)}"
+        return None, gettext_noop("each line must be a JSON object, got {got}").format(got=_type_name(record))
     return record, None
 
 
@@ -634,13 +702,19 @@ def _json_problem(raw: bytes, fast_error: orjson.JSONDecodeError) -> str:
         return problem
     text = raw.decode("utf-8").rstrip("\r\n")
     if not text or text.isspace():
-        return "blank line; JSON Lines holds one JSON object on every line"
+        return gettext_noop("blank line; JSON Lines holds one JSON object on every line")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = "; the file looks like one JSON array, convert it to JSON Lines" if text[:1] == "[" else ""
-        return f"not valid JSON: {exc.msg} at column {exc.colno}{hint}"
-    return f"not valid JSON: {fast_error}"
+        if text[:1] == "[":
+            reason = gettext_noop(
+                "not valid JSON: {message} at column {column}; the file looks like one JSON array, "
+                "convert it to JSON Lines"
+            )
+        else:
+            reason = gettext_noop("not valid JSON: {message} at column {column}")
+        return reason.format(message=exc.msg, column=exc.colno)
+    return gettext_noop("not valid JSON: {message}").format(message=fast_error)
 
 
 def _text_line_record(raw: bytes) -> tuple[dict | None, str | None]:
@@ -708,7 +782,7 @@ def check_range(
 def finish_report(report: ValidationReport, checker: RecordTallies) -> ValidationReport:
     """The report of a whole file, once all its lines are in `report` and `checker`."""
     if report.records == 0 and report.error_count == 0:
-        report.add_error(0, "", "the file holds no records")
+        report.add_error(0, "", gettext_noop("the file holds no records"))
     report.stats = {
         "records": report.records,
         "valid_records": report.valid_records,
@@ -764,7 +838,9 @@ def _check_piece(
                 progress(bytes_read)
                 next_progress = bytes_read + PROGRESS_EVERY_BYTES
             if number == 1 and start == 0 and raw.startswith(UTF8_BOM):
-                report.add_error(1, "", "the file starts with a UTF-8 byte order mark (BOM); save it without one")
+                report.add_error(
+                    1, "", gettext_noop("the file starts with a UTF-8 byte order mark (BOM); save it without one")
+                )
                 raw = raw[len(UTF8_BOM) :]
             record, problem = line_record(raw)
             if problem:

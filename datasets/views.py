@@ -15,6 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import F, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -235,7 +237,7 @@ class DatasetViewSet(
         offset = _int_param(request, "offset", 0, minimum=0, maximum=None)
         limit = _int_param(request, "limit", 20, minimum=1, maximum=PREVIEW_MAX_LIMIT)
         if dataset_file.status == FileStatus.UPLOADING:
-            raise ConflictingState("The file is still uploading; finish the upload first.")
+            raise ConflictingState(_("The file is still uploading; finish the upload first."))
         items = read_records(dataset_file.absolute_path, dataset_file.dataset.task_type, offset=offset, limit=limit + 1)
         more = len(items) > limit
         body = {
@@ -324,10 +326,14 @@ def _parse_int(name: str, raw: str, *, minimum: int, maximum: int | None) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer, got {raw!r}.", field=name) from None
+        raise InvalidInput(
+            format_lazy(_("{name} must be an integer, got {raw!r}."), name=name, raw=raw), field=name
+        ) from None
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise InvalidInput(f"{name} must be {bounds}, got {value}.", field=name)
+        raise InvalidInput(
+            format_lazy(_("{name} must be {bounds}, got {value}."), name=name, bounds=bounds, value=value), field=name
+        )
     return value
 
 
@@ -391,7 +397,9 @@ class UploadView(APIView):
         # An empty ?offset= is none at all, as for every query parameter (the header may still give it).
         raw_offset = request.query_params.get("offset") or request.headers.get("Upload-Offset")
         if raw_offset is None:
-            raise InvalidInput("Say where the chunk starts: ?offset=N or the Upload-Offset header.", missing=["offset"])
+            raise InvalidInput(
+                _("Say where the chunk starts: ?offset=N or the Upload-Offset header."), missing=["offset"]
+            )
         offset = _parse_int("offset", raw_offset, minimum=0, maximum=None)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length <= 0:
@@ -480,7 +488,7 @@ class CurrentTrainConfigView(TrainConfigUploadMixin, APIView):
     def _current(self) -> TrainConfig:
         config = TrainConfig.objects.current_of(self.request.user)
         if config is None:
-            raise NotFound("You have no current training config; upload one with PUT /v1/train-config.")
+            raise NotFound(_("You have no current training config; upload one with PUT /v1/train-config."))
         return config
 
     @extend_schema(

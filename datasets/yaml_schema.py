@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datasets.models import TaskType
+from llmplatform.sentences import MUST_BE_ONE_OF, NON_EMPTY_STRING, gettext_noop, range_text
 from llmplatform.training_yaml import quoted
 
 # How much a run needs a key: refused without it, warned without it, or checked only when set.
@@ -169,38 +170,37 @@ def _number(value: Any) -> float | None:
 
 
 def _range_text(key: Key) -> str:
-    parts = []
-    if key.minimum is not None:
-        parts.append(f"{'greater than' if key.minimum_exclusive else 'at least'} {key.minimum:g}")
-    if key.maximum is not None:
-        parts.append(f"{'less than' if key.maximum_exclusive else 'at most'} {key.maximum:g}")
-    return " and ".join(parts)
+    return range_text(key.minimum, key.minimum_exclusive, key.maximum, key.maximum_exclusive)
 
 
 def _value_problem(key: Key, value: Any) -> str | None:
     if key.kind == "string":
         if not isinstance(value, str) or not value.strip():
-            return "must be a non-empty string"
+            return NON_EMPTY_STRING
         if key.choices and value.lower() not in key.choices:
-            return f"must be one of {', '.join(key.choices)}"
+            return gettext_noop("must be one of {choices}").format(choices=", ".join(key.choices))
         return None
     if key.kind == "boolean":
-        return None if isinstance(value, bool) else "must be true or false"
+        return None if isinstance(value, bool) else gettext_noop("must be true or false")
     if key.kind == "modules":
         ok = (isinstance(value, str) and value.strip()) or (
             isinstance(value, list) and value and all(isinstance(item, str) and item for item in value)
         )
-        return None if ok else "must be a module name, a comma-separated list, or a list of names"
+        return None if ok else gettext_noop("must be a module name, a comma-separated list, or a list of names")
     number = _number(value)
     if number is None or (key.kind == "integer" and not number.is_integer()):
-        return f"must be {'an integer' if key.kind == 'integer' else 'a number'}"
+        return gettext_noop("must be an integer") if key.kind == "integer" else gettext_noop("must be a number")
     too_low = key.minimum is not None and (number <= key.minimum if key.minimum_exclusive else number < key.minimum)
     too_high = key.maximum is not None and (number >= key.maximum if key.maximum_exclusive else number > key.maximum)
-    return f"must be {_range_text(key)}" if too_low or too_high else None
+    return gettext_noop("must be {range}").format(range=_range_text(key)) if too_low or too_high else None
 
 
 def _named(key: Key) -> str:
-    return f"{key.name} (or {', '.join(key.aliases)})" if key.aliases else key.name
+    return (
+        gettext_noop("{name} (or {aliases})").format(name=key.name, aliases=", ".join(key.aliases))
+        if key.aliases
+        else key.name
+    )
 
 
 def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None) -> TrainingYamlReport:
@@ -212,14 +212,22 @@ def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None)
     inferred = infer_task_type(mapping)
     report = TrainingYamlReport(task_type=inferred or task_type)
     if inferred and task_type and inferred != task_type:
-        report.warnings.append(f"task_type: the YAML is for {quoted(inferred)} but {task_type!r} was expected")
+        report.warnings.append(
+            gettext_noop("task_type: the YAML is for {inferred} but {expected!r} was expected").format(
+                inferred=quoted(inferred), expected=task_type
+            )
+        )
     if report.task_type is None:
         report.problems.append(
-            "task_type: missing; set task_type (sft, lora, rl, pretrain) or LLaMA-Factory's stage/finetuning_type"
+            gettext_noop(
+                "task_type: missing; set task_type (sft, lora, rl, pretrain) or LLaMA-Factory's stage/finetuning_type"
+            )
         )
         return report
     if report.task_type not in SCHEMAS:
-        report.problems.append(f"task_type: must be one of {', '.join(SCHEMAS)}, got {quoted(report.task_type)}")
+        report.problems.append(
+            "task_type: " + MUST_BE_ONE_OF.format(choices=", ".join(SCHEMAS), got=quoted(report.task_type))
+        )
         report.task_type = None
         return report
     keys = SCHEMAS[report.task_type]
@@ -229,16 +237,24 @@ def inspect_training_yaml(mapping: dict[str, Any], task_type: str | None = None)
             continue
         value = mapping[present]
         if problem := _value_problem(key, value):
-            report.problems.append(f"{present}: {problem}, got {quoted(value)}")
+            report.problems.append(
+                gettext_noop("{key}: {problem}, got {got}").format(key=present, problem=problem, got=quoted(value))
+            )
         else:
             report.values[key.name] = value.lower() if key.choices else value
     for key in keys:
         if key.name in report.values or any(name in mapping for name in key.names):
             continue
         if key.need == REQUIRED or (key.required_if is not None and key.required_if(report.values)):
-            report.problems.append(f"{_named(key)}: required for {report.task_type}")
+            report.problems.append(
+                gettext_noop("{key}: required for {task_type}").format(key=_named(key), task_type=report.task_type)
+            )
         elif key.need == RECOMMENDED:
-            report.warnings.append(f"{_named(key)}: recommended for {report.task_type}, not set")
+            report.warnings.append(
+                gettext_noop("{key}: recommended for {task_type}, not set").format(
+                    key=_named(key), task_type=report.task_type
+                )
+            )
     return report
 
 

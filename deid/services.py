@@ -20,6 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -108,7 +110,7 @@ def update_policy(
 @transaction.atomic
 def delete_policy(*, policy: DeidPolicy, actor: Actor) -> None:
     if policy.name == DEFAULT_POLICY_NAME:
-        raise PolicyInUse("The default policy cannot be deleted; edit it instead.")
+        raise PolicyInUse(_("The default policy cannot be deleted; edit it instead."))
     record_event(actor=actor, action=AuditAction.DELETE, target=policy)
     policy.delete()
 
@@ -123,13 +125,17 @@ def check_may_reveal_mapping(user: Actor) -> None:
     """Refused outright rather than silently left out, so the person knows why they got no originals."""
     if not may_reveal_mapping(user):
         raise NotPermitted(
-            "return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission."
+            _("return_mapping shows the original personal data; it needs the deid.view_pii_mapping permission.")
         )
 
 
 def check_text_count(count: int) -> None:
     if count > settings.DEID_MAX_TEXTS:
-        raise TooLarge(f"At most {settings.DEID_MAX_TEXTS} texts per request; got {count}.")
+        raise TooLarge(
+            format_lazy(
+                _("At most {limit} texts per request; got {count}."), limit=settings.DEID_MAX_TEXTS, count=count
+            )
+        )
 
 
 def check_text_size(texts: Sequence[str]) -> None:
@@ -137,7 +143,13 @@ def check_text_size(texts: Sequence[str]) -> None:
     check_text_count(len(texts))
     size = sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
     if size > settings.DEID_MAX_REQUEST_BYTES:
-        raise TooLarge(f"At most {settings.DEID_MAX_REQUEST_BYTES} bytes of text per request; got {size}.")
+        raise TooLarge(
+            format_lazy(
+                _("At most {limit} bytes of text per request; got {size}."),
+                limit=settings.DEID_MAX_REQUEST_BYTES,
+                size=size,
+            )
+        )
 
 
 @dataclass
@@ -218,10 +230,12 @@ def start_dataset_deidentification(
     a guessed original against a pseudonym with `deidentify:test`).
     """
     if not dataset.can_change(actor):
-        raise NotPermitted("Only the dataset's owner or staff may de-identify it.")
+        raise NotPermitted(_("Only the dataset's owner or staff may de-identify it."))
     files = _source_files(dataset)
     if not files:
-        raise NothingToDeidentify(f"Dataset {dataset.name!r} has no stored file to de-identify.")
+        raise NothingToDeidentify(
+            format_lazy(_("Dataset {dataset_name!r} has no stored file to de-identify."), dataset_name=dataset.name)
+        )
     Dataset.objects.filter(pk=dataset.pk).update(personal_data=True)
     dataset.personal_data = True
     job = DeidJob.objects.create(

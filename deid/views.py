@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -29,7 +31,9 @@ NO_POLICY = OpenApiResponse(description="No such de-identification policy.")
 def policy_or_404(policy_id: str) -> DeidPolicy:
     policy = DeidPolicy.objects.select_related("current_version").filter(name=policy_id).first()
     if policy is None:
-        raise NotFound(f"No de-identification policy {policy_id!r}.", policy_id=policy_id)
+        raise NotFound(
+            format_lazy(_("No de-identification policy {policy_id!r}."), policy_id=policy_id), policy_id=policy_id
+        )
     return policy
 
 
@@ -173,7 +177,7 @@ class DatasetDeidentifyView(APIView):
     def _dataset(self, request: Request, dataset_id) -> Dataset:
         dataset = Dataset.objects.visible_to(request.user).filter(pk=dataset_id).first()
         if dataset is None:
-            raise NotFound(f"No dataset {dataset_id}.")
+            raise NotFound(format_lazy(_("No dataset {dataset_id}."), dataset_id=dataset_id))
         return dataset
 
     @extend_schema(
@@ -222,5 +226,5 @@ class DeidJobView(APIView):
     def get(self, request: Request, job_id) -> Response:
         job = DeidJob.objects.visible_to(request.user).select_related("source", "target").filter(pk=job_id).first()
         if job is None:
-            raise NotFound(f"No de-identification job {job_id}.")
+            raise NotFound(format_lazy(_("No de-identification job {job_id}."), job_id=job_id))
         return Response(job_body(request, job))

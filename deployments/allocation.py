@@ -15,6 +15,8 @@ import socket
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deployments.holders import holder_names
 from deployments.models import Deployment
@@ -55,16 +57,27 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
     inventory = list_gpus()
     known = sorted(gpu.index for gpu in inventory)
     if not known:
-        raise ConflictingState("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty).")
+        raise ConflictingState(_("This host has no GPUs to deploy on (NVML finds none and GPU_IDS is empty)."))
     if gpu_type:
         require_gpu_type(gpu_type=gpu_type)
     if preferred is not None:
         if preferred not in known:
-            raise InvalidInput(f"preferred_gpu {preferred} does not exist on this host; its GPUs are {known}.")
+            raise InvalidInput(
+                format_lazy(
+                    _("preferred_gpu {preferred} does not exist on this host; its GPUs are {known}."),
+                    preferred=preferred,
+                    known=known,
+                )
+            )
         chosen = next(gpu for gpu in inventory if gpu.index == preferred)
         if not chosen.has_type(gpu_type):
             raise InvalidInput(
-                f"preferred_gpu {preferred} is a {chosen.name or 'GPU of no known model'}, not {gpu_type!r}."
+                format_lazy(
+                    _("preferred_gpu {preferred} is a {gpu_name}, not {gpu_type!r}."),
+                    preferred=preferred,
+                    gpu_name=chosen.name or "GPU of no known model",
+                    gpu_type=gpu_type,
+                )
             )
     try:
         return claim_gpus(
@@ -76,14 +89,21 @@ def claim_gpu(deployment: Deployment, *, preferred: int | None, gpu_type: str = 
         )[0]
     except GpuHeld as held:
         name = holder_names(actor, [held.claim])[held.claim.gpu_index]
-        raise ConflictingState(f"GPU {preferred} is held by {name}.") from None
+        raise ConflictingState(
+            format_lazy(_("GPU {preferred} is held by {name}."), preferred=preferred, name=name)
+        ) from None
     except GpusUnavailable:
         if preferred is not None:
             raise
     held_here = holder_names(actor, GpuClaim.objects.on_this_host())
     holders = "; ".join(f"GPU {index} → {name}" for index, name in held_here.items())
-    of_type = f" {gpu_type}" if gpu_type else ""
-    raise ConflictingState(f"No{of_type} GPU is free on this host ({len(known)} in all): {holders or 'all are busy'}.")
+    if gpu_type:
+        none_free = _("No {gpu_type} GPU is free on this host ({count} in all): {holders}.")
+    else:
+        none_free = _("No GPU is free on this host ({count} in all): {holders}.")
+    raise ConflictingState(
+        format_lazy(none_free, gpu_type=gpu_type, count=len(known), holders=holders or _("all are busy"))
+    )
 
 
 def reserve_port(deployment: Deployment) -> int:
@@ -99,4 +119,6 @@ def reserve_port(deployment: Deployment) -> int:
             continue  # a concurrent request reserved it first
         deployment.port = port
         return port
-    raise ConflictingState(f"No free port is left in DEPLOY_PORT_RANGE {settings.DEPLOY_PORT_RANGE}.")
+    raise ConflictingState(
+        format_lazy(_("No free port is left in DEPLOY_PORT_RANGE {port_range}."), port_range=settings.DEPLOY_PORT_RANGE)
+    )

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deployments.models import Deployment, DeploymentStatus
 from llmplatform.errors import ConflictingState, InvalidInput
@@ -61,15 +63,25 @@ def send_test_chat(
 ) -> ChatAnswer:
     """Ask the deployment's model one question; a DomainError says why there is no answer."""
     if not prompt.strip():
-        raise InvalidInput("Write a message to send.", field="prompt")
+        raise InvalidInput(_("Write a message to send."), field="prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidInput(f"The message is longer than {MAX_PROMPT_CHARS} characters.", field="prompt")
+        raise InvalidInput(
+            format_lazy(_("The message is longer than {limit} characters."), limit=MAX_PROMPT_CHARS), field="prompt"
+        )
     if not 1 <= max_tokens <= MAX_ANSWER_TOKENS:
-        raise InvalidInput(f"max_tokens must be between 1 and {MAX_ANSWER_TOKENS}.", field="max_tokens")
+        raise InvalidInput(
+            format_lazy(_("max_tokens must be between 1 and {limit}."), limit=MAX_ANSWER_TOKENS), field="max_tokens"
+        )
     if deployment.status != DeploymentStatus.RUNNING or deployment.port is None:
-        raise ConflictingState(f"The deployment is {deployment.get_status_display()}, not running: nothing answers.")
+        raise ConflictingState(
+            format_lazy(
+                _("The deployment is {status}, not running: nothing answers."), status=deployment.get_status_display()
+            )
+        )
     if deployment.host != settings.HOSTNAME:
-        raise ConflictingState(f"The deployment runs on {deployment.host}; test it from there.")
+        raise ConflictingState(
+            format_lazy(_("The deployment runs on {host}; test it from there."), host=deployment.host)
+        )
     body = {
         "model": deployment.served_model_name,
         "messages": [{"role": "user", "content": prompt}],
@@ -79,14 +91,22 @@ def send_test_chat(
     try:
         status, answer = _post(deployment.port, body, timeout)
     except TimeoutError:
-        raise ConflictingState(f"The server did not answer within {timeout:g} s.") from None
+        raise ConflictingState(
+            format_lazy(_("The server did not answer within {timeout:g} s."), timeout=timeout)
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise ConflictingState(f"The server could not be reached: {exc}.") from None
+        raise ConflictingState(format_lazy(_("The server could not be reached: {exc}."), exc=exc)) from None
     latency_ms = round((time.monotonic() - started) * 1000)
     if status != 200:
-        raise ConflictingState(f"The server answered {status}: {_server_problem(answer)}")
+        raise ConflictingState(
+            format_lazy(
+                _("The server answered {status}: {server_problem}"),
+                status=status,
+                server_problem=_server_problem(answer),
+            )
+        )
     try:
         text, tokens = _answer_text(answer)
     except (ValueError, KeyError, IndexError, TypeError):
-        raise ConflictingState("The server's answer is no chat completion.") from None
+        raise ConflictingState(_("The server's answer is no chat completion.")) from None
     return ChatAnswer(text=text, latency_ms=latency_ms, completion_tokens=tokens)

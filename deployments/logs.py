@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from llmplatform.errors import InvalidInput
 
 TAIL_CHUNK_BYTES = 64 * 1024
@@ -56,7 +59,14 @@ def page_of(path: Path, *, page: int | None, page_size: int) -> LogPage:
     last_page = max(1, -(-len(lines) // page_size))
     page = last_page if page is None else page
     if page > last_page:
-        raise PageOutOfRange(f"page {page} is past the last page ({last_page}) of {len(lines)} lines.")
+        raise PageOutOfRange(
+            format_lazy(
+                _("page {page} is past the last page ({last_page}) of {count} lines."),
+                page=page,
+                last_page=last_page,
+                count=len(lines),
+            )
+        )
     start = (page - 1) * page_size
     items = [LogLine(start + index + 1, _decode(raw)) for index, raw in enumerate(lines[start : start + page_size])]
     complete = data.rfind(b"\n") + 1
@@ -67,7 +77,9 @@ def after(path: Path, *, offset: int, page_size: int) -> LogPage:
     """Up to `page_size` complete lines that start at byte `offset` or later (a line still being written waits)."""
     data = _read(path)
     if offset > len(data):
-        raise PageOutOfRange(f"after={offset} is past the end of the log ({len(data)} bytes).")
+        raise PageOutOfRange(
+            format_lazy(_("after={offset} is past the end of the log ({count} bytes)."), offset=offset, count=len(data))
+        )
     first_line = data.count(b"\n", 0, offset) + 1
     complete = _split(data[offset : data.rfind(b"\n") + 1]) if offset < len(data) else []
     items = [LogLine(first_line + index, _decode(raw)) for index, raw in enumerate(complete[:page_size])]

@@ -15,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from llmplatform.sentences import gettext_noop
+
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -22,14 +24,14 @@ MAX_BODY_BYTES = 1024 * 1024
 def check_health_path(path: str) -> str | None:
     """Why `path` is not a plain absolute path (None when it is)."""
     if not HEALTH_PATH.match(path) or path.startswith("//"):
-        return (
-            f"health_path {path!r} must be a plain absolute path such as /health: a leading '/', then only "
-            "letters, digits and . _ ~ / - (no scheme, host, query or '//')."
-        )
+        return gettext_noop(
+            "health_path {path!r} must be a plain absolute path such as /health: a leading "
+            "'/', then only letters, digits and . _ ~ / - (no scheme, host, query or '//')."
+        ).format(path=path)
     if ".." in path.split("/"):
-        return f"health_path {path!r} may not contain '..' segments."
+        return gettext_noop("health_path {path!r} may not contain '..' segments.").format(path=path)
     if len(path) > 200:
-        return "health_path is longer than 200 characters."
+        return gettext_noop("health_path is longer than 200 characters.")
     return None
 
 
@@ -68,14 +70,26 @@ def _probe(*, port: int, health_path: str, served_model_name: str, timeout: floa
     try:
         status, _ = _get(port, health_path, timeout)
         if status != 200:
-            return ProbeResult(ok=False, detail=f"{health_path} answered {status}.")
+            return ProbeResult(
+                ok=False,
+                detail=gettext_noop("{health_path} answered {status}.").format(health_path=health_path, status=status),
+            )
         status, body = _get(port, "/v1/models", timeout)
     except ConnectionRefusedError:
-        return ProbeResult(ok=False, detail=f"Port {port} refuses connections (still loading?).")
+        return ProbeResult(
+            ok=False, detail=gettext_noop("Port {port} refuses connections (still loading?).").format(port=port)
+        )
     except (OSError, http.client.HTTPException) as exc:
-        return ProbeResult(ok=False, detail=f"Probe of port {port} failed: {exc!r}.")
+        return ProbeResult(
+            ok=False, detail=gettext_noop("Probe of port {port} failed: {exc!r}.").format(port=port, exc=exc)
+        )
     if status != 200:
-        return ProbeResult(ok=False, detail=f"/v1/models answered {status}.")
+        return ProbeResult(ok=False, detail=gettext_noop("/v1/models answered {status}.").format(status=status))
     if not _lists_model(body, served_model_name):
-        return ProbeResult(ok=False, detail=f"/v1/models does not list {served_model_name!r}.")
+        return ProbeResult(
+            ok=False,
+            detail=gettext_noop("/v1/models does not list {served_model_name!r}.").format(
+                served_model_name=served_model_name
+            ),
+        )
     return ProbeResult(ok=True, detail="")

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -29,6 +31,7 @@ from gpus.models import HolderKind
 from gpus.services import release_gpus
 from llmplatform import processes, supervision
 from llmplatform.errors import ConflictingState, InvalidInput, NotPermitted
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor, Visitor
 from notifications.models import EventName
 from notifications.services import notify
@@ -72,17 +75,17 @@ def create_deployment(
     if reason:
         raise InvalidInput(reason)
     if allowed_extra_flags and not actor.is_staff:
-        raise NotPermitted("Only staff may allow vLLM options beyond the platform's policy.")
+        raise NotPermitted(_("Only staff may allow vLLM options beyond the platform's policy."))
     staff_allowed = check_staff_allowed(allowed_extra_flags)
     if model_path and artifact_id:
-        raise InvalidInput("Give either model_path or artifact_id, not both.")
+        raise InvalidInput(_("Give either model_path or artifact_id, not both."))
     if artifact_id:
         source = sources.from_artifact(artifact_id, user=actor, served_model_name=served_model_name)
     elif model_path:
         source = sources.from_models_dir(model_path, served_model_name=served_model_name)
     else:
         raise InvalidInput(
-            "model_path is required (or artifact_id, to deploy a run's artifact).", missing=["model_path"]
+            _("model_path is required (or artifact_id, to deploy a run's artifact)."), missing=["model_path"]
         )
     extra_argv = check_extra_args(extra_args, folders=source.folders(), staff_allowed=staff_allowed)
     check_installed()
@@ -139,9 +142,11 @@ def _check_labels(*, tags: Sequence[str], model_version: str) -> str | None:
     """Why the tags or version cannot be stored (None when they can); the console calls without a serializer."""
     for tag in tags:
         if not 1 <= len(tag) <= MAX_TAG_LENGTH or not tag.isprintable():
-            return f"Tag {tag[:80]!r} must be 1 to {MAX_TAG_LENGTH} printable characters."
+            return gettext_noop("Tag {tag!r} must be 1 to {limit} printable characters.").format(
+                tag=tag[:80], limit=MAX_TAG_LENGTH
+            )
     if len(model_version) > MAX_TAG_LENGTH or not model_version.isprintable():
-        return f"model_version must be at most {MAX_TAG_LENGTH} printable characters."
+        return gettext_noop("model_version must be at most {limit} printable characters.").format(limit=MAX_TAG_LENGTH)
     return None
 
 
@@ -161,7 +166,11 @@ def _spawn(deployment: Deployment, *, gpu_id: int) -> None:
             exit_code_path=Path(deployment.exit_code_file),
         )
     except OSError as exc:
-        _finish(deployment, DeploymentStatus.FAILED, detail=f"The server could not be started: {exc}.")
+        _finish(
+            deployment,
+            DeploymentStatus.FAILED,
+            detail=gettext_noop("The server could not be started: {exc}.").format(exc=exc),
+        )
         return
     now = timezone.now()
     Deployment.objects.filter(pk=deployment.pk).update(
@@ -210,7 +219,13 @@ def stop_deployment(deployment: Deployment, *, actor: Actor, force: bool = False
     now = timezone.now()
     if not Deployment.objects.filter(pk=deployment.pk, status__in=LIVE_STATUSES).update(stop_requested_at=now):
         deployment.refresh_from_db()
-        raise ConflictingState(f"Deployment {deployment.pk} has already ended (status {deployment.status}).")
+        raise ConflictingState(
+            format_lazy(
+                _("Deployment {deployment} has already ended (status {status})."),
+                deployment=deployment.pk,
+                status=deployment.status,
+            )
+        )
     old_status = deployment.status
     pgid = _own_group(deployment)
     if pgid is not None and not processes.terminate_group(pgid, grace=settings.DEPLOY_STOP_GRACE_SECONDS, force=force):
@@ -218,16 +233,33 @@ def stop_deployment(deployment: Deployment, *, actor: Actor, force: bool = False
         survivors = processes.group_members(pgid)
         if not force:
             raise ConflictingState(
-                f"Deployment {deployment.pk} did not exit within {settings.DEPLOY_STOP_GRACE_SECONDS:g} s of "
-                f"SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true to SIGKILL it."
+                format_lazy(
+                    _(
+                        "Deployment {deployment} did not exit within {grace:g} s of "
+                        "SIGTERM (pids {survivors} still run); it keeps its GPU. Retry with ?force=true "
+                        "to SIGKILL it."
+                    ),
+                    deployment=deployment.pk,
+                    grace=settings.DEPLOY_STOP_GRACE_SECONDS,
+                    survivors=survivors,
+                )
             )
         raise ConflictingState(
-            f"Processes {survivors} of deployment {deployment.pk} survived SIGKILL; it keeps its GPU."
+            format_lazy(
+                _("Processes {survivors} of deployment {deployment} survived SIGKILL; it keeps its GPU."),
+                survivors=survivors,
+                deployment=deployment.pk,
+            )
         )
     exit_code = deployment.read_exit_code()
     user = signed_in(actor)
-    who = user.get_username() if user else "the platform"
-    _finish(deployment, DeploymentStatus.STOPPED, detail=f"Stopped by {who}.", exit_code=exit_code)
+    who = user.get_username() if user else gettext_noop("the platform")
+    _finish(
+        deployment,
+        DeploymentStatus.STOPPED,
+        detail=gettext_noop("Stopped by {who}.").format(who=who),
+        exit_code=exit_code,
+    )
     record_event(
         actor=actor,
         action=AuditAction.ACTION,
@@ -250,7 +282,7 @@ def supervise(deployment: Deployment) -> None:
     identity = deployment.process
     if identity is None:
         if now - deployment.created_at > SPAWN_DEADLINE:
-            _fail(deployment, "The server was never started (the platform stopped while starting it).")
+            _fail(deployment, gettext_noop("The server was never started (the platform stopped while starting it)."))
         return
     if not processes.is_running(identity):
         _fail_exited(deployment)
@@ -279,7 +311,11 @@ def _fail_exited(deployment: Deployment) -> None:
         )
         return  # keep the GPU held: something still uses it
     exit_code = deployment.read_exit_code()
-    _fail(deployment, f"The server exited by itself with exit code {exit_code}.", exit_code=exit_code)
+    _fail(
+        deployment,
+        gettext_noop("The server exited by itself with exit code {exit_code}.").format(exit_code=exit_code),
+        exit_code=exit_code,
+    )
 
 
 def _record_probe(deployment: Deployment, now: datetime) -> None:
@@ -317,7 +353,9 @@ def _record_probe(deployment: Deployment, now: datetime) -> None:
                 health_ok=False,
                 last_probe_at=now,
                 last_probe_seconds=result.seconds,
-                status_detail=f"Not ready after {settings.DEPLOY_STARTUP_TIMEOUT_SECONDS:g} s: {result.detail}",
+                status_detail=gettext_noop("Not ready after {seconds:g} s: {detail}").format(
+                    seconds=settings.DEPLOY_STARTUP_TIMEOUT_SECONDS, detail=result.detail
+                ),
             ):
                 _announce_unhealthy(deployment)
         else:

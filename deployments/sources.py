@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
-from django.utils.text import slugify
+from django.utils.text import format_lazy, slugify
+from django.utils.translation import gettext_lazy as _
 
 from deployments.vllm import LoraModule
 from deployments.vllm_policy import ModelFolders
@@ -47,32 +48,63 @@ class ModelSource:
 def resolve_under_models_dir(relative: str, *, field: str = "model_path") -> Path:
     """The existing path `relative` names inside MODELS_DIR; InvalidInput otherwise."""
     if not relative or not relative.strip():
-        raise InvalidInput(f"{field} is empty; give a path relative to the models directory.", missing=[field])
+        raise InvalidInput(
+            format_lazy(_("{field} is empty; give a path relative to the models directory."), field=field),
+            missing=[field],
+        )
     if "\x00" in relative:
-        raise InvalidInput(f"{field} contains a NUL byte.")
+        raise InvalidInput(format_lazy(_("{field} contains a NUL byte."), field=field))
     pure = PurePosixPath(relative)
     if pure.is_absolute() or relative.startswith("~"):
-        raise InvalidInput(f"{field} {relative!r} must be relative to the models directory, not absolute.")
+        raise InvalidInput(
+            format_lazy(
+                _("{field} {relative!r} must be relative to the models directory, not absolute."),
+                field=field,
+                relative=relative,
+            )
+        )
     if ".." in pure.parts:
-        raise InvalidInput(f"{field} {relative!r} may not contain '..' segments.")
+        raise InvalidInput(
+            format_lazy(_("{field} {relative!r} may not contain '..' segments."), field=field, relative=relative)
+        )
     root = Path(settings.MODELS_DIR).resolve()
     try:
         resolved = (root / pure).resolve()
         exists = resolved.exists()
     except (OSError, ValueError, RuntimeError) as exc:  # name too long, undecodable, symlink loop
-        raise InvalidInput(f"{field} {relative!r} cannot be used as a path: {exc}.") from exc
+        raise InvalidInput(
+            format_lazy(
+                _("{field} {relative!r} cannot be used as a path: {exc}."), field=field, relative=relative, exc=exc
+            )
+        ) from exc
     if not resolved.is_relative_to(root):
-        raise InvalidInput(f"{field} {relative!r} leads outside the models directory (through a symlink).")
+        raise InvalidInput(
+            format_lazy(
+                _("{field} {relative!r} leads outside the models directory (through a symlink)."),
+                field=field,
+                relative=relative,
+            )
+        )
     if not exists:
-        raise InvalidInput(f"{field} {relative!r} does not exist in the models directory.", missing=[relative])
+        raise InvalidInput(
+            format_lazy(
+                _("{field} {relative!r} does not exist in the models directory."), field=field, relative=relative
+            ),
+            missing=[relative],
+        )
     return resolved
 
 
 def check_served_name(name: str) -> str:
     if not SERVED_NAME.match(name):
         raise InvalidInput(
-            f"served_model_name {name!r} must start with a letter or digit and hold only letters, digits "
-            "and . _ : / - (at most 128 characters).",
+            format_lazy(
+                _(
+                    "served_model_name {name!r} must start with a letter or digit and hold only "
+                    "letters, digits and . _ : / - (at most 128 characters)."
+                ),
+                name=name,
+            ),
         )
     return name
 
@@ -94,7 +126,7 @@ def _visible_artifact(artifact_id: uuid.UUID, user: Visitor) -> Artifact:
         .first()
     )
     if artifact is None:
-        raise NotFound(f"No artifact {artifact_id} in a project you can see.")
+        raise NotFound(format_lazy(_("No artifact {artifact_id} in a project you can see."), artifact_id=artifact_id))
     return artifact
 
 
@@ -102,16 +134,33 @@ def from_artifact(artifact_id: uuid.UUID, *, user: Visitor, served_model_name: s
     artifact = _visible_artifact(artifact_id, user)
     if not artifact.tags.filter(value=ArtifactTagValue.RELEASE).exists():
         raise ConflictingState(
-            f"Artifact {artifact.name} ({artifact.id}) is not tagged 'release'; tag it as a release before "
-            "deploying it.",
+            format_lazy(
+                _(
+                    "Artifact {artifact_name} ({artifact_id}) is not tagged 'release'; tag it as a "
+                    "release before deploying it."
+                ),
+                artifact_name=artifact.name,
+                artifact_id=artifact.id,
+            ),
         )
     if artifact.type not in SERVABLE_AS_IS and artifact.type != ArtifactType.ADAPTER:
         raise InvalidInput(
-            f"Artifact {artifact.name} is a {artifact.type}; only checkpoints, models and adapters can be served."
+            format_lazy(
+                _("Artifact {artifact_name} is a {type}; only checkpoints, models and adapters can be served."),
+                artifact_name=artifact.name,
+                type=artifact.type,
+            )
         )
     path = Path(artifact.path)
     if not path.exists():
-        raise InvalidInput(f"Artifact {artifact.name}'s files are gone from {artifact.path}.", missing=[artifact.path])
+        raise InvalidInput(
+            format_lazy(
+                _("Artifact {artifact_name}'s files are gone from {artifact_path}."),
+                artifact_name=artifact.name,
+                artifact_path=artifact.path,
+            ),
+            missing=[artifact.path],
+        )
     run = artifact.run
     name = check_served_name(served_model_name or _default_name(run.name or str(run.id)[:8], artifact.name))
     if artifact.type in SERVABLE_AS_IS:
@@ -121,7 +170,10 @@ def from_artifact(artifact_id: uuid.UUID, *, user: Visitor, served_model_name: s
     base = run.model or run.project.base_model
     if not base:
         raise InvalidInput(
-            f"Adapter {artifact.name} cannot be served: neither its run nor its project names a base model."
+            format_lazy(
+                _("Adapter {artifact_name} cannot be served: neither its run nor its project names a base model."),
+                artifact_name=artifact.name,
+            )
         )
     base_path = resolve_under_models_dir(base, field="base model")
     base_name = _default_name(PurePosixPath(base).name)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deployments.vllm_options import VllmOption, vllm_options
 from deployments.vllm_policy import ALLOWED, PLATFORM_OPTIONS, REFUSED_BECAUSE, AsVllmReads, ModelFolders, Shape
@@ -56,15 +58,27 @@ def _unknown(spelling: str) -> BadExtraArgs:
     near = [name for name in spellings if name.startswith(spelling)] or difflib.get_close_matches(
         spelling, spellings, cutoff=0.8
     )
-    hint = f"; did you mean {', '.join(f'`{name}`' for name in sorted(near)[:3])}?" if near else ""
-    return BadExtraArgs(f"extra_args: `{spelling}` is not an option of vllm serve {options.version}{hint}")
+    if near:
+        unknown = _("extra_args: `{spelling}` is not an option of vllm serve {version}; did you mean {near}?")
+    else:
+        unknown = _("extra_args: `{spelling}` is not an option of vllm serve {version}")
+    near_names = ", ".join(f"`{name}`" for name in sorted(near)[:3])
+    return BadExtraArgs(format_lazy(unknown, spelling=spelling, version=options.version, near=near_names))
 
 
 def _refused(option: VllmOption) -> BadExtraArgs:
     because = f" ({REFUSED_BECAUSE[option.name]})" if option.name in REFUSED_BECAUSE else ""
     return BadExtraArgs(
-        f"extra_args: `{option.name}` is not among the vLLM options users may pass{because}. "
-        f"Allowed: {', '.join(allowed_options())}; staff may allow more for one deployment in the admin.",
+        format_lazy(
+            _(
+                "extra_args: `{option_name}` is not among the vLLM options users may "
+                "pass{because}. Allowed: {choices}; staff may allow more for one deployment in "
+                "the admin."
+            ),
+            option_name=option.name,
+            because=because,
+            choices=", ".join(allowed_options()),
+        ),
         allowed=allowed_options(),
     )
 
@@ -74,7 +88,13 @@ def _option(spelling: str, staff_allowed: Collection[str]) -> tuple[VllmOption, 
     if option is None:
         raise _unknown(spelling)
     if option.name in PLATFORM_OPTIONS:
-        raise BadExtraArgs(f"extra_args: `{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+        raise BadExtraArgs(
+            format_lazy(
+                _("extra_args: `{option_name}` is set by the platform ({setting})."),
+                option_name=option.name,
+                setting=PLATFORM_OPTIONS[option.name],
+            )
+        )
     if option.name in staff_allowed:
         return option, STAFF_ALLOWED
     if option.name not in ALLOWED:
@@ -93,7 +113,9 @@ def check_extra_args(text: str, *, folders: ModelFolders, staff_allowed: Collect
     try:
         words = shlex.split(text)
     except ValueError as exc:
-        raise BadExtraArgs(f"extra_args cannot be split like a shell command line: {exc}.") from exc
+        raise BadExtraArgs(
+            format_lazy(_("extra_args cannot be split like a shell command line: {exc}."), exc=exc)
+        ) from exc
     argv: list[str] = []
     given: set[str] = set()
     position = 0
@@ -101,14 +123,19 @@ def check_extra_args(text: str, *, folders: ModelFolders, staff_allowed: Collect
         word = words[position]
         if not _is_option(word):
             raise BadExtraArgs(
-                f"extra_args: {word[:80]!r} is not an option and does not follow one as its value; "
-                "give options as `--name value` or `--name=value`."
+                format_lazy(
+                    _(
+                        "extra_args: {word!r} is not an option and does not follow one as its value; "
+                        "give options as `--name value` or `--name=value`."
+                    ),
+                    word=word[:80],
+                )
             )
         spelling, equals, inline = word.partition("=")
         spelling = _spelling(spelling)
         option, shape = _option(spelling, staff_allowed)
         if option.name in given:
-            raise BadExtraArgs(f"extra_args: `{option.name}` is given twice.")
+            raise BadExtraArgs(format_lazy(_("extra_args: `{option_name}` is given twice."), option_name=option.name))
         given.add(option.name)
         position += 1
         following: list[str] = []
@@ -134,17 +161,29 @@ def _checked(
 ) -> list[str]:
     if option.values == 0:
         if values:
-            raise BadExtraArgs(f"extra_args: `{spelling}` takes no value.")
+            raise BadExtraArgs(format_lazy(_("extra_args: `{spelling}` takes no value."), spelling=spelling))
         return [spelling]
     if not values and option.values not in ("?", "*"):
-        raise BadExtraArgs(f"extra_args: `{spelling}` needs a value: {shape.describe(option)}.")
+        raise BadExtraArgs(
+            format_lazy(
+                _("extra_args: `{spelling}` needs a value: {describe}."),
+                spelling=spelling,
+                describe=shape.describe(option),
+            )
+        )
     checked = []
     for value in values:
         try:
             checked.append(shape.check(value, option, folders))
         except ValueError as exc:
             raise BadExtraArgs(
-                f"extra_args: `{spelling}` {value[:80]!r} {exc}; it takes {shape.describe(option)}."
+                format_lazy(
+                    _("extra_args: `{spelling}` {value!r} {exc}; it takes {describe}."),
+                    spelling=spelling,
+                    value=value[:80],
+                    exc=exc,
+                    describe=shape.describe(option),
+                )
             ) from None
     # One word as given, and always for a value starting with -, which argparse could take for an option.
     if len(checked) == 1 and (joined or checked[0].startswith("-")):
@@ -177,7 +216,13 @@ def check_staff_allowed(names: Sequence[str]) -> list[str]:
         if option is None:
             raise _unknown(_spelling(name))
         if option.name in PLATFORM_OPTIONS:
-            raise BadExtraArgs(f"`{option.name}` is set by the platform ({PLATFORM_OPTIONS[option.name]}).")
+            raise BadExtraArgs(
+                format_lazy(
+                    _("`{option_name}` is set by the platform ({setting})."),
+                    option_name=option.name,
+                    setting=PLATFORM_OPTIONS[option.name],
+                )
+            )
         allowed.append(option.name)
     return list(dict.fromkeys(allowed))
 
@@ -231,8 +276,13 @@ def check_installed(template: str | None = None) -> None:
     """Refuse to start a server whose program is missing, in the sentence API, console and admin show."""
     if program := missing_program(template):
         raise VllmNotInstalled(
-            f"vLLM is not installed on this host: {program!r} is no executable program here. "
-            "An operator installs vLLM or sets VLLM_COMMAND.",
+            format_lazy(
+                _(
+                    "vLLM is not installed on this host: {program!r} is no executable program here. "
+                    "An operator installs vLLM or sets VLLM_COMMAND."
+                ),
+                program=program,
+            ),
             program=program,
         )
 

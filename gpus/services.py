@@ -6,10 +6,13 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from gpus.inventory import Gpu, list_gpus
 from gpus.models import GpuClaim
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.sentences import Text, gettext_noop
 
 
 class GpusUnavailable(ConflictingState):
@@ -20,7 +23,7 @@ class GpuHeld(GpusUnavailable):
     """The GPU asked for is held. `str()` says so without naming the holder, which not
     everybody may see; `claim` is the holder's claim, for callers that know who may."""
 
-    def __init__(self, detail: str, *, claim: GpuClaim) -> None:
+    def __init__(self, detail: Text, *, claim: GpuClaim) -> None:
         super().__init__(detail)
         self.claim = claim
 
@@ -47,9 +50,9 @@ def most_free_memory_first(gpus: Iterable[Gpu]) -> list[Gpu]:
 def describe_models(inventory: Sequence[Gpu]) -> str:
     """The host's GPU models for a sentence: "2 × NVIDIA A100-SXM4-80GB, 1 × NVIDIA L4"."""
     if not inventory:
-        return "none (NVML finds no GPU and GPU_IDS is empty)"
+        return gettext_noop("none (NVML finds no GPU and GPU_IDS is empty)")
     counts = Counter(gpu.name or "unnamed" for gpu in inventory)
-    hint = " (GPU_IDS names them as index:name)" if "unnamed" in counts else ""
+    hint = gettext_noop(" (GPU_IDS names them as index:name)") if "unnamed" in counts else ""
     return ", ".join(f"{count} × {name}" for name, count in counts.items()) + hint
 
 
@@ -64,14 +67,21 @@ def gpu_shortfall(*, count: int, gpu_type: str = "", inventory: Sequence[Gpu]) -
     `inventory`, in a sentence naming its GPUs; "" when they can."""
     matching = sum(1 for gpu in inventory if gpu.has_type(gpu_type))
     if gpu_type and not matching:
-        return f"No GPU here is of type {gpu_type!r}; the GPUs here are {describe_models(inventory)}."
+        return gettext_noop("No GPU here is of type {gpu_type!r}; the GPUs here are {models}.").format(
+            gpu_type=gpu_type, models=describe_models(inventory)
+        )
     if count <= matching:
         return ""
-    kind = f" of type {gpu_type!r}" if gpu_type else ""
-    return (
-        f"This host has {matching} GPU(s){kind}, fewer than the {count} asked for; "
-        f"the GPUs here are {describe_models(inventory)}."
-    )
+    if gpu_type:
+        fewer = gettext_noop(
+            "This host has {matching} GPU(s) of type {gpu_type!r}, fewer than the {count} asked for; "
+            "the GPUs here are {models}."
+        )
+    else:
+        fewer = gettext_noop(
+            "This host has {matching} GPU(s), fewer than the {count} asked for; the GPUs here are {models}."
+        )
+    return fewer.format(matching=matching, gpu_type=gpu_type, count=count, models=describe_models(inventory))
 
 
 def require_gpus(*, count: int, gpu_type: str = "") -> None:
@@ -88,8 +98,11 @@ def require_gpus(*, count: int, gpu_type: str = "") -> None:
 
 def waiting_for(*, count: int, gpu_type: str, free: int, candidates: int) -> str:
     """The queue reason of a request for `count` GPUs while `free` of the `candidates` it may use are free."""
-    kind = f"{gpu_type} GPU(s)" if gpu_type else "GPU(s)"
-    return f"waiting for {count} {kind}, {free} free of {candidates}"
+    if gpu_type:
+        reason = gettext_noop("waiting for {count} {gpu_type} GPU(s), {free} free of {candidates}")
+    else:
+        reason = gettext_noop("waiting for {count} GPU(s), {free} free of {candidates}")
+    return reason.format(count=count, gpu_type=gpu_type, free=free, candidates=candidates)
 
 
 def claim_gpus(
@@ -113,17 +126,30 @@ def claim_gpus(
     known = {gpu.index: gpu for gpu in inventory}
     if preferred is not None:
         if preferred not in known:
-            raise GpusUnavailable(f"GPU {preferred} does not exist on this host (GPUs: {sorted(known)}).")
+            raise GpusUnavailable(
+                format_lazy(
+                    _("GPU {preferred} does not exist on this host (GPUs: {choices})."),
+                    preferred=preferred,
+                    choices=sorted(known),
+                )
+            )
         gpu = known[preferred]
         holder = GpuClaim.objects.filter(host=gpu.host, gpu_index=gpu.index).first()
         if holder:
-            raise GpuHeld(f"GPU {preferred} is held by another {holder.holder_kind}.", claim=holder)
+            raise GpuHeld(
+                format_lazy(
+                    _("GPU {preferred} is held by another {kind}."), preferred=preferred, kind=holder.holder_kind
+                ),
+                claim=holder,
+            )
         if _claim([gpu], holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return [preferred]
-        raise GpusUnavailable(f"GPU {preferred} was claimed by someone else a moment ago; try again.")
+        raise GpusUnavailable(
+            format_lazy(_("GPU {preferred} was claimed by someone else a moment ago; try again."), preferred=preferred)
+        )
     candidates = [gpu for gpu in inventory if gpu.has_type(gpu_type) and gpu.index not in excluding]
     # Each lost race leaves at least one more GPU held, so this ends within len(candidates) tries.
-    for _ in range(len(candidates) + 1):
+    for _attempt in range(len(candidates) + 1):
         free = most_free_memory_first(free_gpus(candidates))
         if len(free) < count:
             raise GpusUnavailable(
@@ -132,7 +158,7 @@ def claim_gpus(
         chosen = free[:count]
         if _claim(chosen, holder_kind=holder_kind, holder_id=holder_id, holder_label=holder_label):
             return [gpu.index for gpu in chosen]
-    raise GpusUnavailable("the free GPUs were claimed by someone else a moment ago; try again.")
+    raise GpusUnavailable(_("the free GPUs were claimed by someone else a moment ago; try again."))
 
 
 def _claim(gpus: list[Gpu], *, holder_kind: str, holder_id: object, holder_label: str) -> bool:

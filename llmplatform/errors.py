@@ -6,6 +6,11 @@ each class to; the console puts the same sentence on the form the person sent; t
 admin shows it as a message. A domain module that needs a more precise name
 subclasses one of these (`class UnknownGpuType(InvalidInput)`), so the mapping stays
 in one place.
+
+The sentence is a catalog template made lazily (`format_lazy(gettext_lazy("No project
+{reference!r}."), reference=...)`, see `llmplatform.sentences`): `detail` is it in
+English, as the API and the logs keep it; `message` renders it in the language of
+whoever reads it, as the console does.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+
+from llmplatform.sentences import Text, english, join_lazy
 
 
 class DomainError(Exception):
@@ -23,9 +32,10 @@ class DomainError(Exception):
     reaches a script as `400 {"detail": "Missing training files.", "missing": [...]}`.
     """
 
-    def __init__(self, detail: str, **fields: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, message: Text, **fields: Any) -> None:
+        self.detail = english(message)
+        super().__init__(self.detail)
+        self.message = message
         self.fields = fields
 
     def __str__(self) -> str:
@@ -62,22 +72,42 @@ class OutOfSpace(DomainError):
 
 def field_problems(values: Mapping[str, Any], rules: Mapping[str, Callable[[Any], object]]) -> dict[str, list[str]]:
     """The sentences of each rule (a Django validator) that the value of its field in `values` breaks."""
-    problems: dict[str, list[str]] = {}
+    return {field: [str(message) for message in messages] for field, messages in _broken_rules(values, rules)}
+
+
+def _broken_rules(
+    values: Mapping[str, Any], rules: Mapping[str, Callable[[Any], object]]
+) -> list[tuple[str, list[Text]]]:
+    broken: list[tuple[str, list[Text]]] = []
     for field, rule in rules.items():
         if field not in values:
             continue
         try:
             rule(values[field])
         except ValidationError as error:
-            problems[field] = error.messages
-    return problems
+            broken.append((field, [_lazy_message(problem) for problem in error.error_list]))
+    return broken
+
+
+def _lazy_message(problem: ValidationError) -> Text:
+    """A validator's sentence with its parameters, made when read (Django's own are translated then)."""
+    message = problem.message
+    return _percent_lazy(message, problem.params) if problem.params else message
+
+
+def _percent(message: Text, params: Mapping[str, Any]) -> str:
+    return message % params  # a plural message (ngettext_lazy) picks its form from `params`
+
+
+_percent_lazy = lazy(_percent, str)
 
 
 def refuse_invalid_fields(values: Mapping[str, Any], rules: Mapping[str, Callable[[Any], object]]) -> None:
     """InvalidInput naming each field of `values` that breaks its rule: a service's own check of the rules
     the API's serializers and the console's forms run first, so that every caller is refused alike
     (`{"detail": "field: sentence", "errors": {field: [sentence]}}`, the shape of a serializer's refusal)."""
-    problems = field_problems(values, rules)
-    if problems:
-        detail = "; ".join(f"{field}: {message}" for field, messages in problems.items() for message in messages)
-        raise InvalidInput(detail, errors=problems)
+    broken = _broken_rules(values, rules)
+    if broken:
+        sentences = [format_lazy("{}: {}", field, message) for field, messages in broken for message in messages]
+        problems = {field: [english(message) for message in messages] for field, messages in broken}
+        raise InvalidInput(join_lazy("; ", sentences), errors=problems)

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from django.conf import settings
 
+from llmplatform.sentences import JOINED, gettext_noop
+
 # More aliases than this in one file is not a config, it is an expansion bomb.
 MAX_YAML_ALIASES = 50
 # ...and neither is a document that expands to more nodes than this.
@@ -30,7 +32,7 @@ QUOTE_CHARS = 200
 
 class TrainingYamlError(ValueError):
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__(JOINED.join(problems))
         self.problems = problems
 
 
@@ -59,13 +61,23 @@ class _BoundedSafeLoader(yaml.SafeLoader):
             self.alias_count += 1
             if self.alias_count > MAX_YAML_ALIASES:
                 raise TrainingYamlError(
-                    [f"more than {MAX_YAML_ALIASES} YAML aliases (*name); refused as a possible expansion bomb"]
+                    [
+                        gettext_noop(
+                            "more than {limit} YAML aliases (*name); refused as a possible expansion bomb"
+                        ).format(limit=MAX_YAML_ALIASES)
+                    ]
                 )
         if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_YAML_DEPTH:
-            raise TrainingYamlError([f"the document is nested more than {MAX_YAML_DEPTH} levels deep; refused"])
+            raise TrainingYamlError(
+                [
+                    gettext_noop("the document is nested more than {limit} levels deep; refused").format(
+                        limit=MAX_YAML_DEPTH
+                    )
+                ]
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -97,31 +109,43 @@ def load_training_yaml(content: bytes) -> dict[str, Any]:
     """Parse a training YAML, or raise TrainingYamlError with what is wrong."""
     limit = settings.MAX_YAML_BYTES
     if len(content) > limit:
-        raise TrainingYamlError([f"the file is larger than the {limit} bytes allowed for a training YAML"])
+        raise TrainingYamlError(
+            [gettext_noop("the file is larger than the {limit} bytes allowed for a training YAML").format(limit=limit)]
+        )
     if not content.strip():
-        raise TrainingYamlError(["the file is empty"])
+        raise TrainingYamlError([gettext_noop("the file is empty")])
     if b"\x00" in content:
-        raise TrainingYamlError(["the file is binary, not YAML text (it holds NUL bytes)"])
+        raise TrainingYamlError([gettext_noop("the file is binary, not YAML text (it holds NUL bytes)")])
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TrainingYamlError(
-            [f"the file is not UTF-8 text (byte 0x{content[exc.start]:02x} at {exc.start})"]
+            [
+                gettext_noop("the file is not UTF-8 text (byte 0x{byte:02x} at {offset})").format(
+                    byte=content[exc.start], offset=exc.start
+                )
+            ]
         ) from None
     loader = _BoundedSafeLoader(text)
     try:
         document = loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise TrainingYamlError([f"not valid YAML: {shortened(' '.join(str(exc).split()))}"]) from None
+        raise TrainingYamlError(
+            [gettext_noop("not valid YAML: {error}").format(error=shortened(" ".join(str(exc).split())))]
+        ) from None
     finally:
         loader.dispose()
     if not isinstance(document, dict):
-        kind = "empty" if document is None else type(document).__name__
-        raise TrainingYamlError([f"the top level must be a mapping of keys to values, got {kind}"])
+        kind = gettext_noop("empty") if document is None else type(document).__name__
+        raise TrainingYamlError(
+            [gettext_noop("the top level must be a mapping of keys to values, got {kind}").format(kind=kind)]
+        )
     if _expanded_nodes(document, MAX_YAML_NODES) > MAX_YAML_NODES:
-        raise TrainingYamlError([f"the document expands to more than {MAX_YAML_NODES} values; refused"])
+        raise TrainingYamlError(
+            [gettext_noop("the document expands to more than {limit} values; refused").format(limit=MAX_YAML_NODES)]
+        )
     if not all(isinstance(key, str) for key in document):
-        raise TrainingYamlError(["every top-level key must be a string"])
+        raise TrainingYamlError([gettext_noop("every top-level key must be a string")])
     return document
 
 

@@ -21,10 +21,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
 from llmplatform.errors import InvalidInput, NotPermitted
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor
 from notifications import formats, transport
 from notifications.models import Delivery, DeliveryStatus, EventName, Subscription, WebhookFormat
@@ -48,13 +51,20 @@ def create_subscription(
 ) -> Subscription:
     """Subscribe `project` to `events` (none: every event); the project's creator and staff only."""
     if actor is None or not project.can_edit(actor):
-        raise NotPermitted("Only the project's creator and staff manage its webhooks.")
+        raise NotPermitted(_("Only the project's creator and staff manage its webhooks."))
     if fmt not in WebhookFormat.values:
-        raise InvalidInput(f"format must be one of {', '.join(WebhookFormat.values)}.", field="format")
+        raise InvalidInput(
+            format_lazy(_("format must be one of {choices}."), choices=", ".join(WebhookFormat.values)), field="format"
+        )
     unknown = sorted(set(events or []) - set(EventName.values))
     if unknown:
         raise InvalidInput(
-            f"Unknown events: {', '.join(unknown)}; choose among {', '.join(EventName.values)}.", field="events"
+            format_lazy(
+                _("Unknown events: {unknown}; choose among {events}."),
+                unknown=", ".join(unknown),
+                events=", ".join(EventName.values),
+            ),
+            field="events",
         )
     transport.resolve(url)
     subscription = Subscription(
@@ -74,7 +84,7 @@ def create_subscription(
 
 def delete_subscription(*, subscription: Subscription, actor: Actor) -> None:
     if actor is None or not subscription.project.can_edit(actor):
-        raise NotPermitted("Only the project's creator and staff manage its webhooks.")
+        raise NotPermitted(_("Only the project's creator and staff manage its webhooks."))
     record_event(actor=actor, action=AuditAction.DELETE, target=subscription, changes={"url": subscription.url})
     subscription.delete()
 
@@ -164,13 +174,17 @@ def deliver(delivery: Delivery) -> Delivery:
         fields |= {"error": refusal.detail, "response_code": None, "response_excerpt": ""}
         final = True  # the URL will not become callable by waiting
     except OSError as exc:
-        fields |= {"error": f"Could not reach the receiver: {exc}", "response_code": None, "response_excerpt": ""}
+        fields |= {
+            "error": gettext_noop("Could not reach the receiver: {exc}").format(exc=exc),
+            "response_code": None,
+            "response_excerpt": "",
+        }
     else:
         fields |= {"response_code": answer.status, "response_excerpt": answer.excerpt, "error": ""}
         if 200 <= answer.status < 300:
             fields |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
         else:
-            fields["error"] = f"The receiver answered {answer.status}."
+            fields["error"] = gettext_noop("The receiver answered {status}.").format(status=answer.status)
     if "status" not in fields:
         if final or attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
             fields["status"] = DeliveryStatus.FAILED
@@ -193,7 +207,7 @@ def replay(*, delivery: Delivery, actor: Actor) -> Delivery:
     """Send a recorded delivery's event again, as a new delivery with a fresh signature."""
     subscription = delivery.subscription
     if actor is None or not subscription.project.can_edit(actor):
-        raise NotPermitted("Only the project's creator and staff replay its webhook deliveries.")
+        raise NotPermitted(_("Only the project's creator and staff replay its webhook deliveries."))
     with transaction.atomic():
         again = Delivery.objects.create(
             subscription=subscription,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from llmplatform.errors import InvalidInput
 
@@ -40,9 +42,12 @@ class Answer:
 def check_scheme(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeUrl(f"A webhook URL must be http:// or https:// with a host, not {url[:200]!r}.", field="url")
+        raise UnsafeUrl(
+            format_lazy(_("A webhook URL must be http:// or https:// with a host, not {url!r}."), url=url[:200]),
+            field="url",
+        )
     if parts.username or parts.password:
-        raise UnsafeUrl("A webhook URL may not carry a user name or password.", field="url")
+        raise UnsafeUrl(_("A webhook URL may not carry a user name or password."), field="url")
 
 
 def is_public(address: str) -> bool:
@@ -59,12 +64,22 @@ def resolve(url: str) -> str:
     try:
         addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     except socket.gaierror as exc:
-        raise UnsafeUrl(f"The webhook host {host!r} does not resolve: {exc.strerror}.", field="url") from None
+        raise UnsafeUrl(
+            format_lazy(_("The webhook host {host!r} does not resolve: {strerror}."), host=host, strerror=exc.strerror),
+            field="url",
+        ) from None
     private = [address for address in addresses if not is_public(str(address))]
     if private and not settings.WEBHOOK_ALLOW_PRIVATE:
         raise UnsafeUrl(
-            f"The webhook host {host!r} resolves to a private, loopback or reserved address ({private[0]}); "
-            "the platform calls public addresses only (WEBHOOK_ALLOW_PRIVATE lifts this).",
+            format_lazy(
+                _(
+                    "The webhook host {host!r} resolves to a private, loopback or reserved address "
+                    "({private}); the platform calls public addresses only (WEBHOOK_ALLOW_PRIVATE "
+                    "lifts this)."
+                ),
+                host=host,
+                private=private[0],
+            ),
             field="url",
         )
     return str(addresses[0])

@@ -14,12 +14,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
 from llmplatform.json_lists import list_holds
 from llmplatform.prepared import Prepared
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
 from projects.training_files import clean_training_path
@@ -181,7 +183,7 @@ FIELD_RULES: dict[str, Callable[[Any], object]] = {
 
 
 def duplicate_name_message(name: str) -> str:
-    return f"A project named {name!r} already exists; choose another name."
+    return gettext_noop("A project named {name!r} already exists; choose another name.").format(name=name)
 
 
 def users_named(usernames: Collection[str]) -> list[User]:
@@ -340,8 +342,15 @@ class Project(models.Model):
         if priority <= self.priority_ceiling or user is None or user.is_staff:
             return
         raise errors.NotPermitted(
-            f"Priority {priority} is above the ceiling of project {self.name!r}: "
-            f"{self.priority_ceiling} (max_priority, set by staff).",
+            format_lazy(
+                _(
+                    "Priority {priority} is above the ceiling of project {name!r}: {ceiling} "
+                    "(max_priority, set by staff)."
+                ),
+                priority=priority,
+                name=self.name,
+                ceiling=self.priority_ceiling,
+            ),
             max_priority=self.priority_ceiling,
         )
 
@@ -351,10 +360,10 @@ class Project(models.Model):
         cap = self.max_concurrent_gpus
         if cap is None or gpu_count <= cap:
             return ""
-        return (
-            f"Project {self.name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
-            f"this run asks for {gpu_count}."
-        )
+        return gettext_noop(
+            "Project {name!r} may hold at most {cap} GPU(s) at once (max_concurrent_gpus, set by staff); "
+            "this run asks for {count}."
+        ).format(name=self.name, cap=cap, count=gpu_count)
 
 
 class ProjectVersion(models.Model):
@@ -393,7 +402,7 @@ def visible_project(user: Visitor, reference: str) -> Project:
     one that does not exist. A NUL names nothing (PostgreSQL refuses to compare with one).
     """
     if not user.is_authenticated or "\x00" in reference:
-        raise errors.NotFound(f"No project {reference!r}.")
+        raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))
     try:
         keys: list[tuple[str, uuid.UUID | str]] = [("pk", uuid.UUID(reference)), ("name", reference)]
     except ValueError:
@@ -402,4 +411,4 @@ def visible_project(user: Visitor, reference: str) -> Project:
         found = _STAFF_LOOKUPS[field].objects(key) if user.is_staff else _MEMBER_LOOKUPS[field].objects(user.pk, key)
         if found:
             return found[0]
-    raise errors.NotFound(f"No project {reference!r}.")
+    raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))

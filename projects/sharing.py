@@ -13,6 +13,7 @@ from typing import Self, TypeVar
 
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.errors import InvalidInput, NotFound
@@ -77,8 +78,10 @@ def project_to_share_with(actor: Actor, reference: str | None) -> Project | None
     if not reference:
         return None
     if actor is None:
-        raise InvalidInput("Only a signed-in user shares with a project.", field="project")
+        raise InvalidInput(_("Only a signed-in user shares with a project."), field="project")
     try:
         return visible_project(actor, str(reference))
     except NotFound:
-        raise InvalidInput(f"No project {reference!r} you can share with.", field="project") from None
+        raise InvalidInput(
+            format_lazy(_("No project {reference!r} you can share with."), reference=reference), field="project"
+        ) from None

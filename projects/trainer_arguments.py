@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from llmplatform.errors import InvalidInput
+from llmplatform.sentences import JOINED, MUST_BE, MUST_BE_ONE_OF, OR, gettext_noop, range_text
 from llmplatform.training_yaml import quoted
 from projects.models import Project, TrainerKind
 
@@ -57,6 +58,11 @@ ALIASES: dict[str, str] = {
 }
 
 
+# Sentences of the catalog (see llmplatform.sentences).
+UNKNOWN_TO = gettext_noop("is unknown to {schema}")
+NOT_CALLED = gettext_noop("is not what {schema} calls it")
+
+
 @dataclass(frozen=True)
 class Range:
     minimum: float | None = None
@@ -72,12 +78,7 @@ class Range:
         )
 
     def __str__(self) -> str:
-        parts = []
-        if self.minimum is not None:
-            parts.append(f"{'greater than' if self.minimum_exclusive else 'at least'} {self.minimum:g}")
-        if self.maximum is not None:
-            parts.append(f"{'less than' if self.maximum_exclusive else 'at most'} {self.maximum:g}")
-        return " and ".join(parts)
+        return range_text(self.minimum, self.minimum_exclusive, self.maximum, self.maximum_exclusive)
 
 
 POSITIVE, AT_LEAST_ONE, NOT_NEGATIVE = Range(0, minimum_exclusive=True), Range(1), Range(0)
@@ -109,12 +110,12 @@ RANGES: dict[str, Range] = {
     "dataloader_num_workers": NOT_NEGATIVE,
 }
 YAML_TYPES = {
-    "boolean": "true or false",
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "mapping": "a mapping",
-    "list": "a list",
+    "boolean": gettext_noop("true or false"),
+    "integer": gettext_noop("an integer"),
+    "number": gettext_noop("a number"),
+    "string": gettext_noop("a string"),
+    "mapping": gettext_noop("a mapping"),
+    "list": gettext_noop("a list"),
     "null": "null",
 }
 
@@ -160,8 +161,11 @@ class ConfigProblem:
 
     @property
     def sentence(self) -> str:
-        hint = f"; did you mean {self.nearest!r}?" if self.nearest else ""
-        return f"{self.origin} key {self.key!r} {self.problem}{hint}"
+        if self.nearest:
+            sentence = gettext_noop("{origin} key {key!r} {problem}; did you mean {nearest!r}?")
+        else:
+            sentence = gettext_noop("{origin} key {key!r} {problem}")
+        return sentence.format(origin=self.origin, key=self.key, problem=self.problem, nearest=self.nearest)
 
     def as_json(self) -> dict[str, Any]:
         return {"key": self.key, "origin": self.origin, "problem": self.problem, "nearest": self.nearest}
@@ -201,19 +205,19 @@ def value_problem(key: str, value: Any, argument: Mapping[str, Any]) -> str | No
     kind = _yaml_type(value)
     fits = kind in types or (kind == "integer" and "number" in types)
     if not fits:
-        wanted = " or ".join(YAML_TYPES[name] for name in types)
+        wanted = OR.join(YAML_TYPES[name] for name in types)
         if kind == "string" and {"integer", "number"} & set(types) and _looks_like_number(value):
-            return (
-                f"must be {wanted}, not the text {quoted(value)} "
+            return gettext_noop(
+                "must be {expected}, not the text {text} "
                 "(YAML reads 1e-3 as text: write 1.0e-3, or give the number in JSON)"
-            )
-        return f"must be {wanted}, got {shown(value)}"
+            ).format(expected=wanted, text=quoted(value))
+        return MUST_BE.format(expected=wanted, got=shown(value))
     choices = argument.get("choices")
     if choices and kind == "string" and value not in choices:
-        return f"must be one of {', '.join(choices)}, got {shown(value)}"
+        return MUST_BE_ONE_OF.format(choices=", ".join(choices), got=shown(value))
     allowed = RANGES.get(key)
     if allowed is not None and kind in {"integer", "number"} and not allowed.admits(float(value)):
-        return f"must be {allowed}, got {shown(value)}"
+        return MUST_BE.format(expected=allowed, got=shown(value))
     return None
 
 
@@ -223,14 +227,14 @@ def config_problems(
     """What in `config` the trainer of `schema` would refuse, key by key (`origin` says where each key came from)."""
     problems = []
     for key, value in config.items():
-        where = origin.get(key, "the platform's")
+        where = origin.get(key, gettext_noop("the platform's"))
         argument = schema.arguments.get(key)
         if argument is None:
             nearest = schema.nearest(key)
             if schema.refuses_unknown_keys:
-                problems.append(ConfigProblem(key, where, f"is unknown to {schema.name}", nearest))
+                problems.append(ConfigProblem(key, where, UNKNOWN_TO.format(schema=schema.name), nearest))
             elif nearest is not None and ALIASES.get(key) == nearest:
-                problems.append(ConfigProblem(key, where, f"is not what {schema.name} calls it", nearest))
+                problems.append(ConfigProblem(key, where, NOT_CALLED.format(schema=schema.name), nearest))
             continue
         problem = value_problem(key, value, argument)
         if problem:
@@ -259,10 +263,13 @@ def refuse_unfit_config(config: Mapping[str, Any], *, trainer: str, origin: Mapp
         return
     problems = config_problems(config, schema=schema, origin=origin)
     if problems:
-        sentences = "; ".join(problem.sentence for problem in problems)
         raise InvalidInput(
-            f"{what} does not fit {schema.name} (trainer {trainer!r}; "
-            f"a project whose trainer is another sets trainer 'unchecked'): {sentences}.",
+            gettext_noop(
+                "{what} does not fit {schema} (trainer {trainer!r}; a project whose trainer is another sets "
+                "trainer 'unchecked'): {sentences}."
+            ).format(
+                what=what, schema=schema.name, trainer=trainer, sentences=JOINED.join(p.sentence for p in problems)
+            ),
             config_problems=[problem.as_json() for problem in problems],
             trainer=trainer,
         )

@@ -21,6 +21,8 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from llmplatform.sentences import gettext_noop
+
 # Linux's limits on one path component and on a whole path (with its closing NUL).
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 4095
@@ -33,6 +35,9 @@ class UnsafePath(ValueError):
     """A user-given path that could escape its root; `str()` says why."""
 
 
+TRAINING_DIRECTORY = gettext_noop("the training directory")
+
+
 def path_problem(value: str) -> str | None:
     """Why `value` cannot be used as a path by the platform or a trainer, or None.
 
@@ -41,31 +46,31 @@ def path_problem(value: str) -> str | None:
     within the file system's limits.
     """
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        return "must not contain NUL or other control characters"
+        return gettext_noop("must not contain NUL or other control characters")
     if "\\" in value:
-        return "must use forward slashes"
+        return gettext_noop("must use forward slashes")
     if value.startswith("~"):
-        return "must not start with '~' (a home directory)"
+        return gettext_noop("must not start with '~' (a home directory)")
     if _URL.search(value):
-        return "must be a path, not a URL (no 'scheme:', '://' or '::')"
+        return gettext_noop("must be a path, not a URL (no 'scheme:', '://' or '::')")
     if _PERCENT_ESCAPE.search(value):
-        return "must not contain percent-encoded characters (such as %2e)"
+        return gettext_noop("must not contain percent-encoded characters (such as %2e)")
     path = PurePosixPath(value)
     if ".." in path.parts:
-        return "must not contain '..' segments"
+        return gettext_noop("must not contain '..' segments")
     if len(value.encode("utf-8")) > PATH_MAX_BYTES:
-        return f"must not be longer than {PATH_MAX_BYTES} bytes"
+        return gettext_noop("must not be longer than {limit} bytes").format(limit=PATH_MAX_BYTES)
     if any(len(part.encode("utf-8")) > NAME_MAX_BYTES for part in path.parts):
-        return f"must not have a part longer than {NAME_MAX_BYTES} bytes"
+        return gettext_noop("must not have a part longer than {limit} bytes").format(limit=NAME_MAX_BYTES)
     return None
 
 
-def check_relative_path(value: str, *, root_name: str = "the training directory") -> str:
+def check_relative_path(value: str, *, root_name: str = TRAINING_DIRECTORY) -> str:
     """Return `value` unchanged when it is a safe name relative to `root_name`; else UnsafePath."""
     if not value or not value.strip():
-        raise UnsafePath("must not be empty")
+        raise UnsafePath(gettext_noop("must not be empty"))
     if PurePosixPath(value).is_absolute():
-        raise UnsafePath(f"must be relative to {root_name}, not absolute")
+        raise UnsafePath(gettext_noop("must be relative to {root}, not absolute").format(root=root_name))
     problem = path_problem(value)
     if problem:
         raise UnsafePath(problem)
@@ -86,12 +91,10 @@ def clean_training_path(value: str) -> str:
         raise ValidationError(f"{value!r} {exc}", code="unsafe_path") from None
 
 
-def resolve_training_file(
-    relative: str, *, root: Path | None = None, root_name: str = "the training directory"
-) -> Path:
+def resolve_training_file(relative: str, *, root: Path | None = None, root_name: str = TRAINING_DIRECTORY) -> Path:
     """The absolute path of a checked relative name, refusing symlinks out of the root (called `root_name`)."""
     base = Path(root or settings.HOST_TRAINING_DIR).resolve()
     resolved = (base / check_relative_path(relative, root_name=root_name)).resolve()
     if not resolved.is_relative_to(base):
-        raise UnsafePath(f"resolves outside {root_name}")
+        raise UnsafePath(gettext_noop("resolves outside {root}").format(root=root_name))
     return resolved

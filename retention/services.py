@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event
@@ -114,9 +115,9 @@ def apply_retention(run: Run) -> list[Artifact]:
 def set_policy(*, project: Project, actor: Actor, values: dict[str, Any]) -> RetentionPolicy:
     """Give `project` a policy, or change its policy; its creator and staff only."""
     if actor is None or not project.can_edit(actor):
-        raise NotPermitted("Only the project's creator and staff set its checkpoint retention.")
+        raise NotPermitted(_("Only the project's creator and staff set its checkpoint retention."))
     if values.get("keep_best") and not values.get("best_metric"):
-        raise InvalidInput("keep_best needs best_metric: the metric that ranks checkpoints.", field="best_metric")
+        raise InvalidInput(_("keep_best needs best_metric: the metric that ranks checkpoints."), field="best_metric")
     policy, created = RetentionPolicy.objects.update_or_create(project=project, defaults=values)
     record_event(
         actor=actor,
@@ -130,7 +131,7 @@ def set_policy(*, project: Project, actor: Actor, values: dict[str, Any]) -> Ret
 def remove_policy(*, project: Project, actor: Actor) -> None:
     """The project keeps every checkpoint again."""
     if actor is None or not project.can_edit(actor):
-        raise NotPermitted("Only the project's creator and staff set its checkpoint retention.")
+        raise NotPermitted(_("Only the project's creator and staff set its checkpoint retention."))
     policy = RetentionPolicy.objects.filter(project=project).first()
     if policy is not None:
         record_event(actor=actor, action=AuditAction.DELETE, target=policy, changes={"project": project.name})

@@ -5,6 +5,8 @@ Its team reads it; its creator and staff set or remove it; anybody else gets 404
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,7 +36,12 @@ class RetentionPolicyView(APIView):
         project = self._project(project_reference)
         policy = RetentionPolicy.objects.filter(project=project).first()
         if policy is None:
-            raise NotFound(f"Project {project.name!r} has no retention policy: it keeps every checkpoint.")
+            raise NotFound(
+                format_lazy(
+                    _("Project {project_name!r} has no retention policy: it keeps every checkpoint."),
+                    project_name=project.name,
+                )
+            )
         return Response(RetentionPolicySerializer(policy).data)
 
     @extend_schema(

@@ -45,11 +45,16 @@ from typing import Any
 
 from django.conf import settings
 
+from llmplatform.sentences import gettext_noop
 from projects.training_files import path_problem
 
 KEYS_FILE = Path(__file__).with_name("trainer_path_keys.json")
 PATH, PATH_OR_INLINE = "path", "path_or_inline"
-OUTSIDE = "outside the training directory, the run's own folder, the models folder and the project's checkpoints"
+# What the console translates after the quoted value (see llmplatform.sentences.translate).
+IS_OUTSIDE = gettext_noop(
+    "is outside the training directory, the run's own folder, the models folder and the project's checkpoints"
+)
+OUTSIDE = IS_OUTSIDE.removeprefix("is ")
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,11 @@ def value_problem(value: str, *, cwd: Path, confinement: Confinement) -> str | N
             try:
                 resolved = (cwd / part).resolve()
             except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name the system refuses
-                problem = f"cannot be resolved ({exc.__class__.__name__})"
-            else:
-                problem = None if confinement.admits(resolved) else f"is {OUTSIDE}"
+                return gettext_noop("{part!r} cannot be resolved ({error})").format(
+                    part=part, error=exc.__class__.__name__
+                )
+            if not confinement.admits(resolved):
+                return f"{part!r} {IS_OUTSIDE}"
         if problem:
             return f"{part!r} {problem}"
     return None
@@ -165,5 +172,9 @@ def confinement_problems(
                 continue
             problem = value_problem(value, cwd=cwd, confinement=confinement)
             if problem:
-                problems.append(f"{origin.get(top, 'the platform')} key {where!r}: {problem}")
+                problems.append(
+                    gettext_noop("{origin} key {key!r}: {problem}").format(
+                        origin=origin.get(top, gettext_noop("the platform")), key=where, problem=problem
+                    )
+                )
     return sorted(problems)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from llmplatform.errors import ConflictingState
+from llmplatform.sentences import gettext_noop
 from notifications.models import EventName
 from notifications.services import notify
 from projects.models import Project
@@ -52,11 +53,11 @@ def refuse_when_full(*, project: Project, resume_from: Artifact | None = None) -
     free = shutil.disk_usage(runs_dir).free
     if free >= needed:
         return
-    detail = (
-        f"Only {free / 2**30:.1f} GiB free where runs write ({runs_dir}); run {judged_by} wrote "
-        f"{needed / 2**30:.1f} GiB of checkpoints, so this run would likely fill the disk. Free space, or "
-        "let the project's retention policy remove old checkpoints."
-    )
+    detail = gettext_noop(
+        "Only {free:.1f} GiB free where runs write ({path}); run {judged_by} wrote {needed:.1f} GiB of "
+        "checkpoints, so this run would likely fill the disk. Free space, or let the project's retention "
+        "policy remove old checkpoints."
+    ).format(free=free / 2**30, path=runs_dir, judged_by=judged_by, needed=needed / 2**30)
     notify(
         project_id=project.pk,
         event=EventName.DISK_LOW,

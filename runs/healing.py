@@ -57,6 +57,7 @@ from gpus.models import HolderKind
 from gpus.services import free_gpus, release_gpus
 from llmplatform.errors import DomainError
 from llmplatform.processes import cpu_seconds, is_python
+from llmplatform.sentences import gettext_noop
 from projects.models import OnStall
 from runs import launch, services
 from runs.executors import get_executor
@@ -112,12 +113,17 @@ def _why_not(run: Run) -> str:
     previous = run.retry_of
     step = run.current_step
     if previous is not None and previous.current_step == step:
-        where = f"at step {step}" if step is not None else "before its first step"
-        ended = "stalled" if run.status == RunStatus.CANCELLED else "failed"
-        return f"not retried: it {ended} {where} twice in a row"
+        stalled = run.status == RunStatus.CANCELLED
+        if step is None:
+            if stalled:
+                return gettext_noop("not retried: it stalled before its first step twice in a row")
+            return gettext_noop("not retried: it failed before its first step twice in a row")
+        if stalled:
+            return gettext_noop("not retried: it stalled at step {step} twice in a row").format(step=step)
+        return gettext_noop("not retried: it failed at step {step} twice in a row").format(step=step)
     limit = run.project.max_retries
     if run.status == RunStatus.FAILED and run.attempt > limit:
-        return f"not retried: its project's max_retries ({limit}) is used up"
+        return gettext_noop("not retried: its project's max_retries ({limit}) is used up").format(limit=limit)
     return ""
 
 
@@ -166,7 +172,13 @@ def retry_run(run: Run) -> Run | None:
                 resume_from=checkpoint,
             )
             start = f"from {checkpoint.name}" if checkpoint else "from the start (no complete checkpoint)"
-            reason = f"retried as run {retry.name} (attempt {attempt}) {start}"
+            if checkpoint is not None:
+                retried = gettext_noop("retried as run {run} (attempt {attempt}) from {checkpoint}")
+            else:
+                retried = gettext_noop(
+                    "retried as run {run} (attempt {attempt}) from the start (no complete checkpoint)"
+                )
+            reason = retried.format(run=retry.name, attempt=attempt, checkpoint=checkpoint.name if checkpoint else "")
             Run.objects.filter(pk=retry.pk).update(retry_of=run, attempt=attempt, created_by=run.created_by)
             Run.objects.filter(pk=run.pk).update(retry_reason=_short(reason))
     except IntegrityError:  # another process retried it a moment ago
@@ -174,7 +186,7 @@ def retry_run(run: Run) -> Run | None:
             shutil.rmtree(retry.run_dir, ignore_errors=True)
         return None
     except DomainError as problem:  # the project was archived, a file it names is gone...
-        reason = _short(f"not retried: {problem.detail}")
+        reason = _short(gettext_noop("not retried: {problem}").format(problem=problem.detail))
         if Run.objects.filter(pk=run.pk, retry_due=True).update(retry_due=False, retry_reason=reason):
             _note(run, LogLevel.WARNING, f"The platform could not retry this run: {problem.detail}")
         return None
@@ -245,14 +257,16 @@ class StallWatch:
         """How the run's hardware shows it idle ("GPUs at 0 %"), or "" when it is busy or not known yet."""
         if run.gpu_indices and run.gpu_utilization is not None:
             if run.gpu_utilization < IDLE_GPU:
-                return f"its GPUs at {run.gpu_utilization:.0%}"
+                return gettext_noop("its GPUs at {utilization:.0%}").format(utilization=run.gpu_utilization)
             return ""
         if pids is None:
-            return "no GPU or CPU reading of its processes here"
+            return gettext_noop("no GPU or CPU reading of its processes here")
         rate = self._cpu[run.pk].rate(over=window * 0.8)
         if rate is None or rate >= IDLE_CPU:
             return ""
-        return f"its processes using {rate:.1%} of a CPU over {window:g} s"
+        return gettext_noop("its processes using {rate:.1%} of a CPU over {window:g} s").format(
+            rate=rate, window=window
+        )
 
 
 def _note_step(run: Run, now: datetime) -> bool:
@@ -276,8 +290,11 @@ def _note_step(run: Run, now: datetime) -> bool:
 
 
 def _flag_stalled(run: Run, *, now: datetime, quiet: float, idle: str) -> None:
-    step = f"step {run.current_step}" if run.current_step is not None else "its first step"
-    reason = _short(f"no new step for {quiet:.0f} s (after {step}) with {idle}")
+    if run.current_step is None:
+        stalled = gettext_noop("no new step for {quiet:.0f} s (after its first step) with {idle}")
+    else:
+        stalled = gettext_noop("no new step for {quiet:.0f} s (after step {step}) with {idle}")
+    reason = _short(stalled.format(quiet=quiet, step=run.current_step, idle=idle))
     if not Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, stalled_since__isnull=True).update(
         stalled_since=now, stall_reason=reason
     ):
@@ -369,7 +386,7 @@ def preempt_for(run: Queued, *, needed: int, usable: frozenset[int]) -> str:
     coming = {index for holder in holders if holder.preemption_pending for index in holder.gpu_indices}
     available = (set(free) | coming) & usable
     if len(available) >= needed:
-        return "waiting for GPUs that preempted runs are giving back" if coming & usable else ""
+        return gettext_noop("waiting for GPUs that preempted runs are giving back") if coming & usable else ""
     victims = []
     for holder in holders:
         gain = set(holder.gpu_indices) & usable - available
@@ -391,13 +408,19 @@ def preempt_for(run: Queued, *, needed: int, usable: frozenset[int]) -> str:
         )
     for victim in victims:
         record_event(actor=None, action=AuditAction.ACTION, target=victim, verb="preempt", changes={"by": str(run.pk)})
-    return f"waiting for {marked} run(s) of lower priority to save and give back their GPUs (preempted)"
+    return gettext_noop(
+        "waiting for {marked} run(s) of lower priority to save and give back their GPUs (preempted)"
+    ).format(marked=marked)
 
 
-def preempted_note(resume_from: str | None) -> str:
-    """The start of a preempted run's queue reason until it starts again; `resume_from` names its checkpoint."""
-    start = f"resumes from {resume_from}" if resume_from else "starts again (no complete checkpoint)"
-    return f"preempted by a higher-priority run; {start}"
+def preempted_note(resume_from: str | None, waiting: str) -> str:
+    """A preempted run's queue reason until it starts again: `resume_from` names its checkpoint, `waiting` says
+    what it waits for."""
+    if resume_from:
+        note = gettext_noop("preempted by a higher-priority run; resumes from {checkpoint}; {waiting}")
+    else:
+        note = gettext_noop("preempted by a higher-priority run; starts again (no complete checkpoint); {waiting}")
+    return note.format(checkpoint=resume_from, waiting=waiting)
 
 
 def carry_out_preemption(run: Run) -> bool:
@@ -425,7 +448,7 @@ def carry_out_preemption(run: Run) -> bool:
     if checkpoint is not None:
         config = launch.read_config(run.config_path)
         launch.write_config({**config, "resume_from_checkpoint": checkpoint.path}, run.config_path)
-    reason = _short(f"{preempted_note(checkpoint.name if checkpoint else None)}; waiting for GPUs")
+    reason = _short(preempted_note(checkpoint.name if checkpoint else None, gettext_noop("waiting for GPUs")))
     # Its processes are gone: the GPUs go back first, so a supervisor killed here leaks none.
     release_gpus(holder_kind=HolderKind.RUN, holder_id=run.pk)
     requeued = run.transition(

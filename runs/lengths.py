@@ -18,9 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from datasets.models import DatasetFile, FileStatus, TaskType, TokenLengthsStatus
 from datasets.services import measure_token_lengths
 from llmplatform.errors import ConflictingState, InvalidInput
+from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor
 from projects.models import Project, TrainerKind
 
@@ -30,6 +34,26 @@ LLAMAFACTORY_CUTOFF_LEN = 2048
 Warning = dict[str, Any]
 # The warning that the trainer will cut records; the others say what could not be checked.
 TRUNCATION = "records_over_cutoff_len"
+# Warnings are stored in English and shown in the reader's language (llmplatform.sentences).
+UNCHECKED = gettext_noop("Token lengths were not checked: {why}")
+MEASURING_FAILED = gettext_noop("measuring them with {folder!r}'s tokenizer failed: {error}")
+MEASURING_UNCHECKED = gettext_noop(
+    "The token lengths of {dataset!r} by {folder!r}'s tokenizer are being measured ({done} done); "
+    "this launch was not checked."
+)
+MEASURING_REFUSED = gettext_noop(
+    "The token lengths of {dataset!r} by {folder!r}'s tokenizer are being measured ({done} done); "
+    "project {name!r} launches only checked runs: launch again once they are."
+)
+TRUNCATION_WARNED = gettext_noop(
+    "{over} of {records} records of {dataset!r} ({share}) are longer than cutoff_len {cutoff} tokens by "
+    "{folder!r}'s tokenizer, more than project {name!r} allows ({allowed}): the trainer cuts them."
+)
+TRUNCATION_REFUSED = gettext_noop(
+    "{over} of {records} records of {dataset!r} ({share}) are longer than cutoff_len {cutoff} tokens by "
+    "{folder!r}'s tokenizer, more than project {name!r} allows ({allowed}): the trainer cuts them. "
+    "Raise cutoff_len or shorten the records."
+)
 
 
 def cutoff_len_of(config: dict[str, Any], *, project: Project) -> int | None:
@@ -60,21 +84,19 @@ def length_warnings(
     try:
         lengths = measure_token_lengths(dataset_file=upload, model=folder, actor=actor)
     except InvalidInput as exc:
-        return [{"code": "token_lengths_unchecked", "message": f"Token lengths were not checked: {exc}"}]
+        return [{"code": "token_lengths_unchecked", "message": UNCHECKED.format(why=exc.detail)}]
     if lengths.status == TokenLengthsStatus.FAILED:
-        message = f"Token lengths were not checked: measuring them with {folder!r}'s tokenizer failed: {lengths.error}"
-        return [{"code": "token_lengths_unchecked", "message": message}]
+        failed = MEASURING_FAILED.format(folder=folder, error=lengths.error)
+        return [{"code": "token_lengths_unchecked", "message": UNCHECKED.format(why=failed)}]
     if lengths.status == TokenLengthsStatus.MEASURING:
-        measuring = (
-            f"The token lengths of {dataset!r} by {folder!r}'s tokenizer are being measured "
-            f"({lengths.progress:.0%} done)"
-        )
+        done = f"{lengths.progress:.0%}"
         if project.refuse_truncation:
             raise ConflictingState(
-                f"{measuring}; project {project.name!r} launches only checked runs: launch again once they are.",
+                format_lazy(_(MEASURING_REFUSED), dataset=dataset, folder=folder, done=done, name=project.name),
                 progress=lengths.progress,
             )
-        return [{"code": "token_lengths_measuring", "message": f"{measuring}; this launch was not checked."}]
+        message = MEASURING_UNCHECKED.format(dataset=dataset, folder=folder, done=done)
+        return [{"code": "token_lengths_measuring", "message": message}]
     records = lengths.records or 0
     over = lengths.records_over(cutoff)
     share = over / records if records else 0.0
@@ -88,11 +110,16 @@ def length_warnings(
         "max_truncated_share": project.max_truncated_share,
         "model": folder,
     }
-    sentence = (
-        f"{over} of {records} records of {dataset!r} ({share:.1%}) are longer than cutoff_len {cutoff} tokens "
-        f"by {folder!r}'s tokenizer, more than project {project.name!r} allows ({project.max_truncated_share:.1%}): "
-        "the trainer cuts them"
-    )
+    values = {
+        "over": over,
+        "records": records,
+        "dataset": dataset,
+        "share": f"{share:.1%}",
+        "cutoff": cutoff,
+        "folder": folder,
+        "name": project.name,
+        "allowed": f"{project.max_truncated_share:.1%}",
+    }
     if project.refuse_truncation:
-        raise InvalidInput(f"{sentence}. Raise cutoff_len or shorten the records.", **figures)
-    return [{"code": TRUNCATION, "message": f"{sentence}.", **figures}]
+        raise InvalidInput(format_lazy(_(TRUNCATION_REFUSED), **values), **figures)
+    return [{"code": TRUNCATION, "message": TRUNCATION_WARNED.format(**values), **figures}]

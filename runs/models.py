@@ -14,6 +14,7 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from llmplatform.errors import InvalidInput, NotFound
@@ -468,12 +469,12 @@ class Artifact(models.Model):
         inside its run's folder on this host; NotFound otherwise, so that no path of a run's record, nor
         one a person types, ever reads anything else."""
         if not self.run.run_dir or Path(relative).is_absolute() or ".." in Path(relative).parts:
-            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+            raise NotFound(format_lazy(_("{path} is not among the run's files."), path=f"{self.name}/{relative}"))
         root = Path(self.run.run_dir).resolve()
         base = Path(self.path).resolve()
         target = (base / relative).resolve() if relative else base
         if not (target.is_relative_to(root) and target.is_relative_to(base) and target.exists()):
-            raise NotFound(f"{self.name}/{relative} is not among the run's files.")
+            raise NotFound(format_lazy(_("{path} is not among the run's files."), path=f"{self.name}/{relative}"))
         return target
 
     def files(self) -> list[ArtifactFile]:

@@ -8,6 +8,8 @@ here, and projects never imports runs.
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -91,7 +93,9 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             projects = projects.filter(owner=owner)
         if status := params.get("status"):
             if status not in ProjectStatus.values:
-                raise InvalidInput(f"status must be one of {', '.join(ProjectStatus.values)}.")
+                raise InvalidInput(
+                    format_lazy(_("status must be one of {choices}."), choices=", ".join(ProjectStatus.values))
+                )
             projects = projects.filter(status=status)
         if tag := params.get("tag"):
             projects = projects.with_tag(tag)

@@ -92,6 +92,7 @@ from gpus.services import (
     waiting_for,
 )
 from llmplatform import leases
+from llmplatform.sentences import gettext_noop
 from projects.models import Project
 from runs import healing, services
 from runs.executors import EXECUTOR_CLASSES, get_executor
@@ -103,7 +104,7 @@ WRITE_BATCH = 500  # runs per UPDATE of queue reasons (SQLite bounds a statement
 # GPUs and of those that take none: a project starts at most that many of each in one pass (the
 # supervisor passes twice a second), and its later runs wait behind them (BEHIND_OWN_PROJECT).
 WINDOW = 16
-BEHIND_OWN_PROJECT = "waiting for GPUs behind earlier runs of the same project"
+BEHIND_OWN_PROJECT = gettext_noop("waiting for GPUs behind earlier runs of the same project")
 
 
 @cache
@@ -453,13 +454,15 @@ def _patience() -> timedelta:
 def _behind(waiting: Queued, run: Queued) -> str:
     """Why `run` waits for `waiting`; a run of another project is not named to people who may not see it."""
     if waiting.project_id == run.project_id:
-        return f"waiting for GPUs behind run {waiting}"
+        return gettext_noop("waiting for GPUs behind run {run}").format(run=waiting)
     if waiting.priority > run.priority:
-        return f"waiting for GPUs held for a run of another project with priority {waiting.priority}"
-    return (
-        "waiting for GPUs held for a run of another project queued for over "
-        f"{settings.GPU_RESERVATION_AFTER_SECONDS:g} s (GPU_RESERVATION_AFTER_SECONDS)"
-    )
+        return gettext_noop("waiting for GPUs held for a run of another project with priority {priority}").format(
+            priority=waiting.priority
+        )
+    return gettext_noop(
+        "waiting for GPUs held for a run of another project queued for over {seconds:g} s "
+        "(GPU_RESERVATION_AFTER_SECONDS)"
+    ).format(seconds=settings.GPU_RESERVATION_AFTER_SECONDS)
 
 
 def _over_project_cap(run: Queued, needed: int, in_use: Counter[uuid.UUID]) -> str:
@@ -468,7 +471,9 @@ def _over_project_cap(run: Queued, needed: int, in_use: Counter[uuid.UUID]) -> s
     held = in_use[run.project_id]
     if cap is None or held + needed <= cap:
         return ""
-    return f"waiting for project {run.project.name!r}'s GPU cap: {held} of its {cap} in use, {needed} needed"
+    return gettext_noop("waiting for project {name!r}'s GPU cap: {held} of its {cap} in use, {needed} needed").format(
+        name=run.project.name, held=held, cap=cap, needed=needed
+    )
 
 
 class _Reasons:
@@ -481,7 +486,7 @@ class _Reasons:
     def wait(self, run: Queued, reason: str) -> None:
         self.given[run.pk] = reason
         if run.preempted_at is not None:  # queued again by a preemption, and not started since
-            reason = f"{healing.preempted_note(run.resume_from)}; {reason}"
+            reason = healing.preempted_note(run.resume_from, reason)
         reason = reason[:REASON_LENGTH]
         if run.queue_reason != reason:
             self.changed[reason].append(run.pk)
@@ -600,7 +605,9 @@ def dispatch_queued_runs() -> list[Run]:
         elif never := never_starts(needed, gpu_type, run.project):
             reason = never  # and it holds nothing back
         elif run.project_id in capped:
-            reason = f"waiting for GPUs behind run {capped[run.project_id]} of the same project"
+            reason = gettext_noop("waiting for GPUs behind run {run} of the same project").format(
+                run=capped[run.project_id]
+            )
         elif ahead is not None and len(usable - reserved) < needed:
             reason = _behind(ahead, run)
             reservations.add(_Waiting(run, place, usable))

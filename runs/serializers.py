@@ -15,6 +15,7 @@ from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
 from projects.training_files import clean_training_path
 from runs.logs import LogQuery
+from runs.metric_series import MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
 from runs.models import (
     MAX_GPU_COUNT,
     MAX_PRIORITY,
@@ -319,7 +320,30 @@ class RunLogPageSerializer(serializers.Serializer):
 
 class RunMetricsQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=128, help_text="Only this metric.")
-    since_step = serializers.IntegerField(required=False, help_text="Only points with step ≥ this.")
+    since_step = serializers.IntegerField(
+        required=False, min_value=MIN_STEP, max_value=MAX_STEP, help_text="Only points with step ≥ this."
+    )
+    until_step = serializers.IntegerField(
+        required=False, min_value=MIN_STEP, max_value=MAX_STEP, help_text="Only points with step ≤ this."
+    )
+    max_points = serializers.IntegerField(
+        required=False,
+        min_value=MIN_POINTS,
+        max_value=MAX_POINTS_LIMIT,
+        help_text=f"At most this many points per series ({MIN_POINTS}–{MAX_POINTS_LIMIT}), keeping each step "
+        "bucket's first, lowest, highest and last point. Without it, every point as stored.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        since, until = attrs.get("since_step"), attrs.get("until_step")
+        if since is not None and until is not None and until < since:
+            raise serializers.ValidationError({"until_step": "must not be below since_step"})
+        return attrs
+
+    def series_query(self) -> SeriesQuery:
+        data = dict(self.validated_data)
+        name = data.pop("name", None)
+        return SeriesQuery(names=(name,) if name else (), **data)
 
 
 class RunMetricPointSerializer(serializers.Serializer):
@@ -331,6 +355,10 @@ class RunMetricPointSerializer(serializers.Serializer):
 class RunMetricSeriesSerializer(serializers.Serializer):
     name = serializers.CharField()
     points = RunMetricPointSerializer(many=True)
+    total_points = serializers.IntegerField(
+        required=False, help_text="With max_points: how many points the range holds before downsampling."
+    )
+    downsampled = serializers.BooleanField(required=False, help_text="With max_points: whether points were left out.")
 
 
 class RunMetricsSerializer(serializers.Serializer):

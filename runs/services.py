@@ -26,6 +26,8 @@ from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditAction
 from audit.services import record_event, signed_in
@@ -35,6 +37,7 @@ from gpus.services import release_gpus
 from llmplatform import leases
 from llmplatform.errors import ConflictingState, InvalidInput, refuse_invalid_fields
 from llmplatform.processes import COMMAND_NOT_FOUND, COMMAND_NOT_FOUND_EXIT_CODE
+from llmplatform.sentences import JOINED, gettext_noop
 from llmplatform.training_yaml import TrainingYamlError, quoted, read_training_yaml
 from llmplatform.users import Actor
 from projects.models import Project, TrainerKind, validate_hyperparameters
@@ -91,7 +94,11 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
         unsafe.append(f"{field} {relative!r} {exc}")
         return None
     except OSError as exc:  # the whole path longer than the system allows, say
-        unsafe.append(f"{field} {relative!r} cannot be opened: {exc.strerror}")
+        unsafe.append(
+            gettext_noop("{field} {relative!r} cannot be opened: {error}").format(
+                field=field, relative=relative, error=exc.strerror
+            )
+        )
         return None
     if not is_file:
         missing.append(relative)
@@ -101,8 +108,8 @@ def _resolve_existing(relative: str, field: str, missing: list[str], unsafe: lis
 
 def config_origin(*, yaml_keys: list[str], yaml_name: str, overrides: list[str]) -> dict[str, str]:
     """Where each key of a run's effective config came from, for the sentences that name it."""
-    origin = {key: f"the training YAML {yaml_name!r}" for key in yaml_keys}
-    return origin | {key: "hyperparameters" for key in overrides}
+    origin = dict.fromkeys(yaml_keys, gettext_noop("the training YAML {name!r}").format(name=yaml_name))
+    return origin | dict.fromkeys(overrides, gettext_noop("hyperparameters"))
 
 
 def _refuse_paths_outside(config: dict[str, Any], *, project: Project, run_dir: Path, origin: dict[str, str]) -> None:
@@ -115,7 +122,12 @@ def _refuse_paths_outside(config: dict[str, Any], *, project: Project, run_dir: 
         origin=origin,
     )
     if problems:
-        raise InvalidInput(f"The run's config names paths a run may not use: {'; '.join(problems)}.", errors=problems)
+        raise InvalidInput(
+            gettext_noop("The run's config names paths a run may not use: {problems}.").format(
+                problems=JOINED.join(problems)
+            ),
+            errors=problems,
+        )
 
 
 def _uploaded_dataset(dataset: str, *, project: Project) -> tuple[str, dict[str, Any]] | None:
@@ -134,7 +146,9 @@ def _usable_template(project: Project) -> str:
     try:
         check_command_template(template)
     except ValueError as exc:
-        raise InvalidInput(f"The training command {template!r} cannot be used: {exc}.") from None
+        raise InvalidInput(
+            format_lazy(_("The training command {template!r} cannot be used: {exc}."), template=template, exc=exc)
+        ) from None
     return template
 
 
@@ -158,7 +172,12 @@ def create_run(
     """Queue a run of `project`; missing fields fall back to the project's (or, when
     resuming, to the source run's). Writes the effective config before anything starts."""
     if project.is_archived:
-        raise ConflictingState(f"Project {project.name!r} is archived; unarchive it before launching runs.")
+        raise ConflictingState(
+            format_lazy(
+                _("Project {project_name!r} is archived; unarchive it before launching runs."),
+                project_name=project.name,
+            )
+        )
     project.check_priority(priority, actor)
     # Blank or absent: the source run's value when resuming, else the project's.
     source_run = resume_from.run if resume_from is not None else None
@@ -177,27 +196,43 @@ def create_run(
     dataset_path = _resolve_existing(dataset, "dataset", missing, unsafe)
     yaml_path = _resolve_existing(training_yaml_name, "training_yaml_name", missing, unsafe)
     if unsafe:
-        raise InvalidInput("; ".join(unsafe), errors=unsafe)
+        raise InvalidInput(JOINED.join(unsafe), errors=unsafe)
     if missing:
         # `missing` names a path that is absent, or the field itself when no path was given at all.
         given = {"dataset": dataset, "training_yaml_name": training_yaml_name}
         unset = [name for name, value in given.items() if not value]
         absent = [item for item in missing if item not in unset]
-        sentences = [f"Not found under the training directory: {', '.join(absent)}."] if absent else []
-        if unset:
-            sentences.append(f"Not set on the run or its project: {', '.join(unset)}.")
-        raise InvalidInput(" ".join(sentences), missing=missing)
+        if absent and unset:
+            refusal = gettext_noop(
+                "Not found under the training directory: {absent}. Not set on the run or its project: {unset}."
+            )
+        elif absent:
+            refusal = gettext_noop("Not found under the training directory: {absent}.")
+        else:
+            refusal = gettext_noop("Not set on the run or its project: {unset}.")
+        raise InvalidInput(refusal.format(absent=", ".join(absent), unset=", ".join(unset)), missing=missing)
     assert dataset_path is not None and yaml_path is not None
     try:
         base_config = read_training_yaml(yaml_path)
     except TrainingYamlError as exc:
         raise InvalidInput(
-            f"The training YAML {training_yaml_name!r} is not usable: {exc}.", errors=exc.problems
+            format_lazy(
+                _("The training YAML {training_yaml_name!r} is not usable: {exc}."),
+                training_yaml_name=training_yaml_name,
+                exc=exc,
+            ),
+            errors=exc.problems,
         ) from None
 
     executor = project.executor or settings.DEFAULT_EXECUTOR
     if executor not in EXECUTOR_CLASSES:
-        raise InvalidInput(f"Unknown executor {executor!r}; choose one of {sorted(EXECUTOR_CLASSES)}.")
+        raise InvalidInput(
+            format_lazy(
+                _("Unknown executor {executor!r}; choose one of {choices}."),
+                executor=executor,
+                choices=sorted(EXECUTOR_CLASSES),
+            )
+        )
     check_gpu_request(project=project, executor=executor, resources=resources)
     disk.refuse_when_full(project=project, resume_from=resume_from)
 
@@ -217,7 +252,7 @@ def create_run(
     yaml_keys = [key for key in base_config if key not in dataset_keys]
     origin = config_origin(yaml_keys=yaml_keys, yaml_name=training_yaml_name, overrides=list(hyperparameters))
     _refuse_paths_outside(config, project=project, run_dir=run_dir, origin=origin)
-    refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what="The run's config")
+    refuse_unfit_config(config, trainer=project.trainer_in_effect, origin=origin, what=gettext_noop("The run's config"))
     template = _usable_template(project)
     warnings = lengths.length_warnings(project=project, dataset=dataset, config=config, model=model, actor=actor)
     argv = launch.build_argv(
@@ -253,7 +288,7 @@ def create_run(
                 start_command=shlex.join(argv),
                 run_dir=str(run_dir),
                 output_dir=str(output_dir),
-                queue_reason="waiting to be dispatched",
+                queue_reason=gettext_noop("waiting to be dispatched"),
                 warnings=warnings,
                 # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
                 host=settings.HOSTNAME,
@@ -467,7 +502,7 @@ def _wait_for_lease(run: Run, owner: str, *, timeout: float) -> bool:
 
 def _ingest_to_the_end(run: Run, attempts: int = 5) -> None:
     """Final ingest until the stored offset reaches the end of the log (another pass may win a round)."""
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         ingest_run(run, final=True)
         run.refresh_from_db(fields=["log_offset", "next_log_seq", "ingest_state"])
         if not run.log_path.exists() or run.log_offset >= run.log_path.stat().st_size:
@@ -513,7 +548,13 @@ def cancel_run(*, run: Run, actor: Actor, wait: bool = True) -> Run:
         run.refresh_from_db()
         if run.status == RunStatus.CANCELLED:
             return run
-        raise ConflictingState(f"Run {run} has already {run.status}; only queued or running runs can be cancelled.")
+        raise ConflictingState(
+            format_lazy(
+                _("Run {run} has already {status}; only queued or running runs can be cancelled."),
+                run=run,
+                status=run.status,
+            )
+        )
     record_event(actor=actor, action=AuditAction.ACTION, target=run, verb="cancel", changes={"was": was})
     events.run_changed(run)
     if here:
@@ -644,20 +685,40 @@ def resume_run(
 ) -> Run:
     """A new run continuing from a complete checkpoint of this run's project."""
     if not source_artifact_id:
-        raise InvalidInput("Give source_artifact_id: the checkpoint artifact to resume from.")
+        raise InvalidInput(_("Give source_artifact_id: the checkpoint artifact to resume from."))
     try:
         artifact_id = uuid.UUID(str(source_artifact_id))
     except ValueError:
-        raise InvalidInput(f"source_artifact_id {source_artifact_id!r} is not a UUID.") from None
+        raise InvalidInput(
+            format_lazy(
+                _("source_artifact_id {source_artifact_id!r} is not a UUID."), source_artifact_id=source_artifact_id
+            )
+        ) from None
     artifact = Artifact.objects.select_related("run").filter(pk=artifact_id, run__project=run.project_id).first()
     if artifact is None:
-        raise InvalidInput(f"No artifact {artifact_id} in project {run.project.name!r}.")
+        raise InvalidInput(
+            format_lazy(
+                _("No artifact {artifact_id} in project {project_name!r}."),
+                artifact_id=artifact_id,
+                project_name=run.project.name,
+            )
+        )
     if artifact.type != ArtifactType.CHECKPOINT:
         raise InvalidInput(
-            f"Artifact {artifact.name!r} is a {artifact.type}, not a checkpoint; resume needs a checkpoint."
+            format_lazy(
+                _("Artifact {artifact_name!r} is a {type}, not a checkpoint; resume needs a checkpoint."),
+                artifact_name=artifact.name,
+                type=artifact.type,
+            )
         )
     if not Path(artifact.path).is_dir():
-        raise InvalidInput(f"Checkpoint {artifact.name!r} is no longer on disk ({artifact.path}).")
+        raise InvalidInput(
+            format_lazy(
+                _("Checkpoint {artifact_name!r} is no longer on disk ({artifact_path})."),
+                artifact_name=artifact.name,
+                artifact_path=artifact.path,
+            )
+        )
     resumed = create_run(project=run.project, actor=actor, resume_from=artifact, **overrides)
     record_event(
         actor=actor, action=AuditAction.ACTION, target=resumed, verb="resume", changes={"from": str(artifact.pk)}
@@ -676,7 +737,9 @@ def tag_artifact(*, artifact: Artifact, actor: Actor, tag: str, notes: str = "")
     """Tag an artifact candidate/release/archived (or 候选/发布/归档); tagging again updates the notes."""
     value = normalise_tag(tag)
     if value is None:
-        raise InvalidInput(f"Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档).")
+        raise InvalidInput(
+            format_lazy(_("Tag {tag!r} is not one of candidate, release, archived (候选, 发布, 归档)."), tag=tag)
+        )
     with transaction.atomic():
         ArtifactTag.objects.update_or_create(
             artifact=artifact,

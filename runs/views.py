@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -18,7 +20,8 @@ from llmplatform.prepared import Prepared
 from projects.models import Project, visible_project
 from runs import services
 from runs.logs import read_log_page
-from runs.models import Artifact, MetricPoint, Run, RunStatus
+from runs.metric_series import read_series
+from runs.models import Artifact, Run, RunStatus
 from runs.serializers import (
     RunArtifactListSerializer,
     RunArtifactSerializer,
@@ -89,7 +92,9 @@ class RunViewSet(viewsets.GenericViewSet):
         runs = project.runs.select_related("created_by").order_by("-created_at")
         if status := request.query_params.get("status"):
             if status not in RunStatus.values:
-                raise InvalidInput(f"status must be one of {', '.join(RunStatus.values)}.")
+                raise InvalidInput(
+                    format_lazy(_("status must be one of {choices}."), choices=", ".join(RunStatus.values))
+                )
             runs = runs.filter(status=status)
         if tag := request.query_params.get("tag"):
             runs = runs.with_tag(tag)
@@ -257,13 +262,11 @@ class RunViewSet(viewsets.GenericViewSet):
         query = RunMetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         run = self._run(self._project())
-        points = MetricPoint.objects.filter(run=run).order_by("name", "step")
-        if name := query.validated_data.get("name"):
-            points = points.filter(name=name)
-        if (since := query.validated_data.get("since_step")) is not None:
-            points = points.filter(step__gte=since)
-        series: dict[str, list[dict]] = {}
-        for name, step, value, timestamp in points.values_list("name", "step", "value", "timestamp"):
-            series.setdefault(name, []).append({"step": step, "value": value, "timestamp": timestamp})
-        body = {"run_id": run.pk, "series": [{"name": name, "points": items} for name, items in series.items()]}
+        downsampling = "max_points" in query.validated_data
+        series = []
+        for item in read_series(run, query.series_query()):
+            points = [{"step": step, "value": value, "timestamp": at} for step, value, at in item.points]
+            extra = {"total_points": item.total, "downsampled": item.downsampled} if downsampling else {}
+            series.append({"name": item.name, "points": points, **extra})
+        body = {"run_id": run.pk, "series": series}
         return Response(RunMetricsSerializer(body).data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from llmplatform.sentences import translate
 
 register = template.Library()
 
@@ -79,3 +82,16 @@ def value_kind(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "list"
     return "mapping" if isinstance(value, dict) else "text"
+
+
+@register.filter
+def sentence(text: str | None) -> str:
+    """A sentence the platform stored in English (a validation reason, a run's queue, retry or stall
+    reason), in the reader's language."""
+    return translate(text or "")
+
+
+@register.filter
+def sentences(texts: Iterable[str]) -> list[str]:
+    """Each of `texts` (a field's errors) as the `sentence` filter shows it."""
+    return [translate(str(text)) for text in texts]

@@ -56,7 +56,9 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
             "Uploaded, but it failed validation: line 2: not valid JSON: Expecting value at column 15"
         )
     else:
-        assert status.startswith("已上传，但未通过校验： 第 2 行: not valid JSON: Expecting value at column 15")
+        assert status.startswith(
+            "已上传，但未通过校验： 第 2 行: 不是有效的 JSON：第 15 列缺少值"
+        )  # the API's reason, translated
     page.locator("#dataset-files .badge-invalid").first.wait_for()
     screenshot(page, f"dataset-upload-invalid-{name}")
 

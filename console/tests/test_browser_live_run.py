@@ -23,7 +23,7 @@ def test_it_shows_new_log_lines_and_metric_points_without_reloading(chromium_bro
     add_log(run, ("INFO", "{'loss': '0.9876', 'epoch': '0.5'}"), start=timezone.now())
     MetricPoint.objects.create(run=run, name="eval_accuracy", step=50, value=0.7)
     page.locator(".log-message", has_text="0.9876").wait_for()
-    page.locator(".chart[data-metric='accuracy'] canvas").wait_for()
+    page.locator("[data-section='values'] tr[data-metric='eval_accuracy']").wait_for()  # one point: a table row
 
     run.transition(RunStatus.RUNNING, RunStatus.COMPLETED, progress=1.0, completed_at=timezone.now())
     page.locator("#run-status .badge-completed").wait_for()

@@ -3,34 +3,15 @@
 
 from __future__ import annotations
 
-import ast
 import gettext
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from llmplatform.sentences import po_entries
+
 LOCALES = ("zh_Hans", "en")
-
-
-def po_entries(path: Path) -> dict[str, str]:
-    """msgid → msgstr (the first plural form) of a .po file, header and obsolete entries left out."""
-    entries: dict[str, str] = {}
-    current: dict[str, str] = {}
-    key = ""
-    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
-        if not line.strip():
-            if current.get("msgid"):
-                entries[current["msgid"]] = current.get("msgstr", current.get("msgstr[0]", ""))
-            current, key = {}, ""
-        elif line.startswith("#"):
-            continue
-        elif line.startswith('"'):
-            current[key] += ast.literal_eval(line)
-        else:
-            key, _, value = line.partition(" ")
-            current[key] = ast.literal_eval(value)
-    return entries
 
 
 def catalog(locale: str) -> Path:
@@ -50,3 +31,8 @@ def test_it_ships_a_compiled_catalog_matching_the_po_file(locale):
         compiled = gettext.GNUTranslations(mo)
     for msgid, msgstr in entries.items():
         assert compiled.gettext(msgid) == msgstr, msgid
+
+
+def test_it_keeps_the_same_messages_in_every_catalog():
+    """llmplatform.sentences reads its templates from the en catalog: it must hold every message."""
+    assert set(po_entries(catalog("en") / "django.po")) == set(po_entries(catalog("zh_Hans") / "django.po"))

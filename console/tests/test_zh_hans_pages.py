@@ -1,21 +1,34 @@
-"""The console in Chinese: every page a person walks through reads in Chinese, with no
-sentence left in English that the catalog translates, nor a known English one."""
+"""The console in Chinese: every page a person walks through reads in Chinese, error states
+included (a dataset that failed validation, a refused launch, a queued, stalled or retried
+run), with no English sentence of the catalog left on it, nor a known English one."""
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from html import unescape
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.services import record_event
-from console.tests.test_translations import po_entries
+from console.tests.conftest import add_log
+from console.tests.test_configs import SFT_YAML
 from datasets import services as dataset_services
+from datasets.models import TrainConfig
+from deployments.models import Deployment, DeploymentStatus
+from gpus.models import GpuClaim, HolderKind
+from gpus.services import waiting_for
+from llmplatform.sentences import po_entries
 from projects.models import ProjectVersion
+from runs import healing
+from runs.models import Run, RunStatus
+from runs.scheduling import dispatch_queued_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +52,19 @@ KNOWN_ENGLISH = [
     "Dataset file",
 ]
 GOOD = {"messages": [{"role": "user", "content": "指令"}, {"role": "assistant", "content": "回答"}]}
+# One line of each kind a dataset check refuses, and a good one.
+DATASET_LINES = [
+    json.dumps(GOOD),
+    "{oops",
+    "[1, 2]",
+    "",
+    json.dumps({"messages": [{"role": "assistant", "content": "先回答"}, {"role": "user", "content": ""}]}),
+    json.dumps({"messages": "你好", "task_tags": "x"}),
+    json.dumps({"messages": [{"role": "robot", "content": "嗨"}, 3], "metadata": []}),
+]
+# A training YAML with a problem in each of its keys, and one that is no YAML at all.
+BAD_YAML = b"task_type: sft\nmodel_name_or_path: ''\nlearning_rate: -1\nnum_train_epochs: lots\n"
+BROKEN_YAML = b"task_type: [sft\n"
 
 
 def visible_text(html: str) -> str:
@@ -47,55 +73,209 @@ def visible_text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", html))
 
 
-def catalog_sentences() -> list[str]:
-    """English sentences the zh_Hans catalog translates into something else (no placeholders)."""
-    entries = po_entries(Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES" / "django.po")
-    return [
-        msgid
-        for msgid, msgstr in entries.items()
-        if msgstr != msgid and " " in msgid and len(msgid) >= 12 and "%" not in msgid and "{" not in msgid
-    ]
+def catalog() -> dict[str, str]:
+    return po_entries(Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES" / "django.po")
+
+
+def english_sentences() -> list[str]:
+    """The English the zh_Hans catalog translates into something else: every plain sentence, and the
+    fixed text of every template (`"No project {reference!r}."`) between its placeholders, where
+    it is long enough to be a sentence and the translation does not keep it (a setting's name)."""
+    found = []
+    for msgid, msgstr in catalog().items():
+        if msgstr == msgid:
+            continue
+        if "{" not in msgid and "%" not in msgid:
+            pieces = [msgid]
+        elif "%" in msgid:
+            pieces = re.split(r"%\(\w+\)[sdrf]|%[sd]", msgid)
+        else:
+            pieces = [literal for literal, *_ in string.Formatter().parse(msgid)]
+        found += [piece.strip() for piece in pieces if _sentence_like(piece.strip()) and piece.strip() not in msgstr]
+    return found
+
+
+def _sentence_like(text: str) -> bool:
+    return len(text) >= 12 and text.count(" ") >= 2 and any(char.isalpha() for char in text)
+
+
+def english_left(text: str) -> list[str]:
+    return [sentence for sentence in [*KNOWN_ENGLISH, *english_sentences()] if sentence in text]
+
+
+def read_in_chinese(session, url: str, expected_status: int = 200) -> str:
+    response = session.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == expected_status, url
+    return visible_text(response.content.decode())
 
 
 @pytest.fixture
-def console_pages(owner, project, tmp_path) -> list[str]:
+def failed_dataset_file(owner, project, tmp_path):
     dataset = dataset_services.create_dataset(name="qwen-sft", task_type="sft", created_by=owner, project=project)
     source = tmp_path / "train.jsonl"
-    source.write_text(json.dumps(GOOD) + "\n{oops\n", encoding="utf-8")
+    source.write_text("\n".join(DATASET_LINES) + "\n", encoding="utf-8")
     stored = dataset_services.add_file_from_path(
         dataset=dataset, source_path=source, filename="train.jsonl", created_by=owner
     )
+    return dataset, stored
+
+
+@pytest.fixture
+def healed_runs(run, project, owner):
+    """A stalled run, a retried one and one preempted, with the reasons the platform gives them."""
+    Run.objects.filter(pk=run.pk).update(
+        stalled_since=timezone.now(),
+        stall_reason="no new step for 612 s (after step 40) with its GPUs at 0%",
+    )
+    failed = Run.objects.create(project=project, name="run-002", status=RunStatus.FAILED, created_by=owner)
+    retry = Run.objects.create(project=project, name="run-002-attempt-2", retry_of=failed, attempt=2)
+    Run.objects.filter(pk=failed.pk).update(
+        retry_reason="retried as run run-002-attempt-2 (attempt 2) from the start (no complete checkpoint)"
+    )
+    Run.objects.filter(pk=retry.pk).update(
+        status=RunStatus.FAILED, retry_reason="not retried: it failed before its first step twice in a row"
+    )
+    preempted = Run.objects.create(
+        project=project,
+        name="run-003",
+        status=RunStatus.QUEUED,
+        created_by=owner,
+        queue_reason=healing.preempted_note(
+            "checkpoint-40", waiting_for(count=2, gpu_type="A100", free=0, candidates=1)
+        ),
+    )
+    return [run, failed, retry, preempted]
+
+
+@pytest.fixture
+def console_pages(owner, project, run, healed_runs, failed_dataset_file, owner_session) -> list[str]:
+    dataset, stored = failed_dataset_file
     ProjectVersion.objects.create(project=project, version=2, changes={"tags": [["demo"], ["demo", "zh"]]})
     record_event(actor=owner, action="update", target=project, changes={"tags": [["demo"], ["demo", "zh"]]})
+    config_upload = {"file": SimpleUploadedFile("sft.yaml", SFT_YAML)}
+    owner_session.post(reverse("console:config-upload"), config_upload)
+    config = TrainConfig.objects.get()
+    deployment = Deployment.objects.create(
+        created_by=owner,
+        status=DeploymentStatus.FAILED,
+        model_path="qwen",
+        served_model_name="qwen",
+        status_detail="The server exited by itself with exit code 127.",
+    )
+    add_log(run, ("INFO", "第 40 步"))
+    run_pages = [
+        reverse(f"console:{name}", args=[each.project_id, each.pk])
+        for each in healed_runs
+        for name in ("run-detail", "run-status", "run-logs", "run-artifacts")
+    ]
     return [
         reverse("console:dashboard"),
+        reverse("console:queue"),
         reverse("console:project-list"),
         reverse("console:project-create"),
         reverse("console:project-detail", args=[project.pk]),
         reverse("console:project-edit", args=[project.pk]),
+        reverse("console:webhooks", args=[project.pk]),
+        *run_pages,
+        reverse("console:compare") + "?" + "&".join(f"runs={each.pk}" for each in healed_runs[:2]),
         reverse("console:dataset-list"),
         reverse("console:dataset-list") + "?q=none",
         reverse("console:dataset-create"),
         reverse("console:dataset-detail", args=[dataset.pk]),
+        reverse("console:dataset-files", args=[dataset.pk]),
         reverse("console:dataset-file", args=[dataset.pk, stored.pk]),
+        reverse("console:dataset-deid-jobs", args=[dataset.pk]),
         reverse("console:config-list"),
         reverse("console:deployment-list"),
         reverse("console:deployment-create"),
+        reverse("console:deployment-detail", args=[deployment.pk]),
+        reverse("console:deployment-status", args=[deployment.pk]),
         reverse("console:deid"),
         reverse("console:audit"),
+        reverse("console:config-detail", args=[config.pk]),
         reverse("console:api-token"),
     ]
 
 
-def test_it_reads_every_console_page_in_chinese(owner, staff_session, console_pages, settings):
+def test_it_reads_every_console_page_in_chinese(console_pages, staff_session, settings):
     settings.GPU_IDS = ""  # the deployment form then says why Start is off
-    english = [*KNOWN_ENGLISH, *catalog_sentences()]
     found = {}
     for url in console_pages:
-        response = staff_session.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
-        assert response.status_code == 200, url
-        text = visible_text(response.content.decode())
-        assert "数据集" in text or "项目" in text, url  # the page did switch language
-        if left := [sentence for sentence in english if sentence in text]:
+        text = read_in_chinese(staff_session, url)
+        assert re.search(r"[\u4e00-\u9fff]", text), url  # the page did switch language
+        if left := english_left(text):
             found[url] = left
     assert found == {}
+
+
+def test_it_shows_a_dataset_files_validation_reasons_in_chinese(owner_session, failed_dataset_file):
+    dataset, stored = failed_dataset_file
+    text = read_in_chinese(owner_session, reverse("console:dataset-file", args=[dataset.pk, stored.pk]))
+    assert stored.error_count >= 8
+    assert "不是有效的 JSON" in text  # the parser's own reason, and its message, in Chinese
+    assert "must be" not in text and "not valid JSON" not in text and "Expecting" not in text
+    assert english_left(text) == []
+
+
+def test_it_explains_a_refused_launch_in_chinese(owner_session, project, training_dir):
+    project.trainer = "llamafactory-0.9.x"
+    project.save(update_fields=["trainer"])
+    hyperparameters = {"learning_rate": 0, "lerning_rate": 1e-5, "lr_scheduler_type": "sometimes"}
+    response = owner_session.post(
+        reverse("console:run-create", args=[project.pk]),
+        {"gpu_count": 0, "priority": 0, "hyperparameters": json.dumps(hyperparameters)},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    text = visible_text(response.content.decode())
+    assert response.status_code == 400
+    assert "'lerning_rate'" in text and "'learning_rate'" in text  # the keys, named as written
+    assert "did you mean" not in text and "must be" not in text
+    assert english_left(text) == []
+
+
+def test_it_explains_a_launch_without_its_files_in_chinese(owner_session, project, training_dir):
+    (training_dir / project.dataset_name).unlink()
+    response = owner_session.post(
+        reverse("console:run-create", args=[project.pk]),
+        {"gpu_count": 0, "priority": 0},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    text = visible_text(response.content.decode())
+    assert response.status_code == 400
+    assert project.dataset_name in text and "Not found" not in text
+    assert english_left(text) == []
+
+
+def test_it_explains_a_refused_training_config_in_chinese(owner_session):
+    for content in (BAD_YAML, BROKEN_YAML):
+        response = owner_session.post(
+            reverse("console:config-upload"),
+            {"file": SimpleUploadedFile("sft.yaml", content)},
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+        text = visible_text(response.content.decode())
+        assert response.status_code == 400
+        assert english_left(text) == [], content
+
+
+def test_it_shows_why_a_run_waits_in_chinese(owner_session, project, settings):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(gpu_index=0, holder_kind=HolderKind.DEPLOYMENT, holder_id="a model server")
+    launched = owner_session.post(reverse("console:run-create", args=[project.pk]), {"gpu_count": 2, "priority": 0})
+    dispatch_queued_runs()
+
+    text = read_in_chinese(owner_session, launched["Location"])
+
+    assert Run.objects.get().queue_reason == "waiting for 2 GPU(s), 1 free of 2"  # the API's words stay
+    assert "waiting for" not in text
+    assert english_left(text) == []
+
+
+def test_it_explains_a_refused_action_in_chinese(owner_session, run):
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
+    response = owner_session.post(
+        reverse("console:run-cancel", args=[run.project_id, run.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans", follow=True
+    )
+    text = visible_text(response.content.decode())
+    assert "only queued or running runs can be cancelled" not in text
+    assert english_left(text) == []

@@ -49,10 +49,34 @@ OBJECT_TYPES: dict[str, Promise] = {
     "deid.deidjob": _("De-identification job"),
     "auth.user": _("User"),
 }
-VERBS: dict[str, Promise] = {
+VERBS: dict[str, Promise] = {  # every verb the platform records (audit.services.record_event's `verb`)
     "login": _("logged in"),
     "logout": _("logged out"),
     "login failed": _("login failed"),
+    "submit": _("submitted"),
+    "start": _("started"),
+    "stop": _("stopped"),
+    "cancel": _("cancelled"),
+    "request_cancel": _("asked to cancel"),
+    "abort": _("aborted"),
+    "fail": _("failed"),
+    "finish": _("finished"),
+    "completed": _("completed"),
+    "failed": _("failed"),
+    "cancelled": _("cancelled"),
+    "resume": _("resumed"),
+    "retry": _("retried"),
+    "requeue": _("put back in the queue"),
+    "preempt": _("preempted"),
+    "stall": _("stalled"),
+    "tag": _("tagged"),
+    "replay": _("delivered again"),
+    "retention": _("removed by the retention policy"),
+    "start upload": _("started an upload"),
+    "finish upload": _("finished an upload"),
+    "validate": _("validated"),
+    "reveal_mapping": _("revealed the de-identification mapping"),
+    "rotate API token": _("rotated the API token"),
 }
 # Stored files are named `<uuid>_<name>`: people know them by the name.
 STORED_PREFIX = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}_", re.IGNORECASE)

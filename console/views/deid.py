@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
+from console.errors import explain
 from console.forms import DeidPlaygroundForm
 from deid import services
 from deid.engine import Replacement
@@ -57,9 +58,9 @@ def playground(request: HtmxRequest) -> HttpResponse:
                 actor=request.user,
             )
         except NotPermitted as refusal:
-            form.add_error("reveal_mapping", refusal.detail)
+            form.add_error("reveal_mapping", explain(refusal))
         except TooLarge as refusal:
-            form.add_error("text", refusal.detail)
+            form.add_error("text", explain(refusal))
         else:
             replacements = outcome.replacements[0]
             context.update(

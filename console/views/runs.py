@@ -9,7 +9,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,10 +17,12 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from console.comparison import PALETTE
 from console.errors import explain
 from console.forms import LogFilterForm, RunNotesForm, TagForm
 from console.lookups import run_for
 from console.queue import run_chain, run_resumes
+from console.views.metrics import chart_run
 from llmplatform.errors import DomainError, NotFound
 from runs import services
 from runs.logs import LogQuery, read_log_page
@@ -89,7 +91,7 @@ def run_detail(request: HttpRequest, project_id: UUID, run_id: UUID) -> HttpResp
         "effective_config": effective_config(artifacts),
         "can_operate": run.project.can_operate(request.user),
         "chain": run_chain(request.user, run),
-        "metrics_url": reverse("console:run-metrics", args=[run.project_id, run.pk]),
+        "chart_runs": [chart_run(run, PALETTE[0])],
         "notes_form": RunNotesForm.for_run(run),
         "resumes": run_resumes(request.user, run),
     }
@@ -132,23 +134,6 @@ def run_log_download(request: HttpRequest, project_id: UUID, run_id: UUID) -> St
     response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
     return response
-
-
-@login_required
-def run_metrics(request: HttpRequest, project_id: UUID, run_id: UUID) -> JsonResponse:
-    """Metric points after `after_id` (the last one the page has), grouped by name."""
-    run = run_for(request.user, project_id, run_id)
-    try:
-        after_id = int(request.GET.get("after_id", 0))
-    except ValueError:
-        return JsonResponse({"detail": "after_id must be an integer."}, status=400)
-    series: dict[str, list[list[float]]] = {}
-    last_id = after_id
-    points = run.metric_points.filter(pk__gt=after_id).order_by("pk").values_list("pk", "name", "step", "value")
-    for pk, name, step, value in points.iterator(chunk_size=5000):
-        series.setdefault(name, []).append([step, value])
-        last_id = pk
-    return JsonResponse({"series": series, "last_id": last_id, "active": run.is_active})
 
 
 def in_step_order(run: Run) -> list[Artifact]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from gpus.services import require_gpus
 from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
 from llmplatform.queues import host_queue
+from llmplatform.sentences import gettext_noop
 
 if TYPE_CHECKING:
     from runs.models import Run
@@ -151,7 +152,7 @@ class Executor(ABC):
         """What the command is doing now; after its end, with the exit code the wrapper recorded."""
         try:
             if not run.executor_state.get(self.handle):
-                seen = Observation(ProcessState.LOST, reason="no process was recorded for this run")
+                seen = Observation(ProcessState.LOST, reason=gettext_noop("no process was recorded for this run"))
             else:
                 seen = self.state(run)
         except EngineUnreachable as exc:
@@ -169,7 +170,9 @@ class Executor(ABC):
         if seen.reason:  # the engine says it ended badly (TIMEOUT...): even an exit code 0 is no success
             return Observation(ProcessState.EXITED, code or None, seen.reason)
         if code is None:
-            reason = "killed before it could record an exit code: SIGKILL, or its host or container restarted"
+            reason = gettext_noop(
+                "killed before it could record an exit code: SIGKILL, or its host or container restarted"
+            )
             return Observation(ProcessState.EXITED, reason=reason)
         return Observation(ProcessState.EXITED, code)
 

@@ -18,6 +18,8 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from gpus.services import TooFewGpus
 from runs.executors import slurm_engine as engine
@@ -74,7 +76,13 @@ class SlurmExecutor(Executor):
         kind = f" of type {gpu_type!r}" if gpu_type else ""
         has = ", ".join(f"{number} × {gres}" for gres, number in Counter(nodes.values()).items()) or "no node"
         raise TooFewGpus(
-            f"No node of {where} has {count} GPU(s){kind} (Slurm matches GPU types exactly); its nodes: {has}.",
+            format_lazy(
+                _("No node of {where} has {count} GPU(s){kind} (Slurm matches GPU types exactly); its nodes: {has}."),
+                where=where,
+                count=count,
+                kind=kind,
+                has=has,
+            ),
             max_gpu_count=most,
         )
 

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from llmplatform.processes import EXIT_CODE_WRAPPER
+from llmplatform.sentences import gettext_noop
 from runs.executors.base import EngineUnreachable, LaunchError, LaunchSpec, Observation, ProcessState
 
 # $1 = the exit code file, then the argv: both reach the wrapper as its $0 and "$@".
@@ -150,7 +151,12 @@ def observation_for(job_id: str, state: str, exit_code: str, reason: str) -> Obs
     """Slurm's view of a job → the platform's."""
     state = base_state(state)
     if state in PENDING_STATES:
-        return Observation(ProcessState.PENDING, reason=f"Slurm job {job_id} is pending ({reason or 'queued'}).")
+        return Observation(
+            ProcessState.PENDING,
+            reason=gettext_noop("Slurm job {job_id} is pending ({reason}).").format(
+                job_id=job_id, reason=reason or "queued"
+            ),
+        )
     if state in RUNNING_STATES:
         return Observation(ProcessState.RUNNING)
     code, _, signal = exit_code.partition(":")
@@ -158,7 +164,13 @@ def observation_for(job_id: str, state: str, exit_code: str, reason: str) -> Obs
         return Observation(ProcessState.EXITED, int(code or 0))
     why = WHY_IT_ENDED.get(state, f"ended {state}")
     detail = f"exit code {code or 0}" + (f", signal {signal}" if signal not in {"", "0"} else "")
-    return Observation(ProcessState.EXITED, int(code or 0), reason=f"Slurm job {job_id} {why} ({state}, {detail}).")
+    return Observation(
+        ProcessState.EXITED,
+        int(code or 0),
+        reason=gettext_noop("Slurm job {job_id} {why} ({state}, {detail}).").format(
+            job_id=job_id, why=why, state=state, detail=detail
+        ),
+    )
 
 
 _jobs_listing: tuple[float, dict[str, dict[str, str]]] = (-1e9, {})

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 # Per call; a trainer's JSON-lines files grow by kilobytes, this only bounds a catch-up.
 MAX_JSONL_BYTES = 16 * 1024 * 1024
 
@@ -36,9 +38,12 @@ def tail_jsonl(path: Path, position: dict[str, Any]) -> list[dict[str, Any]]:
     records = []
     for raw in data[:cut].splitlines():
         try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses and Python writes: NaN, Infinity (points skipped later, not the record)
+                record = json.loads(raw)
+            except ValueError:
+                continue
         if isinstance(record, dict):
             records.append(record)
     position["offset"] = offset + cut

@@ -14,14 +14,22 @@ import re
 
 from runs.models import LogLevel
 
+# The values, plain `str`s: the database driver binds an exact `str` faster than an enum member,
+# once per log line.
+_DEBUG, _INFO, _WARNING, _ERROR = (
+    LogLevel.DEBUG.value,
+    LogLevel.INFO.value,
+    LogLevel.WARNING.value,
+    LogLevel.ERROR.value,
+)
 _NAMES = {
-    "DEBUG": LogLevel.DEBUG,
-    "INFO": LogLevel.INFO,
-    "WARN": LogLevel.WARNING,
-    "WARNING": LogLevel.WARNING,
-    "ERROR": LogLevel.ERROR,
-    "CRITICAL": LogLevel.ERROR,
-    "FATAL": LogLevel.ERROR,
+    "DEBUG": _DEBUG,
+    "INFO": _INFO,
+    "WARN": _WARNING,
+    "WARNING": _WARNING,
+    "ERROR": _ERROR,
+    "CRITICAL": _ERROR,
+    "FATAL": _ERROR,
 }
 _LEVEL = r"(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _LEADING_LEVEL = re.compile(rf"\[?{_LEVEL}[\]|:\s]")  # INFO:root:…  [INFO|…]  WARNING: …  ERROR …
@@ -56,17 +64,19 @@ class LevelClassifier:
             line = line[match.end() :]
         if self.in_traceback:
             return self._inside_traceback(line)
+        if match := _LEADING_LEVEL.match(line):  # the usual shape, first; no traceback opener has it
+            return _NAMES[match.group(1)]
         if line[:1] in ("T", "D") and line.startswith(_TRACEBACK_OPENERS):
             self.in_traceback = True  # a bridge line follows the exception line of a chained traceback
-            return LogLevel.ERROR
+            return _ERROR
         return level_of(line)
 
     def _inside_traceback(self, line: str) -> str:
         if line[:1] in (" ", "\t", "^", "~") or line.startswith(_TRACEBACK_OPENERS):
-            return LogLevel.ERROR
+            return _ERROR
         self.in_traceback = False
         if _EXCEPTION_LINE.match(line):
-            return LogLevel.ERROR  # `ValueError: …` closes the traceback
+            return _ERROR  # `ValueError: …` closes the traceback
         return level_of(line)
 
 
@@ -81,5 +91,5 @@ def level_of(line: str) -> str:
             if match := pattern.search(line, 0, 80):
                 return _NAMES[match.group(1)]
     if "Warning:" in line and _PY_WARNING.search(line):
-        return LogLevel.WARNING
-    return LogLevel.INFO
+        return _WARNING
+    return _INFO

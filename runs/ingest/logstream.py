@@ -64,7 +64,7 @@ class LogStream:
         # A chunk that stops short of the end of the file was written before the rest.
         until = start + (modified - start) * read / unread if unread > 0 else modified
         self.state["time"] = until
-        return spread((len(line) + 1 for line in chunk.lines), since=start, until=until)
+        return spread([length + 1 for length in map(len, chunk.lines)], since=start, until=until)
 
     def feed(self, chunk: LogChunk, *, final: bool = False) -> LogBatch:
         batch = LogBatch()
@@ -81,7 +81,9 @@ class LogStream:
         append, classify, next_seq = batch.rows.append, self.levels.classify, self.next_seq
         run_value, to_db = self.run_value, self.to_db
         for index, text in enumerate(chunk.lines):
-            written = max(times[index], latest)
+            written = times[index]
+            if written < latest:
+                written = latest
             if ("%|" in text or "it [" in text) and (parts := split_bar(text)) is not None:
                 bar_text, text = parts
                 timestamp = to_db(written)
@@ -150,7 +152,7 @@ def row_constants(run_id: Any) -> tuple[Any, Callable[[float], Any]]:
         whole = int(seconds)
         if (text := whole_seconds.get(whole)) is None:
             text = whole_seconds[whole] = str(timestamp.get_db_prep_value(as_datetime(whole), connection))
-        return f"{text}.{int((seconds - whole) * 1e6):06d}"
+        return "%s.%06d" % (text, (seconds - whole) * 1e6)  # noqa: UP031 (%d truncates as int() does, in one C call)
 
     return meta.get_field("run").target_field.get_db_prep_value(run_id, connection), to_db
 

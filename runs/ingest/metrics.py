@@ -15,18 +15,24 @@ not a finite number is skipped (SQLite cannot store NaN, JSON cannot carry it).
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connection
 
 from runs.ingest.times import as_datetime
 from runs.models import MetricPoint
 
 # Bookkeeping in the dicts, not metrics.
 _NOT_METRICS = frozenset({"step", "total_flos", "current_flos"})
+# An evaluation's or the summary's epoch is not a point on the training curve.
+_NOT_METRICS_WITH_EPOCH = _NOT_METRICS | {"epoch"}
+_EVALUATION_KEY = re.compile("eval_|test_|predict_")
 # What makes a printed dict a training log rather than, say, a config dump.
 _LOG_KEYS = frozenset({"loss", "learning_rate", "grad_norm", "epoch"})
 _SPLIT_PREFIXES = {"eval_": "eval/", "test_": "test/", "predict_": "test/", "train_": "train/"}
@@ -37,8 +43,9 @@ _FLAT_DICT = re.compile(rf"\{{'[^'\\]*': {_FLAT_VALUE}(?:, '[^'\\]*': {_FLAT_VAL
 _FLAT_ITEM = re.compile(rf"'([^'\\]*)': {_FLAT_VALUE}")
 
 
-@dataclass(frozen=True, slots=True)
-class MetricSample:
+class MetricSample(NamedTuple):
+    """A tuple, not a dataclass: a trainer's metrics file brings tens of thousands per pass."""
+
     name: str
     step: int
     value: float
@@ -46,6 +53,11 @@ class MetricSample:
 
 
 def metric_name(key: str, *, summary: bool = False) -> str:
+    return _metric_name(key, summary)
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys come back in every record
+def _metric_name(key: str, summary: bool) -> str:
     if "/" in key:
         return key
     if summary:
@@ -59,15 +71,14 @@ def metric_name(key: str, *, summary: bool = False) -> str:
 def samples_from_dict(values: Mapping[str, object], *, step: int, at: float | None = None) -> list[MetricSample]:
     """The numeric entries of one logged dict, named by the rule above."""
     summary = "train_runtime" in values
-    evaluation = any(key.startswith(("eval_", "test_", "predict_")) for key in values)
-    samples = []
-    for key, raw in values.items():
-        if key in _NOT_METRICS or ((summary or evaluation) and key == "epoch"):
-            continue
-        value = as_number(raw)
-        if value is not None:
-            samples.append(MetricSample(metric_name(key, summary=summary), step, value, at))
-    return samples
+    evaluation = any(map(_EVALUATION_KEY.match, values))
+    skipped = _NOT_METRICS_WITH_EPOCH if summary or evaluation else _NOT_METRICS
+    # One comprehension: a metrics file's record holds a hundred values, and there is one record per step.
+    return [
+        MetricSample(_metric_name(key, summary), step, value, at)
+        for key, raw in values.items()
+        if key not in skipped and (value := as_number(raw)) is not None
+    ]
 
 
 def parse_log_dict(line: str) -> dict[str, object] | None:
@@ -90,6 +101,8 @@ def parse_log_dict(line: str) -> dict[str, object] | None:
 
 
 def as_number(raw: object) -> float | None:
+    if type(raw) is float:  # the usual value, first
+        return raw if math.isfinite(raw) else None
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
@@ -108,28 +121,53 @@ def store_points(run_id: uuid.UUID, samples: Iterable[MetricSample], *, at: date
     """Upsert: one row per (name, step), the last write wins (a resumed trainer logs steps again).
 
     A point is stamped with the time the trainer wrote it, `at` (the time of reading) where that is unknown.
+    One `INSERT … ON CONFLICT … DO UPDATE`, not `bulk_create`: building and compiling a model
+    instance per point costs several times what the database does. PostgreSQL takes all rows
+    as arrays in one statement (`executemany` there is one statement per row); SQLite runs it
+    per row with `executemany`, inside the process.
     """
     latest: dict[tuple[str, int], MetricSample] = {}
     for sample in samples:
         latest[(sample.name, sample.step)] = sample  # one row per key per statement
     if not latest:
         return
-    points = [
-        MetricPoint(
-            run_id=run_id,
-            name=name,
-            step=step,
-            value=sample.value,
-            timestamp=as_datetime(sample.at) if sample.at is not None else at,
-        )
-        for (name, step), sample in latest.items()
-    ]
-    MetricPoint.objects.bulk_create(
-        points,
-        update_conflicts=True,
-        unique_fields=["run", "name", "step"],
-        update_fields=["value", "timestamp"],
-        batch_size=500,
+    meta = MetricPoint._meta
+    timestamp = meta.get_field("timestamp")
+    run_value = meta.get_field("run").target_field.get_db_prep_value(run_id, connection)
+    read_at = timestamp.get_db_prep_value(at, connection)
+    # The points of one record share its time: each time is converted once.
+    stamps = {
+        seconds: read_at if seconds is None else timestamp.get_db_prep_value(as_datetime(seconds), connection)
+        for seconds in {sample.at for sample in latest.values()}
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _upsert_sql("SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::float8[], %s::timestamptz[])"),
+                [
+                    run_value,
+                    [name for name, _ in latest],
+                    [step for _, step in latest],
+                    [sample.value for sample in latest.values()],
+                    [stamps[sample.at] for sample in latest.values()],
+                ],
+            )
+        else:
+            cursor.executemany(
+                _upsert_sql("VALUES (%s, %s, %s, %s, %s)"),
+                [(run_value, name, step, sample.value, stamps[sample.at]) for (name, step), sample in latest.items()],
+            )
+
+
+def _upsert_sql(rows: str) -> str:
+    """`INSERT` of `rows` (run, name, step, value, timestamp) into the points, the last write winning."""
+    meta = MetricPoint._meta
+    quote = connection.ops.quote_name
+    column_of = {field.name: field.column for field in meta.concrete_fields}
+    run, name, step, value, time = (quote(column_of[field]) for field in ("run", "name", "step", "value", "timestamp"))
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({run}, {name}, {step}, {value}, {time}) {rows}"
+        f" ON CONFLICT ({run}, {name}, {step}) DO UPDATE SET {value} = excluded.{value}, {time} = excluded.{time}"
     )
 
 

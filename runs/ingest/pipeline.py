@@ -163,9 +163,8 @@ def _read_output_files(
             parsed = [from_metrics_record(record, at=modified) for record in records]
         for progress, samples in parsed:
             work.samples.extend(samples)
-            for sample in samples:
-                if sample.at is not None:
-                    step_times.learn(sample.step, sample.at)
+            if samples and samples[0].at is not None:  # a record's points share its step and time
+                step_times.learn(samples[0].step, samples[0].at)
             if progress is not None:
                 observations[source] = progress
 

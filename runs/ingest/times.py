@@ -21,6 +21,7 @@ as JSON numbers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, MutableMapping
@@ -34,35 +35,42 @@ _ISO_PREFIX = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?\s?(Z|[+-]\d{2}:?\d{2})?(?![\d:])"
 )
 _US_PREFIX = re.compile(r"(?:\[rank\d+\]:\s*)?(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})(?![\d:])")
-# How a line with a time in front can start: a digit, a bracket, or the platform's own level.
-_PLATFORM_LEVELS = ("INFO: [platform]", "WARNING: [platform]", "ERROR: [platform]")
+# How a line with a time in front can start: a digit, `[rank`, a level and a bar right before a digit
+# (`[INFO|2025-…`, not `[INFO|trainer.py:12]`), or the platform's own level. One anchored match rejects
+# the usual line (printed dicts, bars, `[INFO|trainer.py:…]`) before the date patterns run.
+_MAY_HAVE_TIME = re.compile(r"\d|\[rank|\[[^|]{0,10}\|\d|(?:INFO|WARNING|ERROR): \[platform\]")
 # Steps remembered for `trainer_state.json` (a run logs every few steps; this is hours of them).
 MAX_STEP_TIMES = 2048
 
 
 def prefix_time(line: str) -> float | None:
     """The time a log line says it was written at, or None."""
-    if not line or not (line[0].isdigit() or line[0] == "[" or line.startswith(_PLATFORM_LEVELS)):
-        return None  # the common case (printed dicts, bars, plain text) without a regex
-    if line[0] == "[" and not line.startswith("[rank"):
-        bar = line.find("|", 1, 12)  # `[INFO|2025-…`, not `[INFO|trainer.py:12]`: a regex only for the first
-        if bar < 0 or not line[bar + 1 : bar + 2].isdigit():
-            return None
+    if not _MAY_HAVE_TIME.match(line):
+        return None
     try:
         if match := _ISO_PREFIX.match(line):
             year, month, day, hour, minute, second, fraction, zone = match.groups()
-            micro = int((fraction or "0").ljust(6, "0"))
-            moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
-            if zone:
-                offset = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
-                return datetime.fromisoformat(f"{moment.isoformat()}{offset}").timestamp()
-            return moment.timestamp()  # naive: this host's local time
+            micro = int(fraction.ljust(6, "0")) if fraction else 0
+            whole = _whole_seconds(year, month, day, hour, minute, second, zone)
+            # The same float `datetime.timestamp()` gives: it divides microseconds when there is a zone,
+            # and adds a fraction to local seconds when there is none.
+            return (whole * 1_000_000 + micro) / 1_000_000 if zone else whole + micro / 1e6
         if (line[0].isdigit() or line.startswith("[rank")) and (match := _US_PREFIX.match(line)):
             month, day, year, hour, minute, second = match.groups()
-            return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second)).timestamp()
+            return float(_whole_seconds(year, month, day, hour, minute, second, None))
     except ValueError:  # month 13, say: not a time after all
         return None
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _whole_seconds(year: str, month: str, day: str, hour: str, minute: str, second: str, zone: str | None) -> int:
+    """Seconds since the epoch at a whole second of a prefix; once per second of log, not per line."""
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    if zone:
+        offset = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+        moment = datetime.fromisoformat(f"{moment.isoformat()}{offset}")
+    return int(moment.timestamp())  # naive: this host's local time (the process's zone, set once by the settings)
 
 
 def spread(weights: Iterable[int], *, since: float, until: float) -> list[float]:

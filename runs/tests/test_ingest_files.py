@@ -54,3 +54,12 @@ def test_a_half_written_json_file_is_tried_again(tmp_path):
     assert read_json_if_changed(path, seen) is None
     path.write_text('{"global_step": 5}')
     assert read_json_if_changed(path, seen) == {"global_step": 5}
+
+
+def test_a_record_with_a_value_python_writes_as_nan_is_still_read(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(json.dumps({"step": 1, "loss": float("nan"), "accuracy": 0.5}) + "\n")
+
+    [record] = tail_jsonl(path, {})
+
+    assert record["step"] == 1 and record["accuracy"] == 0.5

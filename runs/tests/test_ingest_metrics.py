@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runs.ingest.metrics import MetricSample, merge_latest, metric_name, parse_log_dict, samples_from_dict, store_points
+from runs.ingest.times import as_datetime
 from runs.models import MetricPoint
 from runs.tests.ingest_support import make_run
 
@@ -90,3 +91,20 @@ def test_store_points_upserts_and_the_last_write_for_a_step_wins():
     store_points(run.pk, [MetricSample("train/loss", 10, 1.8), MetricSample("train/loss", 20, 1.5)], at=run.created_at)
 
     assert list(MetricPoint.objects.filter(run=run).values_list("step", "value")) == [(10, 1.8), (20, 1.5)]
+
+
+@pytest.mark.django_db
+def test_store_points_keeps_the_trainers_time_of_the_write_that_wins():
+    run = make_run()
+    read_at = run.created_at
+    store_points(run.pk, [MetricSample("train/loss", 10, 2.0, at=1_750_000_000.25)], at=read_at)
+    store_points(
+        run.pk,
+        [MetricSample("train/loss", 10, 1.8, at=1_750_000_060.5), MetricSample("eval/loss", 10, 1.9)],
+        at=read_at,
+    )
+
+    assert list(MetricPoint.objects.filter(run=run).order_by("name").values_list("name", "value", "timestamp")) == [
+        ("eval/loss", 1.9, read_at),
+        ("train/loss", 1.8, as_datetime(1_750_000_060.5)),
+    ]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from django.utils import translation
 
 from datasets.models import TokenLengths
 from datasets.services import run_token_lengths
 from datasets.tests.conftest import jsonl, upload
+from llmplatform.sentences import translate
 from runs.models import LogLevel, Run
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +70,8 @@ def test_a_launch_warns_when_more_records_than_allowed_are_longer_than_cutoff_le
     assert f"{LogLevel.WARNING.value}: [platform]" in log and "1 of 3 records" in log
     shown = member_client.get(f"/projects/{project.name}/runs/{run.pk}").json()
     assert shown["warnings"] == response.json()["warnings"]
+    with translation.override("zh-hans"):
+        assert translate(warning["message"]).startswith(f"按 {word_tokenizer_model!r} 的分词器")  # the console's
 
 
 def test_it_says_nothing_when_no_more_records_than_the_project_allows_are_cut(

@@ -51,16 +51,26 @@
       });
   }
 
+  /* The API's English sentence in the console's language (as it is, when that cannot be had). */
+  function translated(sentence) {
+    if (!sentence) { return Promise.resolve(sentence); }
+    return api("POST", panel.dataset.translateUrl, JSON.stringify({ sentences: [sentence] }),
+      { "Content-Type": "application/json" })
+      .then(function (json) { return json.sentences[0]; })
+      .catch(function () { return sentence; });
+  }
+
   /* What the finished upload's report says: valid, still validating, or why it failed. */
   function outcome(report) {
     if (report.status === "validating") { return panel.dataset.labelValidating; }
     if (report.status !== "invalid") { return panel.dataset.labelDone; }
     var first = (report.errors || [])[0];
-    var reason = first ? " " + (first.line ? panel.dataset.labelLine.replace("{number}", first.line) + ": " : "") +
-      (first.field ? first.field + ": " : "") + first.reason : "";
     var more = report.error_count > 1 ? " (" + report.error_count + " " + panel.dataset.labelMoreErrors + ")" : "";
-    status.classList.add("errorlist");
-    return panel.dataset.labelInvalid + reason + more;
+    return translated(first ? first.reason : "").then(function (why) {
+      var reason = first ? " " + (first.line ? panel.dataset.labelLine.replace("{number}", first.line) + ": " : "") +
+        (first.field ? first.field + ": " : "") + why : "";
+      return panel.dataset.labelInvalid + reason + more;
+    });
   }
 
   button.addEventListener("click", function () {
@@ -77,11 +87,16 @@
         });
       })
       .then(function (report) {
-        show(1, outcome(report));
-        input.value = "";
-        document.body.dispatchEvent(new CustomEvent("files-changed"));
+        return Promise.resolve(outcome(report)).then(function (text) {
+          show(1, text);
+          if (report.status === "invalid") { status.classList.add("errorlist"); }
+          input.value = "";
+          document.body.dispatchEvent(new CustomEvent("files-changed"));
+        });
       })
-      .catch(function (error) { status.textContent = error.message; })
+      .catch(function (error) {
+        return translated(error.message).then(function (text) { status.textContent = text; });
+      })
       .finally(function () { button.disabled = false; });
   });
 })();
