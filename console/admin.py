@@ -1,5 +1,5 @@
 """The admin's "Add deployment": the console's deployment form, where staff may also allow
-vLLM options beyond the policy for that one deployment.
+vLLM options beyond the policy for that one deployment; and the console's own records.
 
 The deployments app's admin is registered again here, with this page, because the form,
 the GPU picker's rows and the released artifacts are the console's (deployments may not
@@ -18,6 +18,7 @@ from django.urls import reverse
 from console.errors import add_service_error
 from console.forms import StaffDeploymentForm
 from console.gpus import gpu_rows
+from console.models import RunTableColumns
 from console.views.deployments import released_artifacts
 from deployments import services
 from deployments.admin import DeploymentAdmin
@@ -62,3 +63,16 @@ class StartingDeploymentAdmin(DeploymentAdmin):
 
 admin.site.unregister(Deployment)
 admin.site.register(Deployment, StartingDeploymentAdmin)
+
+
+@admin.register(RunTableColumns)
+class RunTableColumnsAdmin(admin.ModelAdmin):
+    """Who chose which columns for a project's runs table; people set them in the console, not here."""
+
+    list_display = ("user", "project", "columns", "updated_at")
+    list_select_related = ("user", "project")
+    search_fields = ("user__username", "project__name")
+    readonly_fields = ("user", "project", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -139,10 +139,6 @@ class DatasetTokenLengthsSerializer(serializers.ModelSerializer):
         ]
 
 
-class DatasetTokenLengthsListSerializer(serializers.Serializer):
-    items = DatasetTokenLengthsSerializer(many=True)
-
-
 class TrainConfigSummarySerializer(serializers.ModelSerializer):
     """The current training config as GET /v1/train-config summarises it."""
 

@@ -45,7 +45,6 @@ from datasets.serializers import (
     DatasetFileUploadSerializer,
     DatasetPreviewSerializer,
     DatasetRecordSerializer,
-    DatasetTokenLengthsListSerializer,
     DatasetTokenLengthsRequestSerializer,
     DatasetTokenLengthsSerializer,
     DatasetUploadedSerializer,
@@ -252,7 +251,8 @@ class DatasetViewSet(
     @extend_schema(
         methods=["GET"],
         summary="A file's token lengths, by each tokenizer they were measured with",
-        responses={200: DatasetTokenLengthsListSerializer, 404: ERROR_RESPONSES[404]},
+        parameters=PAGED,
+        responses={200: DatasetTokenLengthsSerializer(many=True), 404: ERROR_RESPONSES[404]},
     )
     @extend_schema(
         methods=["POST"],
@@ -275,8 +275,10 @@ class DatasetViewSet(
     def token_lengths(self, request: Request, dataset_id: str, upload_id: str) -> Response:
         dataset_file = self._file(upload_id)
         if request.method == "GET":
-            items = dataset_file.token_lengths.select_related("dataset_file")
-            return Response(DatasetTokenLengthsListSerializer({"items": items}).data)
+            page = self.paginate_queryset(
+                dataset_file.token_lengths.select_related("dataset_file").order_by("-created_at", "pk")
+            )
+            return self.get_paginated_response(DatasetTokenLengthsSerializer(page, many=True).data)
         body = DatasetTokenLengthsRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         lengths = services.measure_token_lengths(

@@ -102,7 +102,11 @@ def two_of_everything(owner, member, staff, staff_client) -> dict[str, str]:
     for name in ("train.txt", "eval.txt"):
         source = Path(settings.DATA_DIR) / name
         source.write_text("some text\n")
-        dataset_services.add_file_from_path(dataset=dataset, source_path=source, filename=name, created_by=owner)
+        upload = dataset_services.add_file_from_path(
+            dataset=dataset, source_path=source, filename=name, created_by=owner
+        )
+    for tokenizer in ("a", "b"):
+        upload.token_lengths.create(model=f"models/{tokenizer}", tokenizer_path="-", tokenizer_sha256=tokenizer * 64)
     for name in ("a.yaml", "b.yaml"):
         TrainConfig.objects.create(
             filename=name,
@@ -131,6 +135,7 @@ def two_of_everything(owner, member, staff, staff_client) -> dict[str, str]:
         "webhook_id": str(webhook.pk),
         "deployment_id": str(deployment.pk),
         "dataset_id": str(dataset.pk),
+        "upload_id": str(upload.pk),
         "policy_id": "strict",
     }
 

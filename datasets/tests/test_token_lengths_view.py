@@ -45,7 +45,7 @@ def test_a_team_member_reads_the_measurements(owner_client, member_client, uploa
     listed = member_client.get(uploaded)
 
     assert listed.status_code == 200
-    assert [item["id"] for item in listed.json()["items"]] == [measured["id"]]
+    assert [item["id"] for item in listed.json()] == [measured["id"]]
 
 
 def test_a_big_file_is_answered_202_while_a_worker_measures_it(
@@ -58,7 +58,7 @@ def test_a_big_file_is_answered_202_while_a_worker_measures_it(
 
     assert response.status_code == 202, response.content
     assert (response.json()["status"], response.json()["progress"]) == ("measuring", 0.0)
-    assert owner_client.get(uploaded).json()["items"][0]["status"] == "ready"
+    assert owner_client.get(uploaded).json()[0]["status"] == "ready"
 
 
 def test_a_model_folder_without_a_tokenizer_is_a_400(owner_client, uploaded):
@@ -66,7 +66,7 @@ def test_a_model_folder_without_a_tokenizer_is_a_400(owner_client, uploaded):
 
     assert response.status_code == 400
     assert "No tokenizer.json" in response.json()["detail"]
-    assert owner_client.get(uploaded).json()["items"] == []
+    assert owner_client.get(uploaded).json() == []
 
 
 def test_an_outsider_gets_404(outsider_client, uploaded, word_tokenizer_model):
