@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from machine import machine
 from runs_setup import REPO, parser, setup
 
 
@@ -83,4 +84,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")

@@ -28,6 +28,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from machine import machine
 from runs_setup import parser, setup
 
 PRIORITY_MIX = ((0, 9000), (1, 5000))
@@ -188,4 +189,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(f"at the start, {machine()}", flush=True)
     main()
+    print(f"at the end,   {machine()}")
