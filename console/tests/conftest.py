@@ -32,6 +32,16 @@ def chromium_browser() -> Iterator:
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def close_browser_pages(request) -> Iterator[None]:
+    """Each browser test's pages are closed after it: a page left open keeps polling the live server
+    and keeps a renderer busy for the rest of the session."""
+    yield
+    if "chromium_browser" in request.fixturenames:
+        for context in request.getfixturevalue("chromium_browser").contexts:
+            context.close()
+
+
 def add_log(run: Run, *messages: tuple[str, str], start=None) -> None:
     start = start or timezone.now()
     first = run.log_lines.count() + 1
