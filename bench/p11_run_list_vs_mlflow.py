@@ -23,17 +23,15 @@ Goal: the console's list in < 1 s at the 50th percentile; MLflow's is the anchor
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 from machine import machine
-from p4_reads_vs_mlflow import free_port, start_mlflow, stop_group, wait_until_up
-from runs_setup import REPO, parser, setup
+from p4_reads_vs_mlflow import free_port, start_gunicorn, start_mlflow, stop_group, wait_until_up
+from runs_setup import parser, setup
 
 RUNS = 10_000
 PASSWORD = "bench-password"
@@ -220,14 +218,7 @@ def main() -> None:
 
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{ours_port}"],
-            cwd=REPO,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
-            stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
+        start_gunicorn(scratch, ours_port),
         start_mlflow(options.mlflow, scratch, mlflow_port),
     ]
     ours_base, mlflow_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{mlflow_port}"

@@ -25,16 +25,13 @@ Goal: ours < 1 s (p50), and not slower than MLflow's.
 from __future__ import annotations
 
 import math
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 from machine import machine
-from p4_reads_vs_mlflow import free_port, post_json, start_mlflow, stop_group, wait_until_up
-from runs_setup import REPO, make_project_and_run, parser, setup
+from p4_reads_vs_mlflow import free_port, post_json, start_gunicorn, start_mlflow, stop_group, wait_until_up
+from runs_setup import make_project_and_run, parser, setup
 
 POINTS = 100_000
 BATCH = 1000  # MLflow's log-batch takes at most 1,000 metrics a request
@@ -139,14 +136,7 @@ def main() -> None:
     run_path = seed_ours()
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{ours_port}"],
-            cwd=REPO,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
-            stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
+        start_gunicorn(scratch, ours_port),
         # One worker: uvicorn's supervisor of several kills the workers it finds slow on a busy machine, and one
         # browser opening one page needs no more.
         start_mlflow(options.mlflow, scratch, mlflow_port, workers=1),

@@ -84,6 +84,19 @@ def post_json(url: str, body: dict, attempts: int = 3) -> dict:
     raise AssertionError("unreachable")
 
 
+def start_gunicorn(scratch: Path, port: int) -> subprocess.Popen:
+    """The platform as scripts/start serves it (gunicorn.conf.py's workers and threads), in its own
+    process group so that it is stopped whole, workers and all."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{port}"],
+        cwd=REPO,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
+        stdout=open(scratch / "gunicorn.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def start_mlflow(executable: str, scratch: Path, port: int, workers: int = 2) -> subprocess.Popen:
     """MLflow's tracking server on loopback, SQLite backend, in its own process group."""
     return subprocess.Popen(
@@ -273,15 +286,7 @@ def main() -> None:
 
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
-        subprocess.Popen(
-            # Workers and threads as scripts/start runs them: gunicorn.conf.py in the repository root.
-            [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{ours_port}"],
-            cwd=REPO,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "llmplatform.settings"},
-            stdout=open(scratch / "gunicorn.log", "wb"),  # noqa: SIM115 (lives as long as the process)
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped whole, workers and all
-        ),
+        start_gunicorn(scratch, ours_port),
         start_mlflow(options.mlflow, scratch, mlflow_port),
     ]
     written_run, written_path, supervisor = launch_written_run(scratch)
