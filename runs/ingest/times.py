@@ -3,7 +3,8 @@
 The platform may read a line seconds after it was written, or, after its own restart,
 hours after: the time of reading says nothing about training. Times, best first:
 
-- a log line's own prefix: LLaMA-Factory's `[INFO|2025-06-01 12:34:56]`, Python
+- a log line's own prefix: LLaMA-Factory's `[INFO|2025-06-01 12:34:56]`, transformers'
+  `[INFO|trainer.py:2345] 2025-06-01 12:34:56,250 >>` (LLaMA-Factory turns it on), Python
   logging's `2025-06-01 12:34:56,123`, ISO 8601 with a zone, transformers' example
   scripts' `06/01/2025 12:34:56`, the platform's own lines. A time without a zone is
   this host's local time (the trainer's, for a local run);
@@ -28,17 +29,18 @@ from collections.abc import Iterable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-# At the start of a line, after an optional `[rank0]: ` and a level (`[INFO|`, `INFO: [platform] `):
-# a date and time, with fractions and a zone when they are there.
+# At the start of a line, after an optional `[rank0]: ` and a level (`[INFO|`, `INFO: [platform] `, or
+# transformers' explicit format `[INFO|trainer.py:2345] `, which LLaMA-Factory turns on): a date and time,
+# with fractions and a zone when they are there.
 _ISO_PREFIX = re.compile(
-    r"(?:\[rank\d+\]:\s*)?(?:\[?[A-Z]+[|:]\s*(?:\[platform\]\s*)?)?"
+    r"(?:\[rank\d+\]:\s*)?(?:\[[A-Z]+\|[\w.-]+:\d+\]\s|\[?[A-Z]+[|:]\s*(?:\[platform\]\s*)?)?"
     r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?\s?(Z|[+-]\d{2}:?\d{2})?(?![\d:])"
 )
 _US_PREFIX = re.compile(r"(?:\[rank\d+\]:\s*)?(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})(?![\d:])")
 # How a line with a time in front can start: a digit, `[rank`, a level and a bar right before a digit
-# (`[INFO|2025-…`, not `[INFO|trainer.py:12]`), or the platform's own level. One anchored match rejects
-# the usual line (printed dicts, bars, `[INFO|trainer.py:…]`) before the date patterns run.
-_MAY_HAVE_TIME = re.compile(r"\d|\[rank|\[[^|]{0,10}\|\d|(?:INFO|WARNING|ERROR): \[platform\]")
+# (`[INFO|2025-…`) or a source line and a digit (`[INFO|trainer.py:12] 2025-…`), or the platform's own
+# level. One anchored match rejects the usual line (printed dicts, bars) before the date patterns run.
+_MAY_HAVE_TIME = re.compile(r"\d|\[rank|\[[^|]{0,10}\|(?:\d|[\w.-]+:\d+\] \d)|(?:INFO|WARNING|ERROR): \[platform\]")
 # Steps remembered for `trainer_state.json` (a run logs every few steps; this is hours of them).
 MAX_STEP_TIMES = 2048
 

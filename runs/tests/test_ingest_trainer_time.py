@@ -29,6 +29,9 @@ LLAMAFACTORY_PREFIX = re.compile(r"^\[(INFO|WARNING)\|")
         ("2025-06-01 12:34:56,250 - INFO - __main__ - Training", "2025-06-01 12:34:56.250"),
         ("06/01/2025 12:34:56 - INFO - __main__ - Training", "2025-06-01 12:34:56"),
         ("INFO: [platform] 2025-06-01 12:34:56 Training started", "2025-06-01 12:34:56"),
+        # transformers' explicit format, which LLaMA-Factory turns on for transformers' own loggers
+        ("[INFO|trainer.py:2345] 2025-06-01 12:34:56,250 >> ***** Running training *****", "2025-06-01 12:34:56.250"),
+        ("[WARNING|logging.py:328] 2025-06-01 12:34:56,250 >> use_cache=True", "2025-06-01 12:34:56.250"),
         ("[rank0]: 2025-06-01T12:34:56Z step 3", None),
     ],
 )
@@ -43,7 +46,14 @@ def test_it_reads_the_time_in_a_log_lines_prefix(line, written):
 
 
 @pytest.mark.parametrize(
-    "line", ["{'loss': '1.2', 'epoch': '0.5'}", " 45%|████▌     | 9/20", "Epoch 2025-13-45 00:00:00", ""]
+    "line",
+    [
+        "{'loss': '1.2', 'epoch': '0.5'}",
+        " 45%|████▌     | 9/20",
+        "Epoch 2025-13-45 00:00:00",
+        "[INFO|trainer.py:2345] >> ***** Running training *****",
+        "",
+    ],
 )
 def test_a_line_without_a_time_has_none(line):
     assert prefix_time(line) is None
