@@ -91,8 +91,12 @@ class ElapsedClock:
     """Times of LLaMA-Factory's records: `elapsed_time` after when its training began.
 
     That beginning is dated by the file: the last record read was written at about the
-    file's modification time. Its `elapsed_time` is in whole seconds, so each reading's
-    estimate is up to a second late; the earliest estimate is kept (in `state`).
+    file's modification time. `elapsed_time` is in whole seconds, cut down, so each reading's
+    estimate of the beginning (modification time less elapsed seconds) falls within the second
+    after it. The earliest and the latest estimates (in `state`) bracket that second, and a
+    record is dated in the middle of its second: within half a second once readings have fallen
+    on different fractions of a second. A reading more than a second after the earliest was
+    not of the record just written (the file grew meanwhile) and is held to that second.
     """
 
     def __init__(self, state: MutableMapping[str, Any]) -> None:
@@ -102,12 +106,15 @@ class ElapsedClock:
         if last_elapsed is None:
             return
         estimate = modified - last_elapsed
-        began = self.state.get("began")
-        self.state["began"] = estimate if began is None else min(began, estimate)
+        began = min(self.state.get("began", estimate), estimate)
+        latest = min(max(self.state.get("began_latest", estimate), estimate), began + 1)
+        self.state.update(began=began, began_latest=latest)
 
     def at(self, elapsed: float | None) -> float | None:
         began = self.state.get("began")
-        return None if began is None or elapsed is None else began + elapsed
+        if began is None or elapsed is None:
+            return None
+        return (began + self.state.get("began_latest", began)) / 2 + elapsed
 
 
 class StepTimes:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmplatform.testing import wait_for
-from runs.ingest.times import prefix_time, spread
+from runs.ingest.times import ElapsedClock, prefix_time, spread
 from runs.models import LogLine, MetricPoint, Run
 from runs.tests.test_supervisor import supervise_command
 
@@ -61,6 +61,28 @@ def test_a_line_without_a_time_has_none(line):
 
 def test_lines_without_a_time_are_spread_over_the_bytes_written_between_two_reads():
     assert spread([10, 30, 60], since=100.0, until=110.0) == pytest.approx([101.0, 104.0, 110.0])
+
+
+def test_llamafactorys_whole_elapsed_seconds_date_each_record_within_half_a_second():
+    began = 1_000.0
+    written = [0.2, 1.9, 3.5, 4.05, 5.7, 6.95]  # seconds after the beginning; the records say 0, 1, 3, 4, 5, 6
+    clock = ElapsedClock({})
+    for seconds in written:
+        clock.observe(last_elapsed=int(seconds), modified=began + seconds)
+
+    dated = [clock.at(int(seconds)) for seconds in written]
+
+    assert [round(when - (began + seconds), 2) for when, seconds in zip(dated, written, strict=True)] == pytest.approx(
+        [0.3, -0.4, 0.0, 0.45, -0.2, -0.45], abs=0.01
+    )
+
+
+def test_a_reading_of_a_file_that_grew_meanwhile_moves_the_dates_by_half_a_second_at_most():
+    clock = ElapsedClock({})
+    clock.observe(last_elapsed=3, modified=1_003.0)
+    clock.observe(last_elapsed=4, modified=1_009.0)  # read 5 s after the record it took for the last
+
+    assert clock.at(0) == pytest.approx(1_000.5)
 
 
 @pytest.mark.slow
