@@ -164,7 +164,7 @@ def _read_output_files(
         for progress, samples in parsed:
             work.samples.extend(samples)
             if samples and samples[0].at is not None:  # a record's points share its step and time
-                step_times.learn(samples[0].step, samples[0].at)
+                step_times.learn(samples[0].step, samples[0].at, dated=source == "llamafactory")
             if progress is not None:
                 observations[source] = progress
 

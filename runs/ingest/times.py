@@ -122,14 +122,20 @@ class StepTimes:
 
     def __init__(self, state: MutableMapping[str, Any]) -> None:
         self.times: dict[str, float] = state.setdefault("step_times", {})
+        # The steps whose time a record that carries its own gave (LLaMA-Factory's): no sighting moves them.
+        self.dated: dict[str, bool] = state.setdefault("dated_steps", {})
 
-    def learn(self, step: int, at: float) -> None:
+    def learn(self, step: int, at: float, *, dated: bool = False) -> None:
+        """`at`: when `step` was seen (the earliest sighting counts), or, `dated`, when the trainer wrote it."""
         key = str(step)
-        if key not in self.times or at < self.times[key]:
+        if dated or (key not in self.dated and (key not in self.times or at < self.times[key])):
             self.times[key] = at
+        if dated:
+            self.dated[key] = True
         if len(self.times) > MAX_STEP_TIMES:
             for old in sorted(self.times, key=int)[: len(self.times) - MAX_STEP_TIMES]:
                 del self.times[old]
+                self.dated.pop(old, None)
 
     def at_or(self, step: int, fallback: float) -> float:
         known = self.at(step)

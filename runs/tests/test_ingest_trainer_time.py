@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmplatform.testing import wait_for
-from runs.ingest.times import ElapsedClock, prefix_time, spread
+from runs.ingest.times import ElapsedClock, StepTimes, prefix_time, spread
 from runs.models import LogLine, MetricPoint, Run
 from runs.tests.test_supervisor import supervise_command
 
@@ -83,6 +83,16 @@ def test_a_reading_of_a_file_that_grew_meanwhile_moves_the_dates_by_half_a_secon
     clock.observe(last_elapsed=4, modified=1_009.0)  # read 5 s after the record it took for the last
 
     assert clock.at(0) == pytest.approx(1_000.5)
+
+
+def test_a_steps_time_from_llamafactorys_dated_record_stands_against_any_sighting():
+    times = StepTimes({})
+    times.learn(100, 50.0)  # the bar reached it, dated by spreading the log's bytes over a catch-up
+    times.learn(100, 53.5, dated=True)  # trainer_log.jsonl: when the trainer wrote it
+    times.learn(100, 49.0)  # its printed loss, stamped a pass later
+    times.learn(90, 48.0)
+
+    assert (times.at(100), times.at(90)) == (53.5, 48.0)
 
 
 @pytest.mark.slow

@@ -11,17 +11,25 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from django.conf import settings as django_settings
+from django.db import connection
 
 from datasets.tests.conftest import jsonl, upload
-from llmplatform.testing import wait_for
-from runs.models import LogLine, Run
+from llmplatform.testing import free_port, manage_py, subprocess_env, wait_for
+from runs.ingest.times import prefix_time
+from runs.models import LogLine, MetricPoint, Run
 
 pytestmark = [pytest.mark.trainer, pytest.mark.slow]
 
@@ -92,6 +100,13 @@ def tiny_model(llamafactory_venv, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def one_database() -> None:
+    """Each run of the real trainer takes half a minute or more: they train on one database of the two."""
+    if connection.vendor != "sqlite":
+        pytest.skip("trains on SQLite's half of the suite only: the same trainer and ingest, minutes more here")
+
+
+@pytest.fixture
 def llamafactory_dir(training_dir, settings, llamafactory_venv, tiny_model) -> Path:
     """The training directory of a team that trains with LLaMA-Factory, under the default command."""
     settings.TRAINING_COMMAND = "bash run_train_full_sft.sh {training_yaml}"
@@ -151,7 +166,7 @@ def readme_body(pattern: str) -> dict[str, Any]:
 
 @pytest.mark.django_db
 def test_the_readmes_curl_example_trains_with_llamafactory(
-    owner_client, llamafactory_dir, supervisor, django_capture_on_commit_callbacks
+    one_database, owner_client, llamafactory_dir, supervisor, django_capture_on_commit_callbacks
 ):
     project = readme_body(r"-X POST \$BASE/projects -d")
     run = readme_body(r"-X POST \$BASE/projects/qwen-finetune/runs")
@@ -192,7 +207,14 @@ def test_the_readmes_curl_example_trains_with_llamafactory(
     ],
 )
 def test_an_uploaded_file_trains_through_the_dataset_info_the_platform_writes(
-    owner_client, llamafactory_dir, supervisor, django_capture_on_commit_callbacks, name, records, formatting
+    one_database,
+    owner_client,
+    llamafactory_dir,
+    supervisor,
+    django_capture_on_commit_callbacks,
+    name,
+    records,
+    formatting,
 ):
     file = uploaded(owner_client, name, records)
     assert file["stats"]["llamafactory"]["formatting"] == formatting
@@ -227,3 +249,164 @@ def test_a_launch_with_records_longer_than_cutoff_len_is_warned(owner_client, ll
     assert warning["code"] == "records_over_cutoff_len"
     assert (warning["records"], warning["records_over_cutoff_len"], warning["cutoff_len"]) == (12, 4, 64)
     assert warning["model"] == TINY_MODEL
+
+
+# --- the trainer's own time across kill -9 of the web server and the worker -----------------------
+
+
+class Platform:
+    """The platform as scripts/start runs it, a gunicorn and a qcluster on this test's database; each
+    `start` is a new pair, `kill` sends SIGKILL to every process of both (the trainer lives in its own session)."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.port = free_port()
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str) -> None:
+        web = [sys.executable, "-m", "gunicorn", "llmplatform.wsgi", "-b", f"127.0.0.1:{self.port}"]
+        for argv, log in ((web, f"{name}-web.log"), (manage_py("qcluster"), f"{name}-qcluster.log")):
+            with (self.logs / log).open("ab") as output:
+                self.processes.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=BASE_DIR,
+                        env=self.env,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        wait_for(lambda: self.answers("/healthz"), timeout=60, what="gunicorn to answer")
+
+    def kill(self) -> None:
+        for process in self.processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.processes = []
+
+    def answers(self, path: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5):
+                return True
+        except OSError:
+            return False
+
+    def call(self, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture
+def platform(llamafactory_dir, settings, tmp_path) -> Iterator[Platform]:
+    env = subprocess_env(
+        TRAINING_COMMAND=settings.TRAINING_COMMAND,
+        LLMP_HOSTNAME=settings.HOSTNAME,
+        WEB_WORKERS="1",
+        Q_WORKERS="2",
+        SUPERVISOR_INTERVAL_SECONDS="0.2",
+    )
+    started = Platform(env, tmp_path)
+    try:
+        yield started
+    finally:
+        for process in started.processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in started.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def watch_records(path: Path, seen: dict[int, float], stop: threading.Event) -> Callable[[], None]:
+    """Note when each record of trainer_log.jsonl (by its step) appears, while the platform may be dead."""
+
+    def watch() -> None:
+        while not stop.is_set():
+            now = time.time()
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    if line.endswith("}"):
+                        seen.setdefault(json.loads(line)["current_steps"], now)
+            stop.wait(0.05)
+
+    return watch
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_line_and_point_keeps_the_trainers_time_across_kill_9_of_web_and_worker(
+    one_database, owner, owner_client, llamafactory_dir, platform
+):
+    file = uploaded(owner_client, "chats", [conversation(index) for index in range(64)])
+    runs = create_project(owner_client, llamafactory_dir, "clock", file["path"], max_steps=400, save_steps=100)
+    token = owner.auth_token.key
+    platform.start("first")
+    run_id = platform.call(token, "POST", runs, {})["id"]
+    output_dir = Path(wait_for(lambda: Run.objects.get(pk=run_id).output_dir, timeout=30, what="the run's folder"))
+    appeared: dict[int, float] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_records(output_dir / "trainer_log.jsonl", appeared, stop))
+    watcher.start()
+    try:
+        wait_for(
+            lambda: MetricPoint.objects.filter(run_id=run_id, name="train/loss").count() >= 2,
+            timeout=240,
+            what="the platform to read the first losses",
+        )
+        platform.kill()  # kill -9 of the web server and the worker mid-run
+        killed = time.time()
+        wait_for(
+            lambda: max(appeared.values()) > killed + 3, timeout=60, what="the trainer to log for seconds unwatched"
+        )
+        platform.start("second")
+        done = wait_for(
+            lambda: (body := platform.call(token, "GET", f"{runs}/{run_id}"))["status"] != "running" and body,
+            timeout=300,
+            interval=0.5,
+            what="the run to end",
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert done["status"] == "completed", done
+    assert max(appeared) == 400 and max(appeared.values()) > killed + 3, "it trained on after the kill"
+
+    points = dict(MetricPoint.objects.filter(run_id=run_id, name="train/loss").values_list("step", "timestamp"))
+    assert sorted(points) == sorted(appeared)
+    late = {step: round(points[step].timestamp() - appeared[step], 2) for step in points}
+    assert {step: gap for step, gap in late.items() if abs(gap) > 1} == {}, "points a second or more off"
+
+    lines = list(LogLine.objects.filter(run_id=run_id).order_by("seq").values_list("message", "timestamp"))
+    prefixed = [(message, stamp.timestamp()) for message, stamp in lines if prefix_time(message) is not None]
+    assert len(prefixed) > 20
+    assert [message for message, stamp in prefixed if abs(stamp - (prefix_time(message) or 0)) > 0.001] == []
+    # Every other line lies between the nearest lines whose time is known (a prefix: that second; a printed
+    # loss: when its trainer_log.jsonl record appeared; the nth printed is the nth step's), so it must be
+    # stamped within a second of them.
+    steps = iter(sorted(appeared))
+    known: list[tuple[float, float] | None] = []
+    for message, _ in lines:
+        if (written := prefix_time(message)) is not None:
+            known.append((written, written + 1))
+        elif message.startswith("{'loss'"):
+            printed = appeared[next(steps)]
+            known.append((printed - 1, printed))
+        else:
+            known.append(None)
+    off = []
+    for index, (message, stamp) in enumerate(lines):
+        before = next((bounds[0] for bounds in reversed(known[: index + 1]) if bounds), None)
+        after = next((bounds[1] for bounds in known[index:] if bounds), None)
+        if (before is not None and stamp.timestamp() < before - 1) or (
+            after is not None and stamp.timestamp() > after + 1
+        ):
+            off.append((message[:80], stamp.timestamp(), before, after))
+    assert off == [], "lines stamped outside the times of the lines around them"
