@@ -174,6 +174,16 @@ def load_training_yaml(content: bytes) -> dict[str, Any]:
         document = loader.get_single_data()
     except yaml.YAMLError as exc:
         raise TrainingYamlError([parser_problem(exc)]) from None
+    except TrainingYamlError:
+        raise
+    except ValueError as exc:  # a date or time that does not exist: PyYAML lets datetime's refusal through
+        raise TrainingYamlError(
+            [
+                gettext_noop("not valid YAML: a value written as a date or time is none ({error})").format(
+                    error=_said(str(exc))
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     if not isinstance(document, dict):

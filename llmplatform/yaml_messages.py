@@ -90,3 +90,12 @@ PROBLEMS = (
     # The reader's, of a character YAML does not allow in a document.
     gettext_noop("special characters are not allowed"),
 )
+# What Python's datetime says of a value PyYAML reads as a date or time that does not exist (2024-13-45).
+DATE_PROBLEMS = (
+    gettext_noop("month must be in 1..12"),
+    gettext_noop("day is out of range for month"),
+    gettext_noop("hour must be in 0..23"),
+    gettext_noop("minute must be in 0..59"),
+    gettext_noop("second must be in 0..59"),
+    gettext_noop("year {year} is out of range"),
+)

@@ -163,6 +163,17 @@ def test_it_says_what_the_parser_found_and_where_without_quoting_the_document(co
     assert refusal.value.problems == [problem]
 
 
+def test_it_refuses_a_date_that_does_not_exist_in_a_sentence():
+    with pytest.raises(TrainingYamlError) as refusal:
+        load_training_yaml(b"task_type: sft\nreleased: 2024-13-01\n")
+
+    assert refusal.value.problems == [
+        "not valid YAML: a value written as a date or time is none (month must be in 1..12)"
+    ]
+    with translation.override("zh-hans"):
+        assert not re.search(r"[a-z]{3,}", translate(refusal.value.problems[0]).replace("YAML", ""))
+
+
 def test_it_has_the_parsers_sentences_read_in_chinese():
     sentence = (
         "not valid YAML: found duplicate anchor 'a'; first occurrence (line 1, column 4), "
