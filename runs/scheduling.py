@@ -41,12 +41,13 @@ that host only (`Run.host`: its GPUs, its training folder, its processes), and D
 runs whichever host gets there first; projects' shares count their GPUs on every host.
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
-waiting runs): it reads, as light rows (`Queued`) in one query, in dispatch order, the first
-WINDOW runs of each project at each priority, which are all a pass could start; what each one holds back is
-kept as running unions per project, per higher priority and for old runs instead of comparing
-every pair; only a run that may start is read whole; queue reasons that changed are written
-grouped, one UPDATE per distinct reason; and a project's runs beyond the window are told,
-together and only when it changes, what its last run looked at waits for, or that they wait
+waiting runs): the database counts each project's queue at each priority (a lane) in one pass
+over the queue, with no sort, and the first WINDOW runs of each lane, which are all a pass could
+start, are read as light rows (`Queued`) in one query through the index of each project's queue,
+then summed and sorted into dispatch order here; what each one holds back is kept as running
+unions per project, per higher priority and for old runs instead of comparing every pair; only a
+run that may start is read whole; queue reasons that changed are written grouped, one UPDATE per
+distinct reason; and a lane's runs beyond the window are told once, together, that they wait
 behind their own project's earlier runs. `queue_position` still counts the whole queue.
 """
 
@@ -76,7 +77,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Cast, RowNumber
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from gpus.inventory import Gpu, list_gpus
@@ -148,9 +149,9 @@ class Queued:
     preempted_at: datetime | None
     resume_source_artifact_id: uuid.UUID | None
     lease_owner: str  # the process starting it, if one is
+    ledger_gpus: int  # see `gpus_needed`
     resume_from: str | None = None  # the name of the checkpoint it resumes from
     asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `_asked_ahead`)
-    beyond: bool = False  # past the window of runs a pass may start (see `queued_runs`)
     project: Project = field(init=False)
     status: str = RunStatus.QUEUED
 
@@ -166,6 +167,7 @@ class Queued:
         "preempted_at",
         "resume_source_artifact_id",
         "lease_owner",
+        "ledger_gpus",
     )
 
     def __str__(self) -> str:
@@ -228,49 +230,142 @@ class FairShare:
         return (-run.priority, share, self.turns.get(run.project_id, 0), run.created_at, run.pk)
 
 
-# Each project's queue at each priority, first come first served: highest priority first, like the order
-# `_asked_ahead` sums in, so the database sorts the queue once for both.
-HIGHEST_FIRST = F("priority") * -1
-IN_PROJECT_QUEUE: dict[str, Any] = {
-    "partition_by": [F("project_id"), HIGHEST_FIRST],
-    "order_by": [F("created_at"), F("pk")],
-}
-
-
 def _asked_ahead() -> Any:
     """What the queued runs ahead of a queued run in its project's own queue ask for: those of a higher
-    priority, and those of its priority queued before it.
-
-    A running sum over each project's queue in the order `queued_runs` numbers runs in, so the
-    database sorts the queue once.
-    """
-    in_order: list[Any] = [HIGHEST_FIRST, F("created_at"), F("pk")]
+    priority, and those of its priority queued before it (a running sum over each project's queue)."""
+    in_order: list[Any] = [F("priority").desc(), F("created_at"), F("pk")]
     return Window(Sum("ledger_gpus"), partition_by=[F("project_id")], order_by=in_order) - F("ledger_gpus")
 
 
-def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> list[Queued]:
-    """The queued runs one dispatch pass may start, in dispatch order: one more than the first `window`
-    runs of each project at each priority, of those that take ledger GPUs and of those that take none
-    (see WINDOW); the last of each is `beyond` it. Of the runs `host` may dispatch (see `dispatchable_on`).
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    """A project's queued runs at one priority, as a pass counts them: the GPUs they ask for; how many take
+    ledger GPUs, how many of those are not yet told BEHIND_OWN_PROJECT, and how many take none; and, of
+    each kind with more runs than the window, when its window's last run was queued."""
 
-    The database numbers and sums each project's queue; the few rows left are sorted here by
-    `FairShare.key`, sparing the database a sort of the whole queue.
-    """
-    with_gpus = Window(Sum(Case(When(ledger_gpus=0, then=Value(0)), default=Value(1))), **IN_PROJECT_QUEUE)
-    place = Case(When(ledger_gpus=0, then=Window(RowNumber(), **IN_PROJECT_QUEUE) - with_gpus), default=with_gpus)
-    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
-    runs = queue.annotate(asked_ahead=_asked_ahead(), place=place)
-    # Narrow rows through the windows, the few fields of the runs found read apart by their keys.
-    found = {
-        pk: (asked, place)
-        for pk, asked, place in runs.filter(place__lte=window + 1).values_list("pk", "asked_ahead", "place")
+    project_id: uuid.UUID
+    priority: int
+    asked: int
+    with_gpus: int
+    untold: int
+    without_gpus: int
+    window_end_with_gpus: datetime | None
+    window_end_without_gpus: datetime | None
+
+    def window(self) -> Q:
+        """Its runs in the window, and maybe a few queued at the moment the window ends, after it."""
+        kinds = (
+            (self.with_gpus, Q(ledger_gpus__gt=0), self.window_end_with_gpus),
+            (self.without_gpus, Q(ledger_gpus=0), self.window_end_without_gpus),
+        )
+        parts = [kind & Q(created_at__lte=end) if end else kind for count, kind, end in kinds if count]
+        return Q(project_id=self.project_id, priority=self.priority) & reduce(or_, parts)
+
+
+def _window_end(queue: RunQuerySet, kind: Q, window: int) -> Subquery:
+    """When the `window`-th run of `kind` of the row's lane was queued."""
+    lane = queue.filter(kind, project_id=OuterRef("project_id"), priority=OuterRef("priority"))
+    return Subquery(lane.order_by("created_at", "pk").values("created_at")[window - 1 : window])
+
+
+def _lanes(queue: RunQuerySet, window: int) -> list[_Lane]:
+    """The lanes of `queue` (queued runs, unordered), counted by the database in one pass over it; where
+    a lane's window ends is looked up, through the index of each project's queue, only where it has one."""
+    with_gpus, without_gpus = Q(ledger_gpus__gt=0), Q(ledger_gpus=0)
+    counts = queue.values("project_id", "priority").annotate(
+        asked=Sum("ledger_gpus"),
+        with_gpus=Count("pk", filter=with_gpus),
+        untold=Count("pk", filter=with_gpus & ~Q(queue_reason=BEHIND_OWN_PROJECT)),
+        without_gpus=Count("pk", filter=without_gpus),
+    )
+    lanes = counts.annotate(
+        window_end_with_gpus=Case(When(with_gpus__gt=window, then=_window_end(queue, with_gpus, window))),
+        window_end_without_gpus=Case(When(without_gpus__gt=window, then=_window_end(queue, without_gpus, window))),
+    )
+    return [_Lane(**row) for row in lanes]
+
+
+def _queued_before(created_at: datetime, pk: uuid.UUID) -> Q:
+    """Runs queued before the run queued at `created_at` with key `pk` (first come first served)."""
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+
+
+def _ask_ahead(rows: Sequence[Queued], lanes: Sequence[_Lane], queue: RunQuerySet) -> None:
+    """Set `asked_ahead` of the windows' `rows` as `_asked_ahead` sums it: what their project's lanes of a
+    higher priority ask for, and what their lane's runs queued before them ask for. Those are in the
+    window, but for a run taking no GPUs queued after the last GPU run of a full window: the database
+    sums what the runs before those ask for, in one query."""
+    above: dict[tuple[uuid.UUID, int], int] = {}
+    asked: Counter[uuid.UUID] = Counter()
+    for lane in sorted(lanes, key=lambda lane: -lane.priority):
+        above[lane.project_id, lane.priority] = asked[lane.project_id]
+        asked[lane.project_id] += lane.asked
+    full = {(lane.project_id, lane.priority) for lane in lanes if lane.window_end_with_gpus is not None}
+    in_lane: dict[tuple[uuid.UUID, int], list[Queued]] = defaultdict(list)
+    for row in sorted(rows, key=lambda row: (row.created_at, row.pk)):
+        in_lane[row.project_id, row.priority].append(row)
+    past: list[Queued] = []  # after the last GPU run of a full window
+    for lane_key, lane_rows in in_lane.items():
+        ahead = above[lane_key]
+        for row in lane_rows:
+            row.asked_ahead = ahead
+            ahead += row.ledger_gpus
+        if lane_key in full:
+            last = max((row.created_at, row.pk) for row in lane_rows if row.ledger_gpus)
+            past += [row for row in lane_rows if not row.ledger_gpus and (row.created_at, row.pk) > last]
+    if not past:
+        return
+    before = {
+        f"before_{number}": Sum(
+            "ledger_gpus",
+            filter=Q(project_id=row.project_id, priority=row.priority) & _queued_before(row.created_at, row.pk),
+        )
+        for number, row in enumerate(past)
     }
-    still_queued = queue.filter(pk__in=list(found))
-    rows = [Queued(*fields) for fields in still_queued.values_list(*Queued.FIELDS)]
-    for row in rows:
-        row.asked_ahead, number = found[row.pk]
-        row.beyond = number > window
+    sums = queue.aggregate(**before)
+    for number, row in enumerate(past):
+        row.asked_ahead = above[row.project_id, row.priority] + (sums[f"before_{number}"] or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWindow:
+    """The queued runs one dispatch pass may start, in dispatch order, and per priority and project how many
+    of its GPU runs beyond them are not yet told BEHIND_OWN_PROJECT."""
+
+    runs: list[Queued]
+    untold: dict[tuple[int, uuid.UUID], int]
+
+
+def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> QueueWindow:
+    """The first `window` runs of each project at each priority (a lane), of those that take ledger GPUs and
+    of those that take none (see WINDOW), of the runs `host` may dispatch (see `dispatchable_on`).
+
+    The database counts the lanes in one pass over the queue and reads the windows' runs through the index
+    of each project's queue; their shares are summed and they are sorted here, by `FairShare.key`, sparing
+    the database a sort of the whole queue.
+    """
+    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
+    lanes = _lanes(queue, window)
+    if not lanes:
+        return QueueWindow([], {})
+    in_lanes: dict[tuple[uuid.UUID, int, bool], list[Queued]] = defaultdict(list)
+    for fields in queue.filter(reduce(or_, (lane.window() for lane in lanes))).values_list(*Queued.FIELDS):
+        row = Queued(*fields)
+        in_lanes[row.project_id, row.priority, row.ledger_gpus > 0].append(row)
+    rows: list[Queued] = []
+    for lane_rows in in_lanes.values():
+        lane_rows.sort(key=lambda row: (row.created_at, row.pk))
+        rows += lane_rows[:window]  # not those queued at the moment the window ends, after it
+    _ask_ahead(rows, lanes, queue)
     rows.sort(key=fair.key)
+    told = Counter(
+        (row.priority, row.project_id) for row in rows if row.ledger_gpus and row.queue_reason != BEHIND_OWN_PROJECT
+    )
+    untold = {
+        (lane.priority, lane.project_id): lane.untold - told[lane.priority, lane.project_id]
+        for lane in lanes
+        if lane.window_end_with_gpus is not None
+    }
     # A run queued since `fair` was read may be its project's first.
     projects = fair.projects | Project.objects.in_bulk({row.project_id for row in rows} - fair.projects.keys())
     # Few runs resume from a checkpoint: their names are read apart, sparing the queue a join.
@@ -279,7 +374,7 @@ def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> lis
     for row in rows:
         row.project = projects[row.project_id]
         row.resume_from = checkpoints.get(row.resume_source_artifact_id) if row.resume_source_artifact_id else None
-    return rows
+    return QueueWindow(rows, untold)
 
 
 def _claims_of_runs() -> tuple[set[int], dict[tuple[str, int], tuple[Run, str]]]:
@@ -330,7 +425,7 @@ def _needs_no_gpus(run: Run) -> bool:
     return run.status == RunStatus.QUEUED and not run.executor_state and not run.held_by_another_live_process()
 
 
-def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> list[Queued]:
+def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> QueueWindow:
     """The queued runs a dispatch pass may start (`host`: see `queued_runs`), in dispatch order."""
     return queued_runs(fair or FairShare.now(), window, host=host)
 
@@ -345,13 +440,11 @@ class _Place:
     turn: int
     created_at: datetime
 
-    def earlier(self) -> Q:
-        """Runs queued before it (first come first served)."""
-        return Q(created_at__lt=self.created_at) | Q(created_at=self.created_at, pk__lt=self.pk)
-
     def ahead(self) -> Q:
         """The runs ahead of it, of those `FairShare.order` annotates."""
-        tied = Q(share=self.share) & (Q(turn__lt=self.turn) | Q(turn=self.turn) & self.earlier())
+        tied = Q(share=self.share) & (
+            Q(turn__lt=self.turn) | Q(turn=self.turn) & _queued_before(self.created_at, self.pk)
+        )
         return Q(priority__gt=self.priority) | Q(priority=self.priority) & (Q(share__lt=self.share) | tied)
 
 
@@ -385,7 +478,7 @@ def queue_position(run: Run) -> int | None:
     turn = fair.turns.get(run.project_id, 0)
     place = _Place(run.pk, run.priority, fair.held[run.project_id], turn, run.created_at)
     ahead_in_project = Q(project_id=run.project_id) & (
-        Q(priority__gt=run.priority) | Q(priority=run.priority) & place.earlier()
+        Q(priority__gt=run.priority) | Q(priority=run.priority) & _queued_before(run.created_at, run.pk)
     )
     place.share += queue.filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
     return _positions([place], fair, queue)[run.pk]
@@ -481,10 +574,8 @@ class _Reasons:
 
     def __init__(self) -> None:
         self.changed: dict[str, list[uuid.UUID]] = defaultdict(list)
-        self.given: dict[uuid.UUID, str] = {}
 
     def wait(self, run: Queued, reason: str) -> None:
-        self.given[run.pk] = reason
         if run.preempted_at is not None:  # queued again by a preemption, and not started since
             reason = healing.preempted_note(run.resume_from, reason)
         reason = reason[:REASON_LENGTH]
@@ -590,8 +681,7 @@ def dispatch_queued_runs() -> list[Run]:
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
     order = dispatch_order(FairShare.now(in_use), window=WINDOW, host=settings.HOSTNAME)
-    beyond = {(run.priority, run.project_id): run for run in order if run.beyond and gpus_needed(run)}
-    for place, run in enumerate(run for run in order if not run.beyond):
+    for place, run in enumerate(order.runs):
         window[run.priority, run.project_id].append(run)
         needed = gpus_needed(run)
         gpu_type = gpu_type_wanted(run)
@@ -628,37 +718,26 @@ def dispatch_queued_runs() -> list[Run]:
     started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
     reasons.write()
-    _tell_the_rest(window, beyond, reasons, reservations, capped)
+    _tell_the_rest(window, order.untold, reservations, capped)
     return started
 
 
 def _tell_the_rest(
     window: dict[tuple[int, uuid.UUID], list[Queued]],
-    beyond: dict[tuple[int, uuid.UUID], Queued],
-    reasons: _Reasons,
+    untold: Mapping[tuple[int, uuid.UUID], int],
     reservations: _Reservations,
     capped: dict[uuid.UUID, Queued],
 ) -> None:
-    """The reason of the GPU runs of a project and priority beyond the window: what its last run looked at
-    waits for when another project's run holds GPUs back from it, else its own project's earlier runs.
-    The reason names no run, so it seldom changes; the first run beyond the window, read with it, shows
-    whether they need telling (they are told together)."""
-    for (priority, project_id), first_beyond in beyond.items():
-        looked_at = window[priority, project_id]
-        if not looked_at:
-            continue
-        given = reasons.given.get(looked_at[-1].pk, "")
-        if given.startswith("waiting for GPUs held for"):
-            reason = given
-        elif project_id in capped or reservations.by_project[project_id].runs:
-            reason = BEHIND_OWN_PROJECT
-        else:
-            continue  # its last run looked at is starting: the others are looked at next pass
-        if first_beyond.queue_reason == reason:
-            continue
+    """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
+    wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. The reason
+    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet)."""
+    for (priority, project_id), count in untold.items():
+        if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
+            continue  # none of its runs looked at waits: the others are looked at next pass
         rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
-        rest = rest.filter(priority=priority, project_id=project_id)
-        rest.exclude(pk__in=[run.pk for run in looked_at]).exclude(queue_reason=reason).update(queue_reason=reason)
+        rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
+        rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
+        rest.exclude(queue_reason=BEHIND_OWN_PROJECT).update(queue_reason=BEHIND_OWN_PROJECT)
 
 
 def _short_of_gpus(
