@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, reduce
@@ -151,7 +151,7 @@ class Queued:
     lease_owner: str  # the process starting it, if one is
     ledger_gpus: int  # see `gpus_needed`
     resume_from: str | None = None  # the name of the checkpoint it resumes from
-    asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `_asked_ahead`)
+    asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `FairShare.order`)
     project: Project = field(init=False)
     status: str = RunStatus.QUEUED
 
@@ -177,10 +177,22 @@ class Queued:
         return str(RunStatus.QUEUED.label)
 
 
+Lane = tuple[uuid.UUID, int]  # a project's queued runs at one priority: (project, priority)
+
+
 def _per_project(values: Mapping[uuid.UUID, int]) -> Case:
     """A value per project, for the run of the row (0 for projects not in `values`)."""
-    whens = [When(project_id=project, then=Value(value)) for project, value in values.items() if value]
-    # Cast: an ORDER BY of a bare 0, when no project has a value, would name a column by its position.
+    return _case([(Q(project_id=project), value) for project, value in values.items()])
+
+
+def _per_lane(values: Mapping[Lane, int]) -> Case:
+    """A value per project and priority, for the run of the row (0 for those not in `values`)."""
+    return _case([(Q(project_id=project, priority=priority), value) for (project, priority), value in values.items()])
+
+
+def _case(values: Iterable[tuple[Q, int]]) -> Case:
+    whens = [When(rows, then=Value(value)) for rows, value in values if value]
+    # Cast: an ORDER BY of a bare 0, when no row has a value, would name a column by its position.
     return Case(*whens, default=Cast(Value(0), BigIntegerField()), output_field=BigIntegerField())
 
 
@@ -189,7 +201,7 @@ def _per_project(values: Mapping[uuid.UUID, int]) -> Case:
 # this one in the queue ask for (of a higher priority, or queued before it), so projects take turns by GPUs;
 # between equal shares the project whose `turn` comes first (0: it never started a GPU run, then the one that
 # started one least recently); then first come first served. `queue_position` counts in it, the dispatcher
-# sorts its few rows by the same key (`FairShare.key`), and both sum shares alike (`_asked_ahead`).
+# sorts its few rows by the same key (`FairShare.key`), and both sum shares alike (`_asked_above`).
 DISPATCH_ORDER = ("-priority", "share", "turn", "created_at", "pk")
 
 
@@ -218,11 +230,26 @@ class FairShare:
         turns = {pk: rank[start] for pk, start in last_gpu_starts.items()}
         return cls(held=gpus_in_use() if held is None else held, turns=turns, projects=projects)
 
-    def order(self, runs: RunQuerySet) -> RunQuerySet:
-        """Queued `runs` (each project's whole queue from some priority up) with their `share` and `turn`,
-        in dispatch order."""
-        share = _per_project(self.held) + _asked_ahead()
-        return runs.annotate(share=share, turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
+    def order(self, runs: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]] | None = None) -> RunQuerySet:
+        """Queued `runs` (each project's whole queue from some priority up, or of some priorities of such
+        a queue, whose `sizes` the caller read then) with their `share` and `turn`, in dispatch order. What
+        each project's runs of higher priorities ask for is summed first, in one query, so the database
+        sums only along each project's queue at one priority, which the index of each project's queue
+        holds in order."""
+        shares = self.shares(runs, _lane_sizes(runs) if sizes is None else sizes)
+        return shares.annotate(turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
+
+    def shares(
+        self, runs: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]], priorities: Collection[int] | None = None
+    ) -> RunQuerySet:
+        """`runs` (see `order`; only of `priorities`, when given) with their `share`, unordered."""
+        above = _asked_above(sizes)
+        start = {
+            lane: self.held[lane[0]] + asked
+            for lane, asked in above.items()
+            if priorities is None or lane[1] in priorities
+        }
+        return runs.annotate(share=_per_lane(start) + _asked_in_lane())
 
     def key(self, run: Queued) -> tuple[int, int, int, datetime, uuid.UUID]:
         """DISPATCH_ORDER's key of a run read by `queued_runs`, for sorting in Python."""
@@ -230,15 +257,36 @@ class FairShare:
         return (-run.priority, share, self.turns.get(run.project_id, 0), run.created_at, run.pk)
 
 
-def _asked_ahead() -> Any:
-    """What the queued runs ahead of a queued run in its project's own queue ask for: those of a higher
-    priority, and those of its priority queued before it (a running sum over each project's queue)."""
-    in_order: list[Any] = [F("priority").desc(), F("created_at"), F("pk")]
-    return Window(Sum("ledger_gpus"), partition_by=[F("project_id")], order_by=in_order) - F("ledger_gpus")
+def _asked_in_lane() -> Any:
+    """What the queued runs of a queued run's project and priority (its lane) queued before it ask for:
+    a running sum along each lane."""
+    in_lane: dict[str, Any] = {"partition_by": [F("project_id"), F("priority")], "order_by": [F("created_at"), F("pk")]}
+    return Window(Sum("ledger_gpus"), **in_lane) - F("ledger_gpus")
+
+
+def _lane_sizes(queue: RunQuerySet) -> dict[Lane, tuple[int, int]]:
+    """How many runs each lane of `queue` (queued runs) holds, and the GPUs they ask for."""
+    sizes = queue.order_by().values_list("project_id", "priority").annotate(runs=Count("pk"), asked=Sum("ledger_gpus"))
+    return {(project, priority): (runs, asked) for project, priority, runs, asked in sizes}
+
+
+def _asked_above(sizes: Mapping[Lane, tuple[int, int]]) -> dict[Lane, int]:
+    """For each lane of `sizes` (see `_lane_sizes`), what its project's runs of higher priorities ask for."""
+    above: dict[Lane, int] = {}
+    asked: Counter[uuid.UUID] = Counter()
+    for project, priority in sorted(sizes, key=lambda lane: -lane[1]):
+        above[project, priority] = asked[project]
+        asked[project] += sizes[project, priority][1]
+    return above
+
+
+def _runs_above(sizes: Mapping[Lane, tuple[int, int]], priority: int) -> int:
+    """How many runs of `sizes` (see `_lane_sizes`) have a higher priority than `priority`."""
+    return sum(runs for (_, lane_priority), (runs, _) in sizes.items() if lane_priority > priority)
 
 
 @dataclass(frozen=True, slots=True)
-class _Lane:
+class _CountedLane:
     """A project's queued runs at one priority, as a pass counts them: the GPUs they ask for; how many take
     ledger GPUs, how many of those are not yet told BEHIND_OWN_PROJECT, and how many take none; and, of
     each kind with more runs than the window, when its window's last run was queued."""
@@ -268,7 +316,7 @@ def _window_end(queue: RunQuerySet, kind: Q, window: int) -> Subquery:
     return Subquery(lane.order_by("created_at", "pk").values("created_at")[window - 1 : window])
 
 
-def _lanes(queue: RunQuerySet, window: int) -> list[_Lane]:
+def _lanes(queue: RunQuerySet, window: int) -> list[_CountedLane]:
     """The lanes of `queue` (queued runs, unordered), counted by the database in one pass over it; where
     a lane's window ends is looked up, through the index of each project's queue, only where it has one."""
     with_gpus, without_gpus = Q(ledger_gpus__gt=0), Q(ledger_gpus=0)
@@ -282,7 +330,7 @@ def _lanes(queue: RunQuerySet, window: int) -> list[_Lane]:
         window_end_with_gpus=Case(When(with_gpus__gt=window, then=_window_end(queue, with_gpus, window))),
         window_end_without_gpus=Case(When(without_gpus__gt=window, then=_window_end(queue, without_gpus, window))),
     )
-    return [_Lane(**row) for row in lanes]
+    return [_CountedLane(**row) for row in lanes]
 
 
 def _queued_before(created_at: datetime, pk: uuid.UUID) -> Q:
@@ -290,18 +338,16 @@ def _queued_before(created_at: datetime, pk: uuid.UUID) -> Q:
     return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
 
 
-def _ask_ahead(rows: Sequence[Queued], lanes: Sequence[_Lane], queue: RunQuerySet) -> None:
-    """Set `asked_ahead` of the windows' `rows` as `_asked_ahead` sums it: what their project's lanes of a
+def _ask_ahead(rows: Sequence[Queued], lanes: Sequence[_CountedLane], queue: RunQuerySet) -> None:
+    """Set `asked_ahead` of the windows' `rows` as `FairShare.order` sums it: what their project's lanes of a
     higher priority ask for, and what their lane's runs queued before them ask for. Those are in the
     window, but for a run taking no GPUs queued after the last GPU run of a full window: the database
     sums what the runs before those ask for, in one query."""
-    above: dict[tuple[uuid.UUID, int], int] = {}
-    asked: Counter[uuid.UUID] = Counter()
-    for lane in sorted(lanes, key=lambda lane: -lane.priority):
-        above[lane.project_id, lane.priority] = asked[lane.project_id]
-        asked[lane.project_id] += lane.asked
+    above = _asked_above(
+        {(lane.project_id, lane.priority): (lane.with_gpus + lane.without_gpus, lane.asked) for lane in lanes}
+    )
     full = {(lane.project_id, lane.priority) for lane in lanes if lane.window_end_with_gpus is not None}
-    in_lane: dict[tuple[uuid.UUID, int], list[Queued]] = defaultdict(list)
+    in_lane: dict[Lane, list[Queued]] = defaultdict(list)
     for row in sorted(rows, key=lambda row: (row.created_at, row.pk)):
         in_lane[row.project_id, row.priority].append(row)
     past: list[Queued] = []  # after the last GPU run of a full window
@@ -440,23 +486,38 @@ class _Place:
     turn: int
     created_at: datetime
 
-    def ahead(self) -> Q:
-        """The runs ahead of it, of those `FairShare.order` annotates."""
-        tied = Q(share=self.share) & (
-            Q(turn__lt=self.turn) | Q(turn=self.turn) & _queued_before(self.created_at, self.pk)
-        )
-        return Q(priority__gt=self.priority) | Q(priority=self.priority) & (Q(share__lt=self.share) | tied)
+    def ahead(self, turns: Mapping[uuid.UUID, int]) -> Q:
+        """The runs of its priority ahead of it, of those `FairShare.shares` annotates (`turns`: see
+        `FairShare`; the projects whose turn comes before its project's, or with it, are named, sparing
+        the database a turn for every run)."""
+        queued_before = _queued_before(self.created_at, self.pk)
+        if self.turn:
+            earlier_turn = ~Q(project_id__in=[project for project, turn in turns.items() if turn >= self.turn])
+            same_turn = Q(project_id__in=[project for project, turn in turns.items() if turn == self.turn])
+            tied = earlier_turn | same_turn & queued_before
+        else:  # its project never started a GPU run: no turn comes before its, and those that did come after
+            tied = ~Q(project_id__in=list(turns)) & queued_before
+        return Q(priority=self.priority) & (Q(share__lt=self.share) | Q(share=self.share) & tied)
 
 
-def _positions(places: Sequence[_Place], fair: FairShare, queue: RunQuerySet) -> dict[uuid.UUID, int]:
-    """Where each of `places` stands in dispatch order among `queue` (1: first): one query counting the
-    runs ahead of each (runs of lower priorities play no part), however long the queue."""
+def _positions(
+    places: Sequence[_Place], fair: FairShare, queue: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]] | None = None
+) -> dict[uuid.UUID, int]:
+    """Where each of `places` stands in dispatch order among `queue` (1: first), however long the queue:
+    behind every run of a higher priority, counted with `sizes` (see `_lane_sizes`; read here unless the
+    caller has them, of `queue` from the lowest of their priorities up), and behind those of its priority
+    ahead of it, counted in one query over the runs of their priorities only."""
     if not places:
         return {}
     lowest = min(place.priority for place in places)
-    counts = {f"ahead_{number}": Count("pk", filter=place.ahead()) for number, place in enumerate(places)}
-    ahead = fair.order(queue.filter(priority__gte=lowest)).aggregate(**counts)
-    return {place.pk: ahead[f"ahead_{number}"] + 1 for number, place in enumerate(places)}
+    sizes = _lane_sizes(queue.filter(priority__gte=lowest)) if sizes is None else sizes
+    counts = {f"ahead_{number}": Count("pk", filter=place.ahead(fair.turns)) for number, place in enumerate(places)}
+    priorities = {place.priority for place in places}
+    ahead = fair.shares(queue.filter(priority__in=priorities), sizes, priorities).aggregate(**counts)
+    return {
+        place.pk: _runs_above(sizes, place.priority) + ahead[f"ahead_{number}"] + 1
+        for number, place in enumerate(places)
+    }
 
 
 def queue_positions(runs: Sequence[Run], fair: FairShare) -> dict[uuid.UUID, int]:
@@ -471,17 +532,16 @@ def queue_position(run: Run) -> int | None:
     if run.status != RunStatus.QUEUED or run.executor_state:
         return None
     host = run.host if run.host and get_executor(run.executor).bound_to_host else None
-    queue = dispatchable_on(Run.objects.in_dispatch_order(), host)
+    queue = dispatchable_on(Run.objects.in_dispatch_order(), host).filter(priority__gte=run.priority)
     fair = FairShare.now()
+    sizes = _lane_sizes(queue)
     # Its share as `FairShare.order` sums it: the GPUs its project holds, and those its project's runs
-    # of a higher priority or queued before it ask for.
-    turn = fair.turns.get(run.project_id, 0)
-    place = _Place(run.pk, run.priority, fair.held[run.project_id], turn, run.created_at)
-    ahead_in_project = Q(project_id=run.project_id) & (
-        Q(priority__gt=run.priority) | Q(priority=run.priority) & _queued_before(run.created_at, run.pk)
-    )
-    place.share += queue.filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
-    return _positions([place], fair, queue)[run.pk]
+    # of a higher priority or of its priority queued before it ask for.
+    lane = queue.filter(_queued_before(run.created_at, run.pk), project_id=run.project_id, priority=run.priority)
+    before = lane.aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
+    share = fair.held[run.project_id] + _asked_above(sizes).get((run.project_id, run.priority), 0) + before
+    place = _Place(run.pk, run.priority, share, fair.turns.get(run.project_id, 0), run.created_at)
+    return _positions([place], fair, queue, sizes)[run.pk]
 
 
 @dataclass(frozen=True, slots=True)
