@@ -48,7 +48,8 @@ then summed and sorted into dispatch order here; what each one holds back is kep
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
 run that may start is read whole; queue reasons that changed are written grouped, one UPDATE per
 distinct reason; and a lane's runs beyond the window are told once, together, that they wait
-behind their own project's earlier runs. `queue_position` still counts the whole queue.
+behind their own project's earlier runs. `queue_position` still counts the whole queue: the runs
+of higher priorities by project and priority, those of its own by their shares (`_positions`).
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ def _per_lane(values: Mapping[Lane, int]) -> Case:
 
 
 def _case(values: Iterable[tuple[Q, int]]) -> Case:
+    """A value for the rows of each condition, 0 for other rows."""
     whens = [When(rows, then=Value(value)) for rows, value in values if value]
     # Cast: an ORDER BY of a bare 0, when no row has a value, would name a column by its position.
     return Case(*whens, default=Cast(Value(0), BigIntegerField()), output_field=BigIntegerField())
@@ -233,9 +235,8 @@ class FairShare:
     def order(self, runs: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]] | None = None) -> RunQuerySet:
         """Queued `runs` (each project's whole queue from some priority up, or of some priorities of such
         a queue, whose `sizes` the caller read then) with their `share` and `turn`, in dispatch order. What
-        each project's runs of higher priorities ask for is summed first, in one query, so the database
-        sums only along each project's queue at one priority, which the index of each project's queue
-        holds in order."""
+        each project's runs of higher priorities ask for is summed first, in one query (`_lane_sizes`), so
+        the database sums only along each project's queue at one priority."""
         shares = self.shares(runs, _lane_sizes(runs) if sizes is None else sizes)
         return shares.annotate(turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
 
