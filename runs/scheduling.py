@@ -303,12 +303,16 @@ class _CountedLane:
 
     def window(self) -> Q:
         """Its runs in the window, and maybe a few queued at the moment the window ends, after it."""
+        lane = Q(project_id=self.project_id, priority=self.priority)
+        if not self.with_gpus or not self.without_gpus:
+            # All of one kind: no lookup tells the kinds apart (Django takes its time to build each).
+            end = self.window_end_with_gpus or self.window_end_without_gpus
+            return lane & Q(created_at__lte=end) if end else lane
         kinds = (
-            (self.with_gpus, Q(ledger_gpus__gt=0), self.window_end_with_gpus),
-            (self.without_gpus, Q(ledger_gpus=0), self.window_end_without_gpus),
+            (Q(ledger_gpus__gt=0), self.window_end_with_gpus),
+            (Q(ledger_gpus=0), self.window_end_without_gpus),
         )
-        parts = [kind & Q(created_at__lte=end) if end else kind for count, kind, end in kinds if count]
-        return Q(project_id=self.project_id, priority=self.priority) & reduce(or_, parts)
+        return lane & reduce(or_, (kind & Q(created_at__lte=end) if end else kind for kind, end in kinds))
 
 
 def _window_end(queue: RunQuerySet, kind: Q, window: int) -> Subquery:
