@@ -16,8 +16,8 @@ The contract's run status values stay as they are, because scripts switch on the
   its project's `stall_after_seconds` (blank: ten times the median of its recent step times,
   at least STALL_AFTER_FLOOR_SECONDS) while its GPUs idle (below 5 % where NVML reads them) or,
   without a GPU reading, its processes' CPU time stands still (under 2 % of a core over
-  STALL_CPU_WINDOW_SECONDS, as its executor reads it: its process group here or in its
-  container). The first stall of a run leaves a stack dump of its Python
+  STALL_CPU_WINDOW_SECONDS, as its executor reads it: its process group here, in its container,
+  or its Slurm job's batch step). The first stall of a run leaves a stack dump of its Python
   processes (py-spy) among its artifacts, or the reason there is none; then the project's
   `on_stall` leaves it, cancels it, or cancels it and resumes it as a linked run (retried as
   above, stopping when it stalls at the same step twice). A new step clears the flag.
@@ -251,9 +251,10 @@ class StallWatch:
         after = stall_after(run)
         quiet = now.timestamp() - run.watch_state["at"]
         executor = get_executor(run.executor)
-        # CPU time is read only over the window before the run would count as stalled: a reading
-        # may cost its engine a round trip (a command in a container).
-        window = min(float(settings.STALL_CPU_WINDOW_SECONDS), after)
+        # CPU time is read over a window long enough for the reading's resolution to tell IDLE_CPU
+        # (sstat's whole seconds: 50 s), and only the window before the run would count as stalled:
+        # a reading may cost its engine a round trip (a command in a container, an sstat).
+        window = min(max(float(settings.STALL_CPU_WINDOW_SECONDS), executor.cpu_resolution / IDLE_CPU), after)
         if run.stalled_since is not None or quiet < after - window:
             return
         idle = self._idleness(run, executor, window)

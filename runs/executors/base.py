@@ -94,6 +94,7 @@ class Executor(ABC):
     bound_to_host: bool = False
     handle: str  # the `executor_state` key that identifies the started command
     poll_interval: float = 0.2  # seconds between two looks while waiting for it to go
+    cpu_resolution: float = 0.01  # the smallest CPU time, in seconds, that `cpu_seconds` tells apart
 
     # Properties, so that an engine can read them from the settings.
     @property
