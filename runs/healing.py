@@ -340,7 +340,10 @@ def py_spy() -> str | None:
 def _stacks(pids: Collection[int] | None, executor: str) -> str:
     """The text of a stack dump of the Python processes among `pids`, or why there is none."""
     if pids is None:
-        return f"No stack dump: the processes of a {executor} run are not this host's to read.\n"
+        return (
+            f"No stack dump: the processes of a {executor} run are not this host's to read (a Slurm node's, or "
+            "a container of a Docker daemon on another host), and py-spy reads only this host's.\n"
+        )
     program = py_spy()
     if program is None:
         return "No stack dump: py-spy is not installed (requirements.txt).\n"
@@ -372,7 +375,10 @@ def dump_stacks(run: Run) -> Artifact:
     """A stack dump of the run's Python processes as a `log` artifact of the run (or the reason there is none)."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     path = Path(run.run_dir) / f"stack-dump-{stamp}.txt"
-    text = _stacks(get_executor(run.executor).process_ids(run), run.executor)
+    try:
+        text = _stacks(get_executor(run.executor).process_ids(run), run.executor)
+    except LaunchError as problem:
+        text = f"No stack dump: its processes could not be listed: {problem}\n"
     path.write_text(f"Stack dump of run {run} at {stamp} UTC\n\n{text}", encoding="utf-8")
     artifact, _ = Artifact.objects.update_or_create(
         run=run,

@@ -141,7 +141,7 @@ class Executor(ABC):
 
     def process_ids(self, run: Run) -> list[int] | None:
         """The pids of the command's processes as this host sees them, for py-spy; None where they are not
-        this host's to read (a container's or a Slurm node's)."""
+        this host's to read (a Slurm node's, a container of a Docker daemon elsewhere)."""
         return None
 
     def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:

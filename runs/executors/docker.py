@@ -21,7 +21,9 @@ the run's log file, so the platform never holds a pipe; that pid is the process
 group signalled, and verified empty, inside the container.
 
 The stall watch reads that group's CPU time in the container's /proc too (the container's
-own stats would add every run sharing it).
+own stats would add every run sharing it). For a stack dump, where the daemon runs on this
+host, the group's processes are found in this host's /proc (their cgroup names the
+container, their NSpgid ends with that pid), which py-spy here can read.
 """
 
 from __future__ import annotations
@@ -108,6 +110,11 @@ class DockerExecutor(Executor):
         container's stats would add every run sharing it."""
         with self._daemon():
             return engine.group_cpu_seconds(engine.running_container(run.executor_state["container"]), _pgid(run))
+
+    def process_ids(self, run: Run) -> list[int] | None:
+        """The run's process group as this host numbers it, where the daemon runs on this host; else None."""
+        with self._daemon():
+            return engine.host_pids(engine.running_container(run.executor_state["container"]), _pgid(run))
 
     def _probe(self, run: Run, action: str) -> str:
         state = run.executor_state

@@ -5,7 +5,7 @@ container by name (or a sentence saying why there is none), a per-run container
 of an allowed, already loaded image (nothing is ever pulled), the host folders it
 mounts and their paths inside, a shell script run in it, a command started in it
 detached with its pid reported, its process group probed and signalled, and its CPU
-time read, in the container's /proc.
+time read, in the container's /proc, and found in this host's /proc.
 
 `docker exec` starts every command as a session leader (runc calls setsid), so the
 exit-code wrapper's pid is its process group inside the container.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -318,3 +319,37 @@ def group_cpu_seconds(container: Container, pgid: int) -> float:
     except ValueError:
         raise EngineUnreachable(f"The CPU probe failed in container {container.name!r}: {output}") from None
     return ticks / per_second
+
+
+def host_pids(container: Container, pgid: int) -> list[int] | None:
+    """This host's pids of the live processes of the process group `pgid` (as the container numbers it) in
+    `container`, for py-spy here; None where the daemon's processes are not this host's (a DOCKER_HOST
+    elsewhere, or a daemon in another pid namespace)."""
+    container_id = str(container.id)
+    if not _in_container(int(container.attrs["State"]["Pid"]), container_id):
+        return None
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _own_pgid(int(entry.name)) == pgid and _in_container(int(entry.name), container_id):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _in_container(pid: int, container_id: str) -> bool:
+    """Whether this host's process `pid` lives in the container: its cgroup path names the container's id."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
+def _own_pgid(pid: int) -> int | None:
+    """The process group of this host's live process `pid` as its own pid namespace numbers it (NSpgid's last)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = {key: value.split() for key, _, value in (line.partition(":") for line in status.splitlines())}
+    if fields.get("State", ["Z"])[0] in {"Z", "X"} or not fields.get("NSpgid"):
+        return None
+    return int(fields["NSpgid"][-1])

@@ -149,7 +149,7 @@ def test_it_fails_a_run_whose_container_stops_under_it_with_an_error_line(
     assert any(f"is exited, not running. Start it with `docker start {container.name}`" in m for m in errors), errors
 
 
-def test_it_flags_a_trainer_hung_in_the_container_by_its_cpu_time(
+def test_it_flags_a_trainer_hung_in_the_container_by_its_cpu_time_and_dumps_its_stacks(
     owner_client, docker_project, supervisor, django_capture_on_commit_callbacks
 ):
     docker_project.stall_after_seconds = STALL_AFTER
@@ -172,6 +172,10 @@ def test_it_flags_a_trainer_hung_in_the_container_by_its_cpu_time(
     assert flagged["status"] == "running"
     assert "(after step 6) with its processes using " in flagged["stall_reason"]
     assert any("Stalled: " in line["message"] for line in flagged["logs"])
+    dump = Path(Artifact.objects.get(run_id=run_id, name__startswith="stack-dump-").path).read_text()
+    assert "--- pid " in dump, dump  # the container's processes were found on this host
+    # The trainer's frames, or (where ptrace is not allowed) why py-spy could not read them.
+    assert ("fake_trainer.py" in dump and "hang (" in dump) or "py-spy could not read" in dump, dump
     done = until_status(owner_client, docker_project, run_id, supervisor, "completed", "failed")
     assert (done["status"], done["stalled"]) == ("completed", False)
 
