@@ -95,7 +95,7 @@ def fields_of(run: Run) -> dict[str, Any]:
 
 def test_it_answers_reads_sent_together_as_it_answers_each_alone(two_runs):
     first, second = two_runs
-    alone = [RUN.objects(first.pk), RECENT.rows(first.pk), RECENT.rows(second.pk)]
+    alone: list[Any] = [RUN.objects(first.pk), RECENT.rows(first.pk), RECENT.rows(second.pk)]
     reads: list[Read[Any]] = [RUN.read_objects(first.pk), RECENT.read_rows(first.pk), RECENT.read_rows(second.pk)]
 
     with CaptureQueriesContext(connection) as sent:
