@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from console.errors import add_service_error
 from console.forms import StaffDeploymentForm
@@ -47,11 +48,15 @@ class StartingDeploymentAdmin(DeploymentAdmin):
             except DomainError as error:
                 add_service_error(form, error)
             else:
-                self.message_user(request, f"{deployment} started; it is loading the model.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("%(deployment)s started; it is loading the model.") % {"deployment": deployment},
+                    messages.SUCCESS,
+                )
                 return redirect(reverse("admin:deployments_deployment_change", args=[deployment.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Start a deployment",
+            "title": _("Start a deployment"),
             "opts": self.opts,
             "form": form,
             "allowed_options": allowed_options(),

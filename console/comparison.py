@@ -11,13 +11,14 @@ from uuid import UUID
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from runs.launch import launched_parameters
 from runs.metric_series import MetricSummary, best_direction, metric_summaries
 from runs.models import Run
 
 # Colours told apart by most eyes, colour-blind ones included, on white; as many as runs compared at most.
 PALETTE = ["#2457c5", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#0b7285", "#e67700", "#5c940d", "#495057", "#a61e4d"]
 
-# The run's own fields worth comparing, before its hyperparameters and resources.
+# The run's own fields worth comparing, before its effective config and resources.
 RUN_FIELDS: list[tuple[str, Promise]] = [
     ("model", _("Model")),
     ("dataset", _("Dataset")),
@@ -47,12 +48,13 @@ def shown(value: Any) -> str:
 
 
 def run_parameters(run: Run) -> dict[str, str]:
-    """The run's parameters as `label → shown value`: its own fields, then `hyperparameters.<key>`
-    (this run's overrides) and `resources.<key>`."""
+    """The run's parameters as `label → shown value`: its own fields, then each key of the config it trains
+    with (its training YAML's values under its overrides), then `resources.<key>`."""
     parameters = {str(label): shown(getattr(run, field)) for field, label in RUN_FIELDS}
-    for group in ("hyperparameters", "resources"):
-        for key, value in sorted((getattr(run, group) or {}).items()):
-            parameters[f"{group}.{key}"] = shown(value)
+    for key, value in sorted(launched_parameters(run).items()):
+        parameters[key] = shown(value)
+    for key, value in sorted((run.resources or {}).items()):
+        parameters[f"resources.{key}"] = shown(value)
     return parameters
 
 

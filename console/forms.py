@@ -221,6 +221,10 @@ class ProjectForm(forms.Form):
         return fields, self.cleaned_data["members"]
 
 
+# The resources the launch form has fields of its own for; the others are typed as JSON.
+GPU_FIELDS = ("gpu_count", "gpu_type")
+
+
 class RunForm(forms.Form):
     """What runs.services.create_run takes; empty fields fall back to the project's."""
 
@@ -235,17 +239,27 @@ class RunForm(forms.Form):
         help_text=_("Starts as the project's defaults; applied over the training YAML's values."),
     )
     gpu_count = forms.IntegerField(label=_("GPUs"), min_value=0, max_value=MAX_GPU_COUNT, initial=0)
+    gpu_type = forms.CharField(label=_("GPU type"), required=False, max_length=64, help_text=_("Empty: any type."))
+    resources = JsonObjectField(
+        label=_("Other resources"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text=_("What else the run asks of its executor (memory, cpus…), as a JSON object."),
+    )
     priority = forms.IntegerField(label=_("Priority"), min_value=MIN_PRIORITY, max_value=MAX_PRIORITY, initial=0)
 
     @classmethod
     def for_project(cls, project: Project, data: Any = None, *, clone: Run | None = None) -> RunForm:
         """The form with the project's values shown where an empty field falls back to them;
-        filled with `clone`'s config when a run is cloned to launch another like it."""
+        filled with `clone`'s config, all its resources included, when a run is cloned to launch another like it."""
         initial: dict[str, Any] = {"hyperparameters": project.default_hyperparameters}
         if clone is not None:
             initial = {name: getattr(clone, name) for name in ("model", "dataset", "training_yaml_name", "priority")}
             initial["hyperparameters"] = clone.hyperparameters
-            initial["gpu_count"] = gpu_request(clone.resources)[0]
+            resources = clone.resources if isinstance(clone.resources, dict) else {}
+            initial["gpu_count"] = gpu_request(resources)[0]
+            initial["gpu_type"] = str(resources.get("gpu_type") or "")
+            initial["resources"] = {key: value for key, value in resources.items() if key not in GPU_FIELDS}
         form = cls(data, initial=initial)
         for name, default in (
             ("model", project.base_model),
@@ -255,12 +269,26 @@ class RunForm(forms.Form):
             form.fields[name].widget.attrs["placeholder"] = default
         return form
 
+    def clean_resources(self) -> dict[str, Any]:
+        resources = self.cleaned_data["resources"]
+        if given := sorted(set(resources) & set(GPU_FIELDS)):
+            raise forms.ValidationError(
+                _("%(keys)s have fields of their own above.") % {"keys": ", ".join(given)}, code="gpu_fields"
+            )
+        return resources
+
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
+        gpu_type = data["gpu_type"].strip()
+        resources = {
+            **data["resources"],
+            "gpu_count": data["gpu_count"] or 0,
+            **({"gpu_type": gpu_type} if gpu_type else {}),
+        }
         arguments: dict[str, Any] = {
             "name": data["name"],
             "priority": data["priority"] or 0,
-            "resources": {"gpu_count": data["gpu_count"] or 0},
+            "resources": resources,
             "hyperparameters": data["hyperparameters"],
         }
         for name in ("model", "dataset", "training_yaml_name"):

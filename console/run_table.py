@@ -11,26 +11,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import DurationField, ExpressionWrapper, F, OrderBy, Q
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Now
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from console.models import RunTableColumns
+from llmplatform.json_lists import distinct_members
 from llmplatform.users import Visitor
 from projects.models import Project
-from runs.models import RunQuerySet
+from runs.models import Run, RunQuerySet
 
 RUNS_PER_PAGE = 50
-COLUMN_SAMPLE = 200  # the latest runs whose keys are offered as columns
 MAX_CHOSEN = 20
 MAX_KEY_CHARS = 128
 DEFAULT_SORT = "-created"
 # Which JSON field of a run a column of each kind reads.
 KINDS = {"hp": "hyperparameters", "m": "metrics"}
+# The keys and tags of a project's runs are kept in the cache, with when they were read: a page reads again
+# only the runs changed since then (every write of a run's JSON moves its updated_at), less this margin for
+# a write that committed later than its clock says (another host's, a long transaction's).
+KEYS_MARGIN = timedelta(minutes=5)
+# ...and all of them again this often, which drops the keys of runs deleted meanwhile.
+KEYS_KEPT_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -103,23 +112,37 @@ def ordering(sort: str) -> list[OrderBy]:
 
 @dataclass(frozen=True)
 class Offered:
-    """What the table offers to pick from: keys seen in the latest runs, and their tags."""
+    """What the table offers to pick from: the keys the project's runs have, and their tags."""
 
     hyperparameters: list[Column]
     metrics: list[Column]
     tags: list[str]
 
 
+def run_keys(project: Project) -> dict[str, set[str]]:
+    """The distinct hyperparameter and metric keys and tags of every run of `project`, in one query: the
+    database takes the runs' JSON apart, and only for the runs changed since the project's keys were
+    last read (all of them the first time; 10,000 runs take a few hundred ms then, a few ms after)."""
+    name = f"console:run-keys:{project.pk}"
+    kept = cache.get(name)
+    read_at = timezone.now()
+    runs = Run.objects.filter(project=project)
+    if kept is not None:
+        runs = runs.filter(updated_at__gte=kept["read_at"] - KEYS_MARGIN)
+    found = distinct_members(runs, keys_of=("hyperparameters", "metrics"), texts_of=("tags",))
+    if kept is not None:
+        found = {field: members | set(kept[field]) for field, members in found.items()}
+    cache.set(
+        name, {"read_at": read_at, **{field: sorted(members) for field, members in found.items()}}, KEYS_KEPT_SECONDS
+    )
+    return found
+
+
 def offered(project: Project) -> Offered:
-    """Columns and tags from the project's defaults and its latest COLUMN_SAMPLE runs: one query."""
-    rows = project.runs.order_by("-created_at").values_list("hyperparameters", "metrics", "tags")[:COLUMN_SAMPLE]
-    hyperparameters = set(project.default_hyperparameters or {})
-    metrics: set[str] = set()
-    tags: set[str] = set()
-    for run_hyperparameters, run_metrics, run_tags in rows:
-        hyperparameters.update(run_hyperparameters if isinstance(run_hyperparameters, dict) else ())
-        metrics.update(run_metrics if isinstance(run_metrics, dict) else ())
-        tags.update(tag for tag in run_tags or () if isinstance(tag, str))
+    """Columns and tags from the project's defaults and every one of its runs (`run_keys`)."""
+    found = run_keys(project)
+    hyperparameters = found["hyperparameters"] | set(project.default_hyperparameters or {})
+    metrics, tags = found["metrics"], found["tags"]
     return Offered(
         hyperparameters=[Column("hp", key) for key in sorted(hyperparameters) if len(key) <= MAX_KEY_CHARS],
         metrics=[Column("m", key) for key in sorted(metrics) if len(key) <= MAX_KEY_CHARS],

@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import AuditedModelAdmin
 from datasets import services
@@ -70,11 +71,11 @@ class ValidatedPieceInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # made by validation, never by hand
 
-    @admin.display(description="records")
+    @admin.display(description=_("records"))
     def records(self, piece: ValidatedPiece) -> int:
         return piece.report["records"]
 
-    @admin.display(description="errors")
+    @admin.display(description=_("errors"))
     def error_count(self, piece: ValidatedPiece) -> int:
         return piece.report["error_count"]
 

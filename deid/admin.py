@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import AuditedModelAdmin
 from deid import services
@@ -15,9 +16,11 @@ from deid.models import DEFAULT_POLICY_NAME, DeidJob, DeidPolicy, DeidPolicyVers
 class DeidPolicyForm(forms.ModelForm):
     """The policy plus its current rules; saving changed rules adds a version."""
 
-    entities = forms.JSONField(help_text="Entity type → operator (pseudonymize, mask, redact, hash, keep).")
-    min_score = forms.FloatField(min_value=0, max_value=1, initial=0.5)
-    mask_char = forms.CharField(min_length=1, max_length=1, strip=False, initial="*")
+    entities = forms.JSONField(
+        label=_("Entities"), help_text=_("Entity type → operator (pseudonymize, mask, redact, hash, keep).")
+    )
+    min_score = forms.FloatField(label=_("Minimum score"), min_value=0, max_value=1, initial=0.5)
+    mask_char = forms.CharField(label=_("Mask character"), min_length=1, max_length=1, strip=False, initial="*")
 
     class Meta:
         model = DeidPolicy
@@ -69,7 +72,7 @@ class DeidPolicyAdmin(AuditedModelAdmin):
     search_fields = ["name", "description"]
     inlines = [DeidPolicyVersionInline]
 
-    @admin.display(description="policy version")
+    @admin.display(description=_("policy version"))
     def current_version_label(self, obj: DeidPolicy) -> str:
         return obj.current_version.label if obj.current_version else "—"
 

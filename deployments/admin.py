@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.admin import AuditedModelAdmin
 from deployments import services
 from deployments.models import Deployment, DeploymentTag
 from deployments.vllm import quoted
 from llmplatform.errors import DomainError
+from llmplatform.sentences import translate_lazy
 
 
 class DeploymentTagInline(admin.TabularInline):
@@ -76,7 +79,7 @@ class DeploymentAdmin(AuditedModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # stopped deployments stay as the record of what was served
 
-    @admin.display(description="vLLM command")
+    @admin.display(description=gettext_lazy("vLLM command"))
     def vllm_cmd(self, deployment: Deployment) -> str:
         return quoted(deployment.argv)
 
@@ -85,14 +88,14 @@ class DeploymentAdmin(AuditedModelAdmin):
             try:
                 services.stop_deployment(deployment, actor=request.user, force=force)
             except DomainError as exc:
-                self.message_user(request, f"{deployment}: {exc.detail}", messages.ERROR)
+                self.message_user(request, f"{deployment}: {translate_lazy(exc.message)}", messages.ERROR)
             else:
-                self.message_user(request, f"{deployment} stopped.", messages.SUCCESS)
+                self.message_user(request, _("%(deployment)s stopped.") % {"deployment": deployment}, messages.SUCCESS)
 
-    @admin.action(description="Stop the selected deployments (SIGTERM)")
+    @admin.action(description=gettext_lazy("Stop the selected deployments (SIGTERM)"))
     def stop_deployments(self, request: HttpRequest, queryset) -> None:
         self._stop(request, queryset, force=False)
 
-    @admin.action(description="Stop the selected deployments, SIGKILL if SIGTERM is not enough")
+    @admin.action(description=gettext_lazy("Stop the selected deployments, SIGKILL if SIGTERM is not enough"))
     def force_stop_deployments(self, request: HttpRequest, queryset) -> None:
         self._stop(request, queryset, force=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from yaml.reader import ReaderError
 
 from llmplatform.sentences import JOINED, gettext_noop
 
@@ -90,6 +91,45 @@ _BoundedSafeLoader.add_implicit_resolver(
 )
 
 
+def _where(mark: yaml.Mark) -> dict[str, int]:
+    return {"line": mark.line + 1, "column": mark.column + 1}
+
+
+def _said(text: str) -> str:
+    """A context or problem of PyYAML's on one line, quoting at most QUOTE_CHARS of what it quotes."""
+    return shortened(" ".join(text.split()))
+
+
+def parser_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, as a sentence of the catalog: its context and problem (each one of
+    llmplatform.yaml_messages) where each happened, without the lines of the document it quotes."""
+    if isinstance(exc, ReaderError) and isinstance(exc.character, int):
+        return gettext_noop(
+            "not valid YAML: unacceptable character #x{code:04x} at position {position}: {reason}"
+        ).format(code=exc.character, position=exc.position, reason=exc.reason)
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None or exc.problem_mark is None:
+        return gettext_noop("not valid YAML: {error}").format(error=_said(str(exc)))
+    problem = {"problem": _said(exc.problem), **_where(exc.problem_mark)}
+    if exc.context is None:
+        return gettext_noop("not valid YAML: {problem} (line {line}, column {column})").format(**problem)
+    context_mark = exc.context_mark
+    if context_mark is None or _where(context_mark) == _where(exc.problem_mark):
+        # The context inside the brackets: a problem may hold a comma, so no separator before it could tell
+        # a sentence with a context from one without (llmplatform.sentences reads the values back out).
+        return gettext_noop("not valid YAML: {problem} ({context}, line {line}, column {column})").format(
+            context=_said(exc.context), **problem
+        )
+    return gettext_noop(
+        "not valid YAML: {context} (line {context_line}, column {context_column}), "
+        "{problem} (line {line}, column {column})"
+    ).format(
+        context=_said(exc.context),
+        context_line=context_mark.line + 1,
+        context_column=context_mark.column + 1,
+        **problem,
+    )
+
+
 def _expanded_nodes(value: Any, budget: int) -> int:
     """How many nodes `value` has once its shared (aliased) parts are expanded, up to budget+1."""
     seen = 0
@@ -126,12 +166,23 @@ def load_training_yaml(content: bytes) -> dict[str, Any]:
                 )
             ]
         ) from None
-    loader = _BoundedSafeLoader(text)
+    try:
+        loader = _BoundedSafeLoader(text)  # the reader refuses a character YAML does not allow here already
+    except yaml.YAMLError as exc:
+        raise TrainingYamlError([parser_problem(exc)]) from None
     try:
         document = loader.get_single_data()
     except yaml.YAMLError as exc:
+        raise TrainingYamlError([parser_problem(exc)]) from None
+    except TrainingYamlError:
+        raise
+    except ValueError as exc:  # a date or time that does not exist: PyYAML lets datetime's refusal through
         raise TrainingYamlError(
-            [gettext_noop("not valid YAML: {error}").format(error=shortened(" ".join(str(exc).split())))]
+            [
+                gettext_noop("not valid YAML: a value written as a date or time is none ({error})").format(
+                    error=_said(str(exc))
+                )
+            ]
         ) from None
     finally:
         loader.dispose()

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications import services
 from notifications.models import Delivery, Subscription
@@ -24,8 +25,13 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Send the selected deliveries again")
+    @admin.action(description=gettext_lazy("Send the selected deliveries again"))
     def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         for delivery in queryset.select_related("subscription__project"):
             services.replay(delivery=delivery, actor=request.user)
-        messages.success(request, f"{queryset.count()} deliveries queued again.")
+        count = queryset.count()
+        messages.success(
+            request,
+            ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+            % {"count": count},
+        )

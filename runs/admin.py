@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import AuditedModelAdmin
 from runs.models import Artifact, ArtifactTag, LogLine, MetricPoint, Run
@@ -48,7 +49,7 @@ class RunAdmin(AuditedModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="progress", ordering="progress")
+    @admin.display(description=_("progress"), ordering="progress")
     def progress_percent(self, run: Run) -> str:
         return f"{run.progress:.0%}"
 

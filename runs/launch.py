@@ -21,12 +21,17 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from datasets.models import DatasetFile, FileStatus
+from llmplatform.training_yaml import TrainingYamlError, read_training_yaml
 from projects.training_command import PLACEHOLDER, check_command_template
+from projects.training_files import UnsafePath, resolve_training_file
+
+if TYPE_CHECKING:
+    from runs.models import Run
 
 
 def effective_config(
@@ -40,6 +45,38 @@ def effective_config(
     if resume_from_checkpoint is not None:
         config["resume_from_checkpoint"] = str(resume_from_checkpoint)
     return config
+
+
+# Keys the launch points at the run's own folder: they differ between any two runs and say nothing of their training.
+RUN_FOLDER_KEYS = ("output_dir", "dataset_dir")
+
+
+def training_yaml_config(training_yaml_name: str) -> dict[str, Any]:
+    """The training YAML of that name under the training directory; empty when it is gone or unusable."""
+    if not training_yaml_name:
+        return {}
+    try:
+        return read_training_yaml(resolve_training_file(training_yaml_name))
+    except (UnsafePath, OSError, TrainingYamlError):
+        return {}
+
+
+def launched_parameters(run: Run) -> dict[str, Any]:
+    """What `run` trains with: the effective config its launch wrote (its training YAML merged with its
+    overrides), or where that file is gone, the same merge made again from the YAML as it is now; less the
+    keys naming the run's own folder."""
+    try:
+        config = read_config(run.config_path) if run.run_dir else None
+    except (OSError, yaml.YAMLError):
+        config = None
+    if config is None:
+        config = effective_config(
+            training_yaml_config(run.training_yaml_name),
+            overrides=run.hyperparameters or {},
+            output_dir=Path(run.output_dir),
+            resume_from_checkpoint=None,
+        )
+    return {key: value for key, value in config.items() if key not in RUN_FOLDER_KEYS}
 
 
 DATASET_INFO = "dataset_info.json"

@@ -1,5 +1,5 @@
-"""Datasets, deployments, a project's versions, the audit log and the API token in a real Chromium,
-in English and Chinese, on a wide screen and a phone; screenshots under artifacts/screenshots/."""
+"""Datasets, training YAMLs, deployments, a project's versions, the audit log and the API token in a real
+Chromium, in English and Chinese, on a wide screen and a phone; screenshots under artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from audit.services import record_event
@@ -69,6 +70,28 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
     assert page.locator("#statistics .bar-row").count() >= 2
     assert fits_the_screen(page)
     screenshot(page, f"dataset-file-report-{name}")
+
+
+@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+def test_it_says_where_a_training_yaml_breaks_in_the_readers_language(
+    chromium_browser, live_server, owner, locale, width
+):
+    name = view_name(locale, width)
+    page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
+    log_in(page, "alice", "pw-alice")
+    page.goto(reverse("console:config-list"))
+    page.locator("#config-file").set_input_files(
+        files=[{"name": "sft.yaml", "mimeType": "application/yaml", "buffer": b"task_type: sft\n  model: qwen\n"}]
+    )
+    page.locator("section[aria-labelledby=config-upload-title] button[type=submit]").click()
+    problem = page.locator("div[role=alert] .errorlist li")
+    problem.wait_for()
+    if locale == "en-US":
+        assert problem.inner_text() == "not valid YAML: mapping values are not allowed here (line 2, column 8)"
+    else:
+        assert problem.inner_text() == "不是有效的 YAML：此处不允许出现映射值（第 2 行，第 8 列）"
+    assert fits_the_screen(page)
+    screenshot(page, f"config-yaml-invalid-{name}")
 
 
 @pytest.mark.parametrize(("locale", "width"), VIEWS[:2])

@@ -46,6 +46,7 @@ def sweep(project, owner, member, count: int = 60) -> list[Run]:
             hyperparameters={"learning_rate": (number + 1) * 1e-6, "lora_rank": 8 * (1 + number % 4)},
             metrics={"train/loss": 2.0 - number / 50, "eval/loss": 2.2 - number / 60},
             tags=["best"] if number % 3 == 0 else [],
+            resources={"gpu_count": 0, "gpu_type": "L4", "memory": "32G"},
             notes="diverged after warm-up" if number == 7 else "",
             created_at=now - timedelta(minutes=count - number),
             started_at=now - timedelta(minutes=count - number),
@@ -102,11 +103,15 @@ def test_it_picks_columns_sorts_filters_notes_and_clones_a_run(
     page.locator("#clone-source").wait_for()
     hyperparameters = page.locator("#id_hyperparameters")
     assert '"lora_rank": 32' in hyperparameters.input_value()
+    assert page.locator("#id_gpu_type").input_value() == "L4"
+    assert '"memory": "32G"' in page.locator("#id_resources").input_value()
     hyperparameters.fill('{"learning_rate": 2e-05, "lora_rank": 64}')
     page.locator("#id_name").fill(f"clone-{name}")
     page.locator("#new-run button[type=submit]").click()
     page.locator("#run-title", has_text=f"clone-{name}").wait_for()
-    assert Run.objects.get(name=f"clone-{name}").hyperparameters == {"learning_rate": 2e-05, "lora_rank": 64}
+    clone = Run.objects.get(name=f"clone-{name}")
+    assert clone.hyperparameters == {"learning_rate": 2e-05, "lora_rank": 64}
+    assert clone.resources == {"gpu_count": 0, "gpu_type": "L4", "memory": "32G"}
     assert fits_the_screen(page)
     screenshot(page, f"run-cloned-{name}")
 

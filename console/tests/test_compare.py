@@ -3,11 +3,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from django.urls import reverse
 
+from conftest import PROJECT_DATASET, PROJECT_TRAINING_YAML
 from console.comparison import PALETTE, run_colours
 from projects.models import Project
 from runs.models import MetricPoint, Run
+from runs.services import create_run
 
 pytestmark = pytest.mark.django_db
 URL = reverse("console:compare")
@@ -56,18 +59,71 @@ def test_it_gives_every_run_a_colour_of_its_own_from_its_id(project):
     assert run_colours(runs[3:5])[runs[3].pk] == PALETTE[runs[3].pk.int % len(PALETTE)]
 
 
-def test_it_shows_the_parameters_that_differ_and_hides_the_rest(owner_session, run, other):
-    page = owner_session.get(URL, {"runs": [run.pk, other.pk]}).content.decode()
+def parameter_rows(session, runs: list[Run]) -> list[str]:
+    page = session.get(URL, {"runs": [run.pk for run in runs]}).content.decode()
     table = page[page.index('id="parameter-table"') : page.index("</table>", page.index('id="parameter-table"'))]
+    return table.split("<tr")[2:]
 
-    rows = table.split("<tr")[2:]
+
+def differing_names(rows: list[str]) -> list[str]:
+    return [row.split('class="mono">')[1].split("<")[0] for row in rows if "same-parameter" not in row]
+
+
+def test_it_shows_the_parameters_that_differ_and_hides_the_rest(owner_session, run, other):
+    rows = parameter_rows(owner_session, [run, other])
+
     differing = [row for row in rows if "same-parameter" not in row]
-    assert [row.split('class="mono">')[1].split("<")[0] for row in differing] == [
-        "hyperparameters.learning_rate",
-        "hyperparameters.num_train_epochs",
-    ]
+    assert differing_names(rows) == ["learning_rate", "num_train_epochs"]
     assert "3e-05" in differing[0] and "0.0001" in differing[0] and "—" in differing[1]
     assert any("llama-2-13b" in row and "hidden" in row for row in rows)  # the same model: there, but hidden
+
+
+def write_yaml(training_dir, name: str, **values) -> str:
+    config = {"dataset": PROJECT_DATASET, "max_steps": 20, "save_steps": 10, "step_seconds": 0.01, **values}
+    (training_dir / name).write_text(yaml.safe_dump(config))
+    return name
+
+
+def test_it_compares_what_runs_of_different_projects_train_with_not_only_their_overrides(
+    owner_session, owner, project, training_dir
+):
+    longer = Project.objects.create(
+        name="longer",
+        created_by=owner,
+        dataset_name=PROJECT_DATASET,
+        training_yaml_name=write_yaml(training_dir, "configs/longer.yaml", max_steps=500, warmup_ratio=0.1),
+    )
+    runs = [
+        Run.objects.create(project=each, name="run-001", training_yaml_name=each.training_yaml_name)
+        for each in (project, longer)
+    ]
+
+    rows = parameter_rows(owner_session, runs)
+
+    assert differing_names(rows) == ["Training YAML", "max_steps", "warmup_ratio"]
+    max_steps = next(row for row in rows if ">max_steps<" in row)
+    assert ">20<" in max_steps and ">500<" in max_steps
+    assert not any(">learning_rate<" in row or ">output_dir<" in row for row in rows)
+
+
+def test_it_compares_the_config_a_run_was_launched_with_when_its_yaml_changed_since(
+    owner_session, owner, project, training_dir
+):
+    first = create_run(project=project, actor=owner)
+    second = create_run(
+        project=project,
+        actor=owner,
+        training_yaml_name=write_yaml(training_dir, "configs/lr.yaml", learning_rate=1e-3),
+        hyperparameters={"lora_rank": 8},
+    )
+    write_yaml(training_dir, PROJECT_TRAINING_YAML, max_steps=999)  # edited after the launch
+
+    rows = parameter_rows(owner_session, [first, second])
+
+    assert differing_names(rows) == ["Training YAML", "lora_rank"]
+    learning_rate = next(row for row in rows if ">learning_rate<" in row)  # the override wins over the YAML
+    assert learning_rate.count(">3e-05<") == 2
+    assert ">999<" not in "".join(rows) and ">output_dir<" not in "".join(rows)
 
 
 def test_it_tables_each_metrics_final_and_best_value(owner_session, run, other):

@@ -27,7 +27,7 @@ def source(project, owner) -> Run:
         dataset="datasets/qwen_demo.jsonl",
         training_yaml_name="configs/qwen_demo.yaml",
         hyperparameters={"learning_rate": 7e-5, "max_steps": 20},
-        resources={"gpu_count": 2},
+        resources={"gpu_count": 2, "gpu_type": "A100", "memory": "64G"},
         priority=5,
     )
 
@@ -37,6 +37,7 @@ def test_it_fills_the_launch_form_with_the_runs_config(member_session, source):
     assert 'id="clone-source"' in page and "lr-sweep-3" in page
     assert 'name="model" value="Qwen/Qwen2.5-7B"' in page
     assert 'name="gpu_count" value="2"' in page and 'name="priority" value="5"' in page
+    assert 'name="gpu_type" value="A100"' in page and "{&quot;memory&quot;: &quot;64G&quot;}</textarea>" in page
     assert "&quot;learning_rate&quot;: 7e-05" in page
 
 
@@ -60,6 +61,22 @@ def test_it_launches_the_edited_copy_through_the_launch_checks(member_session, s
     )
     assert refused.status_code == 400
     assert "Not found under the training directory: configs/gone.yaml" in refused.content.decode()
+
+
+def test_it_launches_the_copy_with_all_of_its_resources_through_the_gpu_checks(member_session, project, settings):
+    settings.GPU_IDS = "0:NVIDIA A100-SXM4-80GB,1:NVIDIA A100-SXM4-80GB,2:NVIDIA L4"
+    fields = {"gpu_count": 2, "gpu_type": "A100", "resources": '{"memory": "64G"}', "priority": 0}
+    url = reverse("console:run-create", args=[project.pk])
+
+    launched = member_session.post(url, fields)
+    refused = member_session.post(url, {**fields, "gpu_type": "H100"})
+    doubled = member_session.post(url, {**fields, "resources": '{"gpu_type": "L4"}'})
+
+    assert launched.status_code == 302
+    assert Run.objects.get().resources == {"gpu_count": 2, "gpu_type": "A100", "memory": "64G"}
+    assert refused.status_code == 400 and "No GPU here is of type &#x27;H100&#x27;" in refused.content.decode()
+    assert doubled.status_code == 400 and "gpu_type have fields of their own" in doubled.content.decode()
+    assert Run.objects.count() == 1
 
 
 def test_it_offers_clone_and_edit_on_the_run_page_to_those_who_may_launch(member_session, source):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from console.models import RunTableColumns
 from console.run_table import RUNS_PER_PAGE
 from runs.models import Run, RunStatus
+from runs.services import annotate_run
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +124,37 @@ def test_it_offers_the_keys_the_runs_have_and_starts_with_parameters_and_losses(
         assert f'value="{column}"' in page
     assert ">learning_rate</a></th>" in page and ">train/loss</a></th>" in page
     assert ">eval/accuracy</a></th>" not in page
+
+
+def test_it_offers_the_keys_and_tags_of_every_run_not_only_the_latest(member_session, project, owner, runs):
+    oldest = timezone.now() - timedelta(days=30)
+    Run.objects.bulk_create(
+        Run(project=project, name=f"r{number:03d}", created_by=owner, hyperparameters={"lora_rank": 8})
+        for number in range(250)
+    )
+    Run.objects.filter(name="lr-small").update(
+        created_at=oldest, hyperparameters={"warmup_ratio": 0.1}, metrics={"eval/bleu": 30.5}, tags=["first"]
+    )
+
+    page = table(member_session, project).content.decode()
+
+    for column in ("hp:warmup_ratio", "hp:lora_rank", "hp:learning_rate", "m:eval/bleu", "m:train/loss"):
+        assert f'value="{column}"' in page
+    assert '<option value="first">' in page
+
+
+def test_it_offers_the_keys_of_runs_launched_or_changed_since_it_last_read_them(member_session, project, owner, runs):
+    table(member_session, project)  # the project's keys read once, and kept
+    Run.objects.create(project=project, name="new", created_by=owner, hyperparameters={"lora_alpha": 16})
+    annotate_run(run=runs[0], actor=owner, tags=["baseline", "shipped"])
+    ingested = Run.objects.filter(pk=runs[1].pk)
+    ingested.update(metrics={"eval/bleu": 30.5}, updated_at=timezone.now())  # as the log ingestion writes
+
+    page = table(member_session, project).content.decode()
+
+    for column in ("hp:lora_alpha", "hp:learning_rate", "m:eval/bleu", "m:train/loss"):
+        assert f'value="{column}"' in page
+    assert '<option value="shipped">' in page
 
 
 def test_it_pages_a_long_table(owner_session, project, owner):

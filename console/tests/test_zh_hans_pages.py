@@ -4,6 +4,7 @@ run), with no English sentence of the catalog left on it, nor a known English on
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import string
@@ -16,7 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditAction
 from audit.services import record_event
+from conftest import session_client
 from console.tests.conftest import add_log
 from console.tests.test_configs import SFT_YAML
 from datasets import services as dataset_services
@@ -65,6 +68,20 @@ DATASET_LINES = [
 # A training YAML with a problem in each of its keys, and one that is no YAML at all.
 BAD_YAML = b"task_type: sft\nmodel_name_or_path: ''\nlearning_rate: -1\nnum_train_epochs: lots\n"
 BROKEN_YAML = b"task_type: [sft\n"
+# Documents PyYAML refuses at each of its stages: scanning, parsing, composing and constructing.
+MALFORMED_YAMLS = [
+    BROKEN_YAML,
+    b"task_type: sft\n  model_name_or_path: qwen\n",
+    b"task_type: @sft\n",
+    b"task_type: sft\nmodel_name_or_path\n",
+    b"{task_type: sft, model_name_or_path: [qwen}\n",
+    b'task_type: "s\\qft"\n',
+    b"task_type: !mine!sft x\n",
+    b"task_type: *sft\n",
+    b"task_type: sft\n---\nmodel_name_or_path: qwen\n",
+    b"task_type: !!python/name:os.system x\n",
+]
+STALL_REASON = "no new step for 612 s (after step 40) with its GPUs at 0%"
 
 
 def visible_text(html: str) -> str:
@@ -81,8 +98,38 @@ def english_sentences() -> list[str]:
     """The English the zh_Hans catalog translates into something else: every plain sentence, and the
     fixed text of every template (`"No project {reference!r}."`) between its placeholders, where
     it is long enough to be a sentence and the translation does not keep it (a setting's name)."""
+    return sentences_of(catalog())
+
+
+def admin_catalog() -> dict[str, str]:
+    """The zh_Hans catalog's messages made by the admin's own code and templates (an admin.py, templates/admin/)."""
+    path = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    entries = catalog()
+    found = {}
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        lines = block.splitlines()
+        references = " ".join(line for line in lines if line.startswith("#:"))
+        if re.search(r"\badmin\.py:|templates/admin/", references) and (msgid := msgid_of(lines)) in entries:
+            found[msgid] = entries[msgid]
+    return found
+
+
+def msgid_of(lines: list[str]) -> str:
+    """The msgid of one catalog entry, whose text may go on over the quoted lines after it."""
+    text, reading = "", False
+    for line in lines:
+        if line.startswith("msgid "):
+            text, reading = ast.literal_eval(line.removeprefix("msgid ")), True
+        elif reading and line.startswith('"'):
+            text += ast.literal_eval(line)
+        else:
+            reading = False
+    return text
+
+
+def sentences_of(entries: dict[str, str]) -> list[str]:
     found = []
-    for msgid, msgstr in catalog().items():
+    for msgid, msgstr in entries.items():
         if msgstr == msgid:
             continue
         if "{" not in msgid and "%" not in msgid:
@@ -125,7 +172,7 @@ def healed_runs(run, project, owner):
     """A stalled run, a retried one and one preempted, with the reasons the platform gives them."""
     Run.objects.filter(pk=run.pk).update(
         stalled_since=timezone.now(),
-        stall_reason="no new step for 612 s (after step 40) with its GPUs at 0%",
+        stall_reason=STALL_REASON,
     )
     failed = Run.objects.create(project=project, name="run-002", status=RunStatus.FAILED, created_by=owner)
     retry = Run.objects.create(project=project, name="run-002-attempt-2", retry_of=failed, attempt=2)
@@ -152,6 +199,7 @@ def console_pages(owner, project, run, healed_runs, failed_dataset_file, owner_s
     dataset, stored = failed_dataset_file
     ProjectVersion.objects.create(project=project, version=2, changes={"tags": [["demo"], ["demo", "zh"]]})
     record_event(actor=owner, action="update", target=project, changes={"tags": [["demo"], ["demo", "zh"]]})
+    record_event(actor=None, action=AuditAction.ACTION, target=run, verb="stall", changes={"reason": STALL_REASON})
     config_upload = {"file": SimpleUploadedFile("sft.yaml", SFT_YAML)}
     owner_session.post(reverse("console:config-upload"), config_upload)
     config = TrainConfig.objects.get()
@@ -256,6 +304,55 @@ def test_it_explains_a_refused_training_config_in_chinese(owner_session):
         text = visible_text(response.content.decode())
         assert response.status_code == 400
         assert english_left(text) == [], content
+
+
+@pytest.mark.parametrize("content", MALFORMED_YAMLS)
+def test_it_gives_the_yaml_parsers_reasons_in_chinese(owner_session, content):
+    response = owner_session.post(
+        reverse("console:config-upload"),
+        {"file": SimpleUploadedFile("sft.yaml", content)},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    text = visible_text(response.content.decode())
+    assert response.status_code == 400
+    assert "不是有效的 YAML" in text and re.search(r"第 \d+ 行", text)  # the reason, and where, in Chinese
+    assert "(line" not in text and "while " not in text
+    assert english_left(text) == []
+
+
+def test_it_reads_the_admins_pages_and_messages_in_chinese(staff, owner, run, failed_dataset_file):
+    staff.is_superuser = True
+    staff.save()
+    admin = session_client(staff)
+    _dataset, stored = failed_dataset_file
+    deployment = Deployment.objects.create(
+        created_by=owner, status=DeploymentStatus.RUNNING, model_path="qwen", served_model_name="qwen-chat"
+    )
+    pages = [
+        reverse("admin:deployments_deployment_changelist"),
+        reverse("admin:deployments_deployment_add"),
+        reverse("admin:deployments_deployment_change", args=[deployment.pk]),
+        reverse("admin:notifications_delivery_changelist"),
+        reverse("admin:runs_run_change", args=[run.pk]),
+        reverse("admin:datasets_datasetfile_change", args=[stored.pk]),
+        reverse("admin:deid_deidpolicy_add"),
+    ]
+    admins_own = sentences_of(admin_catalog())
+    texts = {url: read_in_chinese(admin, url) for url in pages}
+
+    stopped = admin.post(
+        reverse("admin:deployments_deployment_changelist"),
+        {"action": "stop_deployments", "_selected_action": [str(deployment.pk)]},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+        follow=True,
+    )
+
+    assert "Stop the selected deployments (SIGTERM)" in admins_own  # the actions' names are the admin's
+    left = {url: [each for each in admins_own if each in text] for url, text in texts.items()}
+    assert {url: found for url, found in left.items() if found} == {}
+    assert "停止所选部署" in texts[pages[0]] and "进度" in texts[pages[4]]
+    text = visible_text(stopped.content.decode())
+    assert f"({str(deployment.pk)[:8]}) 已停止。" in text and "stopped." not in text
 
 
 def test_it_shows_why_a_run_waits_in_chinese(owner_session, project, settings):

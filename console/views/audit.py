@@ -1,13 +1,15 @@
 """The audit log, for staff: who did what to which object, through which door.
 
 Objects read as people name them (a translated kind, the name without the stored file's
-UUID prefix) and link to their console page while they exist.
+UUID prefix) and link to their console page while they exist; the sentences an event's changes
+hold (a stall reason, a refusal) read in the reader's language.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.decorators import login_required
@@ -24,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.models import AuditEvent
 from datasets.models import Dataset, DatasetFile, TrainConfig
 from deployments.models import Deployment
+from llmplatform.sentences import translate
 from projects.models import Project
 from runs.models import Run
 
@@ -99,6 +102,17 @@ class EventRow:
     url: str | None
     verb: str
     door: str
+    changes: Any
+
+
+def translated_changes(value: Any) -> Any:
+    """An event's changes with the sentences the platform stored in them (a stall or requeue reason, a
+    refusal, an error) in the reader's language; keys, and values no sentence of the catalog, as recorded."""
+    if isinstance(value, dict):
+        return {key: translated_changes(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [translated_changes(item) for item in value]
+    return translate(value) if isinstance(value, str) else value
 
 
 class ObjectLinks:
@@ -157,6 +171,7 @@ def event_rows(events: list[AuditEvent]) -> list[EventRow]:
             url=links.url(event),
             verb=str(VERBS.get(event.verb, event.verb)),
             door=str(DOORS.get(event.via, event.via)),
+            changes=translated_changes(event.changes),
         )
         for event in events
     ]
