@@ -68,6 +68,21 @@ def wait_until_up(url: str, headers: dict[str, str], timeout: float = 240) -> No
         time.sleep(0.5)
 
 
+# MLflow starts its job runner (several more processes in its group) a minute or two after it first
+# answers; a round measured meanwhile measures that start, with errors, not runs/get.
+MLFLOW_SETTLED = "mlflow.server.jobs.utils: Registered"
+
+
+def wait_for_line(log: Path, text: str, timeout: float) -> bool:
+    """Whether `text` appears in the file `log` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
 def post_json(url: str, body: dict, attempts: int = 3) -> dict:
     """POST with a retry: under load uvicorn's supervisor restarts MLflow workers it finds slow."""
     request = urllib.request.Request(
@@ -126,19 +141,29 @@ class Round(NamedTuple):
     errors: int  # socket errors + non-2xx
     latency: str  # wrk's mean and max
     cpu_ms: float  # the server's CPU time per request, all its processes
+    split: str  # each busy process's share of that CPU time, largest first
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU time of the live processes in process group `pgid`."""
-    total = 0
+def group_cpu_seconds(pgid: int) -> dict[int, float]:
+    """User + system CPU time of each live process in process group `pgid`, by pid."""
+    seconds = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # it ended meanwhile
         if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_split(before: dict[int, float], after: dict[int, float]) -> tuple[float, str]:
+    """The group's CPU time between two readings, and how it fell on its processes: two workers that
+    share the load evenly show about 50/50, one that holds most of wrk's connections 90/10."""
+    used = {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
+    total = sum(used.values())
+    shares = sorted((100 * seconds / total for seconds in used.values() if total), reverse=True)
+    return total, "/".join(f"{share:.0f}" for share in shares if share >= 1) + "%"
 
 
 def wrk_figure(pattern: str, output: str) -> str:
@@ -155,7 +180,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Ro
         argv[1:1] = ["-H", f"{name}: {value}"]
     cpu_before = group_cpu_seconds(server_pgid)
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    cpu = group_cpu_seconds(server_pgid) - cpu_before
+    cpu, split = cpu_split(cpu_before, group_cpu_seconds(server_pgid))
     rate = float(wrk_figure(r"Requests/sec:\s+([\d.]+)", output))
     requests = int(wrk_figure(r"(\d+) requests in", output))
     errors = sum(int(number) for number in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
@@ -163,7 +188,7 @@ def wrk(url: str, seconds: int, headers: dict[str, str], server_pgid: int) -> Ro
     latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", output, re.MULTILINE)
     # A server so starved that it answered nothing in the round has no CPU time per request.
     cpu_ms = cpu * 1000 / requests if requests else float("nan")
-    return Round(rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else "", cpu_ms)
+    return Round(rate, errors, f"mean {latency.group(1)}, max {latency.group(3)}" if latency else "", cpu_ms, split)
 
 
 def seed_our_run():
@@ -306,6 +331,7 @@ def main() -> None:
             "unchanging run": (f"http://127.0.0.1:{ours_port}{path}", mlflow_get + mlflow_unchanging),
             "run being written": (f"http://127.0.0.1:{ours_port}{written_path}", mlflow_get + mlflow_written),
         }
+        settled = wait_for_line(scratch / "mlflow.log", MLFLOW_SETTLED, timeout=240)
         for ours_url, mlflow_url in urls.values():  # warm both up (MLflow's first seconds are its slowest)
             wrk(ours_url, 5, auth, ours_pgid)
             wrk(mlflow_url, 5, {}, mlflow_pgid)
@@ -325,6 +351,8 @@ def main() -> None:
 
     print(f"at the start, {at_start}\nat the end,   {machine()}")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")
+    if not settled:
+        print(f"MLflow's log never said {MLFLOW_SETTLED!r}: its first round may measure its job runner starting")
     for mode, goal in (("unchanging run", 2), ("run being written", 3)):
         report(mode, rounds[mode], goal)
 
@@ -336,7 +364,7 @@ def report(mode: str, rounds: list[tuple[Round, Round]], goal: int) -> None:
         for name, side in (("platform GET run", ours), ("MLflow runs/get ", mlflow)):
             print(
                 f"    {name}: {side.rate:6,.0f} req/s, {side.errors} errors, latency {side.latency},"
-                f" server CPU {side.cpu_ms:.2f} ms/request"
+                f" server CPU {side.cpu_ms:.2f} ms/request ({side.split} by process)"
             )
         print(f"    ratio: {ours.rate / mlflow.rate:.2f}x req/s, {mlflow.cpu_ms / ours.cpu_ms:.2f}x CPU per request")
     rates = sorted(ours.rate / mlflow.rate for ours, mlflow in rounds)

@@ -12,8 +12,16 @@ Keys are UUIDs (for UUID columns, never their text), strings or integers, and th
 queryset's SQL must depend only on where they go, not on their values (true of
 `filter(field=key)`; not of `filter(x__in=keys)`).
 Results are `.values()` rows or instances of the queryset's model without
-`select_related` relations; `llmplatform/tests/test_prepared.py` checks both against
-the ORM's own answers.
+`select_related` relations; `tests/test_prepared.py` checks both against the ORM's
+own answers.
+
+`read_rows` and `read_objects` make a `Read`, executed when its `answer()` is first
+asked for; `read_together(*reads)` sends several in one round trip where the database
+takes several statements at once (PostgreSQL through psycopg 3 with client-side
+binding, Django's default), which is what a read costs on a busy machine: each
+statement is a round trip to a server process that waits for a core like everyone.
+Elsewhere (SQLite, in process: no round trips to save) each read still runs when its
+answer is asked for, and one whose answer nobody asks for never runs.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 Key = uuid.UUID | str | int
 ModelT = TypeVar("ModelT", bound=Model)
+AnswerT = TypeVar("AnswerT")
 
 
 def _stand_in(index: int, key: Key) -> Key:
@@ -61,16 +70,77 @@ class _Compiled:
     converters: dict[int, Any]
     columns: tuple[str, ...]  # `.values()` names, or the model's attnames
 
-    def execute(self, connection: BaseDatabaseWrapper, keys: Sequence[Key]) -> list[tuple[Any, ...]]:
+    def bound(self, keys: Sequence[Key]) -> list[Any]:
+        """The SQL's parameters with `keys` where their stand-ins were."""
         parameters = list(self.parameters)
         for position, index, bind in self.slots:
             parameters[position] = bind(keys[index])
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, parameters)
-            rows = cursor.fetchall()
+        return parameters
+
+    def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows as the database driver gave them, with each column converted as the queryset would have."""
         if self.converters:
             return [tuple(row) for row in self.compiler.apply_converters(rows, self.converters)]
         return rows
+
+    def execute(self, connection: BaseDatabaseWrapper, keys: Sequence[Key]) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.bound(keys))
+            return self.converted(cursor.fetchall())
+
+
+class Read(Generic[AnswerT]):
+    """One execution of a compiled query with its keys: run alone when its answer is first asked
+    for, unless `read_together` sent it ahead with others."""
+
+    __slots__ = ("_answer", "_compiled", "_connection", "_keys", "_rows")
+
+    def __init__(
+        self,
+        compiled: _Compiled,
+        connection: BaseDatabaseWrapper,
+        keys: Sequence[Key],
+        answer: Callable[[list[tuple[Any, ...]]], AnswerT],
+    ) -> None:
+        self._compiled, self._connection, self._keys, self._answer = compiled, connection, keys, answer
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def answer(self) -> AnswerT:
+        if self._rows is None:
+            self._rows = self._compiled.execute(self._connection, self._keys)
+        return self._answer(self._rows)
+
+
+def read_together(*reads: Read[Any]) -> None:
+    """Executes the reads not yet executed in one round trip where the database allows it, else leaves
+    each to run when its answer is asked for."""
+    waiting = [read for read in reads if read._rows is None]
+    if len(waiting) < 2:
+        return
+    connection = waiting[0]._connection
+    if not takes_several_statements(connection) or any(read._connection is not connection for read in waiting):
+        return
+    # One simple-protocol query of several statements: one round trip, and in autocommit one
+    # implicit transaction, so the reads also see one snapshot; each statement has its own result.
+    sql = ";\n".join(read._compiled.sql for read in waiting)
+    parameters = [parameter for read in waiting for parameter in read._compiled.bound(read._keys)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        for index, read in enumerate(waiting):
+            if index > 0:
+                cursor.nextset()
+            read._rows = read._compiled.converted(cursor.fetchall())
+
+
+def takes_several_statements(connection: BaseDatabaseWrapper) -> bool:
+    """Whether one `execute` may hold several statements and return each one's rows: psycopg 3 with
+    client-side binding (`ClientCursor`), unless the settings ask for server-side binding."""
+    if connection.vendor != "postgresql":
+        return False
+    # Imported here: it imports a PostgreSQL driver. django-stubs leave this module out.
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3  # type: ignore[import-untyped]
+
+    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
 
 
 class Prepared(Generic[ModelT]):
@@ -83,15 +153,24 @@ class Prepared(Generic[ModelT]):
 
     def rows(self, *keys: Key) -> list[dict[str, Any]]:
         """The rows of a `.values()` queryset, as dicts."""
-        compiled, connection = self._compiled_for(keys)
-        return [dict(zip(compiled.columns, row, strict=True)) for row in compiled.execute(connection, keys)]
+        return self.read_rows(*keys).answer()
 
     def objects(self, *keys: Key) -> list[ModelT]:
         """The model instances of a queryset without `.values()` or `select_related`."""
+        return self.read_objects(*keys).answer()
+
+    def read_rows(self, *keys: Key) -> Read[list[dict[str, Any]]]:
+        """`rows(*keys)`, to be answered later (and maybe sent with others by `read_together`)."""
+        compiled, connection = self._compiled_for(keys)
+        columns = compiled.columns
+        return Read(compiled, connection, keys, lambda rows: [dict(zip(columns, row, strict=True)) for row in rows])
+
+    def read_objects(self, *keys: Key) -> Read[list[ModelT]]:
+        """`objects(*keys)`, to be answered later (and maybe sent with others by `read_together`)."""
         compiled, connection = self._compiled_for(keys)
         model = cast(type[ModelT], compiled.compiler.query.model)
-        columns = list(compiled.columns)
-        return [model.from_db(connection.alias, columns, row) for row in compiled.execute(connection, keys)]
+        columns, alias = list(compiled.columns), connection.alias
+        return Read(compiled, connection, keys, lambda rows: [model.from_db(alias, columns, row) for row in rows])
 
     def _compiled_for(self, keys: Sequence[Key]) -> tuple[_Compiled, BaseDatabaseWrapper]:
         connection = connections[self._alias] if self._alias is not None else None

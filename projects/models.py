@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from llmplatform import errors
 from llmplatform.documents import nesting_depth
 from llmplatform.json_lists import list_holds
-from llmplatform.prepared import Prepared
+from llmplatform.prepared import Prepared, Read
 from llmplatform.sentences import gettext_noop
 from llmplatform.users import Actor, Visitor
 from projects.training_command import check_command_template
@@ -401,14 +401,31 @@ def visible_project(user: Visitor, reference: str) -> Project:
     NotFound when there is none: an outsider cannot tell a project hidden from them from
     one that does not exist. A NUL names nothing (PostgreSQL refuses to compare with one).
     """
+    return first_visible(reference, visible_project_reads(user, reference))
+
+
+def visible_project_reads(user: Visitor, reference: str) -> list[Read[list[Project]]]:
+    """`visible_project`'s lookups, by id then by name, as reads that a request may send together with
+    its others (llmplatform.prepared.read_together); `first_visible` answers from them."""
     if not user.is_authenticated or "\x00" in reference:
-        raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))
+        raise _no_project(reference)
     try:
         keys: list[tuple[str, uuid.UUID | str]] = [("pk", uuid.UUID(reference)), ("name", reference)]
     except ValueError:
         keys = [("name", reference)]
-    for field, key in keys:
-        found = _STAFF_LOOKUPS[field].objects(key) if user.is_staff else _MEMBER_LOOKUPS[field].objects(user.pk, key)
-        if found:
+    if user.is_staff:
+        return [_STAFF_LOOKUPS[field].read_objects(key) for field, key in keys]
+    return [_MEMBER_LOOKUPS[field].read_objects(user.pk, key) for field, key in keys]
+
+
+def first_visible(reference: str, reads: Sequence[Read[list[Project]]]) -> Project:
+    """The project the first of `visible_project_reads` that finds one finds (a read not yet sent runs
+    only if those before it found nothing)."""
+    for read in reads:
+        if found := read.answer():
             return found[0]
-    raise errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))
+    raise _no_project(reference)
+
+
+def _no_project(reference: str) -> errors.NotFound:
+    return errors.NotFound(format_lazy(_("No project {reference!r}."), reference=reference))

@@ -16,7 +16,8 @@ The contract's run status values stay as they are, because scripts switch on the
   its project's `stall_after_seconds` (blank: ten times the median of its recent step times,
   at least STALL_AFTER_FLOOR_SECONDS) while its GPUs idle (below 5 % where NVML reads them) or,
   without a GPU reading, its processes' CPU time stands still (under 2 % of a core over
-  STALL_CPU_WINDOW_SECONDS). The first stall of a run leaves a stack dump of its Python
+  STALL_CPU_WINDOW_SECONDS, as its executor reads it: its process group here, in its container,
+  or its Slurm job's batch step). The first stall of a run leaves a stack dump of its Python
   processes (py-spy) among its artifacts, or the reason there is none; then the project's
   `on_stall` leaves it, cancels it, or cancels it and resumes it as a linked run (retried as
   above, stopping when it stalls at the same step twice). A new step clears the flag.
@@ -56,12 +57,12 @@ from audit.services import record_event
 from gpus.models import HolderKind
 from gpus.services import free_gpus, release_gpus
 from llmplatform.errors import DomainError
-from llmplatform.processes import cpu_seconds, is_python
+from llmplatform.processes import is_python
 from llmplatform.sentences import gettext_noop
 from projects.models import OnStall
 from runs import launch, services
 from runs.executors import get_executor
-from runs.executors.base import ProcessState
+from runs.executors.base import Executor, LaunchError, ProcessState
 from runs.ingest import ingest_run, latest_complete_checkpoint
 from runs.models import PREEMPTION_PENDING, Artifact, ArtifactType, LogLevel, Run, RunStatus
 
@@ -216,6 +217,10 @@ class _CpuSamples:
     readings: deque[tuple[float, float]] = field(default_factory=deque)
 
     def add(self, at: float, cpu: float, *, keep: float) -> None:
+        if self.readings and cpu < self.readings[-1][1]:
+            # A process ended and took its CPU time along (the trainer, on its way out): what was
+            # read before no longer compares, and a rate over it would look idle.
+            self.readings.clear()
         self.readings.append((at, cpu))
         while len(self.readings) > 2 and self.readings[1][0] <= at - keep:
             self.readings.popleft()
@@ -225,7 +230,7 @@ class _CpuSamples:
         (first, used_then), (last, used_now) = self.readings[0], self.readings[-1]
         if last - first < over:
             return None
-        return max(used_now - used_then, 0.0) / (last - first)
+        return (used_now - used_then) / (last - first)
 
 
 class StallWatch:
@@ -240,28 +245,37 @@ class StallWatch:
     def look(self, run: Run) -> None:
         """Call for a running run this supervisor holds, after reading its files."""
         now = timezone.now()
-        window = min(float(settings.STALL_CPU_WINDOW_SECONDS), stall_after(run))
-        pids = get_executor(run.executor).process_ids(run)
-        if pids is not None:
-            self._cpu.setdefault(run.pk, _CpuSamples()).add(time.monotonic(), cpu_seconds(pids), keep=window)
         if _note_step(run, now):
+            self.forget(run)  # CPU readings from before a step say nothing of the quiet since
             return
+        after = stall_after(run)
         quiet = now.timestamp() - run.watch_state["at"]
-        if run.stalled_since is not None or quiet < stall_after(run):
+        executor = get_executor(run.executor)
+        # CPU time is read over a window long enough for the reading's resolution to tell IDLE_CPU
+        # (sstat's whole seconds: 50 s), and only the window before the run would count as stalled:
+        # a reading may cost its engine a round trip (a command in a container, an sstat).
+        window = min(max(float(settings.STALL_CPU_WINDOW_SECONDS), executor.cpu_resolution / IDLE_CPU), after)
+        if run.stalled_since is not None or quiet < after - window:
             return
-        idle = self._idleness(run, pids, window)
-        if idle:
+        idle = self._idleness(run, executor, window)
+        if idle and quiet >= after:
             _flag_stalled(run, now=now, quiet=quiet, idle=idle)
 
-    def _idleness(self, run: Run, pids: list[int] | None, window: float) -> str:
+    def _idleness(self, run: Run, executor: Executor, window: float) -> str:
         """How the run's hardware shows it idle ("GPUs at 0 %"), or "" when it is busy or not known yet."""
         if run.gpu_indices and run.gpu_utilization is not None:
             if run.gpu_utilization < IDLE_GPU:
                 return gettext_noop("its GPUs at {utilization:.0%}").format(utilization=run.gpu_utilization)
             return ""
-        if pids is None:
+        try:
+            used = executor.cpu_seconds(run)
+        except LaunchError:  # its engine does not answer this time: no reading, judged at a later look
+            return ""
+        if used is None:
             return gettext_noop("no GPU or CPU reading of its processes here")
-        rate = self._cpu[run.pk].rate(over=window * 0.8)
+        samples = self._cpu.setdefault(run.pk, _CpuSamples())
+        samples.add(time.monotonic(), used, keep=window)
+        rate = samples.rate(over=window * 0.8)
         if rate is None or rate >= IDLE_CPU:
             return ""
         return gettext_noop("its processes using {rate:.1%} of a CPU over {window:g} s").format(
@@ -326,7 +340,10 @@ def py_spy() -> str | None:
 def _stacks(pids: Collection[int] | None, executor: str) -> str:
     """The text of a stack dump of the Python processes among `pids`, or why there is none."""
     if pids is None:
-        return f"No stack dump: the processes of a {executor} run are not this host's to read.\n"
+        return (
+            f"No stack dump: the processes of a {executor} run are not this host's to read (a Slurm node's, or "
+            "a container of a Docker daemon on another host), and py-spy reads only this host's.\n"
+        )
     program = py_spy()
     if program is None:
         return "No stack dump: py-spy is not installed (requirements.txt).\n"
@@ -358,7 +375,10 @@ def dump_stacks(run: Run) -> Artifact:
     """A stack dump of the run's Python processes as a `log` artifact of the run (or the reason there is none)."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     path = Path(run.run_dir) / f"stack-dump-{stamp}.txt"
-    text = _stacks(get_executor(run.executor).process_ids(run), run.executor)
+    try:
+        text = _stacks(get_executor(run.executor).process_ids(run), run.executor)
+    except LaunchError as problem:
+        text = f"No stack dump: its processes could not be listed: {problem}\n"
     path.write_text(f"Stack dump of run {run} at {stamp} UTC\n\n{text}", encoding="utf-8")
     artifact, _ = Artifact.objects.update_or_create(
         run=run,

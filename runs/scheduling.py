@@ -41,20 +41,22 @@ that host only (`Run.host`: its GPUs, its training folder, its processes), and D
 runs whichever host gets there first; projects' shares count their GPUs on every host.
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
-waiting runs): it reads, as light rows (`Queued`) in one query, in dispatch order, the first
-WINDOW runs of each project at each priority, which are all a pass could start; what each one holds back is
-kept as running unions per project, per higher priority and for old runs instead of comparing
-every pair; only a run that may start is read whole; queue reasons that changed are written
-grouped, one UPDATE per distinct reason; and a project's runs beyond the window are told,
-together and only when it changes, what its last run looked at waits for, or that they wait
-behind their own project's earlier runs. `queue_position` still counts the whole queue.
+waiting runs): the database counts each project's queue at each priority (a lane) in one pass
+over the queue, with no sort, and the first WINDOW runs of each lane, which are all a pass could
+start, are read as light rows (`Queued`) in one query through the index of each project's queue,
+then summed and sorted into dispatch order here; what each one holds back is kept as running
+unions per project, per higher priority and for old runs instead of comparing every pair; only a
+run that may start is read whole; queue reasons that changed are written grouped, one UPDATE per
+distinct reason; and a lane's runs beyond the window are told once, together, that they wait
+behind their own project's earlier runs. `queue_position` still counts the whole queue: the runs
+of higher priorities by project and priority, those of its own by their shares (`_positions`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, reduce
@@ -76,7 +78,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Cast, RowNumber
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from gpus.inventory import Gpu, list_gpus
@@ -148,9 +150,9 @@ class Queued:
     preempted_at: datetime | None
     resume_source_artifact_id: uuid.UUID | None
     lease_owner: str  # the process starting it, if one is
+    ledger_gpus: int  # see `gpus_needed`
     resume_from: str | None = None  # the name of the checkpoint it resumes from
-    asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `_asked_ahead`)
-    beyond: bool = False  # past the window of runs a pass may start (see `queued_runs`)
+    asked_ahead: int = 0  # GPUs its project's runs ahead of it ask for (see `FairShare.order`)
     project: Project = field(init=False)
     status: str = RunStatus.QUEUED
 
@@ -166,6 +168,7 @@ class Queued:
         "preempted_at",
         "resume_source_artifact_id",
         "lease_owner",
+        "ledger_gpus",
     )
 
     def __str__(self) -> str:
@@ -175,10 +178,23 @@ class Queued:
         return str(RunStatus.QUEUED.label)
 
 
+Lane = tuple[uuid.UUID, int]  # a project's queued runs at one priority: (project, priority)
+
+
 def _per_project(values: Mapping[uuid.UUID, int]) -> Case:
     """A value per project, for the run of the row (0 for projects not in `values`)."""
-    whens = [When(project_id=project, then=Value(value)) for project, value in values.items() if value]
-    # Cast: an ORDER BY of a bare 0, when no project has a value, would name a column by its position.
+    return _case([(Q(project_id=project), value) for project, value in values.items()])
+
+
+def _per_lane(values: Mapping[Lane, int]) -> Case:
+    """A value per project and priority, for the run of the row (0 for those not in `values`)."""
+    return _case([(Q(project_id=project, priority=priority), value) for (project, priority), value in values.items()])
+
+
+def _case(values: Iterable[tuple[Q, int]]) -> Case:
+    """A value for the rows of each condition, 0 for other rows."""
+    whens = [When(rows, then=Value(value)) for rows, value in values if value]
+    # Cast: an ORDER BY of a bare 0, when no row has a value, would name a column by its position.
     return Case(*whens, default=Cast(Value(0), BigIntegerField()), output_field=BigIntegerField())
 
 
@@ -187,7 +203,7 @@ def _per_project(values: Mapping[uuid.UUID, int]) -> Case:
 # this one in the queue ask for (of a higher priority, or queued before it), so projects take turns by GPUs;
 # between equal shares the project whose `turn` comes first (0: it never started a GPU run, then the one that
 # started one least recently); then first come first served. `queue_position` counts in it, the dispatcher
-# sorts its few rows by the same key (`FairShare.key`), and both sum shares alike (`_asked_ahead`).
+# sorts its few rows by the same key (`FairShare.key`), and both sum shares alike (`_asked_above`).
 DISPATCH_ORDER = ("-priority", "share", "turn", "created_at", "pk")
 
 
@@ -216,11 +232,25 @@ class FairShare:
         turns = {pk: rank[start] for pk, start in last_gpu_starts.items()}
         return cls(held=gpus_in_use() if held is None else held, turns=turns, projects=projects)
 
-    def order(self, runs: RunQuerySet) -> RunQuerySet:
-        """Queued `runs` (each project's whole queue from some priority up) with their `share` and `turn`,
-        in dispatch order."""
-        share = _per_project(self.held) + _asked_ahead()
-        return runs.annotate(share=share, turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
+    def order(self, runs: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]] | None = None) -> RunQuerySet:
+        """Queued `runs` (each project's whole queue from some priority up, or of some priorities of such
+        a queue, whose `sizes` the caller read then) with their `share` and `turn`, in dispatch order. What
+        each project's runs of higher priorities ask for is summed first, in one query (`_lane_sizes`), so
+        the database sums only along each project's queue at one priority."""
+        shares = self.shares(runs, _lane_sizes(runs) if sizes is None else sizes)
+        return shares.annotate(turn=_per_project(self.turns)).order_by(*DISPATCH_ORDER)
+
+    def shares(
+        self, runs: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]], priorities: Collection[int] | None = None
+    ) -> RunQuerySet:
+        """`runs` (see `order`; only of `priorities`, when given) with their `share`, unordered."""
+        above = _asked_above(sizes)
+        start = {
+            lane: self.held[lane[0]] + asked
+            for lane, asked in above.items()
+            if priorities is None or lane[1] in priorities
+        }
+        return runs.annotate(share=_per_lane(start) + _asked_in_lane())
 
     def key(self, run: Queued) -> tuple[int, int, int, datetime, uuid.UUID]:
         """DISPATCH_ORDER's key of a run read by `queued_runs`, for sorting in Python."""
@@ -228,49 +258,165 @@ class FairShare:
         return (-run.priority, share, self.turns.get(run.project_id, 0), run.created_at, run.pk)
 
 
-# Each project's queue at each priority, first come first served: highest priority first, like the order
-# `_asked_ahead` sums in, so the database sorts the queue once for both.
-HIGHEST_FIRST = F("priority") * -1
-IN_PROJECT_QUEUE: dict[str, Any] = {
-    "partition_by": [F("project_id"), HIGHEST_FIRST],
-    "order_by": [F("created_at"), F("pk")],
-}
+def _asked_in_lane() -> Any:
+    """What the queued runs of a queued run's project and priority (its lane) queued before it ask for:
+    a running sum along each lane."""
+    in_lane: dict[str, Any] = {"partition_by": [F("project_id"), F("priority")], "order_by": [F("created_at"), F("pk")]}
+    return Window(Sum("ledger_gpus"), **in_lane) - F("ledger_gpus")
 
 
-def _asked_ahead() -> Any:
-    """What the queued runs ahead of a queued run in its project's own queue ask for: those of a higher
-    priority, and those of its priority queued before it.
-
-    A running sum over each project's queue in the order `queued_runs` numbers runs in, so the
-    database sorts the queue once.
-    """
-    in_order: list[Any] = [HIGHEST_FIRST, F("created_at"), F("pk")]
-    return Window(Sum("ledger_gpus"), partition_by=[F("project_id")], order_by=in_order) - F("ledger_gpus")
+def _lane_sizes(queue: RunQuerySet) -> dict[Lane, tuple[int, int]]:
+    """How many runs each lane of `queue` (queued runs) holds, and the GPUs they ask for."""
+    sizes = queue.order_by().values_list("project_id", "priority").annotate(runs=Count("pk"), asked=Sum("ledger_gpus"))
+    return {(project, priority): (runs, asked) for project, priority, runs, asked in sizes}
 
 
-def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> list[Queued]:
-    """The queued runs one dispatch pass may start, in dispatch order: one more than the first `window`
-    runs of each project at each priority, of those that take ledger GPUs and of those that take none
-    (see WINDOW); the last of each is `beyond` it. Of the runs `host` may dispatch (see `dispatchable_on`).
+def _asked_above(sizes: Mapping[Lane, tuple[int, int]]) -> dict[Lane, int]:
+    """For each lane of `sizes` (see `_lane_sizes`), what its project's runs of higher priorities ask for."""
+    above: dict[Lane, int] = {}
+    asked: Counter[uuid.UUID] = Counter()
+    for project, priority in sorted(sizes, key=lambda lane: -lane[1]):
+        above[project, priority] = asked[project]
+        asked[project] += sizes[project, priority][1]
+    return above
 
-    The database numbers and sums each project's queue; the few rows left are sorted here by
-    `FairShare.key`, sparing the database a sort of the whole queue.
-    """
-    with_gpus = Window(Sum(Case(When(ledger_gpus=0, then=Value(0)), default=Value(1))), **IN_PROJECT_QUEUE)
-    place = Case(When(ledger_gpus=0, then=Window(RowNumber(), **IN_PROJECT_QUEUE) - with_gpus), default=with_gpus)
-    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
-    runs = queue.annotate(asked_ahead=_asked_ahead(), place=place)
-    # Narrow rows through the windows, the few fields of the runs found read apart by their keys.
-    found = {
-        pk: (asked, place)
-        for pk, asked, place in runs.filter(place__lte=window + 1).values_list("pk", "asked_ahead", "place")
+
+def _runs_above(sizes: Mapping[Lane, tuple[int, int]], priority: int) -> int:
+    """How many runs of `sizes` (see `_lane_sizes`) have a higher priority than `priority`."""
+    return sum(runs for (_, lane_priority), (runs, _) in sizes.items() if lane_priority > priority)
+
+
+@dataclass(frozen=True, slots=True)
+class _CountedLane:
+    """A project's queued runs at one priority, as a pass counts them: the GPUs they ask for; how many take
+    ledger GPUs, how many of those are not yet told BEHIND_OWN_PROJECT, and how many take none; and, of
+    each kind with more runs than the window, when its window's last run was queued."""
+
+    project_id: uuid.UUID
+    priority: int
+    asked: int
+    with_gpus: int
+    untold: int
+    without_gpus: int
+    window_end_with_gpus: datetime | None
+    window_end_without_gpus: datetime | None
+
+    def window(self) -> Q:
+        """Its runs in the window, and maybe a few queued at the moment the window ends, after it."""
+        lane = Q(project_id=self.project_id, priority=self.priority)
+        if not self.with_gpus or not self.without_gpus:
+            # All of one kind: no lookup tells the kinds apart (Django takes its time to build each).
+            end = self.window_end_with_gpus or self.window_end_without_gpus
+            return lane & Q(created_at__lte=end) if end else lane
+        kinds = (
+            (Q(ledger_gpus__gt=0), self.window_end_with_gpus),
+            (Q(ledger_gpus=0), self.window_end_without_gpus),
+        )
+        return lane & reduce(or_, (kind & Q(created_at__lte=end) if end else kind for kind, end in kinds))
+
+
+def _window_end(queue: RunQuerySet, kind: Q, window: int) -> Subquery:
+    """When the `window`-th run of `kind` of the row's lane was queued."""
+    lane = queue.filter(kind, project_id=OuterRef("project_id"), priority=OuterRef("priority"))
+    return Subquery(lane.order_by("created_at", "pk").values("created_at")[window - 1 : window])
+
+
+def _lanes(queue: RunQuerySet, window: int) -> list[_CountedLane]:
+    """The lanes of `queue` (queued runs, unordered), counted by the database in one pass over it; where
+    a lane's window ends is looked up, through the index of each project's queue, only where it has one."""
+    with_gpus, without_gpus = Q(ledger_gpus__gt=0), Q(ledger_gpus=0)
+    counts = queue.values("project_id", "priority").annotate(
+        asked=Sum("ledger_gpus"),
+        with_gpus=Count("pk", filter=with_gpus),
+        untold=Count("pk", filter=with_gpus & ~Q(queue_reason=BEHIND_OWN_PROJECT)),
+        without_gpus=Count("pk", filter=without_gpus),
+    )
+    lanes = counts.annotate(
+        window_end_with_gpus=Case(When(with_gpus__gt=window, then=_window_end(queue, with_gpus, window))),
+        window_end_without_gpus=Case(When(without_gpus__gt=window, then=_window_end(queue, without_gpus, window))),
+    )
+    return [_CountedLane(**row) for row in lanes]
+
+
+def _queued_before(created_at: datetime, pk: uuid.UUID) -> Q:
+    """Runs queued before the run queued at `created_at` with key `pk` (first come first served)."""
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+
+
+def _ask_ahead(rows: Sequence[Queued], lanes: Sequence[_CountedLane], queue: RunQuerySet) -> None:
+    """Set `asked_ahead` of the windows' `rows` as `FairShare.order` sums it: what their project's lanes of a
+    higher priority ask for, and what their lane's runs queued before them ask for. Those are in the
+    window, but for a run taking no GPUs queued after the last GPU run of a full window: the database
+    sums what the runs before those ask for, in one query."""
+    above = _asked_above(
+        {(lane.project_id, lane.priority): (lane.with_gpus + lane.without_gpus, lane.asked) for lane in lanes}
+    )
+    full = {(lane.project_id, lane.priority) for lane in lanes if lane.window_end_with_gpus is not None}
+    in_lane: dict[Lane, list[Queued]] = defaultdict(list)
+    for row in sorted(rows, key=lambda row: (row.created_at, row.pk)):
+        in_lane[row.project_id, row.priority].append(row)
+    past: list[Queued] = []  # after the last GPU run of a full window
+    for lane_key, lane_rows in in_lane.items():
+        ahead = above[lane_key]
+        for row in lane_rows:
+            row.asked_ahead = ahead
+            ahead += row.ledger_gpus
+        if lane_key in full:
+            last = max((row.created_at, row.pk) for row in lane_rows if row.ledger_gpus)
+            past += [row for row in lane_rows if not row.ledger_gpus and (row.created_at, row.pk) > last]
+    if not past:
+        return
+    before = {
+        f"before_{number}": Sum(
+            "ledger_gpus",
+            filter=Q(project_id=row.project_id, priority=row.priority) & _queued_before(row.created_at, row.pk),
+        )
+        for number, row in enumerate(past)
     }
-    still_queued = queue.filter(pk__in=list(found))
-    rows = [Queued(*fields) for fields in still_queued.values_list(*Queued.FIELDS)]
-    for row in rows:
-        row.asked_ahead, number = found[row.pk]
-        row.beyond = number > window
+    sums = queue.aggregate(**before)
+    for number, row in enumerate(past):
+        row.asked_ahead = above[row.project_id, row.priority] + (sums[f"before_{number}"] or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWindow:
+    """The queued runs one dispatch pass may start, in dispatch order, and per priority and project how many
+    of its GPU runs beyond them are not yet told BEHIND_OWN_PROJECT."""
+
+    runs: list[Queued]
+    untold: dict[tuple[int, uuid.UUID], int]
+
+
+def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> QueueWindow:
+    """The first `window` runs of each project at each priority (a lane), of those that take ledger GPUs and
+    of those that take none (see WINDOW), of the runs `host` may dispatch (see `dispatchable_on`).
+
+    The database counts the lanes in one pass over the queue and reads the windows' runs through the index
+    of each project's queue; their shares are summed and they are sorted here, by `FairShare.key`, sparing
+    the database a sort of the whole queue.
+    """
+    queue = dispatchable_on(Run.objects.in_dispatch_order().order_by(), host)
+    lanes = _lanes(queue, window)
+    if not lanes:
+        return QueueWindow([], {})
+    in_lanes: dict[tuple[uuid.UUID, int, bool], list[Queued]] = defaultdict(list)
+    for fields in queue.filter(reduce(or_, (lane.window() for lane in lanes))).values_list(*Queued.FIELDS):
+        row = Queued(*fields)
+        in_lanes[row.project_id, row.priority, row.ledger_gpus > 0].append(row)
+    rows: list[Queued] = []
+    for lane_rows in in_lanes.values():
+        lane_rows.sort(key=lambda row: (row.created_at, row.pk))
+        rows += lane_rows[:window]  # not those queued at the moment the window ends, after it
+    _ask_ahead(rows, lanes, queue)
     rows.sort(key=fair.key)
+    told = Counter(
+        (row.priority, row.project_id) for row in rows if row.ledger_gpus and row.queue_reason != BEHIND_OWN_PROJECT
+    )
+    untold = {
+        (lane.priority, lane.project_id): lane.untold - told[lane.priority, lane.project_id]
+        for lane in lanes
+        if lane.window_end_with_gpus is not None
+    }
     # A run queued since `fair` was read may be its project's first.
     projects = fair.projects | Project.objects.in_bulk({row.project_id for row in rows} - fair.projects.keys())
     # Few runs resume from a checkpoint: their names are read apart, sparing the queue a join.
@@ -279,7 +425,7 @@ def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> lis
     for row in rows:
         row.project = projects[row.project_id]
         row.resume_from = checkpoints.get(row.resume_source_artifact_id) if row.resume_source_artifact_id else None
-    return rows
+    return QueueWindow(rows, untold)
 
 
 def _claims_of_runs() -> tuple[set[int], dict[tuple[str, int], tuple[Run, str]]]:
@@ -330,7 +476,7 @@ def _needs_no_gpus(run: Run) -> bool:
     return run.status == RunStatus.QUEUED and not run.executor_state and not run.held_by_another_live_process()
 
 
-def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> list[Queued]:
+def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> QueueWindow:
     """The queued runs a dispatch pass may start (`host`: see `queued_runs`), in dispatch order."""
     return queued_runs(fair or FairShare.now(), window, host=host)
 
@@ -345,25 +491,38 @@ class _Place:
     turn: int
     created_at: datetime
 
-    def earlier(self) -> Q:
-        """Runs queued before it (first come first served)."""
-        return Q(created_at__lt=self.created_at) | Q(created_at=self.created_at, pk__lt=self.pk)
+    def ahead(self, turns: Mapping[uuid.UUID, int]) -> Q:
+        """The runs of its priority ahead of it, of those `FairShare.shares` annotates (`turns`: see
+        `FairShare`; the projects whose turn comes before its project's, or with it, are named, sparing
+        the database a turn for every run)."""
+        queued_before = _queued_before(self.created_at, self.pk)
+        if self.turn:
+            earlier_turn = ~Q(project_id__in=[project for project, turn in turns.items() if turn >= self.turn])
+            same_turn = Q(project_id__in=[project for project, turn in turns.items() if turn == self.turn])
+            tied = earlier_turn | same_turn & queued_before
+        else:  # its project never started a GPU run: no turn comes before its, and those that did come after
+            tied = ~Q(project_id__in=list(turns)) & queued_before
+        return Q(priority=self.priority) & (Q(share__lt=self.share) | Q(share=self.share) & tied)
 
-    def ahead(self) -> Q:
-        """The runs ahead of it, of those `FairShare.order` annotates."""
-        tied = Q(share=self.share) & (Q(turn__lt=self.turn) | Q(turn=self.turn) & self.earlier())
-        return Q(priority__gt=self.priority) | Q(priority=self.priority) & (Q(share__lt=self.share) | tied)
 
-
-def _positions(places: Sequence[_Place], fair: FairShare, queue: RunQuerySet) -> dict[uuid.UUID, int]:
-    """Where each of `places` stands in dispatch order among `queue` (1: first): one query counting the
-    runs ahead of each (runs of lower priorities play no part), however long the queue."""
+def _positions(
+    places: Sequence[_Place], fair: FairShare, queue: RunQuerySet, sizes: Mapping[Lane, tuple[int, int]] | None = None
+) -> dict[uuid.UUID, int]:
+    """Where each of `places` stands in dispatch order among `queue` (1: first), however long the queue:
+    behind every run of a higher priority, counted with `sizes` (see `_lane_sizes`; read here unless the
+    caller has them, of `queue` from the lowest of their priorities up), and behind those of its priority
+    ahead of it, counted in one query over the runs of their priorities only."""
     if not places:
         return {}
     lowest = min(place.priority for place in places)
-    counts = {f"ahead_{number}": Count("pk", filter=place.ahead()) for number, place in enumerate(places)}
-    ahead = fair.order(queue.filter(priority__gte=lowest)).aggregate(**counts)
-    return {place.pk: ahead[f"ahead_{number}"] + 1 for number, place in enumerate(places)}
+    sizes = _lane_sizes(queue.filter(priority__gte=lowest)) if sizes is None else sizes
+    counts = {f"ahead_{number}": Count("pk", filter=place.ahead(fair.turns)) for number, place in enumerate(places)}
+    priorities = {place.priority for place in places}
+    ahead = fair.shares(queue.filter(priority__in=priorities), sizes, priorities).aggregate(**counts)
+    return {
+        place.pk: _runs_above(sizes, place.priority) + ahead[f"ahead_{number}"] + 1
+        for number, place in enumerate(places)
+    }
 
 
 def queue_positions(runs: Sequence[Run], fair: FairShare) -> dict[uuid.UUID, int]:
@@ -378,17 +537,16 @@ def queue_position(run: Run) -> int | None:
     if run.status != RunStatus.QUEUED or run.executor_state:
         return None
     host = run.host if run.host and get_executor(run.executor).bound_to_host else None
-    queue = dispatchable_on(Run.objects.in_dispatch_order(), host)
+    queue = dispatchable_on(Run.objects.in_dispatch_order(), host).filter(priority__gte=run.priority)
     fair = FairShare.now()
+    sizes = _lane_sizes(queue)
     # Its share as `FairShare.order` sums it: the GPUs its project holds, and those its project's runs
-    # of a higher priority or queued before it ask for.
-    turn = fair.turns.get(run.project_id, 0)
-    place = _Place(run.pk, run.priority, fair.held[run.project_id], turn, run.created_at)
-    ahead_in_project = Q(project_id=run.project_id) & (
-        Q(priority__gt=run.priority) | Q(priority=run.priority) & place.earlier()
-    )
-    place.share += queue.filter(ahead_in_project).aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
-    return _positions([place], fair, queue)[run.pk]
+    # of a higher priority or of its priority queued before it ask for.
+    lane = queue.filter(_queued_before(run.created_at, run.pk), project_id=run.project_id, priority=run.priority)
+    before = lane.aggregate(gpus=Sum("ledger_gpus"))["gpus"] or 0
+    share = fair.held[run.project_id] + _asked_above(sizes).get((run.project_id, run.priority), 0) + before
+    place = _Place(run.pk, run.priority, share, fair.turns.get(run.project_id, 0), run.created_at)
+    return _positions([place], fair, queue, sizes)[run.pk]
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,10 +639,8 @@ class _Reasons:
 
     def __init__(self) -> None:
         self.changed: dict[str, list[uuid.UUID]] = defaultdict(list)
-        self.given: dict[uuid.UUID, str] = {}
 
     def wait(self, run: Queued, reason: str) -> None:
-        self.given[run.pk] = reason
         if run.preempted_at is not None:  # queued again by a preemption, and not started since
             reason = healing.preempted_note(run.resume_from, reason)
         reason = reason[:REASON_LENGTH]
@@ -590,8 +746,7 @@ def dispatch_queued_runs() -> list[Run]:
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
     order = dispatch_order(FairShare.now(in_use), window=WINDOW, host=settings.HOSTNAME)
-    beyond = {(run.priority, run.project_id): run for run in order if run.beyond and gpus_needed(run)}
-    for place, run in enumerate(run for run in order if not run.beyond):
+    for place, run in enumerate(order.runs):
         window[run.priority, run.project_id].append(run)
         needed = gpus_needed(run)
         gpu_type = gpu_type_wanted(run)
@@ -628,37 +783,26 @@ def dispatch_queued_runs() -> list[Run]:
     started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
     reasons.write()
-    _tell_the_rest(window, beyond, reasons, reservations, capped)
+    _tell_the_rest(window, order.untold, reservations, capped)
     return started
 
 
 def _tell_the_rest(
     window: dict[tuple[int, uuid.UUID], list[Queued]],
-    beyond: dict[tuple[int, uuid.UUID], Queued],
-    reasons: _Reasons,
+    untold: Mapping[tuple[int, uuid.UUID], int],
     reservations: _Reservations,
     capped: dict[uuid.UUID, Queued],
 ) -> None:
-    """The reason of the GPU runs of a project and priority beyond the window: what its last run looked at
-    waits for when another project's run holds GPUs back from it, else its own project's earlier runs.
-    The reason names no run, so it seldom changes; the first run beyond the window, read with it, shows
-    whether they need telling (they are told together)."""
-    for (priority, project_id), first_beyond in beyond.items():
-        looked_at = window[priority, project_id]
-        if not looked_at:
-            continue
-        given = reasons.given.get(looked_at[-1].pk, "")
-        if given.startswith("waiting for GPUs held for"):
-            reason = given
-        elif project_id in capped or reservations.by_project[project_id].runs:
-            reason = BEHIND_OWN_PROJECT
-        else:
-            continue  # its last run looked at is starting: the others are looked at next pass
-        if first_beyond.queue_reason == reason:
-            continue
+    """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
+    wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. The reason
+    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet)."""
+    for (priority, project_id), count in untold.items():
+        if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
+            continue  # none of its runs looked at waits: the others are looked at next pass
         rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
-        rest = rest.filter(priority=priority, project_id=project_id)
-        rest.exclude(pk__in=[run.pk for run in looked_at]).exclude(queue_reason=reason).update(queue_reason=reason)
+        rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
+        rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
+        rest.exclude(queue_reason=BEHIND_OWN_PROJECT).update(queue_reason=BEHIND_OWN_PROJECT)
 
 
 def _short_of_gpus(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC
+from functools import cached_property
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.db.models import Subquery
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
-from llmplatform.prepared import Prepared
+from llmplatform.prepared import Prepared, Read, read_together
 from llmplatform.readonly import DirectReadMixin
 from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
@@ -17,6 +21,7 @@ from projects.training_files import clean_training_path
 from runs.logs import LogQuery
 from runs.metric_series import MAX_POINTS_LIMIT, MAX_STEP, MIN_POINTS, MIN_STEP, SeriesQuery
 from runs.models import (
+    ARTIFACTS_WITH_TAGS,
     MAX_GPU_COUNT,
     MAX_PRIORITY,
     MAX_RUN_NOTES_CHARS,
@@ -30,6 +35,7 @@ from runs.models import (
     LogLine,
     Run,
     RunStatus,
+    artifacts_with_tags,
 )
 from runs.scheduling import queue_position
 
@@ -194,25 +200,32 @@ class RunDetailSerializer(RunSerializer):
 
     @extend_schema_field(RunArtifactSerializer(many=True))
     def get_artifacts(self, run: Run) -> list[dict]:
-        return self.children(run)["artifacts"]
+        return self.reads(run).children["artifacts"]
 
     @extend_schema_field(RunArtifactSerializer(allow_null=True))
     def get_latest_checkpoint(self, run: Run) -> dict | None:
-        return self.children(run)["latest_checkpoint"]
+        return self.reads(run).children["latest_checkpoint"]
 
     @extend_schema_field(RunLogLineSerializer(many=True))
     def get_logs(self, run: Run) -> list[dict]:
         """The most recent lines, oldest first (the whole log is paged at /logs)."""
-        return self.children(run)["logs"]
+        return self.reads(run).children["logs"]
 
-    def children(self, run: Run) -> dict[str, Any]:
-        """`recent_children` of the run being rendered, fetched once for the three fields that show them."""
-        if self._children_of is not run:
-            self._children_of, self._children = run, recent_children(run)
-        return self._children
+    def to_representation(self, instance: Run) -> dict[str, Any]:
+        self.reads(instance).attach_creator(instance)
+        return super().to_representation(instance)
 
-    _children_of: Run | None = None
-    _children: dict[str, Any]
+    def reads(self, run: Run) -> RunDetailReads:
+        """The reads of the run being rendered: the view's, sent ahead (context "reads"), else its own."""
+        reads = self._reads
+        if reads is None or reads.run_pk != run.pk:
+            given = self.context.get("reads")
+            if not isinstance(given, RunDetailReads) or given.run_pk != run.pk:
+                given = RunDetailReads(run.pk)
+            reads = self._reads = given
+        return reads
+
+    _reads: RunDetailReads | None = None
 
 
 RECENT_LOG_LINES_OF: Prepared[LogLine] = Prepared(
@@ -220,19 +233,48 @@ RECENT_LOG_LINES_OF: Prepared[LogLine] = Prepared(
         LogLine.objects.filter(run_id=run).order_by("-seq").values(*RunLogLineSerializer.Meta.fields)[:RECENT_LOG_LINES]
     )
 )
+# By the run's id alone, so that it can be read before the run is found.
+CREATOR_OF: Prepared[User] = Prepared(
+    lambda run: User.objects.filter(pk=Subquery(Run.objects.filter(pk=run).values("created_by_id")[:1]))
+)
 
 
-def recent_children(run: Run) -> dict[str, Any]:
-    """The run detail's artifacts (with tags), latest checkpoint and recent log lines: two queries."""
-    artifacts = run.artifacts_with_tags()
-    checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
-    latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)
-    newest_first = RECENT_LOG_LINES_OF.rows(run.pk)
-    return {
-        "artifacts": RunArtifactSerializer(many=True).to_representation(artifacts),
-        "latest_checkpoint": RunArtifactSerializer().to_representation(latest) if latest else None,
-        "logs": RunLogLineSerializer(many=True).to_representation(newest_first[::-1]),
-    }
+class RunDetailReads:
+    """What a run detail shows besides the run's row: its creator, its artifacts with their tags and
+    its most recent log lines. Every read is keyed by the run's id alone, so a view can send them in
+    the round trip that looks the run up (llmplatform.prepared.read_together), and shows them only
+    once that found the run where the caller may see it."""
+
+    def __init__(self, run_pk: uuid.UUID) -> None:
+        self.run_pk = run_pk
+        self.creator = CREATOR_OF.read_objects(run_pk)
+        self.artifacts = ARTIFACTS_WITH_TAGS.read_rows(run_pk)
+        self.newest_lines = RECENT_LOG_LINES_OF.read_rows(run_pk)
+
+    @property
+    def reads(self) -> tuple[Read[Any], ...]:
+        return (self.creator, self.artifacts, self.newest_lines)
+
+    def attach_creator(self, run: Run) -> None:
+        """Gives `run` its creator from the creator read, unless it has it already (select_related)."""
+        if run.created_by_id and not Run.created_by.is_cached(run):
+            creators = self.creator.answer()
+            if creators and creators[0].pk == run.created_by_id:  # else the run's own lookup, as before
+                run.created_by = creators[0]
+
+    @cached_property
+    def children(self) -> dict[str, Any]:
+        """The detail's artifacts (with tags), latest checkpoint and recent log lines."""
+        read_together(self.artifacts, self.newest_lines)
+        artifacts = artifacts_with_tags(self.artifacts.answer())
+        checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
+        latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)
+        newest_first = self.newest_lines.answer()
+        return {
+            "artifacts": RunArtifactSerializer(many=True).to_representation(artifacts),
+            "latest_checkpoint": RunArtifactSerializer().to_representation(latest) if latest else None,
+            "logs": RunLogLineSerializer(many=True).to_representation(newest_first[::-1]),
+        }
 
 
 class RunResourcesSerializer(serializers.Serializer):

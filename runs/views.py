@@ -16,8 +16,8 @@ from rest_framework.response import Response
 
 from llmplatform.api import PAGED, PROJECT_REFERENCE, get_or_404
 from llmplatform.errors import InvalidInput
-from llmplatform.prepared import Prepared
-from projects.models import Project, visible_project
+from llmplatform.prepared import Prepared, read_together
+from projects.models import Project, first_visible, visible_project, visible_project_reads
 from runs import services
 from runs.logs import read_log_page
 from runs.metric_series import read_series
@@ -26,6 +26,7 @@ from runs.serializers import (
     RunArtifactListSerializer,
     RunArtifactSerializer,
     RunCreateSerializer,
+    RunDetailReads,
     RunDetailSerializer,
     RunLogPageSerializer,
     RunLogQuerySerializer,
@@ -36,8 +37,9 @@ from runs.serializers import (
     RunTagRequestSerializer,
 )
 
-# Every run endpoint looks its run up: compiled once (llmplatform.prepared).
-RUN_IN_PROJECT: Prepared[Run] = Prepared(lambda project, run: Run.objects.filter(project_id=project, pk=run))
+# Every run endpoint looks its run up: compiled once (llmplatform.prepared), by its id alone, so that
+# the run detail can read it before its project is found; a run is used only once it is in the project.
+RUN_BY_ID: Prepared[Run] = Prepared(lambda run: Run.objects.filter(pk=run))
 RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id.")
 NOT_FOUND = OpenApiResponse(description="No such project or run visible to you.")
 BAD_INPUT = OpenApiResponse(description="Bad input: `{detail, ...}` naming what is wrong.")
@@ -46,6 +48,14 @@ LAUNCH_FORBIDDEN = OpenApiResponse(
     description="Only the project's creator, members and staff may launch runs, and only staff above the project's "
     "priority ceiling (max_priority)."
 )
+
+
+def run_key(run_id: str) -> uuid.UUID | None:
+    """The URL's run id as a UUID; None when it is not one (then it names no run)."""
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        return None
 
 
 class RunViewSet(viewsets.GenericViewSet):
@@ -62,14 +72,17 @@ class RunViewSet(viewsets.GenericViewSet):
         return project
 
     def _run(self, project: Project) -> Run:
-        run_id = self.kwargs["run_id"]
-        try:
-            found = RUN_IN_PROJECT.objects(project.pk, uuid.UUID(run_id))
-        except ValueError:  # not a UUID: it names no run either
-            found = []
-        if not found:
-            raise NotFound(f"No run {run_id} in project {project.name!r}.")
+        run_pk = run_key(self.kwargs["run_id"])
+        return self._run_in(project, RUN_BY_ID.objects(run_pk) if run_pk else [])
+
+    def _run_in(self, project: Project, found: list[Run]) -> Run:
+        """The run found if it is `project`'s, else NotFound."""
+        if not found or found[0].project_id != project.pk:
+            raise self._no_run(project)
         return found[0]
+
+    def _no_run(self, project: Project) -> NotFound:
+        return NotFound(f"No run {self.kwargs['run_id']} in project {project.name!r}.")
 
     def _detail(self, run: Run, status: int = 200) -> Response:
         fresh = Run.objects.select_related("created_by").get(pk=run.pk)
@@ -129,8 +142,16 @@ class RunViewSet(viewsets.GenericViewSet):
         responses={200: RunDetailSerializer, 404: NOT_FOUND},
     )
     def retrieve(self, request: Request, project_reference: str, run_id: str) -> Response:
-        run = self._run(self._project())
-        return Response(RunDetailSerializer(run).data)
+        # Every read here is keyed by the URL alone, so all go to the database in one round trip;
+        # nothing read is shown unless the project is visible to the caller and holds the run.
+        project_reads = visible_project_reads(request.user, project_reference)
+        run_pk = run_key(run_id)
+        if run_pk is None:
+            raise self._no_run(first_visible(project_reference, project_reads))
+        found, shown = RUN_BY_ID.read_objects(run_pk), RunDetailReads(run_pk)
+        read_together(*project_reads, found, *shown.reads)
+        run = self._run_in(first_visible(project_reference, project_reads), found.answer())
+        return Response(RunDetailSerializer(run, context={"reads": shown}).data)
 
     @extend_schema(
         summary="Change a run's notes and tags",

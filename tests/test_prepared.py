@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from llmplatform.prepared import Prepared
+from llmplatform.prepared import Prepared, Read, read_together, takes_several_statements
 from projects.models import Project
 from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, LogLine, Run
@@ -80,3 +83,38 @@ def test_it_refuses_related_objects_it_cannot_build(two_runs):
     joined = Prepared(lambda run: Run.objects.select_related("project").filter(pk=run))
     with pytest.raises(ValueError, match="select_related"):
         joined.objects(two_runs[0].pk)
+
+
+RECENT = Prepared(lambda run: LogLine.objects.filter(run_id=run).order_by("-seq").values("seq", "message")[:3])
+RUN = Prepared(lambda run: Run.objects.filter(pk=run))
+
+
+def fields_of(run: Run) -> dict[str, Any]:
+    return {field.attname: getattr(run, field.attname) for field in Run._meta.concrete_fields}
+
+
+def test_it_answers_reads_sent_together_as_it_answers_each_alone(two_runs):
+    first, second = two_runs
+    alone: list[Any] = [RUN.objects(first.pk), RECENT.rows(first.pk), RECENT.rows(second.pk)]
+    reads: list[Read[Any]] = [RUN.read_objects(first.pk), RECENT.read_rows(first.pk), RECENT.read_rows(second.pk)]
+
+    with CaptureQueriesContext(connection) as sent:
+        read_together(*reads)
+        answers = [read.answer() for read in reads]
+
+    assert [fields_of(run) for run in answers[0]] == [fields_of(run) for run in alone[0]] != []
+    assert answers[1:] == alone[1:]
+    assert [line["message"] for line in answers[2]] == ["run 1 line 6", "run 1 line 5", "run 1 line 4"]
+    # PostgreSQL: one round trip for the three; SQLite, which has no round trips to save: each read alone.
+    assert len(sent) == (1 if takes_several_statements(connection) else 3)
+
+
+@pytest.mark.skipif(takes_several_statements(connection), reason="there every read goes at once")
+def test_it_never_runs_a_read_whose_answer_nobody_asks_for(two_runs):
+    reads: list[Read[Any]] = [RUN.read_objects(two_runs[0].pk), RECENT.read_rows(two_runs[0].pk)]
+
+    with CaptureQueriesContext(connection) as sent:
+        read_together(*reads)
+        reads[0].answer()
+
+    assert len(sent) == 1

@@ -12,7 +12,9 @@ even when nobody was watching. What differs per engine is only how to start the
 wrapped command, what the engine sees of it, how to signal it and whether any of
 it is left: each executor module implements those four primitives (`start`,
 `state`, `signal`, `alive`, plus `release` where the engine holds something for the
-run), in that order. The lifecycle over them is written once, below:
+run), in that order. Two more serve the stall watch (runs.healing) where the engine can
+answer them: `cpu_seconds`, the CPU time the command has used, and `process_ids`, its
+processes as this host sees them (for a stack dump). The lifecycle is written once, below:
 
 - `launch`: clears the exit code file and `start`s the command;
 - `observe`: the engine's `state`, completed by the recorded exit code, with
@@ -92,6 +94,7 @@ class Executor(ABC):
     bound_to_host: bool = False
     handle: str  # the `executor_state` key that identifies the started command
     poll_interval: float = 0.2  # seconds between two looks while waiting for it to go
+    cpu_resolution: float = 0.01  # the smallest CPU time, in seconds, that `cpu_seconds` tells apart
 
     # Properties, so that an engine can read them from the settings.
     @property
@@ -130,9 +133,15 @@ class Executor(ABC):
         """Give back what the engine holds for an ended run (a per-run container); most hold nothing."""
         return None
 
+    def cpu_seconds(self, run: Run) -> float | None:
+        """User plus system CPU time the command's live processes have used so far (only this run's, even
+        where it shares a container), or None where the engine cannot tell. Raises LaunchError when the
+        engine does not answer now."""
+        return None
+
     def process_ids(self, run: Run) -> list[int] | None:
-        """The pids of the command's processes as this host sees them; None where they are not
-        this host's to read (a container's or a Slurm node's), so their CPU time and stacks are unknown."""
+        """The pids of the command's processes as this host sees them, for py-spy; None where they are not
+        this host's to read (a Slurm node's, a container of a Docker daemon elsewhere)."""
         return None
 
     def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:

@@ -19,6 +19,11 @@ config's top-level values are translated. A launcher in front of the exit-code
 wrapper writes its pid and start time into the run folder and sends all output to
 the run's log file, so the platform never holds a pipe; that pid is the process
 group signalled, and verified empty, inside the container.
+
+The stall watch reads that group's CPU time in the container's /proc too (the container's
+own stats would add every run sharing it). For a stack dump, where the daemon runs on this
+host, the group's processes are found in this host's /proc (their cgroup names the
+container, their NSpgid ends with that pid), which py-spy here can read.
 """
 
 from __future__ import annotations
@@ -100,8 +105,27 @@ class DockerExecutor(Executor):
         if run.executor_state.get("per_run_container"):
             engine.remove_container(run.executor_state["container"])
 
+    def cpu_seconds(self, run: Run) -> float:
+        """The CPU time of the run's process group, read in the container: only this run's processes, where the
+        container's stats would add every run sharing it."""
+        with self._daemon():
+            return engine.group_cpu_seconds(engine.running_container(run.executor_state["container"]), _pgid(run))
+
+    def process_ids(self, run: Run) -> list[int] | None:
+        """The run's process group as this host numbers it, where the daemon runs on this host; else None."""
+        with self._daemon():
+            return engine.host_pids(engine.running_container(run.executor_state["container"]), _pgid(run))
+
     def _probe(self, run: Run, action: str) -> str:
         state = run.executor_state
-        with engine.daemon_errors(f"The Docker daemon at {settings.DOCKER_HOST} does not answer"):
+        with self._daemon():
             container = engine.running_container(state["container"])
             return engine.probe_group(container, action, state["pid"], state["start_time"])
+
+    def _daemon(self) -> contextlib.AbstractContextManager[None]:
+        return engine.daemon_errors(f"The Docker daemon at {settings.DOCKER_HOST} does not answer")
+
+
+def _pgid(run: Run) -> int:
+    """The launcher's pid in the container, which `docker exec` made its process group's (and session's) leader."""
+    return int(run.executor_state["pid"])

@@ -4,8 +4,8 @@ What the docker executor needs of Docker, each a small function: a running
 container by name (or a sentence saying why there is none), a per-run container
 of an allowed, already loaded image (nothing is ever pulled), the host folders it
 mounts and their paths inside, a shell script run in it, a command started in it
-detached with its pid reported, and its process group probed and signalled in the
-container's /proc.
+detached with its pid reported, its process group probed and signalled, and its CPU
+time read, in the container's /proc, and found in this host's /proc.
 
 `docker exec` starts every command as a session leader (runc calls setsid), so the
 exit-code wrapper's pid is its process group inside the container.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -75,6 +76,19 @@ elif [ -n "$(members)" ]; then
 fi
 [ "$state" != gone ] && [ "$action" != status ] && kill -s "$action" -- "-$pid" 2>/dev/null
 echo "$state"
+"""
+
+# $1 = a process group's id: the user plus system CPU time its live processes have used, in clock
+# ticks, then the ticks per second. Read in the container's /proc because only the group is this
+# run's: the container's own stats (its cgroup) add up every run exec'ed in a shared container.
+GROUP_CPU = r"""
+pgid=$1 ticks=0
+for f in /proc/[0-9]*/stat; do
+    { read -r s < "$f"; } 2>/dev/null || continue
+    set -- ${s##*) }
+    [ "$3" = "$pgid" ] && [ "$1" != Z ] && ticks=$((ticks + ${12} + ${13}))
+done
+echo "$ticks $(getconf CLK_TCK 2>/dev/null || echo 100)"
 """
 
 # The per-run container's main process: idles (tini reaps zombies) until removed.
@@ -295,3 +309,47 @@ def probe_group(container: Container, action: str, pid: int, start_time: int) ->
     if code != 0 and output not in {"running", "orphans", "gone"}:
         raise EngineUnreachable(f"The process probe failed in container {container.name!r}: {output}")
     return output
+
+
+def group_cpu_seconds(container: Container, pgid: int) -> float:
+    """CPU seconds the live processes of the process group `pgid` in `container` have used so far."""
+    _, output = run_script(container, GROUP_CPU, str(pgid))
+    try:
+        ticks, per_second = (int(word) for word in output.split())
+    except ValueError:
+        raise EngineUnreachable(f"The CPU probe failed in container {container.name!r}: {output}") from None
+    return ticks / per_second
+
+
+def host_pids(container: Container, pgid: int) -> list[int] | None:
+    """This host's pids of the live processes of the process group `pgid` (as the container numbers it) in
+    `container`, for py-spy here; None where the daemon's processes are not this host's (a DOCKER_HOST
+    elsewhere, or a daemon in another pid namespace)."""
+    container_id = str(container.id)
+    if not _in_container(int(container.attrs["State"]["Pid"]), container_id):
+        return None
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _own_pgid(int(entry.name)) == pgid and _in_container(int(entry.name), container_id):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _in_container(pid: int, container_id: str) -> bool:
+    """Whether this host's process `pid` lives in the container: its cgroup path names the container's id."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
+def _own_pgid(pid: int) -> int | None:
+    """The process group of this host's live process `pid` as its own pid namespace numbers it (NSpgid's last)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = {key: value.split() for key, _, value in (line.partition(":") for line in status.splitlines())}
+    if fields.get("State", ["Z"])[0] in {"Z", "X"} or not fields.get("NSpgid"):
+        return None
+    return int(fields["NSpgid"][-1])

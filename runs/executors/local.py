@@ -14,6 +14,7 @@ from typing import Any
 
 from llmplatform.processes import (
     ProcessIdentity,
+    cpu_seconds,
     group_members,
     is_running,
     program_problem,
@@ -62,7 +63,11 @@ class LocalExecutor(Executor):
         """Any live process left in the group, the wrapper's children included."""
         return bool(group_members(_pgid(run)))
 
-    def process_ids(self, run: Run) -> list[int] | None:
+    def cpu_seconds(self, run: Run) -> float:
+        """The CPU time of the run's process group, from this host's /proc."""
+        return cpu_seconds(self.process_ids(run))
+
+    def process_ids(self, run: Run) -> list[int]:
         """Every process of the run's group: the wrapper, the trainer and its workers."""
         return group_members(_pgid(run)) if run.executor_state.get(self.handle) else []
 

@@ -32,6 +32,7 @@ class SlurmExecutor(Executor):
     queues_itself = True
     handle = "job_id"
     poll_interval = 0.5
+    cpu_resolution = 1.0
 
     @property
     def kill_wait(self) -> float:
@@ -108,6 +109,10 @@ class SlurmExecutor(Executor):
     def alive(self, run: Run) -> bool:
         """Pending or running (COMPLETING included: processes remain)."""
         return self._job_state(run) in engine.PENDING_STATES | engine.RUNNING_STATES
+
+    def cpu_seconds(self, run: Run) -> float | None:
+        """The batch step's CPU time as slurmd accounts it (sstat): whole seconds, hence `cpu_resolution`."""
+        return engine.step_cpu_seconds(run.executor_state["job_id"])
 
     def _job_state(self, run: Run) -> str:
         record = engine.job_record(run.executor_state["job_id"])

@@ -208,3 +208,22 @@ def job_record(job_id: str, *, fresh: bool = True) -> dict[str, str] | None:
         raise EngineUnreachable(f"Slurm does not answer about job {job_id}: {shown.stderr.strip()}")
     state, exit_code, reason = [*line.split("|"), "", ""][:3]
     return {"JobState": state, "ExitCode": exit_code, "Reason": reason}
+
+
+def step_cpu_seconds(job_id: str) -> float | None:
+    """The CPU time so far of the processes of the job's batch step (the trainer's), in whole seconds, from
+    slurmd's accounting (sstat); None where the cluster gathers none (JobAcctGatherType=jobacct_gather/none)."""
+    shown = slurm("sstat", "--noheader", "--parsable2", "--format=TRESUsageInTot", f"--jobs={job_id}.batch")
+    if shown.returncode != 0 or not shown.stdout.strip():  # sstat says "not found running" on stderr, exit 0
+        raise EngineUnreachable(f"sstat has no reading of job {job_id}: {shown.stderr.strip()}")
+    used = re.search(r"(?:^|,)cpu=([0-9:.-]+)", shown.stdout)
+    return duration_seconds(used.group(1)) if used else None
+
+
+def duration_seconds(text: str) -> float:
+    """Slurm's `[D-][HH:]MM:SS[.mmm]` in seconds."""
+    days, _, clock = text.rpartition("-")
+    seconds = 0.0
+    for part in clock.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds + 86400 * int(days or 0)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.db import connection
+from rest_framework.renderers import JSONRenderer
+
+from llmplatform.prepared import takes_several_statements
 from runs.ingest import ingest_run
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, Run
+from runs.serializers import RunDetailSerializer
 from runs.tests.ingest_support import append, log_path, make_run, write_checkpoint
 
 CONTRACT_FIELDS = {
@@ -29,11 +34,16 @@ def busy_run(project, tmp_path) -> Run:
     return run
 
 
-def test_it_shows_the_contract_fields_in_few_queries(owner_client, project, tmp_path, django_assert_num_queries):
+def round_trips(statements: int) -> int:
+    """After the token's: one where the database takes several statements at once, else one each."""
+    return 1 + (1 if takes_several_statements(connection) else statements)
+
+
+def test_it_shows_the_contract_fields_in_few_round_trips(owner_client, project, tmp_path, django_assert_num_queries):
     run = busy_run(project, tmp_path)
 
-    # token, project, run, artifacts with their tags, recent log lines
-    with django_assert_num_queries(5):
+    # token; then project, run, artifacts with their tags, recent log lines
+    with django_assert_num_queries(round_trips(4)):
         response = owner_client.get(f"/projects/{project.name}/runs/{run.pk}")
 
     assert response.status_code == 200
@@ -45,9 +55,26 @@ def test_it_shows_the_contract_fields_in_few_queries(owner_client, project, tmp_
     assert body["latest_checkpoint"]["name"] == "checkpoint-5"
     assert [line["message"] for line in body["logs"]] == [f"line {seq}" for seq in range(81, 101)]
     assert set(body["logs"][0]) >= {"timestamp", "level", "message"}
-    # polled again: the same five, the same answer
-    with django_assert_num_queries(5):
+    # polled again: the same reads, the same answer
+    with django_assert_num_queries(round_trips(4)):
         assert owner_client.get(f"/projects/{project.name}/runs/{run.pk}").json() == body
+
+
+def test_it_shows_what_the_runs_own_lookup_shows_with_its_creator(
+    owner, owner_client, staff_client, project, tmp_path, django_assert_num_queries
+):
+    run = busy_run(project, tmp_path)
+    Run.objects.filter(pk=run.pk).update(created_by=owner)
+    by_id = f"/projects/{project.pk}/runs/{run.pk}"  # a UUID reference: looked up by id, then by name
+
+    with django_assert_num_queries(round_trips(5)):  # token; project, run, creator, artifacts, lines
+        response = owner_client.get(by_id)
+
+    # byte for byte what the run's plain lookup renders (as after changing its notes)
+    fresh = Run.objects.select_related("created_by").get(pk=run.pk)
+    assert response.content == JSONRenderer().render(RunDetailSerializer(fresh).data)
+    assert response.json()["created_by"] == "alice"
+    assert staff_client.get(by_id).content == response.content
 
 
 def test_it_answers_404_for_unknown_or_foreign_runs(owner_client, outsider_client, owner, project):

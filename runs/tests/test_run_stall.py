@@ -57,6 +57,7 @@ def test_it_flags_a_hung_trainer_within_stall_after_and_clears_the_flag_when_ste
     assert body["stalled_since"] is not None
     assert body["stall_reason"].startswith("no new step for ")
     assert "(after step 6) with its processes using " in body["stall_reason"]
+    assert run.log_lines.filter(message__contains="Stalled: ").exists()
     dump = Artifact.objects.get(run=run, type=ArtifactType.LOG, name__startswith="stack-dump-")
     text = Path(dump.path).read_text()
     # The trainer's frames, or (where ptrace is not allowed) why py-spy could not read them.
@@ -70,6 +71,21 @@ def test_it_flags_a_hung_trainer_within_stall_after_and_clears_the_flag_when_ste
     assert (cleared.stalled_since, cleared.stall_reason) == (None, "")
     wait_for(lambda: fresh(run).status == RunStatus.COMPLETED, between=supervisor.tick, timeout=30)
     assert run.log_lines.filter(message__contains="; no longer stalled.").exists()
+
+
+@pytest.mark.slow
+def test_it_does_not_flag_a_trainer_that_spins_without_new_steps(
+    owner_client, project, owner, fake_trainer, supervisor
+):
+    configure(project)
+    run = start(
+        project, owner, max_steps=8, step_seconds=0.02, hang_at_step=4, hang_seconds=STALL_AFTER + 6, hang_busy=True
+    )
+
+    wait_for(lambda: fresh(run).status == RunStatus.COMPLETED, between=supervisor.tick, timeout=40)
+
+    assert not run.log_lines.filter(message__contains="Stalled: ").exists()
+    assert not Artifact.objects.filter(run=run, name__startswith="stack-dump-").exists()
 
 
 @pytest.mark.slow

@@ -100,7 +100,8 @@ def test_it_gives_a_tied_turn_to_the_project_that_started_a_gpu_run_least_recent
     )
     Run.objects.create(project=other, name="cpu-only", status=RunStatus.COMPLETED, started_at=timezone.now())
     mine = queue(project, owner, gpus=2, name="mine")
-    queue(other, outsider, gpus=2, name="theirs")  # later, but its project has had no GPU turn yet
+    theirs = queue(other, outsider, gpus=2, name="theirs")  # later, but its project has had no GPU turn yet
+    assert [scheduling.queue_position(run) for run in (theirs, mine)] == [1, 2]
 
     assert [run.name for run in dispatch_queued_runs()] == ["theirs"]
     mine.refresh_from_db()
@@ -150,6 +151,53 @@ def test_it_looks_at_a_window_of_each_projects_queue_and_tells_the_runs_beyond_i
         *[scheduling.BEHIND_OWN_PROJECT] * 3,
     ]
     assert [scheduling.queue_position(run) for run in waiting] == [1, 2, 3, 4]  # the whole queue, in order
+
+
+def test_it_ends_a_window_at_its_last_run_among_runs_queued_at_the_same_moment_and_tells_newcomers_beyond_it(
+    project, owner, sleeper, settings, monkeypatch
+):
+    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    settings.GPU_IDS = "0"
+    runs = [queue(project, owner, gpus=1, name=f"gpu-{index}") for index in range(4)]
+    Run.objects.filter(pk__in=[run.pk for run in runs]).update(created_at=timezone.now())
+    first, second, *beyond = sorted(runs, key=lambda run: run.pk)  # first come first served: then by key
+
+    assert [run.name for run in dispatch_queued_runs()] == [first.name]
+
+    assert Run.objects.get(pk=second.pk).queue_reason == "waiting for 1 GPU(s), 0 free of 1"
+    assert [Run.objects.get(pk=run.pk).queue_reason for run in beyond] == [scheduling.BEHIND_OWN_PROJECT] * 2
+    newcomer = queue(project, owner, gpus=1, name="newcomer")
+    assert dispatch_queued_runs() == []
+    assert Run.objects.get(pk=newcomer.pk).queue_reason == scheduling.BEHIND_OWN_PROJECT
+
+
+def test_it_places_a_run_without_gpus_queued_behind_a_full_window_by_what_every_run_before_it_asks_for(
+    project, owner, outsider, sleeper, settings, monkeypatch
+):
+    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    settings.GPU_IDS = ",".join(str(index) for index in range(8))
+    other = create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+    waiting = [
+        queue(project, owner, gpus=1, name="mine-1"),
+        queue(project, owner, gpus=1, name="mine-2"),
+        queue(project, owner, gpus=4, name="mine-beyond"),  # its share counts for the run after it
+        queue(project, owner, name="mine-cpu"),  # its project's runs before it ask for 6 GPUs
+        queue(other, outsider, gpus=5, name="theirs-5"),
+        queue(other, outsider, gpus=1, name="theirs-1"),  # its project's run before it asks for 5
+    ]
+    in_order = ["mine-1", "theirs-5", "mine-2", "mine-beyond", "theirs-1", "mine-cpu"]
+    assert [scheduling.queue_position(run) for run in waiting] == [in_order.index(run.name) + 1 for run in waiting]
+
+    started = [run.name for run in dispatch_queued_runs()]
+
+    assert started == [name for name in in_order if name != "mine-beyond"]  # beyond its project's window
 
 
 def test_it_gives_back_the_gpus_of_a_run_whose_supervisor_died_before_releasing_them(project, owner, sleeper):

@@ -9,6 +9,7 @@ its log and files from the run folder both sides see.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import docker
@@ -16,10 +17,13 @@ import pytest
 
 from gpus.models import GpuClaim
 from llmplatform.testing import wait_for
+from runs.models import Artifact
 from runs.tests.executors.run_api import detail, launch, until_status
 from runs.tests.fixtures import FAKE_TRAINER
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+STALL_AFTER = 3
 
 
 @pytest.fixture
@@ -143,3 +147,50 @@ def test_it_fails_a_run_whose_container_stops_under_it_with_an_error_line(
 
     errors = [line["message"] for line in failed["logs"] if line["level"] == "ERROR"]
     assert any(f"is exited, not running. Start it with `docker start {container.name}`" in m for m in errors), errors
+
+
+def test_it_flags_a_trainer_hung_in_the_container_by_its_cpu_time_and_dumps_its_stacks(
+    owner_client, docker_project, supervisor, django_capture_on_commit_callbacks
+):
+    docker_project.stall_after_seconds = STALL_AFTER
+    docker_project.save(update_fields=["stall_after_seconds"])
+    hang = {"hang_at_step": 6, "hang_seconds": STALL_AFTER + 8}
+    body = {"hyperparameters": {"max_steps": 12, "step_seconds": 0.02, **hang}}
+    run_id = launch(owner_client, docker_project, body, django_capture_on_commit_callbacks)
+
+    wait_for(lambda: detail(owner_client, docker_project, run_id)["current_step"] == 6, between=supervisor.tick)
+    last_step_seen = time.monotonic()
+    flagged = wait_for(
+        lambda: (body := detail(owner_client, docker_project, run_id))["stalled"] and body,
+        between=supervisor.tick,
+        timeout=STALL_AFTER + 15,
+    )
+    flagged_after = time.monotonic() - last_step_seen
+
+    print(f"flagged {flagged_after:.2f} s after the last step was seen (stall_after {STALL_AFTER} s)")
+    assert flagged_after <= STALL_AFTER + 5
+    assert flagged["status"] == "running"
+    assert "(after step 6) with its processes using " in flagged["stall_reason"]
+    assert any("Stalled: " in line["message"] for line in flagged["logs"])
+    dump = Path(Artifact.objects.get(run_id=run_id, name__startswith="stack-dump-").path).read_text()
+    assert "--- pid " in dump, dump  # the container's processes were found on this host
+    # The trainer's frames, or (where ptrace is not allowed) why py-spy could not read them.
+    assert ("fake_trainer.py" in dump and "hang (" in dump) or "py-spy could not read" in dump, dump
+    done = until_status(owner_client, docker_project, run_id, supervisor, "completed", "failed")
+    assert (done["status"], done["stalled"]) == ("completed", False)
+
+
+def test_it_does_not_flag_a_trainer_that_spins_in_the_container_without_new_steps(
+    owner_client, docker_project, supervisor, django_capture_on_commit_callbacks
+):
+    docker_project.stall_after_seconds = STALL_AFTER
+    docker_project.save(update_fields=["stall_after_seconds"])
+    spin = {"hang_at_step": 4, "hang_seconds": STALL_AFTER + 6, "hang_busy": True}
+    body = {"hyperparameters": {"max_steps": 8, "step_seconds": 0.02, **spin}}
+    run_id = launch(owner_client, docker_project, body, django_capture_on_commit_callbacks)
+
+    done = until_status(owner_client, docker_project, run_id, supervisor, "completed", "failed")
+
+    assert done["status"] == "completed"
+    assert not [line["message"] for line in done["logs"] if "Stalled: " in line["message"]]
+    assert not Artifact.objects.filter(run_id=run_id, name__startswith="stack-dump-").exists()

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gpus.models import GpuClaim
 from llmplatform.testing import wait_for
-from runs.models import Run
+from runs.models import Artifact, Run
 from runs.tests.executors.run_api import detail, launch, until_status
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+STALL_AFTER = 6  # sstat counts whole seconds: a shorter window would not tell a busy job from an idle one
 
 
 @pytest.fixture
@@ -188,3 +192,48 @@ def test_it_refuses_more_gpus_than_a_node_of_the_partition_has(owner_client, slu
         "No node of Slurm partition 'debug' has 3 GPU(s) (Slurm matches GPU types exactly); its nodes: 1 × gpu:a100:2."
     )
     assert not Run.objects.exists()
+
+
+def test_it_flags_a_hung_job_by_its_cpu_time_and_says_why_its_stacks_are_not_dumped(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    slurm_project.stall_after_seconds = STALL_AFTER
+    slurm_project.save(update_fields=["stall_after_seconds"])
+    hang = {"hang_at_step": 6, "hang_seconds": STALL_AFTER + 8}
+    body = {"hyperparameters": {"max_steps": 12, "step_seconds": 0.02, **hang}}
+    run_id = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+
+    wait_for(lambda: detail(owner_client, slurm_project, run_id)["current_step"] == 6, between=supervisor.tick)
+    last_step_seen = time.monotonic()
+    flagged = wait_for(
+        lambda: (body := detail(owner_client, slurm_project, run_id))["stalled"] and body,
+        between=supervisor.tick,
+        timeout=STALL_AFTER + 15,
+    )
+    flagged_after = time.monotonic() - last_step_seen
+
+    print(f"flagged {flagged_after:.2f} s after the last step was seen (stall_after {STALL_AFTER} s)")
+    assert flagged_after <= STALL_AFTER + 5
+    assert flagged["status"] == "running"
+    assert "(after step 6) with its processes using " in flagged["stall_reason"]
+    assert any("Stalled: " in line["message"] for line in flagged["logs"])
+    dump = Path(Artifact.objects.get(run_id=run_id, name__startswith="stack-dump-").path).read_text()
+    assert "No stack dump: the processes of a slurm run are not this host's to read" in dump
+    done = until_status(owner_client, slurm_project, run_id, supervisor, "completed", "failed")
+    assert (done["status"], done["stalled"]) == ("completed", False)
+
+
+def test_it_does_not_flag_a_job_that_spins_without_new_steps(
+    owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
+):
+    slurm_project.stall_after_seconds = STALL_AFTER
+    slurm_project.save(update_fields=["stall_after_seconds"])
+    spin = {"hang_at_step": 4, "hang_seconds": STALL_AFTER + 6, "hang_busy": True}
+    body = {"hyperparameters": {"max_steps": 8, "step_seconds": 0.02, **spin}}
+    run_id = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
+
+    done = until_status(owner_client, slurm_project, run_id, supervisor, "completed", "failed")
+
+    assert done["status"] == "completed"
+    assert not [line["message"] for line in done["logs"] if "Stalled: " in line["message"]]
+    assert not Artifact.objects.filter(run_id=run_id, name__startswith="stack-dump-").exists()
