@@ -119,6 +119,10 @@ class JsonObjectField(forms.JSONField):
             raise forms.ValidationError(sentence(problem))
         return parsed
 
+    def prepare_value(self, value: Any) -> Any:
+        # No initial value is shown empty: JSONField would write `null`, which this field then refuses.
+        return "" if value is None else super().prepare_value(value)
+
     def bound_data(self, data: Any, initial: Any) -> Any:
         try:
             return super().bound_data(data, initial)

@@ -41,6 +41,12 @@ def test_it_fills_the_launch_form_with_the_runs_config(member_session, source):
     assert "&quot;learning_rate&quot;: 7e-05" in page
 
 
+def test_it_shows_an_empty_resources_box_on_a_plain_launch_form(member_session, project):
+    """The box a launch posts back as it is: `null` there would refuse every plain launch."""
+    page = member_session.get(reverse("console:project-detail", args=[project.pk])).content.decode()
+    assert 'name="resources"' in page and "null</textarea>" not in page
+
+
 def test_it_launches_the_edited_copy_through_the_launch_checks(member_session, source, project):
     fields = {
         "name": "",
