@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from llmplatform.testing import wait_for
 
 
@@ -26,3 +28,20 @@ def until_status(client, project, run_id, supervisor, *statuses) -> dict:
         between=supervisor.tick,
         timeout=60,
     )
+
+
+def hang_until_flagged(client, project, supervisor, capture, *, stall_after: int) -> tuple[str, dict, float]:
+    """Launch a trainer that sleeps after step 6 under `stall_after`; (its id, its detail once flagged
+    stalled, seconds from its last step being seen to the flag)."""
+    project.stall_after_seconds = stall_after
+    project.save(update_fields=["stall_after_seconds"])
+    hang = {"hang_at_step": 6, "hang_seconds": stall_after + 8}
+    run_id = launch(client, project, {"hyperparameters": {"max_steps": 12, "step_seconds": 0.02, **hang}}, capture)
+    wait_for(lambda: detail(client, project, run_id)["current_step"] == 6, between=supervisor.tick)
+    last_step_seen = time.monotonic()
+    flagged = wait_for(
+        lambda: (body := detail(client, project, run_id))["stalled"] and body,
+        between=supervisor.tick,
+        timeout=stall_after + 15,
+    )
+    return run_id, flagged, time.monotonic() - last_step_seen

@@ -9,7 +9,6 @@ its log and files from the run folder both sides see.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import docker
@@ -18,7 +17,7 @@ import pytest
 from gpus.models import GpuClaim
 from llmplatform.testing import wait_for
 from runs.models import Artifact
-from runs.tests.executors.run_api import detail, launch, until_status
+from runs.tests.executors.run_api import detail, hang_until_flagged, launch, until_status
 from runs.tests.fixtures import FAKE_TRAINER
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -152,20 +151,9 @@ def test_it_fails_a_run_whose_container_stops_under_it_with_an_error_line(
 def test_it_flags_a_trainer_hung_in_the_container_by_its_cpu_time_and_dumps_its_stacks(
     owner_client, docker_project, supervisor, django_capture_on_commit_callbacks
 ):
-    docker_project.stall_after_seconds = STALL_AFTER
-    docker_project.save(update_fields=["stall_after_seconds"])
-    hang = {"hang_at_step": 6, "hang_seconds": STALL_AFTER + 8}
-    body = {"hyperparameters": {"max_steps": 12, "step_seconds": 0.02, **hang}}
-    run_id = launch(owner_client, docker_project, body, django_capture_on_commit_callbacks)
-
-    wait_for(lambda: detail(owner_client, docker_project, run_id)["current_step"] == 6, between=supervisor.tick)
-    last_step_seen = time.monotonic()
-    flagged = wait_for(
-        lambda: (body := detail(owner_client, docker_project, run_id))["stalled"] and body,
-        between=supervisor.tick,
-        timeout=STALL_AFTER + 15,
+    run_id, flagged, flagged_after = hang_until_flagged(
+        owner_client, docker_project, supervisor, django_capture_on_commit_callbacks, stall_after=STALL_AFTER
     )
-    flagged_after = time.monotonic() - last_step_seen
 
     print(f"flagged {flagged_after:.2f} s after the last step was seen (stall_after {STALL_AFTER} s)")
     assert flagged_after <= STALL_AFTER + 5

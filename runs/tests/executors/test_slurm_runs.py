@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from gpus.models import GpuClaim
 from llmplatform.testing import wait_for
 from runs.models import Artifact, Run
-from runs.tests.executors.run_api import detail, launch, until_status
+from runs.tests.executors.run_api import detail, hang_until_flagged, launch, until_status
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -197,20 +196,9 @@ def test_it_refuses_more_gpus_than_a_node_of_the_partition_has(owner_client, slu
 def test_it_flags_a_hung_job_by_its_cpu_time_and_says_why_its_stacks_are_not_dumped(
     owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
 ):
-    slurm_project.stall_after_seconds = STALL_AFTER
-    slurm_project.save(update_fields=["stall_after_seconds"])
-    hang = {"hang_at_step": 6, "hang_seconds": STALL_AFTER + 8}
-    body = {"hyperparameters": {"max_steps": 12, "step_seconds": 0.02, **hang}}
-    run_id = launch(owner_client, slurm_project, body, django_capture_on_commit_callbacks)
-
-    wait_for(lambda: detail(owner_client, slurm_project, run_id)["current_step"] == 6, between=supervisor.tick)
-    last_step_seen = time.monotonic()
-    flagged = wait_for(
-        lambda: (body := detail(owner_client, slurm_project, run_id))["stalled"] and body,
-        between=supervisor.tick,
-        timeout=STALL_AFTER + 15,
+    run_id, flagged, flagged_after = hang_until_flagged(
+        owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks, stall_after=STALL_AFTER
     )
-    flagged_after = time.monotonic() - last_step_seen
 
     print(f"flagged {flagged_after:.2f} s after the last step was seen (stall_after {STALL_AFTER} s)")
     assert flagged_after <= STALL_AFTER + 5
