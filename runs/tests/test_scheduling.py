@@ -16,6 +16,18 @@ from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
 
 
+def other_project(project, outsider):
+    """A second team's project on the same files, competing for the same GPUs."""
+    return create_project(
+        actor=outsider,
+        fields={
+            "name": "other",
+            "dataset_name": project.dataset_name,
+            "training_yaml_name": project.training_yaml_name,
+        },
+    )
+
+
 @pytest.fixture
 def sleeper(settings, training_dir):
     settings.TRAINING_COMMAND = "sleep 60"
@@ -87,14 +99,7 @@ def test_it_never_launches_one_run_twice(project, owner, sleeper):
 
 
 def test_it_gives_a_tied_turn_to_the_project_that_started_a_gpu_run_least_recently(project, owner, outsider, sleeper):
-    other = create_project(
-        actor=outsider,
-        fields={
-            "name": "other",
-            "dataset_name": project.dataset_name,
-            "training_yaml_name": project.training_yaml_name,
-        },
-    )
+    other = other_project(project, outsider)
     Run.objects.create(
         project=project, name="yesterday", status=RunStatus.COMPLETED, started_at=timezone.now(), gpu_indices=[0, 1]
     )
@@ -176,14 +181,7 @@ def test_it_places_a_run_without_gpus_queued_behind_a_full_window_by_what_every_
 ):
     monkeypatch.setattr(scheduling, "WINDOW", 2)
     settings.GPU_IDS = ",".join(str(index) for index in range(8))
-    other = create_project(
-        actor=outsider,
-        fields={
-            "name": "other",
-            "dataset_name": project.dataset_name,
-            "training_yaml_name": project.training_yaml_name,
-        },
-    )
+    other = other_project(project, outsider)
     waiting = [
         queue(project, owner, gpus=1, name="mine-1"),
         queue(project, owner, gpus=1, name="mine-2"),
@@ -224,14 +222,7 @@ def test_it_counts_a_queued_runs_position_in_the_order_the_dispatcher_starts_run
     settings.GPU_IDS = "0,1,2,3"
     project.max_priority = 1  # as staff allow it
     project.save(update_fields=["max_priority"])
-    other = create_project(
-        actor=outsider,
-        fields={
-            "name": "other",
-            "dataset_name": project.dataset_name,
-            "training_yaml_name": project.training_yaml_name,
-        },
-    )
+    other = other_project(project, outsider)
     holder = Run.objects.create(project=project, name="holder", status=RunStatus.RUNNING, gpu_indices=[0, 1])
     GpuClaim.objects.bulk_create(
         GpuClaim(gpu_index=index, holder_kind=HolderKind.RUN, holder_id=str(holder.pk)) for index in (0, 1)
