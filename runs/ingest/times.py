@@ -86,8 +86,10 @@ class Timeline:
     line of an earlier pass and the end of the file at that pass's read (both from `state`), this
     read's timed lines (`add`), and the end of the file now at its modification time (`close`).
     A line's time is interpolated at its offset between the known points before and after it, and
-    the last one's where none follows. Times never go back: a point earlier than one before it
-    counts as that one's time (a prefix keeps only its whole second).
+    the last one's where none follows. A modification time bounds every point before it (the bytes
+    up to the size were all written by then; a record's time is only good to its second), and times
+    never go back: a point earlier than one before it counts as that one's time (a prefix keeps only
+    its whole second).
     """
 
     # The known points kept in `state` between passes.
@@ -100,13 +102,16 @@ class Timeline:
         if earlier is None:
             # A state kept before known points were: the time the last read ended at, or the latest prefix.
             earlier = [[start, max(float(state.pop("time", since)), float(state.pop("latest", since)))]]
-        self.points: list[tuple[float, float]] = [(float(offset), float(at)) for offset, at in earlier]
+        # (offset, time, whether it is a modification time): those after `start` are, of earlier reads.
+        self.points: list[tuple[float, float, bool]] = [
+            (float(offset), float(at), offset > start) for offset, at in earlier
+        ]
         self._offsets: list[float] = []
         self._times: list[float] = []
 
     def add(self, offset: float, at: float) -> None:
         """A line of this read ending at `offset` was written at `at`."""
-        self.points.append((offset, at))
+        self.points.append((offset, at, False))
 
     def close(self, *, size: int, modified: float | None, end: int) -> None:
         """The file was `size` bytes when last modified at `modified`; this read stopped at `end`.
@@ -115,10 +120,14 @@ class Timeline:
         the last at or before `end`, and the first and last after it.
         """
         if modified is not None:
-            self.points.append((float(size), modified))
+            self.points.append((float(size), modified, True))
         self.points.sort(key=lambda point: point[0])  # by offset; the order of times is the trainer's business
+        bound, bounded = float("inf"), []
+        for _, at, modification in reversed(self.points):
+            bound = min(bound, at) if modification else bound
+            bounded.append(min(at, bound))
         latest = float("-inf")
-        for offset, at in self.points:
+        for (offset, _, _), at in zip(self.points, reversed(bounded), strict=True):
             latest = max(latest, at)
             self._offsets.append(offset)
             self._times.append(latest)

@@ -41,12 +41,13 @@ class Log:
         append(self.path, text)
         os.utime(self.path, (modified, modified))
 
-    def read(self) -> dict[str, float]:
-        """A new reader each time, as after a restart: only `state` and the offset carry over."""
+    def read(self, loss_times: dict[int, float] | None = None) -> dict[str, float]:
+        """A new reader each time, as after a restart: only `state` and the offset carry over.
+        `loss_times`: when the trainer's records say it wrote each step's loss."""
         stream = LogStream(next_seq=0, state=self.state, run_value=None, to_db=float, since=0.0)
         chunk = read_chunk(self.path, self.offset, final=False, max_bytes=1 << 20)
         self.offset = chunk.end_offset
-        return {row[4]: row[2] for row in stream.feed(chunk).rows}
+        return {row[4]: row[2] for row in stream.feed(chunk, loss_time=(loss_times or {}).get).rows}
 
     def end_of(self, line: str) -> int:
         """Where `line` ends in the file."""
@@ -130,6 +131,17 @@ def test_it_dates_a_line_read_after_a_restart_between_the_last_time_known_before
 
     share = (log.end_of("unwatched") - first_read_ended) / (log.end_of(TEN_SECONDS_LATER.strip()) - first_read_ended)
     assert times["unwatched"] == pytest.approx(started + 1 + 9 * share)
+
+
+def test_it_holds_a_loss_dated_by_its_record_to_the_logs_modification_time(tmp_path):
+    """A record's time is good to its second; the log file was not written after its modification time."""
+    log = Log(tmp_path / "train.log")
+    started = prefix_time(STARTED) or 0.0
+    log.write(STARTED + "{'loss': '2.0'}\n" + "  8%|8         | 5/60\n", modified=started + 3)
+
+    times = log.read(loss_times={5: started + 3.4})
+
+    assert times["{'loss': '2.0'}"] == pytest.approx(started + 3)
 
 
 @pytest.mark.django_db
