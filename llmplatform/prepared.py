@@ -160,6 +160,7 @@ def statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         cursor = ServerBindingCursor(connection.connection)
