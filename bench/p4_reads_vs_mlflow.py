@@ -115,25 +115,32 @@ def start_gunicorn(scratch: Path, port: int) -> subprocess.Popen:
     )
 
 
+def sqlite_store(scratch: Path) -> str:
+    return f"sqlite:///{scratch / 'mlflow.db'}"
+
+
 def mlflow_backend(database: str, scratch: Path) -> str:
     """MLflow's backend store on the platform's kind of database: a SQLite file in `scratch`, or beside
     the platform's PostgreSQL database (`--database`) one of its own on the same server, created empty."""
     if database == "sqlite":
-        return f"sqlite:///{scratch / 'mlflow.db'}"
+        return sqlite_store(scratch)
     server, name = database.split("?", 1)[0].rsplit("/", 1)
     url = f"{server}/{name}_mlflow"
     recreate_postgres_database(url)
     return url.replace("postgres://", "postgresql+psycopg2://", 1)  # SQLAlchemy's name, the driver in MLflow's venv
 
 
-def start_mlflow(executable: str, backend: str, scratch: Path, port: int, workers: int = 2) -> subprocess.Popen:
-    """MLflow's tracking server on loopback with its `backend` store, in its own process group."""
+def start_mlflow(
+    executable: str, scratch: Path, port: int, workers: int = 2, backend: str | None = None
+) -> subprocess.Popen:
+    """MLflow's tracking server on loopback, in its own process group; its store `backend`, by default a
+    SQLite file in `scratch`."""
     return subprocess.Popen(
         [
             executable,
             "server",
             "--backend-store-uri",
-            backend,
+            backend or sqlite_store(scratch),
             "--default-artifact-root",
             str(scratch / "mlartifacts"),
             "--host",
@@ -327,7 +334,7 @@ def main() -> None:
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
         start_gunicorn(scratch, ours_port),
-        start_mlflow(options.mlflow, mlflow_store, scratch, mlflow_port),
+        start_mlflow(options.mlflow, scratch, mlflow_port, backend=mlflow_store),
     ]
     written_run, written_path, supervisor = launch_written_run(scratch)
     mlflow_trainer = None
