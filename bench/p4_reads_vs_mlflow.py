@@ -2,13 +2,16 @@
 
 Side by side in one run on this machine, loopback only: our API served by gunicorn
 as scripts/start serves it (gunicorn.conf.py: 2 workers of 4 threads), MLflow's
-tracking server (its own venv, `--workers 2`, SQLite backend), each hit by
-`wrk -t2 -c32` for `--seconds`, in `--rounds` alternating rounds (a load change
-on a shared machine then hits both). Each server holds one run of
-similar size: 20 hyperparameters/params, 20 latest metric values, 10 tags/artifacts
-(ours also returns its 20 most recent log lines). Besides requests/s it prints each
-server's CPU time per request (all its processes, from /proc), which a busy machine
-disturbs far less than the request rate.
+tracking server (its own venv, `--workers 2`), each hit by `wrk -t2 -c32` for
+`--seconds`, in `--rounds` alternating rounds (a load change on a shared machine
+then hits both). Like with like: on SQLite (the default) each side has a SQLite
+file; with `--database postgres://…/NAME` each has a PostgreSQL database on that
+server, ours NAME and MLflow's NAME_mlflow, both dropped and created empty at the
+start (MLflow needs psycopg2 in its venv: `pip install psycopg2-binary`). Each
+server holds one run of similar size: 20 hyperparameters/params, 20 latest metric
+values, 10 tags/artifacts (ours also returns its 20 most recent log lines). Besides
+requests/s it prints each server's CPU time per request (all its processes, from
+/proc), which a busy machine disturbs far less than the request rate.
 
 Two runs are read on each side, in alternating rounds: one that never changes, and
 one being written to at a trainer's pace while it is read. Ours is a real run of the
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from machine import machine
-from runs_setup import REPO, make_project_and_run, parser, setup
+from runs_setup import REPO, make_project_and_run, parser, recreate_postgres_database, setup
 
 
 def free_port() -> int:
@@ -112,14 +115,32 @@ def start_gunicorn(scratch: Path, port: int) -> subprocess.Popen:
     )
 
 
-def start_mlflow(executable: str, scratch: Path, port: int, workers: int = 2) -> subprocess.Popen:
-    """MLflow's tracking server on loopback, SQLite backend, in its own process group."""
+def sqlite_store(scratch: Path) -> str:
+    return f"sqlite:///{scratch / 'mlflow.db'}"
+
+
+def mlflow_backend(database: str, scratch: Path) -> str:
+    """MLflow's backend store on the platform's kind of database: a SQLite file in `scratch`, or beside
+    the platform's PostgreSQL database (`--database`) one of its own on the same server, created empty."""
+    if database == "sqlite":
+        return sqlite_store(scratch)
+    server, name = database.split("?", 1)[0].rsplit("/", 1)
+    url = f"{server}/{name}_mlflow"
+    recreate_postgres_database(url)
+    return url.replace("postgres://", "postgresql+psycopg2://", 1)  # SQLAlchemy's name, the driver in MLflow's venv
+
+
+def start_mlflow(
+    executable: str, scratch: Path, port: int, workers: int = 2, backend: str | None = None
+) -> subprocess.Popen:
+    """MLflow's tracking server on loopback, in its own process group; its store `backend`, by default a
+    SQLite file in `scratch`."""
     return subprocess.Popen(
         [
             executable,
             "server",
             "--backend-store-uri",
-            f"sqlite:///{scratch / 'mlflow.db'}",
+            backend or sqlite_store(scratch),
             "--default-artifact-root",
             str(scratch / "mlartifacts"),
             "--host",
@@ -306,13 +327,14 @@ def main() -> None:
     from runs.tests.fixtures import fake_trainer_command
 
     os.environ["TRAINING_COMMAND"] = fake_trainer_command()
-    scratch = setup(options.database)
+    scratch = setup(options.database, fresh=True)
     token, path = seed_our_run()
+    mlflow_store = mlflow_backend(options.database, scratch)
 
     ours_port, mlflow_port = free_port(), free_port()
     servers = [
         start_gunicorn(scratch, ours_port),
-        start_mlflow(options.mlflow, scratch, mlflow_port),
+        start_mlflow(options.mlflow, scratch, mlflow_port, backend=mlflow_store),
     ]
     written_run, written_path, supervisor = launch_written_run(scratch)
     mlflow_trainer = None
@@ -350,7 +372,10 @@ def main() -> None:
     from django.conf import settings
 
     print(f"at the start, {at_start}\nat the end,   {machine()}")
-    print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  wrk -t2 -c32 -d{options.seconds}s")
+    ours_store = settings.DATABASES["default"]
+    ours_backend = f"{ours_store['ENGINE'].rsplit('.', 1)[-1]} ({Path(ours_store['NAME']).name})"
+    mlflow_backend_shown = f"{mlflow_store.split(':', 1)[0]} ({mlflow_store.rsplit('/', 1)[-1]})"
+    print(f"database: platform {ours_backend}, MLflow {mlflow_backend_shown}  wrk -t2 -c32 -d{options.seconds}s")
     if not settled:
         print(f"MLflow's log never said {MLFLOW_SETTLED!r}: its first round may measure its job runner starting")
     for mode, goal in (("unchanging run", 2), ("run being written", 3)):

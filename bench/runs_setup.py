@@ -1,7 +1,8 @@
 """Django set up for the benchmarks of runs: a throwaway database, migrated.
 
 `--database sqlite` (default): a SQLite file in a temporary folder.
-`--database postgres://…`: that PostgreSQL database, created if missing.
+`--database postgres://…`: that PostgreSQL database, created if missing (`fresh`: dropped first,
+so that nothing a previous run left is measured).
 Import this module before anything from Django.
 """
 
@@ -25,7 +26,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     return arguments
 
 
-def setup(database: str) -> Path:
+def setup(database: str, *, fresh: bool = False) -> Path:
     """Point Django at the benchmark database and a scratch DATA_DIR; returns DATA_DIR."""
     scratch = Path(tempfile.mkdtemp(prefix="llmp-bench-"))
     os.environ["DATA_DIR"] = str(scratch)
@@ -38,7 +39,10 @@ def setup(database: str) -> Path:
         os.environ.pop("DATABASE_URL", None)
     else:
         os.environ["DATABASE_URL"] = database
-        _create_postgres_database(database)
+        if fresh:
+            recreate_postgres_database(database)
+        else:
+            _create_postgres_database(database)
 
     import django
     from django.core.management import call_command
@@ -57,6 +61,17 @@ def _create_postgres_database(url: str) -> None:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def recreate_postgres_database(url: str) -> None:
+    """The PostgreSQL database `url` names, dropped if it exists (with its connections) and created empty."""
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(url.rsplit("/", 1)[1].split("?")[0])
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 def make_project_and_run(name: str = "bench"):

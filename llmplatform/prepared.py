@@ -16,12 +16,16 @@ Results are `.values()` rows or instances of the queryset's model without
 own answers.
 
 `read_rows` and `read_objects` make a `Read`, executed when its `answer()` is first
-asked for; `read_together(*reads)` sends several in one round trip where the database
-takes several statements at once (PostgreSQL through psycopg 3 with client-side
-binding, Django's default), which is what a read costs on a busy machine: each
-statement is a round trip to a server process that waits for a core like everyone.
+asked for; `read_together(*reads)` sends several in one round trip where it can
+(PostgreSQL through psycopg 3: its pipeline mode), which is what a read costs on a busy
+machine: each round trip waits for a server process that waits for a core like everyone.
 Elsewhere (SQLite, in process: no round trips to save) each read still runs when its
 answer is asked for, and one whose answer nobody asks for never runs.
+
+On PostgreSQL these statements, and only these, bind their parameters on the server
+(Django's own queries bind them in the client), so that PostgreSQL may keep them
+prepared on the connection (psycopg's `prepare_threshold`, in the settings' OPTIONS):
+then a read skips parsing and planning, most of what the server spends on it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -84,7 +89,7 @@ class _Compiled:
         return rows
 
     def execute(self, connection: BaseDatabaseWrapper, keys: Sequence[Key]) -> list[tuple[Any, ...]]:
-        with connection.cursor() as cursor:
+        with statement_cursor(connection) as cursor:
             cursor.execute(self.sql, self.bound(keys))
             return self.converted(cursor.fetchall())
 
@@ -118,29 +123,52 @@ def read_together(*reads: Read[Any]) -> None:
     if len(waiting) < 2:
         return
     connection = waiting[0]._connection
-    if not takes_several_statements(connection) or any(read._connection is not connection for read in waiting):
+    if not sends_together(connection) or any(read._connection is not connection for read in waiting):
         return
-    # One simple-protocol query of several statements: one round trip, and in autocommit one
-    # implicit transaction, so the reads also see one snapshot; each statement has its own result.
-    sql = ";\n".join(read._compiled.sql for read in waiting)
-    parameters = [parameter for read in waiting for parameter in read._compiled.bound(read._keys)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, parameters)
-        for index, read in enumerate(waiting):
-            if index > 0:
-                cursor.nextset()
-            read._rows = read._compiled.converted(cursor.fetchall())
+    # psycopg's pipeline: every statement is sent before any result is awaited, and one Sync ends them
+    # all: one round trip, and in autocommit one implicit transaction. A cursor each, for its own result.
+    cursors = [statement_cursor(connection) for _ in waiting]
+    try:
+        with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+            for read, cursor in zip(waiting, cursors, strict=True):
+                cursor.execute(read._compiled.sql, read._compiled.bound(read._keys))
+            pipeline.sync()
+            for read, cursor in zip(waiting, cursors, strict=True):
+                read._rows = read._compiled.converted(cursor.fetchall())
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
-def takes_several_statements(connection: BaseDatabaseWrapper) -> bool:
-    """Whether one `execute` may hold several statements and return each one's rows: psycopg 3 with
-    client-side binding (`ClientCursor`), unless the settings ask for server-side binding."""
+def sends_together(connection: BaseDatabaseWrapper) -> bool:
+    """Whether `read_together` sends its reads in one round trip: PostgreSQL through psycopg 3."""
     if connection.vendor != "postgresql":
         return False
     # Imported here: it imports a PostgreSQL driver. django-stubs leave this module out.
     from django.db.backends.postgresql.psycopg_any import is_psycopg3  # type: ignore[import-untyped]
 
-    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    return bool(is_psycopg3)
+
+
+def statement_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for a compiled read, wrapped as Django wraps its own (errors, query log, execute wrappers).
+    With psycopg 3 it binds parameters on the server, which lets PostgreSQL prepare the statement."""
+    if not sends_together(connection):
+        return connection.cursor()
+    # Imported here, as above: psycopg's server-binding cursor with Django's additions.
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor  # type: ignore[attr-defined]
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+    # As Django does for its own cursors: datetimes in the connection's time zone, should it have changed.
+    if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+        register_tzloader(connection.timezone, cursor)
+    connection.validate_thread_sharing()
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
 
 
 class Prepared(Generic[ModelT]):

@@ -14,16 +14,20 @@ DRF allows, a mapping such as a `.values()` row):
   item (of a related manager's `.all()`, or of a list);
 - otherwise the attribute, with datetimes and UUIDs written as DRF writes them.
 
+How each name is rendered is worked out once per serializer class, and the
+current time zone is looked up once per representation, nested ones included
+(`represent_each` does the same for a list).
+
 Use it only for fields whose DRF representation is that plain value (no
-DecimalField, no hyperlinks, no context); `llmplatform/tests/test_readonly.py`
+DecimalField, no hyperlinks, no context); `tests/test_direct_read_serializers.py`
 checks every serializer that uses it against DRF's own representation.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any, cast
 
 from django.db.models import Manager
@@ -31,20 +35,19 @@ from django.utils import timezone
 from rest_framework import serializers
 
 
-def datetime_text(value: datetime) -> str:
-    """As DRF's DateTimeField writes it: ISO 8601 in the current time zone, UTC as `Z`."""
-    text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+def datetime_text(value: datetime, zone: tzinfo | None = None) -> str:
+    """As DRF's DateTimeField writes it: ISO 8601 in `zone` (default: the current time zone), UTC as `Z`."""
+    if timezone.is_aware(value):
+        value = value.astimezone(zone or timezone.get_current_timezone())
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-# Keyed by exact type: one dict lookup per value instead of isinstance checks.
-CONVERTERS: dict[type, Callable[[Any], Any]] = {datetime: datetime_text, uuid.UUID: str}
-
-
-def plain_value(value: Any) -> Any:
-    """`value` as DRF's DateTimeField/UUIDField would represent it; other values unchanged."""
-    converter = CONVERTERS.get(type(value))
-    return converter(value) if converter else value
+# How a name of Meta.fields is rendered: read and written plainly, by a SerializerMethodField, or by a
+# nested `many=True` serializer.
+PLAIN, METHOD, NESTED = "plain", "method", "nested"
+Step = tuple[str, str, str, Any]  # (name, source, how, the method's name or the nested serializer)
+_PLANS: dict[type, tuple[Step, ...]] = {}
 
 
 class DirectReadMixin:
@@ -55,21 +58,52 @@ class DirectReadMixin:
     Meta: Any
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        declared = self._declared_fields
+        return self.direct_representation(instance, timezone.get_current_timezone())
+
+    def direct_representation(self, instance: Any, zone: tzinfo) -> dict[str, Any]:
+        """`to_representation`, datetimes written in `zone`: the current time zone, looked up once for a
+        whole representation (it is a context-local lookup, and a run detail writes some thirty)."""
+        plan = _PLANS.get(type(self)) or self._plan()
         read = instance.__getitem__ if isinstance(instance, Mapping) else instance.__getattribute__
         representation = {}
-        for name in self.Meta.fields:
-            field = declared.get(name)
-            if field is None:
-                representation[name] = plain_value(read(name))
-            elif isinstance(field, serializers.SerializerMethodField):
-                representation[name] = getattr(self, field.method_name or f"get_{name}")(instance)
-            elif isinstance(field, serializers.ListSerializer):
-                related = read(field.source or name)
-                items = related.all() if isinstance(related, Manager) else related
-                # DRF refuses a ListSerializer without a child; the stubs let it be None.
-                child = cast(serializers.BaseSerializer, field.child)
-                representation[name] = [child.to_representation(item) for item in items]
+        for name, source, how, extra in plan:
+            if how is PLAIN:
+                value = read(source)
+                kind = type(value)  # exact types: one comparison per value instead of isinstance checks
+                if kind is datetime:
+                    value = datetime_text(value, zone)
+                elif kind is uuid.UUID:
+                    value = str(value)
+                representation[name] = value
+            elif how is METHOD:
+                representation[name] = getattr(self, extra)(instance)
             else:
-                representation[name] = plain_value(read(field.source or name))
+                related = read(source)
+                items = related.all() if isinstance(related, Manager) else related
+                representation[name] = represent_each(extra, items, zone)
         return representation
+
+    def _plan(self) -> tuple[Step, ...]:
+        """Each name of Meta.fields with how it is rendered, worked out once per serializer class."""
+        steps: list[Step] = []
+        for name in self.Meta.fields:
+            field = self._declared_fields.get(name)
+            source = cast(str, field.source or name) if field else name  # the stubs allow a callable
+            if isinstance(field, serializers.SerializerMethodField):
+                steps.append((name, name, METHOD, field.method_name or f"get_{name}"))
+            elif isinstance(field, serializers.ListSerializer):
+                # DRF refuses a ListSerializer without a child; the stubs let it be None.
+                steps.append((name, source, NESTED, cast(serializers.BaseSerializer, field.child)))
+            else:
+                steps.append((name, source, PLAIN, None))
+        plan = _PLANS[type(self)] = tuple(steps)
+        return plan
+
+
+def represent_each(serializer: Any, items: Iterable[Any], zone: tzinfo | None = None) -> list[Any]:
+    """What `serializer` renders of each item, as its `many=True` form would; the current time zone looked
+    up once for them all when it is a DirectReadMixin serializer."""
+    if isinstance(serializer, DirectReadMixin):
+        zone = zone or timezone.get_current_timezone()
+        return [serializer.direct_representation(item, zone) for item in items]
+    return [serializer.to_representation(item) for item in items]

@@ -192,7 +192,16 @@ DATABASES: dict[str, Mapping[str, Any]]
 if DATABASE_URL.startswith("sqlite:"):
     DATABASES = {"default": sqlite_database(Path(dj_database_url.parse(DATABASE_URL)["NAME"]))}
 elif DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    postgresql = dj_database_url.parse(DATABASE_URL, conn_max_age=60)
+    # The API's compiled reads (llmplatform.prepared), the only statements bound on the server, are
+    # prepared on a connection from their fifth execution (psycopg's default threshold) and then skip
+    # PostgreSQL's parsing and planning. Off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler that
+    # hands one session's statements to another (PgBouncer's transaction mode before 1.21).
+    postgresql["OPTIONS"] = {
+        "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+        **postgresql.get("OPTIONS", {}),
+    }
+    DATABASES = {"default": postgresql}
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "llmplatform.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

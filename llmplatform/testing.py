@@ -57,6 +57,25 @@ def wait_for(
         time.sleep(interval)
 
 
+@contextlib.contextmanager
+def counting_round_trips() -> Iterator[list[list[str]]]:
+    """The round trips to the database of the statements executed inside, each as the SQL it carried:
+    one a statement, except statements sent in one psycopg pipeline (llmplatform.prepared), which share one."""
+    trips: list[list[str]] = []
+    last_pipeline: list[object] = [None]
+
+    def note(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        pipeline = getattr(context["connection"].connection, "_pipeline", None)  # psycopg 3's, while one is open
+        if pipeline is None or pipeline is not last_pipeline[0]:
+            trips.append([])
+        trips[-1].append(sql)
+        last_pipeline[0] = pipeline
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        yield trips
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now (for a server a test starts)."""
     with socket.socket() as probe:

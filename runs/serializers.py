@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from llmplatform.api import MAX_OFFSET, PageQuery
 from llmplatform.prepared import Prepared, Read, read_together
-from llmplatform.readonly import DirectReadMixin
+from llmplatform.readonly import DirectReadMixin, represent_each
 from projects.models import validate_hyperparameters
 from projects.serializers import ProjectSerializer, ProjectVersionSerializer
 from projects.training_files import clean_training_path
@@ -270,10 +270,11 @@ class RunDetailReads:
         checkpoints = [artifact for artifact in artifacts if artifact["type"] == ArtifactType.CHECKPOINT]
         latest = max(checkpoints, key=lambda artifact: (artifact["step"] or -1, artifact["created_at"]), default=None)
         newest_first = self.newest_lines.answer()
+        artifact = RunArtifactSerializer()
         return {
-            "artifacts": RunArtifactSerializer(many=True).to_representation(artifacts),
-            "latest_checkpoint": RunArtifactSerializer().to_representation(latest) if latest else None,
-            "logs": RunLogLineSerializer(many=True).to_representation(newest_first[::-1]),
+            "artifacts": represent_each(artifact, artifacts),
+            "latest_checkpoint": artifact.to_representation(latest) if latest else None,
+            "logs": represent_each(RunLogLineSerializer(), newest_first[::-1]),
         }
 
 

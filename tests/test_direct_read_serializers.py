@@ -9,9 +9,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 import runs.serializers  # noqa: F401 (defines the serializers under test)
-from llmplatform.readonly import DirectReadMixin
+from llmplatform.readonly import DirectReadMixin, represent_each
 from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, LogLine, Run
+from runs.serializers import RunArtifactSerializer
 
 
 def direct_read_serializers() -> list[type[DirectReadMixin]]:
@@ -61,15 +62,25 @@ def test_it_covers_the_run_serializers():
     assert {"RunSerializer", "RunDetailSerializer", "RunArtifactSerializer", "RunLogLineSerializer"} <= names
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
 @pytest.mark.parametrize("serializer_class", direct_read_serializers(), ids=lambda serializer: serializer.__name__)
-def test_it_matches_drfs_representation(serializer_class, instances):
+def test_it_matches_drfs_representation(serializer_class, instances, zone):
     model = serializer_class.Meta.model
     assert model in instances, f"add a {model.__name__} to the instances fixture"
     for instance in [instances[model], *([instances["resumed"]] if model is Run else [])]:
         serializer = serializer_class(instance)
 
-        direct = serializer.data
-        drf = serializers.ModelSerializer.to_representation(serializer_class(instance), instance)
+        with timezone.override(zone):  # datetimes are written in the current time zone
+            direct = serializer.data
+            drf = serializers.ModelSerializer.to_representation(serializer_class(instance), instance)
 
         assert direct == drf
         assert list(direct) == serializer_class.Meta.fields
+
+
+def test_it_writes_a_list_as_its_many_form_does(instances):
+    artifacts = [instances[Artifact]] * 2
+
+    with timezone.override("Asia/Shanghai"):
+        assert represent_each(RunArtifactSerializer(), artifacts) == RunArtifactSerializer(artifacts, many=True).data
+        assert represent_each(RunArtifactSerializer(), artifacts)[0]["created_at"].endswith("+08:00")

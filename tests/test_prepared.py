@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from llmplatform.prepared import Prepared, Read, read_together, takes_several_statements
+from llmplatform.prepared import Prepared, Read, read_together, sends_together
+from llmplatform.testing import counting_round_trips
 from projects.models import Project
 from projects.services import create_project
 from runs.models import Artifact, ArtifactTag, LogLine, Run
@@ -98,7 +99,7 @@ def test_it_answers_reads_sent_together_as_it_answers_each_alone(two_runs):
     alone: list[Any] = [RUN.objects(first.pk), RECENT.rows(first.pk), RECENT.rows(second.pk)]
     reads: list[Read[Any]] = [RUN.read_objects(first.pk), RECENT.read_rows(first.pk), RECENT.read_rows(second.pk)]
 
-    with CaptureQueriesContext(connection) as sent:
+    with counting_round_trips() as trips:
         read_together(*reads)
         answers = [read.answer() for read in reads]
 
@@ -106,10 +107,23 @@ def test_it_answers_reads_sent_together_as_it_answers_each_alone(two_runs):
     assert answers[1:] == alone[1:]
     assert [line["message"] for line in answers[2]] == ["run 1 line 6", "run 1 line 5", "run 1 line 4"]
     # PostgreSQL: one round trip for the three; SQLite, which has no round trips to save: each read alone.
-    assert len(sent) == (1 if takes_several_statements(connection) else 3)
+    assert len(trips) == (1 if sends_together(connection) else 3)
+    assert sum(len(statements) for statements in trips) == 3
 
 
-@pytest.mark.skipif(takes_several_statements(connection), reason="there every read goes at once")
+@pytest.mark.skipif(not sends_together(connection), reason="PostgreSQL prepares statements; SQLite has no server")
+def test_it_has_postgresql_prepare_a_read_it_repeats_and_still_answers_each_key(two_runs):
+    for _ in range(3):
+        for run in two_runs:
+            assert [fields_of(found) for found in RUN.objects(run.pk)] == [fields_of(Run.objects.get(pk=run.pk))]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any('FROM "runs_run" WHERE "runs_run"."id" = $1' in statement for statement in prepared), prepared
+
+
+@pytest.mark.skipif(sends_together(connection), reason="there every read goes at once")
 def test_it_never_runs_a_read_whose_answer_nobody_asks_for(two_runs):
     reads: list[Read[Any]] = [RUN.read_objects(two_runs[0].pk), RECENT.read_rows(two_runs[0].pk)]
 

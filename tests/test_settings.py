@@ -17,6 +17,7 @@ from django.conf import settings
 db = settings.DATABASES["default"]
 print(json.dumps({
     "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"), "port": db.get("PORT"),
+    "prepare_threshold": db["OPTIONS"].get("prepare_threshold", "unset"),
     "debug": settings.DEBUG, "q_cluster": settings.Q_CLUSTER, "cache": settings.CACHES["default"]["BACKEND"],
     "data_dir": str(settings.DATA_DIR), "host_training_dir": str(settings.HOST_TRAINING_DIR),
     "max_yaml_bytes": settings.MAX_YAML_BYTES,
@@ -77,6 +78,13 @@ def test_it_uses_postgresql_when_database_url_names_it(tmp_path):
         "db.example.test",
         5433,
     )
+
+
+def test_it_has_postgresql_keep_statements_prepared_unless_turned_off(tmp_path):
+    url = "postgres://llmp:secret@db.example.test:5433/llmp"
+    assert settings_seen(tmp_path, DATABASE_URL=url)["prepare_threshold"] == 5
+    assert settings_seen(tmp_path, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")["prepare_threshold"] is None
+    assert settings_seen(tmp_path)["prepare_threshold"] == "unset"  # SQLite: no server to prepare on
 
 
 def test_it_queues_on_the_database_unless_redis_is_configured(tmp_path):

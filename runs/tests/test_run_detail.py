@@ -7,7 +7,8 @@ from pathlib import Path
 from django.db import connection
 from rest_framework.renderers import JSONRenderer
 
-from llmplatform.prepared import takes_several_statements
+from llmplatform.prepared import sends_together
+from llmplatform.testing import counting_round_trips
 from runs.ingest import ingest_run
 from runs.models import Artifact, ArtifactTag, ArtifactType, LogLine, Run
 from runs.serializers import RunDetailSerializer
@@ -36,15 +37,16 @@ def busy_run(project, tmp_path) -> Run:
 
 def round_trips(statements: int) -> int:
     """After the token's: one where the database takes several statements at once, else one each."""
-    return 1 + (1 if takes_several_statements(connection) else statements)
+    return 1 + (1 if sends_together(connection) else statements)
 
 
-def test_it_shows_the_contract_fields_in_few_round_trips(owner_client, project, tmp_path, django_assert_num_queries):
+def test_it_shows_the_contract_fields_in_few_round_trips(owner_client, project, tmp_path):
     run = busy_run(project, tmp_path)
 
     # token; then project, run, artifacts with their tags, recent log lines
-    with django_assert_num_queries(round_trips(4)):
+    with counting_round_trips() as trips:
         response = owner_client.get(f"/projects/{project.name}/runs/{run.pk}")
+    assert len(trips) == round_trips(4)
 
     assert response.status_code == 200
     body = response.json()
@@ -56,19 +58,19 @@ def test_it_shows_the_contract_fields_in_few_round_trips(owner_client, project, 
     assert [line["message"] for line in body["logs"]] == [f"line {seq}" for seq in range(81, 101)]
     assert set(body["logs"][0]) >= {"timestamp", "level", "message"}
     # polled again: the same reads, the same answer
-    with django_assert_num_queries(round_trips(4)):
+    with counting_round_trips() as trips:
         assert owner_client.get(f"/projects/{project.name}/runs/{run.pk}").json() == body
+    assert len(trips) == round_trips(4)
 
 
-def test_it_shows_what_the_runs_own_lookup_shows_with_its_creator(
-    owner, owner_client, staff_client, project, tmp_path, django_assert_num_queries
-):
+def test_it_shows_what_the_runs_own_lookup_shows_with_its_creator(owner, owner_client, staff_client, project, tmp_path):
     run = busy_run(project, tmp_path)
     Run.objects.filter(pk=run.pk).update(created_by=owner)
     by_id = f"/projects/{project.pk}/runs/{run.pk}"  # a UUID reference: looked up by id, then by name
 
-    with django_assert_num_queries(round_trips(5)):  # token; project, run, creator, artifacts, lines
+    with counting_round_trips() as trips:  # token; project, run, creator, artifacts, lines
         response = owner_client.get(by_id)
+    assert len(trips) == round_trips(5)
 
     # byte for byte what the run's plain lookup renders (as after changing its notes)
     fresh = Run.objects.select_related("created_by").get(pk=run.pk)
