@@ -46,9 +46,11 @@ over the queue, with no sort, and the first WINDOW runs of each lane, which are 
 start, are read as light rows (`Queued`) in one query through the index of each project's queue,
 then summed and sorted into dispatch order here; what each one holds back is kept as running
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
-run that may start is read whole; queue reasons that changed are written grouped, one UPDATE per
-distinct reason; and a lane's runs beyond the window are told once, together, that they wait
-behind their own project's earlier runs. `queue_position` still counts the whole queue: the runs
+run that may start is read whole; the queue reasons that changed are written in one UPDATE (per
+WRITE_BATCH runs); and the runs beyond the windows are told once, in one UPDATE, that they wait
+behind their own project's earlier runs. The statements whose conditions grow with the lanes or
+the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
+them than the database takes to answer. `queue_position` still counts the whole queue: the runs
 of higher priorities by project and priority, those of its own by their shares (`_positions`).
 """
 
