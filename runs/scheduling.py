@@ -47,7 +47,7 @@ start, are read as light rows (`Queued`) in one query through the index of each 
 then summed and sorted into dispatch order here; what each one holds back is kept as running
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
 run that may start is read whole; the queue reasons that changed are written in one UPDATE (per
-WRITE_BATCH runs); and the runs beyond the windows are told once, in one UPDATE, that they wait
+WRITE_BATCH runs); and a lane's runs beyond its window are told once, together, that they wait
 behind their own project's earlier runs. The statements whose conditions grow with the lanes or
 the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
 them than the database takes to answer. `queue_position` still counts the whole queue: the runs
@@ -844,18 +844,15 @@ def _tell_the_rest(
 ) -> None:
     """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
     wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. The reason
-    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet), all in
-    one UPDATE."""
-    lanes = [
-        Q(priority=priority, project_id=project_id)
-        for (priority, project_id), count in untold.items()
-        if count > 0 and (project_id in capped or reservations.by_project[project_id].runs)
-    ]  # of the others, none of the runs looked at waits: the rest are looked at next pass
-    if not lanes:
-        return
-    rest = dispatchable_on(Run.objects.in_dispatch_order().order_by(), settings.HOSTNAME)
-    rest = rest.filter(reduce(or_, lanes), ledger_gpus__gt=0).exclude(queue_reason=BEHIND_OWN_PROJECT)
-    rest.exclude(pk__in=[run.pk for runs in window.values() for run in runs]).update(queue_reason=BEHIND_OWN_PROJECT)
+    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet). One UPDATE
+    per lane: a single one over every lane took the first pass of a full queue twice as long."""
+    for (priority, project_id), count in untold.items():
+        if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
+            continue
+        rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
+        rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
+        rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
+        rest.exclude(queue_reason=BEHIND_OWN_PROJECT).update(queue_reason=BEHIND_OWN_PROJECT)
 
 
 def _short_of_gpus(
