@@ -848,7 +848,7 @@ def _tell_the_rest(
     per lane: a single one over every lane took the first pass of a full queue twice as long."""
     for (priority, project_id), count in untold.items():
         if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
-            continue
+            continue  # none of its runs looked at waits: the others are looked at next pass
         rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
         rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
         rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
