@@ -46,9 +46,11 @@ over the queue, with no sort, and the first WINDOW runs of each lane, which are 
 start, are read as light rows (`Queued`) in one query through the index of each project's queue,
 then summed and sorted into dispatch order here; what each one holds back is kept as running
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
-run that may start is read whole; queue reasons that changed are written grouped, one UPDATE per
-distinct reason; and a lane's runs beyond the window are told once, together, that they wait
-behind their own project's earlier runs. `queue_position` still counts the whole queue: the runs
+run that may start is read whole; the queue reasons that changed are written in one UPDATE (per
+WRITE_BATCH runs); and a lane's runs beyond its window are told once, together, that they wait
+behind their own project's earlier runs. The statements whose conditions grow with the lanes or
+the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
+them than the database takes to answer. `queue_position` still counts the whole queue: the runs
 of higher priorities by project and priority, those of its own by their shares (`_positions`).
 """
 
@@ -64,12 +66,17 @@ from operator import or_
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Case,
+    CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
+    Field,
     OuterRef,
     Q,
     Subquery,
@@ -78,6 +85,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -301,18 +309,55 @@ class _CountedLane:
     window_end_with_gpus: datetime | None
     window_end_without_gpus: datetime | None
 
-    def window(self) -> Q:
-        """Its runs in the window, and maybe a few queued at the moment the window ends, after it."""
-        lane = Q(project_id=self.project_id, priority=self.priority)
-        if not self.with_gpus or not self.without_gpus:
-            # All of one kind: no lookup tells the kinds apart (Django takes its time to build each).
+    def window(self) -> tuple[str, list[Any]]:
+        """Its runs in the window, and maybe a few queued at the moment the window ends, after it: SQL for
+        the WHERE clause (see `_in_windows`) and its parameters."""
+        columns = _queue_columns()
+        lane = f"{columns['project_id']} = %s AND {columns['priority']} = %s"
+        params = [_db_value("project_id", self.project_id), self.priority]
+        if not self.with_gpus or not self.without_gpus:  # all of one kind: nothing tells the kinds apart
             end = self.window_end_with_gpus or self.window_end_without_gpus
-            return lane & Q(created_at__lte=end) if end else lane
-        kinds = (
-            (Q(ledger_gpus__gt=0), self.window_end_with_gpus),
-            (Q(ledger_gpus=0), self.window_end_without_gpus),
-        )
-        return lane & reduce(or_, (kind & Q(created_at__lte=end) if end else kind for kind, end in kinds))
+            if end is None:
+                return f"({lane})", params
+            return f"({lane} AND {columns['created_at']} <= %s)", [*params, _db_value("created_at", end)]
+        kinds = []
+        for kind, end in (("> 0", self.window_end_with_gpus), ("= 0", self.window_end_without_gpus)):
+            if end is None:
+                kinds.append(f"{columns['ledger_gpus']} {kind}")
+            else:
+                kinds.append(f"({columns['ledger_gpus']} {kind} AND {columns['created_at']} <= %s)")
+                params.append(_db_value("created_at", end))
+        return f"({lane} AND ({' OR '.join(kinds)}))", params
+
+
+def _run_field(name: str) -> Field[Any, Any]:
+    found = Run._meta.get_field(name)
+    assert isinstance(found, Field)
+    return found
+
+
+@cache
+def _queue_columns() -> dict[str, str]:
+    """The quoted columns of runs that SQL written here names (see `_in_windows`), by field name."""
+    quote = connection.ops.quote_name
+    return {
+        name: f"{quote(Run._meta.db_table)}.{quote(_run_field(name).get_attname_column()[1])}"
+        for name in ("id", "project_id", "priority", "created_at", "ledger_gpus")
+    }
+
+
+def _db_value(name: str, value: Any) -> Any:
+    """`value` of the runs' field `name` as the database takes it (a UUID is text on SQLite)."""
+    return _run_field(name).get_db_prep_value(value, connection)
+
+
+def _in_windows(lanes: Iterable[_CountedLane]) -> ExpressionWrapper:
+    """A filter for the runs of the windows of `lanes`. Its SQL is written here rather than built from a
+    Q per lane: Django takes longer to build those 40-odd lookups than the database takes to answer."""
+    windows = [lane.window() for lane in lanes]
+    sql = " OR ".join(where for where, _ in windows)
+    params = [param for _, lane_params in windows for param in lane_params]
+    return ExpressionWrapper(RawSQL(f"({sql})", params), output_field=BooleanField())  # noqa: S611
 
 
 def _window_end(queue: RunQuerySet, kind: Q, window: int) -> Subquery:
@@ -400,7 +445,7 @@ def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> Que
     if not lanes:
         return QueueWindow([], {})
     in_lanes: dict[tuple[uuid.UUID, int, bool], list[Queued]] = defaultdict(list)
-    for fields in queue.filter(reduce(or_, (lane.window() for lane in lanes))).values_list(*Queued.FIELDS):
+    for fields in queue.filter(_in_windows(lanes)).values_list(*Queued.FIELDS):
         row = Queued(*fields)
         in_lanes[row.project_id, row.priority, row.ledger_gpus > 0].append(row)
     rows: list[Queued] = []
@@ -635,23 +680,27 @@ def _over_project_cap(run: Queued, needed: int, in_use: Counter[uuid.UUID]) -> s
 
 
 class _Reasons:
-    """Queue reasons that changed in this pass, written at its end, one UPDATE per distinct reason."""
+    """Queue reasons that changed in this pass, written at its end in one UPDATE per WRITE_BATCH runs."""
 
     def __init__(self) -> None:
-        self.changed: dict[str, list[uuid.UUID]] = defaultdict(list)
+        self.changed: dict[uuid.UUID, str] = {}
 
     def wait(self, run: Queued, reason: str) -> None:
         if run.preempted_at is not None:  # queued again by a preemption, and not started since
             reason = healing.preempted_note(run.resume_from, reason)
         reason = reason[:REASON_LENGTH]
         if run.queue_reason != reason:
-            self.changed[reason].append(run.pk)
+            self.changed[run.pk] = reason
 
     def write(self) -> None:
-        for reason, runs in self.changed.items():
-            for start in range(0, len(runs), WRITE_BATCH):
-                batch = runs[start : start + WRITE_BATCH]
-                Run.objects.filter(pk__in=batch, status=RunStatus.QUEUED).update(queue_reason=reason)
+        changed = list(self.changed.items())
+        for start in range(0, len(changed), WRITE_BATCH):
+            batch = changed[start : start + WRITE_BATCH]
+            # A CASE written here: Django would take longer to build a When per run than the database to run it.
+            whens = " ".join("WHEN %s THEN %s" for _ in batch)
+            params = [value for run, reason in batch for value in (_db_value("id", run), reason)]
+            reasons = RawSQL(f"CASE {_queue_columns()['id']} {whens} END", params, output_field=CharField())  # noqa: S611
+            Run.objects.filter(pk__in=[run for run, _ in batch], status=RunStatus.QUEUED).update(queue_reason=reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -795,7 +844,8 @@ def _tell_the_rest(
 ) -> None:
     """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
     wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. The reason
-    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet)."""
+    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet). One UPDATE
+    per lane: a single one over every lane took the first pass of a full queue twice as long."""
     for (priority, project_id), count in untold.items():
         if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
             continue  # none of its runs looked at waits: the others are looked at next pass
