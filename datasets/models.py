@@ -86,6 +86,8 @@ class Dataset(Shared):
     objects = DatasetQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -117,7 +119,7 @@ class DatasetFile(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files", verbose_name=_("dataset"))
     name = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
     stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`")
     relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
@@ -148,6 +150,8 @@ class DatasetFile(models.Model):
     objects = DatasetFileQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("dataset file")
+        verbose_name_plural = _("dataset files")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -184,13 +188,17 @@ class ValidatedPiece(models.Model):
     arriving. Its report and tallies wait here until the upload is finished; then they
     are joined with the check of the rest, and the pieces go."""
 
-    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces")
+    dataset_file = models.ForeignKey(
+        DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces", verbose_name=_("dataset file")
+    )
     start = models.BigIntegerField()
     end = models.BigIntegerField()
     report = models.JSONField(help_text="The piece's ValidationReport, lines numbered from its first.")
     tallies = models.JSONField(help_text="Its record checker's statistics so far.")
 
     class Meta:
+        verbose_name = _("validated piece")
+        verbose_name_plural = _("validated pieces")
         ordering = ["dataset_file", "start"]
         constraints = [models.UniqueConstraint(fields=["dataset_file", "start"], name="one_validated_piece_per_start")]
 
@@ -219,7 +227,9 @@ class TokenLengths(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="token_lengths")
+    dataset_file = models.ForeignKey(
+        DatasetFile, on_delete=models.CASCADE, related_name="token_lengths", verbose_name=_("dataset file")
+    )
     model = models.CharField(max_length=1024, help_text=_("The model folder as it was named."))
     tokenizer_path = models.CharField(max_length=2048, help_text=_("The tokenizer.json that was read."))
     tokenizer_sha256 = models.CharField(max_length=64)
@@ -232,6 +242,8 @@ class TokenLengths(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("token lengths")
+        verbose_name_plural = _("token lengths")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["dataset_file", "tokenizer_sha256"], name="one_measurement_per_tokenizer")
@@ -275,7 +287,14 @@ class TrainConfig(Shared):
     task_type = models.CharField(max_length=16, choices=TaskType.choices)
     # The YAML's `dataset` value, and the dataset whose file it names, when there is one.
     dataset_reference = models.CharField(max_length=1024, blank=True)
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="train_configs")
+    dataset = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="train_configs",
+        verbose_name=_("dataset"),
+    )
     warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
     is_current = models.BooleanField(default=False)
     created_by = models.ForeignKey(
@@ -286,6 +305,8 @@ class TrainConfig(Shared):
     objects = TrainConfigQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("training config")
+        verbose_name_plural = _("training configs")
         ordering = ["-uploaded_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -93,6 +93,8 @@ class DeidPolicyVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("de-identification policy version")
+        verbose_name_plural = _("de-identification policy versions")
         ordering = ["policy", "-number"]
         constraints = [models.UniqueConstraint(fields=["policy", "number"], name="deid_policy_version_unique")]
 
@@ -170,6 +172,8 @@ class DeidJob(StatusTransitions):
     objects = DeidJobQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("de-identification job")
+        verbose_name_plural = _("de-identification jobs")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

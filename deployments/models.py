@@ -68,7 +68,12 @@ class Deployment(Shared, StatusTransitions):
         max_length=1024, help_text="As requested: relative to MODELS_DIR, or the artifact's path."
     )
     artifact = models.ForeignKey(
-        "runs.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments"
+        "runs.Artifact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deployments",
+        verbose_name=_("artifact"),
     )
     served_model_name = models.CharField(max_length=128, help_text="The name clients pass as `model`.")
     model_version = models.CharField(max_length=64, blank=True)
@@ -105,6 +110,8 @@ class Deployment(Shared, StatusTransitions):
     objects = DeploymentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
         ordering = ["-created_at"]
         constraints = [
             # Two live deployments never share a port or a GPU, whatever races happen.
@@ -152,10 +159,14 @@ class Deployment(Shared, StatusTransitions):
 class DeploymentTag(models.Model):
     """A free-form label on a deployment (`?tag=` filters on it)."""
 
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tag_set")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="tag_set", verbose_name=_("deployment")
+    )
     value = models.CharField(max_length=64, db_index=True)
 
     class Meta:
+        verbose_name = _("deployment tag")
+        verbose_name_plural = _("deployment tags")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["deployment", "value"], name="unique_deployment_tag")]
 

@@ -42,6 +42,8 @@ class GpuClaim(models.Model):
     objects = GpuClaimQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("GPU claim")
+        verbose_name_plural = _("GPU claims")
         ordering = ["host", "gpu_index"]
         constraints = [models.UniqueConstraint(fields=["host", "gpu_index"], name="gpus_one_claim_per_gpu")]
 

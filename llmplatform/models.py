@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from llmplatform.leases import Leased
 
@@ -13,6 +14,8 @@ class SupervisorLease(Leased):
     name = models.CharField(max_length=255, unique=True)
 
     class Meta:
+        verbose_name = _("supervisor lease")
+        verbose_name_plural = _("supervisor leases")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db import connection
 
@@ -123,6 +124,13 @@ def running(argv: list[str], *, env: dict[str, str], log: Path) -> Iterator[subp
         yield process
     finally:
         stop_process_group(process)
+
+
+def platform_app_configs() -> list[AppConfig]:
+    """The apps of this repository (top-level folders; not Django's or libraries', even when a
+    virtual environment lies inside the repository)."""
+    base = Path(settings.BASE_DIR)
+    return [config for config in apps.get_app_configs() if Path(config.path).parent == base]
 
 
 def admin_form_data(page: TestResponse) -> dict[str, Any]:

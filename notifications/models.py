@@ -45,7 +45,7 @@ class Subscription(models.Model):
     """A project's webhook: where to send which of its events, in which format, signed with which secret."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("project"))
     name = models.CharField(max_length=200, blank=True)
     url = models.URLField(max_length=2000)
     format = models.CharField(max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
@@ -62,6 +62,8 @@ class Subscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         ordering = ["created_at"]
 
     def __str__(self) -> str:
@@ -82,7 +84,9 @@ class Delivery(models.Model):
     """One event sent (or to be sent) to one subscription, with what happened at its last attempt."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("subscription")
+    )
     event = models.CharField(max_length=64, choices=EventName.choices)
     payload = models.JSONField(default=dict, help_text="The event as the generic JSON format sends it.")
     status = models.CharField(
@@ -99,8 +103,9 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         ordering = ["-created_at"]
-        verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription} ({self.status})"

@@ -286,6 +286,8 @@ class Project(models.Model):
     objects = ProjectQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -369,13 +371,15 @@ class Project(models.Model):
 class ProjectVersion(models.Model):
     """One entry per change of a project's configuration: `{field: [old, new]}`."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions", verbose_name=_("project"))
     version = models.PositiveIntegerField()
     changed_at = models.DateTimeField(auto_now_add=True)
     changed_by = models.CharField(max_length=150, blank=True)
     changes = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = _("project version")
+        verbose_name_plural = _("project versions")
         ordering = ["project", "version"]
         constraints = [models.UniqueConstraint(fields=["project", "version"], name="unique_project_version")]
 

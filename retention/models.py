@@ -21,7 +21,9 @@ class RetentionPolicy(models.Model):
     and those a run was resumed from. Without a policy a project keeps every checkpoint.
     """
 
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="retention_policy")
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="retention_policy", verbose_name=_("project")
+    )
     keep_last = models.PositiveIntegerField(
         default=2, validators=[MaxValueValidator(1000)], help_text=_("The run's latest checkpoints kept (by step).")
     )
@@ -39,7 +41,8 @@ class RetentionPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "retention policies"
+        verbose_name = _("retention policy")
+        verbose_name_plural = _("retention policies")
 
     def __str__(self) -> str:
         best = f", best {self.keep_best} by {self.best_metric}" if self.keep_best and self.best_metric else ""

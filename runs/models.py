@@ -159,7 +159,7 @@ class Run(Leased, StatusTransitions):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs", verbose_name=_("project"))
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     created_by = models.ForeignKey(
@@ -176,7 +176,7 @@ class Run(Leased, StatusTransitions):
 
     # What to train: the project's defaults with this run's overrides applied.
     model = models.CharField(max_length=512, blank=True)
-    dataset = models.CharField(max_length=1024, blank=True)
+    dataset = models.CharField(max_length=1024, blank=True, verbose_name=_("dataset"))
     training_yaml_name = models.CharField(max_length=1024, blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)
     resources = models.JSONField(default=dict, blank=True)
@@ -253,6 +253,8 @@ class Run(Leased, StatusTransitions):
     objects = RunQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["project", "-created_at"]),
@@ -366,13 +368,15 @@ class LogLevel(models.TextChoices):
 class LogLine(models.Model):
     """One line a run's process wrote, in the order it wrote them (`seq`, from 1)."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines", verbose_name=_("run"))
     seq = models.PositiveBigIntegerField()
     timestamp = models.DateTimeField()
     level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
     message = models.TextField()
 
     class Meta:
+        verbose_name = _("log line")
+        verbose_name_plural = _("log lines")
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_log_seq")]
         # Time filters find their first and last seq here, in index order (see runs.logs).
@@ -387,13 +391,17 @@ class MetricPoint(models.Model):
 
     # No index of its own: unique_metric_step's (run, name, step) serves every lookup by run, and one index
     # fewer is that much less work for each of the many points a trainer writes.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False)
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False, verbose_name=_("run")
+    )
     name = models.CharField(max_length=128)
     step = models.BigIntegerField()
     value = models.FloatField()
     timestamp = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("metric point")
+        verbose_name_plural = _("metric points")
         ordering = ["run", "name", "step"]
         constraints = [models.UniqueConstraint(fields=["run", "name", "step"], name="unique_metric_step")]
 
@@ -424,7 +432,7 @@ class ArtifactFile:
 
 class Artifact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts", verbose_name=_("run"))
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=16, choices=ArtifactType.choices)
     path = models.CharField(max_length=1024, help_text="Absolute path on the host that ran it.")
@@ -433,6 +441,8 @@ class Artifact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("artifact")
+        verbose_name_plural = _("artifacts")
         ordering = ["created_at", "name"]
         constraints = [models.UniqueConstraint(fields=["run", "path"], name="unique_artifact_path")]
 
@@ -485,7 +495,7 @@ class ArtifactTagValue(models.TextChoices):
 
 
 class ArtifactTag(models.Model):
-    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags")
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags", verbose_name=_("artifact"))
     value = models.CharField(max_length=16, choices=ArtifactTagValue.choices)
     notes = models.TextField(blank=True)
     applied_at = models.DateTimeField(auto_now_add=True)
@@ -494,6 +504,8 @@ class ArtifactTag(models.Model):
     )
 
     class Meta:
+        verbose_name = _("artifact tag")
+        verbose_name_plural = _("artifact tags")
         ordering = ["applied_at"]
 
     def __str__(self) -> str:
