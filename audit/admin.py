@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditAction, AuditEvent
+from audit.models import AuditAction, AuditEvent, object_type_name
 from audit.services import record_event
 
 
@@ -24,14 +26,41 @@ class AuditedModelAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
+class ObjectTypeFilter(admin.SimpleListFilter):
+    """The kinds of objects the log names, as people call them."""
+
+    title = _("object type")
+    parameter_name = "object_type"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        labels = AuditEvent.objects.order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((label, object_type_name(label)) for label in labels), key=lambda kind: kind[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is evidence, nobody edits it."""
 
-    list_display = ["created_at", "actor_name", "action", "verb", "object_type", "object_repr", "via", "client_address"]
-    list_filter = ["action", "via", "object_type"]
+    list_display = [
+        "created_at",
+        "actor_name",
+        "action",
+        "verb",
+        "object_type_name",
+        "object_repr",
+        "via",
+        "client_address",
+    ]
+    list_filter = ["action", "via", ObjectTypeFilter]
     search_fields = ["actor_name", "object_id", "object_repr", "verb"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_type_name(self, event: AuditEvent) -> str:
+        return object_type_name(event.object_type)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,6 +15,15 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", _("Delete")
     # Lifecycle actions that are not plain edits (cancel a run, stop a deployment...).
     ACTION = "action", _("Action")
+
+
+def object_type_name(label: str) -> str:
+    """What people call a kind of object the log names (`datasets.datasetfile`: "Dataset file"), in their
+    language; a label no installed model has any more, as recorded."""
+    try:
+        return str(capfirst(apps.get_model(label)._meta.verbose_name))
+    except (LookupError, ValueError):
+        return label
 
 
 class AuditEvent(models.Model):
