@@ -30,16 +30,16 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=16, choices=AuditAction.choices)
-    verb = models.CharField(max_length=64, blank=True, help_text="e.g. cancel, tag, stop")
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
+    action = models.CharField(max_length=16, choices=AuditAction.choices, verbose_name=_("action"))
+    verb = models.CharField(max_length=64, blank=True, help_text="e.g. cancel, tag, stop", verbose_name=_("verb"))
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
-    object_repr = models.CharField(max_length=200, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True, verbose_name=_("object repr"))
     changes = models.JSONField(default=dict, blank=True)
-    via = models.CharField(max_length=16, blank=True, help_text="api, console, admin, system")
-    client_address = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    via = models.CharField(max_length=16, blank=True, help_text="api, console, admin, system", verbose_name=_("via"))
+    client_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client address"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("audit event")

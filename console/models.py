@@ -12,10 +12,12 @@ from projects.models import Project
 class RunTableColumns(models.Model):
     """The hyperparameter and metric columns (`hp:<key>`, `m:<key>`) a person shows in a project's runs table."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", verbose_name=_("project"))
-    columns = models.JSONField(default=list, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    columns = models.JSONField(default=list, blank=True, verbose_name=_("columns"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("run table columns")

@@ -62,11 +62,11 @@ class DatasetQuerySet(SharedQuerySet["Dataset"]):
 
 class Dataset(Shared):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     # A free-form kind of data the client names ("text2text"); `task_type` is what validation follows.
-    type = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=64, blank=True, verbose_name=_("type"))
     description = models.TextField(blank=True)
-    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
     metadata = models.JSONField(default=dict, blank=True)
     # Derived datasets (e.g. a de-identified copy) point at their source.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
@@ -76,11 +76,17 @@ class Dataset(Shared):
             "Raw personal data (it was de-identified into a copy): only its owner and staff see it, "
             "even when it is shared with a project."
         ),
+        verbose_name=_("personal data"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="datasets",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = DatasetQuerySet.as_manager()
@@ -121,10 +127,10 @@ class DatasetFile(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files", verbose_name=_("dataset"))
     name = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
-    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`")
+    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`", verbose_name=_("stored name"))
     relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
-    status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True)
-    bytes = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True, verbose_name=_("status"))
+    bytes = models.BigIntegerField(default=0, verbose_name=_("bytes"))
     sha256 = models.CharField(max_length=64, blank=True)
     # Resumable uploads: what the client announced, and how far it got.
     expected_bytes = models.BigIntegerField(null=True, blank=True)
@@ -136,8 +142,8 @@ class DatasetFile(models.Model):
     hashed_bytes = models.BigIntegerField(default=0, editable=False)
     # Validation: progress, then the report.
     validated_bytes = models.BigIntegerField(default=0)
-    records = models.BigIntegerField(null=True, blank=True)
-    error_count = models.BigIntegerField(default=0)
+    records = models.BigIntegerField(null=True, blank=True, verbose_name=_("records"))
+    error_count = models.BigIntegerField(default=0, verbose_name=_("error count"))
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: {line, field, reason}.")
     stats = models.JSONField(default=dict, blank=True)
     validated_at = models.DateTimeField(null=True, blank=True)
@@ -145,7 +151,9 @@ class DatasetFile(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    uploaded_at = models.DateTimeField(null=True, blank=True, help_text="When the last byte arrived.")
+    uploaded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last byte arrived.", verbose_name=_("uploaded at")
+    )
 
     objects = DatasetFileQuerySet.as_manager()
 
@@ -278,13 +286,15 @@ class TrainConfig(Shared):
     through /v1/train-config (or asked to be current)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    filename = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
+    filename = models.CharField(
+        max_length=255, help_text="The client's file name, cleaned.", verbose_name=_("filename")
+    )
     stored_name = models.CharField(max_length=300, help_text="`<id>_<filename>`")
     relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
-    size = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(verbose_name=_("size"))
     sha256 = models.CharField(max_length=64)
     content = models.TextField(help_text="The YAML text as uploaded (at most MAX_YAML_BYTES).")
-    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
     # The YAML's `dataset` value, and the dataset whose file it names, when there is one.
     dataset_reference = models.CharField(max_length=1024, blank=True)
     dataset = models.ForeignKey(
@@ -296,11 +306,16 @@ class TrainConfig(Shared):
         verbose_name=_("dataset"),
     )
     warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
-    is_current = models.BooleanField(default=False)
+    is_current = models.BooleanField(default=False, verbose_name=_("is current"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("uploaded at"))
 
     objects = TrainConfigQuerySet.as_manager()
 

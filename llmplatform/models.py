@@ -11,7 +11,7 @@ from llmplatform.leases import Leased
 class SupervisorLease(Leased):
     """One supervision loop of one host (`runs@gpu-host-1`): its lease lets one live loop work at a time."""
 
-    name = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, unique=True, verbose_name=_("name"))
 
     class Meta:
         verbose_name = _("supervisor lease")

@@ -161,14 +161,16 @@ class Run(Leased, StatusTransitions):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs", verbose_name=_("project"))
     name = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True, verbose_name=_("status")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # A cancel asked for without waiting (`?wait=false`): the run stays running until its supervisor
     # has stopped it (runs.services.carry_out_cancel_request).
@@ -199,8 +201,12 @@ class Run(Leased, StatusTransitions):
     warnings = models.JSONField(default=list, blank=True)
 
     # How it runs.
-    executor = models.CharField(max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL)
-    host = models.CharField(max_length=255, blank=True, help_text="The host whose supervisor watches it.")
+    executor = models.CharField(
+        max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL, verbose_name=_("executor")
+    )
+    host = models.CharField(
+        max_length=255, blank=True, help_text="The host whose supervisor watches it.", verbose_name=_("host")
+    )
     argv = models.JSONField(default=list, blank=True)
     start_command = models.TextField(blank=True)
     run_dir = models.CharField(max_length=1024, blank=True)
@@ -359,20 +365,20 @@ class Run(Leased, StatusTransitions):
 
 
 class LogLevel(models.TextChoices):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
+    DEBUG = "DEBUG", _("Debug")
+    INFO = "INFO", _("Info")
+    WARNING = "WARNING", _("Warning")
+    ERROR = "ERROR", _("Error")
 
 
 class LogLine(models.Model):
     """One line a run's process wrote, in the order it wrote them (`seq`, from 1)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines", verbose_name=_("run"))
-    seq = models.PositiveBigIntegerField()
-    timestamp = models.DateTimeField()
-    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
-    message = models.TextField()
+    seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
+    timestamp = models.DateTimeField(verbose_name=_("timestamp"))
+    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO, verbose_name=_("level"))
+    message = models.TextField(verbose_name=_("message"))
 
     class Meta:
         verbose_name = _("log line")
@@ -394,10 +400,10 @@ class MetricPoint(models.Model):
     run = models.ForeignKey(
         Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False, verbose_name=_("run")
     )
-    name = models.CharField(max_length=128)
-    step = models.BigIntegerField()
-    value = models.FloatField()
-    timestamp = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=128, verbose_name=_("name"))
+    step = models.BigIntegerField(verbose_name=_("step"))
+    value = models.FloatField(verbose_name=_("value"))
+    timestamp = models.DateTimeField(default=timezone.now, verbose_name=_("timestamp"))
 
     class Meta:
         verbose_name = _("metric point")
@@ -433,12 +439,14 @@ class ArtifactFile:
 class Artifact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts", verbose_name=_("run"))
-    name = models.CharField(max_length=255)
-    type = models.CharField(max_length=16, choices=ArtifactType.choices)
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    type = models.CharField(max_length=16, choices=ArtifactType.choices, verbose_name=_("type"))
     path = models.CharField(max_length=1024, help_text="Absolute path on the host that ran it.")
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    step = models.BigIntegerField(null=True, blank=True, help_text="Training step, for checkpoints.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size bytes"))
+    step = models.BigIntegerField(
+        null=True, blank=True, help_text="Training step, for checkpoints.", verbose_name=_("step")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("artifact")
@@ -496,11 +504,16 @@ class ArtifactTagValue(models.TextChoices):
 
 class ArtifactTag(models.Model):
     artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags", verbose_name=_("artifact"))
-    value = models.CharField(max_length=16, choices=ArtifactTagValue.choices)
-    notes = models.TextField(blank=True)
-    applied_at = models.DateTimeField(auto_now_add=True)
+    value = models.CharField(max_length=16, choices=ArtifactTagValue.choices, verbose_name=_("value"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    applied_at = models.DateTimeField(auto_now_add=True, verbose_name=_("applied at"))
     applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("applied by"),
     )
 
     class Meta:

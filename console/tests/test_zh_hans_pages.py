@@ -8,14 +8,16 @@ import ast
 import json
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html import unescape
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.admin import site
+from django.contrib.admin import ModelAdmin, site
+from django.contrib.admin.utils import label_for_field
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -189,9 +191,23 @@ def platform_names() -> list[str]:
     return sorted(names)
 
 
+def english_columns(model: type[Model], model_admin: ModelAdmin) -> list[str]:
+    """The English names of the columns of a model's changelist: its fields' names, or what its admin calls them."""
+    with translation.override("en"):
+        return [capfirst(str(label_for_field(name, model, model_admin))) for name in model_admin.list_display]
+
+
+def words_in(names: Iterable[str], text: str) -> list[str]:
+    """The `names` that `text` holds as words of a sentence: a run named `run-001` says no "run"."""
+    return [name for name in names if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)]
+
+
 def platform_names_in(text: str) -> list[str]:
-    """The English app and model names in `text`, as words of a sentence: a run named `run-001` names no model."""
-    return [name for name in platform_names() if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)]
+    return words_in(platform_names(), text)
+
+
+def changelist(model: type[Model]) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
 
 @pytest.fixture
@@ -394,16 +410,21 @@ def test_it_reads_the_admins_pages_and_messages_in_chinese(admin, owner, run, fa
     assert f"({str(deployment.pk)[:8]}) 已停止。" in text and "stopped." not in text
 
 
-def test_it_names_the_admins_apps_and_models_in_chinese(admin, console_pages):
-    pages = [
-        reverse("admin:index"),
-        *(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist") for model in site._registry),
-    ]
+def test_it_names_the_admins_apps_models_and_columns_in_chinese(admin, console_pages):
+    platform_models = {model for config in platform_app_configs() for model in config.get_models()}
+    columns = {
+        changelist(model): english_columns(model, model_admin)
+        for model, model_admin in site._registry.items()
+        if model in platform_models
+    }
 
+    pages = [reverse("admin:index"), *(changelist(model) for model in site._registry)]
     texts = read_pages_in_chinese(admin, pages, text_of=labels_text)  # the rows are data, named as people named it
 
     assert "Dataset files" in platform_names() and "Audit log" in platform_names()
+    assert "Served model name" in columns[changelist(Deployment)]
     assert pages_with(texts, platform_names_in) == {}
+    assert {url: found for url, names in columns.items() if (found := words_in(names, texts[url]))} == {}
 
 
 def test_it_shows_why_a_run_waits_in_chinese(owner_session, project, settings):
