@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +16,52 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", _("Delete")
     # Lifecycle actions that are not plain edits (cancel a run, stop a deployment...).
     ACTION = "action", _("Action")
+
+
+DOORS: dict[str, Promise] = {  # audit.middleware.door_of, or the platform itself
+    "api": _("API"),
+    "console": _("console"),
+    "admin": _("admin"),
+    "system": _("system"),
+}
+VERBS: dict[str, Promise] = {  # every verb the platform records (audit.services.record_event's `verb`)
+    "login": _("logged in"),
+    "logout": _("logged out"),
+    "login failed": _("login failed"),
+    "submit": _("submitted"),
+    "start": _("started"),
+    "stop": _("stopped"),
+    "cancel": _("cancelled"),
+    "request_cancel": _("asked to cancel"),
+    "abort": _("aborted"),
+    "fail": _("failed"),
+    "finish": _("finished"),
+    "completed": _("completed"),
+    "failed": _("failed"),
+    "cancelled": _("cancelled"),
+    "resume": _("resumed"),
+    "retry": _("retried"),
+    "requeue": _("put back in the queue"),
+    "preempt": _("preempted"),
+    "stall": _("stalled"),
+    "tag": _("tagged"),
+    "replay": _("delivered again"),
+    "retention": _("removed by the retention policy"),
+    "start upload": _("started an upload"),
+    "finish upload": _("finished an upload"),
+    "validate": _("validated"),
+    "reveal_mapping": _("revealed the de-identification mapping"),
+    "rotate API token": _("rotated the API token"),
+}
+
+
+def verb_name(verb: str) -> str:
+    """What the platform did, as a phrase in the reader's language; a verb it no longer records, as recorded."""
+    return str(VERBS.get(verb, verb))
+
+
+def door_name(via: str) -> str:
+    return str(DOORS.get(via, via))
 
 
 def object_type_name(label: str) -> str:

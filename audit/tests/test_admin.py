@@ -26,7 +26,7 @@ def visible_text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", html))
 
 
-def test_it_names_the_kinds_of_objects_in_the_readers_language(operator, owner, project):
+def test_it_names_kinds_verbs_and_doors_in_the_readers_language(operator, owner, project):
     record_event(actor=owner, action="update", target=project, verb="rename")
     record_event(actor=owner, action="action", target=owner, verb="rotate API token")
 
@@ -39,4 +39,6 @@ def test_it_names_the_kinds_of_objects_in_the_readers_language(operator, owner, 
     assert "Object type" in english and " Project " in english and " User " in english
     assert "对象类型" in chinese and " 项目 " in chinese and " 用户 " in chinese
     assert "projects.project" not in english + chinese and "auth.user" not in english + chinese
-    assert "rotate API token" in only_users and "rename" not in only_users
+    assert "rotated the API token" in english and "更换了 API 令牌" in chinese and "rotate API token" not in chinese
+    assert " system " in english and " 系统 " in chinese
+    assert "rotated the API token" in only_users and "rename" not in only_users

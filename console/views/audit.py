@@ -18,10 +18,8 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditEvent, object_type_name
+from audit.models import DOORS, AuditEvent, door_name, object_type_name, verb_name
 from datasets.models import Dataset, DatasetFile, TrainConfig
 from deployments.models import Deployment
 from llmplatform.sentences import translate
@@ -29,12 +27,6 @@ from projects.models import Project
 from runs.models import Run
 
 EVENTS_PER_PAGE = 50
-DOORS: dict[str, Promise] = {  # audit.middleware.door_of, or the platform itself
-    "api": _("API"),
-    "console": _("console"),
-    "admin": _("admin"),
-    "system": _("system"),
-}
 # The kinds of objects the log's filter offers.
 OBJECT_TYPES = [
     "projects.project",
@@ -51,35 +43,6 @@ OBJECT_TYPES = [
     "deid.deidjob",
     "auth.user",
 ]
-VERBS: dict[str, Promise] = {  # every verb the platform records (audit.services.record_event's `verb`)
-    "login": _("logged in"),
-    "logout": _("logged out"),
-    "login failed": _("login failed"),
-    "submit": _("submitted"),
-    "start": _("started"),
-    "stop": _("stopped"),
-    "cancel": _("cancelled"),
-    "request_cancel": _("asked to cancel"),
-    "abort": _("aborted"),
-    "fail": _("failed"),
-    "finish": _("finished"),
-    "completed": _("completed"),
-    "failed": _("failed"),
-    "cancelled": _("cancelled"),
-    "resume": _("resumed"),
-    "retry": _("retried"),
-    "requeue": _("put back in the queue"),
-    "preempt": _("preempted"),
-    "stall": _("stalled"),
-    "tag": _("tagged"),
-    "replay": _("delivered again"),
-    "retention": _("removed by the retention policy"),
-    "start upload": _("started an upload"),
-    "finish upload": _("finished an upload"),
-    "validate": _("validated"),
-    "reveal_mapping": _("revealed the de-identification mapping"),
-    "rotate API token": _("rotated the API token"),
-}
 # Stored files are named `<uuid>_<name>`: people know them by the name.
 STORED_PREFIX = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}_", re.IGNORECASE)
 
@@ -159,8 +122,8 @@ def event_rows(events: list[AuditEvent]) -> list[EventRow]:
             object_type=object_type_name(event.object_type),
             name=STORED_PREFIX.sub("", event.object_repr),
             url=links.url(event),
-            verb=str(VERBS.get(event.verb, event.verb)),
-            door=str(DOORS.get(event.via, event.via)),
+            verb=verb_name(event.verb),
+            door=door_name(event.via),
             changes=translated_changes(event.changes),
         )
         for event in events
