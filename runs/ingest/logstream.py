@@ -13,6 +13,7 @@ brings the exact history at each checkpoint.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from runs.ingest.levels import LevelClassifier
 from runs.ingest.logfile import LogChunk
 from runs.ingest.metrics import MetricSample, parse_log_dict, samples_from_dict
 from runs.ingest.progress import StepProgress, from_bar, split_bar
-from runs.ingest.times import as_datetime, prefix_time, spread
+from runs.ingest.times import Timeline, as_datetime, prefix_time
 from runs.models import LogLevel, LogLine
 
 # Printed dicts kept for the next pass at most (a trainer prints one per logging step).
@@ -39,12 +40,17 @@ class LogBatch:
     reached: list[tuple[int, float]] = field(default_factory=list)  # (step, when the bar showed it)
 
 
+def _undated(step: int) -> float | None:
+    return None
+
+
 class LogStream:
     """Reads chunks one after another; `state` (a part of `Run.ingest_state`) carries over.
 
-    Each line is stamped with the time in its prefix, else with the log file's
-    modification time spread over the bytes read since the last pass (runs.ingest.times),
-    starting from `since` (when the run started) on the first.
+    Each line is stamped with the time in its prefix; a printed loss dict with the time its step's
+    record gives (`loss_time`, LLaMA-Factory's `trainer_log.jsonl`); any other line with a time
+    interpolated by its byte position between those around it, up to the log file's modification
+    time after the last (runs.ingest.times.Timeline), from `since` (when the run started) on the first.
     """
 
     def __init__(
@@ -56,76 +62,87 @@ class LogStream:
         self.since = since
         self.levels = LevelClassifier(in_traceback=bool(state.get("traceback")))
 
-    def _line_times(self, chunk: LogChunk) -> list[float]:
-        start = float(self.state.get("time", self.since))
-        modified = max(chunk.modified if chunk.modified is not None else start, start)
-        unread = chunk.file_size - chunk.start_offset
-        read = chunk.end_offset - chunk.start_offset
-        # A chunk that stops short of the end of the file was written before the rest.
-        until = start + (modified - start) * read / unread if unread > 0 else modified
-        self.state["time"] = until
-        return spread([length + 1 for length in map(len, chunk.lines)], since=start, until=until)
-
-    def feed(self, chunk: LogChunk, *, final: bool = False) -> LogBatch:
+    def feed(
+        self, chunk: LogChunk, *, final: bool = False, loss_time: Callable[[int], float | None] = _undated
+    ) -> LogBatch:
+        """`loss_time(step)`: when the trainer wrote `step`'s training loss, where its own record said so."""
         batch = LogBatch()
         bar_row: list | None = None  # the row of an open bar created in this batch
         bar_seq: int | None = self.state.get("bar_seq")
-        # Printed dicts waiting for their step, some maybe from the previous pass.
-        # Each [dict, when printed]; a state saved before times were kept holds bare dicts.
-        waiting = [item if isinstance(item, list) else [item, None] for item in self.state.pop("waiting", [])]
+        # Printed dicts waiting for their step, some maybe from the previous pass: each
+        # [dict, when printed, None] from there, [dict, None, where it ends in the file] from this chunk.
+        # A state saved before times were kept holds bare dicts.
+        waiting: list[list[Any]] = [
+            [*item, None] if isinstance(item, list) else [item, None, None] for item in self.state.pop("waiting", [])
+        ]
+        stamped: list[tuple[list[Any], int]] = []  # (a waiting dict, its step), dated once the chunk is read
+        reached: list[tuple[int, float]] = []  # (step, where the bar showed it)
 
+        timeline = Timeline(self.state, start=chunk.start_offset, since=self.since)
         nested = chunk.nested
-        times = self._line_times(chunk)
-        latest = float(self.state.get("latest", 0.0))  # the latest prefix time: later lines are no earlier
+        ends = _line_ends(chunk)
+        # Rows without a time of their own, and where each ends: dated once the whole chunk is read.
+        untimed: list[list] = []
+        untimed_ends: list[float] = []
         # The loop runs once per log line: locals instead of attribute lookups.
         append, classify, next_seq = batch.rows.append, self.levels.classify, self.next_seq
         run_value, to_db = self.run_value, self.to_db
         for index, text in enumerate(chunk.lines):
-            written = times[index]
-            if written < latest:
-                written = latest
             if ("%|" in text or "it [" in text) and (parts := split_bar(text)) is not None:
                 bar_text, text = parts
-                timestamp = to_db(written)
                 if reading := from_bar(bar_text, nested=index in nested):
                     batch.bar = reading
-                    batch.reached.append((reading.current, written))
-                    batch.samples.extend(self._stamp(waiting, reading.current))
+                    reached.append((reading.current, ends[index]))
+                    stamped.extend(self._stamp(waiting, reading.current, timeline, loss_time))
                     waiting = []
                 if bar_row is not None:
                     bar_row[4] = bar_text
                 elif bar_seq is not None:
                     batch.bar_rewrite = (bar_seq, bar_text)
                 else:
-                    bar_row = [run_value, next_seq, timestamp, LogLevel.INFO, bar_text]
+                    bar_row = [run_value, next_seq, None, LogLevel.INFO, bar_text]
                     append(bar_row)
+                    untimed.append(bar_row)
+                    untimed_ends.append(ends[index])
                     bar_seq, next_seq = next_seq, next_seq + 1
                 if not text:
                     continue
             bar_row = bar_seq = None
-            if (prefixed := prefix_time(text)) is not None:  # the line's own time: the rest follow it
-                written = latest = prefixed
-            timestamp = to_db(written)
-            if text[0] == "{" and (logged := parse_log_dict(text)) is not None:
-                waiting.append([logged, written])
-            append([run_value, next_seq, timestamp, classify(text), text])
+            row = [run_value, next_seq, None, classify(text), text]
+            if (prefixed := prefix_time(text)) is not None:  # the line's own time
+                row[2] = to_db(prefixed)
+                timeline.add(ends[index], prefixed)
+            else:
+                untimed.append(row)
+                untimed_ends.append(ends[index])
+                if text[0] == "{" and (logged := parse_log_dict(text)) is not None:
+                    waiting.append([logged, None, ends[index]])
+            append(row)
             next_seq += 1
 
         self.next_seq = next_seq
         tail = chunk.tail
         if tail and (parts := split_bar(tail)) and (reading := from_bar(parts[0], nested=chunk.tail_nested)):
             batch.bar = reading
-            batch.reached.append((reading.current, max(float(self.state["time"]), latest)))
-            batch.samples.extend(self._stamp(waiting, reading.current))
+            reached.append((reading.current, float(chunk.file_size)))
+            stamped.extend(self._stamp(waiting, reading.current, timeline, loss_time))
             waiting = []
         last_step = batch.bar.current if batch.bar else self.state.get("bar_step")
-        if waiting and last_step is not None:
-            if final:
-                batch.samples.extend(self._stamp(waiting, last_step))
-            else:
-                self.state["waiting"] = waiting[-MAX_WAITING_DICTS:]
+        if waiting and last_step is not None and final:
+            stamped.extend(self._stamp(waiting, last_step, timeline, loss_time))
+            waiting = []
 
-        self.state["latest"] = latest
+        timeline.close(size=chunk.file_size, modified=chunk.modified, end=chunk.end_offset)
+        for row, written in zip(untimed, timeline.times_at(untimed_ends), strict=True):
+            row[2] = to_db(written)
+        batch.reached = [(step, timeline.at(end)) for step, end in reached]
+        for (logged, at, end), step in stamped:
+            written = at if end is None else timeline.at(end)
+            batch.samples.extend(samples_from_dict(logged, step=step, at=written))
+        if waiting and last_step is not None:
+            kept = waiting[-MAX_WAITING_DICTS:]
+            self.state["waiting"] = [[logged, at if end is None else timeline.at(end)] for logged, at, end in kept]
+
         self.state["bar_seq"] = bar_seq
         self.state["traceback"] = self.levels.in_traceback
         if batch.bar is not None:
@@ -133,9 +150,27 @@ class LogStream:
         return batch
 
     @staticmethod
-    def _stamp(dicts: list[list[Any]], step: int) -> list[MetricSample]:
-        """The points of printed dicts ([dict, when printed]), at the step the bar showed next."""
-        return [sample for logged, at in dicts for sample in samples_from_dict(logged, step=step, at=at)]
+    def _stamp(
+        dicts: list[list[Any]], step: int, timeline: Timeline, loss_time: Callable[[int], float | None]
+    ) -> list[tuple[list[Any], int]]:
+        """Printed dicts ([dict, when printed, where it ends]) at the step the bar showed next.
+
+        A step's one loss dict read in this chunk is a known point at the time its record gives; of
+        several dicts, which one the bar's step is of is not known.
+        """
+        printed, _, end = dicts[0] if len(dicts) == 1 else ({}, None, None)
+        if end is not None and "loss" in printed and (written := loss_time(step)) is not None:
+            timeline.add(end, written)
+        return [(item, step) for item in dicts]
+
+
+def _line_ends(chunk: LogChunk) -> list[float]:
+    """Where in the file each line of `chunk` ends: its characters and terminator, in proportion to the bytes read."""
+    lengths = list(itertools.accumulate(len(line) + 1 for line in chunk.lines))
+    if not lengths:
+        return []
+    start, scale = chunk.start_offset, (chunk.end_offset - chunk.start_offset) / lengths[-1]
+    return [start + length * scale for length in lengths]
 
 
 def row_constants(run_id: Any) -> tuple[Any, Callable[[float], Any]]:

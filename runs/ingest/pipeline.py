@@ -99,22 +99,27 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
         )
         offset = run.log_offset
         work = _Pass()
+        chunk = None
         if run_dir is not None:
             chunk = read_chunk(run.log_path, offset, final=final, max_bytes=CHUNK_BYTES)
-            work.log = stream.feed(chunk, final=final)
             offset = chunk.end_offset
-            caught_up = chunk.at_end
-        else:
-            caught_up = True
+        caught_up = chunk is None or chunk.at_end
         observations: dict[str, StepProgress] = {}
+        step_times = StepTimes(state)
+        if caught_up:
+            # The trainer's records, read once the log has been caught up with: they date the log's printed dicts.
+            _read_records(run_dir, output_dir, state, work, observations, step_times)
+        if chunk is not None:
+            work.log = stream.feed(chunk, final=final, loss_time=step_times.loss_at)
         if work.log.bar is not None:
             observations["tqdm"] = work.log.bar
-        step_times = StepTimes(state)
         for step, at in work.log.reached:
             step_times.learn(step, at)
-        if caught_up:
-            # The trainer's other files, read once the log has been caught up with.
-            _read_output_files(run_dir, output_dir, state, work, observations, step_times, final=final)
+        for sample in work.log.samples:
+            if sample.at is not None:
+                step_times.learn(sample.step, sample.at)
+        if caught_up and output_dir is not None:
+            _read_output_folder(output_dir, state, work, observations, step_times, final=final)
         work.samples = work.log.samples + work.samples
         fields = _progress_fields(run, state, work.samples, observations, now=now, final=final)
         if (reading := _gpu_sample(run, state, fields)) is not None:
@@ -128,22 +133,16 @@ def ingest_run(run: Run, *, final: bool = False) -> None:
             return
 
 
-def _read_output_files(
+def _read_records(
     run_dir: Path | None,
     output_dir: Path | None,
     state: dict[str, Any],
     work: _Pass,
     observations: dict[str, StepProgress],
     step_times: StepTimes,
-    *,
-    final: bool,
 ) -> None:
+    """The JSON-lines files trainers write a record per logging step to."""
     tails = state.setdefault("jsonl", {})
-    seen = state.setdefault("json_seen", {})
-    # The log's printed dicts first: the files' records may date the same steps better.
-    for sample in work.log.samples:
-        if sample.at is not None:
-            step_times.learn(sample.step, sample.at)
     jsonl_sources: list[tuple[str, Path]] = []
     if output_dir is not None:
         jsonl_sources += [("llamafactory", output_dir / LLAMAFACTORY_LOG), ("metrics_jsonl", output_dir / METRICS_FILE)]
@@ -161,15 +160,27 @@ def _read_output_files(
             parsed = [from_llamafactory_record(record, began=clock.at(0)) for record in records]
         else:
             parsed = [from_metrics_record(record, at=modified) for record in records]
-        for progress, samples in parsed:
+        for record, (progress, samples) in zip(records, parsed, strict=True):
             work.samples.extend(samples)
             if samples and samples[0].at is not None:  # a record's points share its step and time
                 step_times.learn(samples[0].step, samples[0].at, dated=source == "llamafactory")
+                if source == "llamafactory" and "loss" in record:
+                    step_times.learn_loss(samples[0].step, samples[0].at)
             if progress is not None:
                 observations[source] = progress
 
-    if output_dir is None:
-        return
+
+def _read_output_folder(
+    output_dir: Path,
+    state: dict[str, Any],
+    work: _Pass,
+    observations: dict[str, StepProgress],
+    step_times: StepTimes,
+    *,
+    final: bool,
+) -> None:
+    """Checkpoints, weights and `trainer_state.json`, whose steps are dated by the run's other sources."""
+    seen = state.setdefault("json_seen", {})
     work.artifacts = scan_output_dir(output_dir, state.setdefault("scan", {}), final=final)
     # trainer_state.json: the newest complete checkpoint's (its history covers the older
     # ones') and, at the end of training, the output folder's own.

@@ -12,8 +12,12 @@ hours after: the time of reading says nothing about training. Times, best first:
   began, which the file's modification time dates (`ElapsedClock`);
 - `trainer_state.json`'s log history has steps but no times: a step gets the time
   it was seen at elsewhere in the run (`StepTimes`);
-- otherwise the file's modification time, spread over the bytes read since the last
-  pass (`spread`): a line written halfway between two passes gets a time halfway;
+- a line without a time of its own (a printed loss dict, a tqdm bar, a warning) gets one from
+  the timed evidence around it in the log (`Timeline`): the nearest timed lines before and after
+  it (a prefix; a printed metric dict whose step `trainer_log.jsonl` dates), interpolated by its
+  byte position between them; the file's modification time, spread over the bytes since the
+  last timed line, only where no timed line follows; the last pass's last timed line and end
+  of file carry over in `ingest_state`, so a line read after a restart sits between them;
 - the time of reading only where none of these says anything (a GPU reading).
 
 Times are seconds since the epoch (floats) while reading, so `ingest_state` holds them
@@ -22,10 +26,10 @@ as JSON numbers.
 
 from __future__ import annotations
 
+import bisect
 import functools
-import itertools
 import re
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,12 +79,92 @@ def _whole_seconds(year: str, month: str, day: str, hour: str, minute: str, seco
     return int(moment.timestamp())  # naive: this host's local time (the process's zone, set once by the settings)
 
 
-def spread(weights: Iterable[int], *, since: float, until: float) -> list[float]:
-    """A time for each of consecutive pieces (their sizes in `weights`) written between `since` and `until`,
-    at the end of each, in proportion to the bytes before it."""
-    done = list(itertools.accumulate(weights))
-    scale = max(until - since, 0.0) / (done[-1] if done and done[-1] else 1)
-    return [since + scale * position for position in done]
+class Timeline:
+    """When each line of one read of a log was written, from the known points around it.
+
+    A known point is (byte offset in the log, time the bytes up to it were written): the last timed
+    line of an earlier pass and the end of the file at that pass's read (both from `state`), this
+    read's timed lines (`add`), and the end of the file now at its modification time (`close`).
+    A line's time is interpolated at its offset between the known points before and after it, and
+    the last one's where none follows. A modification time bounds every point before it (the bytes
+    up to the size were all written by then; a record's time is only good to its second), and times
+    never go back: a point earlier than one before it counts as that one's time (a prefix keeps only
+    its whole second).
+    """
+
+    # The known points kept in `state` between passes.
+    STATE_KEY = "known"
+
+    def __init__(self, state: MutableMapping[str, Any], *, start: int, since: float) -> None:
+        """`start`: the offset this read begins at; `since`: when the run started (the first read's first point)."""
+        self.state = state
+        earlier = state.get(self.STATE_KEY)
+        if earlier is None:
+            # A state kept before known points were: the time the last read ended at, or the latest prefix.
+            earlier = [[start, max(float(state.pop("time", since)), float(state.pop("latest", since)))]]
+        # (offset, time, whether it is a modification time): those after `start` are, of earlier reads.
+        self.points: list[tuple[float, float, bool]] = [
+            (float(offset), float(at), offset > start) for offset, at in earlier
+        ]
+        self._offsets: list[float] = []
+        self._times: list[float] = []
+
+    def add(self, offset: float, at: float) -> None:
+        """A line of this read ending at `offset` was written at `at`."""
+        self.points.append((offset, at, False))
+
+    def close(self, *, size: int, modified: float | None, end: int) -> None:
+        """The file was `size` bytes when last modified at `modified`; this read stopped at `end`.
+
+        Fixes the points (later `add`s are ignored) and keeps in `state` those the next read needs:
+        the last at or before `end`, and the first and last after it.
+        """
+        if modified is not None:
+            self.points.append((float(size), modified, True))
+        self.points.sort(key=lambda point: point[0])  # by offset; the order of times is the trainer's business
+        bound, bounded = float("inf"), []
+        for _, at, modification in reversed(self.points):
+            bound = min(bound, at) if modification else bound
+            bounded.append(min(at, bound))
+        latest = float("-inf")
+        for (offset, _, _), at in zip(self.points, reversed(bounded), strict=True):
+            latest = max(latest, at)
+            self._offsets.append(offset)
+            self._times.append(latest)
+        before = bisect.bisect_right(self._offsets, end)
+        kept = [[offset, at] for offset, at in zip(self._offsets, self._times, strict=True)]
+        after = kept[before:]
+        self.state[self.STATE_KEY] = kept[before - 1 : before] + after[:1] + after[1:][-1:]
+
+    def at(self, offset: float) -> float:
+        """The time of a line ending at `offset` (after `close`)."""
+        index = bisect.bisect_right(self._offsets, offset) - 1
+        if index < 0 or index == len(self._offsets) - 1:
+            return self._times[max(index, 0)]
+        return self._between(index, offset)
+
+    def times_at(self, offsets: list[float]) -> list[float]:
+        """The times of lines ending at `offsets`, given in ascending order (after `close`).
+
+        One comprehension per stretch between two known points: a read may hold 100,000 lines.
+        """
+        points, times, found, done = self._offsets, self._times, [], 0
+        for index in range(len(points) - 1):
+            upto = bisect.bisect_left(offsets, points[index + 1], lo=done)
+            if upto > done:
+                start, at, rate = points[index], times[index], self._rate(index)
+                found.extend([at + (offset - start) * rate for offset in offsets[done:upto]])
+                done = upto
+        found.extend([times[-1]] * (len(offsets) - done))
+        return found
+
+    def _between(self, index: int, offset: float) -> float:
+        return self._times[index] + (offset - self._offsets[index]) * self._rate(index)
+
+    def _rate(self, index: int) -> float:
+        """Seconds per byte from known point `index` to the next."""
+        width = self._offsets[index + 1] - self._offsets[index]
+        return (self._times[index + 1] - self._times[index]) / width if width > 0 else 0.0
 
 
 def as_datetime(seconds: float) -> datetime:
@@ -124,6 +208,9 @@ class StepTimes:
         self.times: dict[str, float] = state.setdefault("step_times", {})
         # The steps whose time a record that carries its own gave (LLaMA-Factory's): no sighting moves them.
         self.dated: dict[str, bool] = state.setdefault("dated_steps", {})
+        # When such a record of a step's training loss was written: its printed loss dict was written with it
+        # (the step's evaluation and the end-of-training summary come later, in records of the same step).
+        self.losses: dict[str, float] = state.setdefault("loss_times", {})
 
     def learn(self, step: int, at: float, *, dated: bool = False) -> None:
         """`at`: when `step` was seen (the earliest sighting counts), or, `dated`, when the trainer wrote it."""
@@ -136,6 +223,17 @@ class StepTimes:
             for old in sorted(self.times, key=int)[: len(self.times) - MAX_STEP_TIMES]:
                 del self.times[old]
                 self.dated.pop(old, None)
+
+    def learn_loss(self, step: int, at: float) -> None:
+        """The trainer wrote `step`'s training loss at `at`, its record says (the latest record of it counts)."""
+        self.losses[str(step)] = at
+        if len(self.losses) > MAX_STEP_TIMES:
+            for old in sorted(self.losses, key=int)[: len(self.losses) - MAX_STEP_TIMES]:
+                del self.losses[old]
+
+    def loss_at(self, step: int) -> float | None:
+        """When the trainer wrote `step`'s training loss, where a record with its own time said so."""
+        return self.losses.get(str(step))
 
     def at_or(self, step: int, fallback: float) -> float:
         known = self.at(step)

@@ -7,19 +7,52 @@ once: each must still carry the trainer's time, not the time of the catch-up.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from llmplatform.testing import wait_for
-from runs.ingest.times import ElapsedClock, StepTimes, prefix_time, spread
+from runs.ingest import ingest_run
+from runs.ingest.logfile import read_chunk
+from runs.ingest.logstream import LogStream
+from runs.ingest.times import ElapsedClock, StepTimes, as_datetime, prefix_time
 from runs.models import LogLine, MetricPoint, Run
+from runs.tests.ingest_support import append, log_path, make_run
 from runs.tests.test_supervisor import supervise_command
 
 LLAMAFACTORY_PREFIX = re.compile(r"^\[(INFO|WARNING)\|")
+STARTED = "2025-06-01T12:00:00Z training started\n"
+TEN_SECONDS_LATER = "2025-06-01T12:00:10Z saving checkpoint-100\n"
+
+
+class Log:
+    """A log file read pass after pass as the pipeline reads it; each line stamped as a float."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+        self.state: dict[str, Any] = {}
+
+    def write(self, text: str, *, modified: float) -> None:
+        append(self.path, text)
+        os.utime(self.path, (modified, modified))
+
+    def read(self, loss_times: dict[int, float] | None = None) -> dict[str, float]:
+        """A new reader each time, as after a restart: only `state` and the offset carry over.
+        `loss_times`: when the trainer's records say it wrote each step's loss."""
+        stream = LogStream(next_seq=0, state=self.state, run_value=None, to_db=float, since=0.0)
+        chunk = read_chunk(self.path, self.offset, final=False, max_bytes=1 << 20)
+        self.offset = chunk.end_offset
+        return {row[4]: row[2] for row in stream.feed(chunk, loss_time=(loss_times or {}).get).rows}
+
+    def end_of(self, line: str) -> int:
+        """Where `line` ends in the file."""
+        data = self.path.read_bytes()
+        return data.index(line.encode()) + len(line) + 1
 
 
 @pytest.mark.parametrize(
@@ -59,8 +92,98 @@ def test_a_line_without_a_time_has_none(line):
     assert prefix_time(line) is None
 
 
-def test_lines_without_a_time_are_spread_over_the_bytes_written_between_two_reads():
-    assert spread([10, 30, 60], since=100.0, until=110.0) == pytest.approx([101.0, 104.0, 110.0])
+def test_it_dates_lines_between_two_timed_lines_in_proportion_to_the_bytes_between_them(tmp_path):
+    log = Log(tmp_path / "train.log")
+    started = prefix_time(STARTED) or 0.0
+    log.write(STARTED + "{'loss': '2.0'}\n" + "x" * 100 + "\n" + TEN_SECONDS_LATER, modified=started + 60)
+
+    times = log.read()
+
+    low, high = log.end_of(STARTED.strip()), log.end_of(TEN_SECONDS_LATER.strip())
+    share = [(log.end_of(line) - low) / (high - low) for line in ("{'loss': '2.0'}", "x" * 100)]
+    assert times["{'loss': '2.0'}"] == pytest.approx(started + 10 * share[0])
+    assert times["x" * 100] == pytest.approx(started + 10 * share[1])
+    assert times[TEN_SECONDS_LATER.strip()] == started + 10
+
+
+def test_it_spreads_lines_after_the_last_timed_line_up_to_the_files_modification_time(tmp_path):
+    log = Log(tmp_path / "train.log")
+    started = prefix_time(STARTED) or 0.0
+    log.write(STARTED + "a warning\n" + " 50%|#####     | 5/10\n", modified=started + 4)
+
+    times = log.read()
+
+    low, size = log.end_of(STARTED.strip()), log.path.stat().st_size
+    assert times["a warning"] == pytest.approx(started + 4 * (log.end_of("a warning") - low) / (size - low))
+    assert times[" 50%|#####     | 5/10"] == pytest.approx(started + 4)
+
+
+def test_it_dates_a_line_read_after_a_restart_between_the_last_time_known_before_and_the_next_after(tmp_path):
+    log = Log(tmp_path / "train.log")
+    started = prefix_time(STARTED) or 0.0
+    log.write(STARTED + "before the restart\n", modified=started + 1)
+    log.read()
+    first_read_ended = log.path.stat().st_size
+    # Nothing read the next lines as they came; the next pass reads them at once, much later.
+    log.write("unwatched\n" + TEN_SECONDS_LATER, modified=started + 10)
+
+    times = log.read()
+
+    share = (log.end_of("unwatched") - first_read_ended) / (log.end_of(TEN_SECONDS_LATER.strip()) - first_read_ended)
+    assert times["unwatched"] == pytest.approx(started + 1 + 9 * share)
+
+
+def test_it_holds_a_loss_dated_by_its_record_to_the_logs_modification_time(tmp_path):
+    """A record's time is good to its second; the log file was not written after its modification time."""
+    log = Log(tmp_path / "train.log")
+    started = prefix_time(STARTED) or 0.0
+    log.write(STARTED + "{'loss': '2.0'}\n" + "  8%|8         | 5/60\n", modified=started + 3)
+
+    times = log.read(loss_times={5: started + 3.4})
+
+    assert times["{'loss': '2.0'}"] == pytest.approx(started + 3)
+
+
+@pytest.mark.django_db
+def test_it_gives_a_metric_point_printed_without_a_time_its_trainer_log_jsonl_time():
+    started = prefix_time(STARTED) or 0.0
+    run = make_run(started_at=as_datetime(started - 1))
+    records = Path(run.output_dir) / "trainer_log.jsonl"
+    append(log_path(run), STARTED + "  0%|          | 0/60 [00:00<?, ?it/s]\r")
+    os.utime(log_path(run), (started + 1, started + 1))
+    append(records, json.dumps({"current_steps": 5, "total_steps": 60, "loss": 2.0, "elapsed_time": "0:00:05"}) + "\n")
+    os.utime(records, (started + 10, started + 10))  # written 5 s after its training began, at started + 10
+    ingest_run(run)
+    # The loss printed for step 5 is read a pass after its record, with a redraw at step 5 and a line after it.
+    append(log_path(run), "{'loss': '2.0', 'epoch': '0.1'}\n  8%|8         | 5/60 [00:01<00:11, 5.00it/s]\nsaved\n")
+    os.utime(log_path(run), (started + 12, started + 12))
+
+    ingest_run(run)
+
+    point = MetricPoint.objects.get(run=run, name="train/loss", step=5)
+    assert point.timestamp.timestamp() == pytest.approx(started + 10)
+    lines = dict(LogLine.objects.filter(run=run).values_list("message", "timestamp"))
+    assert lines["{'loss': '2.0', 'epoch': '0.1'}"].timestamp() == pytest.approx(started + 10)
+    assert started + 10 < lines["saved"].timestamp() <= started + 12
+
+
+@pytest.mark.django_db
+def test_it_dates_a_printed_loss_by_its_own_record_not_by_its_steps_evaluation_after_it():
+    started = prefix_time(STARTED) or 0.0
+    run = make_run(started_at=as_datetime(started - 1))
+    records = Path(run.output_dir) / "trainer_log.jsonl"
+    for record in ({"loss": 2.0, "elapsed_time": "0:00:05"}, {"eval_loss": 2.5, "elapsed_time": "0:00:09"}):
+        append(records, json.dumps({"current_steps": 5, "total_steps": 60, **record}) + "\n")
+    os.utime(records, (started + 14, started + 14))  # the evaluation's record, written 9 s after training began
+    bar = "  8%|8         | 5/60 [00:01<00:11, 5.00it/s]\n"
+    append(log_path(run), STARTED + "{'loss': '2.0', 'epoch': '0.1'}\n" + bar + "{'eval_loss': '2.5'}\n" + bar)
+    os.utime(log_path(run), (started + 15, started + 15))
+
+    ingest_run(run)
+
+    lines = dict(LogLine.objects.filter(run=run).values_list("message", "timestamp"))
+    assert lines["{'loss': '2.0', 'epoch': '0.1'}"].timestamp() == pytest.approx(started + 10)
+    assert started + 10 < lines["{'eval_loss': '2.5'}"].timestamp() < started + 15
 
 
 def test_llamafactorys_whole_elapsed_seconds_date_each_record_within_half_a_second():
