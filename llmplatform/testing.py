@@ -26,6 +26,7 @@ from urllib.parse import quote
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 
 if TYPE_CHECKING:
     # The test client's response, which carries `context`; only django-stubs names it.
@@ -131,6 +132,10 @@ def platform_app_configs() -> list[AppConfig]:
     virtual environment lies inside the repository)."""
     base = Path(settings.BASE_DIR)
     return [config for config in apps.get_app_configs() if Path(config.path).parent == base]
+
+
+def platform_models() -> list[type[Model]]:
+    return [model for config in platform_app_configs() for model in config.get_models()]
 
 
 def admin_form_data(page: TestResponse) -> dict[str, Any]:

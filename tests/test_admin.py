@@ -13,14 +13,10 @@ from django.urls import reverse
 
 from conftest import session_client
 from gpus.models import GpuClaim
-from llmplatform.testing import admin_form_data, platform_app_configs
+from llmplatform.testing import admin_form_data, platform_models
 from runs.models import Run
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
-
-
-def platform_models() -> list:
-    return [model for config in platform_app_configs() for model in config.get_models()]
 
 
 def test_it_gives_every_platform_model_an_admin_page_or_an_inline():

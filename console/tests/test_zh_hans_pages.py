@@ -34,7 +34,7 @@ from deployments.models import Deployment, DeploymentStatus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import waiting_for
 from llmplatform.sentences import po_entries
-from llmplatform.testing import platform_app_configs
+from llmplatform.testing import platform_app_configs, platform_models
 from projects.models import ProjectVersion
 from runs import healing
 from runs.models import Run, RunStatus
@@ -185,7 +185,7 @@ def platform_names() -> list[str]:
     "Dataset files", "Select dataset file to change")."""
     with translation.override("en"):
         names = {str(config.verbose_name) for config in platform_app_configs()}
-        for model in (model for config in platform_app_configs() for model in config.get_models()):
+        for model in platform_models():
             names |= {capfirst(str(model._meta.verbose_name)), capfirst(str(model._meta.verbose_name_plural))}
             names |= {str(model._meta.verbose_name), str(model._meta.verbose_name_plural)}
     return sorted(names)
@@ -411,11 +411,10 @@ def test_it_reads_the_admins_pages_and_messages_in_chinese(admin, owner, run, fa
 
 
 def test_it_names_the_admins_apps_models_and_columns_in_chinese(admin, console_pages):
-    platform_models = {model for config in platform_app_configs() for model in config.get_models()}
     columns = {
         changelist(model): english_columns(model, model_admin)
         for model, model_admin in site._registry.items()
-        if model in platform_models
+        if model in platform_models()
     }
 
     pages = [reverse("admin:index"), *(changelist(model) for model in site._registry)]
