@@ -143,7 +143,12 @@ def is_python(pid: int) -> bool:
         program = os.readlink(f"/proc/{pid}/exe")
     except OSError:
         return False
-    return Path(program).name.startswith("python")
+    return is_python_program(program)
+
+
+def is_python_program(path: str) -> bool:
+    """Whether the program at `path` (a process's /proc/<pid>/exe) is a Python interpreter."""
+    return Path(path).name.startswith("python")
 
 
 def spawn(

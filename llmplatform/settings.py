@@ -535,3 +535,6 @@ SLURM_EXTRA_ARGS = os.environ.get("SLURM_EXTRA_ARGS", "")
 SLURM_COMMAND_TIMEOUT_SECONDS = env_float("SLURM_COMMAND_TIMEOUT_SECONDS", 30.0)
 # After the final scancel, seconds to wait for the job to end (above Slurm's KillWait).
 SLURM_KILL_WAIT_SECONDS = env_float("SLURM_KILL_WAIT_SECONDS", 60.0)
+# py-spy as the compute nodes run it, for a stalled run's stack dump (empty: the py-spy installed beside
+# this platform's Python, which nodes sharing its file system can run too).
+SLURM_PY_SPY = os.environ.get("SLURM_PY_SPY", "")

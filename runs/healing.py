@@ -18,7 +18,8 @@ The contract's run status values stay as they are, because scripts switch on the
   without a GPU reading, its processes' CPU time stands still (under 2 % of a core over
   STALL_CPU_WINDOW_SECONDS, as its executor reads it: its process group here, in its container,
   or its Slurm job's batch step). The first stall of a run leaves a stack dump of its Python
-  processes (py-spy) among its artifacts, or the reason there is none; then the project's
+  processes (py-spy, as its executor takes it: here, or on its Slurm job's node) among its
+  artifacts, or the reason there is none; then the project's
   `on_stall` leaves it, cancels it, or cancels it and resumes it as a linked run (retried as
   above, stopping when it stalls at the same step twice). A new step clears the flag.
 - **A preemption** sends a lower-priority run back to `queued`: when a queued run of a project
@@ -36,12 +37,9 @@ import logging
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +55,6 @@ from audit.services import record_event
 from gpus.models import HolderKind
 from gpus.services import free_gpus, release_gpus
 from llmplatform.errors import DomainError
-from llmplatform.processes import is_python
 from llmplatform.sentences import gettext_noop
 from projects.models import OnStall
 from runs import launch, services
@@ -331,52 +328,12 @@ def _flag_stalled(run: Run, *, now: datetime, quiet: float, idle: str) -> None:
         retry_run(Run.objects.select_related("project", "retry_of", "resume_source_artifact").get(pk=run.pk))
 
 
-def py_spy() -> str | None:
-    """The py-spy program (installed beside this interpreter by requirements.txt), or None."""
-    beside = Path(sys.executable).parent / "py-spy"
-    return str(beside) if beside.is_file() else shutil.which("py-spy")
-
-
-def _stacks(pids: Collection[int] | None, executor: str) -> str:
-    """The text of a stack dump of the Python processes among `pids`, or why there is none."""
-    if pids is None:
-        return (
-            f"No stack dump: the processes of a {executor} run are not this host's to read (a Slurm node's, or "
-            "a container of a Docker daemon on another host), and py-spy reads only this host's.\n"
-        )
-    program = py_spy()
-    if program is None:
-        return "No stack dump: py-spy is not installed (requirements.txt).\n"
-    pythons = [pid for pid in sorted(pids) if is_python(pid)]
-    if not pythons:
-        return "No stack dump: none of the run's processes runs Python.\n"
-    parts = []
-    for pid in pythons:
-        try:
-            done = subprocess.run(
-                [program, "dump", "--pid", str(pid)],
-                capture_output=True,
-                text=True,
-                timeout=settings.STACK_DUMP_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            parts.append(f"--- pid {pid}: py-spy took over {settings.STACK_DUMP_TIMEOUT_SECONDS:g} s\n")
-            continue
-        if done.returncode == 0:
-            parts.append(f"--- pid {pid}\n{done.stdout}")
-        else:
-            # Most often ptrace is not allowed (a container without CAP_SYS_PTRACE, Yama ptrace_scope).
-            parts.append(f"--- pid {pid}: py-spy could not read it (exit {done.returncode}): {done.stderr.strip()}\n")
-    return "\n".join(parts)
-
-
 def dump_stacks(run: Run) -> Artifact:
     """A stack dump of the run's Python processes as a `log` artifact of the run (or the reason there is none)."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     path = Path(run.run_dir) / f"stack-dump-{stamp}.txt"
     try:
-        text = _stacks(get_executor(run.executor).process_ids(run), run.executor)
+        text = get_executor(run.executor).stack_dump(run)
     except LaunchError as problem:
         text = f"No stack dump: its processes could not be listed: {problem}\n"
     path.write_text(f"Stack dump of run {run} at {stamp} UTC\n\n{text}", encoding="utf-8")

@@ -12,9 +12,10 @@ even when nobody was watching. What differs per engine is only how to start the
 wrapped command, what the engine sees of it, how to signal it and whether any of
 it is left: each executor module implements those four primitives (`start`,
 `state`, `signal`, `alive`, plus `release` where the engine holds something for the
-run), in that order. Two more serve the stall watch (runs.healing) where the engine can
-answer them: `cpu_seconds`, the CPU time the command has used, and `process_ids`, its
-processes as this host sees them (for a stack dump). The lifecycle is written once, below:
+run), in that order. Three more serve the stall watch (runs.healing) where the engine can
+answer them: `cpu_seconds`, the CPU time the command has used, `process_ids`, its
+processes as this host sees them, and `stack_dump`, py-spy's dump of its Python processes
+(by default over `process_ids` here; Slurm's on the job's node). The lifecycle is written once, below:
 
 - `launch`: clears the exit code file and `start`s the command;
 - `observe`: the engine's `state`, completed by the recorded exit code, with
@@ -37,6 +38,7 @@ from gpus.services import require_gpus
 from llmplatform.processes import inherited_environment, read_exit_code, stop_gracefully
 from llmplatform.queues import host_queue
 from llmplatform.sentences import gettext_noop
+from runs.executors.stacks import dump_here
 
 if TYPE_CHECKING:
     from runs.models import Run
@@ -143,6 +145,18 @@ class Executor(ABC):
         """The pids of the command's processes as this host sees them, for py-spy; None where they are not
         this host's to read (a Slurm node's, a container of a Docker daemon elsewhere)."""
         return None
+
+    def stack_dump(self, run: Run) -> str:
+        """A stack dump of the command's Python processes (py-spy), or a sentence saying why there is none:
+        by default py-spy here over `process_ids`; an engine that reaches its processes elsewhere overrides it.
+        Raises LaunchError when the engine does not answer now."""
+        pids = self.process_ids(run)
+        if pids is None:
+            return (
+                f"No stack dump: the processes of a {self.kind} run are not this host's to read (a container of a "
+                "Docker daemon on another host), and py-spy here reads only this host's.\n"
+            )
+        return dump_here(pids)
 
     def require_gpus(self, *, count: int, gpu_type: str, options: dict[str, Any]) -> None:
         """Raise InvalidInput when no host of this engine could ever give one run `count` GPUs

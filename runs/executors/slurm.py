@@ -9,6 +9,9 @@ memory, CPUs and constraint from settings (SLURM_*) or the project's executor
 options; SLURM_EXTRA_ARGS adds operator-chosen sbatch options. Slurm does these
 runs' GPU scheduling, not the platform's ledger. The run folder must be on a file
 system the compute nodes share.
+
+A stalled run's stack dump is taken on the job's node through Slurm (slurm_engine.stack_dump):
+steps of the job itself list its batch step's processes and run py-spy on the Python ones.
 """
 
 from __future__ import annotations
@@ -113,6 +116,10 @@ class SlurmExecutor(Executor):
     def cpu_seconds(self, run: Run) -> float | None:
         """The batch step's CPU time as slurmd accounts it (sstat): whole seconds, hence `cpu_resolution`."""
         return engine.step_cpu_seconds(run.executor_state["job_id"])
+
+    def stack_dump(self, run: Run) -> str:
+        """py-spy's dump of the batch step's Python processes, taken on the job's node through srun."""
+        return engine.stack_dump(run.executor_state["job_id"])
 
     def _job_state(self, run: Run) -> str:
         record = engine.job_record(run.executor_state["job_id"])

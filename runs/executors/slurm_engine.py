@@ -17,9 +17,10 @@ from typing import Any
 
 from django.conf import settings
 
-from llmplatform.processes import EXIT_CODE_WRAPPER
+from llmplatform.processes import EXIT_CODE_WRAPPER, inherited_environment, is_python_program
 from llmplatform.sentences import gettext_noop
 from runs.executors.base import EngineUnreachable, LaunchError, LaunchSpec, Observation, ProcessState
+from runs.executors.stacks import dump_pythons, py_spy
 
 # $1 = the exit code file, then the argv: both reach the wrapper as its $0 and "$@".
 # The wrapper's own exit status is its last `mv`; Slurm is told the program's.
@@ -227,3 +228,44 @@ def duration_seconds(text: str) -> float:
     for part in clock.split(":"):
         seconds = seconds * 60 + float(part)
     return seconds + 86400 * int(days or 0)
+
+
+def stack_dump(job_id: str) -> str:
+    """py-spy's dump of the Python processes of the job's batch step (the trainer's), taken on the job's node through
+    Slurm, so that it works wherever the node is: steps of the job itself (`srun --overlap`, sharing its resources)
+    list the batch step's processes, pick out the Python ones and run py-spy on each; else why there is none."""
+    record = job_record(job_id)
+    state = base_state(record["JobState"]) if record else ""
+    if record is None or state not in RUNNING_STATES:
+        return f"No stack dump: Slurm job {job_id} is not running ({state or 'Slurm no longer knows it'}).\n"
+    node = record.get("BatchHost", "")
+    where = f"node {node}" if node else "its node"
+    on_node = ["srun", f"--jobid={job_id}", "--overlap", "--ntasks=1", "--quiet"]
+    if node:
+        on_node.append(f"--nodelist={node}")
+    env = inherited_environment({})  # a step gets srun's environment: not the platform's secrets
+    timeout = settings.STACK_DUMP_TIMEOUT_SECONDS
+    listed = slurm(*on_node, "scontrol", "listpids", job_id, env=env, timeout=timeout)
+    if listed.returncode != 0:
+        refused = _said(listed)
+        return f"No stack dump: Slurm refused a step of job {job_id} on {where} to list its processes: {refused}\n"
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    batch = [row[0] for row in rows if row[2:3] == ["batch"] and row[0].isdigit()]  # PID JOBID STEPID ...
+    program = settings.SLURM_PY_SPY or py_spy() or "py-spy"
+    tried = slurm(*on_node, program, "--version", env=env, timeout=timeout)
+    if tried.returncode != 0:
+        return f"No stack dump: py-spy ({program}, setting SLURM_PY_SPY) does not run on {where}: {_said(tried)}\n"
+    pythons = []
+    if batch:  # each process's program, as `/proc/<pid>/exe <program>` lines (a process gone meanwhile has none)
+        exes = [f"/proc/{pid}/exe" for pid in batch]
+        found = slurm(*on_node, "find", *exes, "-maxdepth", "0", "-printf", "%p %l\\n", env=env, timeout=timeout)
+        for line in found.stdout.splitlines():
+            exe, _, target = line.partition(" ")
+            if exe in exes and is_python_program(target):
+                pythons.append(int(exe.split("/")[2]))
+    return dump_pythons(pythons, [*on_node, program], env=env)
+
+
+def _said(done: subprocess.CompletedProcess[str]) -> str:
+    """What a failed Slurm command said, on one line."""
+    return "; ".join(line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip())

@@ -11,6 +11,7 @@ import pytest
 from llmplatform.testing import wait_for
 from projects.models import OnStall
 from runs import healing, services
+from runs.executors import stacks
 from runs.executors.local import LocalExecutor
 from runs.models import Artifact, ArtifactType, Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
@@ -146,7 +147,7 @@ def test_it_says_in_the_stack_dump_why_py_spy_could_not_read_the_trainer(project
         "#!/bin/sh\necho 'Permission Denied: try running again with elevated permissions' >&2\nexit 1\n"
     )
     refusing.chmod(0o755)
-    monkeypatch.setattr(healing, "py_spy", lambda: str(refusing))
+    monkeypatch.setattr(stacks, "py_spy", lambda: str(refusing))
     run = services.create_run(project=project, actor=owner)
     monkeypatch.setattr(LocalExecutor, "process_ids", lambda self, run: [os.getpid()])
 

@@ -183,6 +183,40 @@ def test_it_hands_the_job_the_platform_environment_less_its_secrets(slurm_cluste
 
 
 @pytest.mark.slurm
+def test_it_dumps_the_stacks_of_the_job_s_python_processes_on_its_node_and_says_why_when_it_cannot(
+    slurm_cluster, executor_run, poll, settings, tmp_path
+):
+    run, spec = launched(executor_run, trainer_argv("--steps", "1000", "--step-seconds", "0.2"))
+    poll(lambda: "child_pid=" in log_of(spec), what="the trainer to start")
+    job_id = run.executor_state["job_id"]
+
+    dump = SlurmExecutor().stack_dump(run)
+
+    # The trainer alone: not the wrapper's shell, nor the `sleep` child the trainer started.
+    assert dump.count("--- pid ") == 1, dump
+    assert "main (" in dump and "executor_trainer.py" in dump, dump
+
+    settings.SLURM_PY_SPY = absent = str(tmp_path / "no-py-spy")
+    missing = SlurmExecutor().stack_dump(run)
+    assert missing.startswith(f"No stack dump: py-spy ({absent}, setting SLURM_PY_SPY) does not run on node "), missing
+    assert "No such file or directory" in missing
+
+    refusing = tmp_path / "refusing-py-spy"  # the node shares this file system
+    refusing.write_text(
+        '#!/bin/sh\n[ "$1" = --version ] && exit 0\n'
+        "echo 'Permission Denied: try running again with elevated permissions' >&2\nexit 1\n"
+    )
+    refusing.chmod(0o755)
+    settings.SLURM_PY_SPY = str(refusing)
+    refused = SlurmExecutor().stack_dump(run)
+    # What py-spy said, beside srun's own line about the exit code (in either order).
+    assert ": py-spy could not read it (exit 1): " in refused and "Permission Denied: try running" in refused, refused
+
+    assert SlurmExecutor().cancel(run, grace=0.5) is True
+    assert SlurmExecutor().stack_dump(run) == f"No stack dump: Slurm job {job_id} is not running (FAILED).\n"
+
+
+@pytest.mark.slurm
 def test_it_explains_what_sbatch_refused(slurm_cluster, executor_run):
     run, spec = executor_run("slurm", trainer_argv(), options={"partition": "no-such-partition"})
 

@@ -193,7 +193,7 @@ def test_it_refuses_more_gpus_than_a_node_of_the_partition_has(owner_client, slu
     assert not Run.objects.exists()
 
 
-def test_it_flags_a_hung_job_by_its_cpu_time_and_says_why_its_stacks_are_not_dumped(
+def test_it_flags_a_hung_job_by_its_cpu_time_and_dumps_its_stacks_on_its_node(
     owner_client, slurm_project, supervisor, django_capture_on_commit_callbacks
 ):
     run_id, flagged, flagged_after = hang_until_flagged(
@@ -206,7 +206,9 @@ def test_it_flags_a_hung_job_by_its_cpu_time_and_says_why_its_stacks_are_not_dum
     assert "(after step 6) with its processes using " in flagged["stall_reason"]
     assert any("Stalled: " in line["message"] for line in flagged["logs"])
     dump = Path(Artifact.objects.get(run_id=run_id, name__startswith="stack-dump-").path).read_text()
-    assert "No stack dump: the processes of a slurm run are not this host's to read" in dump
+    assert "--- pid " in dump, dump  # the batch step's Python process, found on the node
+    # The trainer's frames, or (where ptrace is not allowed there) why py-spy could not read them.
+    assert ("fake_trainer.py" in dump and "hang (" in dump) or "py-spy could not read" in dump, dump
     done = until_status(owner_client, slurm_project, run_id, supervisor, "completed", "failed")
     assert (done["status"], done["stalled"]) == ("completed", False)
 
