@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditAction, AuditEvent
+from audit.models import AuditAction, AuditEvent, door_name, object_type_name, verb_name
 from audit.services import record_event
 
 
@@ -24,14 +26,67 @@ class AuditedModelAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
+class NamedValuesFilter(admin.SimpleListFilter):
+    """The values the log holds in one column, named as people name them."""
+
+    parameter_name: str  # the column
+
+    def name_of(self, value: str) -> str:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        values = AuditEvent.objects.order_by().values_list(self.parameter_name, flat=True).distinct()
+        return sorted(((value, self.name_of(value)) for value in values if value), key=lambda named: named[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class ObjectTypeFilter(NamedValuesFilter):
+    title = _("object type")
+    parameter_name = "object_type"
+
+    def name_of(self, value: str) -> str:
+        return object_type_name(value)
+
+
+class DoorFilter(NamedValuesFilter):
+    title = _("via")
+    parameter_name = "via"
+
+    def name_of(self, value: str) -> str:
+        return door_name(value)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is evidence, nobody edits it."""
 
-    list_display = ["created_at", "actor_name", "action", "verb", "object_type", "object_repr", "via", "client_address"]
-    list_filter = ["action", "via", "object_type"]
+    list_display = [
+        "created_at",
+        "actor_name",
+        "action",
+        "verb_name",
+        "object_type_name",
+        "object_repr",
+        "door_name",
+        "client_address",
+    ]
+    list_filter = ["action", DoorFilter, ObjectTypeFilter]
     search_fields = ["actor_name", "object_id", "object_repr", "verb"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("verb"), ordering="verb")
+    def verb_name(self, event: AuditEvent) -> str:
+        return verb_name(event.verb)
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_type_name(self, event: AuditEvent) -> str:
+        return object_type_name(event.object_type)
+
+    @admin.display(description=_("via"), ordering="via")
+    def door_name(self, event: AuditEvent) -> str:
+        return door_name(event.via)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

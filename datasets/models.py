@@ -62,11 +62,11 @@ class DatasetQuerySet(SharedQuerySet["Dataset"]):
 
 class Dataset(Shared):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     # A free-form kind of data the client names ("text2text"); `task_type` is what validation follows.
-    type = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=64, blank=True, verbose_name=_("type"))
     description = models.TextField(blank=True)
-    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
     metadata = models.JSONField(default=dict, blank=True)
     # Derived datasets (e.g. a de-identified copy) point at their source.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
@@ -76,16 +76,24 @@ class Dataset(Shared):
             "Raw personal data (it was de-identified into a copy): only its owner and staff see it, "
             "even when it is shared with a project."
         ),
+        verbose_name=_("personal data"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="datasets",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = DatasetQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -117,12 +125,12 @@ class DatasetFile(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files", verbose_name=_("dataset"))
     name = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
-    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`")
+    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`", verbose_name=_("stored name"))
     relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
-    status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True)
-    bytes = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True, verbose_name=_("status"))
+    bytes = models.BigIntegerField(default=0, verbose_name=_("bytes"))
     sha256 = models.CharField(max_length=64, blank=True)
     # Resumable uploads: what the client announced, and how far it got.
     expected_bytes = models.BigIntegerField(null=True, blank=True)
@@ -134,8 +142,8 @@ class DatasetFile(models.Model):
     hashed_bytes = models.BigIntegerField(default=0, editable=False)
     # Validation: progress, then the report.
     validated_bytes = models.BigIntegerField(default=0)
-    records = models.BigIntegerField(null=True, blank=True)
-    error_count = models.BigIntegerField(default=0)
+    records = models.BigIntegerField(null=True, blank=True, verbose_name=_("records"))
+    error_count = models.BigIntegerField(default=0, verbose_name=_("error count"))
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: {line, field, reason}.")
     stats = models.JSONField(default=dict, blank=True)
     validated_at = models.DateTimeField(null=True, blank=True)
@@ -143,11 +151,15 @@ class DatasetFile(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    uploaded_at = models.DateTimeField(null=True, blank=True, help_text="When the last byte arrived.")
+    uploaded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last byte arrived.", verbose_name=_("uploaded at")
+    )
 
     objects = DatasetFileQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("dataset file")
+        verbose_name_plural = _("dataset files")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -184,13 +196,17 @@ class ValidatedPiece(models.Model):
     arriving. Its report and tallies wait here until the upload is finished; then they
     are joined with the check of the rest, and the pieces go."""
 
-    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces")
+    dataset_file = models.ForeignKey(
+        DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces", verbose_name=_("dataset file")
+    )
     start = models.BigIntegerField()
     end = models.BigIntegerField()
     report = models.JSONField(help_text="The piece's ValidationReport, lines numbered from its first.")
     tallies = models.JSONField(help_text="Its record checker's statistics so far.")
 
     class Meta:
+        verbose_name = _("validated piece")
+        verbose_name_plural = _("validated pieces")
         ordering = ["dataset_file", "start"]
         constraints = [models.UniqueConstraint(fields=["dataset_file", "start"], name="one_validated_piece_per_start")]
 
@@ -219,7 +235,9 @@ class TokenLengths(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    dataset_file = models.ForeignKey(DatasetFile, on_delete=models.CASCADE, related_name="token_lengths")
+    dataset_file = models.ForeignKey(
+        DatasetFile, on_delete=models.CASCADE, related_name="token_lengths", verbose_name=_("dataset file")
+    )
     model = models.CharField(max_length=1024, help_text=_("The model folder as it was named."))
     tokenizer_path = models.CharField(max_length=2048, help_text=_("The tokenizer.json that was read."))
     tokenizer_sha256 = models.CharField(max_length=64)
@@ -232,6 +250,8 @@ class TokenLengths(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("token lengths")
+        verbose_name_plural = _("token lengths")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["dataset_file", "tokenizer_sha256"], name="one_measurement_per_tokenizer")
@@ -266,26 +286,42 @@ class TrainConfig(Shared):
     through /v1/train-config (or asked to be current)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    filename = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
+    filename = models.CharField(
+        max_length=255, help_text="The client's file name, cleaned.", verbose_name=_("filename")
+    )
     stored_name = models.CharField(max_length=300, help_text="`<id>_<filename>`")
     relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
-    size = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(verbose_name=_("size"))
     sha256 = models.CharField(max_length=64)
     content = models.TextField(help_text="The YAML text as uploaded (at most MAX_YAML_BYTES).")
-    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
     # The YAML's `dataset` value, and the dataset whose file it names, when there is one.
     dataset_reference = models.CharField(max_length=1024, blank=True)
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="train_configs")
-    warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
-    is_current = models.BooleanField(default=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    dataset = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="train_configs",
+        verbose_name=_("dataset"),
     )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
+    is_current = models.BooleanField(default=False, verbose_name=_("is current"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("uploaded at"))
 
     objects = TrainConfigQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("training config")
+        verbose_name_plural = _("training configs")
         ordering = ["-uploaded_at", "-id"]
         constraints = [
             models.UniqueConstraint(

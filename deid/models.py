@@ -34,8 +34,10 @@ class DeidPolicy(models.Model):
     """A named set of rules. Its rules live in versions: an edit adds a version, so a
     dataset scrubbed last month can say exactly which rules it went through."""
 
-    name = models.SlugField(max_length=64, unique=True, help_text=_("The policy_id clients send."))
-    description = models.TextField(blank=True)
+    name = models.SlugField(
+        max_length=64, unique=True, help_text=_("The policy_id clients send."), verbose_name=_("name")
+    )
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # The HMAC key of its pseudonyms: kept across versions so a person keeps one
     # pseudonym; never shown by the API or the admin.
     secret = models.CharField(max_length=128, default=new_policy_secret, editable=False)
@@ -46,7 +48,7 @@ class DeidPolicy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["name"]
@@ -93,6 +95,8 @@ class DeidPolicyVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("de-identification policy version")
+        verbose_name_plural = _("de-identification policy versions")
         ordering = ["policy", "-number"]
         constraints = [models.UniqueConstraint(fields=["policy", "number"], name="deid_policy_version_unique")]
 
@@ -146,14 +150,20 @@ class DeidJob(StatusTransitions):
     policy = models.ForeignKey(DeidPolicy, null=True, on_delete=models.SET_NULL, related_name="jobs")
     policy_version = models.ForeignKey(DeidPolicyVersion, null=True, on_delete=models.SET_NULL, related_name="jobs")
     # Copies that outlive a deleted policy: which rules the data went through.
-    policy_name = models.CharField(max_length=64)
-    policy_version_label = models.CharField(max_length=32)
+    policy_name = models.CharField(max_length=64, verbose_name=_("policy name"))
+    policy_version_label = models.CharField(max_length=32, verbose_name=_("policy version label"))
     seed = models.BigIntegerField(default=0)
-    target_name = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=DeidJobStatus.choices, default=DeidJobStatus.QUEUED, db_index=True)
+    target_name = models.CharField(max_length=200, verbose_name=_("target name"))
+    status = models.CharField(
+        max_length=16,
+        choices=DeidJobStatus.choices,
+        default=DeidJobStatus.QUEUED,
+        db_index=True,
+        verbose_name=_("status"),
+    )
     total_bytes = models.BigIntegerField(default=0)
     processed_bytes = models.BigIntegerField(default=0)
-    lines = models.BigIntegerField(default=0)
+    lines = models.BigIntegerField(default=0, verbose_name=_("lines"))
     counts = models.JSONField(default=dict, blank=True, help_text=_("Replacements per entity type."))
     files = models.JSONField(default=list, blank=True, help_text=_("Per file: name, lines, counts, new upload_id."))
     error_count = models.BigIntegerField(default=0)
@@ -162,7 +172,7 @@ class DeidJob(StatusTransitions):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +180,8 @@ class DeidJob(StatusTransitions):
     objects = DeidJobQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("de-identification job")
+        verbose_name_plural = _("de-identification jobs")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -55,10 +55,19 @@ class DeploymentQuerySet(SharedQuerySet["Deployment"]):
 class Deployment(Shared, StatusTransitions):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(
-        max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.STARTING, db_index=True
+        max_length=16,
+        choices=DeploymentStatus.choices,
+        default=DeploymentStatus.STARTING,
+        db_index=True,
+        verbose_name=_("status"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -68,9 +77,16 @@ class Deployment(Shared, StatusTransitions):
         max_length=1024, help_text="As requested: relative to MODELS_DIR, or the artifact's path."
     )
     artifact = models.ForeignKey(
-        "runs.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments"
+        "runs.Artifact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deployments",
+        verbose_name=_("artifact"),
     )
-    served_model_name = models.CharField(max_length=128, help_text="The name clients pass as `model`.")
+    served_model_name = models.CharField(
+        max_length=128, help_text="The name clients pass as `model`.", verbose_name=_("served model name")
+    )
     model_version = models.CharField(max_length=64, blank=True)
     extra_args = models.TextField(blank=True)
     allowed_extra_flags = models.JSONField(
@@ -81,30 +97,36 @@ class Deployment(Shared, StatusTransitions):
     health_path = models.CharField(max_length=200, default="/health")
 
     # How it runs.
-    host = models.CharField(max_length=255, blank=True, help_text="The host whose supervisor watches it.")
-    gpu_id = models.PositiveIntegerField(null=True, blank=True)
-    port = models.PositiveIntegerField(null=True, blank=True)
+    host = models.CharField(
+        max_length=255, blank=True, help_text="The host whose supervisor watches it.", verbose_name=_("host")
+    )
+    gpu_id = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("gpu id"))
+    port = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("port"))
     argv = models.JSONField(default=list, blank=True)
     log_file = models.CharField(max_length=1024, blank=True)
-    pid = models.IntegerField(null=True, blank=True, help_text="Leader of the server's process group.")
+    pid = models.IntegerField(
+        null=True, blank=True, help_text="Leader of the server's process group.", verbose_name=_("pid")
+    )
     process_start_time = models.BigIntegerField(null=True, blank=True, help_text="Clock ticks since boot.")
     exit_code = models.IntegerField(null=True, blank=True)
 
     # What the supervisor has seen.
-    health_ok = models.BooleanField(default=False)
+    health_ok = models.BooleanField(default=False, verbose_name=_("health ok"))
     failed_probes = models.PositiveIntegerField(default=0, help_text="Failed probes in a row.")
     last_probe_at = models.DateTimeField(null=True, blank=True)
     last_probe_seconds = models.FloatField(null=True, blank=True, help_text="How long the last probe took.")
     status_detail = models.TextField(blank=True, help_text="Why it is in its status, in a sentence.")
     last_log_lines = models.TextField(blank=True, help_text="The end of the log when the server failed.")
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
     ready_at = models.DateTimeField(null=True, blank=True, help_text="First time it answered health probes.")
     stop_requested_at = models.DateTimeField(null=True, blank=True)
-    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     objects = DeploymentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
         ordering = ["-created_at"]
         constraints = [
             # Two live deployments never share a port or a GPU, whatever races happen.
@@ -152,10 +174,14 @@ class Deployment(Shared, StatusTransitions):
 class DeploymentTag(models.Model):
     """A free-form label on a deployment (`?tag=` filters on it)."""
 
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tag_set")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="tag_set", verbose_name=_("deployment")
+    )
     value = models.CharField(max_length=64, db_index=True)
 
     class Meta:
+        verbose_name = _("deployment tag")
+        verbose_name_plural = _("deployment tags")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["deployment", "value"], name="unique_deployment_tag")]
 

@@ -32,16 +32,20 @@ class GpuClaimQuerySet(models.QuerySet["GpuClaim"]):
 
 
 class GpuClaim(models.Model):
-    host = models.CharField(max_length=255, default=this_host, help_text="The host the GPU is in (LLMP_HOSTNAME).")
-    gpu_index = models.PositiveIntegerField()
-    holder_kind = models.CharField(max_length=16, choices=HolderKind.choices)
-    holder_id = models.CharField(max_length=64, db_index=True)
-    holder_label = models.CharField(max_length=200, blank=True)
-    claimed_at = models.DateTimeField(auto_now_add=True)
+    host = models.CharField(
+        max_length=255, default=this_host, help_text="The host the GPU is in (LLMP_HOSTNAME).", verbose_name=_("host")
+    )
+    gpu_index = models.PositiveIntegerField(verbose_name=_("gpu index"))
+    holder_kind = models.CharField(max_length=16, choices=HolderKind.choices, verbose_name=_("holder kind"))
+    holder_id = models.CharField(max_length=64, db_index=True, verbose_name=_("holder id"))
+    holder_label = models.CharField(max_length=200, blank=True, verbose_name=_("holder label"))
+    claimed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("claimed at"))
 
     objects = GpuClaimQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("GPU claim")
+        verbose_name_plural = _("GPU claims")
         ordering = ["host", "gpu_index"]
         constraints = [models.UniqueConstraint(fields=["host", "gpu_index"], name="gpus_one_claim_per_gpu")]
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from llmplatform.processes import ProcessIdentity, is_running, read_start_time
 
@@ -54,8 +55,8 @@ def take_leases(rows: models.QuerySet, owner: str, *, expires: datetime, seen_ho
 class Leased(models.Model):
     """A row that at most one live process works on at a time."""
 
-    lease_owner = models.CharField(max_length=255, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=255, blank=True, verbose_name=_("lease owner"))
+    lease_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lease expires at"))
 
     class Meta:
         abstract = True

@@ -23,8 +23,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 
 if TYPE_CHECKING:
     # The test client's response, which carries `context`; only django-stubs names it.
@@ -142,6 +144,17 @@ def running(argv: list[str], *, env: dict[str, str], log: Path) -> Iterator[subp
         yield process
     finally:
         stop_process_group(process)
+
+
+def platform_app_configs() -> list[AppConfig]:
+    """The apps of this repository (top-level folders; not Django's or libraries', even when a
+    virtual environment lies inside the repository)."""
+    base = Path(settings.BASE_DIR)
+    return [config for config in apps.get_app_configs() if Path(config.path).parent == base]
+
+
+def platform_models() -> list[type[Model]]:
+    return [model for config in platform_app_configs() for model in config.get_models()]
 
 
 def admin_form_data(page: TestResponse) -> dict[str, Any]:

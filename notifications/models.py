@@ -45,23 +45,29 @@ class Subscription(models.Model):
     """A project's webhook: where to send which of its events, in which format, signed with which secret."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("project"))
     name = models.CharField(max_length=200, blank=True)
     url = models.URLField(max_length=2000)
-    format = models.CharField(max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
-    events = models.JSONField(default=list, help_text="Event names delivered; empty: every event.")
+    format = models.CharField(
+        max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON, verbose_name=_("format")
+    )
+    events = models.JSONField(
+        default=list, help_text="Event names delivered; empty: every event.", verbose_name=_("events")
+    )
     secret = models.CharField(
         max_length=200,
         default=new_secret,
         help_text="Signs each delivery (X-LLMP-Signature); for Feishu and DingTalk robots, the robot's own secret.",
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         ordering = ["created_at"]
 
     def __str__(self) -> str:
@@ -82,25 +88,32 @@ class Delivery(models.Model):
     """One event sent (or to be sent) to one subscription, with what happened at its last attempt."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=64, choices=EventName.choices)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("subscription")
+    )
+    event = models.CharField(max_length=64, choices=EventName.choices, verbose_name=_("event"))
     payload = models.JSONField(default=dict, help_text="The event as the generic JSON format sends it.")
     status = models.CharField(
-        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveIntegerField(default=0)
-    response_code = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    response_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("response code"))
     response_excerpt = models.TextField(blank=True, help_text="The start of the receiver's last answer.")
     error = models.TextField(blank=True, help_text="Why the last attempt failed, when it did.")
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         ordering = ["-created_at"]
-        verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription} ({self.status})"

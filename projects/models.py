@@ -218,10 +218,10 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 
 class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200, unique=True, validators=[validate_project_name])
+    name = models.CharField(max_length=200, unique=True, validators=[validate_project_name], verbose_name=_("name"))
     description = models.TextField(blank=True)
     # The contract's owner is a free-form name ("alice"); who may act is `created_by` and `members`.
-    owner = models.CharField(max_length=150, blank=True, db_index=True)
+    owner = models.CharField(max_length=150, blank=True, db_index=True, verbose_name=_("owner"))
     tags = models.JSONField(default=list, blank=True)
     # Django ignores what a validator returns; the serializers use the normalised path it gives.
     dataset_name = models.CharField(
@@ -235,13 +235,15 @@ class Project(models.Model):
         validators=[clean_training_path],  # type: ignore[list-item]
     )
     objective = models.TextField(blank=True)
-    task_type = models.CharField(max_length=64, blank=True)
-    base_model = models.CharField(max_length=512, blank=True)
+    task_type = models.CharField(max_length=64, blank=True, verbose_name=_("task type"))
+    base_model = models.CharField(max_length=512, blank=True, verbose_name=_("base model"))
     default_hyperparameters = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE, verbose_name=_("status")
+    )
     # Where its runs execute: an ExecutorKind, "" meaning settings.DEFAULT_EXECUTOR. Options per executor
     # (container, image, partition, account, time limit, command template...).
-    executor = models.CharField(max_length=32, blank=True)
+    executor = models.CharField(max_length=32, blank=True, verbose_name=_("executor"))
     executor_options = models.JSONField(default=dict, blank=True)
     max_concurrent_gpus = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(MAX_CONCURRENT_GPUS)]
@@ -277,15 +279,22 @@ class Project(models.Model):
         help_text=_("Refuse a launch, rather than warn, when more records than that are longer than cutoff_len."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_projects"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="created_projects",
+        verbose_name=_("created by"),
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -369,13 +378,15 @@ class Project(models.Model):
 class ProjectVersion(models.Model):
     """One entry per change of a project's configuration: `{field: [old, new]}`."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    changed_at = models.DateTimeField(auto_now_add=True)
-    changed_by = models.CharField(max_length=150, blank=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions", verbose_name=_("project"))
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    changed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("changed at"))
+    changed_by = models.CharField(max_length=150, blank=True, verbose_name=_("changed by"))
     changes = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = _("project version")
+        verbose_name_plural = _("project versions")
         ordering = ["project", "version"]
         constraints = [models.UniqueConstraint(fields=["project", "version"], name="unique_project_version")]
 

@@ -58,6 +58,7 @@ class Shared(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text=_("Shared with this project: its creator and members see it. Empty: its owner and staff only."),
+        verbose_name=_("project"),
     )
 
     created_by_id: int | None

@@ -159,16 +159,18 @@ class Run(Leased, StatusTransitions):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs", verbose_name=_("project"))
     name = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True, verbose_name=_("status")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # A cancel asked for without waiting (`?wait=false`): the run stays running until its supervisor
     # has stopped it (runs.services.carry_out_cancel_request).
@@ -176,7 +178,7 @@ class Run(Leased, StatusTransitions):
 
     # What to train: the project's defaults with this run's overrides applied.
     model = models.CharField(max_length=512, blank=True)
-    dataset = models.CharField(max_length=1024, blank=True)
+    dataset = models.CharField(max_length=1024, blank=True, verbose_name=_("dataset"))
     training_yaml_name = models.CharField(max_length=1024, blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)
     resources = models.JSONField(default=dict, blank=True)
@@ -199,8 +201,12 @@ class Run(Leased, StatusTransitions):
     warnings = models.JSONField(default=list, blank=True)
 
     # How it runs.
-    executor = models.CharField(max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL)
-    host = models.CharField(max_length=255, blank=True, help_text="The host whose supervisor watches it.")
+    executor = models.CharField(
+        max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL, verbose_name=_("executor")
+    )
+    host = models.CharField(
+        max_length=255, blank=True, help_text="The host whose supervisor watches it.", verbose_name=_("host")
+    )
     argv = models.JSONField(default=list, blank=True)
     start_command = models.TextField(blank=True)
     run_dir = models.CharField(max_length=1024, blank=True)
@@ -253,6 +259,8 @@ class Run(Leased, StatusTransitions):
     objects = RunQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["project", "-created_at"]),
@@ -357,22 +365,24 @@ class Run(Leased, StatusTransitions):
 
 
 class LogLevel(models.TextChoices):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
+    DEBUG = "DEBUG", _("Debug")
+    INFO = "INFO", _("Info")
+    WARNING = "WARNING", _("Warning")
+    ERROR = "ERROR", _("Error")
 
 
 class LogLine(models.Model):
     """One line a run's process wrote, in the order it wrote them (`seq`, from 1)."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
-    seq = models.PositiveBigIntegerField()
-    timestamp = models.DateTimeField()
-    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
-    message = models.TextField()
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines", verbose_name=_("run"))
+    seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
+    timestamp = models.DateTimeField(verbose_name=_("timestamp"))
+    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO, verbose_name=_("level"))
+    message = models.TextField(verbose_name=_("message"))
 
     class Meta:
+        verbose_name = _("log line")
+        verbose_name_plural = _("log lines")
         ordering = ["run", "seq"]
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_log_seq")]
         # Time filters find their first and last seq here, in index order (see runs.logs).
@@ -387,13 +397,17 @@ class MetricPoint(models.Model):
 
     # No index of its own: unique_metric_step's (run, name, step) serves every lookup by run, and one index
     # fewer is that much less work for each of the many points a trainer writes.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False)
-    name = models.CharField(max_length=128)
-    step = models.BigIntegerField()
-    value = models.FloatField()
-    timestamp = models.DateTimeField(default=timezone.now)
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="metric_points", db_index=False, verbose_name=_("run")
+    )
+    name = models.CharField(max_length=128, verbose_name=_("name"))
+    step = models.BigIntegerField(verbose_name=_("step"))
+    value = models.FloatField(verbose_name=_("value"))
+    timestamp = models.DateTimeField(default=timezone.now, verbose_name=_("timestamp"))
 
     class Meta:
+        verbose_name = _("metric point")
+        verbose_name_plural = _("metric points")
         ordering = ["run", "name", "step"]
         constraints = [models.UniqueConstraint(fields=["run", "name", "step"], name="unique_metric_step")]
 
@@ -424,15 +438,19 @@ class ArtifactFile:
 
 class Artifact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
-    name = models.CharField(max_length=255)
-    type = models.CharField(max_length=16, choices=ArtifactType.choices)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts", verbose_name=_("run"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    type = models.CharField(max_length=16, choices=ArtifactType.choices, verbose_name=_("type"))
     path = models.CharField(max_length=1024, help_text="Absolute path on the host that ran it.")
-    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    step = models.BigIntegerField(null=True, blank=True, help_text="Training step, for checkpoints.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size bytes"))
+    step = models.BigIntegerField(
+        null=True, blank=True, help_text="Training step, for checkpoints.", verbose_name=_("step")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("artifact")
+        verbose_name_plural = _("artifacts")
         ordering = ["created_at", "name"]
         constraints = [models.UniqueConstraint(fields=["run", "path"], name="unique_artifact_path")]
 
@@ -485,15 +503,22 @@ class ArtifactTagValue(models.TextChoices):
 
 
 class ArtifactTag(models.Model):
-    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags")
-    value = models.CharField(max_length=16, choices=ArtifactTagValue.choices)
-    notes = models.TextField(blank=True)
-    applied_at = models.DateTimeField(auto_now_add=True)
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags", verbose_name=_("artifact"))
+    value = models.CharField(max_length=16, choices=ArtifactTagValue.choices, verbose_name=_("value"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    applied_at = models.DateTimeField(auto_now_add=True, verbose_name=_("applied at"))
     applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("applied by"),
     )
 
     class Meta:
+        verbose_name = _("artifact tag")
+        verbose_name_plural = _("artifact tags")
         ordering = ["applied_at"]
 
     def __str__(self) -> str:

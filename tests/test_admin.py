@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
-from django.apps import apps
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -16,19 +13,10 @@ from django.urls import reverse
 
 from conftest import session_client
 from gpus.models import GpuClaim
-from llmplatform.testing import admin_form_data
+from llmplatform.testing import admin_form_data, platform_models
 from runs.models import Run
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
-
-
-def platform_models() -> list:
-    """The models of this repository's own apps (top-level folders; not Django's or libraries',
-    even when a virtual environment lies inside the repository)."""
-    base = Path(settings.BASE_DIR)
-    return [
-        model for config in apps.get_app_configs() if Path(config.path).parent == base for model in config.get_models()
-    ]
 
 
 def test_it_gives_every_platform_model_an_admin_page_or_an_inline():

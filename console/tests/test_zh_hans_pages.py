@@ -8,14 +8,20 @@ import ast
 import json
 import re
 import string
+from collections.abc import Callable, Iterable
 from html import unescape
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.admin import ModelAdmin, site
+from django.contrib.admin.utils import label_for_field
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Model
+from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import capfirst
 
 from audit.models import AuditAction
 from audit.services import record_event
@@ -28,6 +34,7 @@ from deployments.models import Deployment, DeploymentStatus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import waiting_for
 from llmplatform.sentences import po_entries
+from llmplatform.testing import platform_app_configs, platform_models
 from projects.models import ProjectVersion
 from runs import healing
 from runs.models import Run, RunStatus
@@ -150,10 +157,65 @@ def english_left(text: str) -> list[str]:
     return [sentence for sentence in [*KNOWN_ENGLISH, *english_sentences()] if sentence in text]
 
 
-def read_in_chinese(session, url: str, expected_status: int = 200) -> str:
+def labels_text(html: str) -> str:
+    """What a page says besides its tables' rows: headings, links, column names, buttons."""
+    return visible_text(re.sub(r"<tbody\b.*?</tbody>", " ", html, flags=re.S))
+
+
+def read_in_chinese(session, url: str, expected_status: int = 200, text_of: Callable[[str], str] = visible_text) -> str:
     response = session.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == expected_status, url
-    return visible_text(response.content.decode())
+    return text_of(response.content.decode())
+
+
+def read_pages_in_chinese(session, urls: list[str], text_of: Callable[[str], str] = visible_text) -> dict[str, str]:
+    """What each page says, read in Chinese; every page must have switched language."""
+    texts = {url: read_in_chinese(session, url, text_of=text_of) for url in urls}
+    assert [url for url, text in texts.items() if not re.search(r"[\u4e00-\u9fff]", text)] == []
+    return texts
+
+
+def pages_with(texts: dict[str, str], english_in: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """The English `english_in` finds on each page, for the pages where it finds some."""
+    return {url: found for url, text in texts.items() if (found := english_in(text))}
+
+
+def platform_names() -> list[str]:
+    """How the admin names the platform's apps and models in English: headings, links and titles (an app,
+    "Dataset files", "Select dataset file to change")."""
+    with translation.override("en"):
+        names = {str(config.verbose_name) for config in platform_app_configs()}
+        for model in platform_models():
+            names |= {capfirst(str(model._meta.verbose_name)), capfirst(str(model._meta.verbose_name_plural))}
+            names |= {str(model._meta.verbose_name), str(model._meta.verbose_name_plural)}
+    return sorted(names)
+
+
+def english_columns(model: type[Model], model_admin: ModelAdmin) -> list[str]:
+    """The English names of the columns of a model's changelist: its fields' names, or what its admin calls them."""
+    with translation.override("en"):
+        return [capfirst(str(label_for_field(name, model, model_admin))) for name in model_admin.list_display]
+
+
+def words_in(names: Iterable[str], text: str) -> list[str]:
+    """The `names` that `text` holds as words of a sentence: a run named `run-001` says no "run"."""
+    return [name for name in names if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)]
+
+
+def platform_names_in(text: str) -> list[str]:
+    return words_in(platform_names(), text)
+
+
+def changelist(model: type[Model]) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+@pytest.fixture
+def admin(staff) -> Client:
+    """An operator who may see every page of the admin."""
+    staff.is_superuser = True
+    staff.save()
+    return session_client(staff)
 
 
 @pytest.fixture
@@ -247,13 +309,10 @@ def console_pages(owner, project, run, healed_runs, failed_dataset_file, owner_s
 
 def test_it_reads_every_console_page_in_chinese(console_pages, staff_session, settings):
     settings.GPU_IDS = ""  # the deployment form then says why Start is off
-    found = {}
-    for url in console_pages:
-        text = read_in_chinese(staff_session, url)
-        assert re.search(r"[\u4e00-\u9fff]", text), url  # the page did switch language
-        if left := english_left(text):
-            found[url] = left
-    assert found == {}
+
+    texts = read_pages_in_chinese(staff_session, console_pages)
+
+    assert pages_with(texts, english_left) == {}
 
 
 def test_it_shows_a_dataset_files_validation_reasons_in_chinese(owner_session, failed_dataset_file):
@@ -320,10 +379,7 @@ def test_it_gives_the_yaml_parsers_reasons_in_chinese(owner_session, content):
     assert english_left(text) == []
 
 
-def test_it_reads_the_admins_pages_and_messages_in_chinese(staff, owner, run, failed_dataset_file):
-    staff.is_superuser = True
-    staff.save()
-    admin = session_client(staff)
+def test_it_reads_the_admins_pages_and_messages_in_chinese(admin, owner, run, failed_dataset_file):
     _dataset, stored = failed_dataset_file
     deployment = Deployment.objects.create(
         created_by=owner, status=DeploymentStatus.RUNNING, model_path="qwen", served_model_name="qwen-chat"
@@ -338,7 +394,7 @@ def test_it_reads_the_admins_pages_and_messages_in_chinese(staff, owner, run, fa
         reverse("admin:deid_deidpolicy_add"),
     ]
     admins_own = sentences_of(admin_catalog())
-    texts = {url: read_in_chinese(admin, url) for url in pages}
+    texts = read_pages_in_chinese(admin, pages)
 
     stopped = admin.post(
         reverse("admin:deployments_deployment_changelist"),
@@ -348,11 +404,26 @@ def test_it_reads_the_admins_pages_and_messages_in_chinese(staff, owner, run, fa
     )
 
     assert "Stop the selected deployments (SIGTERM)" in admins_own  # the actions' names are the admin's
-    left = {url: [each for each in admins_own if each in text] for url, text in texts.items()}
-    assert {url: found for url, found in left.items() if found} == {}
+    assert pages_with(texts, lambda text: [each for each in admins_own if each in text]) == {}
     assert "停止所选部署" in texts[pages[0]] and "进度" in texts[pages[4]]
     text = visible_text(stopped.content.decode())
     assert f"({str(deployment.pk)[:8]}) 已停止。" in text and "stopped." not in text
+
+
+def test_it_names_the_admins_apps_models_and_columns_in_chinese(admin, console_pages):
+    columns = {
+        changelist(model): english_columns(model, model_admin)
+        for model, model_admin in site._registry.items()
+        if model in platform_models()
+    }
+
+    pages = [reverse("admin:index"), *(changelist(model) for model in site._registry)]
+    texts = read_pages_in_chinese(admin, pages, text_of=labels_text)  # the rows are data, named as people named it
+
+    assert "Dataset files" in platform_names() and "Audit log" in platform_names()
+    assert "Served model name" in columns[changelist(Deployment)]
+    assert pages_with(texts, platform_names_in) == {}
+    assert {url: found for url, names in columns.items() if (found := words_in(names, texts[url]))} == {}
 
 
 def test_it_shows_why_a_run_waits_in_chinese(owner_session, project, settings):

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -19,11 +18,8 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.functional import Promise
-from django.utils.text import capfirst
-from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditEvent
+from audit.models import DOORS, AuditEvent, door_name, object_type_name, verb_name
 from datasets.models import Dataset, DatasetFile, TrainConfig
 from deployments.models import Deployment
 from llmplatform.sentences import translate
@@ -31,67 +27,24 @@ from projects.models import Project
 from runs.models import Run
 
 EVENTS_PER_PAGE = 50
-DOORS: dict[str, Promise] = {  # audit.middleware.door_of, or the platform itself
-    "api": _("API"),
-    "console": _("console"),
-    "admin": _("admin"),
-    "system": _("system"),
-}
-OBJECT_TYPES: dict[str, Promise] = {
-    "projects.project": _("Project"),
-    "projects.projectversion": _("Project version"),
-    "runs.run": _("Run"),
-    "runs.artifact": _("Artifact"),
-    "runs.artifacttag": _("Artifact tag"),
-    "datasets.dataset": _("Dataset"),
-    "datasets.datasetfile": _("Dataset file"),
-    "datasets.trainconfig": _("Training config"),
-    "deployments.deployment": _("Deployment"),
-    "gpus.gpuclaim": _("GPU claim"),
-    "deid.deidpolicy": _("De-identification policy"),
-    "deid.deidjob": _("De-identification job"),
-    "auth.user": _("User"),
-}
-VERBS: dict[str, Promise] = {  # every verb the platform records (audit.services.record_event's `verb`)
-    "login": _("logged in"),
-    "logout": _("logged out"),
-    "login failed": _("login failed"),
-    "submit": _("submitted"),
-    "start": _("started"),
-    "stop": _("stopped"),
-    "cancel": _("cancelled"),
-    "request_cancel": _("asked to cancel"),
-    "abort": _("aborted"),
-    "fail": _("failed"),
-    "finish": _("finished"),
-    "completed": _("completed"),
-    "failed": _("failed"),
-    "cancelled": _("cancelled"),
-    "resume": _("resumed"),
-    "retry": _("retried"),
-    "requeue": _("put back in the queue"),
-    "preempt": _("preempted"),
-    "stall": _("stalled"),
-    "tag": _("tagged"),
-    "replay": _("delivered again"),
-    "retention": _("removed by the retention policy"),
-    "start upload": _("started an upload"),
-    "finish upload": _("finished an upload"),
-    "validate": _("validated"),
-    "reveal_mapping": _("revealed the de-identification mapping"),
-    "rotate API token": _("rotated the API token"),
-}
+# The kinds of objects the log's filter offers.
+OBJECT_TYPES = [
+    "projects.project",
+    "projects.projectversion",
+    "runs.run",
+    "runs.artifact",
+    "runs.artifacttag",
+    "datasets.dataset",
+    "datasets.datasetfile",
+    "datasets.trainconfig",
+    "deployments.deployment",
+    "gpus.gpuclaim",
+    "deid.deidpolicy",
+    "deid.deidjob",
+    "auth.user",
+]
 # Stored files are named `<uuid>_<name>`: people know them by the name.
 STORED_PREFIX = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}_", re.IGNORECASE)
-
-
-def object_type_label(label: str) -> str:
-    if label in OBJECT_TYPES:
-        return str(OBJECT_TYPES[label])
-    try:
-        return str(capfirst(apps.get_model(label)._meta.verbose_name))
-    except (LookupError, ValueError):
-        return label
 
 
 @dataclass(frozen=True)
@@ -166,11 +119,11 @@ def event_rows(events: list[AuditEvent]) -> list[EventRow]:
     return [
         EventRow(
             event=event,
-            object_type=object_type_label(event.object_type),
+            object_type=object_type_name(event.object_type),
             name=STORED_PREFIX.sub("", event.object_repr),
             url=links.url(event),
-            verb=str(VERBS.get(event.verb, event.verb)),
-            door=str(DOORS.get(event.via, event.via)),
+            verb=verb_name(event.verb),
+            door=door_name(event.via),
             changes=translated_changes(event.changes),
         )
         for event in events
@@ -197,7 +150,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "rows": event_rows(list(page.object_list)),
         "filters": filters,
         "doors": DOORS,
-        "object_types": sorted(((label, str(name)) for label, name in OBJECT_TYPES.items()), key=lambda kind: kind[1]),
+        "object_types": sorted(((label, object_type_name(label)) for label in OBJECT_TYPES), key=lambda kind: kind[1]),
         "query": query.urlencode(),
     }
     return render(request, "audit/list.html", context)

@@ -69,9 +69,9 @@ def test_it_stops_selected_deployments_through_the_service(admin_client, owner, 
     assert AuditEvent.objects.filter(object_id=str(deployment.pk), verb="stop", actor=staff).exists()
 
 
-def start_in_admin(client, tiny_model, **fields):
+def start_in_admin(client, tiny_model, *, language: str = "en", follow: bool = False, **fields):
     body = {"model_path": tiny_model, "health_path": "/health", "preferred_gpu": "", **fields}
-    return client.post("/admin/deployments/deployment/add/", body)
+    return client.post("/admin/deployments/deployment/add/", body, HTTP_ACCEPT_LANGUAGE=language, follow=follow)
 
 
 @pytest.mark.slow
@@ -95,6 +95,16 @@ def test_it_starts_a_deployment_with_the_options_staff_allow(admin_client, staff
     assert event.actor == staff and event.via == "admin"
     assert event.changes["allowed_extra_flags"] == ["--trust-remote-code", "--max-num-seqs"]
     assert b"--trust-remote-code" in admin_client.get(response["Location"]).content
+
+
+@pytest.mark.slow
+def test_it_says_in_chinese_that_the_deployment_it_started_is_loading(admin_client, fake_vllm, tiny_model):
+    response = start_in_admin(admin_client, tiny_model, language="zh-hans", follow=True)
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert f"({str(Deployment.objects.get().pk)[:8]}) 已启动，正在加载模型。" in page
+    assert "it is loading the model" not in page
 
 
 @pytest.mark.parametrize(
