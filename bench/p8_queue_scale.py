@@ -27,7 +27,9 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from machine import machine
 from runs_setup import parser, setup
@@ -42,6 +44,43 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
 
 
+class PassSpending:
+    """Where one dispatch pass's time went: its SQL statements (by kind) and Python's garbage collections."""
+
+    def __init__(self) -> None:
+        self.reset()
+        self._collection_began = 0.0
+
+    def reset(self) -> None:
+        self.statements: list[tuple[str, float]] = []
+        self.collections: list[tuple[int, float]] = []
+
+    def statement(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.statements.append((sql, (time.perf_counter() - began) * 1000))
+
+    def collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+        else:
+            self.collections.append((info["generation"], (time.perf_counter() - self._collection_began) * 1000))
+
+    def summary(self, total_ms: float) -> str:
+        in_sql = sum(ms for _, ms in self.statements)
+        in_gc = sum(ms for _, ms in self.collections)
+        slowest = sorted(self.statements, key=lambda statement: -statement[1])[:3]
+        named = "; ".join(f"{ms:.1f} ms {' '.join(sql.split())[:90]}" for sql, ms in slowest)
+        generations = ",".join(str(generation) for generation, _ in self.collections)
+        return (
+            f"{total_ms:.1f} ms: SQL {in_sql:.1f} ms in {len(self.statements)} statements, "
+            f"GC {in_gc:.1f} ms ({generations or 'none'}), rest (Python) {total_ms - in_sql - in_gc:.1f} ms; "
+            f"slowest: {named}"
+        )
+
+
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--gpus", type=int, default=64)
@@ -49,6 +88,9 @@ def main() -> None:
     arguments.add_argument("--scale", type=float, default=1.0, help="fraction of the runs (a quick look)")
     arguments.add_argument("--max-passes", type=int, default=0, help="stop after this many passes (0: all)")
     arguments.add_argument("--seed", type=int, default=1)
+    arguments.add_argument(
+        "--slow-ms", type=float, default=90.0, help="print what each pass over this many milliseconds spent"
+    )
     options = arguments.parse_args()
     os.environ["GPU_IDS"] = ",".join(str(index) for index in range(options.gpus))
     os.environ["GPU_RESERVATION_AFTER_SECONDS"] = "86400"  # simulated waits are short; real ones play no part
@@ -136,6 +178,9 @@ def main() -> None:
 
     services.start_run = simulated_start
     passes: list[tuple[int, float]] = []  # (runs waiting, milliseconds)
+    spent = PassSpending()
+    connection.execute_wrappers.append(spent.statement)
+    gc.callbacks.append(spent.collection)
     total = queued_at_start + len(arrivals)
     changed = True
     simulation_began = time.perf_counter()
@@ -159,9 +204,12 @@ def main() -> None:
                 changed = True
             if changed:
                 waiting = total - sum(len(values) for values in waits.values()) - len(arrivals)
+                spent.reset()
                 began = time.perf_counter()
                 scheduling.dispatch_queued_runs()
                 passes.append((waiting, (time.perf_counter() - began) * 1000))
+                if passes[-1][1] > options.slow_ms:
+                    print(f"pass {len(passes)} at t = {now:.0f} s, {waiting} waiting: {spent.summary(passes[-1][1])}")
                 changed = False
                 if options.max_passes and len(passes) >= options.max_passes:
                     break
