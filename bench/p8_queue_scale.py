@@ -101,6 +101,7 @@ def main() -> None:
     from django.utils import timezone
 
     from gpus.models import GpuClaim, HolderKind
+    from llmplatform import supervision
     from projects.models import Project
     from runs import scheduling, services
     from runs.models import Run, RunStatus
@@ -158,7 +159,7 @@ def main() -> None:
     # A supervisor holds no 14,000 model instances: kept, they would make each garbage collection in a pass
     # walk them (about 150 ms of the first pass).
     del backlog
-    gc.collect()
+    supervision.keep_start_up_out_of_collections()  # as the supervisor's loop does when it starts
     waits: dict[int, list[float]] = {0: [], 1: [], HIGH: []}
     endings: list[tuple[float, uuid.UUID]] = []
     now = 0.0

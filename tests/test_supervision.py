@@ -7,6 +7,7 @@ starting anything.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from collections.abc import Callable
@@ -53,6 +54,15 @@ def test_it_lets_one_live_loop_hold_a_duty_on_a_host():
 
     assert second.run(once=True) is False
     assert SupervisorLease.objects.get().lease_owner == first.owner
+
+
+def test_it_keeps_what_its_process_held_when_it_started_out_of_full_collections():
+    supervision.keep_start_up_out_of_collections.cache_clear()  # as in a process no loop has run in yet
+    gc.unfreeze()
+
+    supervision.Loop("deployments").run(once=True)
+
+    assert gc.get_freeze_count() > 0  # Django and the apps' modules, which no full collection walks again
 
 
 def test_it_takes_over_at_once_from_a_loop_whose_process_died(settings):
