@@ -129,7 +129,6 @@ def main() -> None:
             resources={"gpu_count": gpus},
             executor="local",
             created_at=base + timedelta(seconds=arrival, microseconds=serial),
-            queue_reason="waiting to be dispatched",
         )
 
     backlog = [
@@ -141,7 +140,7 @@ def main() -> None:
     for serial, run in enumerate(backlog):
         run.created_at = base + timedelta(microseconds=serial)
     started = time.perf_counter()
-    Run.objects.bulk_create(backlog, batch_size=2000)
+    Run.objects.enqueue(backlog)  # as the launch does, each told why it waits
     if connection.vendor == "postgresql":
         # The planner's statistics as a server's would be, not as an autoanalyze caught the delete above.
         with connection.cursor() as cursor:
@@ -201,7 +200,7 @@ def main() -> None:
                 fresh.append(run)
                 arrived_at[run.pk], priority_of[run.pk] = now, HIGH
             if fresh:
-                Run.objects.bulk_create(fresh)
+                Run.objects.enqueue(fresh)
                 changed = True
             if changed:
                 waiting = total - sum(len(values) for values in waits.values()) - len(arrivals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from llmplatform.errors import InvalidInput, NotFound
 from llmplatform.json_lists import list_holds
 from llmplatform.leases import Leased
 from llmplatform.prepared import Prepared
+from llmplatform.sentences import gettext_noop
 from llmplatform.transitions import StatusTransitions
 from projects.models import MAX_PRIORITY, MIN_PRIORITY, ExecutorKind, Project, validate_hyperparameters
 from projects.trainer_arguments import config_problems, schema_for
@@ -135,6 +137,14 @@ def check_gpu_request(*, project: Project, executor: str, resources: dict[str, A
 PREEMPTION_PENDING = models.Q(preempted_at__isnull=False, preempted_at__gte=models.F("started_at"))
 
 
+# A dispatch pass (runs.scheduling) looks at the first WINDOW runs of each project at each priority (a lane), of
+# those that take ledger GPUs and of those that take none: a project starts at most that many of each in one pass
+# (the supervisor passes twice a second), and its later runs wait behind them (BEHIND_OWN_PROJECT).
+WINDOW = 16
+WAITING_TO_BE_DISPATCHED = gettext_noop("waiting to be dispatched")
+BEHIND_OWN_PROJECT = gettext_noop("waiting for GPUs behind earlier runs of the same project")
+
+
 class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -145,6 +155,25 @@ class RunQuerySet(models.QuerySet["Run"]):
     def in_dispatch_order(self) -> RunQuerySet:
         """Queued runs not yet handed to an executor, highest priority first, then first come first served."""
         return self.filter(status=RunStatus.QUEUED, executor_state={}).order_by("-priority", "created_at")
+
+    def enqueue(self, runs: Sequence[Run]) -> list[Run]:
+        """Insert new queued `runs`, in the order given, as the newest of their lanes, each saying why it waits:
+        BEHIND_OWN_PROJECT when WINDOW runs of its lane that take ledger GPUs are queued before it, so that no
+        dispatch pass looks at it before those have gone (and none has to tell a long queue so, row by row);
+        else WAITING_TO_BE_DISPATCHED, until a pass looks at it. Reasons are advice: where this one stops being
+        true (a preempted run requeued ahead of it), a dispatch pass corrects it (runs.scheduling)."""
+        ahead: dict[tuple[uuid.UUID, int], int] = {}  # per lane, its GPU runs queued before, counted up to WINDOW
+        for run in runs:
+            if not gpu_request(run.resources)[0] or run.executor in GPUS_OF_THEIR_OWN:
+                run.queue_reason = WAITING_TO_BE_DISPATCHED
+                continue
+            lane = (run.project_id, run.priority)
+            if lane not in ahead:  # read through the index run_queue_by_project, WINDOW rows at most
+                queued = self.in_dispatch_order().filter(project_id=run.project_id, priority=run.priority)
+                ahead[lane] = queued.filter(ledger_gpus__gt=0).order_by()[:WINDOW].count()
+            run.queue_reason = BEHIND_OWN_PROJECT if ahead[lane] >= WINDOW else WAITING_TO_BE_DISPATCHED
+            ahead[lane] += 1
+        return self.bulk_create(runs, batch_size=2000)
 
     def submitted(self) -> RunQuerySet:
         """Queued runs whose executor holds them in its own queue (a pending Slurm job)."""

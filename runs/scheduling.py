@@ -42,13 +42,14 @@ runs whichever host gets there first; projects' shares count their GPUs on every
 
 A pass costs a handful of queries however long the queue (bench/p8_queue_scale.py: 15,000
 waiting runs): the database counts each project's queue at each priority (a lane) in one pass
-over the queue, with no sort, and the first WINDOW runs of each lane, which are all a pass could
+over the queue, with no sort, and the first `runs.models.WINDOW` runs of each lane, which are all a pass could
 start, are read as light rows (`Queued`) in one query through the index of each project's queue,
 then summed and sorted into dispatch order here; what each one holds back is kept as running
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
 run that may start is read whole; the queue reasons that changed are written in one UPDATE (per
-WRITE_BATCH runs); and a lane's runs beyond its window are told once, together, that they wait
-behind their own project's earlier runs. The statements whose conditions grow with the lanes or
+WRITE_BATCH runs); and a lane's runs beyond its window are told that they wait behind their own
+project's earlier runs when they are queued (`RunQuerySet.enqueue`), a pass telling only the few that
+were not, a bounded number at a time (`_tell_the_rest`). The statements whose conditions grow with the lanes or
 the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
 them than the database takes to answer. `queue_position` still counts the whole queue: the runs
 of higher priorities by project and priority, those of its own by their shares (`_positions`).
@@ -105,16 +106,14 @@ from llmplatform import leases
 from llmplatform.sentences import gettext_noop
 from projects.models import Project
 from runs import healing, services
+from runs import models as run_models
 from runs.executors import EXECUTOR_CLASSES, get_executor
-from runs.models import Artifact, Run, RunQuerySet, RunStatus, gpu_request
+from runs.models import BEHIND_OWN_PROJECT, Artifact, Run, RunQuerySet, RunStatus, gpu_request
 
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
 WRITE_BATCH = 500  # runs per UPDATE of queue reasons (SQLite bounds a statement's parameters)
-# A pass looks at the first WINDOW runs of each project at each priority, of those that take ledger
-# GPUs and of those that take none: a project starts at most that many of each in one pass (the
-# supervisor passes twice a second), and its later runs wait behind them (BEHIND_OWN_PROJECT).
-WINDOW = 16
-BEHIND_OWN_PROJECT = gettext_noop("waiting for GPUs behind earlier runs of the same project")
+# Runs beyond their lane's window a pass tells BEHIND_OWN_PROJECT at most (see `_tell_the_rest`).
+TOLD_PER_PASS = 200
 
 
 @cache
@@ -434,7 +433,7 @@ class QueueWindow:
 
 def queued_runs(fair: FairShare, window: int, *, host: str | None = None) -> QueueWindow:
     """The first `window` runs of each project at each priority (a lane), of those that take ledger GPUs and
-    of those that take none (see WINDOW), of the runs `host` may dispatch (see `dispatchable_on`).
+    of those that take none (see runs.models.WINDOW), of the runs `host` may dispatch (see `dispatchable_on`).
 
     The database counts the lanes in one pass over the queue and reads the windows' runs through the index
     of each project's queue; their shares are summed and they are sorted here, by `FairShare.key`, sparing
@@ -521,9 +520,9 @@ def _needs_no_gpus(run: Run) -> bool:
     return run.status == RunStatus.QUEUED and not run.executor_state and not run.held_by_another_live_process()
 
 
-def dispatch_order(fair: FairShare | None = None, *, window: int = WINDOW, host: str | None = None) -> QueueWindow:
+def dispatch_order(fair: FairShare | None = None, *, host: str | None = None) -> QueueWindow:
     """The queued runs a dispatch pass may start (`host`: see `queued_runs`), in dispatch order."""
-    return queued_runs(fair or FairShare.now(), window, host=host)
+    return queued_runs(fair or FairShare.now(), run_models.WINDOW, host=host)
 
 
 @dataclass(slots=True)
@@ -794,7 +793,7 @@ def dispatch_queued_runs() -> list[Run]:
         return project.gpu_cap_shortfall(needed)
 
     window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
-    order = dispatch_order(FairShare.now(in_use), window=WINDOW, host=settings.HOSTNAME)
+    order = dispatch_order(FairShare.now(in_use), host=settings.HOSTNAME)
     for place, run in enumerate(order.runs):
         window[run.priority, run.project_id].append(run)
         needed = gpus_needed(run)
@@ -843,16 +842,23 @@ def _tell_the_rest(
     capped: dict[uuid.UUID, Queued],
 ) -> None:
     """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
-    wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. The reason
-    names no run nor what those wait for, so each run is told once (`untold`: how many are not yet). One UPDATE
-    per lane: a single one over every lane took the first pass of a full queue twice as long."""
+    wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. Most were
+    told so when they were queued (`RunQuerySet.enqueue`); this tells those it was not true of then (queued
+    when the window had room, or pushed beyond it by a preempted run requeued ahead of them), at most
+    TOLD_PER_PASS a pass, first come first told: a queue reason is advice, and no pass should write
+    thousands of them. The reason names no run nor what those wait for, so each run is told once (`untold`:
+    how many are not yet)."""
+    budget = TOLD_PER_PASS
     for (priority, project_id), count in untold.items():
+        if budget <= 0:
+            return
         if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
             continue  # none of its runs looked at waits: the others are looked at next pass
         rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
         rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
         rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
-        rest.exclude(queue_reason=BEHIND_OWN_PROJECT).update(queue_reason=BEHIND_OWN_PROJECT)
+        first = rest.exclude(queue_reason=BEHIND_OWN_PROJECT).order_by("created_at", "pk").values("pk")[:budget]
+        budget -= Run.objects.filter(pk__in=first).update(queue_reason=BEHIND_OWN_PROJECT)
 
 
 def _short_of_gpus(

@@ -271,27 +271,30 @@ def create_run(
     launch.write_config(config, config_path)
     try:
         with transaction.atomic():
-            run = Run.objects.create(
-                id=run_id,
-                project=project,
-                name=name or _default_name(project),
-                created_by=signed_in(actor),
-                model=model,
-                dataset=dataset,
-                training_yaml_name=training_yaml_name,
-                hyperparameters=hyperparameters,
-                resources=resources,
-                priority=priority,
-                resume_source_artifact=resume_from,
-                executor=executor,
-                argv=argv,
-                start_command=shlex.join(argv),
-                run_dir=str(run_dir),
-                output_dir=str(output_dir),
-                queue_reason=gettext_noop("waiting to be dispatched"),
-                warnings=warnings,
-                # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
-                host=settings.HOSTNAME,
+            (run,) = Run.objects.enqueue(
+                [
+                    Run(
+                        id=run_id,
+                        project=project,
+                        name=name or _default_name(project),
+                        created_by=signed_in(actor),
+                        model=model,
+                        dataset=dataset,
+                        training_yaml_name=training_yaml_name,
+                        hyperparameters=hyperparameters,
+                        resources=resources,
+                        priority=priority,
+                        resume_source_artifact=resume_from,
+                        executor=executor,
+                        argv=argv,
+                        start_command=shlex.join(argv),
+                        run_dir=str(run_dir),
+                        output_dir=str(output_dir),
+                        warnings=warnings,
+                        # A local run starts here only: its training folder and GPUs are this host's (runs.scheduling).
+                        host=settings.HOSTNAME,
+                    )
+                ]
             )
             Artifact.objects.create(
                 run=run,

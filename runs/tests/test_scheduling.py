@@ -11,6 +11,7 @@ from gpus.models import GpuClaim, HolderKind
 from llmplatform.testing import wait_for
 from projects.models import ExecutorKind, Project
 from projects.services import create_project
+from runs import models as run_models
 from runs import scheduling, services
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
@@ -144,7 +145,7 @@ def test_it_lets_a_run_that_can_no_longer_start_hold_nothing_back(project, owner
 def test_it_looks_at_a_window_of_each_projects_queue_and_tells_the_runs_beyond_it_why_they_wait(
     project, owner, sleeper, monkeypatch
 ):
-    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    monkeypatch.setattr(run_models, "WINDOW", 2)
     gpu_runs = [queue(project, owner, gpus=2, name=f"gpu-{index}") for index in range(5)]
     queue(project, owner, name="cpu-only")  # beyond the window of GPU runs, in its own
 
@@ -158,10 +159,78 @@ def test_it_looks_at_a_window_of_each_projects_queue_and_tells_the_runs_beyond_i
     assert [scheduling.queue_position(run) for run in waiting] == [1, 2, 3, 4]  # the whole queue, in order
 
 
+def test_it_tells_a_run_queued_behind_a_full_window_of_its_project_that_it_waits_behind_them_from_the_start(
+    project, owner, outsider, sleeper, monkeypatch
+):
+    monkeypatch.setattr(run_models, "WINDOW", 2)
+    project.max_priority = 1  # as staff allow it
+    project.save(update_fields=["max_priority"])
+    other = other_project(project, outsider)
+    mine = [queue(project, owner, gpus=2, name=f"gpu-{index}") for index in range(4)]
+    cpu_only = queue(project, owner, name="cpu-only")
+    urgent_lane = queue(project, owner, gpus=2, priority=1, name="urgent")  # a lane of its own
+    theirs = queue(other, outsider, gpus=2, name="theirs")
+
+    said = [Run.objects.get(pk=run.pk).queue_reason for run in [*mine, cpu_only, urgent_lane, theirs]]
+    assert said == [
+        "waiting to be dispatched",
+        "waiting to be dispatched",
+        scheduling.BEHIND_OWN_PROJECT,
+        scheduling.BEHIND_OWN_PROJECT,
+        "waiting to be dispatched",
+        "waiting to be dispatched",
+        "waiting to be dispatched",
+    ]
+
+    assert [run.name for run in dispatch_queued_runs()] == ["urgent", "cpu-only"]
+
+    # In the window, each says what it waits for; beyond it, still behind its project's earlier runs.
+    said = [Run.objects.get(pk=run.pk).queue_reason for run in [*mine, theirs]]
+    assert said == [
+        "waiting for 2 GPU(s), 0 free of 2",
+        "waiting for GPUs behind run gpu-0",
+        scheduling.BEHIND_OWN_PROJECT,
+        scheduling.BEHIND_OWN_PROJECT,
+        "waiting for 2 GPU(s), 0 free of 2",
+    ]
+
+
+def test_it_tells_runs_beyond_the_window_that_were_not_told_when_queued_a_few_each_pass(
+    project, owner, sleeper, settings, monkeypatch
+):
+    monkeypatch.setattr(run_models, "WINDOW", 2)
+    monkeypatch.setattr(scheduling, "TOLD_PER_PASS", 2)
+    settings.GPU_IDS = "0"
+    holder = queue(project, owner, gpus=1, name="holder")
+    assert dispatch_queued_runs() == [holder]
+    # Queued as an earlier version of the platform queued them: each only waiting to be dispatched.
+    base = timezone.now()
+    old = Run.objects.bulk_create(
+        Run(
+            project=project,
+            name=f"old-{index}",
+            resources={"gpu_count": 1},
+            queue_reason="waiting to be dispatched",
+            created_at=base + timedelta(seconds=index),
+        )
+        for index in range(6)
+    )
+
+    def reasons() -> list[str]:
+        return [Run.objects.get(pk=run.pk).queue_reason for run in old]
+
+    assert dispatch_queued_runs() == []
+    window = ["waiting for 1 GPU(s), 0 free of 1", "waiting for GPUs behind run old-0"]
+    assert reasons() == [*window, *[scheduling.BEHIND_OWN_PROJECT] * 2, *["waiting to be dispatched"] * 2]
+
+    assert dispatch_queued_runs() == []
+    assert reasons() == [*window, *[scheduling.BEHIND_OWN_PROJECT] * 4]
+
+
 def test_it_ends_a_window_at_its_last_run_among_runs_queued_at_the_same_moment_and_tells_newcomers_beyond_it(
     project, owner, sleeper, settings, monkeypatch
 ):
-    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    monkeypatch.setattr(run_models, "WINDOW", 2)
     settings.GPU_IDS = "0"
     runs = [queue(project, owner, gpus=1, name=f"gpu-{index}") for index in range(4)]
     Run.objects.filter(pk__in=[run.pk for run in runs]).update(created_at=timezone.now())
@@ -179,7 +248,7 @@ def test_it_ends_a_window_at_its_last_run_among_runs_queued_at_the_same_moment_a
 def test_it_places_a_run_without_gpus_queued_behind_a_full_window_by_what_every_run_before_it_asks_for(
     project, owner, outsider, sleeper, settings, monkeypatch
 ):
-    monkeypatch.setattr(scheduling, "WINDOW", 2)
+    monkeypatch.setattr(run_models, "WINDOW", 2)
     settings.GPU_IDS = ",".join(str(index) for index in range(8))
     other = other_project(project, outsider)
     waiting = [
