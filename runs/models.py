@@ -244,6 +244,15 @@ class Run(Leased, StatusTransitions):
     executor_state = models.JSONField(default=dict, blank=True)
     gpu_indices = models.JSONField(default=list, blank=True)
     queue_reason = models.CharField(max_length=255, blank=True)
+    # Whether it is told it waits behind its project's earlier runs, kept by the database: dispatch counts the
+    # runs of each lane not told so every pass, from the index run_queue_lanes alone.
+    told_behind = models.GeneratedField(
+        expression=models.ExpressionWrapper(
+            models.Q(queue_reason=BEHIND_OWN_PROJECT), output_field=models.BooleanField()
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     exit_code = models.IntegerField(null=True, blank=True)
 
     # What the supervisor has seen.
@@ -299,6 +308,13 @@ class Run(Leased, StatusTransitions):
                 fields=["project", "priority", "created_at", "id"],
                 condition=models.Q(status="queued"),
                 name="run_queue_by_project",
+            ),
+            # Dispatch counts each project's queue at each priority every pass (runs.scheduling): from this index
+            # alone, which holds every column it reads, a tenth of reading the queue's rows.
+            models.Index(
+                fields=["project", "priority", "ledger_gpus", "told_behind", "executor", "host"],
+                condition=models.Q(status="queued", executor_state={}),
+                name="run_queue_lanes",
             ),
             # Dispatch asks each project when it last started a GPU run (runs.scheduling).
             models.Index(fields=["project", "-started_at"], name="run_project_started"),
