@@ -46,8 +46,8 @@ over the queue, with no sort, and the first `runs.models.WINDOW` runs of each la
 start, are read as light rows (`Queued`) in one query through the index of each project's queue,
 then summed and sorted into dispatch order here; what each one holds back is kept as running
 unions per project, per higher priority and for old runs instead of comparing every pair; only a
-run that may start is read whole; the queue reasons that changed are written in one UPDATE (per
-WRITE_BATCH runs); and a lane's runs beyond its window are told that they wait behind their own
+run that may start is read whole; the queue reasons that changed are written in one UPDATE (up to
+REASONS_PER_PASS of them); and a lane's runs beyond its window are told that they wait behind their own
 project's earlier runs when they are queued (`RunQuerySet.enqueue`), a pass telling only the few that
 were not, a bounded number at a time (`_tell_the_rest`). The statements whose conditions grow with the lanes or
 the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
@@ -110,7 +110,10 @@ from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.models import BEHIND_OWN_PROJECT, Artifact, Run, RunQuerySet, RunStatus, gpu_request
 
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
-WRITE_BATCH = 500  # runs per UPDATE of queue reasons (SQLite bounds a statement's parameters)
+# Changed queue reasons a pass writes at most, first in dispatch order; the rest are written by the passes after it
+# (a queue reason is advice, and a pass that wrote 600 of them, as the first over a long queue does or one after
+# a run of a higher priority arrived, took 20-50 ms). Also within what SQLite takes as one statement's parameters.
+REASONS_PER_PASS = 250
 # Runs beyond their lane's window a pass tells BEHIND_OWN_PROJECT at most (see `_tell_the_rest`).
 TOLD_PER_PASS = 200
 
@@ -679,7 +682,7 @@ def _over_project_cap(run: Queued, needed: int, in_use: Counter[uuid.UUID]) -> s
 
 
 class _Reasons:
-    """Queue reasons that changed in this pass, written at its end in one UPDATE per WRITE_BATCH runs."""
+    """Queue reasons that changed in this pass, written at its end in one UPDATE (see REASONS_PER_PASS)."""
 
     def __init__(self) -> None:
         self.changed: dict[uuid.UUID, str] = {}
@@ -691,23 +694,24 @@ class _Reasons:
         if run.queue_reason != reason:
             self.changed[run.pk] = reason
 
-    def write(self) -> None:
-        changed = list(self.changed.items())
+    def write(self, in_order: Iterable[Queued]) -> None:
+        """Write the first REASONS_PER_PASS of the changed reasons of `in_order` (the pass's runs, in dispatch
+        order), joined to the runs' keys as a list of values: a CASE over the keys compared each row with every
+        key, and Django takes longer to build either than the database to run it."""
+        first = [run.pk for run in in_order if run.pk in self.changed][:REASONS_PER_PASS]
+        if not first:
+            return
         quote = connection.ops.quote_name
         table, status = quote(Run._meta.db_table), quote(_run_field("status").get_attname_column()[1])
         reason_column = quote(_run_field("queue_reason").get_attname_column()[1])
-        for start in range(0, len(changed), WRITE_BATCH):
-            batch = changed[start : start + WRITE_BATCH]
-            # Joined to the runs' keys as a list of values: a CASE over them compared each row with every key
-            # (a first pass's 600 reasons took 25 ms), and Django takes longer to build either than to run it.
-            values = ", ".join("(%s, %s)" for _ in batch)
-            params = [value for run, reason in batch for value in (_db_value("id", run), reason)]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET {reason_column} = reasons.column2 FROM (VALUES {values}) AS reasons "  # noqa: S608
-                    f"WHERE {_queue_columns()['id']} = reasons.column1 AND {table}.{status} = %s",
-                    [*params, RunStatus.QUEUED.value],
-                )
+        values = ", ".join("(%s, %s)" for _ in first)
+        params = [value for pk in first for value in (_db_value("id", pk), self.changed[pk])]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {reason_column} = reasons.column2 FROM (VALUES {values}) AS reasons "  # noqa: S608
+                f"WHERE {_queue_columns()['id']} = reasons.column1 AND {table}.{status} = %s",
+                [*params, RunStatus.QUEUED.value],
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,7 +842,7 @@ def dispatch_queued_runs() -> list[Run]:
         starts.append(_Start(run, gpu_indices, excluding=frozenset(reserved), usable=usable - reserved))
     started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
-    reasons.write()
+    reasons.write(order.runs)
     _tell_the_rest(window, order.untold, reservations, capped)
     return started
 

@@ -227,6 +227,25 @@ def test_it_tells_runs_beyond_the_window_that_were_not_told_when_queued_a_few_ea
     assert reasons() == [*window, *[scheduling.BEHIND_OWN_PROJECT] * 4]
 
 
+def test_it_writes_a_bounded_number_of_changed_queue_reasons_a_pass_first_those_of_the_runs_first_in_line(
+    project, owner, sleeper, settings, monkeypatch
+):
+    monkeypatch.setattr(scheduling, "REASONS_PER_PASS", 2)
+    settings.GPU_IDS = "0"
+    holder = queue(project, owner, gpus=1, name="holder")
+    waiting = [queue(project, owner, gpus=1, name=f"next-{index}") for index in range(4)]
+
+    def reasons() -> list[str]:
+        return [Run.objects.get(pk=run.pk).queue_reason for run in waiting]
+
+    assert dispatch_queued_runs() == [holder]
+    told = ["waiting for 1 GPU(s), 0 free of 1", "waiting for GPUs behind run next-0"]
+    assert reasons() == [*told, "waiting to be dispatched", "waiting to be dispatched"]
+
+    assert dispatch_queued_runs() == []
+    assert reasons() == [*told, "waiting for GPUs behind run next-0", "waiting for GPUs behind run next-0"]
+
+
 def test_it_ends_a_window_at_its_last_run_among_runs_queued_at_the_same_moment_and_tells_newcomers_beyond_it(
     project, owner, sleeper, settings, monkeypatch
 ):
