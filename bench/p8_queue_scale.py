@@ -105,6 +105,7 @@ def main() -> None:
     from projects.models import Project
     from runs import scheduling, services
     from runs.models import Run, RunStatus
+    from runs.supervisor import RunSupervisor
 
     rng = random.Random(options.seed)
     Run.objects.all().delete()
@@ -160,7 +161,8 @@ def main() -> None:
     # A supervisor holds no 14,000 model instances: kept, they would make each garbage collection in a pass
     # walk them (about 150 ms of the first pass).
     del backlog
-    supervision.keep_start_up_out_of_collections()  # as the supervisor's loop does when it starts
+    RunSupervisor()  # as the supervisor's loop does when it starts: its duty, then what its process holds frozen
+    supervision.keep_start_up_out_of_collections()
     waits: dict[int, list[float]] = {0: [], 1: [], HIGH: []}
     endings: list[tuple[float, uuid.UUID]] = []
     now = 0.0

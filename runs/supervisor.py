@@ -33,7 +33,7 @@ from django.utils import timezone
 from llmplatform import leases
 from llmplatform.supervision import always
 from runs import healing, scheduling, services
-from runs.executors import get_executor
+from runs.executors import EXECUTOR_CLASSES, get_executor
 from runs.executors.base import ProcessState
 from runs.ingest import ingest_run
 from runs.models import Run, RunStatus
@@ -55,6 +55,10 @@ class RunSupervisor:
         self.hostname = settings.HOSTNAME
         self.interval = float(settings.SUPERVISOR_INTERVAL_SECONDS)
         self.lease_seconds = float(settings.SUPERVISOR_LEASE_SECONDS)
+        # Each executor's module, imported now rather than by the first tick's dispatch (Docker's client: 30 ms),
+        # and so before the loop keeps what its process holds out of full collections.
+        for kind in EXECUTOR_CLASSES:
+            get_executor(kind)
 
     @classmethod
     def has_work(cls) -> bool:
