@@ -1,0 +1,62 @@
+"""The dashboard in a real Chromium, in English and Chinese, on a wide screen and a phone;
+screenshots under artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from django.utils.translation import gettext, override
+
+from console.tests.browser import log_in, new_page, screenshot
+from gpus.models import GpuClaim
+from runs.models import Run, RunStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# (Accept-Language, width): the two languages, each on a wide screen and a phone.
+VIEWS = [("en-US", 1440), ("zh-CN", 390), ("en-US", 390), ("zh-CN", 1440)]
+
+
+def view_name(locale: str, width: int) -> str:
+    return f"{'zh' if locale.startswith('zh') else 'en'}-{width}"
+
+
+def translated(locale: str, text: str) -> str:
+    with override("zh-hans" if locale.startswith("zh") else "en"):
+        return gettext(text)
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def tallest_column_header(page) -> float:
+    """The height of the page's tallest table column header: one line is about 30 px, a header
+    squeezed to a character a line (预计剩余 on a phone) several times that."""
+    return page.locator("main thead th").evaluate_all(
+        "headers => Math.max(...headers.map(header => header.getBoundingClientRect().height))"
+    )
+
+
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
+def test_it_shows_the_runs_and_gpus_on_the_dashboard(chromium_browser, live_server, run, settings, locale, width):
+    settings.GPU_IDS = "0,1"
+    GpuClaim.objects.create(gpu_index=0, holder_kind="run", holder_id=str(run.pk), holder_label=run.name)
+    Run.objects.create(
+        project=run.project,
+        name="run-000",
+        status=RunStatus.FAILED,
+        created_by=run.created_by,
+        completed_at=timezone.now(),
+    )
+    page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
+    log_in(page, "alice", "pw-alice")
+
+    page.get_by_role("heading", name=translated(locale, "Dashboard")).wait_for()
+    assert page.locator("section[aria-labelledby=active-runs-title] a", has_text="run-001").is_visible()
+    assert page.locator("section[aria-labelledby=failures-title] a", has_text="run-000").is_visible()
+    gpus = page.locator("section[aria-labelledby=gpus-title] tbody tr")
+    assert gpus.count() == 2 and "run-001" in gpus.first.inner_text()
+    assert fits_the_screen(page)  # the tables scroll inside their panels
+    assert tallest_column_header(page) < 40
+    screenshot(page, f"dashboard-{view_name(locale, width)}")
