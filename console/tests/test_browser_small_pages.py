@@ -1,13 +1,15 @@
-"""The dashboard in a real Chromium, in English and Chinese, on a wide screen and a phone;
-screenshots under artifacts/screenshots/."""
+"""The dashboard, a training config's page and the API description in a real Chromium, in English and
+Chinese, on a wide screen and a phone; screenshots under artifacts/screenshots/."""
 
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, override
 
 from console.tests.browser import log_in, new_page, screenshot
+from console.tests.test_configs import SFT_YAML
 from gpus.models import GpuClaim
 from runs.models import Run, RunStatus
 
@@ -60,3 +62,38 @@ def test_it_shows_the_runs_and_gpus_on_the_dashboard(chromium_browser, live_serv
     assert fits_the_screen(page)  # the tables scroll inside their panels
     assert tallest_column_header(page) < 40
     screenshot(page, f"dashboard-{view_name(locale, width)}")
+
+
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
+def test_it_leads_from_a_training_config_back_to_the_configs(chromium_browser, live_server, owner, locale, width):
+    page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
+    log_in(page, "alice", "pw-alice")
+    page.goto(reverse("console:config-list"))
+    page.locator("#config-file").set_input_files(
+        files=[{"name": "sft.yaml", "mimeType": "application/yaml", "buffer": SFT_YAML}]
+    )
+    page.locator("section[aria-labelledby=config-upload-title] button[type=submit]").click()
+    page.locator("#config-yaml").wait_for()
+
+    breadcrumb = page.locator("main p.muted a").first
+    assert breadcrumb.inner_text() == translated(locale, "Training configs")
+    assert fits_the_screen(page)
+    screenshot(page, f"config-detail-{view_name(locale, width)}")
+    breadcrumb.click()
+    page.wait_for_url(f"**{reverse('console:config-list')}")
+    page.locator("#configs-title + .table-wrap a", has_text="sft.yaml").wait_for()
+
+
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
+def test_it_groups_every_endpoint_of_the_api_description_under_a_name(chromium_browser, live_server, locale, width):
+    page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
+    page.goto("/docs")
+    page.locator(".opblock-tag-section").first.wait_for()
+    groups = page.locator(".opblock-tag-section h3").evaluate_all("tags => tags.map(t => t.dataset.tag)")
+    assert "de-identification" in groups and "v1" not in groups and "default" not in groups
+    deid = page.locator(".opblock-tag-section", has=page.locator("h3[data-tag='de-identification']"))
+    summaries = deid.locator(".opblock-summary-description")
+    summaries.first.wait_for()
+    assert all(text.strip() for text in summaries.all_inner_texts())  # each operation says what it does
+    assert fits_the_screen(page)
+    screenshot(page, f"api-docs-{view_name(locale, width)}")
