@@ -156,7 +156,9 @@ def test_it_shows_versions_the_audit_log_the_token_and_a_blocked_start(
     screenshot(page, f"api-token-{name}")
 
     page.goto("/console/deployments/new/")
-    assert page.locator("main form button[type=submit]").is_disabled()
+    start = page.locator("main form button[type=submit]")
+    assert start.is_disabled()
+    assert start.evaluate("node => getComputedStyle(node).opacity") == "0.5"  # greyed out, not a live blue button
     assert "vllm-not-here" in page.locator("#start-blocked").inner_text()
     assert fits_the_screen(page)
     screenshot(page, f"deployment-start-blocked-{name}")
