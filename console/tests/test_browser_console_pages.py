@@ -33,7 +33,7 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, live_server, owner, locale, width):
     name = view_name(locale, width)
     page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
@@ -72,7 +72,7 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
     screenshot(page, f"dataset-file-report-{name}")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_says_where_a_training_yaml_breaks_in_the_readers_language(
     chromium_browser, live_server, owner, locale, width
 ):
@@ -94,7 +94,7 @@ def test_it_says_where_a_training_yaml_breaks_in_the_readers_language(
     screenshot(page, f"config-yaml-invalid-{name}")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_sends_a_test_chat_to_a_running_deployment(
     chromium_browser, live_server, owner, fake_vllm, tiny_model, locale, width
 ):
