@@ -109,6 +109,10 @@ def test_it_sends_a_test_chat_to_a_running_deployment(
     page.locator("#chat-answer").wait_for()
     assert page.locator("#deployment-chat pre.chat-answer").inner_text() == "echo: 你好, tiny-llama"
     assert re.match(r"(Answered in \d+ ms|用时 \d+ 毫秒)", page.locator("#chat-latency").inner_text())
+    message = page.locator("#log-view .log-message").first
+    message.wait_for()
+    # The server's log lines run the width of the log, not down a column a word wide.
+    assert message.evaluate("node => node.offsetWidth / node.closest('#log-view').offsetWidth") > 0.6
     assert fits_the_screen(page)
     screenshot(page, f"deployment-chat-{name}")
 
