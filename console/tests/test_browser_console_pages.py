@@ -61,6 +61,8 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
             "已上传，但未通过校验： 第 2 行: 不是有效的 JSON：第 15 列缺少值"
         )  # the API's reason, translated
     page.locator("#dataset-files .badge-invalid").first.wait_for()
+    records, errors = page.locator("#dataset-files tbody td.num").all_inner_texts()[1:]
+    assert (records, errors) == ("2", "3")  # the two good lines, not the bad one that parsed as a record
     screenshot(page, f"dataset-upload-invalid-{name}")
 
     page.locator("#dataset-files td a").first.click()
