@@ -77,6 +77,10 @@ def test_it_leads_from_a_training_config_back_to_the_configs(chromium_browser, l
 
     breadcrumb = page.locator("main p.muted a").first
     assert breadcrumb.inner_text() == translated(locale, "Training configs")
+    # On a phone the sections scroll sideways in one row: the one the reader is in shows, not cut off.
+    section = page.locator(".mainnav a[aria-current=page]")
+    assert section.inner_text() == translated(locale, "Configs")
+    assert section.evaluate("node => node.getBoundingClientRect().right") <= width
     assert fits_the_screen(page)
     screenshot(page, f"config-detail-{view_name(locale, width)}")
     breadcrumb.click()
