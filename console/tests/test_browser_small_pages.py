@@ -1,7 +1,9 @@
-"""The dashboard, a training config's page and the API description in a real Chromium, in English and
-Chinese, on a wide screen and a phone; screenshots under artifacts/screenshots/."""
+"""The dashboard, a training config's page, the project form's file pickers and the API description in a real
+Chromium, in English and Chinese, on a wide screen and a phone; screenshots under artifacts/screenshots/."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from django.urls import reverse
@@ -10,7 +12,10 @@ from django.utils.translation import gettext, override
 
 from console.tests.browser import log_in, new_page, screenshot
 from console.tests.test_configs import SFT_YAML
+from console.tests.test_datasets import GOOD, add_file
+from datasets import services as dataset_services
 from gpus.models import GpuClaim
+from projects.models import Project
 from runs.models import Run, RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -86,6 +91,31 @@ def test_it_leads_from_a_training_config_back_to_the_configs(chromium_browser, l
     breadcrumb.click()
     page.wait_for_url(f"**{reverse('console:config-list')}")
     page.locator("#configs-title + .table-wrap a", has_text="sft.yaml").wait_for()
+
+
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
+def test_it_offers_the_uploaded_files_and_one_list_of_task_types_to_a_new_project(
+    chromium_browser, live_server, owner, tmp_path, locale, width
+):
+    dataset = dataset_services.create_dataset(name="qwen-sft", task_type="sft", created_by=owner)
+    stored = add_file(dataset, tmp_path, [json.dumps(GOOD)])
+    page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
+    log_in(page, "alice", "pw-alice")
+    page.goto(reverse("console:project-create"))
+
+    offered = page.locator("#dataset-files option").evaluate_all("options => options.map(o => [o.value, o.label])")
+    assert offered == [[stored.relative_path, "qwen-sft / train.jsonl"]]
+    task_types = page.locator("#id_task_type option").evaluate_all("options => options.map(o => o.value)")
+    assert task_types == ["", "sft", "lora", "rl", "pretrain"]  # the datasets' list
+    page.locator("#id_name").fill(f"picked-{view_name(locale, width)}")
+    page.locator("#id_task_type").select_option("lora")
+    page.locator("#id_dataset_name").fill(stored.relative_path)
+    assert fits_the_screen(page)  # the trainer's long first choice included
+    screenshot(page, f"project-form-{view_name(locale, width)}")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/console/projects/*/")
+    project = Project.objects.get(name=f"picked-{view_name(locale, width)}")
+    assert (project.dataset_name, project.task_type) == (stored.relative_path, "lora")
 
 
 @pytest.mark.parametrize(("locale", "width"), VIEWS)
