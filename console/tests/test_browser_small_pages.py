@@ -13,6 +13,9 @@ from django.utils.translation import gettext, override
 from console.tests.browser import log_in, new_page, screenshot
 from console.tests.test_configs import SFT_YAML
 from console.tests.test_datasets import GOOD, add_file
+
+# The pages the Chinese walk reads, with the states they come in (a failed file, a stalled run...).
+from console.tests.test_zh_hans_pages import console_pages, failed_dataset_file, healed_runs  # noqa: F401
 from datasets import services as dataset_services
 from gpus.models import GpuClaim
 from projects.models import Project
@@ -131,3 +134,18 @@ def test_it_groups_every_endpoint_of_the_api_description_under_a_name(chromium_b
     assert all(text.strip() for text in summaries.all_inner_texts())  # each operation says what it does
     assert fits_the_screen(page)
     screenshot(page, f"api-docs-{view_name(locale, width)}")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_it_fits_every_console_page_on_a_phone(chromium_browser, live_server, staff, request, locale):
+    pages = request.getfixturevalue("console_pages")
+    page = new_page(chromium_browser, live_server, locale=locale, width=390, height=844)
+    log_in(page, "operator", "pw-operator")
+    too_wide = {}
+    for path in pages:
+        page.goto(path)
+        page.wait_for_load_state("load")
+        a_page = page.locator("header.topbar").count() == 1  # not a panel's fragment, fetched alone
+        if a_page and not fits_the_screen(page):
+            too_wide[path] = page.evaluate("document.documentElement.scrollWidth")
+    assert too_wide == {}
