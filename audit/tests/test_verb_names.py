@@ -60,5 +60,11 @@ def test_it_names_every_verb_the_platform_records():
         assert verb_name("create") == "Create"  # a plain edit's verb is its action
 
 
+def test_it_names_a_verb_in_chinese_for_a_chinese_reader():
+    with translation.override("zh-hans"):
+        assert verb_name("measure token lengths") == "已测量 token 长度"
+        assert verb_name("delete") == str(AuditAction.DELETE.label) != "Delete"
+
+
 def test_it_keeps_a_verb_it_no_longer_records_as_recorded():
     assert verb_name("archive") == "archive"
