@@ -39,15 +39,16 @@ KEPT = {"ID", "URL", "Cron"}
 
 
 def labels_text(html: str) -> str:
-    """What a page names, without what it holds: table rows, read-only values, text areas and choices are data."""
-    html = re.sub(r"<(script|style|tbody|textarea|select)\b.*?</\1>", " ", html, flags=re.S)
+    """What a page names, without what it holds: table rows, read-only values and text areas are data."""
+    html = re.sub(r"<(script|style|tbody|textarea)\b.*?</\1>", " ", html, flags=re.S)
     html = re.sub(r'<div class="readonly">.*?</div>', " ", html, flags=re.S)
     return unescape(re.sub(r"<[^>]+>", " ", html))
 
 
 def english_names(model: type[Model], model_admin: BaseModelAdmin) -> set[str]:
     """The English a model's admin pages are made of: its names, its fields' names and help texts, and what its
-    admin adds (computed columns and read-only fields, filters' titles), with its inlines' own."""
+    admin adds (computed columns and read-only fields, filters', fieldsets' and actions' titles), with its inlines'
+    own."""
     field_names = {field.name for field in model._meta.concrete_fields}
     computed = [
         name
@@ -64,6 +65,12 @@ def english_names(model: type[Model], model_admin: BaseModelAdmin) -> set[str]:
             for each in getattr(model_admin, "list_filter", ())
             if isinstance(each, type) and issubclass(each, SimpleListFilter)
         }
+        names |= {str(title) for title, _options in model_admin.fieldsets or () if title}
+        actions = [
+            getattr(model_admin, each) if isinstance(each, str) else each
+            for each in getattr(model_admin, "actions", None) or ()
+        ]
+        names |= {str(action.short_description) for action in actions}
         for inline in getattr(model_admin, "inlines", ()):
             names |= english_names(inline.model, inline(model, site))
     return {capfirst(name) for name in names} - KEPT
@@ -199,6 +206,7 @@ def test_it_reads_these_apps_change_forms_and_lists_in_chinese(admin, platform_r
     assert {type(record) for record in platform_records} == listed_models(APPS)
     assert "Served model name" in pages[admin_url(platform_records[5], "change")]
     assert "Relative to HOST_TRAINING_DIR." in pages[admin_url(platform_records[1], "change")]
+    assert "Send the selected deliveries again" in pages[admin_url(platform_records[7], "changelist")]
     assert {url: english for url, english in found.items() if english} == {}
 
 
@@ -209,7 +217,7 @@ def test_it_reads_the_packages_admin_pages_in_chinese(admin, package_records):
     index = read_in_chinese(admin, reverse("admin:index"))
 
     assert {type(record) for record in package_records} == listed_models(PACKAGES)
-    assert "Failed Logins" in pages[admin_url(package_records[0], "change")]
+    assert {"Failed Logins", "Form Data"} <= pages[admin_url(package_records[0], "change")]
     assert "Status" in pages[admin_url(package_records[0], "changelist")]  # a column its admin computes
     assert {url: english for url, english in found.items() if english} == {}
     assert "登录防护" in index and "后台任务" in index and "Axes" not in index and "Django Q" not in index
