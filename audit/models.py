@@ -75,16 +75,21 @@ def object_type_name(label: str) -> str:
 
 class AuditEvent(models.Model):
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
     action = models.CharField(max_length=16, choices=AuditAction.choices, verbose_name=_("action"))
-    verb = models.CharField(max_length=64, blank=True, help_text="e.g. cancel, tag, stop", verbose_name=_("verb"))
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
+    verb = models.CharField(max_length=64, blank=True, help_text=_("e.g. cancel, tag, stop"), verbose_name=_("verb"))
+    object_type = models.CharField(max_length=64, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, verbose_name=_("object ID"))
     object_repr = models.CharField(max_length=200, blank=True, verbose_name=_("object repr"))
-    changes = models.JSONField(default=dict, blank=True)
-    via = models.CharField(max_length=16, blank=True, help_text="api, console, admin, system", verbose_name=_("via"))
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
+    via = models.CharField(max_length=16, blank=True, help_text=_("api, console, admin, system"), verbose_name=_("via"))
     client_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client address"))
     created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 

@@ -33,7 +33,10 @@ class GpuClaimQuerySet(models.QuerySet["GpuClaim"]):
 
 class GpuClaim(models.Model):
     host = models.CharField(
-        max_length=255, default=this_host, help_text="The host the GPU is in (LLMP_HOSTNAME).", verbose_name=_("host")
+        max_length=255,
+        default=this_host,
+        help_text=_("The host the GPU is in (LLMP_HOSTNAME)."),
+        verbose_name=_("host"),
     )
     gpu_index = models.PositiveIntegerField(verbose_name=_("gpu index"))
     holder_kind = models.CharField(max_length=16, choices=HolderKind.choices, verbose_name=_("holder kind"))

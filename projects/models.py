@@ -217,66 +217,83 @@ class ProjectQuerySet(models.QuerySet["Project"]):
 
 
 class Project(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     name = models.CharField(max_length=200, unique=True, validators=[validate_project_name], verbose_name=_("name"))
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # The contract's owner is a free-form name ("alice"); who may act is `created_by` and `members`.
     owner = models.CharField(max_length=150, blank=True, db_index=True, verbose_name=_("owner"))
-    tags = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True, verbose_name=_("tags"))
     # Django ignores what a validator returns; the serializers use the normalised path it gives.
     dataset_name = models.CharField(
         max_length=1024,
         blank=True,
         validators=[clean_training_path],  # type: ignore[list-item]
+        verbose_name=_("dataset name"),
     )
     training_yaml_name = models.CharField(
         max_length=1024,
         blank=True,
         validators=[clean_training_path],  # type: ignore[list-item]
+        verbose_name=_("training YAML name"),
     )
-    objective = models.TextField(blank=True)
+    objective = models.TextField(blank=True, verbose_name=_("objective"))
     task_type = models.CharField(max_length=64, blank=True, verbose_name=_("task type"))
     base_model = models.CharField(max_length=512, blank=True, verbose_name=_("base model"))
-    default_hyperparameters = models.JSONField(default=dict, blank=True)
+    default_hyperparameters = models.JSONField(default=dict, blank=True, verbose_name=_("default hyperparameters"))
     status = models.CharField(
         max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE, verbose_name=_("status")
     )
     # Where its runs execute: an ExecutorKind, "" meaning settings.DEFAULT_EXECUTOR. Options per executor
     # (container, image, partition, account, time limit, command template...).
     executor = models.CharField(max_length=32, blank=True, verbose_name=_("executor"))
-    executor_options = models.JSONField(default=dict, blank=True)
+    executor_options = models.JSONField(default=dict, blank=True, verbose_name=_("executor options"))
     max_concurrent_gpus = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(MAX_CONCURRENT_GPUS)]
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_CONCURRENT_GPUS)],
+        verbose_name=_("max concurrent GPUs"),
     )
     trainer = models.CharField(
         max_length=32,
         blank=True,
         choices=TrainerKind.choices,
         help_text=_("Which trainer its runs start; blank: LLaMA-Factory for its commands, else unchecked."),
+        verbose_name=_("trainer"),
     )
     # Blank: settings.DEFAULT_MAX_PRIORITY. Like the GPU cap, only staff set it.
     max_priority = models.IntegerField(
-        null=True, blank=True, validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)],
+        verbose_name=_("max priority"),
     )
     # Runs that heal (runs.healing). A failed run is resumed from its latest complete checkpoint
     # up to `max_retries` times; a running run writing no step for `stall_after_seconds`
     # (blank: ten times its median step time, at least STALL_AFTER_FLOOR_SECONDS) while its GPUs
     # or CPUs idle is flagged stalled, then handled as `on_stall` says. Its creator sets these.
-    max_retries = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_RETRIES)])
-    stall_after_seconds = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
-    on_stall = models.CharField(max_length=32, choices=OnStall.choices, default=OnStall.LEAVE)
+    max_retries = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_RETRIES)], verbose_name=_("max retries")
+    )
+    stall_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], verbose_name=_("stall after seconds")
+    )
+    on_stall = models.CharField(
+        max_length=32, choices=OnStall.choices, default=OnStall.LEAVE, verbose_name=_("on stall")
+    )
     # Staff only: its queued runs may stop lower-priority runs holding the GPUs they need.
-    may_preempt = models.BooleanField(default=False)
+    may_preempt = models.BooleanField(default=False, verbose_name=_("may preempt"))
     # The length check of a launch (runs.lengths): more than this share of the dataset's records longer
     # than the config's cutoff_len (which the trainer cuts them at) warns, or refuses the launch.
     max_truncated_share = models.FloatField(
         default=0.01,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("The share of records (0 to 1) that may be longer than cutoff_len before a launch warns."),
+        verbose_name=_("max truncated share"),
     )
     refuse_truncation = models.BooleanField(
         default=False,
         help_text=_("Refuse a launch, rather than warn, when more records than that are longer than cutoff_len."),
+        verbose_name=_("refuse truncation"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -286,9 +303,11 @@ class Project(models.Model):
         related_name="created_projects",
         verbose_name=_("created by"),
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="projects", verbose_name=_("members")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = ProjectQuerySet.as_manager()
 
@@ -382,7 +401,7 @@ class ProjectVersion(models.Model):
     version = models.PositiveIntegerField(verbose_name=_("version"))
     changed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("changed at"))
     changed_by = models.CharField(max_length=150, blank=True, verbose_name=_("changed by"))
-    changes = models.JSONField(default=dict)
+    changes = models.JSONField(default=dict, verbose_name=_("changes"))
 
     class Meta:
         verbose_name = _("project version")

@@ -158,30 +158,35 @@ class RunQuerySet(models.QuerySet["Run"]):
 class Run(Leased, StatusTransitions):
     """A training run. Its lease (`Leased`) names the one process watching or starting it right now."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs", verbose_name=_("project"))
-    name = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, blank=True, verbose_name=_("name"))
     status = models.CharField(
         max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True, verbose_name=_("status")
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
     completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
     # A cancel asked for without waiting (`?wait=false`): the run stays running until its supervisor
     # has stopped it (runs.services.carry_out_cancel_request).
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancel requested at"))
 
     # What to train: the project's defaults with this run's overrides applied.
-    model = models.CharField(max_length=512, blank=True)
+    model = models.CharField(max_length=512, blank=True, verbose_name=_("model"))
     dataset = models.CharField(max_length=1024, blank=True, verbose_name=_("dataset"))
-    training_yaml_name = models.CharField(max_length=1024, blank=True)
-    hyperparameters = models.JSONField(default=dict, blank=True)
-    resources = models.JSONField(default=dict, blank=True)
+    training_yaml_name = models.CharField(max_length=1024, blank=True, verbose_name=_("training YAML name"))
+    hyperparameters = models.JSONField(default=dict, blank=True, verbose_name=_("hyperparameters"))
+    resources = models.JSONField(default=dict, blank=True, verbose_name=_("resources"))
     # The GPUs it takes from the ledger (runs.scheduling.gpus_needed), kept by the database: dispatch
     # sums those of the whole queue every pass without reading JSON.
     ledger_gpus = models.GeneratedField(
@@ -192,41 +197,56 @@ class Run(Leased, StatusTransitions):
         ),
         output_field=models.BigIntegerField(),
         db_persist=True,
+        verbose_name=_("ledger GPUs"),
     )
-    priority = models.IntegerField(default=0)
+    priority = models.IntegerField(default=0, verbose_name=_("priority"))
     resume_source_artifact = models.ForeignKey(
-        "Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_runs"
+        "Artifact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resumed_runs",
+        verbose_name=_("resume source artifact"),
     )
     # What its launch found worth saying without refusing it (runs.lengths): {code, message, ...figures}.
-    warnings = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True, verbose_name=_("warnings"))
 
     # How it runs.
     executor = models.CharField(
         max_length=16, choices=ExecutorKind.choices, default=ExecutorKind.LOCAL, verbose_name=_("executor")
     )
     host = models.CharField(
-        max_length=255, blank=True, help_text="The host whose supervisor watches it.", verbose_name=_("host")
+        max_length=255, blank=True, help_text=_("The host whose supervisor watches it."), verbose_name=_("host")
     )
-    argv = models.JSONField(default=list, blank=True)
-    start_command = models.TextField(blank=True)
-    run_dir = models.CharField(max_length=1024, blank=True)
-    output_dir = models.CharField(max_length=1024, blank=True)
+    argv = models.JSONField(default=list, blank=True, verbose_name=_("argv"))
+    start_command = models.TextField(blank=True, verbose_name=_("start command"))
+    run_dir = models.CharField(max_length=1024, blank=True, verbose_name=_("run dir"))
+    output_dir = models.CharField(max_length=1024, blank=True, verbose_name=_("output dir"))
     # Executor bookkeeping: pid + start time, container exec, Slurm job id...
-    executor_state = models.JSONField(default=dict, blank=True)
-    gpu_indices = models.JSONField(default=list, blank=True)
-    queue_reason = models.CharField(max_length=255, blank=True)
-    exit_code = models.IntegerField(null=True, blank=True)
+    executor_state = models.JSONField(default=dict, blank=True, verbose_name=_("executor state"))
+    gpu_indices = models.JSONField(default=list, blank=True, verbose_name=_("GPU indices"))
+    queue_reason = models.CharField(max_length=255, blank=True, verbose_name=_("queue reason"))
+    exit_code = models.IntegerField(null=True, blank=True, verbose_name=_("exit code"))
 
     # What the supervisor has seen.
-    progress = models.FloatField(default=0.0)
-    eta_seconds = models.FloatField(null=True, blank=True)
-    current_step = models.PositiveBigIntegerField(null=True, blank=True)
-    total_steps = models.PositiveBigIntegerField(null=True, blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="Latest value of each metric.")
-    gpu_utilization = models.FloatField(null=True, blank=True)
-    log_offset = models.PositiveBigIntegerField(default=0, help_text="Bytes of the log file ingested.")
-    next_log_seq = models.PositiveBigIntegerField(default=1)
-    ingest_state = models.JSONField(default=dict, blank=True, help_text="Parser positions in the trainer's files.")
+    progress = models.FloatField(default=0.0, verbose_name=_("progress"))
+    eta_seconds = models.FloatField(null=True, blank=True, verbose_name=_("ETA seconds"))
+    current_step = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("current step"))
+    total_steps = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("total steps"))
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text=_("Latest value of each metric."), verbose_name=_("metrics")
+    )
+    gpu_utilization = models.FloatField(null=True, blank=True, verbose_name=_("GPU utilization"))
+    log_offset = models.PositiveBigIntegerField(
+        default=0, help_text=_("Bytes of the log file ingested."), verbose_name=_("log offset")
+    )
+    next_log_seq = models.PositiveBigIntegerField(default=1, verbose_name=_("next log seq"))
+    ingest_state = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Parser positions in the trainer's files."),
+        verbose_name=_("ingest state"),
+    )
 
     # Healing (runs.healing). The status values stay the contract's: a retry is a new run linked
     # to the failed one (which stays `failed`), a stall is a flag on a `running` run, and a
@@ -237,24 +257,42 @@ class Run(Leased, StatusTransitions):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="retries",
-        help_text="The run it retries.",
+        help_text=_("The run it retries."),
+        verbose_name=_("retry of"),
     )
-    attempt = models.PositiveIntegerField(default=1, help_text="1 for a run launched by people, 2 for its first retry…")
-    retry_due = models.BooleanField(default=False, help_text="Failed, and the platform has yet to decide on a retry.")
-    retry_reason = models.CharField(max_length=255, blank=True, help_text="Why it was, or was not, retried.")
-    stalled_since = models.DateTimeField(null=True, blank=True)
-    stall_reason = models.CharField(max_length=255, blank=True)
+    attempt = models.PositiveIntegerField(
+        default=1, help_text=_("1 for a run launched by people, 2 for its first retry…"), verbose_name=_("attempt")
+    )
+    retry_due = models.BooleanField(
+        default=False,
+        help_text=_("Failed, and the platform has yet to decide on a retry."),
+        verbose_name=_("retry due"),
+    )
+    retry_reason = models.CharField(
+        max_length=255, blank=True, help_text=_("Why it was, or was not, retried."), verbose_name=_("retry reason")
+    )
+    stalled_since = models.DateTimeField(null=True, blank=True, verbose_name=_("stalled since"))
+    stall_reason = models.CharField(max_length=255, blank=True, verbose_name=_("stall reason"))
     watch_state = models.JSONField(
-        default=dict, blank=True, help_text="When steps were last seen, and how long they took."
+        default=dict,
+        blank=True,
+        help_text=_("When steps were last seen, and how long they took."),
+        verbose_name=_("watch state"),
     )
     preempted_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The run it made way for."
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The run it made way for."),
+        verbose_name=_("preempted by"),
     )
-    preempted_at = models.DateTimeField(null=True, blank=True)
+    preempted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("preempted at"))
 
     # What its team says about it: free text and labels, changed by those who may operate it.
-    notes = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_RUN_NOTES_CHARS)])
-    tags = models.JSONField(default=list, blank=True, validators=[validate_run_tags])
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(MAX_RUN_NOTES_CHARS)], verbose_name=_("notes"))
+    tags = models.JSONField(default=list, blank=True, validators=[validate_run_tags], verbose_name=_("tags"))
 
     objects = RunQuerySet.as_manager()
 
@@ -437,14 +475,16 @@ class ArtifactFile:
 
 
 class Artifact(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts", verbose_name=_("run"))
     name = models.CharField(max_length=255, verbose_name=_("name"))
     type = models.CharField(max_length=16, choices=ArtifactType.choices, verbose_name=_("type"))
-    path = models.CharField(max_length=1024, help_text="Absolute path on the host that ran it.")
+    path = models.CharField(
+        max_length=1024, help_text=_("Absolute path on the host that ran it."), verbose_name=_("path")
+    )
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size bytes"))
     step = models.BigIntegerField(
-        null=True, blank=True, help_text="Training step, for checkpoints.", verbose_name=_("step")
+        null=True, blank=True, help_text=_("Training step, for checkpoints."), verbose_name=_("step")
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.admin import ModelAdmin, site
-from django.contrib.admin.utils import label_for_field
+from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.admin.utils import flatten_fieldsets, help_text_for_field, label_for_field
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Model
-from django.test import Client
+from django.forms import ModelForm
+from django.forms.utils import pretty_name
+from django.http import HttpRequest
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
@@ -26,16 +30,22 @@ from django.utils.text import capfirst
 from audit.models import AuditAction
 from audit.services import record_event
 from conftest import session_client
+from console.models import RunTableColumns
 from console.tests.conftest import add_log
 from console.tests.test_configs import SFT_YAML
 from datasets import services as dataset_services
 from datasets.models import TrainConfig
+from deid import services as deid_services
+from deid.models import DeidPolicy
 from deployments.models import Deployment, DeploymentStatus
 from gpus.models import GpuClaim, HolderKind
 from gpus.services import waiting_for
+from llmplatform.models import SupervisorLease
 from llmplatform.sentences import po_entries
 from llmplatform.testing import platform_app_configs, platform_models
+from notifications.models import Delivery, EventName, Subscription
 from projects.models import ProjectVersion
+from retention.models import RetentionPolicy
 from runs import healing
 from runs.models import Run, RunStatus
 from runs.scheduling import dispatch_queued_runs
@@ -89,6 +99,11 @@ MALFORMED_YAMLS = [
     b"task_type: !!python/name:os.system x\n",
 ]
 STALL_REASON = "no new step for 612 s (after step 40) with its GPUs at 0%"
+# The apps whose admin forms must name their fields in Chinese. Those of the second list do not
+# name them all for translation yet: their walks are expected to fail until they do, and fail
+# the other way once they do, to be moved to the first list then.
+ADMIN_FORM_APPS = ["llmplatform", "audit", "gpus", "projects", "runs", "retention", "console"]
+ADMIN_FORM_APPS_NOT_YET_NAMED = ["datasets", "deid", "deployments", "notifications"]
 
 
 def visible_text(html: str) -> str:
@@ -208,6 +223,63 @@ def platform_names_in(text: str) -> list[str]:
 
 def changelist(model: type[Model]) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def form_text(html: str) -> str:
+    """What an admin form says besides what its object holds and the navigation around it: labels,
+    titles, help texts, buttons."""
+    html = re.sub(r"<(textarea|select|nav)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r'<div class="(readonly|breadcrumbs)">.*?</div>|<title>.*?</title>', " ", html, flags=re.S)
+    return visible_text(html)
+
+
+def form_names(model_admin: ModelAdmin, request: HttpRequest, obj: Model | None) -> list[str]:
+    """What the admin's form of `obj` (None: the add form) and its inlines show in English: fieldsets'
+    titles and descriptions, fields' labels (capitalised, as the admin shows them) and help texts; less
+    what the Chinese catalog keeps as it is ("ID")."""
+    labels, texts = [], []
+    with translation.override("en"):
+        inlines = model_admin.get_inline_instances(request, obj)
+        forms: list[tuple[BaseModelAdmin, type[ModelForm]]] = [(model_admin, model_admin.get_form(request, obj))]
+        forms += [(inline, inline.get_formset(request, obj).form) for inline in inlines]
+        for each, form in forms:
+            fieldsets = each.get_fieldsets(request, obj)
+            texts += [str(title) for title, _options in fieldsets if title]
+            texts += [str(options.get("description") or "") for _title, options in fieldsets]
+            for name in flatten_fieldsets(fieldsets):
+                label, help_text = field_label_and_help(name, each, form)
+                labels.append(label)
+                texts.append(help_text)
+    kept = catalog()
+    shown = [capfirst(label) for label in labels if kept.get(label) != label]
+    shown += [text for text in texts if kept.get(text) != text]
+    return sorted({each for each in shown if each})
+
+
+def field_label_and_help(name: str, model_admin: BaseModelAdmin, form: type[ModelForm]) -> tuple[str, str]:
+    """The label and help of a field of an admin form: its model's field's, its admin's, or its form's own."""
+    try:
+        label = label_for_field(name, model_admin.model, model_admin)
+    except AttributeError:  # a field of the form alone
+        field = form.base_fields[name]
+        return str(field.label or pretty_name(name)), str(field.help_text)
+    return str(label), str(help_text_for_field(name, model_admin.model))
+
+
+def admin_form_pages(app_label: str, request: HttpRequest) -> dict[str, list[str]]:
+    """The change form of an object of each model of the app the admin shows, and its add form
+    where the admin allows adding one, with the English names each form would show."""
+    pages = {}
+    for model, model_admin in site._registry.items():
+        if model._meta.app_label != app_label:
+            continue
+        obj = model._default_manager.first()
+        assert obj is not None, model
+        prefix = f"admin:{app_label}_{model._meta.model_name}"
+        pages[reverse(f"{prefix}_change", args=[obj.pk])] = form_names(model_admin, request, obj)
+        if model_admin.has_add_permission(request):
+            pages[reverse(f"{prefix}_add")] = form_names(model_admin, request, None)
+    return pages
 
 
 @pytest.fixture
@@ -424,6 +496,47 @@ def test_it_names_the_admins_apps_models_and_columns_in_chinese(admin, console_p
     assert "Served model name" in columns[changelist(Deployment)]
     assert pages_with(texts, platform_names_in) == {}
     assert {url: found for url, names in columns.items() if (found := words_in(names, texts[url]))} == {}
+
+
+@pytest.fixture
+def one_of_each_model(console_pages, owner, project, run, failed_dataset_file) -> None:
+    """An object of every model the admin shows: the console's pages made most of them."""
+    dataset, _stored = failed_dataset_file
+    SupervisorLease.objects.create(name="runs@gpu-host-1", lease_owner="gpu-host-1:4242")
+    GpuClaim.objects.create(gpu_index=0, holder_kind=HolderKind.RUN, holder_id=str(run.pk), holder_label=run.name)
+    RetentionPolicy.objects.create(project=project, keep_last=2, keep_best=1, best_metric="eval/loss")
+    RunTableColumns.objects.create(user=owner, project=project, columns=["hp:learning_rate", "m:loss"])
+    deid_services.start_dataset_deidentification(
+        dataset=dataset, policy=DeidPolicy.objects.get(name="default"), seed=7, actor=owner
+    )
+    webhook = Subscription.objects.create(project=project, url="https://hooks.example.com/llmp", created_by=owner)
+    Delivery.objects.create(subscription=webhook, event=EventName.RUN_FAILED, payload={"event": "run.failed"})
+
+
+def test_it_walks_the_forms_of_every_app_the_admin_shows():
+    shown = {model._meta.app_label for model in site._registry if model in platform_models()}
+    assert sorted(ADMIN_FORM_APPS + ADMIN_FORM_APPS_NOT_YET_NAMED) == sorted(shown)
+
+
+@pytest.mark.parametrize(
+    "app_label",
+    [
+        *ADMIN_FORM_APPS,
+        *(
+            pytest.param(label, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason="not yet named"))
+            for label in ADMIN_FORM_APPS_NOT_YET_NAMED
+        ),
+    ],
+)
+def test_it_names_the_admins_form_fields_in_chinese(app_label, admin, staff, one_of_each_model):
+    request = RequestFactory().get("/")
+    request.user = staff
+    english = admin_form_pages(app_label, request)
+
+    texts = read_pages_in_chinese(admin, list(english), text_of=form_text)
+
+    assert english and all(english.values())
+    assert {url: found for url, names in english.items() if (found := words_in(names, texts[url]))} == {}
 
 
 def test_it_shows_why_a_run_waits_in_chinese(owner_session, project, settings):
