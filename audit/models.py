@@ -50,14 +50,18 @@ VERBS: dict[str, Promise] = {  # every verb the platform records (audit.services
     "start upload": _("started an upload"),
     "finish upload": _("finished an upload"),
     "validate": _("validated"),
+    "measure token lengths": _("measured token lengths"),
     "reveal_mapping": _("revealed the de-identification mapping"),
     "rotate API token": _("rotated the API token"),
 }
 
 
 def verb_name(verb: str) -> str:
-    """What the platform did, as a phrase in the reader's language; a verb it no longer records, as recorded."""
-    return str(VERBS.get(verb, verb))
+    """What the platform did, as a phrase in the reader's language: a plain edit's verb is its action's
+    name (record_event's default); a verb it no longer records, as recorded."""
+    if verb in VERBS:
+        return str(VERBS[verb])
+    return str(AuditAction(verb).label) if verb in AuditAction.values else verb
 
 
 def door_name(via: str) -> str:

@@ -193,6 +193,16 @@ class DatasetFile(models.Model):
         return training_path(f"{PARTIAL_FOLDER}/{self.id}.part")
 
     @property
+    def valid_records(self) -> int | None:
+        """The records a trainer can use: all of a ready file's, the well-formed ones of an invalid
+        file's (None where its report did not count them, or before it is checked)."""
+        if self.status == FileStatus.READY:
+            return self.records
+        if self.status == FileStatus.INVALID:
+            return self.stats.get("valid_records")
+        return None
+
+    @property
     def validation_progress(self) -> float:
         if self.status in (FileStatus.READY, FileStatus.INVALID):
             return 1.0

@@ -33,7 +33,7 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, live_server, owner, locale, width):
     name = view_name(locale, width)
     page = new_page(chromium_browser, live_server, locale=locale, width=width, height=844 if width < 800 else 900)
@@ -61,6 +61,8 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
             "已上传，但未通过校验： 第 2 行: 不是有效的 JSON：第 15 列缺少值"
         )  # the API's reason, translated
     page.locator("#dataset-files .badge-invalid").first.wait_for()
+    records, errors = page.locator("#dataset-files tbody td.num").all_inner_texts()[1:]
+    assert (records, errors) == ("2", "3")  # the two good lines, not the bad one that parsed as a record
     screenshot(page, f"dataset-upload-invalid-{name}")
 
     page.locator("#dataset-files td a").first.click()
@@ -72,7 +74,7 @@ def test_it_uploads_a_file_that_fails_validation_and_says_why(chromium_browser, 
     screenshot(page, f"dataset-file-report-{name}")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_says_where_a_training_yaml_breaks_in_the_readers_language(
     chromium_browser, live_server, owner, locale, width
 ):
@@ -94,7 +96,7 @@ def test_it_says_where_a_training_yaml_breaks_in_the_readers_language(
     screenshot(page, f"config-yaml-invalid-{name}")
 
 
-@pytest.mark.parametrize(("locale", "width"), VIEWS[:2])
+@pytest.mark.parametrize(("locale", "width"), VIEWS)
 def test_it_sends_a_test_chat_to_a_running_deployment(
     chromium_browser, live_server, owner, fake_vllm, tiny_model, locale, width
 ):
@@ -109,6 +111,10 @@ def test_it_sends_a_test_chat_to_a_running_deployment(
     page.locator("#chat-answer").wait_for()
     assert page.locator("#deployment-chat pre.chat-answer").inner_text() == "echo: 你好, tiny-llama"
     assert re.match(r"(Answered in \d+ ms|用时 \d+ 毫秒)", page.locator("#chat-latency").inner_text())
+    message = page.locator("#log-view .log-message").first
+    message.wait_for()
+    # The server's log lines run the width of the log, not down a column a word wide.
+    assert message.evaluate("node => node.offsetWidth / node.closest('#log-view').offsetWidth") > 0.6
     assert fits_the_screen(page)
     screenshot(page, f"deployment-chat-{name}")
 
@@ -156,7 +162,9 @@ def test_it_shows_versions_the_audit_log_the_token_and_a_blocked_start(
     screenshot(page, f"api-token-{name}")
 
     page.goto("/console/deployments/new/")
-    assert page.locator("main form button[type=submit]").is_disabled()
+    start = page.locator("main form button[type=submit]")
+    assert start.is_disabled()
+    assert start.evaluate("node => getComputedStyle(node).opacity") == "0.5"  # greyed out, not a live blue button
     assert "vllm-not-here" in page.locator("#start-blocked").inner_text()
     assert fits_the_screen(page)
     screenshot(page, f"deployment-start-blocked-{name}")
