@@ -75,7 +75,7 @@ class ValidatedPieceInline(admin.TabularInline):
     def records(self, piece: ValidatedPiece) -> int:
         return piece.report["records"]
 
-    @admin.display(description=_("errors"))
+    @admin.display(description=_("error count"))
     def error_count(self, piece: ValidatedPiece) -> int:
         return piece.report["error_count"]
 

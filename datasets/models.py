@@ -61,15 +61,17 @@ class DatasetQuerySet(SharedQuerySet["Dataset"]):
 
 
 class Dataset(Shared):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     name = models.CharField(max_length=200, verbose_name=_("name"))
     # A free-form kind of data the client names ("text2text"); `task_type` is what validation follows.
     type = models.CharField(max_length=64, blank=True, verbose_name=_("type"))
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, verbose_name=_("description"))
     task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
     # Derived datasets (e.g. a de-identified copy) point at their source.
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived", verbose_name=_("parent")
+    )
     personal_data = models.BooleanField(
         default=False,
         help_text=_(
@@ -87,7 +89,7 @@ class Dataset(Shared):
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = DatasetQuerySet.as_manager()
 
@@ -124,35 +126,47 @@ class DatasetFile(models.Model):
     `partial_path` until it is finished; then it is published like any other file.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="files", verbose_name=_("dataset"))
-    name = models.CharField(max_length=255, help_text="The client's file name, cleaned.")
-    stored_name = models.CharField(max_length=300, help_text="`<upload_id>_<name>`", verbose_name=_("stored name"))
-    relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
+    name = models.CharField(max_length=255, help_text=_("The client's file name, cleaned."), verbose_name=_("name"))
+    stored_name = models.CharField(max_length=300, help_text=_("`<upload_id>_<name>`"), verbose_name=_("stored name"))
+    relative_path = models.CharField(
+        max_length=400, help_text=_("Relative to HOST_TRAINING_DIR."), verbose_name=_("relative path")
+    )
     status = models.CharField(max_length=16, choices=FileStatus.choices, db_index=True, verbose_name=_("status"))
     bytes = models.BigIntegerField(default=0, verbose_name=_("bytes"))
-    sha256 = models.CharField(max_length=64, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("sha256"))
     # Resumable uploads: what the client announced, and how far it got.
-    expected_bytes = models.BigIntegerField(null=True, blank=True)
-    expected_sha256 = models.CharField(max_length=64, blank=True)
-    received_bytes = models.BigIntegerField(default=0)
+    expected_bytes = models.BigIntegerField(null=True, blank=True, verbose_name=_("expected bytes"))
+    expected_sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("expected sha256"))
+    received_bytes = models.BigIntegerField(default=0, verbose_name=_("received bytes"))
     # The running SHA-256 of the first `hashed_bytes` received (datasets.storage.ResumableSha256),
     # so that finishing a huge upload does not read it all again.
-    sha256_state = models.BinaryField(null=True, blank=True, editable=False)
-    hashed_bytes = models.BigIntegerField(default=0, editable=False)
+    sha256_state = models.BinaryField(null=True, blank=True, editable=False, verbose_name=_("sha256 state"))
+    hashed_bytes = models.BigIntegerField(default=0, editable=False, verbose_name=_("hashed bytes"))
     # Validation: progress, then the report.
-    validated_bytes = models.BigIntegerField(default=0)
+    validated_bytes = models.BigIntegerField(default=0, verbose_name=_("validated bytes"))
     records = models.BigIntegerField(null=True, blank=True, verbose_name=_("records"))
     error_count = models.BigIntegerField(default=0, verbose_name=_("error count"))
-    errors = models.JSONField(default=list, blank=True, help_text="The first errors: {line, field, reason}.")
-    stats = models.JSONField(default=dict, blank=True)
-    validated_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    errors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("The first errors: {line, field, reason}."),
+        verbose_name=_("errors"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    stats = models.JSONField(default=dict, blank=True, verbose_name=_("stats"))
+    validated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("validated at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     uploaded_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the last byte arrived.", verbose_name=_("uploaded at")
+        null=True, blank=True, help_text=_("When the last byte arrived."), verbose_name=_("uploaded at")
     )
 
     objects = DatasetFileQuerySet.as_manager()
@@ -209,10 +223,12 @@ class ValidatedPiece(models.Model):
     dataset_file = models.ForeignKey(
         DatasetFile, on_delete=models.CASCADE, related_name="validated_pieces", verbose_name=_("dataset file")
     )
-    start = models.BigIntegerField()
-    end = models.BigIntegerField()
-    report = models.JSONField(help_text="The piece's ValidationReport, lines numbered from its first.")
-    tallies = models.JSONField(help_text="Its record checker's statistics so far.")
+    start = models.BigIntegerField(verbose_name=_("start"))
+    end = models.BigIntegerField(verbose_name=_("end"))
+    report = models.JSONField(
+        help_text=_("The piece's ValidationReport, lines numbered from its first."), verbose_name=_("report")
+    )
+    tallies = models.JSONField(help_text=_("Its record checker's statistics so far."), verbose_name=_("tallies"))
 
     class Meta:
         verbose_name = _("validated piece")
@@ -244,20 +260,27 @@ class TokenLengths(models.Model):
     same counts whichever model folder holds it: one measurement per file and tokenizer.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     dataset_file = models.ForeignKey(
         DatasetFile, on_delete=models.CASCADE, related_name="token_lengths", verbose_name=_("dataset file")
     )
-    model = models.CharField(max_length=1024, help_text=_("The model folder as it was named."))
-    tokenizer_path = models.CharField(max_length=2048, help_text=_("The tokenizer.json that was read."))
-    tokenizer_sha256 = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=TokenLengthsStatus.choices, default=TokenLengthsStatus.MEASURING)
-    measured_bytes = models.BigIntegerField(default=0)
-    records = models.BigIntegerField(null=True, blank=True)
-    lengths = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    model = models.CharField(max_length=1024, help_text=_("The model folder as it was named."), verbose_name=_("model"))
+    tokenizer_path = models.CharField(
+        max_length=2048, help_text=_("The tokenizer.json that was read."), verbose_name=_("tokenizer path")
+    )
+    tokenizer_sha256 = models.CharField(max_length=64, verbose_name=_("tokenizer sha256"))
+    status = models.CharField(
+        max_length=16,
+        choices=TokenLengthsStatus.choices,
+        default=TokenLengthsStatus.MEASURING,
+        verbose_name=_("status"),
+    )
+    measured_bytes = models.BigIntegerField(default=0, verbose_name=_("measured bytes"))
+    records = models.BigIntegerField(null=True, blank=True, verbose_name=_("records"))
+    lengths = models.JSONField(default=dict, blank=True, verbose_name=_("lengths"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         verbose_name = _("token lengths")
@@ -295,18 +318,22 @@ class TrainConfig(Shared):
     """An uploaded training YAML. Each user has one current config: the newest they uploaded
     through /v1/train-config (or asked to be current)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     filename = models.CharField(
-        max_length=255, help_text="The client's file name, cleaned.", verbose_name=_("filename")
+        max_length=255, help_text=_("The client's file name, cleaned."), verbose_name=_("filename")
     )
-    stored_name = models.CharField(max_length=300, help_text="`<id>_<filename>`")
-    relative_path = models.CharField(max_length=400, help_text="Relative to HOST_TRAINING_DIR.")
+    stored_name = models.CharField(max_length=300, help_text=_("`<id>_<filename>`"), verbose_name=_("stored name"))
+    relative_path = models.CharField(
+        max_length=400, help_text=_("Relative to HOST_TRAINING_DIR."), verbose_name=_("relative path")
+    )
     size = models.PositiveIntegerField(verbose_name=_("size"))
-    sha256 = models.CharField(max_length=64)
-    content = models.TextField(help_text="The YAML text as uploaded (at most MAX_YAML_BYTES).")
+    sha256 = models.CharField(max_length=64, verbose_name=_("sha256"))
+    content = models.TextField(
+        help_text=_("The YAML text as uploaded (at most MAX_YAML_BYTES)."), verbose_name=_("content")
+    )
     task_type = models.CharField(max_length=16, choices=TaskType.choices, verbose_name=_("task type"))
     # The YAML's `dataset` value, and the dataset whose file it names, when there is one.
-    dataset_reference = models.CharField(max_length=1024, blank=True)
+    dataset_reference = models.CharField(max_length=1024, blank=True, verbose_name=_("dataset reference"))
     dataset = models.ForeignKey(
         Dataset,
         null=True,
@@ -315,7 +342,9 @@ class TrainConfig(Shared):
         related_name="train_configs",
         verbose_name=_("dataset"),
     )
-    warnings = models.JSONField(default=list, blank=True, help_text="Recommended keys missing, and the like.")
+    warnings = models.JSONField(
+        default=list, blank=True, help_text=_("Recommended keys missing, and the like."), verbose_name=_("warnings")
+    )
     is_current = models.BooleanField(default=False, verbose_name=_("is current"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -115,11 +115,19 @@ class DeidJobAdmin(AuditedModelAdmin):
     """Jobs are started through the API or console; here operators watch them. A job's seed
     is shown only to holders of the deid.view_pii_mapping permission, as in the API."""
 
-    list_display = ["target_name", "status", "progress", "policy_name", "policy_version_label", "lines", "created_at"]
+    list_display = [
+        "target_name",
+        "status",
+        "progress_percent",
+        "policy_name",
+        "policy_version_label",
+        "lines",
+        "created_at",
+    ]
     list_filter = ["status", "policy_name"]
     search_fields = ["target_name", "policy_name"]
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in DeidJob._meta.fields] + ["progress"]
+    readonly_fields = [field.name for field in DeidJob._meta.fields] + ["progress_percent"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -130,3 +138,7 @@ class DeidJobAdmin(AuditedModelAdmin):
     def get_fields(self, request: HttpRequest, obj: DeidJob | None = None):
         fields = super().get_fields(request, obj)
         return fields if services.may_reveal_mapping(request.user) else [name for name in fields if name != "seed"]
+
+    @admin.display(description=_("progress"))
+    def progress_percent(self, job: DeidJob) -> str:
+        return f"{job.progress:.0%}"

@@ -40,14 +40,25 @@ class DeidPolicy(models.Model):
     description = models.TextField(blank=True, verbose_name=_("description"))
     # The HMAC key of its pseudonyms: kept across versions so a person keeps one
     # pseudonym; never shown by the API or the admin.
-    secret = models.CharField(max_length=128, default=new_policy_secret, editable=False)
+    secret = models.CharField(max_length=128, default=new_policy_secret, editable=False, verbose_name=_("secret"))
     current_version = models.ForeignKey(
-        "DeidPolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "DeidPolicyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("current version"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
@@ -85,14 +96,19 @@ class DeidPolicy(models.Model):
 class DeidPolicyVersion(models.Model):
     """One immutable state of a policy's rules (`PolicyConfig.to_dict()`)."""
 
-    policy = models.ForeignKey(DeidPolicy, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    label = models.CharField(max_length=32, help_text=_("The policy_version clients see."))
-    config = models.JSONField()
+    policy = models.ForeignKey(DeidPolicy, on_delete=models.CASCADE, related_name="versions", verbose_name=_("policy"))
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    label = models.CharField(max_length=32, help_text=_("The policy_version clients see."), verbose_name=_("label"))
+    config = models.JSONField(verbose_name=_("config"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("de-identification policy version")
@@ -136,23 +152,37 @@ class DeidJobQuerySet(models.QuerySet["DeidJob"]):
 class DeidJob(StatusTransitions):
     """Scrubbing every file of a dataset into a new dataset derived from it."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     source = models.ForeignKey(
         "datasets.Dataset",
         null=True,
         on_delete=models.SET_NULL,
         related_name="deid_jobs",
         help_text=_("Never modified."),
+        verbose_name=_("source"),
     )
     target = models.ForeignKey(
-        "datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="deid_origin"
+        "datasets.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deid_origin",
+        verbose_name=_("target"),
     )
-    policy = models.ForeignKey(DeidPolicy, null=True, on_delete=models.SET_NULL, related_name="jobs")
-    policy_version = models.ForeignKey(DeidPolicyVersion, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    policy = models.ForeignKey(
+        DeidPolicy, null=True, on_delete=models.SET_NULL, related_name="jobs", verbose_name=_("policy")
+    )
+    policy_version = models.ForeignKey(
+        DeidPolicyVersion,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        verbose_name=_("policy version"),
+    )
     # Copies that outlive a deleted policy: which rules the data went through.
     policy_name = models.CharField(max_length=64, verbose_name=_("policy name"))
     policy_version_label = models.CharField(max_length=32, verbose_name=_("policy version label"))
-    seed = models.BigIntegerField(default=0)
+    seed = models.BigIntegerField(default=0, verbose_name=_("seed"))
     target_name = models.CharField(max_length=200, verbose_name=_("target name"))
     status = models.CharField(
         max_length=16,
@@ -161,21 +191,38 @@ class DeidJob(StatusTransitions):
         db_index=True,
         verbose_name=_("status"),
     )
-    total_bytes = models.BigIntegerField(default=0)
-    processed_bytes = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0, verbose_name=_("total bytes"))
+    processed_bytes = models.BigIntegerField(default=0, verbose_name=_("processed bytes"))
     lines = models.BigIntegerField(default=0, verbose_name=_("lines"))
-    counts = models.JSONField(default=dict, blank=True, help_text=_("Replacements per entity type."))
-    files = models.JSONField(default=list, blank=True, help_text=_("Per file: name, lines, counts, new upload_id."))
-    error_count = models.BigIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text=_("The first problems: {file, line, reason}."))
-    detail = models.TextField(blank=True, help_text=_("Why the job failed."))
+    counts = models.JSONField(
+        default=dict, blank=True, help_text=_("Replacements per entity type."), verbose_name=_("counts")
+    )
+    files = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Per file: name, lines, counts, new upload_id."),
+        verbose_name=_("files"),
+    )
+    error_count = models.BigIntegerField(default=0, verbose_name=_("error count"))
+    errors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("The first problems: {file, line, reason}."),
+        verbose_name=_("errors"),
+    )
+    detail = models.TextField(blank=True, help_text=_("Why the job failed."), verbose_name=_("detail"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     objects = DeidJobQuerySet.as_manager()
 

@@ -53,7 +53,7 @@ class DeploymentQuerySet(SharedQuerySet["Deployment"]):
 
 
 class Deployment(Shared, StatusTransitions):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     status = models.CharField(
         max_length=16,
         choices=DeploymentStatus.choices,
@@ -69,12 +69,14 @@ class Deployment(Shared, StatusTransitions):
         related_name="+",
         verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     # What it serves.
     model_path = models.CharField(
-        max_length=1024, help_text="As requested: relative to MODELS_DIR, or the artifact's path."
+        max_length=1024,
+        help_text=_("As requested: relative to MODELS_DIR, or the artifact's path."),
+        verbose_name=_("model path"),
     )
     artifact = models.ForeignKey(
         "runs.Artifact",
@@ -85,41 +87,54 @@ class Deployment(Shared, StatusTransitions):
         verbose_name=_("artifact"),
     )
     served_model_name = models.CharField(
-        max_length=128, help_text="The name clients pass as `model`.", verbose_name=_("served model name")
+        max_length=128, help_text=_("The name clients pass as `model`."), verbose_name=_("served model name")
     )
-    model_version = models.CharField(max_length=64, blank=True)
-    extra_args = models.TextField(blank=True)
+    model_version = models.CharField(max_length=64, blank=True, verbose_name=_("model version"))
+    extra_args = models.TextField(blank=True, verbose_name=_("extra args"))
     allowed_extra_flags = models.JSONField(
         default=list,
         blank=True,
-        help_text="vLLM options beyond the platform's policy that staff allowed in this deployment's extra_args.",
+        help_text=_("vLLM options beyond the platform's policy that staff allowed in this deployment's extra_args."),
+        verbose_name=_("allowed extra flags"),
     )
-    health_path = models.CharField(max_length=200, default="/health")
+    health_path = models.CharField(max_length=200, default="/health", verbose_name=_("health path"))
 
     # How it runs.
     host = models.CharField(
-        max_length=255, blank=True, help_text="The host whose supervisor watches it.", verbose_name=_("host")
+        max_length=255, blank=True, help_text=_("The host whose supervisor watches it."), verbose_name=_("host")
     )
     gpu_id = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("gpu id"))
     port = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("port"))
-    argv = models.JSONField(default=list, blank=True)
-    log_file = models.CharField(max_length=1024, blank=True)
+    argv = models.JSONField(default=list, blank=True, verbose_name=_("argv"))
+    log_file = models.CharField(max_length=1024, blank=True, verbose_name=_("log file"))
     pid = models.IntegerField(
-        null=True, blank=True, help_text="Leader of the server's process group.", verbose_name=_("pid")
+        null=True, blank=True, help_text=_("Leader of the server's process group."), verbose_name=_("pid")
     )
-    process_start_time = models.BigIntegerField(null=True, blank=True, help_text="Clock ticks since boot.")
-    exit_code = models.IntegerField(null=True, blank=True)
+    process_start_time = models.BigIntegerField(
+        null=True, blank=True, help_text=_("Clock ticks since boot."), verbose_name=_("process start time")
+    )
+    exit_code = models.IntegerField(null=True, blank=True, verbose_name=_("exit code"))
 
     # What the supervisor has seen.
     health_ok = models.BooleanField(default=False, verbose_name=_("health ok"))
-    failed_probes = models.PositiveIntegerField(default=0, help_text="Failed probes in a row.")
-    last_probe_at = models.DateTimeField(null=True, blank=True)
-    last_probe_seconds = models.FloatField(null=True, blank=True, help_text="How long the last probe took.")
-    status_detail = models.TextField(blank=True, help_text="Why it is in its status, in a sentence.")
-    last_log_lines = models.TextField(blank=True, help_text="The end of the log when the server failed.")
+    failed_probes = models.PositiveIntegerField(
+        default=0, help_text=_("Failed probes in a row."), verbose_name=_("failed probes")
+    )
+    last_probe_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last probe at"))
+    last_probe_seconds = models.FloatField(
+        null=True, blank=True, help_text=_("How long the last probe took."), verbose_name=_("last probe seconds")
+    )
+    status_detail = models.TextField(
+        blank=True, help_text=_("Why it is in its status, in a sentence."), verbose_name=_("status detail")
+    )
+    last_log_lines = models.TextField(
+        blank=True, help_text=_("The end of the log when the server failed."), verbose_name=_("last log lines")
+    )
     started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
-    ready_at = models.DateTimeField(null=True, blank=True, help_text="First time it answered health probes.")
-    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("First time it answered health probes."), verbose_name=_("ready at")
+    )
+    stop_requested_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stop requested at"))
     stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     objects = DeploymentQuerySet.as_manager()
@@ -177,7 +192,7 @@ class DeploymentTag(models.Model):
     deployment = models.ForeignKey(
         Deployment, on_delete=models.CASCADE, related_name="tag_set", verbose_name=_("deployment")
     )
-    value = models.CharField(max_length=64, db_index=True)
+    value = models.CharField(max_length=64, db_index=True, verbose_name=_("value"))
 
     class Meta:
         verbose_name = _("deployment tag")

@@ -100,12 +100,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "axes",
+    "llmplatform.packages.AxesConfig",  # django-axes, named in the reader's language
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
+    "llmplatform.packages.DjangoQConfig",  # django-q2, named in the reader's language
     "django_htmx",
     "llmplatform",
     "audit",
@@ -279,7 +279,9 @@ if OIDC_ENABLED:
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The platform's messages (made by `make messages`), then the translations of installed packages' own
+# messages that their catalogs lack (written by hand, see its README).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_packages"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
@@ -359,7 +361,6 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
-    "label": "Background tasks",
     # A worker validating a big dataset file forks processes for its pieces; daemonic
     # processes may not have children. Workers are still stopped by the cluster itself.
     "daemonize_workers": False,

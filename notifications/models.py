@@ -44,24 +44,30 @@ def new_secret() -> str:
 class Subscription(models.Model):
     """A project's webhook: where to send which of its events, in which format, signed with which secret."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("project"))
-    name = models.CharField(max_length=200, blank=True)
-    url = models.URLField(max_length=2000)
+    name = models.CharField(max_length=200, blank=True, verbose_name=_("name"))
+    url = models.URLField(max_length=2000, verbose_name=_("URL"))
     format = models.CharField(
         max_length=16, choices=WebhookFormat.choices, default=WebhookFormat.JSON, verbose_name=_("format")
     )
     events = models.JSONField(
-        default=list, help_text="Event names delivered; empty: every event.", verbose_name=_("events")
+        default=list, help_text=_("Event names delivered; empty: every event."), verbose_name=_("events")
     )
     secret = models.CharField(
         max_length=200,
         default=new_secret,
-        help_text="Signs each delivery (X-LLMP-Signature); for Feishu and DingTalk robots, the robot's own secret.",
+        help_text=_("Signs each delivery (X-LLMP-Signature); for Feishu and DingTalk robots, the robot's own secret."),
+        verbose_name=_("secret"),
     )
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
@@ -87,12 +93,14 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One event sent (or to be sent) to one subscription, with what happened at its last attempt."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID"))
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("subscription")
     )
     event = models.CharField(max_length=64, choices=EventName.choices, verbose_name=_("event"))
-    payload = models.JSONField(default=dict, help_text="The event as the generic JSON format sends it.")
+    payload = models.JSONField(
+        default=dict, help_text=_("The event as the generic JSON format sends it."), verbose_name=_("payload")
+    )
     status = models.CharField(
         max_length=16,
         choices=DeliveryStatus.choices,
@@ -102,12 +110,18 @@ class Delivery(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     response_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("response code"))
-    response_excerpt = models.TextField(blank=True, help_text="The start of the receiver's last answer.")
-    error = models.TextField(blank=True, help_text="Why the last attempt failed, when it did.")
-    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    response_excerpt = models.TextField(
+        blank=True, help_text=_("The start of the receiver's last answer."), verbose_name=_("response excerpt")
+    )
+    error = models.TextField(
+        blank=True, help_text=_("Why the last attempt failed, when it did."), verbose_name=_("error")
+    )
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays", verbose_name=_("replay of")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last attempt at"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
     delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
 
     class Meta:

@@ -102,8 +102,20 @@ STALL_REASON = "no new step for 612 s (after step 40) with its GPUs at 0%"
 # The apps whose admin forms must name their fields in Chinese. Those of the second list do not
 # name them all for translation yet: their walks are expected to fail until they do, and fail
 # the other way once they do, to be moved to the first list then.
-ADMIN_FORM_APPS = ["llmplatform", "audit", "gpus", "projects", "runs", "retention", "console"]
-ADMIN_FORM_APPS_NOT_YET_NAMED = ["datasets", "deid", "deployments", "notifications"]
+ADMIN_FORM_APPS = [
+    "llmplatform",
+    "audit",
+    "gpus",
+    "projects",
+    "runs",
+    "retention",
+    "console",
+    "datasets",
+    "deid",
+    "deployments",
+    "notifications",
+]
+ADMIN_FORM_APPS_NOT_YET_NAMED: list[str] = []
 
 
 def visible_text(html: str) -> str:
