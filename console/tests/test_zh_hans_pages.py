@@ -99,9 +99,7 @@ MALFORMED_YAMLS = [
     b"task_type: !!python/name:os.system x\n",
 ]
 STALL_REASON = "no new step for 612 s (after step 40) with its GPUs at 0%"
-# The apps whose admin forms must name their fields in Chinese. Those of the second list do not
-# name them all for translation yet: their walks are expected to fail until they do, and fail
-# the other way once they do, to be moved to the first list then.
+# The apps whose admin forms must name their fields in Chinese.
 ADMIN_FORM_APPS = [
     "llmplatform",
     "audit",
@@ -115,7 +113,6 @@ ADMIN_FORM_APPS = [
     "deployments",
     "notifications",
 ]
-ADMIN_FORM_APPS_NOT_YET_NAMED: list[str] = []
 
 
 def visible_text(html: str) -> str:
@@ -527,19 +524,10 @@ def one_of_each_model(console_pages, owner, project, run, failed_dataset_file) -
 
 def test_it_walks_the_forms_of_every_app_the_admin_shows():
     shown = {model._meta.app_label for model in site._registry if model in platform_models()}
-    assert sorted(ADMIN_FORM_APPS + ADMIN_FORM_APPS_NOT_YET_NAMED) == sorted(shown)
+    assert sorted(ADMIN_FORM_APPS) == sorted(shown)
 
 
-@pytest.mark.parametrize(
-    "app_label",
-    [
-        *ADMIN_FORM_APPS,
-        *(
-            pytest.param(label, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason="not yet named"))
-            for label in ADMIN_FORM_APPS_NOT_YET_NAMED
-        ),
-    ],
-)
+@pytest.mark.parametrize("app_label", ADMIN_FORM_APPS)
 def test_it_names_the_admins_form_fields_in_chinese(app_label, admin, staff, one_of_each_model):
     request = RequestFactory().get("/")
     request.user = staff
