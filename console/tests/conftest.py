@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
+from conftest import session_client
 from console.tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason
 
 # The deployments app's stand-in vLLM server and its settings, for the deployment pages.
@@ -51,6 +53,14 @@ def add_log(run: Run, *messages: tuple[str, str], start=None) -> None:
     )
     Run.objects.filter(pk=run.pk).update(next_log_seq=first + len(messages))
     run.next_log_seq = first + len(messages)
+
+
+@pytest.fixture
+def admin(staff) -> Client:
+    """An operator who may see every page of the admin."""
+    staff.is_superuser = True
+    staff.save()
+    return session_client(staff)
 
 
 @pytest.fixture

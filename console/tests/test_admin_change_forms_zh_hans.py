@@ -23,7 +23,7 @@ from django.utils.text import capfirst
 from django_q.models import Failure, OrmQ, Schedule, Success
 from django_q.signing import SignedPackage
 
-from conftest import session_client
+from console.tests.test_zh_hans_pages import words_in
 from datasets.models import Dataset, DatasetFile, FileStatus, TokenLengths, TrainConfig, ValidatedPiece
 from deid.models import DeidJob, DeidPolicy
 from deployments.models import Deployment, DeploymentStatus, DeploymentTag
@@ -76,11 +76,6 @@ def english_names(model: type[Model], model_admin: BaseModelAdmin) -> set[str]:
     return {capfirst(name) for name in names} - KEPT
 
 
-def english_in(names: set[str], text: str) -> list[str]:
-    """The `names` `text` holds as words: a field named `name` is no "Name" in "Username"."""
-    return sorted(name for name in names if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text))
-
-
 def read_in_chinese(session: Client, url: str) -> str:
     response = session.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 200, url
@@ -92,13 +87,6 @@ def read_in_chinese(session: Client, url: str) -> str:
 def admin_url(obj: Model, page: str) -> str:
     meta = obj._meta
     return reverse(f"admin:{meta.app_label}_{meta.model_name}_{page}", args=[obj.pk] if page == "change" else [])
-
-
-@pytest.fixture
-def admin(staff) -> Client:
-    staff.is_superuser = True
-    staff.save()
-    return session_client(staff)
 
 
 @pytest.fixture
@@ -201,7 +189,7 @@ def test_it_names_every_field_of_these_apps_for_translation():
 def test_it_reads_these_apps_change_forms_and_lists_in_chinese(admin, platform_records):
     pages = pages_of(platform_records)
 
-    found = {url: english_in(names, read_in_chinese(admin, url)) for url, names in pages.items()}
+    found = {url: words_in(names, read_in_chinese(admin, url)) for url, names in pages.items()}
 
     assert {type(record) for record in platform_records} == listed_models(APPS)
     assert "Served model name" in pages[admin_url(platform_records[5], "change")]
@@ -213,7 +201,7 @@ def test_it_reads_these_apps_change_forms_and_lists_in_chinese(admin, platform_r
 def test_it_reads_the_packages_admin_pages_in_chinese(admin, package_records):
     pages = pages_of(package_records)
 
-    found = {url: english_in(names, read_in_chinese(admin, url)) for url, names in pages.items()}
+    found = {url: words_in(names, read_in_chinese(admin, url)) for url, names in pages.items()}
     index = read_in_chinese(admin, reverse("admin:index"))
 
     assert {type(record) for record in package_records} == listed_models(PACKAGES)

@@ -22,14 +22,13 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.forms.utils import pretty_name
 from django.http import HttpRequest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 
 from audit.models import AuditAction
 from audit.services import record_event
-from conftest import session_client
 from console.models import RunTableColumns
 from console.tests.conftest import add_log
 from console.tests.test_configs import SFT_YAML
@@ -289,14 +288,6 @@ def admin_form_pages(app_label: str, request: HttpRequest) -> dict[str, list[str
         if model_admin.has_add_permission(request):
             pages[reverse(f"{prefix}_add")] = form_names(model_admin, request, None)
     return pages
-
-
-@pytest.fixture
-def admin(staff) -> Client:
-    """An operator who may see every page of the admin."""
-    staff.is_superuser = True
-    staff.save()
-    return session_client(staff)
 
 
 @pytest.fixture
