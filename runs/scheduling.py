@@ -50,7 +50,7 @@ run that may start is read whole; the queue reasons that changed are written in 
 REASONS_PER_PASS of them); and a lane's runs beyond its window are told that they wait behind their own
 project's earlier runs when they are queued (`RunQuerySet.enqueue`), a pass telling only the few that
 were not, a bounded number at a time (`_tell_the_rest`). The statements whose conditions grow with the lanes or
-the reasons (the windows, the reasons' CASE) are written as SQL here: Django takes longer to build
+the reasons (the windows, the reasons' list of values) are written as SQL here: Django takes longer to build
 them than the database takes to answer. `queue_position` still counts the whole queue: the runs
 of higher priorities by project and priority, those of its own by their shares (`_positions`).
 """
