@@ -96,6 +96,7 @@ def main() -> None:
     os.environ["GPU_RESERVATION_AFTER_SECONDS"] = "86400"  # simulated waits are short; real ones play no part
     setup(options.database)
 
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
     from django.utils import timezone
@@ -216,13 +217,17 @@ def main() -> None:
                 waiting = total - sum(len(values) for values in waits.values()) - len(arrivals)
                 spent.reset()
                 began, in_starts[0] = time.perf_counter(), 0.0
-                scheduling.dispatch_queued_runs()
+                started_now = scheduling.dispatch_queued_runs()
                 passes.append((waiting, (time.perf_counter() - began) * 1000, in_starts[0] * 1000))
                 if passes[-1][1] > options.slow_ms:
                     print(f"pass {len(passes)} at t = {now:.0f} s, {waiting} waiting: {spent.summary(passes[-1][1])}")
-                changed = False
+                # A pass that started as many runs as it may leaves the rest to the next tick's pass.
+                changed = len(started_now) >= settings.DISPATCH_STARTS_PER_PASS
                 if options.max_passes and len(passes) >= options.max_passes:
                     break
+            if changed:
+                now += 1.0
+                continue
             upcoming = [
                 moment
                 for moment in (endings[0][0] if endings else None, arrivals[0][0] if arrivals else None)

@@ -408,6 +408,12 @@ DEFAULT_MAX_PRIORITY = env_int("DEFAULT_MAX_PRIORITY", 0)
 # After queuing this long, a run waiting for GPUs holds them back from later runs of other
 # projects too, not only of its own (runs.scheduling): big runs are not starved for ever.
 GPU_RESERVATION_AFTER_SECONDS = env_float("GPU_RESERVATION_AFTER_SECONDS", 3600.0)
+# Most queued runs one dispatch pass starts (runs.scheduling); the rest start in the passes after it, a
+# supervisor tick apart. Each start is a process, a container or a Slurm job: a pass that started every run
+# a freed cluster could take would hold up watching the running ones meanwhile.
+DISPATCH_STARTS_PER_PASS = env_int("DISPATCH_STARTS_PER_PASS", 8)
+if DISPATCH_STARTS_PER_PASS < 1:
+    raise ImproperlyConfigured(f"DISPATCH_STARTS_PER_PASS must be at least 1, got {DISPATCH_STARTS_PER_PASS}")
 # Stall detection (runs.healing): a run whose project sets no stall_after_seconds is stalled after
 # ten times its median step time without a step, never sooner than this floor (model loading and
 # evaluation are slow steps); CPU time is judged over this window; a stack dump may take this long.

@@ -34,6 +34,10 @@ So another project's run of your priority holds yours back only once it has been
 for GPU_RESERVATION_AFTER_SECONDS and its project's turn comes before yours, and then only
 until GPUs enough for it are free; a higher priority (which only staff grant) goes first.
 
+A pass starts at most DISPATCH_STARTS_PER_PASS runs; the runs after the last it started are
+looked at by the next pass, a supervisor tick later, so that a freed cluster's many starts (each
+a process, a container or a Slurm job) do not hold up watching the running runs.
+
 Slurm allocates its own GPUs: its runs go to sbatch at their turn and wait in Slurm's
 queue. Dispatch is safe to run in several processes at once: a run is launched only by
 whoever holds its lease. On several hosts, each host's dispatch starts local runs launched on
@@ -113,9 +117,9 @@ from runs.models import BEHIND_OWN_PROJECT, Artifact, Run, RunQuerySet, RunStatu
 
 REASON_LENGTH = Run._meta.get_field("queue_reason").max_length or 255
 # Changed queue reasons a pass writes at most, first in dispatch order; the rest are written by the passes after it
-# (a queue reason is advice, and a pass that wrote 600 of them, as the first over a long queue does or one after
-# a run of a higher priority arrived, took 20-50 ms). Also within what SQLite takes as one statement's parameters.
-REASONS_PER_PASS = 250
+# (a queue reason is advice, and each reason written costs an entry in every index of the runs' table: 250 of them
+# took 12-20 ms on PostgreSQL). Also within what SQLite takes as one statement's parameters.
+REASONS_PER_PASS = 100
 # Runs beyond their lane's window a pass tells BEHIND_OWN_PROJECT at most (see `_tell_the_rest`).
 TOLD_PER_PASS = 200
 
@@ -825,10 +829,11 @@ def dispatch_queued_runs() -> list[Run]:
             return gpu_shortfall(count=needed, gpu_type=gpu_type, inventory=inventory)
         return project.gpu_cap_shortfall(needed)
 
-    window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
     order = dispatch_order(FairShare.now(in_use), host=settings.HOSTNAME)
-    for place, run in enumerate(order.runs):
+    window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
+    for run in order.runs:
         window[run.priority, run.project_id].append(run)
+    for place, run in enumerate(order.runs):
         needed = gpus_needed(run)
         gpu_type = gpu_type_wanted(run)
         usable = usable_of(gpu_type)
@@ -861,6 +866,8 @@ def dispatch_queued_runs() -> list[Run]:
         free -= set(gpu_indices)
         in_use[run.project_id] += needed
         starts.append(_Start(run, gpu_indices, excluding=frozenset(reserved), usable=usable - reserved))
+        if len(starts) >= settings.DISPATCH_STARTS_PER_PASS:
+            break  # the runs after it are looked at by the next pass, a tick later
     started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
     reasons.write(order.runs)

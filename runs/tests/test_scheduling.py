@@ -246,6 +246,21 @@ def test_it_writes_a_bounded_number_of_changed_queue_reasons_a_pass_first_those_
     assert reasons() == [*told, "waiting for GPUs behind run next-0", "waiting for GPUs behind run next-0"]
 
 
+def test_it_starts_at_most_dispatch_starts_per_pass_runs_a_pass_and_the_rest_in_the_next(
+    project, owner, sleeper, settings
+):
+    settings.DISPATCH_STARTS_PER_PASS = 2
+    settings.GPU_IDS = "0,1,2"
+    runs = [queue(project, owner, gpus=1, name=f"run-{index}") for index in range(3)]
+
+    assert [run.name for run in dispatch_queued_runs()] == ["run-0", "run-1"]
+    assert status_of(runs[2]) == RunStatus.QUEUED
+    assert GpuClaim.objects.filter(holder_id=str(runs[2].pk)).count() == 0  # nothing held for it meanwhile
+
+    assert [run.name for run in dispatch_queued_runs()] == ["run-2"]
+    assert sorted(GpuClaim.objects.values_list("gpu_index", flat=True)) == [0, 1, 2]
+
+
 def test_it_ends_a_window_at_its_last_run_among_runs_queued_at_the_same_moment_and_tells_newcomers_beyond_it(
     project, owner, sleeper, settings, monkeypatch
 ):
