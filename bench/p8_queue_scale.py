@@ -88,6 +88,7 @@ def main() -> None:
     arguments.add_argument("--scale", type=float, default=1.0, help="fraction of the runs (a quick look)")
     arguments.add_argument("--max-passes", type=int, default=0, help="stop after this many passes (0: all)")
     arguments.add_argument("--seed", type=int, default=1)
+    arguments.add_argument("--window", type=int, default=0, help="runs a pass reads of each lane (0: the platform's)")
     arguments.add_argument(
         "--slow-ms", type=float, default=90.0, help="print what each pass over this many milliseconds spent"
     )
@@ -104,10 +105,13 @@ def main() -> None:
     from gpus.models import GpuClaim, HolderKind
     from llmplatform import supervision
     from projects.models import Project
+    from runs import models as run_models
     from runs import scheduling, services
     from runs.models import Run, RunStatus
     from runs.supervisor import RunSupervisor
 
+    if options.window:
+        run_models.WINDOW = options.window
     rng = random.Random(options.seed)
     Run.objects.all().delete()
     GpuClaim.objects.all().delete()
@@ -244,7 +248,10 @@ def main() -> None:
     at_full = [ms for waiting, ms, _ in passes if waiting >= 13_000 * options.scale]
     every = [ms for _, ms, _ in passes]
     at_full_dispatching = [ms - starting for waiting, ms, starting in passes if waiting >= 13_000 * options.scale]
-    print(f"database: {connection.vendor}; GPUs: {options.gpus}; projects: {options.projects}")
+    print(
+        f"database: {connection.vendor}; GPUs: {options.gpus}; projects: {options.projects}; "
+        f"window {run_models.WINDOW} runs a lane, at most {settings.DISPATCH_STARTS_PER_PASS} starts a pass"
+    )
     print(f"admitted {admitted} of {total} runs in {now:.0f} s simulated, {len(passes)} dispatch passes")
     for priority, values in sorted(waits.items()):
         if values:
