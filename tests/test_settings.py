@@ -54,6 +54,14 @@ def test_it_names_a_malformed_number(tmp_path):
     assert "MAX_YAML_BYTES must be an integer, got 'lots'" in refused.stderr
 
 
+def test_it_refuses_a_dispatch_pass_that_may_start_no_run(tmp_path):
+    refused = manage_check(clean_env(tmp_path, DEBUG="1", DISPATCH_STARTS_PER_PASS="0"))
+    assert refused.returncode != 0
+    assert "DISPATCH_STARTS_PER_PASS must be at least 1, got 0" in refused.stderr
+
+    assert manage_check(clean_env(tmp_path, DEBUG="1", DISPATCH_STARTS_PER_PASS="1")).returncode == 0
+
+
 def test_it_uses_a_sqlite_file_under_data_dir_by_default(tmp_path):
     seen = settings_seen(tmp_path)
     assert seen["engine"] == "django.db.backends.sqlite3"
