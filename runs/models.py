@@ -140,7 +140,7 @@ PREEMPTION_PENDING = models.Q(preempted_at__isnull=False, preempted_at__gte=mode
 # A dispatch pass (runs.scheduling) looks at the first WINDOW runs of each project at each priority (a lane), of
 # those that take ledger GPUs and of those that take none: a project starts at most that many of each in one pass
 # (the supervisor passes twice a second), and its later runs wait behind them (BEHIND_OWN_PROJECT). Each pass reads
-# and sorts every lane's window, so this is what a pass costs per lane (16 took a third longer at 40 lanes).
+# and sorts every lane's window, so this is what a pass costs per lane (16 took 10-50 % longer at P8's 40 lanes).
 WINDOW = 8
 WAITING_TO_BE_DISPATCHED = gettext_noop("waiting to be dispatched")
 BEHIND_OWN_PROJECT = gettext_noop("waiting for GPUs behind earlier runs of the same project")
