@@ -830,9 +830,6 @@ def dispatch_queued_runs() -> list[Run]:
         return project.gpu_cap_shortfall(needed)
 
     order = dispatch_order(FairShare.now(in_use), host=settings.HOSTNAME)
-    window: dict[tuple[int, uuid.UUID], list[Queued]] = defaultdict(list)  # per priority and project, in order
-    for run in order.runs:
-        window[run.priority, run.project_id].append(run)
     for place, run in enumerate(order.runs):
         needed = gpus_needed(run)
         gpu_type = gpu_type_wanted(run)
@@ -871,16 +868,11 @@ def dispatch_queued_runs() -> list[Run]:
     started = _start(starts, owner=owner, short=short)
     _tell_shortages(short, inventory, reasons)
     reasons.write(order.runs)
-    _tell_the_rest(window, order.untold, reservations, capped)
+    _tell_the_rest(order, reservations, capped)
     return started
 
 
-def _tell_the_rest(
-    window: dict[tuple[int, uuid.UUID], list[Queued]],
-    untold: Mapping[tuple[int, uuid.UUID], int],
-    reservations: _Reservations,
-    capped: dict[uuid.UUID, Queued],
-) -> None:
+def _tell_the_rest(order: QueueWindow, reservations: _Reservations, capped: dict[uuid.UUID, Queued]) -> None:
     """Tell the GPU runs of a project and priority beyond the window, once one of its runs waits, that they
     wait behind their project's earlier runs (BEHIND_OWN_PROJECT), which say what they wait for. Most were
     told so when they were queued (`RunQuerySet.enqueue`); this tells those it was not true of then (queued
@@ -888,15 +880,18 @@ def _tell_the_rest(
     TOLD_PER_PASS a pass, first come first told: a queue reason is advice, and no pass should write
     thousands of them. The reason names no run nor what those wait for, so each run is told once (`untold`:
     how many are not yet)."""
+    in_window: dict[tuple[int, uuid.UUID], list[uuid.UUID]] = defaultdict(list)  # whether the pass reached it or not
+    for run in order.runs:
+        in_window[run.priority, run.project_id].append(run.pk)
     budget = TOLD_PER_PASS
-    for (priority, project_id), count in untold.items():
+    for (priority, project_id), count in order.untold.items():
         if budget <= 0:
             return
         if count <= 0 or (project_id not in capped and not reservations.by_project[project_id].runs):
             continue  # none of its runs looked at waits: the others are looked at next pass
         rest = dispatchable_on(Run.objects.in_dispatch_order(), settings.HOSTNAME)
         rest = rest.filter(priority=priority, project_id=project_id, ledger_gpus__gt=0)
-        rest = rest.exclude(pk__in=[run.pk for run in window[priority, project_id]])
+        rest = rest.exclude(pk__in=in_window[priority, project_id])
         first = rest.exclude(queue_reason=BEHIND_OWN_PROJECT).order_by("created_at", "pk").values("pk")[:budget]
         budget -= Run.objects.filter(pk__in=first).update(queue_reason=BEHIND_OWN_PROJECT)
 
